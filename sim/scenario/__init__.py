@@ -1,0 +1,5 @@
+"""Scenario files: strict schema, loading with ``extends`` and ``--set`` overrides."""
+
+from sim.scenario.schema import Scenario, YearMonth
+
+__all__ = ["Scenario", "YearMonth"]

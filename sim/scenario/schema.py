@@ -1,0 +1,356 @@
+"""The strict schema of a scenario: every parameter a run needs, with unit, default and source.
+
+Every model refuses unknown keys (``extra="forbid"``) and checks ranges, so a misspelt or
+out-of-range value in a YAML file is rejected before anything runs. Field descriptions are the
+single reference of the scenario format (``docs/scenario_reference.md`` is generated from them).
+Defaults marked ASSUMPTION are modelling choices, not data; the others cite their source.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from sim import datasets
+
+_YM = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _check_year_month(value: str) -> str:
+    if not isinstance(value, str) or not _YM.match(value):
+        raise ValueError(f"expected a month as 'YYYY-MM' (e.g. '2021-06'), got {value!r}")
+    return value
+
+
+YearMonth = Annotated[str, AfterValidator(_check_year_month)]
+"""A calendar month written ``YYYY-MM``; a state "at" a month means at the end of that month."""
+
+
+def month_number(ym: str) -> int:
+    """Months since year 0 for a ``YYYY-MM`` string (so differences are month counts)."""
+    return int(ym[:4]) * 12 + int(ym[5:7]) - 1
+
+
+def _check_cities(values: list[str]) -> list[str]:
+    known = set(datasets.city_names())
+    for v in values:
+        if v not in known:
+            raise ValueError(f"unknown city {v!r}; allowed: {', '.join(datasets.city_names())}")
+    return values
+
+
+def _check_clusters(values: list[str]) -> list[str]:
+    known = set(datasets.cluster_ids())
+    for v in values:
+        if v != "all" and v not in known:
+            raise ValueError(f"unknown cluster {v!r}; allowed: 'all' or {', '.join(datasets.cluster_ids())}")
+    return values
+
+
+CityList = Annotated[list[str], AfterValidator(_check_cities)]
+ClusterList = Annotated[list[str], AfterValidator(_check_clusters)]
+Rate = Annotated[float, Field(ge=0.0, le=100.0)]
+
+
+class Strict(BaseModel):
+    """Base for every scenario section: unknown keys are errors, values are re-checked on set."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class Window(Strict):
+    """Common switches of a policy instrument."""
+
+    enabled: bool = Field(True, description="Switch the instrument on or off.")
+    start: YearMonth = Field("2021-07", description="First month the instrument acts (YYYY-MM).")
+    end: YearMonth = Field("2025-12", description="Last month the instrument acts (YYYY-MM).")
+    scale: float = Field(
+        1.0, ge=0.0, le=100.0, description="Multiplier on every adoption effect of the instrument (1 = as specified, 0 = no effect)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if month_number(self.end) < month_number(self.start):
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+# --------------------------------------------------------------------------- time, population
+
+
+class TimeSpec(Strict):
+    start: YearMonth = Field(
+        "2021-06",
+        description="Month whose end is the initial state (default 2021-06: 550,000 cloud firms reported, progress_reported.csv).",
+    )
+    end: YearMonth = Field("2025-12", description="Last simulated month (the plan's horizon, 2025-12-31).")
+    substeps_per_month: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="Synchronous updates per month. 1 is accurate to ~0.006 of the population for Bass-type curves (validation_reference.md s.2); raise for verification runs.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeSpec:
+        n = month_number(self.end) - month_number(self.start)
+        if n < 1:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        if n > 600:
+            raise ValueError(f"at most 600 months can be simulated, got {n}")
+        return self
+
+
+class SizeReadiness(Strict):
+    lead: float = Field(3.0, gt=0, le=100, description="Readiness multiplier of chain-leader/lead firms. ASSUMPTION (large firms adopt IT earlier: Eurostat 2018, large 56% vs small 23% cloud use).")
+    above_scale: float = Field(1.8, gt=0, le=100, description="Readiness multiplier of other above-scale industrial firms. ASSUMPTION (same basis).")
+    industrial_sme: float = Field(1.0, gt=0, le=100, description="Readiness multiplier of below-scale industrial firms (reference class).")
+    service_sme: float = Field(1.0, gt=0, le=100, description="Readiness multiplier of service/other SMEs. ASSUMPTION.")
+
+
+class PopulationSpec(Strict):
+    total_firms: int = Field(
+        2_000_000,
+        ge=1_000,
+        le=20_000_000,
+        description=(
+            "Firms at the start date that can be counted toward the cloud goal. Default 2,000,000 = "
+            "industrial legal units (~668,000 mid-2021, interpolated from the 2018 and 2023 censuses, "
+            "population.csv) + ~1.33 M service and trade firms around the clusters (ASSUMPTION: ~38% of "
+            "the ~3.47 M other secondary/tertiary legal units mid-2021). See docs/model.md."
+        ),
+    )
+    industrial_firms: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Industrial firms (lead + above-scale + below-scale industrial) at the start; default: "
+            "total_firms x 0.334 (industrial share of the default, from the census interpolation)."
+        ),
+    )
+    above_scale_firms: int | None = Field(
+        None,
+        ge=0,
+        description="Above-scale industrial firms at the start (incl. leads); default interpolated from year-end counts (58,504 end-2020, 66,329 end-2021: 广东统计年鉴2024 t.12-6), scaled by total_firms/2,000,000.",
+    )
+    lead_firms: int = Field(
+        300,
+        ge=0,
+        description="Chain-leader/lead firms (一企一策, 链主). ASSUMPTION: 20 clusters x ~5 key chains x 2-3 leaders per chain (百链 programme, policy_instruments.csv).",
+    )
+    above_scale_year_end: dict[int, int] = Field(
+        default_factory=lambda: {**datasets.above_scale_year_end(), 2024: 73_292, 2025: 74_611},
+        description="Above-scale industrial firms at year ends; 2019-2023 reported (广东统计年鉴2024 t.12-6), 2024-2025 ASSUMPTION: +1.8%/yr as in 2022-2023. Entry of above-scale firms follows this path.",
+    )
+    industrial_growth_per_year: float = Field(0.055, ge=-0.5, le=1.0, description="Net growth of below-scale industrial firms per year: +30.7% 2018-2023 = 5.5%/yr (5th economic census, population.csv).")
+    service_growth_per_year: float = Field(0.083, ge=-0.5, le=1.0, description="Net growth of service/other firms per year: +49.0% 2018-2023 = 8.3%/yr (5th economic census, population.csv).")
+    exit_rate_per_year: float = Field(0.0, ge=0.0, le=1.0, description="Exit hazard of every firm; 0 by default because census growth rates are net of exits. ASSUMPTION.")
+    park_size_mean: int = Field(400, ge=2, le=1_000_000, description="Mean firms per industrial park/cluster area within one cluster and city. ASSUMPTION.")
+    customers_per_firm: float = Field(2.0, ge=0.0, le=50.0, description="Mean supply-chain customers per firm (links are undirected for peer influence). ASSUMPTION.")
+    same_city_link_share: float = Field(0.8, ge=0.0, le=1.0, description="Share of supply links to a customer in the same city. ASSUMPTION (spillovers are larger within one city: data README).")
+    leader_link_share: float = Field(0.1, ge=0.0, le=1.0, description="Share of industrial firms' links that go to a chain leader of their cluster (chain leaders at the hubs). ASSUMPTION.")
+    readiness_sigma: float = Field(0.8, ge=0.0, le=5.0, description="Std. dev. of log digital readiness across firms (heterogeneous propensity). ASSUMPTION.")
+    readiness_by_size: SizeReadiness = Field(default_factory=SizeReadiness)
+    cluster_readiness: dict[str, float] | None = Field(None, description="Override of cluster readiness multipliers (cluster_assumptions.csv, ASSUMPTION).")
+    cluster_shares: dict[str, float] | None = Field(None, description="Override of the share of firms in each cluster (cluster_assumptions.csv, ASSUMPTION); renormalized.")
+    sme_revenue_median_cny: float = Field(3.0e6, gt=0, description="Median annual revenue of SMEs (below-scale and service firms). ASSUMPTION; used only for voucher eligibility.")
+    sme_revenue_sigma: float = Field(1.2, ge=0, le=5, description="Std. dev. of log SME revenue. ASSUMPTION.")
+    structure_seed: int | None = Field(
+        None,
+        ge=0,
+        description="If set, the population structure (firms, parks, links, readiness) is built from this seed and shared by all replicates (and cached); if null it is drawn anew from each replicate's seed.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PopulationSpec:
+        if self.industrial_firms is not None and self.industrial_firms > self.total_firms:
+            raise ValueError("industrial_firms cannot exceed total_firms")
+        if self.above_scale_firms is not None:
+            cap = self.industrial_firms if self.industrial_firms is not None else self.total_firms
+            if self.above_scale_firms > cap:
+                raise ValueError("above_scale_firms cannot exceed industrial_firms")
+        for name, d in (("cluster_readiness", self.cluster_readiness), ("cluster_shares", self.cluster_shares)):
+            if d:
+                _check_clusters(list(d))
+                if any(v < 0 for v in d.values()):
+                    raise ValueError(f"{name} values must be >= 0")
+        return self
+
+
+class InitialState(Strict):
+    cloud_firms: int | None = Field(None, ge=0, description="Firms on the cloud at the start; default: reported figure for the start month (550,000 at 2021-06, progress_reported.csv), scaled by total_firms/2,000,000.")
+    transformed_firms: int | None = Field(None, ge=0, description="Above-scale firms transformed at the start; default: reported (17,000 at 2021-06), scaled like cloud_firms.")
+    above_scale_cloud_share: float = Field(0.40, ge=0.0, le=1.0, description="Share of above-scale firms on the cloud at the start. ASSUMPTION anchored on Guangzhou: 44% of above-scale firms on cloud/platform at end-2021 (policy_instruments.csv).")
+
+
+# --------------------------------------------------------------------------- diffusion
+
+
+class StageRates(Strict):
+    market_rate_per_year: Rate = Field(description="External (market pull) hazard, per year, scaled by readiness.")
+    chain_weight_per_year: Rate = Field(description="Internal hazard per year at 100% of supply-chain partners adopted.")
+    park_weight_per_year: Rate = Field(description="Internal hazard per year at 100% of the park adopted.")
+    cluster_city_weight_per_year: Rate = Field(description="Internal hazard per year at 100% of the cluster in the firm's city adopted.")
+    province_weight_per_year: Rate = Field(0.0, description="Internal hazard per year at 100% of the whole population adopted (complete mixing, Bass q). 0 by default.")
+
+
+def _cloud_rates() -> StageRates:
+    # ASSUMPTION, hand-tuned so that the baseline passes 625,000 cloud firms at end-2021
+    # (progress_reported.csv); issue 6 (calibration) replaces these by fitted values.
+    return StageRates(market_rate_per_year=0.045, chain_weight_per_year=0.04, park_weight_per_year=0.03, cluster_city_weight_per_year=0.03)
+
+
+def _transform_rates() -> StageRates:
+    # ASSUMPTION, hand-tuned to ~21,000 transformed above-scale firms at end-2021.
+    return StageRates(market_rate_per_year=0.05, chain_weight_per_year=0.08, park_weight_per_year=0.05, cluster_city_weight_per_year=0.05)
+
+
+class Diffusion(Strict):
+    cloud: StageRates = Field(default_factory=_cloud_rates, description="Hazard of a firm not on the cloud.")
+    transform: StageRates = Field(default_factory=_transform_rates, description="Hazard of an above-scale firm on the cloud becoming digitally transformed.")
+    churn_rate_per_year: Rate = Field(0.1, description="Dis-adoption hazard of subsidised adopters after their subsidy ends. ASSUMPTION (no churn-adjusted figure is published: data README).")
+
+
+# --------------------------------------------------------------------------- policy instruments
+
+
+class Vouchers(Window):
+    """上云上平台 service vouchers: first come, first served under a yearly budget."""
+
+    budget_cny_per_year: float = Field(300e6, ge=0, description="Voucher money per calendar year, CNY. ASSUMPTION (amounts not published; order of magnitude of the 24.765亿 CNY 2022 SME fund: policy_instruments.csv).")
+    contract_value_cny: float = Field(50_000, gt=0, description="Typical cloud contract value per firm, CNY. ASSUMPTION (Guizhou first voucher <= 50,000 CNY; Qingxi cap 40,000 CNY/yr: policy_instruments.csv).")
+    subsidy_share: float = Field(0.3, ge=0, le=1, description="Government share of the contract value (平台让一点、政府补一点、企业出一点). ASSUMPTION (Guizhou 40-60%, Qingxi 20%).")
+    max_voucher_cny: float = Field(50_000, ge=0, description="Cap per voucher, CNY (Guizhou first voucher cap, policy_instruments.csv).")
+    rate_per_year_at_full_subsidy: Rate = Field(0.5, description="Added cloud-adoption hazard per year for an eligible firm at subsidy_share = 1 (scaled linearly). ASSUMPTION.")
+    min_age_months: int = Field(12, ge=0, description="Eligibility: firm at least this old (2018 rules: >= 1 year, policy_instruments.csv).")
+    min_revenue_cny: float = Field(10e6, ge=0, description="Eligibility: prior-year revenue at least this (2018 rules: >= 10 million CNY).")
+    excluded_cities: CityList = Field(default_factory=lambda: ["Shenzhen"], description="Cities outside the provincial rounds (Shenzhen runs its own programmes: 2020 round notice).")
+    city_quota_shares: dict[str, float] | None = Field(None, description="Optional budget share per city (2020 round set city quotas); null = one provincial pot.")
+    subsidy_months: int = Field(12, ge=1, le=600, description="Months a voucher pays for; churn can start after. ASSUMPTION (one-year contracts).")
+    carry_over_unspent: bool = Field(False, description="Whether unspent budget carries to the next year. ASSUMPTION: lapses.")
+
+    @model_validator(mode="after")
+    def _quotas(self) -> Vouchers:
+        if self.city_quota_shares:
+            _check_cities(list(self.city_quota_shares))
+            if any(v < 0 for v in self.city_quota_shares.values()):
+                raise ValueError("city_quota_shares must be >= 0")
+            if sum(self.city_quota_shares.values()) > 1.0 + 1e-9:
+                raise ValueError("city_quota_shares must sum to at most 1")
+        return self
+
+    @property
+    def voucher_cny(self) -> float:
+        return min(self.contract_value_cny * self.subsidy_share, self.max_voucher_cny)
+
+
+class Platform(Strict):
+    clusters: ClusterList = Field(default_factory=lambda: ["all"], description="Clusters the platform serves ('all' or cluster ids).")
+    start: YearMonth = "2021-07"
+    end: YearMonth = "2025-12"
+    cloud_rate_per_year: Rate = Field(0.01, description="Added cloud hazard per year in served clusters (lower adoption cost). ASSUMPTION.")
+    transform_rate_per_year: Rate = Field(0.02, description="Added transformation hazard per year in served clusters. ASSUMPTION.")
+
+
+class Platforms(Strict):
+    """Industrial internet platforms (4 national cross-industry platforms in Guangdong in 2021, 6 by 2022: policy_instruments.csv)."""
+
+    enabled: bool = True
+    scale: float = Field(1.0, ge=0, le=100)
+    items: list[Platform] = Field(default_factory=lambda: [Platform()])
+
+
+class Pilot(Strict):
+    level: Literal["park", "cluster"] = Field("park", description="Pilot whole clusters or selected parks (一园一策; annual pilots: 粤府〔2021〕45号).")
+    clusters: ClusterList = Field(default_factory=lambda: ["all"])
+    cities: CityList | None = Field(None, description="Restrict to these cities (null = all).")
+    parks_per_year: int = Field(20, ge=0, description="Parks newly selected each year (level=park). ASSUMPTION.")
+    years: list[int] = Field(default_factory=lambda: [2021, 2022, 2023, 2024, 2025], description="Calendar years in which pilots are selected.")
+    duration_months: int = Field(24, ge=1, le=600, description="How long a selected park/cluster is boosted. ASSUMPTION.")
+    cloud_rate_per_year: Rate = Field(0.1, description="Added cloud hazard per year in pilots. ASSUMPTION.")
+    transform_rate_per_year: Rate = Field(0.2, description="Added transformation hazard per year in pilots. ASSUMPTION.")
+
+
+class Pilots(Strict):
+    enabled: bool = True
+    scale: float = Field(1.0, ge=0, le=100)
+    items: list[Pilot] = Field(default_factory=lambda: [Pilot()])
+
+
+class ChainLeaders(Window):
+    """链主 programme: leaders transform; their suppliers feel a stronger pull (一链一策)."""
+
+    start: YearMonth = "2021-07"
+    leader_transform_rate_per_year: Rate = Field(0.5, description="Added transformation hazard of chain leaders, per year. ASSUMPTION.")
+    supplier_cloud_pull_per_year: Rate = Field(0.1, description="Added cloud hazard of a supplier whose chain-leader customers are all transformed. ASSUMPTION (a major customer's transformation raises its suppliers': data README).")
+    supplier_transform_pull_per_year: Rate = Field(0.1, description="Added transformation hazard of such a supplier. ASSUMPTION.")
+
+
+class ServiceCapacity(Window):
+    """Service-provider capacity: at most so many cloud onboardings a month; excess demand waits."""
+
+    onboardings_per_month: int = Field(25_000, ge=0, description="Onboardings the provider pool can do per month at the start. ASSUMPTION (144 providers in the provincial pool in 2019: policy_instruments.csv).")
+    growth_per_year: float = Field(0.10, ge=-0.9, le=10, description="Growth of capacity per year (cultivation of service providers, 粤府〔2021〕45号). ASSUMPTION.")
+
+
+class SmePilotCities(Window):
+    """National SME digital-transformation pilot cities (policy_instruments.csv)."""
+
+    start: YearMonth = "2023-01"
+    schedule: dict[str, int] = Field(
+        default_factory=lambda: {"Shenzhen": 2023, "Dongguan": 2023, "Guangzhou": 2024, "Zhongshan": 2024, "Foshan": 2025, "Jiangmen": 2025},
+        description="City -> first pilot year (national batches 2023-2025, policy_instruments.csv).",
+    )
+    duration_months: int = Field(24, ge=1, le=600, description="Months each city's pilot lasts (national pilots run two years). ASSUMPTION.")
+    cloud_rate_per_year: Rate = Field(0.05, description="Added cloud hazard per year for SMEs in pilot cities. ASSUMPTION.")
+    transform_rate_per_year: Rate = Field(0.05, description="Added transformation hazard per year for firms in pilot cities. ASSUMPTION.")
+
+    @model_validator(mode="after")
+    def _cities(self) -> SmePilotCities:
+        _check_cities(list(self.schedule))
+        return self
+
+
+class Policies(Strict):
+    vouchers: Vouchers = Field(default_factory=Vouchers)
+    platforms: Platforms = Field(default_factory=Platforms)
+    pilots: Pilots = Field(default_factory=Pilots)
+    chain_leaders: ChainLeaders = Field(default_factory=ChainLeaders)
+    service_capacity: ServiceCapacity = Field(default_factory=ServiceCapacity)
+    sme_pilot_cities: SmePilotCities = Field(default_factory=SmePilotCities)
+
+
+# --------------------------------------------------------------------------- goals, run, outputs
+
+
+class Goals(Strict):
+    date: YearMonth = Field("2025-12", description="Month by whose end the goals are to be met (广东省制造业数字化转型实施方案 2021-2025).")
+    cloud_firms: int = Field(1_000_000, ge=0, description="Firms on the cloud (上云用云), cumulative (progress_reported.csv target).")
+    transformed_firms: int = Field(50_000, ge=0, description="Above-scale industrial firms digitally transformed (progress_reported.csv target).")
+
+
+class RunSpec(Strict):
+    replicates: int = Field(1, ge=1, le=100_000, description="Independent replicates (seeds spawned from `seed`).")
+    seed: int = Field(20210706, ge=0, description="Root seed of numpy.random.SeedSequence (default: the plan's publication date).")
+
+
+class Outputs(Strict):
+    figures: bool = Field(True, description="Write PNG figures.")
+    cells: bool = Field(False, description="Also write cluster x city x size-class cell counts (large).")
+
+
+class Scenario(Strict):
+    """A complete, validated scenario."""
+
+    name: str = Field("unnamed", pattern=r"^[A-Za-z0-9_.-]+$", description="Short name, used for the results folder.")
+    description: str = Field("", description="The question this scenario answers.")
+    time: TimeSpec = Field(default_factory=TimeSpec)
+    population: PopulationSpec = Field(default_factory=PopulationSpec)
+    initial: InitialState = Field(default_factory=InitialState)
+    diffusion: Diffusion = Field(default_factory=Diffusion)
+    policies: Policies = Field(default_factory=Policies)
+    goals: Goals = Field(default_factory=Goals)
+    run: RunSpec = Field(default_factory=RunSpec)
+    outputs: Outputs = Field(default_factory=Outputs)
