@@ -135,10 +135,10 @@ class PopulationSpec(Strict):
         ge=0,
         description="Above-scale industrial firms at the start (incl. leads); default interpolated from year-end counts (58,504 end-2020, 66,329 end-2021: 广东统计年鉴2024 t.12-6), scaled by total_firms/2,000,000.",
     )
-    lead_firms: int = Field(
-        300,
+    lead_firms: int | None = Field(
+        None,
         ge=0,
-        description="Chain-leader/lead firms (一企一策, 链主). ASSUMPTION: 20 clusters x ~5 key chains x 2-3 leaders per chain (百链 programme, policy_instruments.csv).",
+        description="Chain-leader/lead firms (一企一策, 链主); default 300 x total_firms/2,000,000. ASSUMPTION: 20 clusters x ~5 key chains x 2-3 leaders per chain (百链 programme, policy_instruments.csv).",
     )
     above_scale_year_end: dict[int, int] = Field(
         default_factory=lambda: {**datasets.above_scale_year_end(), 2024: 73_292, 2025: 74_611},
@@ -157,6 +157,10 @@ class PopulationSpec(Strict):
     cluster_shares: dict[str, float] | None = Field(None, description="Override of the share of firms in each cluster (cluster_assumptions.csv, ASSUMPTION); renormalized.")
     sme_revenue_median_cny: float = Field(3.0e6, gt=0, description="Median annual revenue of SMEs (below-scale and service firms). ASSUMPTION; used only for voucher eligibility.")
     sme_revenue_sigma: float = Field(1.2, ge=0, le=5, description="Std. dev. of log SME revenue. ASSUMPTION.")
+    network: Literal["supply_chain", "ring", "none"] = Field(
+        "supply_chain",
+        description="Supply-chain network: 'supply_chain' (built from the rules above), 'ring' (each firm linked to its two neighbours; for verification against Fibich & Gibori 2010) or 'none'.",
+    )
     structure_seed: int | None = Field(
         None,
         ge=0,
@@ -194,6 +198,17 @@ class StageRates(Strict):
     park_weight_per_year: Rate = Field(description="Internal hazard per year at 100% of the park adopted.")
     cluster_city_weight_per_year: Rate = Field(description="Internal hazard per year at 100% of the cluster in the firm's city adopted.")
     province_weight_per_year: Rate = Field(0.0, description="Internal hazard per year at 100% of the whole population adopted (complete mixing, Bass q). 0 by default.")
+    cluster_market_multiplier: dict[str, float] | None = Field(None, description="Per-cluster multiplier of the market rate (null = 1 everywhere).")
+    cluster_peer_multiplier: dict[str, float] | None = Field(None, description="Per-cluster multiplier of all peer weights (null = 1 everywhere).")
+
+    @model_validator(mode="after")
+    def _multipliers(self) -> StageRates:
+        for d in (self.cluster_market_multiplier, self.cluster_peer_multiplier):
+            if d:
+                _check_clusters(list(d))
+                if any(v < 0 for v in d.values()):
+                    raise ValueError("cluster multipliers must be >= 0")
+        return self
 
 
 def _cloud_rates() -> StageRates:
@@ -219,7 +234,7 @@ class Diffusion(Strict):
 class Vouchers(Window):
     """上云上平台 service vouchers: first come, first served under a yearly budget."""
 
-    budget_cny_per_year: float = Field(300e6, ge=0, description="Voucher money per calendar year, CNY. ASSUMPTION (amounts not published; order of magnitude of the 24.765亿 CNY 2022 SME fund: policy_instruments.csv).")
+    budget_cny_per_year: float = Field(300e6, ge=0, description="Voucher money per calendar year, CNY, for the full 2,000,000-firm population (scaled by total_firms/2,000,000). ASSUMPTION (amounts not published; order of magnitude of the 24.765亿 CNY 2022 SME fund: policy_instruments.csv).")
     contract_value_cny: float = Field(50_000, gt=0, description="Typical cloud contract value per firm, CNY. ASSUMPTION (Guizhou first voucher <= 50,000 CNY; Qingxi cap 40,000 CNY/yr: policy_instruments.csv).")
     subsidy_share: float = Field(0.3, ge=0, le=1, description="Government share of the contract value (平台让一点、政府补一点、企业出一点). ASSUMPTION (Guizhou 40-60%, Qingxi 20%).")
     max_voucher_cny: float = Field(50_000, ge=0, description="Cap per voucher, CNY (Guizhou first voucher cap, policy_instruments.csv).")
@@ -248,23 +263,29 @@ class Vouchers(Window):
 
 class Platform(Strict):
     clusters: ClusterList = Field(default_factory=lambda: ["all"], description="Clusters the platform serves ('all' or cluster ids).")
-    start: YearMonth = "2021-07"
-    end: YearMonth = "2025-12"
+    start: YearMonth = Field("2021-07", description="First month the platform serves firms (YYYY-MM).")
+    end: YearMonth = Field("2025-12", description="Last month the platform serves firms (YYYY-MM).")
     cloud_rate_per_year: Rate = Field(0.01, description="Added cloud hazard per year in served clusters (lower adoption cost). ASSUMPTION.")
     transform_rate_per_year: Rate = Field(0.02, description="Added transformation hazard per year in served clusters. ASSUMPTION.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Platform:
+        if month_number(self.end) < month_number(self.start):
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
 
 
 class Platforms(Strict):
     """Industrial internet platforms (4 national cross-industry platforms in Guangdong in 2021, 6 by 2022: policy_instruments.csv)."""
 
-    enabled: bool = True
-    scale: float = Field(1.0, ge=0, le=100)
-    items: list[Platform] = Field(default_factory=lambda: [Platform()])
+    enabled: bool = Field(True, description="Switch all platforms on or off.")
+    scale: float = Field(1.0, ge=0, le=100, description="Multiplier on every adoption effect of the platforms (1 = as specified, 0 = no effect).")
+    items: list[Platform] = Field(default_factory=lambda: [Platform()], description="The platforms (a list; each item as in the next table).")
 
 
 class Pilot(Strict):
     level: Literal["park", "cluster"] = Field("park", description="Pilot whole clusters or selected parks (一园一策; annual pilots: 粤府〔2021〕45号).")
-    clusters: ClusterList = Field(default_factory=lambda: ["all"])
+    clusters: ClusterList = Field(default_factory=lambda: ["all"], description="Clusters the pilots are drawn from ('all' or cluster ids).")
     cities: CityList | None = Field(None, description="Restrict to these cities (null = all).")
     parks_per_year: int = Field(20, ge=0, description="Parks newly selected each year (level=park). ASSUMPTION.")
     years: list[int] = Field(default_factory=lambda: [2021, 2022, 2023, 2024, 2025], description="Calendar years in which pilots are selected.")
@@ -274,15 +295,15 @@ class Pilot(Strict):
 
 
 class Pilots(Strict):
-    enabled: bool = True
-    scale: float = Field(1.0, ge=0, le=100)
-    items: list[Pilot] = Field(default_factory=lambda: [Pilot()])
+    enabled: bool = Field(True, description="Switch all pilot programmes on or off.")
+    scale: float = Field(1.0, ge=0, le=100, description="Multiplier on every adoption effect of the pilots (1 = as specified, 0 = no effect).")
+    items: list[Pilot] = Field(default_factory=lambda: [Pilot()], description="The pilot programmes (a list; each item as in the next table).")
 
 
 class ChainLeaders(Window):
     """链主 programme: leaders transform; their suppliers feel a stronger pull (一链一策)."""
 
-    start: YearMonth = "2021-07"
+    start: YearMonth = Field("2021-07", description="First month the programme acts (YYYY-MM).")
     leader_transform_rate_per_year: Rate = Field(0.5, description="Added transformation hazard of chain leaders, per year. ASSUMPTION.")
     supplier_cloud_pull_per_year: Rate = Field(0.1, description="Added cloud hazard of a supplier whose chain-leader customers are all transformed. ASSUMPTION (a major customer's transformation raises its suppliers': data README).")
     supplier_transform_pull_per_year: Rate = Field(0.1, description="Added transformation hazard of such a supplier. ASSUMPTION.")
@@ -291,14 +312,14 @@ class ChainLeaders(Window):
 class ServiceCapacity(Window):
     """Service-provider capacity: at most so many cloud onboardings a month; excess demand waits."""
 
-    onboardings_per_month: int = Field(25_000, ge=0, description="Onboardings the provider pool can do per month at the start. ASSUMPTION (144 providers in the provincial pool in 2019: policy_instruments.csv).")
+    onboardings_per_month: int = Field(25_000, ge=0, description="Onboardings the provider pool can do per month at the start, for the full 2,000,000-firm population (scaled by total_firms/2,000,000). ASSUMPTION (144 providers in the provincial pool in 2019: policy_instruments.csv).")
     growth_per_year: float = Field(0.10, ge=-0.9, le=10, description="Growth of capacity per year (cultivation of service providers, 粤府〔2021〕45号). ASSUMPTION.")
 
 
 class SmePilotCities(Window):
     """National SME digital-transformation pilot cities (policy_instruments.csv)."""
 
-    start: YearMonth = "2023-01"
+    start: YearMonth = Field("2023-01", description="First month the instrument acts (YYYY-MM; the first national batch was named for 2023).")
     schedule: dict[str, int] = Field(
         default_factory=lambda: {"Shenzhen": 2023, "Dongguan": 2023, "Guangzhou": 2024, "Zhongshan": 2024, "Foshan": 2025, "Jiangmen": 2025},
         description="City -> first pilot year (national batches 2023-2025, policy_instruments.csv).",

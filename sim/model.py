@@ -1,0 +1,634 @@
+"""The firm-level cloud-adoption model: a ``mesa.Model`` whose firms live in NumPy columns.
+
+Process order of one month ``k`` (``docs/model.md``, ODD section 3):
+
+1. firms entering in month k join (and exiting firms leave) their parks, cities and chains;
+2. policy instruments give their rates for the month; the voucher budget resets in January;
+3. ``substeps_per_month`` synchronous updates, each reading the state at its start:
+   a. cloud stage: hazard of every firm not yet on the cloud; the cumulative hazard crosses the
+      firm's exponential threshold -> the firm decides; vouchers are claimed first come first
+      served; deciders join the service queue;
+   b. transformation stage: hazard of every above-scale firm on the cloud and not transformed;
+   c. onboarding of queued firms up to the service capacity;
+   d. churn of subsidised adopters whose subsidy has ended;
+   then every count used by peers is updated at once;
+4. the month's counts by cluster x city x size class are recorded.
+
+Per-step probability: each firm draws one Exp(1) threshold per stage at set-up and adopts when
+its cumulative hazard ``sum(h dt)`` reaches it. This is exactly a per-step probability of
+``1 - exp(-h dt)`` given the state at the start of the step, with h held over the step; it
+converges to the continuous model as ``dt -> 0`` (validation_reference.md section 2), and it
+gives common random numbers across scenarios: a firm's threshold does not depend on the policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+from sim import datasets
+from sim.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
+from sim.population import ABOVE, LEAD, NEVER, Population, build_population
+from sim.scenario.schema import Scenario, StageRates, month_number
+
+METRICS: tuple[str, ...] = (
+    "n_firms", "cloud_cumulative", "cloud_active", "transformed", "new_cloud", "new_transformed",
+    "voucher_spend_cny", "waiting",
+)
+"""Per-cell monthly outputs: firms present, firms ever on the cloud (comparable with official
+counts), firms on the cloud now (net of churn), transformed above-scale firms (cumulative), new
+cloud adopters and transformations in the month, voucher money granted in the month (CNY), and
+firms waiting for service capacity at month end."""
+
+STREAMS: tuple[str, ...] = ("structure", "initial", "threshold_cloud", "threshold_transform",
+                            "threshold_churn", "priority", "pilots")
+"""Named random streams, spawned in this order from the run's SeedSequence (one per decision)."""
+
+# cloud_state codes
+NONE, WAITING, ON_CLOUD, CHURNED = 0, 1, 2, 3
+
+
+def run_seed(root_seed: int, replicate: int) -> np.random.SeedSequence:
+    """The SeedSequence of one replicate: child ``replicate`` of the scenario's root seed.
+
+    Independent of how many replicates are run and of the executor, so results are identical
+    whatever the order or the worker count, and scenarios sharing a seed share random numbers.
+    """
+    return np.random.SeedSequence(root_seed, spawn_key=(replicate,))
+
+
+def spawn_streams(seq: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
+    return dict(zip(STREAMS, seq.spawn(len(STREAMS)), strict=True))
+
+
+def structure_seed(config: Scenario, streams: dict[str, np.random.SeedSequence]) -> np.random.SeedSequence:
+    if config.population.structure_seed is not None:
+        return np.random.SeedSequence(config.population.structure_seed)
+    return streams["structure"]
+
+
+@dataclass
+class RunOutput:
+    """The small result of one run: monthly per-cell counts plus provincial series."""
+
+    dates: list[str]
+    cells: np.ndarray  # (n_months + 1, N_CELLS, len(METRICS)) float64
+    replicate: int
+    seed_entropy: int
+    totals: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    def total(self, metric: str) -> np.ndarray:
+        return self.cells[:, :, METRICS.index(metric)].sum(axis=1)
+
+
+def month_end_dates(start: str, n_months: int) -> list[str]:
+    """ISO dates of the end of each month from ``start`` (index 0) for ``n_months`` more."""
+    import calendar
+
+    m0 = month_number(start)
+    out = []
+    for k in range(n_months + 1):
+        y, mo = divmod(m0 + k, 12)
+        out.append(f"{y:04d}-{mo + 1:02d}-{calendar.monthrange(y, mo + 1)[1]:02d}")
+    return out
+
+
+class Firm(mesa.Agent):
+    """A view of one firm as a ``mesa.Agent``: its attributes read the model's columns.
+
+    Created on demand by :meth:`CloudAdoptionModel.firm`; the simulation itself never loops over
+    agents.
+    """
+
+    def __init__(self, model: CloudAdoptionModel, index: int):
+        super().__init__(model)
+        self.index = int(index)
+
+    def _col(self, name: str):
+        return getattr(self.model.pop, name)[self.index]
+
+    @property
+    def cluster(self) -> str:
+        return datasets.cluster_ids()[int(self._col("cluster"))]
+
+    @property
+    def city(self) -> str:
+        return datasets.city_names()[int(self._col("city"))]
+
+    @property
+    def size_class(self) -> str:
+        return datasets.SIZE_CLASSES[int(self._col("size_class"))]
+
+    @property
+    def park(self) -> int:
+        return int(self._col("park"))
+
+    @property
+    def readiness(self) -> float:
+        return float(self._col("readiness"))
+
+    @property
+    def revenue_cny(self) -> float:
+        return float(self._col("revenue_cny"))
+
+    @property
+    def entry_month(self) -> int:
+        return int(self._col("entry_month"))
+
+    @property
+    def supply_partners(self) -> list[int]:
+        return self.model.pop.neighbours(np.array([self.index])).tolist()
+
+    @property
+    def on_cloud(self) -> bool:
+        return bool(self.model.cloud_state[self.index] == ON_CLOUD)
+
+    @property
+    def cloud_month(self) -> int | None:
+        m = int(self.model.cloud_month[self.index])
+        return None if m == NEVER else m
+
+    @property
+    def transformed_month(self) -> int | None:
+        m = int(self.model.trans_month[self.index])
+        return None if m == NEVER else m
+
+    @property
+    def subsidised(self) -> bool:
+        return bool(self.model.subsidised[self.index])
+
+    def step(self) -> None:  # pragma: no cover - the model steps all firms at once
+        """Firms are stepped together by the vectorized model step."""
+
+    def __repr__(self) -> str:
+        return (f"Firm({self.index}: {self.size_class}, {self.cluster}, {self.city}, "
+                f"cloud_month={self.cloud_month}, transformed_month={self.transformed_month})")
+
+
+def _per_cell(table: dict[str, float] | None, default: float) -> np.ndarray:
+    cl, _, _ = cell_grid()
+    per_cluster = np.full(N_CLUSTERS, default)
+    if table:
+        ids = datasets.cluster_ids()
+        for k, v in table.items():
+            per_cluster[ids.index(k)] = v
+    return per_cluster[cl]
+
+
+class CloudAdoptionModel(mesa.Model):
+    """Guangdong firms moving onto the cloud, month by month, at 1:1 scale.
+
+    Args:
+        config: a validated :class:`~sim.scenario.Scenario` (default: all defaults).
+        replicate: replicate index; its seed is child ``replicate`` of ``config.run.seed``.
+        rng: optional root seed overriding ``config.run.seed`` (so ``mesa.batch_run`` can vary it).
+        population: optional pre-built population to reuse (must come from the same structure
+            seed and population spec; used when ``population.structure_seed`` is fixed).
+        **overrides: dotted scenario overrides written with double underscores, e.g.
+            ``policies__vouchers__budget_cny_per_year=6e8`` (for ``mesa.batch_run``).
+    """
+
+    def __init__(self, config: Scenario | None = None, *, replicate: int = 0, rng: int | None = None,
+                 population: Population | None = None, **overrides):
+        config = config if config is not None else Scenario()
+        if overrides:
+            config = apply_overrides(config, overrides)
+        root = int(rng) if rng is not None else config.run.seed
+        super().__init__(rng=root)
+        self.config = config
+        self.replicate = replicate
+        self.seed_sequence = run_seed(root, replicate)
+        self.streams = spawn_streams(self.seed_sequence)
+        self.n_months = month_number(config.time.end) - month_number(config.time.start)
+        self.substeps = config.time.substeps_per_month
+        self.dt_years = 1.0 / (12.0 * self.substeps)
+        self.dates = month_end_dates(config.time.start, self.n_months)
+
+        self.pop = population if population is not None else build_population(config, structure_seed(config, self.streams))
+        self._init_state()
+        self.instruments = build_instruments(config, self.pop, np.random.default_rng(self.streams["pilots"]), self.n_months)
+        self._init_rates()
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "date": lambda m: m.dates[m.month],
+            "cloud_cumulative": lambda m: int(m.cube[m.month, :, 1].sum()),
+            "cloud_active": lambda m: int(m.cube[m.month, :, 2].sum()),
+            "transformed": lambda m: int(m.cube[m.month, :, 3].sum()),
+            "waiting": lambda m: int(m.cube[m.month, :, 7].sum()),
+            "voucher_spend_cny": lambda m: float(m.cube[m.month, :, 6].sum()),
+        })
+        self._record()
+        self.datacollector.collect(self)
+
+    # ------------------------------------------------------------------ set-up
+
+    def _init_state(self) -> None:
+        pop, cfg = self.pop, self.config
+        n = pop.n_firms
+        s = self.streams
+        self.month = 0
+        self.cloud_state = np.zeros(n, dtype=np.int8)
+        self.cloud_month = np.full(n, NEVER, dtype=np.int16)
+        self.trans_month = np.full(n, NEVER, dtype=np.int16)
+        self.subsidised = np.zeros(n, dtype=bool)
+        self.subsidy_end = np.full(n, NEVER, dtype=np.int16)
+        self.lam_cloud = np.zeros(n, dtype=np.float32)
+        self.lam_trans = np.zeros(n, dtype=np.float32)
+        self.lam_churn = np.zeros(n, dtype=np.float32)
+        self.thr_cloud = np.random.default_rng(s["threshold_cloud"]).standard_exponential(n, dtype=np.float32)
+        self.thr_trans = np.random.default_rng(s["threshold_transform"]).standard_exponential(n, dtype=np.float32)
+        self.thr_churn = np.random.default_rng(s["threshold_churn"]).standard_exponential(n, dtype=np.float32)
+        # A fixed per-firm priority orders voucher claims and the service queue (first come,
+        # first served among firms deciding in the same step).
+        self.priority = np.random.default_rng(s["priority"]).random(n, dtype=np.float32)
+        self.is_above = pop.size_class <= ABOVE
+        self.is_lead = pop.size_class == LEAD
+        self.present = np.zeros(n, dtype=bool)
+        self.queue = np.empty(0, dtype=np.int64)
+        self.subsidy_watch = np.empty(0, dtype=np.int64)
+
+        n0 = pop.n_initial
+        self.present[:n0] = True
+        self._select_initial(np.random.default_rng(s["initial"]))
+        self._recount()
+        self._cand_cloud = np.flatnonzero(self.present & (self.cloud_state == NONE))
+        self._cand_trans = np.flatnonzero(self.present & self.is_above & (self.cloud_state == ON_CLOUD)
+                                          & (self.trans_month == NEVER))
+        self.cube = np.zeros((self.n_months + 1, N_CELLS, len(METRICS)))
+        self.cell_new = np.zeros((3, N_CELLS))  # new cloud, new transformed, voucher spend (month)
+
+    def _initial_targets(self) -> tuple[int, int]:
+        cfg = self.config
+        scale = cfg.population.total_firms / 2_000_000
+        ym = (int(cfg.time.start[:4]), int(cfg.time.start[5:7]))
+
+        def target(value, indicator):
+            if value is not None:
+                return int(value)
+            return int(round(datasets.interpolate_progress(indicator, ym) * scale))
+
+        return (target(cfg.initial.cloud_firms, "cloud_enterprises_cumulative"),
+                target(cfg.initial.transformed_firms, "above_scale_transformed_cumulative"))
+
+    def _select_initial(self, rng: np.random.Generator) -> None:
+        """Choose the initial adopters exactly, weighted by readiness.
+
+        Transformed firms (a subset of above-scale cloud firms) first, then other above-scale
+        cloud firms up to ``above_scale_cloud_share``, then SMEs up to the cloud total.
+        Weighted sampling without replacement by Efraimidis-Spirakis keys (log u / w).
+        """
+        pop = self.pop
+        n0 = pop.n_initial
+        cloud0, trans0 = self._initial_targets()
+        above = np.flatnonzero(self.is_above[:n0])
+        smes = np.flatnonzero(~self.is_above[:n0])
+        above_cloud = max(trans0, int(round(self.config.initial.above_scale_cloud_share * above.size)))
+        above_cloud = min(above_cloud, above.size, cloud0)
+        if trans0 > above.size or trans0 > cloud0:
+            raise ValueError(f"initial.transformed_firms={trans0} exceeds the above-scale firms ({above.size}) or the cloud firms ({cloud0})")
+        if cloud0 - above_cloud > smes.size:
+            raise ValueError(f"initial.cloud_firms={cloud0} exceeds the firms present ({n0})")
+        u = rng.random(n0)
+        key = np.log(np.maximum(u, 1e-300)) / np.maximum(pop.readiness[:n0].astype(np.float64), 1e-12)
+
+        def top(idx: np.ndarray, k: int) -> np.ndarray:
+            if k <= 0:
+                return idx[:0]
+            if k >= idx.size:
+                return idx
+            return idx[np.argpartition(-key[idx], k - 1)[:k]]
+
+        trans = top(above, trans0)
+        rest_above = np.setdiff1d(above, trans, assume_unique=True)
+        cloud_above = np.concatenate((trans, top(rest_above, above_cloud - trans0)))
+        cloud_sme = top(smes, cloud0 - cloud_above.size)
+        on = np.concatenate((cloud_above, cloud_sme))
+        self.cloud_state[on] = ON_CLOUD
+        self.cloud_month[on] = 0
+        self.trans_month[trans] = 0
+
+    def _recount(self) -> None:
+        """All peer counts from scratch (set-up only; steps update them incrementally)."""
+        pop = self.pop
+        n = pop.n_firms
+        pres = self.present
+        on = pres & (self.cloud_state == ON_CLOUD)
+        tr = pres & (self.trans_month != NEVER)
+        ab = pres & self.is_above
+        ld = pres & self.is_lead
+        ld_tr = ld & tr
+        npk = pop.n_parks
+        cc = pop.cluster.astype(np.int64) * N_CITIES + pop.city
+        self.cc = cc
+        ncc = N_CLUSTERS * N_CITIES
+        self.park_n = np.bincount(pop.park, weights=pres, minlength=npk)
+        self.park_cloud = np.bincount(pop.park, weights=on, minlength=npk)
+        self.park_as = np.bincount(pop.park, weights=ab, minlength=npk)
+        self.park_trans = np.bincount(pop.park, weights=tr, minlength=npk)
+        self.cc_n = np.bincount(cc, weights=pres, minlength=ncc)
+        self.cc_cloud = np.bincount(cc, weights=on, minlength=ncc)
+        self.cc_as = np.bincount(cc, weights=ab, minlength=ncc)
+        self.cc_trans = np.bincount(cc, weights=tr, minlength=ncc)
+        rows = np.repeat(np.arange(n), np.diff(pop.adj_indptr))
+        nb = pop.adj_indices
+
+        def chain(x: np.ndarray) -> np.ndarray:
+            return np.bincount(rows, weights=x[nb], minlength=n).astype(np.float32)
+
+        self.chain_n, self.chain_cloud = chain(pres), chain(on)
+        self.chain_as, self.chain_trans = chain(ab), chain(tr)
+        self.lead_n, self.lead_trans = chain(ld), chain(ld_tr)
+        self.prov_n = float(pres.sum())
+        self.prov_cloud = float(on.sum())
+        self.cell_n = np.bincount(pop.cell, weights=pres, minlength=N_CELLS)
+        self.cell_cum = np.bincount(pop.cell, weights=pres & (self.cloud_state >= ON_CLOUD), minlength=N_CELLS)
+        self.cell_active = np.bincount(pop.cell, weights=on, minlength=N_CELLS)
+        self.cell_trans = np.bincount(pop.cell, weights=tr, minlength=N_CELLS)
+        self.cell_wait = np.zeros(N_CELLS)
+
+    def _init_rates(self) -> None:
+        d = self.config.diffusion
+        self.cloud_rates = self._stage_tables(d.cloud)
+        self.trans_rates = self._stage_tables(d.transform)
+
+    @staticmethod
+    def _stage_tables(r: StageRates) -> dict[str, object]:
+        return {
+            "market_cell": r.market_rate_per_year * _per_cell(r.cluster_market_multiplier, 1.0),
+            "peer_cell": _per_cell(r.cluster_peer_multiplier, 1.0),
+            "chain": r.chain_weight_per_year, "park": r.park_weight_per_year,
+            "cc": r.cluster_city_weight_per_year, "prov": r.province_weight_per_year,
+        }
+
+    # ------------------------------------------------------------------ incremental counts
+
+    def _update(self, firms: np.ndarray, what: str, sign: float) -> None:
+        """Add ``sign`` to every count that ``firms`` enter for indicator ``what``."""
+        if firms.size == 0:
+            return
+        pop = self.pop
+        nb = pop.neighbours(firms)
+        park, cc, cell = pop.park[firms], self.cc[firms], pop.cell[firms]
+
+        def add(arr, idx):
+            np.add.at(arr, idx, sign)
+
+        if what == "present":
+            add(self.park_n, park); add(self.cc_n, cc); add(self.chain_n, nb); add(self.cell_n, cell)
+            self.prov_n += sign * firms.size
+            ab = firms[self.is_above[firms]]
+            if ab.size:
+                add(self.park_as, pop.park[ab]); add(self.cc_as, self.cc[ab]); add(self.chain_as, pop.neighbours(ab))
+            ld = firms[self.is_lead[firms]]
+            if ld.size:
+                add(self.lead_n, pop.neighbours(ld))
+        elif what == "cloud":
+            add(self.park_cloud, park); add(self.cc_cloud, cc); add(self.chain_cloud, nb); add(self.cell_active, cell)
+            self.prov_cloud += sign * firms.size
+        elif what == "trans":
+            add(self.park_trans, park); add(self.cc_trans, cc); add(self.chain_trans, nb)
+            ld = firms[self.is_lead[firms]]
+            if ld.size:
+                add(self.lead_trans, pop.neighbours(ld))
+
+    # ------------------------------------------------------------------ dynamics
+
+    def step(self) -> None:
+        """Advance one month (called by Mesa's scheduler; ``model.time`` counts months)."""
+        if self.month >= self.n_months:
+            self.running = False
+            return
+        k = self.month + 1
+        self.month = k
+        self._enter_and_exit(k)
+        inst = self.instruments
+        cloud_cell, trans_cell, cloud_park, trans_park = self._policy_rates(k)
+        vouchers = inst["vouchers"]
+        vouchers.start_month(k)
+        pull_cloud, pull_trans = inst["chain_leaders"].pulls(k)
+        self.cell_new[:] = 0
+        for sub in range(self.substeps):
+            self._substep(k, sub, cloud_cell, trans_cell, cloud_park, trans_park, pull_cloud, pull_trans)
+        self._record()
+        self.datacollector.collect(self)
+        if self.month >= self.n_months:
+            self.running = False
+
+    def _enter_and_exit(self, k: int) -> None:
+        pop = self.pop
+        lo, hi = pop.n_present[k - 1], pop.n_present[k]
+        if hi > lo:
+            new = np.arange(lo, hi)
+            self.present[new] = True
+            self._update(new, "present", 1.0)
+            self._cand_cloud = np.concatenate((self._cand_cloud, new))
+        if self.config.population.exit_rate_per_year > 0:
+            gone = np.flatnonzero(self.present & (pop.exit_month == k))
+            if gone.size:
+                self.present[gone] = False
+                self._update(gone, "present", -1.0)
+                on = gone[self.cloud_state[gone] == ON_CLOUD]
+                self._update(on, "cloud", -1.0)
+                self._update(gone[self.trans_month[gone] != NEVER], "trans", -1.0)
+                wait = gone[self.cloud_state[gone] == WAITING]
+                np.add.at(self.cell_wait, pop.cell[wait], -1.0)
+                # Exited firms keep their cumulative adoption (official counts are cumulative)
+                # but leave every active count (done by the updates above).
+
+    def _policy_rates(self, k: int):
+        def total(method: str, size: int) -> np.ndarray | None:
+            out = None
+            for ins in self.instruments.values():
+                f = getattr(ins, method, None)
+                r = f(k) if f is not None else None
+                if r is not None:
+                    out = r.copy() if out is None else out + r
+            return out
+
+        return (total("cloud_cell_rate", N_CELLS), total("transform_cell_rate", N_CELLS),
+                total("cloud_park_rate", self.pop.n_parks), total("transform_park_rate", self.pop.n_parks))
+
+    def _hazard(self, idx: np.ndarray, rates: dict, cell_add, park_add, stage: str, pull: float) -> np.ndarray:
+        """Hazard per year of the firms ``idx`` for one stage, from the start-of-step counts."""
+        pop = self.pop
+        cell = pop.cell[idx]
+        park = pop.park[idx]
+        cc = self.cc[idx]
+        if stage == "cloud":
+            ch_num, ch_den, pk_num, pk_den = self.chain_cloud, self.chain_n, self.park_cloud, self.park_n
+            cc_num, cc_den = self.cc_cloud, self.cc_n
+            prov = self.prov_cloud / max(self.prov_n, 1.0)
+        else:
+            ch_num, ch_den, pk_num, pk_den = self.chain_trans, self.chain_as, self.park_trans, self.park_as
+            cc_num, cc_den = self.cc_trans, self.cc_as
+            prov = float(self.cc_trans.sum()) / max(float(self.cc_as.sum()), 1.0)
+        peer = np.zeros(idx.size, dtype=np.float32)
+        if rates["chain"] > 0:
+            peer += rates["chain"] * ch_num[idx] / np.maximum(ch_den[idx], 1.0)
+        if rates["park"] > 0:
+            peer += (rates["park"] * pk_num / np.maximum(pk_den, 1.0)).astype(np.float32)[park]
+        if rates["cc"] > 0:
+            peer += (rates["cc"] * cc_num / np.maximum(cc_den, 1.0)).astype(np.float32)[cc]
+        if rates["prov"] > 0:
+            peer += np.float32(rates["prov"] * prov)
+        ext_cell = rates["market_cell"] if cell_add is None else rates["market_cell"] + cell_add
+        h = ext_cell.astype(np.float32)[cell] + peer * rates["peer_cell"].astype(np.float32)[cell]
+        if park_add is not None:
+            h += park_add.astype(np.float32)[park]
+        if pull > 0:
+            h += np.float32(pull) * self.lead_trans[idx] / np.maximum(self.lead_n[idx], 1.0)
+        return h * self.pop.readiness[idx]
+
+    def _substep(self, k, sub, cloud_cell, trans_cell, cloud_park, trans_park, pull_cloud, pull_trans) -> None:
+        pop = self.pop
+        dt = np.float32(self.dt_years)
+        vouchers = self.instruments["vouchers"]
+
+        # (a) cloud stage: candidates are present firms that never adopted and do not wait.
+        cand = self._cand_cloud
+        cand = cand[(self.cloud_state[cand] == NONE) & self.present[cand]]
+        self._cand_cloud = cand
+        h = self._hazard(cand, self.cloud_rates, cloud_cell, cloud_park, "cloud", pull_cloud)
+        lam0 = self.lam_cloud[cand] + h * dt
+        decide = lam0 >= self.thr_cloud[cand]
+        granted_firms = cand[:0]
+        if vouchers.on(k) and vouchers.rate > 0:
+            open_city = vouchers.open_for_city()
+            city_ok = open_city[pop.city[cand]] if open_city.size > 1 else np.full(cand.size, bool(open_city[0]))
+            elig = city_ok & vouchers.static_ok[cand] & (pop.birth_month[cand] <= k - vouchers.spec.min_age_months)
+            if elig.any():
+                e_idx = np.flatnonzero(elig)
+                lam_v = lam0[e_idx] + np.float32(vouchers.rate) * pop.readiness[cand[e_idx]] * dt
+                dec_v = lam_v >= self.thr_cloud[cand[e_idx]]
+                claim = e_idx[dec_v]
+                order = claim[np.argsort(self.priority[cand[claim]], kind="stable")]
+                granted = vouchers.grant(cand[order], pop.city[cand[order]])
+                won = order[granted]
+                lam0[won] = lam_v[np.searchsorted(e_idx, won)]
+                decide[won] = True
+                granted_firms = cand[won]
+        self.lam_cloud[cand] = lam0
+        deciders = cand[decide]
+
+        # (b) transformation stage (above-scale firms on the cloud), same start-of-step state.
+        tc = self._cand_trans
+        tc = tc[(self.trans_month[tc] == NEVER) & (self.cloud_state[tc] == ON_CLOUD) & self.present[tc]]
+        self._cand_trans = tc
+        h2 = self._hazard(tc, self.trans_rates, trans_cell, trans_park, "trans", pull_trans)
+        lam2 = self.lam_trans[tc] + h2 * dt
+        self.lam_trans[tc] = lam2
+        transformers = tc[lam2 >= self.thr_trans[tc]]
+
+        # (d) churn of subsidised adopters after their subsidy ends (state at start of step).
+        churners = self.subsidy_watch[:0]
+        churn_rate = self.config.diffusion.churn_rate_per_year
+        if churn_rate > 0 and self.subsidy_watch.size:
+            w = self.subsidy_watch
+            w = w[(self.cloud_state[w] == ON_CLOUD) & self.present[w]]
+            self.subsidy_watch = w
+            due = w[self.subsidy_end[w] <= k]
+            if due.size:
+                self.lam_churn[due] += np.float32(churn_rate) * dt
+                churners = due[self.lam_churn[due] >= self.thr_churn[due]]
+
+        # ---- apply all changes at once (synchronous update)
+        if granted_firms.size:
+            self.subsidised[granted_firms] = True
+            spend = np.bincount(pop.cell[granted_firms], minlength=N_CELLS) * vouchers.voucher_cny
+            self.cell_new[2] += spend
+        if deciders.size:
+            deciders = deciders[np.lexsort((self.priority[deciders],))]
+            self.cloud_state[deciders] = WAITING
+            self.queue = np.concatenate((self.queue, deciders))
+            np.add.at(self.cell_wait, pop.cell[deciders], 1.0)
+        if transformers.size:
+            self.trans_month[transformers] = k
+            self._update(transformers, "trans", 1.0)
+            np.add.at(self.cell_trans, pop.cell[transformers], 1.0)
+            np.add.at(self.cell_new[1], pop.cell[transformers], 1.0)
+        if churners.size:
+            self.cloud_state[churners] = CHURNED
+            self._update(churners, "cloud", -1.0)
+
+        # (c) onboarding from the queue, first come first served, up to capacity.
+        q = self.queue
+        q = q[(self.cloud_state[q] == WAITING) & self.present[q]]
+        cap = self.instruments["service_capacity"].capacity_this_substep(k)
+        n_on = q.size if cap is None else min(cap, q.size)
+        onboard, self.queue = q[:n_on], q[n_on:]
+        if onboard.size:
+            self.cloud_state[onboard] = ON_CLOUD
+            self.cloud_month[onboard] = k
+            np.add.at(self.cell_wait, pop.cell[onboard], -1.0)
+            np.add.at(self.cell_cum, pop.cell[onboard], 1.0)
+            np.add.at(self.cell_new[0], pop.cell[onboard], 1.0)
+            self._update(onboard, "cloud", 1.0)
+            sub_on = onboard[self.subsidised[onboard]]
+            if sub_on.size:
+                self.subsidy_end[sub_on] = k + vouchers.spec.subsidy_months
+                self.subsidy_watch = np.concatenate((self.subsidy_watch, sub_on))
+            self._cand_trans = np.concatenate((self._cand_trans, onboard[self.is_above[onboard]]))
+
+    def _record(self) -> None:
+        k = self.month
+        c = self.cube[k]
+        c[:, 0] = self.cell_n
+        c[:, 1] = self.cell_cum
+        c[:, 2] = self.cell_active
+        c[:, 3] = self.cell_trans
+        if k > 0:
+            c[:, 4:7] = self.cell_new.T
+        c[:, 7] = self.cell_wait
+
+    # ------------------------------------------------------------------ public helpers
+
+    def run(self) -> RunOutput:
+        """Run to the end of the horizon and return the small result."""
+        remaining = self.n_months - self.month
+        if remaining > 0:
+            self.run_for(remaining)
+        return self.output()
+
+    def output(self) -> RunOutput:
+        return RunOutput(
+            dates=self.dates, cells=self.cube.copy(), replicate=self.replicate,
+            seed_entropy=int(self.seed_sequence.entropy),
+            totals={m: self.cube[:, :, i].sum(axis=1) for i, m in enumerate(METRICS)},
+            meta={"n_firms_allocated": self.pop.n_firms, "n_initial": self.pop.n_initial,
+                  "months_run": self.month, **self.pop.meta},
+        )
+
+    def firm(self, index: int) -> Firm:
+        """Inspect one firm as a ``mesa.Agent`` (created on demand)."""
+        if not 0 <= index < self.pop.n_firms:
+            raise IndexError(f"firm index {index} outside 0..{self.pop.n_firms - 1}")
+        return Firm(self, index)
+
+    def sample_firms(self, n: int, *, seed: int = 0) -> list[Firm]:
+        """``n`` present firms drawn at random (for notebooks and dashboards)."""
+        idx = np.flatnonzero(self.present)
+        pick = np.random.default_rng(seed).choice(idx, size=min(n, idx.size), replace=False)
+        return [self.firm(int(i)) for i in np.sort(pick)]
+
+
+def apply_overrides(config: Scenario, overrides: dict) -> Scenario:
+    """Return a copy of ``config`` with ``a__b__c=value`` overrides applied and re-validated."""
+    data = config.model_dump(mode="python")
+    for key, value in overrides.items():
+        path = key.split("__")
+        node = data
+        for p in path[:-1]:
+            if not isinstance(node, dict) or p not in node:
+                raise KeyError(f"unknown scenario key {'.'.join(path)!r}")
+            node = node[p]
+        if not isinstance(node, dict) or path[-1] not in node:
+            raise KeyError(f"unknown scenario key {'.'.join(path)!r}")
+        node[path[-1]] = value
+    return Scenario.model_validate(data)
+
+
+def simulate(config: Scenario, replicate: int = 0, population: Population | None = None) -> RunOutput:
+    """Build and run one replicate of ``config`` (the function executors call)."""
+    return CloudAdoptionModel(config, replicate=replicate, population=population).run()

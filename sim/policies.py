@@ -1,0 +1,337 @@
+"""Policy instruments as objects, each acting through one stated mechanism.
+
+Instruments that add to the external hazard expose, for a month ``k``, per-cell and per-park
+rates in 1/year (``cloud_cell_rate``, ``transform_cell_rate``, ``cloud_park_rate``,
+``transform_park_rate``); the model adds them to the market rate of the firms they reach and
+scales them by the firm's readiness. Vouchers (a budget queue), service capacity (an onboarding
+queue) and the chain-leader pull need firm state and are applied by the model using the
+parameters exposed here. An instrument that is disabled or has ``scale = 0`` acts on nothing,
+so it reproduces the run without it bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim import datasets
+from sim.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population
+from sim.scenario import schema
+from sim.scenario.schema import month_number
+
+N_CLUSTERS = len(datasets.cluster_ids())
+N_CITIES = len(datasets.city_names())
+N_CELLS = N_CLUSTERS * N_CITIES * N_SIZE
+
+
+def cell_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cluster, city, size_class) of every cell id."""
+    c = np.arange(N_CELLS)
+    return c // (N_CITIES * N_SIZE), (c // N_SIZE) % N_CITIES, c % N_SIZE
+
+
+def _cluster_mask(clusters: list[str]) -> np.ndarray:
+    if "all" in clusters:
+        return np.ones(N_CLUSTERS, dtype=bool)
+    ids = datasets.cluster_ids()
+    m = np.zeros(N_CLUSTERS, dtype=bool)
+    m[[ids.index(c) for c in clusters]] = True
+    return m
+
+
+def _city_mask(cities: list[str] | None) -> np.ndarray:
+    if cities is None:
+        return np.ones(N_CITIES, dtype=bool)
+    names = datasets.city_names()
+    m = np.zeros(N_CITIES, dtype=bool)
+    m[[names.index(c) for c in cities]] = True
+    return m
+
+
+@dataclass
+class Calendar:
+    """Maps the model's month index k (0 = initial state) to calendar months."""
+
+    start_month: int
+
+    def month_of(self, ym: str) -> int:
+        return month_number(ym) - self.start_month
+
+    def year(self, k: int) -> int:
+        return (self.start_month + k) // 12
+
+    def month_in_year(self, k: int) -> int:
+        return (self.start_month + k) % 12 + 1
+
+
+class Instrument:
+    """Base: contributes nothing unless a subclass says otherwise."""
+
+    name = "instrument"
+
+    def cloud_cell_rate(self, k: int) -> np.ndarray | None:
+        return None
+
+    def transform_cell_rate(self, k: int) -> np.ndarray | None:
+        return None
+
+    def cloud_park_rate(self, k: int) -> np.ndarray | None:
+        return None
+
+    def transform_park_rate(self, k: int) -> np.ndarray | None:
+        return None
+
+
+class PlatformsInstrument(Instrument):
+    """Industrial internet platforms: a lower adoption cost in the clusters they serve."""
+
+    name = "platforms"
+
+    def __init__(self, spec: schema.Platforms, cal: Calendar):
+        self.items = []
+        if spec.enabled and spec.scale > 0:
+            cl, _, _ = cell_grid()
+            for p in spec.items:
+                mask = _cluster_mask(p.clusters)[cl]
+                self.items.append((cal.month_of(p.start), cal.month_of(p.end), mask,
+                                   p.cloud_rate_per_year * spec.scale, p.transform_rate_per_year * spec.scale))
+
+    def _rate(self, k: int, which: int) -> np.ndarray | None:
+        out = None
+        for s, e, mask, rc, rt in self.items:
+            r = (rc, rt)[which]
+            if s <= k <= e and r > 0:
+                if out is None:
+                    out = np.zeros(N_CELLS)
+                out[mask] += r
+        return out
+
+    def cloud_cell_rate(self, k: int) -> np.ndarray | None:
+        return self._rate(k, 0)
+
+    def transform_cell_rate(self, k: int) -> np.ndarray | None:
+        return self._rate(k, 1)
+
+
+class PilotsInstrument(Instrument):
+    """Park/cluster pilots (一园一策): a boost for selected parks or clusters in given years.
+
+    Parks are selected at random among eligible parks each pilot year (from the pilot stream,
+    fixed at model set-up) and boosted from January of that year (or the run start) for
+    ``duration_months``.
+    """
+
+    name = "pilots"
+
+    def __init__(self, spec: schema.Pilots, cal: Calendar, pop: Population, rng: np.random.Generator,
+                 n_months: int):
+        self.cloud_cell = np.zeros((n_months + 1, N_CELLS))
+        self.trans_cell = np.zeros((n_months + 1, N_CELLS))
+        self.cloud_park = np.zeros((n_months + 1, pop.n_parks))
+        self.trans_park = np.zeros((n_months + 1, pop.n_parks))
+        self.selected_parks: list[np.ndarray] = []
+        self.active = spec.enabled and spec.scale > 0
+        if not self.active:
+            return
+        cl, ci, _ = cell_grid()
+        for p in spec.items:
+            cmask, tmask = _cluster_mask(p.clusters), _city_mask(p.cities)
+            for year in p.years:
+                s = max(1, year * 12 - cal.start_month)  # January of the pilot year, month index
+                e = min(n_months, s + p.duration_months - 1)
+                if s > n_months or e < 1:
+                    continue
+                if p.level == "cluster":
+                    m = cmask[cl] & tmask[ci]
+                    self.cloud_cell[s:e + 1, m] += p.cloud_rate_per_year * spec.scale
+                    self.trans_cell[s:e + 1, m] += p.transform_rate_per_year * spec.scale
+                else:
+                    eligible = np.flatnonzero(cmask[pop.park_cluster] & tmask[pop.park_city])
+                    n_pick = min(p.parks_per_year, eligible.size)
+                    chosen = rng.choice(eligible, size=n_pick, replace=False) if n_pick else eligible[:0]
+                    self.selected_parks.append(chosen)
+                    self.cloud_park[s:e + 1, chosen] += p.cloud_rate_per_year * spec.scale
+                    self.trans_park[s:e + 1, chosen] += p.transform_rate_per_year * spec.scale
+
+    def cloud_cell_rate(self, k):
+        return self.cloud_cell[k] if self.active and self.cloud_cell[k].any() else None
+
+    def transform_cell_rate(self, k):
+        return self.trans_cell[k] if self.active and self.trans_cell[k].any() else None
+
+    def cloud_park_rate(self, k):
+        return self.cloud_park[k] if self.active and self.cloud_park[k].any() else None
+
+    def transform_park_rate(self, k):
+        return self.trans_park[k] if self.active and self.trans_park[k].any() else None
+
+
+class SmePilotCitiesInstrument(Instrument):
+    """National SME digital-transformation pilot cities: SMEs of a pilot city get a cloud push,
+    its above-scale firms a transformation push, from January of the city's pilot year."""
+
+    name = "sme_pilot_cities"
+
+    def __init__(self, spec: schema.SmePilotCities, cal: Calendar, n_months: int):
+        self.cloud_cell = np.zeros((n_months + 1, N_CELLS))
+        self.trans_cell = np.zeros((n_months + 1, N_CELLS))
+        self.active = spec.enabled and spec.scale > 0
+        if not self.active:
+            return
+        _, ci, sz = cell_grid()
+        names = datasets.city_names()
+        w0, w1 = max(1, cal.month_of(spec.start)), min(n_months, cal.month_of(spec.end))
+        for city, year in spec.schedule.items():
+            s = max(w0, year * 12 - cal.start_month)
+            e = min(w1, year * 12 - cal.start_month + spec.duration_months - 1)
+            if s > e:
+                continue
+            in_city = ci == names.index(city)
+            self.cloud_cell[s:e + 1, in_city & ((sz == IND_SME) | (sz == SERVICE))] += spec.cloud_rate_per_year * spec.scale
+            self.trans_cell[s:e + 1, in_city & (sz <= ABOVE)] += spec.transform_rate_per_year * spec.scale
+
+    def cloud_cell_rate(self, k):
+        return self.cloud_cell[k] if self.active and self.cloud_cell[k].any() else None
+
+    def transform_cell_rate(self, k):
+        return self.trans_cell[k] if self.active and self.trans_cell[k].any() else None
+
+
+class ChainLeadersInstrument(Instrument):
+    """链主 programme: chain leaders get a transformation push; the model adds the supplier pull
+    (rate x share of the firm's chain-leader partners already transformed)."""
+
+    name = "chain_leaders"
+
+    def __init__(self, spec: schema.ChainLeaders, cal: Calendar):
+        self.active = spec.enabled and spec.scale > 0
+        self.s, self.e = cal.month_of(spec.start), cal.month_of(spec.end)
+        _, _, sz = cell_grid()
+        self.leader_cells = sz == LEAD
+        self.leader_rate = spec.leader_transform_rate_per_year * spec.scale
+        self.cloud_pull = spec.supplier_cloud_pull_per_year * spec.scale
+        self.transform_pull = spec.supplier_transform_pull_per_year * spec.scale
+
+    def on(self, k: int) -> bool:
+        return self.active and self.s <= k <= self.e
+
+    def transform_cell_rate(self, k):
+        if not self.on(k) or self.leader_rate <= 0:
+            return None
+        out = np.zeros(N_CELLS)
+        out[self.leader_cells] = self.leader_rate
+        return out
+
+    def pulls(self, k: int) -> tuple[float, float]:
+        return (self.cloud_pull, self.transform_pull) if self.on(k) else (0.0, 0.0)
+
+
+class VoucherBudget:
+    """上云上平台 vouchers: a yearly budget, spent first come first served (总额控制、先到先得).
+
+    Mechanism: while money is left (in the firm's city quota, if quotas are set), an eligible
+    firm that has not adopted gets ``rate_per_year_at_full_subsidy x subsidy_share`` added to its
+    external hazard. Firms that decide to adopt in a step claim a voucher in their fixed priority
+    order; those beyond the budget decide again without the voucher push. Budgets reset each
+    January, pro rata in the first year; unspent money lapses unless ``carry_over_unspent``.
+    """
+
+    def __init__(self, spec: schema.Vouchers, cal: Calendar, pop: Population, pop_scale: float = 1.0):
+        self.spec = spec
+        # Budgets are given for the full-size population; a smaller population gets its share.
+        self.budget_cny_per_year = spec.budget_cny_per_year * pop_scale
+        self.cal = cal
+        self.active = spec.enabled and spec.scale > 0 and spec.budget_cny_per_year > 0 and spec.voucher_cny > 0
+        self.s, self.e = cal.month_of(spec.start), cal.month_of(spec.end)
+        self.voucher_cny = spec.voucher_cny
+        self.rate = spec.rate_per_year_at_full_subsidy * spec.subsidy_share * spec.scale
+        names = datasets.city_names()
+        excluded = np.zeros(N_CITIES, dtype=bool)
+        for c in spec.excluded_cities:
+            excluded[names.index(c)] = True
+        self.static_ok = (pop.revenue_cny >= spec.min_revenue_cny) & ~excluded[pop.city]
+        if spec.city_quota_shares:
+            self.shares = np.zeros(N_CITIES)
+            for c, v in spec.city_quota_shares.items():
+                self.shares[names.index(c)] = v
+        else:
+            self.shares = None
+        self.remaining = np.zeros(N_CITIES if self.shares is not None else 1)
+
+    def on(self, k: int) -> bool:
+        return self.active and self.s <= k <= self.e
+
+    def start_month(self, k: int) -> None:
+        """Reset the budget in January (and pro rata at the first month the instrument acts)."""
+        if not self.on(k):
+            return
+        first = k == max(1, self.s)
+        if first or self.cal.month_in_year(k) == 1:
+            months_left = 13 - self.cal.month_in_year(k) if first else 12
+            fresh = self.budget_cny_per_year * months_left / 12.0
+            pot = fresh * (self.shares if self.shares is not None else np.ones(1))
+            if self.spec.carry_over_unspent and not first:
+                self.remaining = self.remaining + pot
+            else:
+                self.remaining = pot
+
+    def open_for_city(self) -> np.ndarray:
+        """Whether a voucher can still be paid, per city (or a length-1 array for one pot)."""
+        return self.remaining >= self.voucher_cny
+
+    def grant(self, claimants: np.ndarray, claimant_city: np.ndarray) -> np.ndarray:
+        """Grant vouchers to claimants (already in priority order); returns a boolean mask."""
+        if claimants.size == 0:
+            return np.zeros(0, dtype=bool)
+        group = claimant_city.astype(np.int64) if self.shares is not None else np.zeros(claimants.size, dtype=np.int64)
+        order = np.argsort(group, kind="stable")  # keeps priority order inside each pot
+        g_sorted = group[order]
+        starts = np.searchsorted(g_sorted, np.arange(self.remaining.size))
+        rank = np.arange(claimants.size) - starts[g_sorted]
+        affordable = np.floor(self.remaining / self.voucher_cny).astype(np.int64)
+        ok_sorted = rank < affordable[g_sorted]
+        granted = np.empty(claimants.size, dtype=bool)
+        granted[order] = ok_sorted
+        spent = np.bincount(group[granted], minlength=self.remaining.size) * self.voucher_cny
+        self.remaining = self.remaining - spent
+        return granted
+
+
+class ServiceQueue:
+    """Service-provider capacity: at most ``onboardings_per_month`` cloud onboardings a month
+    (growing by ``growth_per_year``); firms that decided wait in first-come order."""
+
+    def __init__(self, spec: schema.ServiceCapacity, cal: Calendar, substeps: int, pop_scale: float = 1.0):
+        self.pop_scale = pop_scale  # capacity is given for the full-size population
+        self.active = spec.enabled and spec.scale > 0
+        self.s, self.e = cal.month_of(spec.start), cal.month_of(spec.end)
+        self.spec = spec
+        self.substeps = substeps
+        self.allowance = 0.0
+
+    def capacity_this_substep(self, k: int) -> int | None:
+        """Onboardings allowed in this substep, or None for unlimited."""
+        if not (self.active and self.s <= k <= self.e):
+            return None
+        per_month = self.pop_scale * self.spec.onboardings_per_month * (1 + self.spec.growth_per_year) ** ((k - max(self.s, 1)) / 12)
+        # Scale > 1 means more capacity; accumulate fractions so no onboarding is lost to rounding.
+        self.allowance += per_month * self.spec.scale / self.substeps
+        n = int(np.floor(self.allowance))
+        self.allowance -= n
+        return n
+
+
+def build_instruments(config: schema.Scenario, pop: Population, rng_pilots: np.random.Generator,
+                      n_months: int) -> dict[str, object]:
+    cal = Calendar(month_number(config.time.start))
+    p = config.policies
+    pop_scale = config.population.total_firms / 2_000_000
+    return {
+        "platforms": PlatformsInstrument(p.platforms, cal),
+        "pilots": PilotsInstrument(p.pilots, cal, pop, rng_pilots, n_months),
+        "sme_pilot_cities": SmePilotCitiesInstrument(p.sme_pilot_cities, cal, n_months),
+        "chain_leaders": ChainLeadersInstrument(p.chain_leaders, cal),
+        "vouchers": VoucherBudget(p.vouchers, cal, pop, pop_scale),
+        "service_capacity": ServiceQueue(p.service_capacity, cal, config.time.substeps_per_month, pop_scale),
+    }

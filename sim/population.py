@@ -1,0 +1,380 @@
+"""Build the synthetic firm population at 1:1 scale: firms, parks, supply-chain links.
+
+The population is a set of NumPy columns (one row per firm) plus a CSR adjacency of supply-chain
+links. Firms that enter during the run are allocated up front and ordered by entry month, so the
+firms present in month ``k`` are always the prefix ``[0, n_present[k])`` of every column.
+
+Derivation of the default population (``docs/model.md`` has the full text):
+
+* 2,000,000 firms at 2021-06-30 that can be counted toward the 1,000,000 cloud goal
+  (``PopulationSpec.total_firms``).
+* Industrial firms = 33.4% of them (~668,000): the industrial legal units of the 4th (584,400,
+  end-2018) and 5th (763,800, end-2023) economic censuses interpolated geometrically to mid-2021
+  (``population.csv``).
+* Above-scale industrial firms (规上): 62,417 at mid-2021, linear between 58,504 (end-2020) and
+  66,329 (end-2021), 广东统计年鉴2024 table 12-6; of them 300 chain leaders (ASSUMPTION).
+* The rest (~1.33 M) are service and trade SMEs around the clusters (ASSUMPTION).
+* Entry: above-scale firms follow the year-end counts; below-scale industrial firms grow 5.5%/yr
+  and service firms 8.3%/yr (census growth 2018-2023, ``population.csv``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim import datasets
+from sim.scenario.schema import PopulationSpec, Scenario, month_number
+
+DEFAULT_TOTAL_FIRMS = 2_000_000
+INDUSTRIAL_SHARE = 0.334
+"""Industrial legal units / default population at mid-2021: 584,400 x 1.307^(2.5/5) = 668,000
+(census, population.csv) over 2,000,000."""
+
+LEAD, ABOVE, IND_SME, SERVICE = 0, 1, 2, 3
+N_SIZE = len(datasets.SIZE_CLASSES)
+NEVER = np.iinfo(np.int16).max
+"""Month index meaning 'never' in int16 month columns."""
+
+
+@dataclass
+class Population:
+    """Static structure of the firms (nothing here changes during a run).
+
+    Attributes:
+        n_initial: firms present at the start (month 0).
+        n_present: firms present in month k (prefix length), length n_months + 1.
+        cluster, city, size_class: categorical columns (int8), ids index ``datasets``.
+        cell: cluster x city x size-class cell id (int16), the unit of the output tables.
+        park: industrial park/cluster-area id (int32); parks never span two clusters or cities.
+        entry_month, birth_month, exit_month: month indices relative to the start (int16).
+        readiness: digital-readiness multiplier of every hazard (float32).
+        revenue_cny: annual revenue, CNY (float32), used for voucher eligibility.
+        adj_indptr, adj_indices: symmetric CSR adjacency of supply-chain links.
+    """
+
+    n_initial: int
+    n_present: np.ndarray
+    cluster: np.ndarray
+    city: np.ndarray
+    size_class: np.ndarray
+    cell: np.ndarray
+    park: np.ndarray
+    park_cluster: np.ndarray
+    park_city: np.ndarray
+    entry_month: np.ndarray
+    birth_month: np.ndarray
+    exit_month: np.ndarray
+    readiness: np.ndarray
+    revenue_cny: np.ndarray
+    adj_indptr: np.ndarray
+    adj_indices: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_firms(self) -> int:
+        return int(self.cluster.shape[0])
+
+    @property
+    def n_parks(self) -> int:
+        return int(self.park_cluster.shape[0])
+
+    @property
+    def is_above_scale(self) -> np.ndarray:
+        return self.size_class <= ABOVE
+
+    def neighbours(self, firms: np.ndarray) -> np.ndarray:
+        """Supply-chain partners of ``firms``, concatenated (with repeats), vectorized."""
+        return gather_rows(self.adj_indptr, self.adj_indices, firms)
+
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+
+def gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Concatenate ``indices[indptr[r]:indptr[r+1]]`` for every r in ``rows`` without a loop."""
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=indices.dtype)
+    # Position of each output element: start of its row plus its offset within the row.
+    row_of = np.repeat(np.arange(rows.size), lengths)
+    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return indices[starts[row_of] + offsets]
+
+
+def _scale_factor(spec: PopulationSpec) -> float:
+    return spec.total_firms / DEFAULT_TOTAL_FIRMS
+
+
+DEFAULT_LEAD_FIRMS = 300
+"""ASSUMPTION: 20 clusters x ~5 key chains x 2-3 chain leaders (百链 programme)."""
+
+
+def _scaled(spec: PopulationSpec, name: str, default: float) -> int:
+    """A count left null in the scenario scales with total_firms (a small demo keeps proportions)."""
+    value = getattr(spec, name)
+    if value is not None:
+        return int(value)
+    return int(round(default * _scale_factor(spec)))
+
+
+def above_scale_path(spec: PopulationSpec, start_month: int, n_months: int) -> np.ndarray:
+    """Above-scale firms (incl. leads) at the end of each month 0..n_months, at scenario scale."""
+    years = sorted(spec.above_scale_year_end)
+    xs = np.array([y * 12 + 11 for y in years], dtype=float)
+    ys = np.array([spec.above_scale_year_end[y] for y in years], dtype=float)
+    months = start_month + np.arange(n_months + 1)
+    path = np.interp(months, xs, ys)  # flat beyond the last given year (no extrapolation)
+    a0 = _scaled(spec, "above_scale_firms", path[0])
+    return path * (a0 / path[0]) if path[0] > 0 else np.zeros_like(path)
+
+
+def class_counts(config: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """Initial firms per size class and entrants per month and size class.
+
+    Returns:
+        (initial[4], entrants[n_months + 1, 4]); entrants[0] is zero.
+    """
+    spec = config.population
+    start = month_number(config.time.start)
+    n_months = month_number(config.time.end) - start
+    total = spec.total_firms
+    industrial = _scaled(spec, "industrial_firms", INDUSTRIAL_SHARE * DEFAULT_TOTAL_FIRMS)
+    industrial = min(industrial, total)
+    above_path = above_scale_path(spec, start, n_months)
+    above0 = min(int(round(above_path[0])), industrial)
+    leads = min(_scaled(spec, "lead_firms", DEFAULT_LEAD_FIRMS), above0)
+    initial = np.array([leads, above0 - leads, industrial - above0, total - industrial], dtype=np.int64)
+
+    k = np.arange(n_months + 1)
+    # Above-scale entrants follow the statistical-yearbook path; ASSUMPTION: firms crossing the
+    # 20 M CNY threshold are modelled as entrants (the below-scale pool keeps its own growth).
+    above_cum = np.maximum.accumulate(np.round(above_path).astype(np.int64))
+    ind_cum = np.round(initial[IND_SME] * (1 + spec.industrial_growth_per_year) ** (k / 12)).astype(np.int64)
+    svc_cum = np.round(initial[SERVICE] * (1 + spec.service_growth_per_year) ** (k / 12)).astype(np.int64)
+    entrants = np.zeros((n_months + 1, N_SIZE), dtype=np.int64)
+    entrants[1:, ABOVE] = np.maximum(np.diff(above_cum), 0)
+    entrants[1:, IND_SME] = np.maximum(np.diff(np.maximum.accumulate(ind_cum)), 0)
+    entrants[1:, SERVICE] = np.maximum(np.diff(np.maximum.accumulate(svc_cum)), 0)
+    return initial, entrants
+
+
+def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
+    """Largest-remainder apportionment of ``total`` items to weights (deterministic)."""
+    w = weights / weights.sum()
+    raw = w * total
+    base = np.floor(raw).astype(np.int64)
+    rest = total - int(base.sum())
+    if rest > 0:
+        base[np.argsort(-(raw - base), kind="stable")[:rest]] += 1
+    return base
+
+
+def _cluster_weights(spec: PopulationSpec) -> tuple[np.ndarray, np.ndarray]:
+    cl = datasets.clusters()
+    shares = np.array([c.firm_share for c in cl], dtype=float)
+    ready = np.array([c.digital_readiness for c in cl], dtype=float)
+    ids = [c.cluster_id for c in cl]
+    if spec.cluster_shares:
+        for k, v in spec.cluster_shares.items():
+            shares[ids.index(k)] = v
+    if spec.cluster_readiness:
+        for k, v in spec.cluster_readiness.items():
+            ready[ids.index(k)] = v
+    if shares.sum() <= 0:
+        raise ValueError("population.cluster_shares: at least one cluster needs a positive share")
+    return shares / shares.sum(), ready
+
+
+def _city_weights() -> np.ndarray:
+    # ASSUMPTION: firms of every size class are spread over cities like above-scale firms in 2021
+    # (广东统计年鉴2024; unreported cities share their region's remainder equally).
+    w = np.array(list(datasets.above_scale_by_city(2021).values()), dtype=float)
+    return w / w.sum()
+
+
+def _pick_in_groups(group: np.ndarray, candidates: np.ndarray, cand_group: np.ndarray,
+                    n_groups: int, u: np.ndarray) -> np.ndarray:
+    """For each query group id, pick a uniformly random candidate of that group (-1 if none)."""
+    order = np.argsort(cand_group, kind="stable")
+    sorted_cands = candidates[order]
+    counts = np.bincount(cand_group, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    c = counts[group]
+    pick = np.full(group.shape, -1, dtype=np.int64)
+    ok = c > 0
+    pick[ok] = sorted_cands[starts[group[ok]] + np.minimum((u[ok] * c[ok]).astype(np.int64), c[ok] - 1)]
+    return pick
+
+
+def build_population(config: Scenario, seed: np.random.SeedSequence) -> Population:
+    """Draw a population for ``config`` from its own random stream (structure only).
+
+    Args:
+        config: the validated scenario (``population`` and ``time`` sections are used).
+        seed: the structure stream; the same seed and population spec give identical arrays.
+    """
+    spec = config.population
+    streams = seed.spawn(6)
+    rng_assign, rng_park, rng_links, rng_ready, rng_revenue, rng_exit = (np.random.default_rng(s) for s in streams)
+    n_months = month_number(config.time.end) - month_number(config.time.start)
+
+    initial, entrants = class_counts(config)
+    # Firms ordered: initial (by class), then entrants by month (by class within month).
+    blocks_class = [np.full(initial[c], c, dtype=np.int8) for c in range(N_SIZE)]
+    blocks_entry = [np.zeros(initial.sum(), dtype=np.int16)]
+    for k in range(1, n_months + 1):
+        for c in range(N_SIZE):
+            if entrants[k, c]:
+                blocks_class.append(np.full(entrants[k, c], c, dtype=np.int8))
+        blocks_entry.append(np.full(entrants[k].sum(), k, dtype=np.int16))
+    size_class = np.concatenate(blocks_class)
+    entry_month = np.concatenate(blocks_entry)
+    n = size_class.size
+    n_initial = int(initial.sum())
+    n_present = np.searchsorted(entry_month, np.arange(n_months + 1), side="right").astype(np.int64)
+
+    cluster_w, cluster_ready = _cluster_weights(spec)
+    city_w = _city_weights()
+    n_cl, n_ci = cluster_w.size, city_w.size
+
+    cluster = rng_assign.choice(n_cl, size=n, p=cluster_w).astype(np.int8)
+    city = rng_assign.choice(n_ci, size=n, p=city_w).astype(np.int8)
+    # Leads: apportioned so every cluster has its chain leaders (百链: 2-3 per key chain).
+    lead_idx = np.flatnonzero(size_class == LEAD)
+    if lead_idx.size:
+        per_cluster = _apportion(lead_idx.size, cluster_w)
+        cluster[lead_idx] = np.repeat(np.arange(n_cl), per_cluster).astype(np.int8)
+    cell = ((cluster.astype(np.int16) * n_ci + city) * N_SIZE + size_class).astype(np.int16)
+
+    # Parks: the firms of one cluster in one city are split into parks of ~park_size_mean firms.
+    cc = cluster.astype(np.int32) * n_ci + city
+    cc_count = np.bincount(cc, minlength=n_cl * n_ci)
+    parks_per_cc = np.maximum(1, np.round(cc_count / spec.park_size_mean)).astype(np.int64)
+    parks_per_cc[cc_count == 0] = 0
+    park_offset = np.concatenate(([0], np.cumsum(parks_per_cc)[:-1]))
+    u = rng_park.random(n)
+    park = (park_offset[cc] + np.minimum((u * parks_per_cc[cc]).astype(np.int64), parks_per_cc[cc] - 1)).astype(np.int32)
+    park_cc = np.repeat(np.arange(n_cl * n_ci), parks_per_cc)
+    park_cluster = (park_cc // n_ci).astype(np.int8)
+    park_city = (park_cc % n_ci).astype(np.int8)
+
+    if spec.network == "supply_chain":
+        adj_indptr, adj_indices = _supply_links(spec, rng_links, cluster, cc, size_class, n_cl, n_ci)
+    elif spec.network == "ring":
+        adj_indptr, adj_indices = _ring(n)
+    else:
+        adj_indptr, adj_indices = np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
+
+    # Readiness: lognormal heterogeneity (mean 1) x size-class and cluster multipliers (ASSUMPTION:
+    # larger and more digital firms are more ready; Eurostat cloud use by size, validation_reference).
+    sigma = spec.readiness_sigma
+    size_mult = np.array([spec.readiness_by_size.lead, spec.readiness_by_size.above_scale,
+                          spec.readiness_by_size.industrial_sme, spec.readiness_by_size.service_sme])
+    z = rng_ready.standard_normal(n)
+    readiness = (np.exp(sigma * z - 0.5 * sigma * sigma) * size_mult[size_class] * cluster_ready[cluster]).astype(np.float32)
+
+    # Revenue (only used for voucher eligibility): above-scale >= 20 M CNY by definition;
+    # SMEs lognormal (ASSUMPTION), below-scale industrial capped under 20 M CNY.
+    revenue = np.exp(np.log(spec.sme_revenue_median_cny) + spec.sme_revenue_sigma * rng_revenue.standard_normal(n))
+    above = size_class <= ABOVE
+    revenue[above] = 20e6 * (1.0 + rng_revenue.pareto(1.5, size=int(above.sum())))
+    ind = size_class == IND_SME
+    revenue[ind] = np.minimum(revenue[ind], 19.99e6)
+
+    # Birth month: entrants are born when they enter, except above-scale entrants, which are
+    # existing firms crossing the threshold (ASSUMPTION). Among initial firms, the share born in
+    # the last 12 months equals the yearly growth rate of their class (census growth).
+    birth = np.where(entry_month > 0, entry_month, np.int16(-120)).astype(np.int16)
+    birth[(entry_month > 0) & above] = -120
+    young_p = np.where(size_class == SERVICE, spec.service_growth_per_year,
+                       np.where(size_class == IND_SME, spec.industrial_growth_per_year, 0.0))
+    u = rng_revenue.random(n)
+    young = (entry_month == 0) & (u < young_p)
+    birth[young] = -(rng_revenue.integers(0, 12, size=int(young.sum()))).astype(np.int16)
+
+    exit_month = np.full(n, NEVER, dtype=np.int16)
+    if spec.exit_rate_per_year > 0:
+        # Geometric exit month from the month after entry (exit independent of adoption: ASSUMPTION).
+        p_month = 1.0 - np.exp(-spec.exit_rate_per_year / 12.0)
+        life = rng_exit.geometric(p_month, size=n)
+        m = entry_month.astype(np.int64) + life
+        exit_month = np.where(m <= n_months, m, NEVER).astype(np.int16)
+
+    return Population(
+        n_initial=n_initial, n_present=n_present, cluster=cluster, city=city,
+        size_class=size_class, cell=cell, park=park, park_cluster=park_cluster, park_city=park_city,
+        entry_month=entry_month, birth_month=birth, exit_month=exit_month,
+        readiness=readiness, revenue_cny=revenue.astype(np.float32),
+        adj_indptr=adj_indptr, adj_indices=adj_indices,
+        meta={"initial_by_class": initial.tolist(), "entrants_by_class": entrants.sum(axis=0).tolist()},
+    )
+
+
+def _supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.ndarray, cc: np.ndarray,
+                  size_class: np.ndarray, n_cl: int, n_ci: int) -> tuple[np.ndarray, np.ndarray]:
+    """Supplier -> customer links within a cluster; chain leaders are hubs.
+
+    Each firm draws Poisson(customers_per_firm) customers. For industrial firms a share
+    ``leader_link_share`` of links go to a chain leader of the cluster; the rest go to a firm of
+    the same cluster, in the same city with probability ``same_city_link_share``, and to an
+    above-scale firm in half of the cases (customers are larger than suppliers: ASSUMPTION).
+    Links are symmetric for peer influence (both sides see each other's adoption).
+    """
+    n = cluster.size
+    n_links = rng.poisson(spec.customers_per_firm, size=n)
+    src = np.repeat(np.arange(n, dtype=np.int64), n_links)
+    m = src.size
+    if m == 0:
+        return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
+    u_kind, u_city, u_big, u_pick = rng.random((4, m))
+    all_idx = np.arange(n, dtype=np.int64)
+    above = size_class <= ABOVE
+    leads = np.flatnonzero(size_class == LEAD)
+
+    src_cl = cluster[src].astype(np.int64)
+    same_city = u_city < spec.same_city_link_share
+    group_cc = cc[src].astype(np.int64)
+    dst = np.full(m, -1, dtype=np.int64)
+
+    big = u_big < 0.5
+    # same city-cluster, larger customer / any customer; other city: same cluster
+    for mask, cands, grp_of_cands, grp_q, n_groups in (
+        (same_city & big, all_idx[above], cc[above].astype(np.int64), group_cc, n_cl * n_ci),
+        (same_city & ~big, all_idx, cc.astype(np.int64), group_cc, n_cl * n_ci),
+        (~same_city & big, all_idx[above], cluster[above].astype(np.int64), src_cl, n_cl),
+        (~same_city & ~big, all_idx, cluster.astype(np.int64), src_cl, n_cl),
+    ):
+        idx = np.flatnonzero(mask)
+        dst[idx] = _pick_in_groups(grp_q[idx], cands, grp_of_cands, n_groups, u_pick[idx])
+    # Fallback where no larger customer exists in the group: any firm of the group.
+    missing = np.flatnonzero(dst < 0)
+    if missing.size:
+        dst[missing] = _pick_in_groups(src_cl[missing], all_idx, cluster.astype(np.int64), n_cl, u_pick[missing])
+    if leads.size:
+        to_lead = (u_kind < spec.leader_link_share) & (size_class[src] >= ABOVE) & (size_class[src] <= IND_SME)
+        idx = np.flatnonzero(to_lead)
+        picked = _pick_in_groups(src_cl[idx], leads, cluster[leads].astype(np.int64), n_cl, u_pick[idx])
+        ok = picked >= 0
+        dst[idx[ok]] = picked[ok]
+
+    keep = (dst >= 0) & (dst != src)
+    src, dst = src[keep], dst[keep]
+    # Symmetric CSR built by sorting (duplicates kept: a repeated link is a stronger tie).
+    rows = np.concatenate((src, dst))
+    cols = np.concatenate((dst, src))
+    order = np.argsort(rows, kind="stable")
+    indices = cols[order].astype(np.int32)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return indptr, indices
+
+
+def _ring(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each firm linked to its two ring neighbours (verification network, Fibich & Gibori 2010)."""
+    i = np.arange(n, dtype=np.int64)
+    indices = np.stack(((i - 1) % n, (i + 1) % n), axis=1).ravel().astype(np.int32)
+    return np.arange(0, 2 * n + 1, 2, dtype=np.int64), indices
