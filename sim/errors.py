@@ -1,0 +1,82 @@
+"""Exceptions shown to users: a bad scenario (one readable line) and a failed run."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class ScenarioError(Exception):
+    """A scenario file, ``--set`` override or argument that cannot be used.
+
+    ``str(error)`` is a single line::
+
+        <file>: <key.path>: <what is wrong>; allowed: <what is allowed> (did you mean 'x'?)
+
+    Attributes:
+        file: The file the bad value came from, or ``--set key=value`` for an override.
+        key_path: Dotted key path (list items as ``items[0]``), or a location such as
+            ``line 3, column 7`` for YAML syntax errors.
+        message: What is wrong.
+        allowed: What would be accepted instead.
+        suggestion: Closest allowed key for a misspelt key, or None.
+        more: Number of further errors found in the same scenario.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        key_path: str,
+        message: str,
+        allowed: str,
+        *,
+        suggestion: str | None = None,
+        more: int = 0,
+    ) -> None:
+        self.file = _one_line(file)
+        self.key_path = _one_line(key_path) or "(top level)"
+        self.message = _one_line(message)
+        self.allowed = _one_line(allowed)
+        self.suggestion = suggestion
+        self.more = more
+        super().__init__(str(self))
+
+    @classmethod
+    def unknown_key(
+        cls, file: str, key_path: str, key: object, allowed_keys: Iterable[str], *, more: int = 0
+    ) -> ScenarioError:
+        """Error for a key that the schema does not know, with a did-you-mean suggestion.
+
+        Args:
+            file: Where the key was written.
+            key_path: Dotted path of the unknown key itself.
+            key: The unknown key.
+            allowed_keys: The keys allowed at that level of the schema.
+            more: Number of further errors.
+        """
+        allowed = list(allowed_keys)
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        return cls(
+            file,
+            key_path,
+            f"unknown key {str(key)!r}",
+            ", ".join(allowed),
+            suggestion=close[0] if close else None,
+            more=more,
+        )
+
+    def __str__(self) -> str:
+        text = f"{self.file}: {self.key_path}: {self.message}; allowed: {self.allowed}"
+        if self.suggestion:
+            text += f" (did you mean {self.suggestion!r}?)"
+        if self.more:
+            text += f" (and {self.more} more error{'s' if self.more > 1 else ''})"
+        return text
+
+
+class RunFailed(Exception):
+    """A model run could not be completed (raised by the runner with the reason)."""

@@ -1,0 +1,451 @@
+"""Load a scenario: ``extends`` chains, ``--set`` overrides, and one-line validation errors.
+
+Precedence, lowest first (a later source overrides an earlier one):
+
+1. schema defaults (:mod:`sim.scenario.schema`);
+2. the extended (parent) file, itself assembled the same way, recursively;
+3. the file itself;
+4. ``--set key.path=value`` overrides, in the order given;
+5. the explicit ``replicates`` / ``seed`` arguments of :func:`load_scenario`.
+
+Merging is key by key inside schema sections; lists and free-form mappings (such as
+``policies.sme_pilot_cities.schedule``) are replaced whole, so a child can also remove entries.
+A section written with no value (``policies:`` followed only by comments) leaves the section as
+it is. ``name`` is never inherited: it is the file's own ``name`` or else the file stem.
+``description`` is inherited from the parent when the file sets none. ``extends`` is a path
+relative to the file, or the name of a shipped scenario (``baseline``). YAML is read with
+``yaml.safe_load`` only. Every problem is raised as :class:`sim.errors.ScenarioError`, whose
+``str()`` is one line naming the file (or ``--set key=value``), the key path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+from pydantic import ValidationError
+
+from sim.errors import ScenarioError
+from sim.scenario.docs import allowed_text, child_annotation, locate, model_class, strip
+from sim.scenario.schema import Scenario
+
+Loc = tuple[object, ...]
+_SEE_DOCS = "docs/scenario_reference.md"
+
+
+def scenarios_dir() -> Path:
+    """The folder of shipped scenarios: ``$GDCLOUD_SCENARIOS`` or ``<repo>/scenarios``."""
+    env = os.environ.get("GDCLOUD_SCENARIOS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def shipped_scenarios() -> dict[str, tuple[Path, str]]:
+    """The shipped scenarios as ``{name: (path, description)}``, sorted by name.
+
+    Each file is loaded and validated, so a broken shipped file raises ScenarioError.
+    """
+    out: dict[str, tuple[Path, str]] = {}
+    for path in sorted(scenarios_dir().glob("*.yaml")):
+        out[path.stem] = (path, load_scenario(path).description)
+    return out
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    """Parse ``key.path=value`` strings; values are read as YAML (``5``, ``true``, ``[a, b]``).
+
+    Args:
+        items: Override strings as given to ``--set``.
+
+    Returns:
+        ``{dotted key path: value}``; a later override of the same key wins.
+
+    Raises:
+        ScenarioError: A string without ``=``, with an empty key, or with a value that is not
+            valid YAML.
+    """
+    return {key: value for key, value, _ in map(_parse_one, items)}
+
+
+def load_scenario(
+    path: str | Path,
+    overrides: Sequence[str] | Mapping[str, object] | None = None,
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+) -> Scenario:
+    """Read, merge and validate a scenario file.
+
+    Args:
+        path: A YAML file, or the name of a shipped scenario (``baseline``).
+        overrides: ``--set`` strings (``key.path=value``) or a mapping of dotted key paths to
+            already-parsed values.
+        replicates: If given, overrides ``run.replicates`` (highest precedence).
+        seed: If given, overrides ``run.seed`` (highest precedence).
+
+    Returns:
+        The validated scenario.
+
+    Raises:
+        ScenarioError: Unreadable or invalid YAML, a bad ``extends`` chain, an unknown key or
+            an invalid value (the first one found, with a count of the others).
+    """
+    path = _find_file(path)
+    label = str(path)
+    data: dict[str, Any] = Scenario().model_dump()
+    origin: dict[Loc, str] = {}
+    layers = _read_chain(path, [])
+    for layer_label, layer in layers:
+        _merge(data, layer, Scenario, (), origin, layer_label)
+    if "name" not in layers[-1][1]:
+        data["name"] = path.stem
+        origin[("name",)] = label
+    for key, value, source in _override_items(overrides):
+        _assign(data, origin, key, value, source)
+    if replicates is not None:
+        _assign(data, origin, "run.replicates", replicates, f"argument replicates={replicates}")
+    if seed is not None:
+        _assign(data, origin, "run.seed", seed, f"argument seed={seed}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        raise _convert(errors[0], origin, label, len(errors) - 1) from exc
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The fully merged scenario as YAML (schema key order); loads back to an equal Scenario."""
+    return yaml.safe_dump(
+        scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """sha256 (hex) of the canonical JSON of the scenario, ignoring ``run.replicates``.
+
+    Two runs with equal hashes simulate the same thing; more replicates extend the same
+    experiment. :func:`short_hash` is the first 10 characters.
+    """
+    data = scenario.model_dump(mode="json")
+    data["run"].pop("replicates", None)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def short_hash(scenario: Scenario) -> str:
+    """First 10 hex characters of :func:`scenario_hash`."""
+    return scenario_hash(scenario)[:10]
+
+
+# --------------------------------------------------------------------------- files and extends
+
+
+def _find_file(path: str | Path) -> Path:
+    candidate = Path(path)
+    if candidate.is_file():
+        return candidate
+    if candidate.parent == Path(".") and not candidate.suffix:
+        shipped = scenarios_dir() / f"{candidate.name}.yaml"
+        if shipped.is_file():
+            return shipped
+    names = ", ".join(p.stem for p in sorted(scenarios_dir().glob("*.yaml")))
+    raise ScenarioError(
+        str(path), "(file)", "no such scenario file", f"a YAML file or a shipped scenario: {names}"
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(
+            label, "(file)", f"cannot read the file: {exc}", "a UTF-8 YAML file"
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        detail = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        raise ScenarioError(
+            label, where, detail, "YAML 'key: value' lines indented with spaces"
+        ) from exc
+    if data is None:
+        raise ScenarioError(
+            label,
+            "(top level)",
+            "the file is empty",
+            "a mapping of scenario keys (write {} for all defaults)",
+        )
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            label,
+            "(top level)",
+            f"the file holds a {type(data).__name__}, not a mapping",
+            "a mapping of scenario keys: extends, " + ", ".join(Scenario.model_fields),
+        )
+    return data
+
+
+def _read_chain(path: Path, chain: list[Path]) -> list[tuple[str, dict[str, Any]]]:
+    """The file and its ancestors as (label, data) pairs, most distant ancestor first."""
+    names = [p.name for p in (*chain, path)]
+    if any(path.resolve() == p.resolve() for p in chain):
+        raise ScenarioError(
+            str(chain[-1]),
+            "extends",
+            "circular extends: " + " -> ".join(names),
+            "a chain of files that ends in a file without 'extends'",
+        )
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if parent is not None:
+        if not isinstance(parent, str) or not parent.strip():
+            raise ScenarioError(
+                str(path),
+                "extends",
+                f"got {parent!r}",
+                "a file path or a shipped scenario name (text)",
+            )
+        layers = _read_chain(_parent_path(path, parent.strip(), names), [*chain, path])
+    return [*layers, (str(path), data)]
+
+
+def _parent_path(child: Path, ref: str, names: list[str]) -> Path:
+    ref_path = Path(ref)
+    candidates = [child.parent / ref_path]
+    if not ref_path.suffix:
+        candidates.append(child.parent / f"{ref}.yaml")
+    if ref_path.parent == Path("."):
+        candidates.append(scenarios_dir() / (ref if ref_path.suffix else f"{ref}.yaml"))
+    for candidate in candidates:
+        if candidate.is_file():
+            return Path(os.path.normpath(candidate))
+    shipped = ", ".join(p.stem for p in sorted(scenarios_dir().glob("*.yaml")))
+    raise ScenarioError(
+        str(child),
+        "extends",
+        f"parent {ref!r} not found (chain: {' -> '.join([*names, ref])}; "
+        f"looked for {', '.join(str(c) for c in candidates)})",
+        f"a path relative to the file, or a shipped scenario: {shipped}",
+    )
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def _merge(
+    target: dict[Any, Any],
+    new: Mapping[Any, Any],
+    annotation: Any,
+    loc: Loc,
+    origin: dict[Loc, str],
+    label: str,
+) -> None:
+    """Merge ``new`` into ``target`` in place, key by key inside schema sections."""
+    for key, value in new.items():
+        here = (*loc, key)
+        origin[here] = label
+        sub = child_annotation(annotation, key) if annotation is not None else None
+        section = model_class(sub) is not None and not strip(sub)[2]
+        if section and value is None:
+            continue
+        if section and isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge(target[key], value, sub, here, origin, label)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def _override_items(
+    overrides: Sequence[str] | Mapping[str, object] | None,
+) -> list[tuple[str, object, str]]:
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [(str(k), v, f"--set {k}={_inline(v)}") for k, v in overrides.items()]
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    return [_parse_one(text) for text in overrides]
+
+
+def _inline(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _parse_one(text: str) -> tuple[str, object, str]:
+    label = f"--set {text}"
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep:
+        raise ScenarioError(
+            label, key or "(override)", "missing '='", "key.path=value, e.g. run.replicates=5"
+        )
+    if not key:
+        raise ScenarioError(
+            label, "(override)", "missing key before '='", "key.path=value, e.g. run.replicates=5"
+        )
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(
+            label,
+            key,
+            f"value is not valid YAML: {problem}",
+            "a YAML value such as 5, 0.3, true, [a, b], null",
+        ) from exc
+    return key, value, label
+
+
+def _assign(
+    data: dict[str, Any], origin: dict[Loc, str], key_path: str, value: object, label: str
+) -> None:
+    """Set the value at a dotted key path, checking each key against the schema."""
+    parts = key_path.split(".")
+    if not all(parts):
+        raise ScenarioError(
+            label,
+            key_path,
+            "empty key in the key path",
+            "dotted keys, e.g. policies.vouchers.budget_cny_per_year",
+        )
+    node: Any = data
+    annotation: Any = Scenario
+    loc: Loc = ()
+    for i, part in enumerate(parts):
+        key = _key(node, annotation, part, loc, label)
+        loc = (*loc, key)
+        origin[loc] = label
+        if i == len(parts) - 1:
+            node[key] = copy.deepcopy(value)
+            return
+        annotation = child_annotation(annotation, key)
+        core = strip(annotation)[0]
+        missing = isinstance(node, dict) and node.get(key) is None
+        if missing and (model_class(annotation) is not None or get_origin(core) is dict):
+            node[key] = {}
+        node = node[key]
+
+
+def _key(node: Any, annotation: Any, part: str, loc: Loc, label: str) -> object:
+    """The key ``part`` converted for ``node`` (a schema section, list or mapping), or an error."""
+    model = model_class(annotation)
+    core = strip(annotation)[0]
+    where = _dotted((*loc, int(part) if part.isdigit() and isinstance(node, list) else part))
+    if model is not None and isinstance(node, dict):
+        if part not in model.model_fields:
+            raise ScenarioError.unknown_key(label, where, part, model.model_fields)
+        return part
+    if get_origin(core) is list and isinstance(node, list):
+        if not part.isdigit() or int(part) >= len(node):
+            allowed = f"an item index 0..{len(node) - 1}" if node else "no index: the list is empty"
+            raise ScenarioError(label, where, f"no list item {part!r}", allowed)
+        return int(part)
+    if get_origin(core) is dict and isinstance(node, dict):
+        args = get_args(core)
+        if args and args[0] is int and part.lstrip("-").isdigit():
+            return int(part)
+        return part
+    raise ScenarioError(
+        label,
+        where,
+        f"{_dotted(loc)} is not a mapping, so it has no key {part!r}",
+        allowed_text(annotation),
+    )
+
+
+# --------------------------------------------------------------------------- validation errors
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for key in loc:
+        text += (
+            f"[{key}]" if isinstance(key, int) and not isinstance(key, bool) and text else f".{key}"
+        )
+    return text.lstrip(".") or "(top level)"
+
+
+def _clean_loc(loc: Loc) -> tuple[Loc, bool]:
+    """Drop pydantic's union/validator tags from an error location; flag mapping-key errors."""
+    out: list[object] = []
+    annotation: Any = Scenario
+    key_error = False
+    for i, el in enumerate(loc):
+        if el == "[key]":
+            key_error = True
+        elif _is_key(annotation, el, last=i == len(loc) - 1):
+            out.append(el)
+            annotation = child_annotation(annotation, el) if annotation is not None else None
+    return tuple(out), key_error
+
+
+def _is_key(annotation: Any, el: object, *, last: bool) -> bool:
+    """Whether a location element is a real key (not a tag) of a value of ``annotation``."""
+    if annotation is None:
+        return True
+    model = model_class(annotation)
+    if model is not None:
+        return el in model.model_fields or last
+    origin = get_origin(strip(annotation)[0])
+    return origin is dict or (origin is list and isinstance(el, int))
+
+
+def _source(origin: dict[Loc, str], loc: Loc, fallback: str) -> str:
+    for k in range(len(loc), 0, -1):
+        if loc[:k] in origin:
+            return origin[loc[:k]]
+    return fallback
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _lower(msg: str) -> str:
+    return msg[:1].lower() + msg[1:]
+
+
+def _convert(
+    error: Mapping[str, Any], origin: dict[Loc, str], fallback: str, more: int
+) -> ScenarioError:
+    """Turn one pydantic error into a one-line ScenarioError."""
+    loc, key_error = _clean_loc(tuple(error["loc"]))
+    source = _source(origin, loc, fallback)
+    where = _dotted(loc)
+    kind, msg, value = error["type"], error["msg"], error.get("input")
+    if kind == "extra_forbidden" and loc:
+        keys = list(model_class(locate(loc[:-1])).model_fields)  # type: ignore[union-attr]
+        if len(loc) == 1:
+            keys.insert(0, "extends")
+        return ScenarioError.unknown_key(source, where, loc[-1], keys, more=more)
+    annotation = locate(loc)
+    if key_error:
+        args = get_args(strip(locate(loc[:-1]))[0])
+        allowed = f"keys of type {allowed_text(args[0])}" if args else "valid keys"
+        return ScenarioError(
+            source, where, f"invalid key {loc[-1]!r}: {_lower(msg)}", allowed, more=more
+        )
+    if annotation is not None and model_class(annotation) is None:
+        allowed = allowed_text(annotation)
+    elif annotation is not None and kind == "model_type":
+        allowed = allowed_text(annotation)
+    else:
+        allowed = f"consistent values (see `{where}` in {_SEE_DOCS})"
+    if kind == "value_error":
+        text = msg.removeprefix("Value error, ")
+        message, _, stated = text.partition("; allowed: ")
+        return ScenarioError(source, where, message, stated or allowed, more=more)
+    if kind == "missing":
+        return ScenarioError(source, where, "a value is required", allowed, more=more)
+    return ScenarioError(source, where, f"got {_short(value)}: {_lower(msg)}", allowed, more=more)
