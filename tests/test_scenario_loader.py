@@ -95,6 +95,7 @@ def test_shipped_folder_from_environment(tmp_path: Path, monkeypatch: pytest.Mon
     child = write(tmp_path, "child.yaml", "extends: base\n")
     assert load_scenario(child).run.seed == 99
     assert load_scenario("base").run.seed == 99
+    assert load_scenario("base.yaml").name == "base"
 
 
 def test_lists_and_free_mappings_are_replaced_whole(tmp_path: Path) -> None:

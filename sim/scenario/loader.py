@@ -149,8 +149,8 @@ def _find_file(path: str | Path) -> Path:
     candidate = Path(path)
     if candidate.is_file():
         return candidate
-    if candidate.parent == Path(".") and not candidate.suffix:
-        shipped = scenarios_dir() / f"{candidate.name}.yaml"
+    if candidate.parent == Path(".") and candidate.suffix in ("", ".yaml"):
+        shipped = scenarios_dir() / f"{candidate.stem}.yaml"
         if shipped.is_file():
             return shipped
     names = ", ".join(p.stem for p in sorted(scenarios_dir().glob("*.yaml")))
