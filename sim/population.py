@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from sim import datasets
 from sim.scenario.schema import PopulationSpec, Scenario, month_number
@@ -322,7 +323,8 @@ def _supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nd
     ``leader_link_share`` of links go to a chain leader of the cluster; the rest go to a firm of
     the same cluster, in the same city with probability ``same_city_link_share``, and to an
     above-scale firm in half of the cases (customers are larger than suppliers: ASSUMPTION).
-    Links are symmetric for peer influence (both sides see each other's adoption).
+    Links are symmetric for peer influence (both sides see each other's adoption); a link drawn
+    twice is kept once.
     """
     n = cluster.size
     n_links = rng.poisson(spec.customers_per_firm, size=n)
@@ -363,14 +365,10 @@ def _supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nd
 
     keep = (dst >= 0) & (dst != src)
     src, dst = src[keep], dst[keep]
-    # Symmetric CSR built by sorting (duplicates kept: a repeated link is a stronger tie).
-    rows = np.concatenate((src, dst))
-    cols = np.concatenate((dst, src))
-    order = np.argsort(rows, kind="stable")
-    indices = cols[order].astype(np.int32)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return indptr, indices
+    # Symmetric CSR (scipy's counting sort); a link drawn twice is merged into one.
+    adj = sp.coo_matrix((np.ones(2 * src.size, dtype=np.float32),
+                         (np.concatenate((src, dst)), np.concatenate((dst, src)))), shape=(n, n)).tocsr()
+    return adj.indptr.astype(np.int64), adj.indices.astype(np.int32)
 
 
 def _ring(n: int) -> tuple[np.ndarray, np.ndarray]:
