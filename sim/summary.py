@@ -1,0 +1,478 @@
+"""Reduce tidy time series over replicates: bands, goal outcomes, the summary table, comparisons.
+
+Everything here is a pure function of tidy tables built by :mod:`sim.outputs` (one or many
+replicates stacked, column ``replicate``). Replicate ``r`` of every scenario uses the same seeds
+(child ``r`` of the root seed), so differences between scenarios are taken replicate by
+replicate (common random numbers, :func:`paired_differences`).
+
+Goals of a scenario are given for the full 2,000,000-firm population; a smaller demo population
+keeps proportions (the initial state, budgets and capacity are scaled by
+``total_firms / 2,000,000``), so :func:`summarize` compares it with goals scaled the same way
+(:func:`scaled_goals`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sim.outputs import METRIC_COLUMNS, select
+from sim.population import DEFAULT_TOTAL_FIRMS
+from sim.scenario.schema import Goals, Scenario
+
+Z95 = 1.959963984540054
+"""Two-sided 95% normal quantile."""
+
+SUMMARY_COLUMNS: list[str] = [
+    "scenario", "outcome", "unit", "median", "p10", "p90", "mean", "mc_se", "n_replicates", "note",
+]
+"""Columns of :func:`summarize` (``summary.csv``)."""
+
+BAND_STATS: list[str] = ["median", "p10", "p90", "mean", "mean_ci_low", "mean_ci_high", "n_replicates"]
+"""Statistic columns of :func:`bands`."""
+
+GOAL_OUTCOME_COLUMNS: list[str] = [
+    "replicate", "goal_date", "cloud_firms", "transformed_firms", "cloud_goal", "transformed_goal",
+    "cloud_gap", "transformed_gap", "cloud_goal_met", "transformed_goal_met",
+    "cloud_goal_first_met", "transformed_goal_first_met", "voucher_spend_total_cny",
+]
+"""Columns of :func:`goal_outcomes`."""
+
+PAIRED_OUTCOMES: list[str] = [
+    "cloud_firms", "transformed_firms", "cloud_goal_met", "transformed_goal_met",
+    "voucher_spend_total_cny",
+]
+"""Per-replicate goal outcomes compared by :func:`paired_differences`."""
+
+PAIRED_COLUMNS: list[str] = [
+    "scenario", "reference", "outcome", "median", "p10", "p90", "mean", "ci_low", "ci_high",
+    "n_pairs", "sentence",
+]
+"""Columns of :func:`paired_differences`."""
+
+N_PRECISE = 30
+"""Below this many replicates the summary notes that Monte Carlo precision is limited."""
+
+N_TOP_GAPS = 5
+"""Largest cluster and city gaps listed in the summary."""
+
+
+# --------------------------------------------------------------------------- goals at scale
+
+
+def population_scale(config: Scenario) -> float:
+    """``total_firms / 2,000,000``: the factor the model scales default counts by."""
+    return config.population.total_firms / DEFAULT_TOTAL_FIRMS
+
+
+def scaled_goals(config: Scenario) -> Goals:
+    """The scenario's goals at the scale of its population.
+
+    Args:
+        config: A scenario.
+
+    Returns:
+        ``config.goals`` with both firm counts multiplied by :func:`population_scale` (rounded);
+        unchanged at the default 2,000,000 firms.
+    """
+    s = population_scale(config)
+    g = config.goals
+    if s == 1.0:
+        return g
+    return Goals(date=g.date, cloud_firms=int(round(g.cloud_firms * s)),
+                 transformed_firms=int(round(g.transformed_firms * s)))
+
+
+# --------------------------------------------------------------------------- bands
+
+
+def bands(ts: pd.DataFrame, metrics: Sequence[str] | None = None,
+          by: Sequence[str] = ("date", "cluster", "city", "size_class")) -> pd.DataFrame:
+    """Spread over replicates of each metric, per group.
+
+    Args:
+        ts: Tidy time series of one or more replicates (any extra numeric column, e.g. a share,
+            can be listed in ``metrics``).
+        metrics: Columns to summarise; default every metric of :data:`sim.outputs.METRIC_COLUMNS`
+            present in ``ts``.
+        by: Grouping columns (one value per replicate in each group is expected).
+
+    Returns:
+        Long table with the ``by`` columns, ``metric`` and :data:`BAND_STATS`: median, 10th and
+        90th percentiles (linear interpolation), mean, the 95% normal-approximation confidence
+        interval of the mean (NaN with one replicate), and the number of replicates. Groups
+        keep their order of first appearance in ``ts``; metrics keep the given order.
+    """
+    by = list(by)
+    if metrics is None:
+        metrics = [m for m in METRIC_COLUMNS if m in ts.columns]
+    metrics = list(metrics)
+    missing = [c for c in by + metrics if c not in ts.columns]
+    if missing:
+        raise ValueError(f"columns {missing} not in the time series")
+    g = ts.groupby(by, sort=False, dropna=False)[metrics]
+    n = g.count()
+    mean = g.mean()
+    half = Z95 * g.std(ddof=1) / np.sqrt(n)
+    stats = {
+        "median": g.median(), "p10": g.quantile(0.1), "p90": g.quantile(0.9), "mean": mean,
+        "mean_ci_low": mean - half, "mean_ci_high": mean + half, "n_replicates": n,
+    }
+    long = {}
+    for name, frame in stats.items():
+        frame = frame[metrics]
+        frame.columns.name = "metric"
+        long[name] = frame.stack()
+    out = pd.concat(long, axis=1).reset_index()
+    out["n_replicates"] = out["n_replicates"].astype(np.int64)
+    return out[by + ["metric"] + BAND_STATS]
+
+
+# --------------------------------------------------------------------------- goal outcomes
+
+
+def _goal_date(prov: pd.DataFrame, goals: Goals) -> str:
+    dates = pd.unique(prov["date"])
+    hit = [d for d in dates if str(d)[:7] == goals.date]
+    if not hit:
+        raise ValueError(f"the time series ({dates.min()} to {dates.max()}) does not reach the goal "
+                         f"month {goals.date}; extend time.end or change goals.date")
+    return str(hit[0])
+
+
+def goal_outcomes(ts: pd.DataFrame, goals: Goals) -> pd.DataFrame:
+    """Where each replicate stands against the goals.
+
+    Args:
+        ts: Tidy time series (only the provincial rows are used).
+        goals: The goals to compare with (use :func:`scaled_goals` for a scaled-down
+            population).
+
+    Returns:
+        One row per replicate (sorted) with the columns :data:`GOAL_OUTCOME_COLUMNS`: cloud firms
+        (cumulative) and transformed firms at the end of the goal month, the goals, the gaps
+        ``goal - value`` (positive = short of the goal), whether each goal is met at the goal
+        date, the first month end (ISO date) at which each goal was reached or None if never
+        within the run, and the voucher money granted from the start to the goal date (CNY).
+
+    Raises:
+        ValueError: If the series has no provincial rows or does not reach the goal month.
+    """
+    prov = select(ts, "province")
+    if prov.empty:
+        raise ValueError("the time series has no provincial rows (cluster = city = size_class = 'all')")
+    prov = prov.sort_values(["replicate", "date"], kind="stable")
+    gdate = _goal_date(prov, goals)
+    at = prov[prov["date"] == gdate].set_index("replicate")
+    reps = np.sort(pd.unique(prov["replicate"]))
+    at = at.reindex(reps)
+    out = pd.DataFrame({"replicate": reps.astype(np.int64), "goal_date": gdate})
+    spend = prov[prov["date"] <= gdate].groupby("replicate")["voucher_spend_cny"].sum()
+    for key, col, goal in (("cloud", "cloud_cumulative", goals.cloud_firms),
+                           ("transformed", "transformed", goals.transformed_firms)):
+        value = at[col].to_numpy()
+        out[f"{key}_firms"] = value
+        out[f"{key}_goal"] = np.int64(goal)
+        out[f"{key}_gap"] = goal - value
+        out[f"{key}_goal_met"] = value >= goal
+        first = prov[prov[col] >= goal].groupby("replicate")["date"].first()
+        out[f"{key}_goal_first_met"] = pd.Series([first.get(r) for r in reps], dtype=object)
+    out["voucher_spend_total_cny"] = spend.reindex(reps).to_numpy(dtype=np.float64)
+    return out[GOAL_OUTCOME_COLUMNS]
+
+
+def group_gaps(ts: pd.DataFrame, goals: Goals, level: str = "cluster") -> pd.DataFrame:
+    """Each group's shortfall against a proportional share of the cloud goal.
+
+    The proportional share of group ``g`` is ``goal x n_firms_g / n_firms_total`` at the goal
+    date; the gap is that share minus the group's cumulative cloud firms (positive = short).
+
+    Args:
+        ts: Tidy time series with the marginal rows of ``level``.
+        goals: Goals (the cloud goal is used).
+        level: ``"cluster"``, ``"city"`` or ``"size_class"``.
+
+    Returns:
+        One row per (replicate, group) in the table's group order, columns replicate, group,
+        n_firms, share, cloud_cumulative, proportional_goal, gap.
+    """
+    if level not in ("cluster", "city", "size_class"):
+        raise ValueError(f"unknown level {level!r}; allowed: cluster, city, size_class")
+    prov = select(ts, "province")
+    gdate = _goal_date(prov, goals)
+    rows = select(ts, level)
+    rows = rows[rows["date"] == gdate]
+    if rows.empty:
+        raise ValueError(f"the time series has no {level} rows")
+    total = prov[prov["date"] == gdate].set_index("replicate")["n_firms"]
+    share = rows["n_firms"].to_numpy() / total.loc[rows["replicate"]].to_numpy()
+    proportional = goals.cloud_firms * share
+    return pd.DataFrame({
+        "replicate": rows["replicate"].to_numpy(dtype=np.int64),
+        "group": rows[level].to_numpy(dtype=object),
+        "n_firms": rows["n_firms"].to_numpy(),
+        "share": share,
+        "cloud_cumulative": rows["cloud_cumulative"].to_numpy(),
+        "proportional_goal": proportional,
+        "gap": proportional - rows["cloud_cumulative"].to_numpy(),
+    })
+
+
+# --------------------------------------------------------------------------- summary table
+
+
+def _describe(x: np.ndarray) -> dict[str, float]:
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    return {
+        "median": float(np.median(x)), "p10": float(np.quantile(x, 0.1)),
+        "p90": float(np.quantile(x, 0.9)), "mean": float(x.mean()),
+        "mc_se": float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+    }
+
+
+def _month_stats(first: pd.Series, goal_month: str) -> dict[str, object]:
+    """Median, p10, p90 of first-met dates; never-met replicates count as later than any month.
+
+    Quantiles take the later of two middle observations (``method="higher"``), so the median is
+    a date only when more than half of the replicates met the goal.
+    """
+    never = f"not by {goal_month}"
+    keys = np.array([np.inf if v is None or (isinstance(v, float) and math.isnan(v))
+                     else pd.Timestamp(v).value for v in first], dtype=np.float64)
+    out: dict[str, object] = {}
+    for name, q in (("median", 0.5), ("p10", 0.1), ("p90", 0.9)):
+        k = float(np.quantile(keys, q, method="higher"))
+        out[name] = never if math.isinf(k) else pd.Timestamp(int(k)).strftime("%Y-%m-%d")
+    return out
+
+
+def _probability_row(met: np.ndarray) -> tuple[float, float, str]:
+    n = met.size
+    p = float(np.mean(met))
+    se = math.sqrt(p * (1.0 - p) / n)
+    notes = [f"share of {n} replicates meeting the goal; mc_se = sqrt(p(1-p)/n)"]
+    if p in (0.0, 1.0):
+        bound = (f"; the probability of the other outcome is below about {3.0 / n:.2g} "
+                 f"(rule of three, 95%)") if n > 3 else ""
+        notes.append(f"{'no' if p == 0.0 else 'every'} replicate met the goal, so mc_se is 0{bound}")
+    if n < N_PRECISE:
+        notes.append(f"only {n} replicates (< {N_PRECISE}): Monte Carlo precision is limited")
+    return p, se, "; ".join(notes)
+
+
+def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
+    """The ``summary.csv`` table of one scenario: one row per outcome, statistics over replicates.
+
+    Outcomes (``<year>`` is the goal year, 2025 by default):
+
+    * ``cloud_firms_<year>``, ``transformed_firms_<year>``: cumulative cloud firms and transformed
+      above-scale firms at the end of the goal month;
+    * ``cloud_gap``, ``transformed_gap``: goal minus value (positive = short of the goal);
+    * ``p_meet_cloud_goal``, ``p_meet_transformed_goal``: share of replicates meeting the goal at
+      the goal date (in ``mean``), with its Monte Carlo standard error in ``mc_se``;
+    * ``month_cloud_goal_met``, ``month_transformed_goal_met``: month end at which the goal is
+      first reached; a replicate that never reaches it counts as later than any month, so the
+      median reads ``"not by <goal month>"`` unless more than half of the replicates met it;
+    * ``voucher_spend_total_cny``: voucher money granted from the start to the goal date;
+    * ``cluster_gap:<cluster_id>`` and ``city_gap:<city>``: the five largest (by median)
+      shortfalls of a group's cloud firms versus its proportional share of the goal
+      (:func:`group_gaps`).
+
+    Goals are scaled to the population (:func:`scaled_goals`).
+
+    Args:
+        ts: Tidy time series of all replicates of the scenario.
+        config: The scenario (its name and goals are used).
+
+    Returns:
+        Long table with columns :data:`SUMMARY_COLUMNS`. ``median``, ``p10`` and ``p90`` hold
+        strings for the month outcomes and NaN for the probabilities; ``mc_se`` is the Monte
+        Carlo standard error of ``mean`` (NaN for months and with one replicate).
+    """
+    goals = scaled_goals(config)
+    go = goal_outcomes(ts, goals)
+    n = len(go)
+    year = goals.date[:4]
+    s = population_scale(config)
+    scale_note = "" if s == 1.0 else (
+        f"; goal scaled x{s:.4g} to the {config.population.total_firms:,}-firm population")
+    gdate = go["goal_date"].iloc[0]
+    rows: list[dict[str, object]] = []
+
+    def add(outcome: str, unit: str, stats: Mapping[str, object], note: str) -> None:
+        row = {"scenario": config.name, "outcome": outcome, "unit": unit, "median": math.nan,
+               "p10": math.nan, "p90": math.nan, "mean": math.nan, "mc_se": math.nan,
+               "n_replicates": n, "note": note}
+        row.update(stats)
+        rows.append(row)
+
+    add(f"cloud_firms_{year}", "firms", _describe(go["cloud_firms"]),
+        f"firms ever on the cloud at {gdate}; goal {goals.cloud_firms:,}{scale_note}")
+    add(f"transformed_firms_{year}", "firms", _describe(go["transformed_firms"]),
+        f"above-scale firms transformed at {gdate}; goal {goals.transformed_firms:,}{scale_note}")
+    add("cloud_gap", "firms", _describe(go["cloud_gap"]),
+        f"goal {goals.cloud_firms:,} minus cloud firms at {gdate}; positive = short")
+    add("transformed_gap", "firms", _describe(go["transformed_gap"]),
+        f"goal {goals.transformed_firms:,} minus transformed firms at {gdate}; positive = short")
+    for key, label in (("cloud", "cloud"), ("transformed", "transformed")):
+        p, se, note = _probability_row(go[f"{key}_goal_met"].to_numpy(dtype=bool))
+        add(f"p_meet_{label}_goal", "probability", {"mean": p, "mc_se": se}, note)
+    for key in ("cloud", "transformed"):
+        add(f"month_{key}_goal_met", "month end", _month_stats(go[f"{key}_goal_first_met"], goals.date),
+            "first month end at which the goal is reached; replicates that never reach it count "
+            "as latest")
+    add("voucher_spend_total_cny", "CNY", _describe(go["voucher_spend_total_cny"]),
+        f"voucher money granted from the start to {gdate}")
+    for level, prefix in (("cluster", "cluster_gap"), ("city", "city_gap")):
+        gg = group_gaps(ts, goals, level)
+        med = gg.groupby("group", sort=False)["gap"].median()
+        top = med.sort_values(ascending=False, kind="stable").index[:N_TOP_GAPS]
+        for grp in top:
+            sub = gg[gg["group"] == grp]
+            share = float(sub["share"].median())
+            add(f"{prefix}:{grp}", "firms", _describe(sub["gap"]),
+                f"goal x {level} share of firms at {gdate} ({share:.1%}) minus its cloud firms; "
+                f"positive = short")
+    out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    out["n_replicates"] = out["n_replicates"].astype(np.int64)
+    return out
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def _paired_frame(ts_by_scenario: Mapping[str, pd.DataFrame], reference: str,
+                  goals: Goals | None) -> dict[str, pd.DataFrame]:
+    if reference not in ts_by_scenario:
+        raise ValueError(f"reference {reference!r} not among the scenarios {list(ts_by_scenario)}")
+    goals = goals if goals is not None else Goals()
+    return {name: goal_outcomes(ts, goals).set_index("replicate") for name, ts in ts_by_scenario.items()}
+
+
+def _common(a: pd.DataFrame, b: pd.DataFrame, name: str, reference: str) -> pd.Index:
+    common = a.index.intersection(b.index).sort_values()
+    if common.empty:
+        raise ValueError(f"scenarios {name!r} and {reference!r} share no replicate index, "
+                         f"so they cannot be paired")
+    return common
+
+
+def _step(values: Sequence[float]) -> float:
+    """Rounding step giving about two significant digits of the spread of ``values``."""
+    v = np.asarray(values, dtype=np.float64)
+    width = float(np.nanmax(v) - np.nanmin(v)) if v.size else 0.0
+    ref = width if width > 0 else float(np.nanmax(np.abs(v))) if v.size else 0.0
+    if not np.isfinite(ref) or ref < 10:
+        return 1.0
+    return 10.0 ** (math.floor(math.log10(ref)) - 1)
+
+
+def _num(x: float, step: float) -> str:
+    r = round(x / step) * step
+    return f"{r:,.0f}".replace("-", "\u2212")
+
+
+def _sentence(name: str, reference: str, outcome: str, st: Mapping[str, float]) -> str:
+    med, lo, hi = st["median"], st["p10"], st["p90"]
+    if outcome in ("cloud_firms", "transformed_firms", "voucher_spend_total_cny"):
+        step = _step([med, lo, hi])
+        rng = f"({_num(lo, step)} to {_num(hi, step)} in 80% of paired replicates) vs {reference}"
+        if outcome == "voucher_spend_total_cny":
+            more = "more" if med >= 0 else "less"
+            return f"{name} spends {_num(abs(med), step)} CNY {more} on vouchers {rng}"
+        what = "cloud firms" if outcome == "cloud_firms" else "transformed firms"
+        verb = "removes" if med < 0 else "adds"
+        return f"{name} {verb} {_num(abs(med), step)} {what} {rng}"
+    goal = "cloud" if outcome.startswith("cloud") else "transformation"
+    mean, cl, ch = 100 * st["mean"], 100 * st["ci_low"], 100 * st["ci_high"]
+    ci = "" if math.isnan(cl) else f" (95% CI {cl:+.0f} to {ch:+.0f})"
+    if mean == 0 and (math.isnan(cl) or cl == ch):
+        return f"{name} leaves the probability of meeting the {goal} goal unchanged vs {reference}"
+    verb = "raises" if mean > 0 else "lowers"
+    return (f"{name} {verb} the probability of meeting the {goal} goal by {abs(mean):.0f} "
+            f"percentage points{ci} vs {reference}")
+
+
+def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, *,
+                       goals: Goals | None = None) -> pd.DataFrame:
+    """Per-replicate differences of goal outcomes against a reference scenario.
+
+    Replicate ``r`` of every scenario shares its seeds, so ``outcome(s, r) - outcome(ref, r)``
+    removes most of the replicate noise (common random numbers).
+
+    Args:
+        ts_by_scenario: Tidy time series per scenario name (same population scale).
+        reference: Name of the reference scenario.
+        goals: Goals at the population's scale (default: the plan's goals); they matter for
+            the ``*_goal_met`` outcomes only.
+
+    Returns:
+        One row per (other scenario, outcome of :data:`PAIRED_OUTCOMES`), columns
+        :data:`PAIRED_COLUMNS`: median, 10th and 90th percentiles and mean of the paired
+        differences, the 95% normal-approximation CI of the mean (NaN with one pair), the number
+        of pairs, and a sentence. For ``*_goal_met`` the mean is the change in the probability of
+        meeting the goal.
+
+    Raises:
+        ValueError: If ``reference`` is missing or a scenario shares no replicate with it.
+    """
+    outs = _paired_frame(ts_by_scenario, reference, goals)
+    ref = outs[reference]
+    rows = []
+    for name, o in outs.items():
+        if name == reference:
+            continue
+        common = _common(o, ref, name, reference)
+        for outcome in PAIRED_OUTCOMES:
+            d = (o.loc[common, outcome].astype(np.float64) - ref.loc[common, outcome].astype(np.float64)).to_numpy()
+            st = _describe(d)
+            half = Z95 * st.pop("mc_se")
+            st.update(ci_low=st["mean"] - half, ci_high=st["mean"] + half)
+            rows.append({"scenario": name, "reference": reference, "outcome": outcome, **st,
+                         "n_pairs": int(d.size), "sentence": _sentence(name, reference, outcome, st)})
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+
+
+def unpaired_spread(ts_by_scenario: dict[str, pd.DataFrame], reference: str, *,
+                    goals: Goals | None = None, outcome: str = "cloud_firms",
+                    n_shuffles: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Spread of paired differences versus differences of randomly re-paired replicates.
+
+    Shuffling which replicate of a scenario is compared with which replicate of the reference
+    makes the two independent; the standard deviation of those differences shows what common
+    random numbers save.
+
+    Args:
+        ts_by_scenario: Tidy time series per scenario name.
+        reference: Name of the reference scenario.
+        goals: Goals (default: the plan's goals).
+        outcome: A column of :func:`goal_outcomes` (numeric or bool).
+        n_shuffles: Random re-pairings averaged over.
+        seed: Seed of the shuffles.
+
+    Returns:
+        One row per other scenario: scenario, reference, outcome, n_pairs, paired_sd,
+        unpaired_sd (mean over shuffles), ratio = paired_sd / unpaired_sd.
+    """
+    outs = _paired_frame(ts_by_scenario, reference, goals)
+    ref = outs[reference]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, o in outs.items():
+        if name == reference:
+            continue
+        common = _common(o, ref, name, reference)
+        if common.size < 2:
+            raise ValueError("at least two common replicates are needed to measure a spread")
+        a = o.loc[common, outcome].to_numpy(dtype=np.float64)
+        b = ref.loc[common, outcome].to_numpy(dtype=np.float64)
+        paired = float(np.std(a - b, ddof=1))
+        unpaired = float(np.mean([np.std(a - rng.permutation(b), ddof=1) for _ in range(n_shuffles)]))
+        rows.append({"scenario": name, "reference": reference, "outcome": outcome,
+                     "n_pairs": int(common.size), "paired_sd": paired, "unpaired_sd": unpaired,
+                     "ratio": paired / unpaired if unpaired > 0 else math.nan})
+    return pd.DataFrame(rows)
