@@ -205,7 +205,7 @@ def _pick_in_groups(group: np.ndarray, candidates: np.ndarray, cand_group: np.nd
     counts = np.bincount(cand_group, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     c = counts[group]
-    pick = np.full(group.shape, -1, dtype=np.int64)
+    pick = np.full(group.shape, -1, dtype=candidates.dtype)
     ok = c > 0
     pick[ok] = sorted_cands[starts[group[ok]] + np.minimum((u[ok] * c[ok]).astype(np.int64), c[ok] - 1)]
     return pick
@@ -328,43 +328,48 @@ def _supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nd
     """
     n = cluster.size
     n_links = rng.poisson(spec.customers_per_firm, size=n)
-    src = np.repeat(np.arange(n, dtype=np.int64), n_links)
+    # int32 ids and float32 uniforms: the link arrays are the peak of set-up memory.
+    src = np.repeat(np.arange(n, dtype=np.int32), n_links)
     m = src.size
     if m == 0:
         return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
-    u_kind, u_city, u_big, u_pick = rng.random((4, m))
-    all_idx = np.arange(n, dtype=np.int64)
+    u_kind, u_city, u_big, u_pick = rng.random((4, m), dtype=np.float32)
+    all_idx = np.arange(n, dtype=np.int32)
     above = size_class <= ABOVE
-    leads = np.flatnonzero(size_class == LEAD)
+    leads = np.flatnonzero(size_class == LEAD).astype(np.int32)
 
-    src_cl = cluster[src].astype(np.int64)
+    src_cl = cluster[src].astype(np.int32)
     same_city = u_city < spec.same_city_link_share
-    group_cc = cc[src].astype(np.int64)
-    dst = np.full(m, -1, dtype=np.int64)
+    del u_city
+    group_cc = cc[src].astype(np.int32)
+    dst = np.full(m, -1, dtype=np.int32)
 
     big = u_big < 0.5
+    del u_big
+    cc32, cl32 = cc.astype(np.int32), cluster.astype(np.int32)
     # same city-cluster, larger customer / any customer; other city: same cluster
     for mask, cands, grp_of_cands, grp_q, n_groups in (
-        (same_city & big, all_idx[above], cc[above].astype(np.int64), group_cc, n_cl * n_ci),
-        (same_city & ~big, all_idx, cc.astype(np.int64), group_cc, n_cl * n_ci),
-        (~same_city & big, all_idx[above], cluster[above].astype(np.int64), src_cl, n_cl),
-        (~same_city & ~big, all_idx, cluster.astype(np.int64), src_cl, n_cl),
+        (same_city & big, all_idx[above], cc32[above], group_cc, n_cl * n_ci),
+        (same_city & ~big, all_idx, cc32, group_cc, n_cl * n_ci),
+        (~same_city & big, all_idx[above], cl32[above], src_cl, n_cl),
+        (~same_city & ~big, all_idx, cl32, src_cl, n_cl),
     ):
         idx = np.flatnonzero(mask)
         dst[idx] = _pick_in_groups(grp_q[idx], cands, grp_of_cands, n_groups, u_pick[idx])
     # Fallback where no larger customer exists in the group: any firm of the group.
     missing = np.flatnonzero(dst < 0)
     if missing.size:
-        dst[missing] = _pick_in_groups(src_cl[missing], all_idx, cluster.astype(np.int64), n_cl, u_pick[missing])
+        dst[missing] = _pick_in_groups(src_cl[missing], all_idx, cl32, n_cl, u_pick[missing])
     if leads.size:
         to_lead = (u_kind < spec.leader_link_share) & (size_class[src] >= ABOVE) & (size_class[src] <= IND_SME)
         idx = np.flatnonzero(to_lead)
-        picked = _pick_in_groups(src_cl[idx], leads, cluster[leads].astype(np.int64), n_cl, u_pick[idx])
+        picked = _pick_in_groups(src_cl[idx], leads, cl32[leads], n_cl, u_pick[idx])
         ok = picked >= 0
         dst[idx[ok]] = picked[ok]
 
     keep = (dst >= 0) & (dst != src)
     src, dst = src[keep], dst[keep]
+    del u_kind, u_pick, src_cl, group_cc, same_city, big
     # Symmetric CSR (scipy's counting sort); a link drawn twice is merged into one.
     adj = sp.coo_matrix((np.ones(2 * src.size, dtype=np.float32),
                          (np.concatenate((src, dst)), np.concatenate((dst, src)))), shape=(n, n)).tocsr()
