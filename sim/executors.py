@@ -1,0 +1,332 @@
+"""Where replicates run: in this process, in a pool of local processes, or on a Dask cluster.
+
+Every executor has the same interface, :meth:`Executor.map`, which calls a picklable function on
+each run specification and hands each result to a callback *as soon as that run finishes* (in
+whatever order runs finish). Results never depend on the executor: every run carries its own
+seed (:func:`sim.model.run_seed`), and the runner sorts results by replicate before writing.
+
+Failures are data: the run function (:func:`sim.runner.run_one`) catches exceptions and returns
+a failure record. If a run cannot even report back (a worker process dies, a result cannot be
+unpickled), ``map`` calls ``on_error(spec, exception)`` instead of stopping the other runs.
+
+Example:
+    >>> from sim.executors import SerialExecutor
+    >>> out = []
+    >>> SerialExecutor().map(lambda x: x * x, [1, 2, 3], out.append)
+    >>> out
+    [1, 4, 9]
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+ResultCallback = Callable[[Any], None]
+ErrorCallback = Callable[[Any, BaseException], None]
+
+PRELOAD: tuple[str, ...] = ("sim.runner",)
+"""Modules the fork server imports before forking workers (saves each worker the import)."""
+
+EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+"""Names accepted by :func:`make_executor` and the ``--executor`` option."""
+
+
+class ExecutorError(RuntimeError):
+    """An executor cannot be used (e.g. Dask is not installed or the scheduler is unreachable)."""
+
+
+class Executor:
+    """Runs ``fn(spec)`` for every spec and streams the results to a callback.
+
+    Subclasses implement :meth:`map`. Executors are context managers; :meth:`close` releases
+    worker processes or cluster connections.
+    """
+
+    name: str = "executor"
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        specs: Iterable[Any],
+        on_result: ResultCallback,
+        on_error: ErrorCallback | None = None,
+    ) -> None:
+        """Run ``fn`` on every spec; call ``on_result(result)`` as each run finishes.
+
+        Args:
+            fn: A picklable, module-level function of one argument.
+            specs: The arguments, one per run.
+            on_result: Called in the calling process with each result, in completion order.
+            on_error: Called with ``(spec, exception)`` when a run could not return a result
+                (the exception escaped ``fn`` or its worker died). If None, the exception is
+                raised after cancelling the pending runs.
+
+        Raises:
+            KeyboardInterrupt: On Ctrl-C; pending runs are cancelled and workers stopped first.
+        """
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-serialisable description for the run manifest."""
+        return {"name": self.name}
+
+    def close(self) -> None:
+        """Release workers (no-op by default)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class SerialExecutor(Executor):
+    """Runs every spec one after the other in the calling process (the notebook default)."""
+
+    name = "serial"
+
+    def map(self, fn, specs, on_result, on_error=None):
+        for spec in specs:
+            try:
+                result = fn(spec)
+            except Exception as exc:  # noqa: BLE001 - reported as data
+                if on_error is None:
+                    raise
+                on_error(spec, exc)
+                continue
+            on_result(result)
+
+
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C is handled by the parent, which stops the workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def default_workers() -> int:
+    """Worker processes to use by default: the CPUs this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class ProcessExecutor(Executor):
+    """A pool of local worker processes (the command-line default).
+
+    Uses :class:`concurrent.futures.ProcessPoolExecutor` with the ``forkserver`` start method
+    where available (``spawn`` elsewhere), so workers never inherit the parent's threads or
+    state. Each worker keeps its own population cache (see :mod:`sim.runner`), so a fixed
+    ``population.structure_seed`` makes later replicates in the same worker cheap.
+
+    Args:
+        workers: Number of worker processes (default: the CPUs available).
+        context: ``"forkserver"`` or ``"spawn"`` (default: forkserver if the platform has it).
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None, context: str | None = None):
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers or default_workers()
+        methods = multiprocessing.get_all_start_methods()
+        if context is None:
+            context = "forkserver" if "forkserver" in methods else "spawn"
+        if context not in ("forkserver", "spawn") or context not in methods:
+            raise ValueError(f"start method {context!r} not available; allowed: "
+                             f"{', '.join(m for m in ('forkserver', 'spawn') if m in methods)}")
+        self.context = context
+        self._pool: ProcessPoolExecutor | None = None
+
+    def describe(self):
+        return {"name": self.name, "workers": self.workers, "context": self.context}
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context(self.context)
+            if self.context == "forkserver":
+                # The fork server imports the model once; workers fork from it ready to run.
+                ctx.set_forkserver_preload(list(PRELOAD))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=ctx,
+                initializer=_ignore_sigint,
+            )
+        return self._pool
+
+    def map(self, fn, specs, on_result, on_error=None):
+        specs = list(specs)
+        if not specs:
+            return
+        pool = self._ensure_pool()
+        pending: dict[Future, Any] = {}
+        try:
+            for spec in specs:
+                pending[pool.submit(fn, spec)] = spec
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    spec = pending.pop(fut)
+                    try:
+                        result = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - reported as data
+                        if on_error is None:
+                            raise
+                        on_error(spec, exc)
+                        if _broken(exc):
+                            self._pool = None  # a dead worker breaks the pool; start a new one
+                        continue
+                    on_result(result)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            self._terminate()
+            raise
+
+    def _terminate(self) -> None:
+        """Stop the workers now (used on Ctrl-C or an error: running replicates are abandoned)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=5)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _broken(exc: BaseException) -> bool:
+    from concurrent.futures.process import BrokenProcessPool
+
+    return isinstance(exc, BrokenProcessPool)
+
+
+class DaskExecutor(Executor):
+    """Runs on a Dask cluster: an existing scheduler, or a LocalCluster started on demand.
+
+    Needs the optional extra: ``pip install '.[dask]'`` (``dask[distributed]``). The package is
+    imported only when the executor is first used.
+
+    Args:
+        address: Scheduler address such as ``tcp://10.0.0.5:8786``; if None, a
+            ``LocalCluster`` of worker processes is started (and stopped by :meth:`close`).
+        workers: Worker processes of the LocalCluster (default: the CPUs available); ignored
+            when ``address`` is given.
+    """
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.address = address
+        self.workers = workers
+        self._client = None
+        self._cluster = None
+
+    def describe(self):
+        d: dict[str, Any] = {"name": self.name, "address": self.address}
+        if self.address is None:
+            d["workers"] = self.workers or default_workers()
+        return d
+
+    def _ensure_client(self):
+        if self._client is not None:
+            return self._client
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise ExecutorError(
+                "the dask executor needs dask.distributed, which is not installed; "
+                "install it with: pip install 'gdcloud-sim[dask]' (or pip install 'dask[distributed]')"
+            ) from exc
+        import logging
+
+        try:
+            if self.address is None:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers or default_workers(), threads_per_worker=1,
+                    processes=True, dashboard_address=None, silence_logs=logging.ERROR,
+                )
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(self.address, timeout="20s")
+        except OSError as exc:
+            self.close()
+            raise ExecutorError(f"cannot connect to the Dask scheduler at {self.address}: {exc}") from exc
+        return self._client
+
+    def map(self, fn, specs, on_result, on_error=None):
+        specs = list(specs)
+        if not specs:
+            return
+        from dask.distributed import as_completed
+
+        client = self._ensure_client()
+        futures = client.map(fn, specs, pure=False)
+        spec_of = {f.key: s for f, s in zip(futures, specs, strict=True)}
+        try:
+            for fut in as_completed(futures):
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 - reported as data
+                    if on_error is None:
+                        raise
+                    on_error(spec_of[fut.key], exc)
+                    continue
+                on_result(result)
+                fut.release()
+        except BaseException:
+            client.cancel(futures)
+            raise
+
+    def close(self) -> None:
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def make_executor(name: str | Executor | None = None, *, workers: int | None = None,
+                  address: str | None = None) -> Executor:
+    """An executor from its name.
+
+    Args:
+        name: ``"serial"``, ``"processes"`` or ``"dask"`` (or an Executor, returned as is);
+            None means ``"serial"``.
+        workers: Worker processes for ``processes`` and a local ``dask`` cluster.
+        address: Dask scheduler address (``dask`` only).
+
+    Raises:
+        ValueError: An unknown name, or ``address`` given for another executor.
+    """
+    if isinstance(name, Executor):
+        return name
+    name = name or "serial"
+    if address is not None and name != "dask":
+        raise ValueError("an address is only used by the dask executor (use --executor dask)")
+    if name == "serial":
+        return SerialExecutor()
+    if name == "processes":
+        return ProcessExecutor(workers)
+    if name == "dask":
+        return DaskExecutor(address, workers)
+    raise ValueError(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")

@@ -1,0 +1,523 @@
+"""Saved results: one new folder per run, written atomically, readable back with :func:`load_results`.
+
+Layout of a run folder ``results/<scenario>/<UTC YYYYmmddTHHMMSSZ>-<short hash>/``::
+
+    manifest.json            what ran: scenario hash, seeds, versions, times, executor, failures
+    scenario.resolved.yaml   the fully merged scenario (loads back to the same scenario)
+    replicates/rep-00000.csv one tidy time series per finished replicate, written as it finishes
+    timeseries.csv           all replicates (rows sorted by replicate, then the tidy row order)
+    summary.csv              quantile bands and goal outcomes (sim.summary.summarize)
+    figures/*.png            standard figures (unless outputs.figures is false / --no-figures)
+    failures.csv             one row per failed replicate (only if some failed)
+
+Every file is first written under a temporary name in the same folder and then renamed
+(``os.replace``), so a reader never sees a half-written file, and an interrupted run keeps every
+replicate that had finished. ``timeseries.csv`` is the concatenation of the replicate files, so
+a resumed run ends with the same bytes as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.errors import ScenarioError
+from sim.outputs import FLOAT_METRICS, INT_METRICS, TIMESERIES_COLUMNS
+from sim.scenario.loader import resolved_yaml, scenario_hash
+from sim.scenario.schema import Scenario
+
+TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+"""UTC timestamp of a run folder name."""
+
+FLOAT_FORMAT = "%.2f"
+"""How float columns of the time series are written (CNY to the fen); integers are exact."""
+
+FLOAT_DECIMALS = 2
+
+MANIFEST = "manifest.json"
+RESOLVED = "scenario.resolved.yaml"
+TIMESERIES = "timeseries.csv"
+SUMMARY = "summary.csv"
+FAILURES = "failures.csv"
+FIGURES = "figures"
+REPLICATES = "replicates"
+
+FAILURE_COLUMNS: list[str] = ["replicate", "seed_entropy", "seed_spawn_key", "error_type",
+                              "message", "traceback"]
+"""Columns of ``failures.csv`` and of ``ScenarioResult.failures``."""
+
+DEPENDENCIES: tuple[str, ...] = ("numpy", "scipy", "mesa", "pandas", "matplotlib", "pydantic")
+"""Packages whose versions are recorded in every manifest."""
+
+
+# --------------------------------------------------------------------------- atomic writing
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary name in the same folder, then rename it to ``path``.
+
+    The temporary file is removed if ``write`` fails or is interrupted.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write text (UTF-8, ``\\n`` line ends) atomically."""
+    return atomic_write(path, lambda p: p.write_bytes(text.encode("utf-8")))
+
+
+def json_text(data: Any, indent: int = 2) -> str:
+    """JSON with nested objects indented but lists of scalars and small objects on one line."""
+
+    def flat(x: Any) -> bool:
+        if isinstance(x, list):
+            return all(not isinstance(v, dict | list) for v in x)
+        return not isinstance(x, dict) or not x
+
+    def enc(x: Any, level: int) -> str:
+        pad, inner = " " * (indent * level), " " * (indent * (level + 1))
+        if isinstance(x, dict) and x:
+            one = json.dumps(x, ensure_ascii=False, default=str)
+            if all(flat(v) for v in x.values()) and len(one) <= 100 and level > 0:
+                return one
+            items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {enc(v, level + 1)}" for k, v in x.items()]
+            return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+        if isinstance(x, list) and x:
+            if all(flat(v) for v in x):
+                return json.dumps(x, ensure_ascii=False, default=str)
+            return "[\n" + ",\n".join(inner + enc(v, level + 1) for v in x) + "\n" + pad + "]"
+        return json.dumps(x, ensure_ascii=False, default=str)
+
+    return enc(data, 0) + "\n"
+
+
+def atomic_write_json(path: Path, data: Any) -> Path:
+    """Write JSON atomically (see :func:`json_text`)."""
+    return atomic_write_text(path, json_text(data))
+
+
+# --------------------------------------------------------------------------- time series I/O
+
+
+def normalise_timeseries(ts: pd.DataFrame) -> pd.DataFrame:
+    """Fix the dtypes and round float columns to :data:`FLOAT_DECIMALS` decimals.
+
+    Applied to every replicate's table before it is written or kept, so a table held in memory
+    equals the one read back from disk (and summaries computed from either are equal).
+    """
+    out = ts[TIMESERIES_COLUMNS].copy()
+    out["replicate"] = out["replicate"].astype("int64")
+    for c in ("date", "cluster", "city", "size_class"):
+        out[c] = out[c].astype(str)
+    for c in INT_METRICS:
+        out[c] = out[c].astype("int64")
+    for c in FLOAT_METRICS:
+        out[c] = out[c].astype("float64").round(FLOAT_DECIMALS)
+    return out.reset_index(drop=True)
+
+
+def timeseries_csv(ts: pd.DataFrame, *, header: bool = True) -> str:
+    """The CSV text of a tidy time series (fixed float format, ``\\n`` line ends)."""
+    return ts.to_csv(index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def read_timeseries(path: Path) -> pd.DataFrame:
+    """Read a tidy time series CSV written by this module (same dtypes as when written)."""
+    ts = pd.read_csv(path, float_precision="round_trip", keep_default_na=False,
+                     dtype={"date": str, "cluster": str, "city": str, "size_class": str})
+    return normalise_timeseries(ts)
+
+
+def replicate_file(folder: Path, replicate: int) -> Path:
+    """Path of one replicate's time series inside a run folder."""
+    return Path(folder) / REPLICATES / f"rep-{replicate:05d}.csv"
+
+
+def replicates_on_disk(folder: Path) -> list[int]:
+    """Replicate indices whose time series file exists in ``folder/replicates``, sorted."""
+    out = []
+    for p in (Path(folder) / REPLICATES).glob("rep-*.csv"):
+        stem = p.stem[4:]
+        if stem.isdigit():
+            out.append(int(stem))
+    return sorted(out)
+
+
+def concatenate_replicate_files(folder: Path, replicates: Iterable[int], target: Path) -> Path:
+    """Write ``target`` as the header plus the rows of each replicate file, in replicate order."""
+    files = [replicate_file(folder, r) for r in sorted(replicates)]
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as out:
+            for i, f in enumerate(files):
+                with open(f, "rb") as src:
+                    if i > 0:
+                        src.readline()  # header
+                    shutil.copyfileobj(src, out)
+
+    return atomic_write(target, write)
+
+
+# --------------------------------------------------------------------------- folders and manifest
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run_folder(root: Path, scenario_name: str, short_hash: str, now: dt.datetime | None = None) -> Path:
+    """Create ``root/<scenario>/<timestamp>-<short hash>/`` (adding ``-2``, ``-3``... if taken)."""
+    stamp = (now or utc_now()).strftime(TIMESTAMP_FORMAT)
+    parent = Path(root) / scenario_name
+    parent.mkdir(parents=True, exist_ok=True)
+    base = f"{stamp}-{short_hash}"
+    for i in range(1, 10_000):
+        folder = parent / (base if i == 1 else f"{base}-{i}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise RuntimeError(f"cannot create a new results folder under {parent}")  # pragma: no cover
+
+
+def versions() -> dict[str, str]:
+    """Versions of this package, Python and the main dependencies."""
+    out = {"gdcloud-sim": _version("gdcloud-sim"), "python": platform.python_version()}
+    for name in DEPENDENCIES:
+        out[name] = _version(name)
+    return out
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of a run folder.
+
+    Raises:
+        ScenarioError: ``folder`` is not a results folder or its manifest is unreadable.
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ScenarioError(str(folder), "(folder)", f"not a results folder (no {MANIFEST})",
+                            "a folder written by `gdcloud run`, e.g. results/baseline/20250101T000000Z-0123456789")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(str(path), "(file)", f"unreadable manifest: {exc}", "a JSON manifest written by gdcloud") from exc
+
+
+def read_resolved_scenario(folder: Path) -> Scenario:
+    """The scenario saved in a run folder (``scenario.resolved.yaml``)."""
+    path = Path(folder) / RESOLVED
+    if not path.is_file():
+        raise ScenarioError(str(folder), "(folder)", f"not a results folder (no {RESOLVED})",
+                            "a folder written by `gdcloud run`")
+    return Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+class RunFolder:
+    """Writes one scenario's run folder as replicates finish, then the final files.
+
+    Use :meth:`create` for a new run and :meth:`reopen` to resume an interrupted one.
+    """
+
+    def __init__(self, folder: Path, scenario: Scenario, manifest: dict[str, Any]):
+        self.path = Path(folder)
+        self.scenario = scenario
+        self.manifest = manifest
+
+    # -- opening
+
+    @classmethod
+    def create(cls, root: Path, scenario: Scenario, *, label: str | None = None) -> RunFolder:
+        """Make a new folder under ``root`` and write the scenario and a first manifest."""
+        h = scenario_hash(scenario)
+        folder = new_run_folder(root, label or scenario.name, h[:10])
+        (folder / REPLICATES).mkdir()
+        atomic_write_text(folder / RESOLVED, resolved_yaml(scenario))
+        manifest = {
+            "format": 1,
+            "status": "running",
+            "scenario": {"name": scenario.name, "description": scenario.description,
+                         "hash": h, "short_hash": h[:10]},
+            "root_seed": scenario.run.seed,
+            "structure_seed": scenario.population.structure_seed,
+            "replicates": {"planned": scenario.run.replicates, "done": [], "failed": []},
+            "replicate_seeds": [],
+            "failures": [],
+            "replicate_wall_time_s": {},
+            "versions": versions(),
+            "start_time": None,
+            "end_time": None,
+            "wall_time_s": None,
+            "command": None,
+            "executor": None,
+            "sessions": [],
+        }
+        rf = cls(folder, scenario, manifest)
+        rf.write_manifest()
+        return rf
+
+    @classmethod
+    def reopen(cls, folder: Path, scenario: Scenario | None = None) -> RunFolder:
+        """Open an existing folder to complete it.
+
+        Args:
+            folder: A run folder.
+            scenario: The scenario meant to be resumed; if given, its hash must equal the
+                folder's (``run.replicates`` may differ). If None, the saved scenario is used.
+
+        Raises:
+            ScenarioError: Not a results folder, or the scenario does not match it.
+        """
+        folder = Path(folder)
+        manifest = read_manifest(folder)
+        saved = read_resolved_scenario(folder)
+        want = manifest.get("scenario", {}).get("hash")
+        if scenario_hash(saved) != want:
+            raise ScenarioError(str(folder / RESOLVED), "(file)",
+                                "the saved scenario does not match the hash in manifest.json",
+                                "an unmodified results folder")
+        if scenario is None:
+            scenario = saved
+        elif scenario_hash(scenario) != want:
+            raise ScenarioError(
+                str(folder), "scenario_hash",
+                f"the scenario (hash {scenario_hash(scenario)[:10]}) is not the one this folder "
+                f"was run with (hash {want[:10]})",
+                "the same scenario file, --set overrides and --seed as the interrupted run "
+                "(or give only --resume FOLDER)")
+        return cls(folder, scenario, manifest)
+
+    # -- progress
+
+    def done(self) -> list[int]:
+        """Replicates whose time series is on disk."""
+        return replicates_on_disk(self.path)
+
+    def begin_session(self, *, replicates: list[int], command: str | None,
+                      executor: dict[str, Any], start: dt.datetime) -> None:
+        m = self.manifest
+        m["status"] = "running"
+        m["replicates"]["planned"] = self.scenario.run.replicates
+        if m.get("start_time") is None:
+            m["start_time"] = iso(start)
+        m["command"] = command
+        m["executor"] = executor
+        m["sessions"].append({"start_time": iso(start), "end_time": None, "wall_time_s": None,
+                              "command": command, "executor": executor,
+                              "replicates_run": len(replicates), "status": "running"})
+        root = self.scenario.run.seed
+        m["replicate_seeds"] = [{"replicate": r, "entropy": root, "spawn_key": [r]}
+                                for r in range(self.scenario.run.replicates)]
+        self.write_manifest()
+
+    def write_replicate(self, replicate: int, ts: pd.DataFrame, wall_time_s: float) -> Path:
+        """Write one finished replicate's time series (atomically)."""
+        path = atomic_write_text(replicate_file(self.path, replicate), timeseries_csv(ts))
+        self.manifest["replicate_wall_time_s"][str(replicate)] = round(wall_time_s, 3)
+        return path
+
+    def write_manifest(self) -> Path:
+        return atomic_write_json(self.path / MANIFEST, self.manifest)
+
+    def end_session(self, *, status: str, start: dt.datetime, failures: list[dict[str, Any]],
+                    end: dt.datetime | None = None) -> None:
+        end = end or utc_now()
+        m = self.manifest
+        done = self.done()
+        failed = sorted(f["replicate"] for f in failures)
+        m["status"] = status
+        m["replicates"].update({"planned": self.scenario.run.replicates, "done": done, "failed": failed})
+        m["failures"] = failures
+        m["end_time"] = iso(end)
+        session = m["sessions"][-1]
+        session.update({"end_time": iso(end), "wall_time_s": round((end - start).total_seconds(), 3),
+                        "status": status})
+        m["wall_time_s"] = round(sum(s["wall_time_s"] or 0.0 for s in m["sessions"]), 3)
+        self.write_manifest()
+
+    def write_failures(self, failures: list[dict[str, Any]]) -> None:
+        path = self.path / FAILURES
+        if failures:
+            df = pd.DataFrame(failures, columns=FAILURE_COLUMNS).sort_values("replicate")
+            atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
+        elif path.exists():
+            path.unlink()  # a resumed run that now succeeded
+
+    def remove_final_files(self) -> None:
+        """Drop files of a previous session that will be rewritten (resume)."""
+        for name in (TIMESERIES, SUMMARY, FAILURES):
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / name).unlink()
+
+
+def write_figure_files(folder: Path, make: Callable[[Path], list[Path]]) -> list[Path]:
+    """Run ``make(tmpdir)`` and move the files it wrote into ``folder`` (each one atomically)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=".figures.", dir=folder.parent))
+    try:
+        made = make(tmpdir)
+        out = []
+        for p in made:
+            p = Path(p)
+            target = folder / p.relative_to(tmpdir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, target)
+            out.append(target)
+        return out
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+def failures_frame(failures: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(failures, columns=FAILURE_COLUMNS).sort_values("replicate").reset_index(drop=True)
+
+
+@dataclass
+class ScenarioResult:
+    """The results of one scenario: time series, summary, failures and where they are saved.
+
+    Attributes:
+        scenario: The resolved scenario that ran.
+        timeseries: Tidy monthly counts of every successful replicate (columns
+            :data:`sim.outputs.TIMESERIES_COLUMNS`; provincial rows have
+            ``cluster == city == size_class == "all"``).
+        summary: :func:`sim.summary.summarize` of the time series (None if no replicate ran).
+        failures: One row per failed replicate (columns :data:`FAILURE_COLUMNS`); empty if none.
+        folder: The results folder, or None if the run was not saved.
+        manifest: The run manifest (as in ``manifest.json``).
+    """
+
+    scenario: Scenario
+    timeseries: pd.DataFrame
+    summary: pd.DataFrame | None
+    failures: pd.DataFrame
+    folder: Path | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def hash(self) -> str:
+        return scenario_hash(self.scenario)
+
+    @property
+    def replicates_done(self) -> list[int]:
+        if self.timeseries.empty:
+            return []
+        return sorted(int(r) for r in self.timeseries["replicate"].unique())
+
+    @property
+    def ok(self) -> bool:
+        """True if every planned replicate finished."""
+        return self.failures.empty and len(self.replicates_done) == self.scenario.run.replicates
+
+    def provincial(self) -> pd.DataFrame:
+        """The provincial rows of the time series (one per replicate and month)."""
+        from sim.outputs import select
+
+        return select(self.timeseries, "province").reset_index(drop=True)
+
+    def goal_outcomes(self) -> pd.DataFrame:
+        """Per-goal probability of being met and month met (:func:`sim.summary.goal_outcomes`)."""
+        from sim import summary
+
+        return summary.goal_outcomes(self.timeseries, self.scenario.goals)
+
+    def __repr__(self) -> str:
+        where = f", folder='{self.folder}'" if self.folder else ""
+        return (f"ScenarioResult({self.name!r}, replicates={len(self.replicates_done)}/"
+                f"{self.scenario.run.replicates}, failed={len(self.failures)}{where})")
+
+
+def load_results(folder: str | Path) -> ScenarioResult:
+    """Read a run folder back.
+
+    Works on an interrupted run too: if ``timeseries.csv`` is missing, the finished replicate
+    files are read (and the summary is recomputed from them).
+
+    Args:
+        folder: A folder written by :func:`sim.run` or ``gdcloud run``.
+
+    Returns:
+        The :class:`ScenarioResult` (same contents as when the run returned).
+
+    Raises:
+        ScenarioError: ``folder`` is not a results folder.
+
+    Example:
+        >>> res = load_results("results/baseline/20250101T120000Z-0123456789")  # doctest: +SKIP
+        >>> res.summary.head()  # doctest: +SKIP
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    scenario = read_resolved_scenario(folder)
+    ts_path = folder / TIMESERIES
+    if ts_path.is_file():
+        ts = read_timeseries(ts_path)
+    else:
+        frames = [read_timeseries(replicate_file(folder, r)) for r in replicates_on_disk(folder)]
+        ts = (pd.concat(frames, ignore_index=True) if frames
+              else pd.DataFrame({c: pd.Series(dtype=object) for c in TIMESERIES_COLUMNS}))
+    summary_path = folder / SUMMARY
+    if summary_path.is_file():
+        summ = pd.read_csv(summary_path, float_precision="round_trip", keep_default_na=False,
+                           na_values=[""])
+    elif not ts.empty:
+        from sim import summary
+
+        summ = summary.summarize(ts, scenario)
+    else:
+        summ = None
+    fail_path = folder / FAILURES
+    failures = (pd.read_csv(fail_path, keep_default_na=False) if fail_path.is_file()
+                else failures_frame(manifest.get("failures", [])))
+    return ScenarioResult(scenario=scenario, timeseries=ts, summary=summ, failures=failures,
+                          folder=folder, manifest=manifest)
+
+
+__all__ = [
+    "ScenarioResult", "RunFolder", "load_results", "read_manifest", "read_timeseries",
+    "normalise_timeseries", "timeseries_csv", "replicate_file", "atomic_write", "versions",
+]

@@ -1,0 +1,723 @@
+"""Run replicates of one or several scenarios on an executor and save them as they finish.
+
+* :class:`RunSpec` is what a worker needs for one replicate (small and picklable);
+  :func:`run_one` runs it and returns a :class:`ReplicateResult`: the replicate's tidy time
+  series (:func:`sim.outputs.tidy_timeseries`) and wall time, or a failure record (error type,
+  message, traceback, seed). It never raises: failures are data.
+* :func:`run_scenario` runs the replicates of one scenario; :func:`compare_scenarios` runs
+  several scenarios with common random numbers (replicate ``r`` of every scenario uses
+  ``run_seed(root, r)``) and reports paired differences against the first one.
+
+Replicate ``r`` always uses the seed ``run_seed(root_seed, r)``, whatever the executor, the number
+of workers or the order in which runs finish, and rows are written sorted by replicate, so the
+same scenario and seed give byte-identical ``timeseries.csv`` files.
+
+When ``population.structure_seed`` is set, every replicate shares one population; a worker
+process builds it once and keeps it (keyed by the structure seed and a hash of the scenario's
+``population`` and ``time`` sections) for its later replicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from sim import outputs
+from sim.errors import ScenarioError
+from sim.executors import Executor, SerialExecutor, make_executor
+from sim.model import CloudAdoptionModel, run_seed
+from sim.population import Population, build_population
+from sim.results import (
+    FIGURES,
+    SUMMARY,
+    TIMESERIES,
+    RunFolder,
+    ScenarioResult,
+    atomic_write_json,
+    atomic_write_text,
+    concatenate_replicate_files,
+    failures_frame,
+    iso,
+    new_run_folder,
+    normalise_timeseries,
+    read_timeseries,
+    utc_now,
+    versions,
+    write_figure_files,
+)
+from sim.scenario.loader import load_scenario, scenario_hash
+from sim.scenario.schema import Scenario, month_number
+
+DEFAULT_RESULTS_DIR = Path("results")
+"""Where run folders are created unless ``out_dir`` / ``--out`` says otherwise."""
+
+ScenarioLike = Scenario | str | Path | dict
+
+
+# --------------------------------------------------------------------------- one replicate
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One replicate to run (picklable; sent to worker processes).
+
+    Attributes:
+        scenario: The resolved scenario, as a :class:`Scenario` or its ``model_dump()`` dict.
+        scenario_name: Name used in messages and results.
+        replicate: Replicate index ``r``; the run's seed is ``run_seed(root_seed, r)``.
+        root_seed: Root seed (normally ``scenario.run.seed``).
+        label: Key of the scenario within a comparison (default: ``scenario_name``).
+    """
+
+    scenario: Scenario | dict
+    scenario_name: str
+    replicate: int
+    root_seed: int
+    label: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.label or self.scenario_name
+
+
+@dataclass
+class ReplicateResult:
+    """What one replicate returns: its time series and wall time, or why it failed.
+
+    Attributes:
+        scenario_name, label, replicate: Which run this is.
+        seed_entropy, seed_spawn_key: The run's ``SeedSequence`` (entropy = root seed).
+        ok: True if the run finished.
+        timeseries: Tidy time series of this replicate (None if it failed).
+        wall_time_s: Seconds spent in the worker.
+        error_type, error_message, traceback: The failure (None if ok).
+        population_cached: True if a cached population was reused.
+        worker: ``host:pid`` of the process that ran it.
+    """
+
+    scenario_name: str
+    label: str
+    replicate: int
+    seed_entropy: int
+    seed_spawn_key: tuple[int, ...]
+    ok: bool
+    timeseries: pd.DataFrame | None
+    wall_time_s: float
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    population_cached: bool = False
+    worker: str = ""
+
+    def failure_record(self) -> dict[str, Any]:
+        """The row of ``failures.csv`` / the manifest entry for a failed run."""
+        return {"replicate": self.replicate, "seed_entropy": self.seed_entropy,
+                "seed_spawn_key": list(self.seed_spawn_key), "error_type": self.error_type,
+                "message": self.error_message, "traceback": self.traceback}
+
+
+_POPULATIONS: OrderedDict[tuple[int, str], Population] = OrderedDict()
+POPULATION_CACHE_SIZE = 2
+"""Populations kept per worker process (about 130 MB each at full scale)."""
+
+
+def population_key(config: Scenario) -> tuple[int, str] | None:
+    """Cache key of a scenario's shared population, or None if each replicate draws its own."""
+    seed = config.population.structure_seed
+    if seed is None:
+        return None
+    sections = {"population": config.population.model_dump(mode="json"),
+                "time": config.time.model_dump(mode="json")}
+    text = json.dumps(sections, sort_keys=True, separators=(",", ":"))
+    return seed, hashlib.sha256(text.encode()).hexdigest()
+
+
+def shared_population(config: Scenario) -> tuple[Population | None, bool]:
+    """The population shared by all replicates (built or taken from this process's cache).
+
+    Returns:
+        ``(population, was_cached)``; ``(None, False)`` if ``population.structure_seed`` is null.
+    """
+    import numpy as np
+
+    key = population_key(config)
+    if key is None:
+        return None, False
+    pop = _POPULATIONS.get(key)
+    if pop is not None:
+        _POPULATIONS.move_to_end(key)
+        return pop, True
+    pop = build_population(config, np.random.SeedSequence(key[0]))
+    _POPULATIONS[key] = pop
+    while len(_POPULATIONS) > POPULATION_CACHE_SIZE:
+        _POPULATIONS.popitem(last=False)
+    return pop, False
+
+
+def clear_population_cache() -> None:
+    """Forget the populations cached in this process."""
+    _POPULATIONS.clear()
+
+
+def run_one(spec: RunSpec) -> ReplicateResult:
+    """Run one replicate; never raises (a failure is returned as a record).
+
+    Args:
+        spec: The replicate to run.
+
+    Returns:
+        A :class:`ReplicateResult` holding the replicate's tidy time series, or the error.
+
+    Example:
+        >>> from sim.scenario.loader import load_scenario
+        >>> sc = load_scenario("demo", ["population.total_firms=20000", "time.end=2021-09"])
+        >>> res = run_one(RunSpec(sc, sc.name, replicate=0, root_seed=sc.run.seed))
+        >>> res.ok, sorted(res.timeseries["date"].unique())[-1]
+        (True, '2021-09-30')
+    """
+    t0 = time.perf_counter()
+    seq = run_seed(spec.root_seed, spec.replicate)
+    base = {"scenario_name": spec.scenario_name, "label": spec.key, "replicate": spec.replicate,
+            "seed_entropy": int(seq.entropy), "seed_spawn_key": tuple(int(k) for k in seq.spawn_key),
+            "worker": f"{socket.gethostname()}:{os.getpid()}"}
+    cached = False
+    try:
+        config = spec.scenario if isinstance(spec.scenario, Scenario) else Scenario.model_validate(spec.scenario)
+        pop, cached = shared_population(config)
+        model = CloudAdoptionModel(config, replicate=spec.replicate, rng=spec.root_seed, population=pop)
+        out = model.run()
+        ts = normalise_timeseries(outputs.tidy_timeseries(out, cells=config.outputs.cells))
+    except Exception as exc:  # noqa: BLE001 - failures are data
+        return ReplicateResult(**base, ok=False, timeseries=None,
+                               wall_time_s=time.perf_counter() - t0, error_type=type(exc).__name__,
+                               error_message=" ".join(str(exc).split()) or type(exc).__name__,
+                               traceback=traceback.format_exc(), population_cached=cached)
+    return ReplicateResult(**base, ok=True, timeseries=ts, wall_time_s=time.perf_counter() - t0,
+                           population_cached=cached)
+
+
+def _lost_run(spec: RunSpec, exc: BaseException) -> ReplicateResult:
+    """Failure record for a run whose worker could not report back (e.g. it died)."""
+    seq = run_seed(spec.root_seed, spec.replicate)
+    return ReplicateResult(
+        scenario_name=spec.scenario_name, label=spec.key, replicate=spec.replicate,
+        seed_entropy=int(seq.entropy), seed_spawn_key=tuple(int(k) for k in seq.spawn_key),
+        ok=False, timeseries=None, wall_time_s=0.0, error_type=type(exc).__name__,
+        error_message=" ".join(str(exc).split()) or type(exc).__name__,
+        traceback="".join(traceback.format_exception(exc)))
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def resolve_scenario(scenario: ScenarioLike, *, replicates: int | None = None,
+                     seed: int | None = None, overrides: Sequence[str] | dict | None = None) -> Scenario:
+    """A validated scenario from a Scenario, a dict, a YAML path or a shipped scenario name.
+
+    Args:
+        scenario: What to run.
+        replicates: Overrides ``run.replicates`` if given.
+        seed: Overrides ``run.seed`` if given.
+        overrides: ``--set`` style overrides (``["key.path=value", ...]`` or a mapping).
+
+    Raises:
+        ScenarioError: The file, an override or a value is invalid.
+    """
+    if isinstance(scenario, str | Path):
+        return load_scenario(scenario, overrides, replicates=replicates, seed=seed)
+    if isinstance(scenario, Scenario):
+        data = scenario.model_dump(mode="json")
+    elif isinstance(scenario, dict):
+        data = scenario
+    else:
+        raise TypeError(f"expected a Scenario, a dict, a path or a scenario name, got {type(scenario).__name__}")
+    if overrides is None and replicates is None and seed is None and isinstance(scenario, Scenario):
+        return scenario
+    if not overrides:
+        data = json.loads(json.dumps(data))
+        if replicates is not None:
+            data.setdefault("run", {})["replicates"] = replicates
+        if seed is not None:
+            data.setdefault("run", {})["seed"] = seed
+        try:
+            return Scenario.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            raise ScenarioError("(scenario)", where, err["msg"], "see docs/scenario_reference.md",
+                                more=len(exc.errors()) - 1) from exc
+    # Overrides go through the loader (same merging and messages as on the command line).
+    import tempfile
+
+    from sim.scenario.loader import resolved_yaml
+
+    base = scenario if isinstance(scenario, Scenario) else Scenario.model_validate(data)
+    with tempfile.TemporaryDirectory(prefix="gdcloud-") as tmp:
+        path = Path(tmp) / f"{base.name}.yaml"
+        path.write_text(resolved_yaml(base), encoding="utf-8")
+        return load_scenario(path, overrides, replicates=replicates, seed=seed)
+
+
+def goals_evaluated(config: Scenario) -> tuple[Scenario, str | None]:
+    """The scenario used for summaries, and a warning if its horizon ends before the goal date.
+
+    A run that ends before ``goals.date`` cannot say whether the goals are met then; its goals
+    are evaluated at the last simulated month instead and a note says so.
+    """
+    if month_number(config.time.end) >= month_number(config.goals.date):
+        return config, None
+    note = (f"the run ends at {config.time.end}, before the goal date {config.goals.date}: "
+            f"goals are evaluated at {config.time.end}")
+    data = config.model_dump(mode="json")
+    data["goals"]["date"] = config.time.end
+    return Scenario.model_validate(data), note
+
+
+def _summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
+    from sim import summary
+
+    cfg, _ = goals_evaluated(config)
+    return summary.summarize(ts, cfg)
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def _want_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return bool(progress)
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Progress:
+    """tqdm bar with runs done, failed and ETA (silent when disabled)."""
+
+    def __init__(self, total: int, desc: str, enabled: bool):
+        self.bar = None
+        self.failed = 0
+        if enabled and total:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True,
+                            smoothing=0.1)
+            self.bar.set_postfix(failed=0)
+
+    def update(self, ok: bool) -> None:
+        if not ok:
+            self.failed += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(failed=self.failed)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# --------------------------------------------------------------------------- collecting
+
+
+class _Job:
+    """The replicates of one scenario: where they are written and what came back."""
+
+    def __init__(self, scenario: Scenario, label: str, folder: RunFolder | None, replicates: list[int]):
+        self.scenario = scenario
+        self.label = label
+        self.folder = folder
+        self.todo = replicates
+        self.frames: dict[int, pd.DataFrame] = {}
+        self.failures: dict[int, ReplicateResult] = {}
+        self.wall: dict[int, float] = {}
+        self.start = utc_now()
+
+    def specs(self) -> list[RunSpec]:
+        data = self.scenario.model_dump(mode="json")
+        return [RunSpec(data, self.scenario.name, r, self.scenario.run.seed, self.label) for r in self.todo]
+
+    def add(self, res: ReplicateResult) -> None:
+        self.wall[res.replicate] = res.wall_time_s
+        if res.ok:
+            self.failures.pop(res.replicate, None)
+            if self.folder is not None:
+                self.folder.write_replicate(res.replicate, res.timeseries, res.wall_time_s)
+            else:
+                self.frames[res.replicate] = res.timeseries
+        else:
+            self.failures[res.replicate] = res
+
+    def failure_records(self) -> list[dict[str, Any]]:
+        return [self.failures[r].failure_record() for r in sorted(self.failures)]
+
+    def finish(self, *, figures: bool, interrupted: bool = False) -> ScenarioResult:
+        """Write the final files (or, if interrupted, only the manifest) and build the result."""
+        sc = self.scenario
+        failures = self.failure_records()
+        _, note = goals_evaluated(sc)
+        if self.folder is None:
+            reps = sorted(self.frames)
+            ts = (pd.concat([self.frames[r] for r in reps], ignore_index=True) if reps
+                  else _empty_timeseries())
+            summ = _summarize(ts, sc) if reps else None
+            manifest = {"scenario": {"name": sc.name, "hash": scenario_hash(sc)},
+                        "root_seed": sc.run.seed, "notes": [note] if note else [],
+                        "replicates": {"planned": sc.run.replicates, "done": reps,
+                                       "failed": sorted(self.failures)}}
+            return ScenarioResult(sc, ts, summ, failures_frame(failures), None, manifest)
+
+        rf = self.folder
+        rf.manifest["notes"] = [note] if note else []
+        if interrupted:
+            rf.end_session(status="interrupted", start=self.start, failures=failures)
+            return None  # type: ignore[return-value]
+        done = rf.done()
+        rf.write_failures(failures)
+        summ = None
+        ts = _empty_timeseries()
+        if done:
+            concatenate_replicate_files(rf.path, done, rf.path / TIMESERIES)
+            ts = read_timeseries(rf.path / TIMESERIES)
+            summ = _summarize(ts, sc)
+            atomic_write_text(rf.path / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
+            if figures and sc.outputs.figures:
+                try:
+                    made = _write_figures(rf.path / FIGURES, ts, sc)
+                    rf.manifest["figures"] = [str(p.relative_to(rf.path)) for p in made]
+                except Exception as exc:  # noqa: BLE001 - figures must not lose the results
+                    rf.manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
+        complete = not failures and len(done) == sc.run.replicates
+        rf.end_session(status="complete" if complete else "failed", start=self.start, failures=failures)
+        return ScenarioResult(sc, ts, summ, failures_frame(failures), rf.path, rf.manifest)
+
+
+def _empty_timeseries() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in outputs.TIMESERIES_COLUMNS})
+
+
+def _write_figures(folder: Path, ts: pd.DataFrame, config: Scenario, compare=None) -> list[Path]:
+    from sim import plots
+
+    cfg, _ = goals_evaluated(config)
+    return write_figure_files(folder, lambda tmp: plots.write_figures(tmp, ts, cfg, compare=compare))
+
+
+def _execute(jobs: list[_Job], executor: Executor, progress: bool | None, desc: str) -> None:
+    """Run every job's replicates on one executor, dispatching results as they arrive."""
+    specs = [s for job in jobs for s in job.specs()]
+    by_label = {job.label: job for job in jobs}
+    bar = _Progress(len(specs), desc, _want_progress(progress))
+
+    def on_result(res: ReplicateResult) -> None:
+        by_label[res.label].add(res)
+        bar.update(res.ok)
+
+    try:
+        executor.map(run_one, specs, on_result, lambda spec, exc: on_result(_lost_run(spec, exc)))
+    finally:
+        bar.close()
+
+
+def _executor(executor: Executor | str | None, workers: int | None = None,
+              address: str | None = None) -> tuple[Executor, bool]:
+    """The executor to use and whether we created it (and so must close it)."""
+    if isinstance(executor, Executor):
+        return executor, False
+    if executor is None and workers is None and address is None:
+        return SerialExecutor(), True
+    return make_executor(executor or "processes", workers=workers, address=address), True
+
+
+# --------------------------------------------------------------------------- public entry points
+
+
+def run_scenario(
+    scenario: ScenarioLike | None = None,
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+    overrides: Sequence[str] | dict | None = None,
+    executor: Executor | str | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    out_dir: str | Path | None = None,
+    save: bool = True,
+    figures: bool = True,
+    progress: bool | None = None,
+    resume: str | Path | None = None,
+    command: str | None = None,
+) -> ScenarioResult:
+    """Run every replicate of a scenario and save the results in a new folder.
+
+    Args:
+        scenario: A :class:`Scenario`, a YAML path, a shipped scenario name (``"baseline"``) or
+            a dict. May be omitted with ``resume`` (the folder's saved scenario is used).
+        replicates: Number of replicates (overrides ``run.replicates``; with ``resume``,
+            default: the number planned by the interrupted run).
+        seed: Root seed (overrides ``run.seed``).
+        overrides: ``--set`` style overrides, e.g. ``["population.total_firms=50000"]``.
+        executor: An :class:`~sim.executors.Executor` or ``"serial"``, ``"processes"``,
+            ``"dask"`` (default: serial, or processes if ``workers`` is given).
+        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
+        address: Dask scheduler address (``tcp://host:8786``).
+        out_dir: Folder under which ``<scenario>/<timestamp>-<hash>/`` is created
+            (default ``results``).
+        save: If False, nothing is written and the result has ``folder=None``.
+        figures: Write ``figures/*.png`` (if ``outputs.figures`` is also true).
+        progress: Show a progress bar (default: only if stderr is a terminal).
+        resume: An interrupted run folder to complete; only missing replicates are run and the
+            final files equal those of an uninterrupted run.
+        command: Command line recorded in the manifest.
+
+    Returns:
+        The :class:`~sim.results.ScenarioResult`; check ``result.failures`` for failed runs.
+
+    Raises:
+        ScenarioError: Invalid scenario, overrides or resume folder (nothing is written).
+        KeyboardInterrupt: On Ctrl-C, after recording the finished replicates; the folder can
+            be completed with ``resume``.
+
+    Example:
+        >>> import sim
+        >>> res = sim.run("demo", replicates=2,
+        ...               overrides=["population.total_firms=20000", "time.end=2022-06"],
+        ...               save=False)
+        >>> res.replicates_done
+        [0, 1]
+    """
+    if resume is not None:
+        folder = Path(resume)
+        if scenario is not None:
+            scenario = resolve_scenario(scenario, seed=seed, overrides=overrides)
+        rf = RunFolder.reopen(folder, scenario)
+        planned = replicates if replicates is not None else rf.manifest["replicates"]["planned"]
+        sc = resolve_scenario(rf.scenario, replicates=planned)
+        rf.scenario = sc
+        done = set(rf.done())
+        todo = [r for r in range(sc.run.replicates) if r not in done]
+        rf.remove_final_files()
+        save = True
+    else:
+        if scenario is None:
+            raise ScenarioError("(arguments)", "scenario", "no scenario given",
+                                "a scenario file, a shipped scenario name, or resume=FOLDER")
+        sc = resolve_scenario(scenario, replicates=replicates, seed=seed, overrides=overrides)
+        rf = RunFolder.create(Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR, sc) if save else None
+        todo = list(range(sc.run.replicates))
+
+    ex, owned = _executor(executor, workers, address)
+    job = _Job(sc, sc.name, rf, todo)
+    try:
+        if rf is not None:
+            rf.begin_session(replicates=todo, command=command or _default_command(),
+                             executor=ex.describe(), start=job.start)
+        try:
+            _execute([job], ex, progress, sc.name)
+        except KeyboardInterrupt:
+            job.finish(figures=False, interrupted=True)
+            raise
+    finally:
+        if owned:
+            ex.close()
+    return job.finish(figures=figures)
+
+
+@dataclass
+class CompareResult:
+    """Several scenarios run with common random numbers, and their paired differences.
+
+    Attributes:
+        results: :class:`ScenarioResult` per scenario label (first = reference).
+        differences: :func:`sim.summary.paired_differences` of every other scenario vs the
+            reference (None if a scenario has no successful replicate).
+        reference: Label of the reference (first) scenario.
+        folder: The comparison folder (``results/compare/<timestamp>-<hash>/``) or None.
+    """
+
+    results: dict[str, ScenarioResult]
+    differences: pd.DataFrame | None
+    reference: str
+    folder: Path | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results.values())
+
+    @property
+    def timeseries(self) -> dict[str, pd.DataFrame]:
+        return {k: r.timeseries for k, r in self.results.items()}
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The summaries of all scenarios stacked (column ``scenario``)."""
+        frames = [r.summary for r in self.results.values() if r.summary is not None]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def __getitem__(self, label: str) -> ScenarioResult:
+        return self.results[label]
+
+    def __repr__(self) -> str:
+        where = f", folder='{self.folder}'" if self.folder else ""
+        return f"CompareResult({list(self.results)}, reference={self.reference!r}{where})"
+
+
+def _labels(scenarios: list[Scenario]) -> list[str]:
+    out: list[str] = []
+    for sc in scenarios:
+        label, i = sc.name, 2
+        while label in out:
+            label, i = f"{sc.name}-{i}", i + 1
+        out.append(label)
+    return out
+
+
+def compare_scenarios(
+    scenarios: Sequence[ScenarioLike],
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+    overrides: Sequence[str] | dict | None = None,
+    executor: Executor | str | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    out_dir: str | Path | None = None,
+    save: bool = True,
+    figures: bool = True,
+    progress: bool | None = None,
+    command: str | None = None,
+) -> CompareResult:
+    """Run several scenarios with common random numbers and compare them with the first.
+
+    Every scenario runs the same replicates with the same root seed (``seed``, default the
+    first scenario's ``run.seed``), so replicate ``r`` of each uses ``run_seed(seed, r)`` and the
+    differences are paired. Each scenario gets its usual run folder; the comparison folder
+    ``<out_dir>/compare/<timestamp>-<hash>/`` holds ``differences.csv``, ``summary.csv`` (all
+    scenarios), ``figures/`` and a ``manifest.json`` pointing to the scenario folders.
+
+    Args:
+        scenarios: Two or more scenarios (Scenario, path, shipped name or dict); the first is
+            the reference.
+        replicates: Replicates per scenario (default: the first scenario's ``run.replicates``).
+        seed: Common root seed (default: the first scenario's ``run.seed``).
+        overrides: ``--set`` overrides applied to every scenario.
+        executor, workers, address, out_dir, save, figures, progress, command: As in
+            :func:`run_scenario`.
+
+    Returns:
+        A :class:`CompareResult`.
+
+    Raises:
+        ScenarioError: A scenario is invalid, or fewer than two are given.
+
+    Example:
+        >>> import sim
+        >>> cmp = sim.compare(["baseline", "no_policy"], replicates=2,
+        ...                   overrides=["population.total_firms=20000", "time.end=2022-06"],
+        ...                   save=False)
+        >>> list(cmp.differences["outcome"].unique())[:2]
+        ['cloud_firms', 'transformed_firms']
+    """
+    if len(scenarios) < 2:
+        raise ScenarioError("(arguments)", "scenarios", f"got {len(scenarios)} scenario(s)",
+                            "two or more scenarios (the first is the reference)")
+    first = resolve_scenario(scenarios[0], seed=seed, replicates=replicates, overrides=overrides)
+    root, n = first.run.seed, first.run.replicates
+    resolved = [first] + [resolve_scenario(s, seed=root, replicates=n, overrides=overrides)
+                          for s in scenarios[1:]]
+    labels = _labels(resolved)
+    root_dir = Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR
+    jobs = [_Job(sc, label, RunFolder.create(root_dir, sc) if save else None, list(range(n)))
+            for sc, label in zip(resolved, labels, strict=True)]
+    ex, owned = _executor(executor, workers, address)
+    cmd = command or _default_command()
+    try:
+        for job in jobs:
+            if job.folder is not None:
+                job.folder.begin_session(replicates=job.todo, command=cmd, executor=ex.describe(),
+                                         start=job.start)
+        try:
+            _execute(jobs, ex, progress, "compare")
+        except KeyboardInterrupt:
+            for job in jobs:
+                job.finish(figures=False, interrupted=True)
+            raise
+    finally:
+        if owned:
+            ex.close()
+    results = {job.label: job.finish(figures=figures) for job in jobs}
+    ts_ok = {k: r.timeseries for k, r in results.items() if not r.timeseries.empty}
+    diffs = None
+    ref_cfg, _ = goals_evaluated(first)
+    if len(ts_ok) == len(results):
+        from sim import summary
+
+        diffs = summary.paired_differences(ts_ok, labels[0], goals=summary.scaled_goals(ref_cfg))
+    cmp = CompareResult(results, diffs, labels[0])
+    if save:
+        cmp.folder, cmp.manifest = _write_compare_folder(root_dir, cmp, resolved, figures, cmd, ex)
+    return cmp
+
+
+def _write_compare_folder(root: Path, cmp: CompareResult, scenarios: list[Scenario], figures: bool,
+                          command: str, ex: Executor) -> tuple[Path, dict[str, Any]]:
+    hashes = [scenario_hash(s) for s in scenarios]
+    combined = hashlib.sha256(",".join(hashes).encode()).hexdigest()
+    folder = new_run_folder(root, "compare", combined[:10])
+    manifest: dict[str, Any] = {
+        "format": 1,
+        "kind": "compare",
+        "reference": cmp.reference,
+        "root_seed": scenarios[0].run.seed,
+        "replicates": scenarios[0].run.replicates,
+        "scenarios": [{"label": label, "name": sc.name, "hash": h,
+                       "folder": os.path.relpath(r.folder, folder) if r.folder else None,
+                       "replicates_done": r.replicates_done,
+                       "replicates_failed": sorted(int(x) for x in r.failures["replicate"])}
+                      for (label, r), sc, h in zip(cmp.results.items(), scenarios, hashes, strict=True)],
+        "versions": versions(),
+        "command": command,
+        "executor": ex.describe(),
+        "created": iso(utc_now()),
+    }
+    if cmp.differences is not None:
+        atomic_write_text(folder / "differences.csv", cmp.differences.to_csv(index=False, lineterminator="\n"))
+    summ = cmp.summary
+    if not summ.empty:
+        atomic_write_text(folder / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
+    if figures and cmp.differences is not None and scenarios[0].outputs.figures:
+        try:
+            made = _write_figures(folder / FIGURES, cmp.results[cmp.reference].timeseries,
+                                  scenarios[0], compare=cmp.timeseries)
+            manifest["figures"] = [str(p.relative_to(folder)) for p in made]
+        except Exception as exc:  # noqa: BLE001
+            manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
+    atomic_write_json(folder / "manifest.json", manifest)
+    return folder, manifest
+
+
+def _default_command() -> str:
+    argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else []
+    if not argv or "ipykernel" in " ".join(argv) or argv[0] in ("", "-c"):
+        return "(python API)"
+    return "(python API) " + " ".join(argv)
+
+
+__all__ = [
+    "RunSpec", "ReplicateResult", "run_one", "run_scenario", "compare_scenarios", "CompareResult",
+    "resolve_scenario", "shared_population", "clear_population_cache", "DEFAULT_RESULTS_DIR",
+]
