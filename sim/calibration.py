@@ -1,0 +1,618 @@
+"""Calibration of diffusion parameters to the reported progress figures.
+
+A calibration is described by a strict YAML spec (:class:`CalibrationSpec`, ``extra="forbid"``):
+the base scenario, the parameters to fit (dotted key paths with a box ``[lower, upper]``), the
+targets (reported figures of :func:`sim.datasets.reported_progress`), the seeds, the population
+size and the optimizer. :func:`calibrate` then
+
+1. minimises the sum of squared *relative* errors ``(simulated - reported) / reported`` with
+   :func:`scipy.optimize.minimize` (bounded Nelder-Mead, default) or
+   :func:`scipy.optimize.least_squares`, over **common random numbers**: every trial runs the
+   same replicates (same seeds, same firm thresholds and populations), so the objective changes
+   only through the parameters and is smooth up to the granularity of single firms;
+2. draws an approximate-Bayesian posterior by **ABC rejection** over the uniform prior box
+   (numpy, seeded; the simulator and seeds are the same as in the fit), keeping the draws whose
+   distance is within the ``accept_fraction`` quantile;
+3. profiles the objective along each parameter (others at the fitted values) and compares the
+   posterior widths with the prior widths: a parameter is *pinned* when its 90% posterior
+   interval is under half its prior width;
+4. writes a plot of the fit, a CSV of the ABC draws, a JSON summary and
+   ``scenarios/calibrated.yaml`` (``extends: baseline`` plus the fitted values, with a comment
+   block saying how they were produced).
+
+Population-size approximation: to keep trials cheap the model is run at ``total_firms``
+(default 200,000) and every simulated count is multiplied by ``2,000,000 / total_firms`` (the
+model itself scales initial counts, the voucher budget and service capacity by the same
+ratio). Peer shares in parks and chains are shares, so this is a good approximation of the full
+population, but small parks are noisier; the fitted values carry this approximation.
+
+pyabc (0.13) could be installed, but it pulls about 20 further packages (ipykernel, redis,
+SQLAlchemy, scikit-learn, GitPython) and a database back end for what is, with four targets,
+a few lines of numpy; ABC rejection is therefore implemented here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim import datasets
+from sim.model import apply_overrides, run_seed, simulate, spawn_streams, structure_seed
+from sim.population import Population, build_population
+from sim.scenario.loader import load_scenario
+from sim.scenario.schema import Scenario, YearMonth
+
+DEFAULT_TOTAL_FIRMS = 2_000_000
+"""Population the reported figures refer to (the schema default)."""
+
+INDICATOR_METRIC: dict[str, str] = {
+    "cloud_enterprises_cumulative": "cloud_cumulative",
+    "above_scale_transformed_cumulative": "transformed",
+}
+"""Reported indicator -> model metric (:data:`sim.model.METRICS`)."""
+
+
+# --------------------------------------------------------------------------- spec
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParameterSpec(_Strict):
+    """One fitted parameter: a dotted scenario path (or several set to the same value)."""
+
+    path: str | list[str] = Field(description="Dotted key path(s), e.g. diffusion.cloud.market_rate_per_year.")
+    lower: float = Field(description="Lower bound (and of the uniform ABC prior).")
+    upper: float = Field(description="Upper bound.")
+    name: str | None = Field(None, description="Short label (default: the last key of the path).")
+
+    @model_validator(mode="after")
+    def _box(self) -> ParameterSpec:
+        if not self.upper > self.lower:
+            raise ValueError(f"upper ({self.upper}) must exceed lower ({self.lower})")
+        return self
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        p = self.paths[0].split(".")
+        return f"{p[-2]}.{p[-1]}" if len(p) > 1 else p[-1]
+
+
+class TargetSpec(_Strict):
+    """One reported figure to match."""
+
+    indicator: Literal["cloud_enterprises_cumulative", "above_scale_transformed_cumulative"]
+    date: str = Field(description="Reported date, YYYY-MM-DD (a month end).")
+    value: float | None = Field(None, gt=0, description="Figure to match; default: the reported value.")
+    weight: float = Field(1.0, gt=0, description="Weight of the squared relative error.")
+
+    @model_validator(mode="after")
+    def _reported(self) -> TargetSpec:
+        if self.value is None:
+            v = datasets.reported_value(self.indicator, self.date)
+            if v is None:
+                raise ValueError(f"no reported {self.indicator} at {self.date}; give value explicitly")
+            self.value = v
+        return self
+
+    @property
+    def metric(self) -> str:
+        return INDICATOR_METRIC[self.indicator]
+
+
+def _default_targets() -> list[TargetSpec]:
+    return [TargetSpec(indicator="cloud_enterprises_cumulative", date="2021-12-31"),
+            TargetSpec(indicator="above_scale_transformed_cumulative", date="2021-12-31")]
+
+
+class OptimizerSpec(_Strict):
+    method: Literal["nelder-mead", "least_squares"] = "nelder-mead"
+    max_evaluations: int = Field(80, ge=1, description="Objective evaluations (each = `replicates` runs).")
+    start: dict[str, float] | None = Field(None, description="Start values by label; default: the base scenario's values (clipped into the box).")
+
+
+class AbcSpec(_Strict):
+    enabled: bool = True
+    draws: int = Field(200, ge=2, description="Prior draws (Latin hypercube over the box).")
+    accept_fraction: float = Field(0.1, gt=0, le=1, description="Fraction of draws kept (smallest distance).")
+
+
+class ProfileSpec(_Strict):
+    enabled: bool = True
+    points: int = Field(9, ge=3, description="Grid points per parameter over its box.")
+
+
+class CalibrationSpec(_Strict):
+    """A calibration: what to fit, to which figures, how."""
+
+    base: str = Field("baseline", description="Base scenario (file or shipped name).")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides applied to the base before fitting.")
+    start: YearMonth | None = Field(None, description="Run start (YYYY-MM); '2020-12' uses the end-2020 figures as initial state and the 2021-06 figures as targets. Default: the base's start.")
+    parameters: list[ParameterSpec]
+    targets: list[TargetSpec] = Field(default_factory=_default_targets)
+    replicates: int = Field(2, ge=1, le=1000, description="Seeds per trial (the same at every trial).")
+    seed: int = Field(20210706, ge=0, description="Root seed of the replicates.")
+    total_firms: int = Field(200_000, ge=1_000, description="Population simulated; counts are scaled by 2,000,000/total_firms.")
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    abc: AbcSpec = Field(default_factory=AbcSpec)
+    profile: ProfileSpec = Field(default_factory=ProfileSpec)
+    write_scenario: str | None = Field("scenarios/calibrated.yaml", description="Where to write the calibrated scenario (relative to the repo); null = do not write.")
+
+    @field_validator("parameters")
+    @classmethod
+    def _nonempty(cls, v: list[ParameterSpec]) -> list[ParameterSpec]:
+        if not v:
+            raise ValueError("at least one parameter is needed")
+        labels = [p.label for p in v]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"parameter labels must be unique, got {labels}")
+        return v
+
+
+def load_spec(spec: str | Path | CalibrationSpec | dict) -> CalibrationSpec:
+    """A validated :class:`CalibrationSpec` from a YAML path, a dict or a spec."""
+    if isinstance(spec, CalibrationSpec):
+        return spec
+    if isinstance(spec, dict):
+        return CalibrationSpec.model_validate(spec)
+    data = yaml.safe_load(Path(spec).read_text(encoding="utf-8"))
+    return CalibrationSpec.model_validate(data)
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+_POP_CACHE: OrderedDict[tuple, Population] = OrderedDict()
+POP_CACHE_SIZE = 16
+
+
+def _population_for(config: Scenario, replicate: int) -> Population:
+    """The population :func:`sim.model.simulate` would build for this replicate, cached.
+
+    Only the population and time sections and the seed determine it, so every trial of a
+    calibration (which changes diffusion parameters only) reuses it: common random numbers and
+    no rebuild cost.
+    """
+    key = (json.dumps({"p": config.population.model_dump(mode="json"),
+                       "t": config.time.model_dump(mode="json")}, sort_keys=True),
+           config.run.seed, replicate)
+    pop = _POP_CACHE.get(key)
+    if pop is None:
+        seq = structure_seed(config, spawn_streams(run_seed(config.run.seed, replicate)))
+        pop = build_population(config, seq)
+        _POP_CACHE[key] = pop
+        while len(_POP_CACHE) > POP_CACHE_SIZE:
+            _POP_CACHE.popitem(last=False)
+    else:
+        _POP_CACHE.move_to_end(key)
+    return pop
+
+
+def run_totals(config: Scenario, replicate: int, metrics: Sequence[str] = ("cloud_cumulative", "transformed")) -> dict:
+    """Run one replicate (population cached) and return ``{"dates": [...], metric: array}``."""
+    out = simulate(config, replicate, population=_population_for(config, replicate))
+    res: dict[str, Any] = {"dates": out.dates}
+    for m in metrics:
+        res[m] = out.total(m)
+    return res
+
+
+def scale_up(config: Scenario) -> float:
+    """Factor from the simulated population to the 2,000,000 firms the figures refer to."""
+    return DEFAULT_TOTAL_FIRMS / config.population.total_firms
+
+
+def with_values(config: Scenario, params: Sequence[ParameterSpec], theta: Sequence[float]) -> Scenario:
+    """``config`` with parameter values ``theta`` applied (dotted paths)."""
+    ov = {}
+    for p, v in zip(params, theta, strict=True):
+        for path in p.paths:
+            ov[path.replace(".", "__")] = float(v)
+    return apply_overrides(config, ov)
+
+
+def get_value(config: Scenario, path: str) -> Any:
+    """Value at a dotted path of a scenario; KeyError naming the path if it does not exist."""
+    node: Any = config
+    for part in path.split("."):
+        try:
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        except (KeyError, AttributeError):
+            raise KeyError(f"unknown scenario key {path!r}") from None
+    return node
+
+
+@dataclass
+class Problem:
+    """The calibration problem made concrete: base config, parameter box, targets, seeds."""
+
+    spec: CalibrationSpec
+    config: Scenario
+    n_evals: int = 0
+
+    @property
+    def params(self) -> list[ParameterSpec]:
+        return self.spec.parameters
+
+    @property
+    def lower(self) -> np.ndarray:
+        return np.array([p.lower for p in self.params])
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.array([p.upper for p in self.params])
+
+    @property
+    def observed(self) -> np.ndarray:
+        return np.array([t.value for t in self.spec.targets], dtype=float)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.array([t.weight for t in self.spec.targets], dtype=float)
+
+    def simulate(self, theta: Sequence[float]) -> np.ndarray:
+        """Mean over the fixed replicates of each target, scaled to 2,000,000 firms."""
+        cfg = with_values(self.config, self.params, theta)
+        metrics = sorted({t.metric for t in self.spec.targets})
+        acc = np.zeros(len(self.spec.targets))
+        for r in range(self.spec.replicates):
+            res = run_totals(cfg, r, metrics)
+            for i, t in enumerate(self.spec.targets):
+                acc[i] += res[t.metric][res["dates"].index(t.date)]
+        self.n_evals += 1
+        return acc / self.spec.replicates * scale_up(cfg)
+
+    def residuals(self, simulated: np.ndarray) -> np.ndarray:
+        """Weighted relative errors ``sqrt(w) (sim - obs) / obs``."""
+        return np.sqrt(self.weights) * (simulated - self.observed) / self.observed
+
+    def objective(self, theta: Sequence[float]) -> float:
+        r = self.residuals(self.simulate(theta))
+        return float(r @ r)
+
+
+def make_problem(spec: CalibrationSpec) -> Problem:
+    """Resolve the base scenario, horizon and population size of a spec."""
+    base = load_scenario(spec.base, dict(spec.overrides) or None)
+    last = max(t.date for t in spec.targets)
+    ov: dict[str, Any] = {"population__total_firms": spec.total_firms, "time__end": last[:7],
+                          "run__seed": spec.seed}
+    if spec.start is not None:
+        ov["time__start"] = spec.start
+    config = apply_overrides(base, ov)
+    for t in spec.targets:
+        if t.date[:7] <= config.time.start:
+            raise ValueError(f"target {t.indicator} at {t.date} is not after the run start {config.time.start}")
+    for p in spec.parameters:
+        for path in p.paths:
+            get_value(config, path)  # raises on an unknown path
+    with_values(config, spec.parameters, [(p.lower + p.upper) / 2 for p in spec.parameters])
+    return Problem(spec, config)
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass
+class CalibrationResult:
+    """What :func:`calibrate` found.
+
+    Attributes:
+        spec: The spec used.
+        labels: Parameter labels, in spec order.
+        fitted: Best-fit values (optimizer).
+        objective: Sum of weighted squared relative errors at the fit.
+        fit: Per target: date, indicator, reported, simulated, relative error.
+        posterior: ABC draws kept (one row per draw, plus ``distance``); empty if ABC is off.
+        draws: All ABC draws with their distance.
+        summary: Per parameter: prior box, fitted value, posterior 5/50/95% quantiles, width
+            ratio (90% posterior width / prior width) and ``pinned``.
+        profiles: Per parameter and grid value: objective with the others at the fit.
+        n_runs: Model runs used.
+        files: Written files by role.
+    """
+
+    spec: CalibrationSpec
+    labels: list[str]
+    fitted: np.ndarray
+    objective: float
+    fit: pd.DataFrame
+    posterior: pd.DataFrame
+    draws: pd.DataFrame
+    summary: pd.DataFrame
+    profiles: pd.DataFrame
+    n_runs: int
+    optimizer_message: str = ""
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def fitted_dict(self) -> dict[str, float]:
+        return dict(zip(self.labels, map(float, self.fitted), strict=True))
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def fit(problem: Problem) -> tuple[np.ndarray, float, str]:
+    """Minimise the objective inside the box; returns (theta, objective, message)."""
+    from scipy import optimize
+
+    spec = problem.spec
+    lo, hi = problem.lower, problem.upper
+    x0 = []
+    for p in problem.params:
+        if spec.optimizer.start and p.label in spec.optimizer.start:
+            v = spec.optimizer.start[p.label]
+        else:
+            v = float(get_value(problem.config, p.paths[0]))
+        x0.append(float(np.clip(v, p.lower, p.upper)))
+    # Work in unit coordinates so every parameter gets comparable simplex steps.
+    u0 = (np.array(x0) - lo) / (hi - lo)
+    to_x = lambda u: lo + np.clip(u, 0, 1) * (hi - lo)  # noqa: E731
+    if spec.optimizer.method == "least_squares":
+        res = optimize.least_squares(lambda u: problem.residuals(problem.simulate(to_x(u))), u0,
+                                     bounds=(0, 1), diff_step=0.02, max_nfev=spec.optimizer.max_evaluations,
+                                     x_scale=1.0)
+        return to_x(res.x), float(2 * res.cost), str(res.message)
+    # Initial simplex of +/-15% of the box around the start (reflected inside).
+    d = len(u0)
+    simplex = np.tile(u0, (d + 1, 1))
+    for i in range(d):
+        simplex[i + 1, i] += 0.15 if u0[i] <= 0.85 else -0.15
+    res = optimize.minimize(lambda u: problem.objective(to_x(u)), u0, method="Nelder-Mead",
+                            bounds=[(0, 1)] * d,
+                            options={"maxfev": spec.optimizer.max_evaluations, "initial_simplex": simplex,
+                                     "xatol": 1e-3, "fatol": 1e-6})
+    return to_x(res.x), float(res.fun), str(res.message)
+
+
+def abc_rejection(problem: Problem, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ABC rejection over the uniform prior box (Latin hypercube draws).
+
+    Distance = root mean square of the weighted relative errors; the ``accept_fraction`` of
+    draws with the smallest distance are kept (so the tolerance is a quantile of the distances).
+
+    Returns:
+        (all draws with distance and simulated targets, accepted draws).
+    """
+    from scipy.stats import qmc
+
+    spec = problem.spec
+    d = len(problem.params)
+    try:
+        sampler = qmc.LatinHypercube(d=d, rng=rng)
+    except TypeError:  # scipy < 1.15
+        sampler = qmc.LatinHypercube(d=d, seed=rng)
+    u = sampler.random(spec.abc.draws)
+    thetas = problem.lower + u * (problem.upper - problem.lower)
+    labels = [p.label for p in problem.params]
+    rows = []
+    for th in thetas:
+        sim = problem.simulate(th)
+        r = problem.residuals(sim)
+        rows.append([*th, float(np.sqrt(np.mean(r * r))), *sim])
+    draws = pd.DataFrame(rows, columns=[*labels, "distance",
+                                        *[f"sim:{t.indicator}@{t.date}" for t in spec.targets]])
+    draws.index.name = "draw"
+    k = max(2, int(np.ceil(spec.abc.accept_fraction * len(draws))))
+    accepted = draws.nsmallest(k, "distance")
+    return draws, accepted
+
+
+def profiles(problem: Problem, theta: np.ndarray) -> pd.DataFrame:
+    """Objective along each parameter's box with the others held at ``theta``."""
+    rows = []
+    for i, p in enumerate(problem.params):
+        for v in np.linspace(p.lower, p.upper, problem.spec.profile.points):
+            th = theta.copy()
+            th[i] = v
+            rows.append({"parameter": p.label, "value": float(v), "objective": problem.objective(th)})
+    return pd.DataFrame(rows)
+
+
+def _summary(problem: Problem, theta: np.ndarray, accepted: pd.DataFrame, prof: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for i, p in enumerate(problem.params):
+        row: dict[str, Any] = {"parameter": p.label, "path": ",".join(p.paths), "lower": p.lower,
+                               "upper": p.upper, "fitted": float(theta[i])}
+        if len(accepted):
+            q = accepted[p.label].quantile([0.05, 0.5, 0.95]).to_numpy()
+            row.update(q05=q[0], q50=q[1], q95=q[2])
+            row["width_ratio"] = float((q[2] - q[0]) / (p.upper - p.lower))
+            row["pinned"] = bool(row["width_ratio"] < 0.5)
+        if len(prof):
+            pr = prof[prof.parameter == p.label]
+            best = pr.objective.min()
+            # Share of the box where the profile stays within 2x the best objective + 1e-4
+            # (about a 1% relative error): a flat profile means a poorly identified parameter.
+            row["profile_flat_share"] = float(np.mean(pr.objective <= 2 * best + 1e-4))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fit_table(problem: Problem, theta: np.ndarray) -> pd.DataFrame:
+    sim = problem.simulate(theta)
+    return pd.DataFrame({
+        "date": [t.date for t in problem.spec.targets],
+        "indicator": [t.indicator for t in problem.spec.targets],
+        "reported": problem.observed,
+        "simulated": sim,
+        "relative_error": (sim - problem.observed) / problem.observed,
+    })
+
+
+def calibrate(spec_path_or_spec: str | Path | CalibrationSpec | dict, *, out_dir: str | Path | None = None,
+              seed: int = 0, write_scenario: bool | None = None,
+              progress: Callable[[str], None] | None = None) -> CalibrationResult:
+    """Fit the spec's parameters to the reported figures and quantify their uncertainty.
+
+    Args:
+        spec_path_or_spec: A YAML path, a dict or a :class:`CalibrationSpec`.
+        out_dir: Folder for ``calibration_fit.png``, ``calibration_profiles.png``,
+            ``abc_draws.csv``, ``calibration.json`` (nothing written if None).
+        seed: Seed of the ABC prior draws (the model replicates use ``spec.seed``).
+        write_scenario: Write ``spec.write_scenario`` (default: only if ``out_dir`` is given).
+        progress: Optional callback receiving one-line progress messages.
+
+    Returns:
+        A :class:`CalibrationResult`.
+    """
+    say = progress or (lambda _msg: None)
+    spec = load_spec(spec_path_or_spec)
+    problem = make_problem(spec)
+    labels = [p.label for p in spec.parameters]
+    say(f"fitting {labels} to {len(spec.targets)} targets, {spec.replicates} seeds x {spec.total_firms} firms")
+    theta, obj, msg = fit(problem)
+    say(f"fit: {dict(zip(labels, np.round(theta, 5), strict=True))} objective {obj:.3g} ({msg})")
+    fit_df = fit_table(problem, theta)
+    obj = float(np.sum(problem.weights * fit_df.relative_error.to_numpy() ** 2))
+    if spec.abc.enabled:
+        draws, accepted = abc_rejection(problem, np.random.default_rng(seed))
+        say(f"ABC: kept {len(accepted)} of {len(draws)} draws, distance <= {accepted.distance.max():.3g}")
+    else:
+        draws = accepted = pd.DataFrame(columns=[*labels, "distance"])
+    prof = profiles(problem, theta) if spec.profile.enabled else pd.DataFrame(columns=["parameter", "value", "objective"])
+    summary = _summary(problem, theta, accepted, prof)
+    result = CalibrationResult(spec=spec, labels=labels, fitted=theta, objective=obj, fit=fit_df,
+                               posterior=accepted, draws=draws, summary=summary, profiles=prof,
+                               n_runs=problem.n_evals * spec.replicates, optimizer_message=msg)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        result.files["draws"] = out / "abc_draws.csv"
+        draws.to_csv(result.files["draws"])
+        result.files["summary"] = out / "calibration_summary.csv"
+        summary.to_csv(result.files["summary"], index=False)
+        result.files["fit"] = out / "calibration_fit.csv"
+        fit_df.to_csv(result.files["fit"], index=False)
+        result.files["json"] = out / "calibration.json"
+        result.files["json"].write_text(json.dumps(_json(result), indent=2, default=float), encoding="utf-8")
+        result.files.update(plot_calibration(result, problem, out))
+    if write_scenario if write_scenario is not None else out_dir is not None:
+        if spec.write_scenario:
+            path = Path(spec.write_scenario)
+            if not path.is_absolute():
+                path = Path(__file__).resolve().parents[1] / path
+            write_calibrated_scenario(result, path)
+            result.files["scenario"] = path
+    return result
+
+
+def _json(result: CalibrationResult) -> dict:
+    return {"spec": result.spec.model_dump(mode="json"), "fitted": result.fitted_dict(),
+            "objective": result.objective, "n_runs": result.n_runs,
+            "optimizer_message": result.optimizer_message,
+            "fit": result.fit.to_dict(orient="records"),
+            "summary": result.summary.to_dict(orient="records")}
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def write_calibrated_scenario(result: CalibrationResult, path: str | Path) -> Path:
+    """Write a scenario that ``extends: baseline`` with the fitted values and provenance."""
+    spec = result.spec
+    data: dict[str, Any] = {}
+    for p, v in zip(spec.parameters, result.fitted, strict=True):
+        for dotted in p.paths:
+            node = data
+            keys = dotted.split(".")
+            for k in keys[:-1]:
+                node = node.setdefault(k, {})
+            node[keys[-1]] = round(float(v), 6)
+    errs = ", ".join(f"{r.indicator} {r.date}: {r.relative_error:+.2%}" for r in result.fit.itertuples())
+    lines = [
+        "# Calibrated diffusion rates: generated by sim.calibration.calibrate; do not edit by hand.",
+        f"# Produced: {dt.date.today().isoformat()}",
+        f"# Spec: base={spec.base}, start={spec.start or 'base'}, targets="
+        + "; ".join(f"{t.indicator}@{t.date}={t.value:g}" for t in spec.targets),
+        f"# Seeds: root {spec.seed}, replicates 0..{spec.replicates - 1} (common random numbers at every trial);"
+        f" {spec.total_firms} firms, counts scaled x{DEFAULT_TOTAL_FIRMS / spec.total_firms:g}",
+        f"# Optimizer: {spec.optimizer.method}, objective (sum of squared relative errors) = {result.objective:.3g}",
+        f"# Fit: {errs}",
+    ]
+    for row in result.summary.itertuples():
+        extra = f", ABC 90% [{row.q05:.4g}, {row.q95:.4g}]" if hasattr(row, "q05") else ""
+        lines.append(f"# {row.parameter}: fitted {row.fitted:.4g} in box [{row.lower:g}, {row.upper:g}]{extra}")
+    desc = (
+        "The baseline with diffusion rates fitted to the reported progress figures ("
+        + ", ".join(sorted({t.date for t in spec.targets})) + "). "
+        "Every other setting is the baseline's. ASSUMPTION: the fitted rates absorb the effect of "
+        "the hand-set policy strengths and peer weights, which the few reported figures cannot "
+        "separate (docs/analysis.md)."
+    )
+    doc = {"extends": "baseline", "name": Path(path).stem, "description": desc, **data}
+    text = "\n".join(lines) + "\n" + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    Path(path).write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> dict[str, Path]:
+    """Fit against data (time series of the fitted and ABC-kept runs) and the profiles."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files: dict[str, Path] = {}
+    cfg = with_values(problem.config, problem.params, result.fitted)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    metrics = ("cloud_cumulative", "transformed")
+    indic = {v: k for k, v in INDICATOR_METRIC.items()}
+    k = min(len(result.posterior), 20)
+    post = [result.posterior[result.labels].iloc[i].to_numpy() for i in range(k)]
+    for ax, m in zip(axes, metrics, strict=True):
+        for j, th in enumerate(post):
+            res = run_totals(with_values(problem.config, problem.params, th), 0, metrics)
+            ax.plot(pd.to_datetime(res["dates"]), res[m] * scale_up(cfg), color="0.7", lw=0.8,
+                    label="ABC posterior draws (seed 0)" if j == 0 else None)
+        for r in range(problem.spec.replicates):
+            res = run_totals(cfg, r, metrics)
+            ax.plot(pd.to_datetime(res["dates"]), res[m] * scale_up(cfg), color="C0",
+                    label="fitted" if r == 0 else None)
+        rep = [x for x in datasets.reported_progress() if x["indicator"] == indic[m]]
+        ax.scatter(pd.to_datetime([x["date"] for x in rep]), [x["value"] for x in rep], color="C3",
+                   zorder=5, label="reported")
+        ax.set_title(m.replace("_", " "))
+        ax.legend(fontsize=8)
+    fig.suptitle("Calibration: model (scaled to 2,000,000 firms) vs reported figures")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    files["fit_plot"] = out / "calibration_fit.png"
+    fig.savefig(files["fit_plot"], dpi=110)
+    plt.close(fig)
+    if len(result.profiles):
+        d = len(result.labels)
+        fig, axes = plt.subplots(1, d, figsize=(4 * d, 3.2), squeeze=False)
+        for ax, lab, th in zip(axes[0], result.labels, result.fitted, strict=True):
+            pr = result.profiles[result.profiles.parameter == lab]
+            ax.plot(pr.value, pr.objective, marker="o")
+            ax.axvline(th, color="C3", ls="--")
+            if len(result.posterior):
+                ax.axvspan(*result.posterior[lab].quantile([0.05, 0.95]), color="C1", alpha=0.2,
+                           label="ABC 90%")
+                ax.legend(fontsize=8)
+            ax.set_yscale("log")
+            ax.set_title(lab, fontsize=9)
+            ax.set_ylabel("objective")
+        fig.tight_layout()
+        files["profile_plot"] = out / "calibration_profiles.png"
+        fig.savefig(files["profile_plot"], dpi=110)
+        plt.close(fig)
+    return files
