@@ -48,8 +48,8 @@ from collections import Counter, deque
 from dataclasses import dataclass
 
 import mesa
-from mesa.agentset import AgentSet
 import numpy as np
+from mesa.agentset import AgentSet
 
 from sim import datasets
 from sim.model import METRICS, run_seed, spawn_streams, structure_seed
