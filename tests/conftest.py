@@ -168,6 +168,25 @@ def make_default_style() -> Callable[..., Scenario]:
 
 
 @pytest.fixture(scope="session")
+def full_model():
+    """The default scenario at full scale (2,000,000 firms), built once (~6 s), not run."""
+    from sim.model import CloudAdoptionModel
+
+    return CloudAdoptionModel(Scenario())
+
+
+@pytest.fixture(scope="session")
 def merge() -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
     """Recursive dictionary merge used to derive scenario variants."""
     return _merge
+
+
+def scenario_variant(config: Scenario, extra: dict[str, Any]) -> Scenario:
+    """``config`` with nested overrides ``extra`` applied and re-validated."""
+    return Scenario.model_validate(_merge(config.model_dump(), extra))
+
+
+@pytest.fixture(scope="session")
+def variant() -> Callable[[Scenario, dict[str, Any]], Scenario]:
+    """The :func:`scenario_variant` helper."""
+    return scenario_variant
