@@ -1,0 +1,337 @@
+"""Global sensitivity analysis with SALib: Morris screening and Sobol indices.
+
+A strict spec (:class:`SensitivitySpec`, YAML) names the parameters (dotted scenario paths with
+bounds), the outcomes, the method, the base sample size ``N`` (a power of two), the replicates
+averaged at every sample point and the seed. :func:`run_sensitivity` samples with SALib
+(``morris.sample`` or Saltelli/Sobol ``sobol.sample``), evaluates every row with a *pluggable*
+evaluation function, and analyses with ``morris.analyze`` / ``sobol.analyze`` (bootstrap
+confidence intervals).
+
+Outcomes of the model evaluator (:class:`ModelEvaluator`), all at the goal date (2025-12) and
+scaled to 2,000,000 firms:
+
+* ``cloud_firms``: cumulative firms on the cloud, mean over replicates;
+* ``transformed_firms``: transformed above-scale firms, mean over replicates;
+* ``p_cloud_goal`` / ``p_transformed_goal`` / ``p_both_goals``: share of replicates meeting the
+  goal (1,000,000 / 50,000), i.e. a probability estimated from ``replicates`` runs;
+* ``voucher_cny_per_extra_cloud_firm``: voucher money spent over the run divided by the extra
+  cloud firms compared with the same run without vouchers (same seed: common random numbers);
+  NaN when vouchers add no firm. Requesting it doubles the runs.
+
+Alignment: the sample matrix, the outputs and the index tables are kept as DataFrames that carry
+the sample row index (``row``); :func:`run_sensitivity` asserts that the evaluator returned
+exactly one row per sample row, in order, before any analysis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim.calibration import ParameterSpec, run_totals, scale_up, with_values
+from sim.model import apply_overrides
+from sim.scenario.loader import load_scenario
+from sim.scenario.schema import Scenario, month_number
+
+OUTCOMES: tuple[str, ...] = ("cloud_firms", "transformed_firms", "p_cloud_goal", "p_transformed_goal",
+                             "p_both_goals", "voucher_cny_per_extra_cloud_firm")
+"""Outcomes the model evaluator can compute."""
+
+Evaluator = Callable[[pd.DataFrame], pd.DataFrame]
+"""Takes the sample (one row per point, one column per parameter label, index ``row``) and
+returns the outcomes (one row per point, same index, one column per outcome)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SensitivitySpec(_Strict):
+    """A sensitivity analysis: parameters with bounds, outcomes, method and sample size."""
+
+    base: str = Field("baseline", description="Base scenario (file or shipped name).")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides applied to the base.")
+    parameters: list[ParameterSpec]
+    outcomes: list[str] = Field(default_factory=lambda: ["cloud_firms", "transformed_firms", "p_cloud_goal"],
+                                description=f"Outcome columns; the model evaluator knows {', '.join(OUTCOMES)}.")
+    method: Literal["morris", "sobol"] = "sobol"
+    n: int = Field(64, ge=2, description="Base sample size N (a power of two). Runs: Sobol N(d+2), Morris N(d+1) trajectories' points, times replicates.")
+    num_levels: int = Field(4, ge=2, description="Morris grid levels.")
+    replicates: int = Field(2, ge=1, description="Replicates averaged at each sample point.")
+    seed: int = Field(20210706, ge=0, description="Seed of the SALib sampler, the bootstrap and the model replicates.")
+    total_firms: int = Field(200_000, ge=1_000, description="Population simulated; counts scaled by 2,000,000/total_firms.")
+    conf_level: float = Field(0.95, gt=0, lt=1)
+
+    @field_validator("n")
+    @classmethod
+    def _pow2(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError(f"n must be a power of two (Sobol sequences), got {v}")
+        return v
+
+    @field_validator("outcomes")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError(f"outcomes must be a non-empty list of unique names, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _labels(self) -> SensitivitySpec:
+        labels = [p.label for p in self.parameters]
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            raise ValueError(f"need at least two parameters with unique labels, got {labels}")
+        return self
+
+    def problem(self) -> dict:
+        """The SALib problem dict."""
+        return {"num_vars": len(self.parameters), "names": [p.label for p in self.parameters],
+                "bounds": [[p.lower, p.upper] for p in self.parameters]}
+
+
+def load_spec(spec: str | Path | SensitivitySpec | dict) -> SensitivitySpec:
+    """A validated :class:`SensitivitySpec` from a YAML path, a dict or a spec."""
+    if isinstance(spec, SensitivitySpec):
+        return spec
+    if isinstance(spec, dict):
+        return SensitivitySpec.model_validate(spec)
+    return SensitivitySpec.model_validate(yaml.safe_load(Path(spec).read_text(encoding="utf-8")))
+
+
+def n_points(spec: SensitivitySpec) -> int:
+    """Sample points SALib will generate."""
+    d = len(spec.parameters)
+    return spec.n * (d + 2) if spec.method == "sobol" else spec.n * (d + 1)
+
+
+def n_model_runs(spec: SensitivitySpec) -> int:
+    """Model runs the analysis needs (points x replicates, x2 for the voucher-cost outcome)."""
+    per = 2 if "voucher_cny_per_extra_cloud_firm" in spec.outcomes else 1
+    return n_points(spec) * spec.replicates * per
+
+
+def sample(spec: SensitivitySpec) -> pd.DataFrame:
+    """SALib sample as a DataFrame (columns = parameter labels, index ``row``)."""
+    prob = spec.problem()
+    if spec.method == "sobol":
+        from SALib.sample import sobol as sobol_sample
+
+        x = sobol_sample.sample(prob, spec.n, calc_second_order=False, seed=spec.seed)
+    else:
+        from SALib.sample import morris as morris_sample
+
+        x = morris_sample.sample(prob, spec.n, num_levels=spec.num_levels, seed=spec.seed)
+    df = pd.DataFrame(x, columns=prob["names"])
+    df.index.name = "row"
+    return df
+
+
+# --------------------------------------------------------------------------- model evaluator
+
+
+@dataclass
+class ModelEvaluator:
+    """Evaluates sample rows with the model (replicates 0..R-1 of ``spec.seed`` at every row)."""
+
+    spec: SensitivitySpec
+    progress: Callable[[int, int], None] | None = None
+
+    def __post_init__(self) -> None:
+        bad = [o for o in self.spec.outcomes if o not in OUTCOMES]
+        if bad:
+            raise ValueError(f"unknown model outcomes {bad}; allowed: {', '.join(OUTCOMES)}")
+        base = load_scenario(self.spec.base, dict(self.spec.overrides) or None)
+        self.config = apply_overrides(base, {"population__total_firms": self.spec.total_firms,
+                                             "run__seed": self.spec.seed})
+
+    def point(self, theta: np.ndarray) -> dict[str, float]:
+        """Outcomes at one parameter point."""
+        cfg = with_values(self.config, self.spec.parameters, theta)
+        return point_outcomes(cfg, self.spec.replicates, self.spec.outcomes)
+
+    def __call__(self, x: pd.DataFrame) -> pd.DataFrame:
+        rows = []
+        for i, theta in enumerate(x.to_numpy()):
+            rows.append(self.point(theta))
+            if self.progress:
+                self.progress(i + 1, len(x))
+        return pd.DataFrame(rows, index=x.index, columns=self.spec.outcomes)
+
+
+def point_outcomes(cfg: Scenario, replicates: int, outcomes: list[str]) -> dict[str, float]:
+    """Outcomes of one scenario at its goal date over replicates ``0..replicates-1``."""
+    goals = cfg.goals
+    k = month_number(goals.date) - month_number(cfg.time.start)
+    f = scale_up(cfg)
+    need_nov = "voucher_cny_per_extra_cloud_firm" in outcomes
+    nov = apply_overrides(cfg, {"policies__vouchers__enabled": False}) if need_nov else None
+    cloud, trans, spend, extra = [], [], [], []
+    for r in range(replicates):
+        res = run_totals(cfg, r, ("cloud_cumulative", "transformed", "voucher_spend_cny"))
+        c = res["cloud_cumulative"][k] * f
+        cloud.append(c)
+        trans.append(res["transformed"][k] * f)
+        if nov is not None:
+            res0 = run_totals(nov, r, ("cloud_cumulative",))
+            spend.append(res["voucher_spend_cny"][1:k + 1].sum() * f)
+            extra.append(c - res0["cloud_cumulative"][k] * f)
+    cloud_a, trans_a = np.array(cloud), np.array(trans)
+    met_c = cloud_a >= goals.cloud_firms
+    met_t = trans_a >= goals.transformed_firms
+    out = {"cloud_firms": cloud_a.mean(), "transformed_firms": trans_a.mean(),
+           "p_cloud_goal": met_c.mean(), "p_transformed_goal": met_t.mean(),
+           "p_both_goals": (met_c & met_t).mean()}
+    if need_nov:
+        ex = float(np.mean(extra))
+        out["voucher_cny_per_extra_cloud_firm"] = float(np.mean(spend)) / ex if ex > 0 else math.nan
+    return {o: float(out[o]) for o in outcomes}
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass
+class SensitivityResult:
+    """Samples, outputs and indices of one analysis.
+
+    Attributes:
+        spec: The spec used.
+        samples: Sample matrix (index ``row``, one column per parameter).
+        outputs: Outcomes per sample row (same index).
+        indices: Tidy table: outcome, parameter, index name (S1, ST, mu_star, sigma, ...),
+            value and confidence half-width.
+        n_runs: Model runs (``n_model_runs``); 0 for a dry run.
+        files: Written files by role.
+    """
+
+    spec: SensitivitySpec
+    samples: pd.DataFrame
+    outputs: pd.DataFrame
+    indices: pd.DataFrame
+    n_runs: int
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def analyze(spec: SensitivitySpec, samples: pd.DataFrame, outputs: pd.DataFrame) -> pd.DataFrame:
+    """SALib indices for every outcome as a tidy DataFrame (with confidence half-widths)."""
+    assert samples.shape == (n_points(spec), len(spec.parameters)), samples.shape
+    assert outputs.index.equals(samples.index), "outputs are not aligned with the sample rows"
+    prob = spec.problem()
+    rows = []
+    for outcome in outputs.columns:
+        y = outputs[outcome].to_numpy(dtype=float)
+        if not np.all(np.isfinite(y)):
+            # Indices need every point; replace undefined values by the mean (reported below).
+            n_bad = int(np.sum(~np.isfinite(y)))
+            y = np.where(np.isfinite(y), y, np.nanmean(y) if n_bad < y.size else 0.0)
+        else:
+            n_bad = 0
+        if np.allclose(y, y[0]):
+            for name in prob["names"]:
+                rows.append({"outcome": outcome, "parameter": name, "index": "constant", "value": 0.0,
+                             "conf": 0.0, "n_undefined": n_bad})
+            continue
+        if spec.method == "sobol":
+            from SALib.analyze import sobol
+
+            si = sobol.analyze(prob, y, calc_second_order=False, conf_level=spec.conf_level, seed=spec.seed)
+            pairs = (("S1", "S1_conf"), ("ST", "ST_conf"))
+        else:
+            from SALib.analyze import morris
+
+            si = morris.analyze(prob, samples.to_numpy(), y, conf_level=spec.conf_level,
+                                num_levels=spec.num_levels, seed=spec.seed)
+            pairs = (("mu_star", "mu_star_conf"), ("mu", None), ("sigma", None))
+        for j, name in enumerate(prob["names"]):
+            for key, conf in pairs:
+                rows.append({"outcome": outcome, "parameter": name, "index": key,
+                             "value": float(np.asarray(si[key])[j]),
+                             "conf": float(np.asarray(si[conf])[j]) if conf else math.nan,
+                             "n_undefined": n_bad})
+    return pd.DataFrame(rows)
+
+
+def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
+                    evaluate: Evaluator | None = None, out_dir: str | Path | None = None,
+                    dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> SensitivityResult:
+    """Sample, evaluate and analyse.
+
+    Args:
+        spec_path_or_spec: YAML path, dict or :class:`SensitivitySpec`.
+        evaluate: The evaluation function (default: :class:`ModelEvaluator` of the spec). Any
+            function of the sample DataFrame returning one row of outcomes per sample row; the
+            Ishigami test plugs in an analytic function here.
+        out_dir: Where to write ``samples_outputs.csv``, ``indices.csv`` and
+            ``sensitivity_<outcome>.png`` (nothing written if None).
+        dry_run: Only sample and count: returns empty outputs and ``n_runs = 0``; the number of
+            model runs the analysis would need is ``n_model_runs(spec)``.
+        progress: Callback ``(done, total)`` per evaluated row (model evaluator only).
+
+    Returns:
+        A :class:`SensitivityResult`.
+    """
+    spec = load_spec(spec_path_or_spec)
+    samples = sample(spec)
+    assert len(samples) == n_points(spec)
+    if dry_run:
+        return SensitivityResult(spec, samples, pd.DataFrame(index=samples.index), pd.DataFrame(), 0)
+    ev = evaluate if evaluate is not None else ModelEvaluator(spec, progress=progress)
+    outputs = ev(samples)
+    if not isinstance(outputs, pd.DataFrame):
+        outputs = pd.DataFrame(np.asarray(outputs).reshape(len(samples), -1), index=samples.index,
+                               columns=spec.outcomes[: np.asarray(outputs).reshape(len(samples), -1).shape[1]])
+    assert len(outputs) == len(samples) and outputs.index.equals(samples.index), \
+        "evaluator must return one row per sample row, in order"
+    indices = analyze(spec, samples, outputs)
+    n_runs = n_model_runs(spec) if evaluate is None else 0
+    result = SensitivityResult(spec, samples, outputs, indices, n_runs)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        result.files["samples_outputs"] = out / "samples_outputs.csv"
+        samples.join(outputs).to_csv(result.files["samples_outputs"])
+        result.files["indices"] = out / "indices.csv"
+        indices.to_csv(result.files["indices"], index=False)
+        result.files.update(plot_indices(result, out))
+    return result
+
+
+def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
+    """One tornado-style horizontal bar chart per outcome (S1 and ST, or mu* with CI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = {}
+    idx = result.indices
+    for outcome in idx.outcome.unique():
+        sub = idx[idx.outcome == outcome]
+        if (sub["index"] == "constant").all():
+            continue
+        keys = ("S1", "ST") if result.spec.method == "sobol" else ("mu_star",)
+        main = sub[sub["index"] == keys[-1]].sort_values("value")
+        names = main.parameter.tolist()
+        fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
+        h = 0.8 / len(keys)
+        for j, key in enumerate(keys):
+            s = sub[sub["index"] == key].set_index("parameter").loc[names]
+            ax.barh(np.arange(len(names)) + j * h, s.value, height=h, xerr=s.conf, label=key, capsize=3)
+        ax.set_yticks(np.arange(len(names)) + h * (len(keys) - 1) / 2)
+        ax.set_yticklabels(names, fontsize=8)
+        ax.set_title(f"{result.spec.method}: {outcome}")
+        ax.legend()
+        fig.tight_layout()
+        p = out / f"sensitivity_{outcome}.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        files[f"plot_{outcome}"] = p
+    return files
