@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import os
 import signal
@@ -74,6 +75,9 @@ class Executor:
     def describe(self) -> dict[str, Any]:
         """A JSON-serialisable description for the run manifest."""
         return {"name": self.name}
+
+    def start(self) -> None:
+        """Acquire workers now (so problems show before anything is written); optional."""
 
     def close(self) -> None:
         """Release workers (no-op by default)."""
@@ -149,6 +153,9 @@ class ProcessExecutor(Executor):
 
     def describe(self):
         return {"name": self.name, "workers": self.workers, "context": self.context}
+
+    def start(self) -> None:
+        self._ensure_pool()
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -239,12 +246,19 @@ class DaskExecutor(Executor):
         self.workers = workers
         self._client = None
         self._cluster = None
+        if importlib.util.find_spec("distributed") is None:
+            raise ExecutorError(
+                "the dask executor needs dask.distributed, which is not installed; install it "
+                "with: pip install 'gdcloud-sim[dask]' (or pip install 'dask[distributed]')")
 
     def describe(self):
         d: dict[str, Any] = {"name": self.name, "address": self.address}
         if self.address is None:
             d["workers"] = self.workers or default_workers()
         return d
+
+    def start(self) -> None:
+        self._ensure_client()
 
     def _ensure_client(self):
         if self._client is not None:

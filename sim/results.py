@@ -386,25 +386,6 @@ class RunFolder:
                 (self.path / name).unlink()
 
 
-def write_figure_files(folder: Path, make: Callable[[Path], list[Path]]) -> list[Path]:
-    """Run ``make(tmpdir)`` and move the files it wrote into ``folder`` (each one atomically)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=".figures.", dir=folder.parent))
-    try:
-        made = make(tmpdir)
-        out = []
-        for p in made:
-            p = Path(p)
-            target = folder / p.relative_to(tmpdir)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(p, target)
-            out.append(target)
-        return out
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-
-
 # --------------------------------------------------------------------------- reading back
 
 
@@ -465,10 +446,77 @@ class ScenarioResult:
 
         return summary.goal_outcomes(self.timeseries, self.scenario.goals)
 
+    # -- plots (thin wrappers of sim.plots with this scenario's goals and scale)
+
+    def _goals(self):
+        from sim.runner import goals_evaluated
+        from sim.summary import population_scale, scaled_goals
+
+        cfg, _ = goals_evaluated(self.scenario)
+        return scaled_goals(cfg), population_scale(cfg)
+
+    def plot_provincial(self, ax=None, *, metric: str = "cloud_cumulative", **kwargs):
+        """Provincial median and 10-90% band of ``metric`` with the goal and reported figures.
+
+        Args:
+            ax: Matplotlib axes to draw into (default: a new figure).
+            metric: A time-series column, e.g. ``cloud_cumulative``, ``transformed``,
+                ``cloud_active``, ``waiting``.
+            **kwargs: Passed to :func:`sim.plots.plot_provincial` (``reported``, ``label``).
+
+        Returns:
+            The axes.
+
+        Example:
+            >>> res = sim.load_results("results/baseline/...")  # doctest: +SKIP
+            >>> res.plot_provincial()  # doctest: +SKIP
+        """
+        from sim import plots
+
+        goals, scale = self._goals()
+        return plots.plot_provincial(_axes(ax), self.timeseries, goals, metric=metric,
+                                     scale=kwargs.pop("scale", scale), **kwargs)
+
+    def plot_transformed(self, ax=None, **kwargs):
+        """Transformed above-scale firms against their goal (see :meth:`plot_provincial`)."""
+        return self.plot_provincial(ax, metric="transformed", **kwargs)
+
+    def plot_clusters(self, fig=None):
+        """Cloud share of each of the 20 clusters (5 x 4 panels) into ``fig`` (default: new).
+
+        Returns:
+            The 5 x 4 array of axes.
+        """
+        from sim import plots
+
+        if fig is None:
+            import matplotlib.pyplot as plt
+
+            fig = plt.figure(figsize=(11, 13), layout="constrained")
+        goals, _ = self._goals()
+        return plots.plot_clusters(fig, self.timeseries, goals=goals)
+
+    def plot_city_gap(self, ax=None):
+        """Each city's gap to a proportional share of the cloud goal (bars, 10-90% whiskers)."""
+        from sim import plots
+
+        goals, _ = self._goals()
+        return plots.plot_city_gap(_axes(ax, (9, 7)), self.timeseries, goals)
+
     def __repr__(self) -> str:
         where = f", folder='{self.folder}'" if self.folder else ""
         return (f"ScenarioResult({self.name!r}, replicates={len(self.replicates_done)}/"
                 f"{self.scenario.run.replicates}, failed={len(self.failures)}{where})")
+
+
+def _axes(ax, size: tuple[float, float] = (9, 5.5)):
+    """``ax`` or the axes of a new pyplot figure (for notebooks)."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
 
 
 def load_results(folder: str | Path) -> ScenarioResult:

@@ -56,7 +56,6 @@ from sim.results import (
     read_timeseries,
     utc_now,
     versions,
-    write_figure_files,
 )
 from sim.scenario.loader import load_scenario, scenario_hash
 from sim.scenario.schema import Scenario, month_number
@@ -369,6 +368,8 @@ class _Job:
         sc = self.scenario
         failures = self.failure_records()
         _, note = goals_evaluated(sc)
+        if interrupted and self.folder is None:
+            return None  # type: ignore[return-value]
         if self.folder is None:
             reps = sorted(self.frames)
             ts = (pd.concat([self.frames[r] for r in reps], ignore_index=True) if reps
@@ -413,7 +414,7 @@ def _write_figures(folder: Path, ts: pd.DataFrame, config: Scenario, compare=Non
     from sim import plots
 
     cfg, _ = goals_evaluated(config)
-    return write_figure_files(folder, lambda tmp: plots.write_figures(tmp, ts, cfg, compare=compare))
+    return plots.write_figures(folder, ts, cfg, compare=compare)  # each PNG written atomically
 
 
 def _execute(jobs: list[_Job], executor: Executor, progress: bool | None, desc: str) -> None:
@@ -499,41 +500,52 @@ def run_scenario(
         >>> res.replicates_done
         [0, 1]
     """
+    # 1. Everything that can be wrong with the input is checked before anything is written.
     if resume is not None:
-        folder = Path(resume)
         if scenario is not None:
             scenario = resolve_scenario(scenario, seed=seed, overrides=overrides)
-        rf = RunFolder.reopen(folder, scenario)
+        rf: RunFolder | None = RunFolder.reopen(Path(resume), scenario)
         planned = replicates if replicates is not None else rf.manifest["replicates"]["planned"]
         sc = resolve_scenario(rf.scenario, replicates=planned)
         rf.scenario = sc
         done = set(rf.done())
         todo = [r for r in range(sc.run.replicates) if r not in done]
-        rf.remove_final_files()
-        save = True
     else:
         if scenario is None:
             raise ScenarioError("(arguments)", "scenario", "no scenario given",
                                 "a scenario file, a shipped scenario name, or resume=FOLDER")
         sc = resolve_scenario(scenario, replicates=replicates, seed=seed, overrides=overrides)
-        rf = RunFolder.create(Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR, sc) if save else None
+        rf = None
         todo = list(range(sc.run.replicates))
-
     ex, owned = _executor(executor, workers, address)
-    job = _Job(sc, sc.name, rf, todo)
     try:
+        ex.start()
+        # 2. Then the folder is created (or reopened) and the replicates run.
+        if resume is not None:
+            rf.remove_final_files()
+        elif save:
+            rf = RunFolder.create(Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR, sc)
+        job = _Job(sc, sc.name, rf, todo)
         if rf is not None:
             rf.begin_session(replicates=todo, command=command or _default_command(),
                              executor=ex.describe(), start=job.start)
         try:
             _execute([job], ex, progress, sc.name)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             job.finish(figures=False, interrupted=True)
-            raise
+            raise Interrupted([rf.path] if rf is not None else []) from exc
     finally:
         if owned:
             ex.close()
     return job.finish(figures=figures)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: finished replicates are saved in ``folders`` (resume them later)."""
+
+    def __init__(self, folders: list[Path]):
+        super().__init__("interrupted")
+        self.folders = folders
 
 
 @dataclass
@@ -567,6 +579,22 @@ class CompareResult:
         """The summaries of all scenarios stacked (column ``scenario``)."""
         frames = [r.summary for r in self.results.values() if r.summary is not None]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def plot_compare(self, ax=None, *, metric: str = "cloud_cumulative"):
+        """All scenarios on one chart (median and 10-90% band each) with the goal.
+
+        Args:
+            ax: Matplotlib axes (default: a new figure).
+            metric: A time-series column such as ``cloud_cumulative`` or ``transformed``.
+
+        Returns:
+            The axes.
+        """
+        from sim import plots
+        from sim.results import _axes
+
+        goals, _ = self.results[self.reference]._goals()
+        return plots.plot_compare(_axes(ax), self.timeseries, goals, metric=metric)
 
     def __getitem__(self, label: str) -> ScenarioResult:
         return self.results[label]
@@ -641,21 +669,22 @@ def compare_scenarios(
                           for s in scenarios[1:]]
     labels = _labels(resolved)
     root_dir = Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR
-    jobs = [_Job(sc, label, RunFolder.create(root_dir, sc) if save else None, list(range(n)))
-            for sc, label in zip(resolved, labels, strict=True)]
     ex, owned = _executor(executor, workers, address)
     cmd = command or _default_command()
     try:
+        ex.start()
+        jobs = [_Job(sc, label, RunFolder.create(root_dir, sc) if save else None, list(range(n)))
+                for sc, label in zip(resolved, labels, strict=True)]
         for job in jobs:
             if job.folder is not None:
                 job.folder.begin_session(replicates=job.todo, command=cmd, executor=ex.describe(),
                                          start=job.start)
         try:
             _execute(jobs, ex, progress, "compare")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             for job in jobs:
                 job.finish(figures=False, interrupted=True)
-            raise
+            raise Interrupted([j.folder.path for j in jobs if j.folder is not None]) from exc
     finally:
         if owned:
             ex.close()
@@ -718,6 +747,6 @@ def _default_command() -> str:
 
 
 __all__ = [
-    "RunSpec", "ReplicateResult", "run_one", "run_scenario", "compare_scenarios", "CompareResult",
+    "RunSpec", "ReplicateResult", "run_one", "Interrupted", "run_scenario", "compare_scenarios", "CompareResult",
     "resolve_scenario", "shared_population", "clear_population_cache", "DEFAULT_RESULTS_DIR",
 ]

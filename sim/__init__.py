@@ -1,0 +1,68 @@
+"""gdcloud-sim: agent-based scenarios of Guangdong firms moving onto the cloud (goals for 2025-12).
+
+The notebook API (see :mod:`sim.api`) is importable from here; names are loaded on first use so
+that ``import sim`` and the scenario tools stay fast::
+
+    import sim
+    res = sim.run("demo")
+    res.plot_provincial()
+
+Command line: ``gdcloud --help`` (or ``python -m sim --help``).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module, metadata
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = metadata.version("gdcloud-sim")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "load_scenario", "run", "run_scenario", "compare", "compare_scenarios", "load_results",
+    "Scenario", "ScenarioResult", "CompareResult", "shipped_scenarios", "resolved_yaml",
+    "scenario_hash", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
+    "make_executor", "plot_provincial", "plot_transformed", "plot_clusters", "plot_city_gap",
+    "plot_compare", "write_figures", "__version__",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.api import (
+        CompareResult,
+        DaskExecutor,
+        Executor,
+        ProcessExecutor,
+        Scenario,
+        ScenarioResult,
+        SerialExecutor,
+        compare,
+        compare_scenarios,
+        load_results,
+        load_scenario,
+        make_executor,
+        plot_city_gap,
+        plot_clusters,
+        plot_compare,
+        plot_provincial,
+        plot_transformed,
+        resolved_yaml,
+        run,
+        run_scenario,
+        scenario_hash,
+        shipped_scenarios,
+        write_figures,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__ and name != "__version__":
+        value = getattr(import_module("sim.api"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

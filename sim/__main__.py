@@ -1,0 +1,6 @@
+"""``python -m sim`` is the ``gdcloud`` command line."""
+
+from sim.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""The notebook API: load a scenario, run it, compare scenarios, read saved results, plot.
+
+Everything here is also available from the package itself (``import sim``)::
+
+    import sim
+
+    res = sim.run("baseline", replicates=20)            # a shipped scenario name or a YAML path
+    res.summary                                         # medians, 10-90% bands, P(goal met)
+    res.plot_provincial()                               # median path, band, goal, reported points
+    res.folder                                          # results/baseline/<timestamp>-<hash>/
+
+    cmp = sim.compare(["baseline", "no_policy"], replicates=20)
+    cmp.differences[["scenario", "outcome", "median", "p10", "p90", "sentence"]]
+
+    old = sim.load_results("results/baseline/20251126T101500Z-0123456789")
+
+Runs are serial by default in Python; pass ``workers=4`` (local processes) or
+``executor="dask"`` (optionally with ``address="tcp://host:8786"``) to run replicates in
+parallel. Results do not depend on the executor.
+
+Example:
+    >>> import sim
+    >>> sc = sim.load_scenario("demo", ["population.total_firms=20000", "time.end=2022-06"])
+    >>> res = sim.run(sc, replicates=2, save=False)
+    >>> res.replicates_done, list(res.timeseries.columns[:5])
+    ([0, 1], ['replicate', 'date', 'cluster', 'city', 'size_class'])
+"""
+
+from __future__ import annotations
+
+from sim.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor, make_executor
+from sim.plots import (
+    plot_city_gap,
+    plot_clusters,
+    plot_compare,
+    plot_provincial,
+    plot_transformed,
+    write_figures,
+)
+from sim.results import ScenarioResult, load_results
+from sim.runner import CompareResult, compare_scenarios, run_scenario
+from sim.scenario.loader import load_scenario, resolved_yaml, scenario_hash, shipped_scenarios
+from sim.scenario.schema import Scenario
+
+run = run_scenario
+"""Alias of :func:`sim.runner.run_scenario`: run every replicate of a scenario and save them."""
+
+compare = compare_scenarios
+"""Alias of :func:`sim.runner.compare_scenarios`: scenarios with common random numbers."""
+
+__all__ = [
+    "load_scenario", "run", "run_scenario", "compare", "compare_scenarios", "load_results",
+    "Scenario", "ScenarioResult", "CompareResult", "shipped_scenarios", "resolved_yaml",
+    "scenario_hash", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
+    "make_executor", "plot_provincial", "plot_transformed", "plot_clusters", "plot_city_gap",
+    "plot_compare", "write_figures",
+]
