@@ -224,7 +224,10 @@ def with_values(config: Scenario, params: Sequence[ParameterSpec], theta: Sequen
     ov = {}
     for p, v in zip(params, theta, strict=True):
         for path in p.paths:
-            ov[path.replace(".", "__")] = float(v)
+            cur = get_value(config, path)
+            # Integer fields (e.g. onboardings per month) take the rounded value.
+            is_int = isinstance(cur, int) and not isinstance(cur, bool)
+            ov[path.replace(".", "__")] = int(round(float(v))) if is_int else float(v)
     return apply_overrides(config, ov)
 
 

@@ -1,0 +1,455 @@
+"""Policy questions on the replicated model: what it takes, who gets the credit, where it fails.
+
+* :func:`what_it_takes`: the smallest value of one lever (a dotted scenario path) at which the
+  goal is met with a chosen probability, by bisection on a *fixed* replicate set (common random
+  numbers), with the bracketing lever values and a Clopper-Pearson interval of the probability.
+* :func:`attribution`: counterfactual runs switching off one channel at a time (policy
+  instruments, supply-chain pull, park/cluster peers, market), with the same seeds; the
+  adoption lost without a channel is its raw contribution, then normalised so that the
+  contributions add up to the new adoption of the full run.
+* :func:`discover`: a Latin-hypercube sweep of uncertainties and levers, then PRIM
+  (:mod:`sim.prim`) for the boxes of inputs in which the 1,000,000 goal is missed.
+
+All counts are scaled to 2,000,000 firms (``2,000,000 / total_firms``) and compared with the
+scenario's goals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sim.calibration import ParameterSpec, run_totals, scale_up, with_values
+from sim.model import apply_overrides
+from sim.prim import PrimResult, find_box
+from sim.scenario.loader import load_scenario
+from sim.scenario.schema import Scenario, month_number
+
+Goal = Literal["cloud", "transformed", "both"]
+POLICY_INSTRUMENTS = ("vouchers", "platforms", "pilots", "chain_leaders", "sme_pilot_cities")
+"""Instruments switched off by the ``policy`` channel (service capacity is a market constraint
+and stays on, as in ``scenarios/no_policy.yaml``)."""
+
+CHANNELS: dict[str, dict[str, Any]] = {
+    "policy": {f"policies__{p}__enabled": False for p in POLICY_INSTRUMENTS},
+    "supply_chain": {"diffusion__cloud__chain_weight_per_year": 0.0,
+                     "diffusion__transform__chain_weight_per_year": 0.0},
+    "park_cluster_peers": {f"diffusion__{s}__{w}": 0.0 for s in ("cloud", "transform")
+                           for w in ("park_weight_per_year", "cluster_city_weight_per_year",
+                                     "province_weight_per_year")},
+    "market": {"diffusion__cloud__market_rate_per_year": 0.0,
+               "diffusion__transform__market_rate_per_year": 0.0},
+}
+"""Counterfactual overrides per channel."""
+
+
+def _resolve(base: Scenario | str | Path, total_firms: int | None, overrides: dict | None,
+             seed: int | None) -> Scenario:
+    cfg = base if isinstance(base, Scenario) else load_scenario(base)
+    ov: dict[str, Any] = {k.replace(".", "__"): v for k, v in (overrides or {}).items()}
+    if total_firms is not None:
+        ov["population__total_firms"] = total_firms
+    if seed is not None:
+        ov["run__seed"] = seed
+    return apply_overrides(cfg, ov) if ov else cfg
+
+
+def goal_counts(config: Scenario, replicates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per replicate ``0..replicates-1``: (cloud firms, transformed firms) at the goal date,
+    scaled to 2,000,000 firms."""
+    k = month_number(config.goals.date) - month_number(config.time.start)
+    f = scale_up(config)
+    cloud, trans = np.zeros(replicates), np.zeros(replicates)
+    for r in range(replicates):
+        res = run_totals(config, r)
+        cloud[r], trans[r] = res["cloud_cumulative"][k] * f, res["transformed"][k] * f
+    return cloud, trans
+
+
+def _met(config: Scenario, cloud: np.ndarray, trans: np.ndarray, goal: Goal) -> np.ndarray:
+    c = cloud >= config.goals.cloud_firms
+    t = trans >= config.goals.transformed_firms
+    return {"cloud": c, "transformed": t, "both": c & t}[goal]
+
+
+def goal_met(config: Scenario, replicates: int, goal: Goal = "cloud") -> np.ndarray:
+    """Per replicate ``0..replicates-1``: is the goal met at the goal date (scaled counts)?"""
+    return _met(config, *goal_counts(config, replicates), goal)
+
+
+def binomial_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval of a proportion ``k / n``."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+@dataclass
+class WhatItTakesResult:
+    """Answer of :func:`what_it_takes`.
+
+    Attributes:
+        lever: Dotted path of the lever.
+        value: Smallest evaluated lever value meeting the probability (None if not reached
+            within the bounds).
+        bracket: (highest value failing, lowest value meeting) after bisection.
+        probability_at_value: Share of replicates meeting the goal at ``value``.
+        interval: Clopper-Pearson 95% interval of that probability.
+        evaluations: Every lever value evaluated with its probability and met count.
+        status: ``"found"``, ``"met_at_lower_bound"`` or ``"not_reached"``.
+        files: Written files.
+    """
+
+    lever: str
+    goal: str
+    probability: float
+    replicates: int
+    value: float | None
+    bracket: tuple[float, float] | None
+    probability_at_value: float | None
+    interval: tuple[float, float] | None
+    evaluations: pd.DataFrame
+    status: str
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cloud", probability: float = 0.9,
+                  bounds: tuple[float, float] = (0.0, 1.0), replicates: int = 20, *,
+                  total_firms: int | None = 100_000, overrides: dict | None = None, seed: int | None = None,
+                  rel_tol: float = 0.01, grid: int = 0, increasing: bool = True, integer: bool = False,
+                  out_dir: str | Path | None = None, progress: Callable[[str], None] | None = None) -> WhatItTakesResult:
+    """Smallest lever value meeting ``goal`` with at least ``probability``.
+
+    The probability is estimated as the share of the fixed replicates ``0..replicates-1`` that
+    meet the goal. With common random numbers each replicate's outcome is (nearly) monotone in
+    the lever, so the estimated probability is a step function of it; bisection stops when the
+    bracket is narrower than ``rel_tol`` of the bounds' width.
+
+    Args:
+        base: Scenario or scenario file/name.
+        lever_path: Dotted path, e.g. ``policies.vouchers.budget_cny_per_year``.
+        goal: ``"cloud"`` (1,000,000 firms), ``"transformed"`` (50,000) or ``"both"``.
+        probability: Required share of replicates meeting the goal.
+        bounds: Search interval of the lever.
+        replicates: Replicates per lever value (the same seeds at every value).
+        total_firms: Population simulated (None = the scenario's); counts are scaled.
+        overrides: Extra dotted overrides of the base.
+        seed: Root seed (default: the scenario's).
+        rel_tol: Bisection tolerance relative to ``bounds[1] - bounds[0]``.
+        grid: Extra evenly spaced lever values evaluated for the plot (0 = none).
+        increasing: True if more of the lever helps (else the largest value is searched).
+        integer: Round lever values (for counts such as onboardings per month).
+        out_dir: If given, writes ``what_it_takes.csv`` and ``what_it_takes.png``.
+        progress: Optional callback of one-line messages.
+
+    Returns:
+        A :class:`WhatItTakesResult`.
+    """
+    say = progress or (lambda _m: None)
+    cfg = _resolve(base, total_firms, overrides, seed)
+    key = lever_path.replace(".", "__")
+    cache: dict[float, int] = {}
+
+    def p_at(v: float) -> float:
+        v = float(round(v)) if integer else float(v)
+        if v not in cache:
+            met = goal_met(apply_overrides(cfg, {key: v}), replicates, goal)
+            cache[v] = int(met.sum())
+            say(f"{lever_path}={v:g}: {cache[v]}/{replicates} replicates meet the {goal} goal")
+        return cache[v] / replicates
+
+    ok = (lambda v: p_at(v) >= probability) if increasing else (lambda v: p_at(v) < probability)
+    lo, hi = map(float, bounds)
+    width = hi - lo
+    for v in np.linspace(lo, hi, grid) if grid else ():
+        p_at(v)
+    if increasing:
+        if ok(lo):
+            status, value, bracket = "met_at_lower_bound", lo, (lo, lo)
+        elif not ok(hi):
+            status, value, bracket = "not_reached", None, None
+        else:
+            while hi - lo > rel_tol * width and (not integer or hi - lo > 1):
+                mid = (lo + hi) / 2
+                if ok(mid):
+                    hi = mid
+                else:
+                    lo = mid
+            status, value, bracket = "found", hi, (lo, hi)
+    else:  # decreasing lever (e.g. churn): the largest value still meeting the goal
+        if p_at(hi) >= probability:
+            status, value, bracket = "met_at_lower_bound", hi, (hi, hi)
+        elif p_at(lo) < probability:
+            status, value, bracket = "not_reached", None, None
+        else:
+            while hi - lo > rel_tol * width and (not integer or hi - lo > 1):
+                mid = (lo + hi) / 2
+                if p_at(mid) >= probability:
+                    lo = mid
+                else:
+                    hi = mid
+            status, value, bracket = "found", lo, (lo, hi)
+    if integer and value is not None:
+        value = float(round(value))
+        bracket = (float(round(bracket[0])), float(round(bracket[1])))
+    ev = pd.DataFrame(sorted(cache.items()), columns=["lever_value", "met"])
+    ev["replicates"] = replicates
+    ev["probability"] = ev.met / replicates
+    ci = [binomial_interval(int(m), replicates) for m in ev.met]
+    ev["ci_low"], ev["ci_high"] = [c[0] for c in ci], [c[1] for c in ci]
+    pv = iv = None
+    if value is not None:
+        m = cache[float(round(value)) if integer else value]
+        pv, iv = m / replicates, binomial_interval(m, replicates)
+    res = WhatItTakesResult(lever_path, goal, probability, replicates, value, bracket, pv, iv, ev, status)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        res.files["csv"] = out / "what_it_takes.csv"
+        ev.to_csv(res.files["csv"], index=False)
+        res.files["plot"] = _plot_what_it_takes(res, out / "what_it_takes.png")
+    return res
+
+
+def _plot_what_it_takes(res: WhatItTakesResult, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ev = res.evaluations
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.step(ev.lever_value, ev.probability, where="post", color="C0", label="share of replicates meeting goal")
+    ax.errorbar(ev.lever_value, ev.probability, yerr=[ev.probability - ev.ci_low, ev.ci_high - ev.probability],
+                fmt="o", color="C0", capsize=3, label="95% Clopper-Pearson")
+    ax.axhline(res.probability, color="C3", ls="--", label=f"required {res.probability:.0%}")
+    if res.value is not None:
+        ax.axvline(res.value, color="C2", ls=":", label=f"smallest value found {res.value:.4g}")
+    ax.set_xlabel(res.lever)
+    ax.set_ylabel(f"P({res.goal} goal met)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize=8)
+    ax.set_title(f"What it takes: {res.goal} goal, {res.replicates} replicates (common random numbers)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------- attribution
+
+
+@dataclass
+class AttributionResult:
+    """Adoption attributable to each channel.
+
+    Attributes:
+        table: Tidy: date, metric, channel, new_full (new adoption of the full run since the
+            start), raw (new_full minus new adoption without the channel, mean over replicates),
+            attributed (raw normalised so the channels add up to new_full) and share.
+        final: ``table`` at the last date.
+        interaction: Per date and metric: sum of raw contributions minus new_full (positive
+            when switching channels off one at a time loses more than the whole, i.e. channels
+            reinforce each other).
+        files: Written files.
+    """
+
+    table: pd.DataFrame
+    final: pd.DataFrame
+    interaction: pd.DataFrame
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4, total_firms: int | None = 100_000,
+                overrides: dict | None = None, seed: int | None = None,
+                channels: Sequence[str] = tuple(CHANNELS), out_dir: str | Path | None = None) -> AttributionResult:
+    """Counterfactual attribution of new adoption to channels (common random numbers).
+
+    For each channel c and date t, ``raw_c(t) = new_full(t) - new_without_c(t)``, with ``new``
+    the cumulative adopters since the start, averaged over the same replicates. Channels
+    interact (peer effects multiply what the market and policy start), so the raw contributions
+    do not add up to ``new_full``. Normalisation: negative raw values are set to 0 and the rest
+    are scaled proportionally, ``attributed_c = new_full * raw_c / sum_c raw_c``; the gap
+    ``sum_c raw_c - new_full`` is reported as ``interaction``.
+
+    Args:
+        base: Scenario or file/name.
+        replicates: Replicates per run (the same seeds in every counterfactual).
+        total_firms: Population simulated (None = the scenario's); counts are scaled.
+        overrides: Extra dotted overrides of the base.
+        seed: Root seed (default: the scenario's).
+        channels: Channels to evaluate (keys of :data:`CHANNELS`).
+        out_dir: If given, writes ``attribution.csv`` and a stacked-area ``attribution.png``.
+
+    Returns:
+        An :class:`AttributionResult`.
+    """
+    cfg = _resolve(base, total_firms, overrides, seed)
+    f = scale_up(cfg)
+    metrics = ("cloud_cumulative", "transformed")
+
+    def new_adoption(c: Scenario) -> tuple[list[str], dict[str, np.ndarray]]:
+        acc = {m: 0.0 for m in metrics}
+        for r in range(replicates):
+            res = run_totals(c, r, metrics)
+            for m in metrics:
+                acc[m] = acc[m] + (res[m] - res[m][0]) * f
+        return res["dates"], {m: acc[m] / replicates for m in metrics}
+
+    dates, full = new_adoption(cfg)
+    rows = []
+    raw: dict[str, dict[str, np.ndarray]] = {}
+    for ch in channels:
+        _, without = new_adoption(apply_overrides(cfg, CHANNELS[ch]))
+        raw[ch] = {m: full[m] - without[m] for m in metrics}
+    inter = []
+    for m in metrics:
+        pos = np.array([np.maximum(raw[ch][m], 0.0) for ch in channels])
+        tot = pos.sum(axis=0)
+        safe = np.where(tot > 0, tot, 1.0)
+        for i, ch in enumerate(channels):
+            att = np.where(tot > 0, full[m] * pos[i] / safe, 0.0)
+            for t, d in enumerate(dates):
+                rows.append({"date": d, "metric": m, "channel": ch, "new_full": full[m][t],
+                             "raw": raw[ch][m][t], "attributed": att[t],
+                             "share": att[t] / full[m][t] if full[m][t] > 0 else 0.0})
+        for t, d in enumerate(dates):
+            inter.append({"date": d, "metric": m, "new_full": full[m][t],
+                          "sum_raw": float(sum(raw[ch][m][t] for ch in channels)),
+                          "interaction": float(sum(raw[ch][m][t] for ch in channels) - full[m][t])})
+    table = pd.DataFrame(rows)
+    final = table[table.date == dates[-1]].reset_index(drop=True)
+    res = AttributionResult(table, final, pd.DataFrame(inter))
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        res.files["csv"] = out / "attribution.csv"
+        table.to_csv(res.files["csv"], index=False)
+        res.files["plot"] = _plot_attribution(res, out / "attribution.png")
+    return res
+
+
+def _plot_attribution(res: AttributionResult, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for ax, m in zip(axes, ("cloud_cumulative", "transformed"), strict=True):
+        sub = res.table[res.table.metric == m]
+        wide = sub.pivot(index="date", columns="channel", values="attributed")
+        x = pd.to_datetime(wide.index)
+        ax.stackplot(x, wide.to_numpy().T, labels=list(wide.columns), alpha=0.85)
+        ax.set_title(f"new {m.replace('_', ' ')} since start, by channel (normalised)")
+        ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+DEFAULT_SWEEP: tuple[ParameterSpec, ...] = (
+    ParameterSpec(path="diffusion.cloud.market_rate_per_year", lower=0.02, upper=0.10),
+    ParameterSpec(path=["diffusion.cloud.chain_weight_per_year", "diffusion.cloud.park_weight_per_year",
+                        "diffusion.cloud.cluster_city_weight_per_year"], lower=0.0, upper=0.15,
+                  name="cloud.peer_weights"),
+    ParameterSpec(path="diffusion.churn_rate_per_year", lower=0.0, upper=0.3),
+    ParameterSpec(path="policies.vouchers.budget_cny_per_year", lower=0.0, upper=1.2e9),
+    ParameterSpec(path="policies.service_capacity.onboardings_per_month", lower=10_000, upper=40_000),
+)
+"""Default uncertainties (market rate, peer weights, churn) and levers (voucher budget,
+service capacity) of :func:`discover`."""
+
+
+@dataclass
+class DiscoveryResult:
+    """Sweep and PRIM boxes.
+
+    Attributes:
+        cases: One row per sampled point: inputs, cloud firms at the goal date (mean over
+            replicates, scaled), ``p_missed`` and ``missed`` (the case of interest:
+            the goal is missed in more than half of the replicates).
+        prim: The :class:`~sim.prim.PrimResult`.
+        box: Restricted dimensions of the selected box.
+        files: Written files.
+    """
+
+    cases: pd.DataFrame
+    prim: PrimResult
+    box: pd.DataFrame
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[ParameterSpec | dict] = DEFAULT_SWEEP, *,
+             n_samples: int = 200, replicates: int = 1, total_firms: int | None = 50_000,
+             overrides: dict | None = None, seed: int = 0, threshold: float = 0.8,
+             goal: Goal = "cloud", out_dir: str | Path | None = None,
+             progress: Callable[[int, int], None] | None = None) -> DiscoveryResult:
+    """Latin-hypercube sweep of uncertainties and levers, then PRIM on "goal missed".
+
+    Args:
+        base: Scenario or file/name.
+        parameters: Inputs to sweep (``ParameterSpec`` or dicts: path, lower, upper, name).
+        n_samples: Points of the sweep.
+        replicates: Replicates per point (the same seeds at every point).
+        total_firms: Population simulated; counts are scaled to 2,000,000 firms.
+        overrides: Extra dotted overrides of the base.
+        seed: Seed of the Latin hypercube.
+        threshold: Minimum density of the reported PRIM box.
+        goal: Which goal must be missed to be a case of interest.
+        out_dir: If given, writes ``discovery_cases.csv``, ``prim_trajectory.csv`` and
+            ``prim_box.csv``.
+        progress: Callback ``(done, total)``.
+
+    Returns:
+        A :class:`DiscoveryResult`.
+    """
+    from scipy.stats import qmc
+
+    cfg = _resolve(base, total_firms, overrides, None)
+    params = [p if isinstance(p, ParameterSpec) else ParameterSpec.model_validate(p) for p in parameters]
+    lo = np.array([p.lower for p in params])
+    hi = np.array([p.upper for p in params])
+    try:
+        sampler = qmc.LatinHypercube(d=len(params), rng=np.random.default_rng(seed))
+    except TypeError:  # scipy < 1.15
+        sampler = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(seed))
+    x = lo + sampler.random(n_samples) * (hi - lo)
+    cases = pd.DataFrame(x, columns=[p.label for p in params])
+    cases.index.name = "row"
+    cloud, pmiss = [], []
+    for i, th in enumerate(x):
+        c = with_values(cfg, params, th)
+        cl, tr = goal_counts(c, replicates)
+        pmiss.append(1.0 - _met(c, cl, tr, goal).mean())
+        cloud.append(cl.mean())
+        if progress:
+            progress(i + 1, n_samples)
+    cases["cloud_firms"] = cloud
+    cases["p_missed"] = pmiss
+    cases["missed"] = cases.p_missed > 0.5
+    labels = [p.label for p in params]
+    pr = find_box(cases[labels], cases.missed.to_numpy(), threshold=threshold)
+    res = DiscoveryResult(cases, pr, pr.restrictions(cases[labels]))
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        res.files["cases"] = out / "discovery_cases.csv"
+        cases.to_csv(res.files["cases"])
+        res.files["trajectory"] = out / "prim_trajectory.csv"
+        pr.trajectory.to_csv(res.files["trajectory"], index=False)
+        res.files["box"] = out / "prim_box.csv"
+        res.box.assign(coverage=pr.stats.coverage, density=pr.stats.density, mass=pr.stats.mass,
+                       backend=pr.backend).to_csv(res.files["box"], index=False)
+    return res
