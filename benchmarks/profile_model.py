@@ -1,0 +1,171 @@
+"""Where the model's time goes: one run under cProfile (or pyinstrument if installed).
+
+Set-up (population build and model initialisation) and simulation are profiled separately, so
+the simulation profile is not diluted by one-off costs. For each, the top functions by own time
+(``tottime``: time inside the function itself, e.g. a NumPy call) and by cumulative time are
+printed. NumPy functions show up by name (``numpy.ufunc.at``, ``bincount``, ...).
+
+cProfile cannot see inside a vectorized function: array arithmetic (``h += ...``, comparisons,
+fancy indexing) is counted as the own time of the line's function. So a second, un-instrumented
+pass samples the source line of ``sim/`` being executed every 0.5 ms (a stdlib sampling thread)
+and lists the lines that take the most time, e.g. inside ``CloudAdoptionModel._substep``.
+
+Usage::
+
+    python benchmarks/profile_model.py                      # default scenario, 2,000,000 firms
+    python benchmarks/profile_model.py --firms 100000 --top 30
+    python benchmarks/profile_model.py --pyinstrument       # call tree (needs pyinstrument)
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import linecache
+import pstats
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sim
+from sim.model import CloudAdoptionModel, run_seed, spawn_streams, structure_seed
+from sim.population import build_population
+from sim.scenario.schema import Scenario, month_number
+
+
+def _profile_cprofile(label: str, fn: Callable[[], Any], top: int) -> Any:
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    result = prof.runcall(fn)
+    wall = time.perf_counter() - t0
+    buf = io.StringIO()
+    stats = pstats.Stats(prof, stream=buf)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    print(f"\n=== {label}: {wall:.2f} s wall under cProfile ({total:.2f} s profiled) ===")
+    for key, title in (("tottime", "own time"), ("cumulative", "cumulative time")):
+        buf.seek(0)
+        buf.truncate()
+        stats.sort_stats(key).print_stats(top)
+        print(f"--- top {top} by {title} ---")
+        lines = buf.getvalue().splitlines()
+        start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
+        print("\n".join(ln for ln in lines[start:] if ln.strip()))
+    return result
+
+
+class LineSampler:
+    """Sample, every ``interval`` seconds, the innermost source line of the main thread that
+    lies under ``prefix`` (the ``sim`` package); the counts estimate the time per line."""
+
+    def __init__(self, prefix: str, interval: float = 0.0005):
+        self.prefix, self.interval = prefix, interval
+        self.counts: Counter = Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._main = threading.main_thread().ident
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            f = sys._current_frames().get(self._main)
+            while f is not None and not f.f_code.co_filename.startswith(self.prefix):
+                f = f.f_back
+            self.samples += 1
+            if f is not None:
+                self.counts[(f.f_code.co_filename, f.f_lineno, f.f_code.co_name)] += 1
+            time.sleep(self.interval)
+
+    def __enter__(self) -> LineSampler:
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(self.interval / 5)  # let the sampler in promptly
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        sys.setswitchinterval(self._switch)
+
+    def report(self, top: int, wall: float) -> str:
+        lines = [f"--- top {top} source lines of sim/ (sampled; share of {wall:.2f} s wall) ---"]
+        for (fn, ln, func), c in self.counts.most_common(top):
+            src = linecache.getline(fn, ln).strip()
+            lines.append(f"{100 * c / max(self.samples, 1):5.1f}%  {Path(fn).name}:{ln} {func}: {src[:90]}")
+        inside = sum(self.counts.values())
+        lines.append(f"({100 * inside / max(self.samples, 1):.0f}% of samples inside sim/, the rest in Mesa/NumPy glue)")
+        return "\n".join(lines)
+
+
+def _profile_pyinstrument(label: str, fn: Callable[[], Any], top: int) -> Any:
+    from pyinstrument import Profiler
+
+    prof = Profiler(interval=0.001)
+    prof.start()
+    result = fn()
+    prof.stop()
+    print(f"\n=== {label} ===")
+    print(prof.output_text(unicode=True, color=False, show_all=False))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--firms", type=int, default=2_000_000, help="firms at the start (default scenario otherwise)")
+    p.add_argument("--months", type=int, default=None, help="months to simulate (default: the whole horizon, 54)")
+    p.add_argument("--replicate", type=int, default=0, help="replicate (seed child)")
+    p.add_argument("--top", type=int, default=25, help="functions to list")
+    p.add_argument("--pyinstrument", action="store_true", help="use pyinstrument (call tree) instead of cProfile")
+    p.add_argument("--skip-setup", action="store_true", help="do not print the set-up profile")
+    p.add_argument("--no-lines", action="store_true", help="skip the sampled per-line pass")
+    args = p.parse_args(argv)
+
+    data: dict[str, Any] = {"population": {"total_firms": args.firms}}
+    if args.months is not None:
+        y, m = divmod(month_number("2021-06") + args.months, 12)
+        data["time"] = {"start": "2021-06", "end": f"{y:04d}-{m + 1:02d}"}
+    config = Scenario.model_validate(data)
+    if args.pyinstrument:
+        try:
+            import pyinstrument  # noqa: F401
+        except ImportError:
+            print("pyinstrument is not installed; using cProfile", file=sys.stderr)
+            args.pyinstrument = False
+    prof = _profile_pyinstrument if args.pyinstrument else _profile_cprofile
+
+    def setup() -> CloudAdoptionModel:
+        streams = spawn_streams(run_seed(config.run.seed, args.replicate))
+        pop = build_population(config, structure_seed(config, streams))
+        return CloudAdoptionModel(config, replicate=args.replicate, population=pop)
+
+    if args.skip_setup:
+        model = setup()
+    else:
+        model = prof(f"set-up, {args.firms:,} firms", setup, args.top)
+    print(f"\n{model.pop.n_firms:,} firms allocated, {model.n_months} months")
+    prof(f"simulation, {model.n_months} months", model.run, args.top)
+    if not args.no_lines:
+        model = setup()
+        sim_dir = str(Path(sim.__file__).resolve().parent)
+        t0 = time.perf_counter()
+        with LineSampler(sim_dir) as sampler:
+            model.run()
+        wall = time.perf_counter() - t0
+        print(f"\n=== simulation again, not instrumented: {wall:.2f} s wall ===")
+        print(sampler.report(args.top, wall))
+        if not args.skip_setup:
+            t0 = time.perf_counter()
+            with LineSampler(sim_dir) as sampler:
+                setup()
+            print("\n=== set-up again, not instrumented ===")
+            print(sampler.report(args.top, time.perf_counter() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""How set-up time, simulation time and memory of the model grow with the number of firms.
+
+Each size runs in a fresh subprocess (so peak memory is that of one run): the default scenario
+(``Scenario()``: every default policy, entry, churn; 54 months 2021-06 -> 2025-12) with
+``population.total_firms`` set to the size. The child reports
+
+* set-up: population build + ``CloudAdoptionModel`` initialisation (imports excluded);
+* simulation: ``model.run()`` for all months;
+* ns per firm-step: simulation time / sum over months of the firms present;
+* peak memory: the process's RSS high-water mark (``resource.getrusage``), in bytes per
+  allocated firm (firms present at the start plus all entrants), both in total and above the
+  RSS after imports.
+
+Times are wall clock and CPU time of the child. With ``--cli`` the end-to-end
+``gdcloud run scenarios/baseline.yaml`` is also timed (one replicate, no figures unless
+``--cli-figures``).
+
+Usage::
+
+    python benchmarks/scaling.py                          # 1e5, 1e6, 2e6, 5e6 firms
+    python benchmarks/scaling.py --sizes 100000 1000000 --repeat 3 --cli
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SIZES = (100_000, 1_000_000, 2_000_000, 5_000_000)
+
+
+def _rss_peak_bytes(who: int = resource.RUSAGE_SELF) -> int:
+    return resource.getrusage(who).ru_maxrss * 1024  # Linux reports KiB
+
+
+def _rss_now_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def child(size: int, replicate: int) -> dict:
+    """Build and run one model of ``size`` firms in this process; return the measurements."""
+    from sim.model import CloudAdoptionModel, run_seed, spawn_streams, structure_seed
+    from sim.population import build_population
+    from sim.scenario.schema import Scenario
+
+    config = Scenario.model_validate({"population": {"total_firms": size}})
+    rss_imports = _rss_now_bytes()
+    w0, c0 = time.perf_counter(), time.process_time()
+    pop = build_population(config, structure_seed(config, spawn_streams(run_seed(config.run.seed, replicate))))
+    w1, c1 = time.perf_counter(), time.process_time()
+    model = CloudAdoptionModel(config, replicate=replicate, population=pop)
+    w2, c2 = time.perf_counter(), time.process_time()
+    out = model.run()
+    w3, c3 = time.perf_counter(), time.process_time()
+    firm_steps = float(out.totals["n_firms"][1:].sum()) * config.time.substeps_per_month
+    peak = _rss_peak_bytes()
+    return {
+        "size": size, "allocated": pop.n_firms, "months": model.n_months, "firm_steps": firm_steps,
+        "population_wall": w1 - w0, "population_cpu": c1 - c0,
+        "init_wall": w2 - w1, "init_cpu": c2 - c1,
+        "setup_wall": w2 - w0, "setup_cpu": c2 - c0,
+        "sim_wall": w3 - w2, "sim_cpu": c3 - c2,
+        "ns_per_firm_step_wall": 1e9 * (w3 - w2) / firm_steps,
+        "ns_per_firm_step_cpu": 1e9 * (c3 - c2) / firm_steps,
+        "peak_rss": peak, "rss_after_imports": rss_imports,
+        "bytes_per_firm": peak / pop.n_firms,
+        "bytes_per_firm_above_imports": (peak - rss_imports) / pop.n_firms,
+        "cloud_final": float(out.totals["cloud_cumulative"][-1]),
+    }
+
+
+def run_child(size: int, replicate: int) -> dict:
+    """One measurement in a fresh interpreter."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(size), "--replicate", str(replicate)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"size {size} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _median(rs: list[dict], key: str) -> float:
+    vals = sorted(r[key] for r in rs)
+    n = len(vals)
+    return vals[n // 2] if n % 2 else 0.5 * (vals[n // 2 - 1] + vals[n // 2])
+
+
+def time_cli(scenario: str, figures: bool) -> str:
+    """Time ``gdcloud run <scenario> --out <tmp>`` (one replicate); a message if unavailable."""
+    exe = shutil.which("gdcloud", path=str(Path(sys.executable).parent)) or shutil.which("gdcloud")
+    if exe is None:
+        return "CLI: gdcloud not installed (entry point sim.cli:main missing); skipped"
+    try:
+        __import__("sim.cli")
+    except ImportError as err:
+        return f"CLI: sim.cli cannot be imported ({err}); skipped"
+    path = ROOT / scenario
+    if not path.exists():
+        return f"CLI: {scenario} does not exist yet; skipped"
+    with tempfile.TemporaryDirectory(prefix="gdcloud_bench_") as out:
+        cmd = [exe, "run", str(path), "--out", out, "--replicates", "1", "--no-progress"]
+        if not figures:
+            cmd.append("--no-figures")
+        w0 = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+        wall = time.perf_counter() - w0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if res.returncode != 0:
+            return f"CLI: `{' '.join(cmd)}` failed (exit {res.returncode}):\n{res.stderr[-2000:]}"
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        peak = after.ru_maxrss * 1024
+        return (f"CLI: gdcloud run {scenario} (1 replicate{'' if figures else ', --no-figures'}): "
+                f"{wall:.1f} s wall, {cpu:.1f} s cpu (all child processes), "
+                f"peak RSS of the largest child {peak / 2**20:,.0f} MiB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
+                   help="firms at the start, one fresh subprocess each")
+    p.add_argument("--repeat", type=int, default=1, help="subprocesses per size; medians are reported")
+    p.add_argument("--replicate", type=int, default=0, help="replicate (seed child) to run")
+    p.add_argument("--cli", action="store_true", help="also time `gdcloud run scenarios/baseline.yaml`")
+    p.add_argument("--cli-scenario", default="scenarios/baseline.yaml", help="scenario for --cli")
+    p.add_argument("--cli-figures", action="store_true", help="let the CLI write its figures too")
+    p.add_argument("--json", type=Path, default=None, help="also write the measurements to this file")
+    p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    if args.child is not None:
+        print(json.dumps(child(args.child, args.replicate)))
+        return 0
+
+    print(f"default scenario, 54 months, replicate {args.replicate}; one fresh subprocess per run; "
+          f"median of {args.repeat}; cpu = process CPU time")
+    print(f"{'firms':>10} {'allocated':>10} | {'setup s':>8} {'(cpu)':>7} | {'sim s':>7} {'(cpu)':>7} | "
+          f"{'ns/firm-step':>12} {'(cpu)':>6} | {'peak RSS':>9} {'B/firm':>7} {'B/firm>imp':>10}")
+    results = []
+    for size in args.sizes:
+        rs = [run_child(size, args.replicate) for _ in range(args.repeat)]
+        r = {k: _median(rs, k) if isinstance(v, float) else v for k, v in rs[0].items()}
+        results.append(r)
+        print(f"{size:>10,} {r['allocated']:>10,} | {r['setup_wall']:>8.2f} {r['setup_cpu']:>7.2f} | "
+              f"{r['sim_wall']:>7.2f} {r['sim_cpu']:>7.2f} | {r['ns_per_firm_step_wall']:>12.1f} "
+              f"{r['ns_per_firm_step_cpu']:>6.1f} | {r['peak_rss'] / 2**20:>7,.0f}Mi {r['bytes_per_firm']:>7.0f} "
+              f"{r['bytes_per_firm_above_imports']:>10.0f}", flush=True)
+    by = {r["size"]: r for r in results}
+    if 1_000_000 in by and 5_000_000 in by:
+        a, b = by[1_000_000], by[5_000_000]
+        print(f"time(5e6)/time(1e6): simulation {b['sim_wall'] / a['sim_wall']:.2f} wall, "
+              f"{b['sim_cpu'] / a['sim_cpu']:.2f} cpu; set-up {b['setup_wall'] / a['setup_wall']:.2f} wall, "
+              f"{b['setup_cpu'] / a['setup_cpu']:.2f} cpu (firm-steps ratio "
+              f"{b['firm_steps'] / a['firm_steps']:.2f})")
+    if args.cli:
+        print(time_cli(args.cli_scenario, args.cli_figures))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
