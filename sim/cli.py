@@ -164,7 +164,7 @@ def _fmt(x: float) -> str:
 
 def summary_lines(result) -> list[str]:
     """The short human summary printed after a run."""
-    from sim.runner import goals_evaluated
+    from sim.results import goals_evaluated
     from sim.summary import scaled_goals
 
     lines = []

@@ -37,7 +37,7 @@ import yaml
 from sim.errors import ScenarioError
 from sim.outputs import FLOAT_METRICS, INT_METRICS, TIMESERIES_COLUMNS
 from sim.scenario.loader import resolved_yaml, scenario_hash
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import Scenario, month_number
 
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 """UTC timestamp of a run folder name."""
@@ -147,7 +147,7 @@ def timeseries_csv(ts: pd.DataFrame, *, header: bool = True) -> str:
 
 def read_timeseries(path: Path) -> pd.DataFrame:
     """Read a tidy time series CSV written by this module (same dtypes as when written)."""
-    ts = pd.read_csv(path, float_precision="round_trip", keep_default_na=False,
+    ts = pd.read_csv(path, keep_default_na=False,
                      dtype={"date": str, "cluster": str, "city": str, "size_class": str})
     return normalise_timeseries(ts)
 
@@ -386,6 +386,29 @@ class RunFolder:
                 (self.path / name).unlink()
 
 
+def goals_evaluated(config: Scenario) -> tuple[Scenario, str | None]:
+    """The scenario used for summaries, and a warning if its horizon ends before the goal date.
+
+    A run that ends before ``goals.date`` cannot say whether the goals are met then; its goals
+    are evaluated at the last simulated month instead and a note says so.
+    """
+    if month_number(config.time.end) >= month_number(config.goals.date):
+        return config, None
+    note = (f"the run ends at {config.time.end}, before the goal date {config.goals.date}: "
+            f"goals are evaluated at {config.time.end}")
+    data = config.model_dump(mode="json")
+    data["goals"]["date"] = config.time.end
+    return Scenario.model_validate(data), note
+
+
+def summarize_scenario(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
+    """:func:`sim.summary.summarize` with the goals evaluated as in :func:`goals_evaluated`."""
+    from sim import summary
+
+    cfg, _ = goals_evaluated(config)
+    return summary.summarize(ts, cfg)
+
+
 # --------------------------------------------------------------------------- reading back
 
 
@@ -441,15 +464,16 @@ class ScenarioResult:
         return select(self.timeseries, "province").reset_index(drop=True)
 
     def goal_outcomes(self) -> pd.DataFrame:
-        """Per-goal probability of being met and month met (:func:`sim.summary.goal_outcomes`)."""
+        """Each replicate against the goals (:func:`sim.summary.goal_outcomes`), goals scaled to
+        the population and evaluated at the end of the run if it ends before the goal date."""
         from sim import summary
 
-        return summary.goal_outcomes(self.timeseries, self.scenario.goals)
+        goals, _ = self._goals()
+        return summary.goal_outcomes(self.timeseries, goals)
 
     # -- plots (thin wrappers of sim.plots with this scenario's goals and scale)
 
     def _goals(self):
-        from sim.runner import goals_evaluated
         from sim.summary import population_scale, scaled_goals
 
         cfg, _ = goals_evaluated(self.scenario)
@@ -509,6 +533,24 @@ class ScenarioResult:
                 f"{self.scenario.run.replicates}, failed={len(self.failures)}{where})")
 
 
+def read_summary(path: Path) -> pd.DataFrame:
+    """Read ``summary.csv``: numbers in median/p10/p90 as floats, month outcomes as text."""
+    summ = pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+    def value(v: object) -> object:
+        if isinstance(v, float):
+            return v
+        try:
+            return float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return v
+
+    for col in ("median", "p10", "p90"):
+        if col in summ.columns:
+            summ[col] = pd.Series([value(v) for v in summ[col]], index=summ.index, dtype=object)
+    return summ
+
+
 def _axes(ax, size: tuple[float, float] = (9, 5.5)):
     """``ax`` or the axes of a new pyplot figure (for notebooks)."""
     if ax is not None:
@@ -550,12 +592,9 @@ def load_results(folder: str | Path) -> ScenarioResult:
               else pd.DataFrame({c: pd.Series(dtype=object) for c in TIMESERIES_COLUMNS}))
     summary_path = folder / SUMMARY
     if summary_path.is_file():
-        summ = pd.read_csv(summary_path, float_precision="round_trip", keep_default_na=False,
-                           na_values=[""])
+        summ = read_summary(summary_path)
     elif not ts.empty:
-        from sim import summary
-
-        summ = summary.summarize(ts, scenario)
+        summ = summarize_scenario(ts, scenario)
     else:
         summ = None
     fail_path = folder / FAILURES

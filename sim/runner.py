@@ -50,15 +50,17 @@ from sim.results import (
     atomic_write_text,
     concatenate_replicate_files,
     failures_frame,
+    goals_evaluated,
     iso,
     new_run_folder,
     normalise_timeseries,
     read_timeseries,
+    summarize_scenario,
     utc_now,
     versions,
 )
 from sim.scenario.loader import load_scenario, scenario_hash
-from sim.scenario.schema import Scenario, month_number
+from sim.scenario.schema import Scenario
 
 DEFAULT_RESULTS_DIR = Path("results")
 """Where run folders are created unless ``out_dir`` / ``--out`` says otherwise."""
@@ -270,26 +272,6 @@ def resolve_scenario(scenario: ScenarioLike, *, replicates: int | None = None,
         return load_scenario(path, overrides, replicates=replicates, seed=seed)
 
 
-def goals_evaluated(config: Scenario) -> tuple[Scenario, str | None]:
-    """The scenario used for summaries, and a warning if its horizon ends before the goal date.
-
-    A run that ends before ``goals.date`` cannot say whether the goals are met then; its goals
-    are evaluated at the last simulated month instead and a note says so.
-    """
-    if month_number(config.time.end) >= month_number(config.goals.date):
-        return config, None
-    note = (f"the run ends at {config.time.end}, before the goal date {config.goals.date}: "
-            f"goals are evaluated at {config.time.end}")
-    data = config.model_dump(mode="json")
-    data["goals"]["date"] = config.time.end
-    return Scenario.model_validate(data), note
-
-
-def _summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
-    from sim import summary
-
-    cfg, _ = goals_evaluated(config)
-    return summary.summarize(ts, cfg)
 
 
 # --------------------------------------------------------------------------- progress
@@ -343,6 +325,7 @@ class _Job:
         self.frames: dict[int, pd.DataFrame] = {}
         self.failures: dict[int, ReplicateResult] = {}
         self.wall: dict[int, float] = {}
+        self.reused = 0
         self.start = utc_now()
 
     def specs(self) -> list[RunSpec]:
@@ -351,6 +334,7 @@ class _Job:
 
     def add(self, res: ReplicateResult) -> None:
         self.wall[res.replicate] = res.wall_time_s
+        self.reused += bool(res.population_cached)
         if res.ok:
             self.failures.pop(res.replicate, None)
             if self.folder is not None:
@@ -374,7 +358,7 @@ class _Job:
             reps = sorted(self.frames)
             ts = (pd.concat([self.frames[r] for r in reps], ignore_index=True) if reps
                   else _empty_timeseries())
-            summ = _summarize(ts, sc) if reps else None
+            summ = summarize_scenario(ts, sc) if reps else None
             manifest = {"scenario": {"name": sc.name, "hash": scenario_hash(sc)},
                         "root_seed": sc.run.seed, "notes": [note] if note else [],
                         "replicates": {"planned": sc.run.replicates, "done": reps,
@@ -383,6 +367,7 @@ class _Job:
 
         rf = self.folder
         rf.manifest["notes"] = [note] if note else []
+        rf.manifest["sessions"][-1]["populations_reused"] = self.reused
         if interrupted:
             rf.end_session(status="interrupted", start=self.start, failures=failures)
             return None  # type: ignore[return-value]
@@ -393,7 +378,7 @@ class _Job:
         if done:
             concatenate_replicate_files(rf.path, done, rf.path / TIMESERIES)
             ts = read_timeseries(rf.path / TIMESERIES)
-            summ = _summarize(ts, sc)
+            summ = summarize_scenario(ts, sc)
             atomic_write_text(rf.path / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
             if figures and sc.outputs.figures:
                 try:
