@@ -110,15 +110,17 @@ def time_cli(scenario: str, figures: bool) -> str:
         cmd = [exe, "run", str(path), "--out", out, "--replicates", "1", "--no-progress"]
         if not figures:
             cmd.append("--no-figures")
-        w0 = time.perf_counter()
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-        wall = time.perf_counter() - w0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if res.returncode != 0:
-            return f"CLI: `{' '.join(cmd)}` failed (exit {res.returncode}):\n{res.stderr[-2000:]}"
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        peak = after.ru_maxrss * 1024
+        # A fresh wrapper process, so that its children's rusage is that of the CLI alone.
+        wrapper = ("import json, resource, subprocess, sys, time; t = time.perf_counter(); "
+                   "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+                   "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+                   "print(json.dumps([r.returncode, time.perf_counter() - t, u.ru_utime + u.ru_stime, "
+                   "u.ru_maxrss * 1024, r.stderr[-2000:]]))")
+        res = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True,
+                             cwd=ROOT, check=True)
+        code, wall, cpu, peak, err = json.loads(res.stdout.strip().splitlines()[-1])
+        if code != 0:
+            return f"CLI: `{' '.join(cmd)}` failed (exit {code}):\n{err}"
         return (f"CLI: gdcloud run {scenario} (1 replicate{'' if figures else ', --no-figures'}): "
                 f"{wall:.1f} s wall, {cpu:.1f} s cpu (all child processes), "
                 f"peak RSS of the largest child {peak / 2**20:,.0f} MiB")
