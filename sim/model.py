@@ -578,7 +578,8 @@ class CloudAdoptionModel(mesa.Model):
             if open_city.any():
                 voucher_h = self._voucher_now(k)[:n]
                 if open_city.size > 1:
-                    voucher_h *= open_city[pop.city[:n]]
+                    # A new array: the stored eligibility must survive a city's quota running out.
+                    voucher_h = voucher_h * open_city[pop.city[:n]]
                 h += voucher_h
         lam = self.lam_cloud[:n]
         lam += h
@@ -690,7 +691,11 @@ class CloudAdoptionModel(mesa.Model):
         """Inspect one firm as a ``mesa.Agent`` (created on demand)."""
         if not 0 <= index < self.pop.n_firms:
             raise IndexError(f"firm index {index} outside 0..{self.pop.n_firms - 1}")
-        return Firm(self, index)
+        # One view per firm, so inspecting a firm twice does not register two agents.
+        views = self.__dict__.setdefault("_firm_views", {})
+        if index not in views:
+            views[index] = Firm(self, index)
+        return views[index]
 
     def sample_firms(self, n: int, *, seed: int = 0) -> list[Firm]:
         """``n`` present firms drawn at random (for notebooks and dashboards)."""

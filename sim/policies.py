@@ -300,7 +300,12 @@ class VoucherBudget:
 
 class ServiceQueue:
     """Service-provider capacity: at most ``onboardings_per_month`` cloud onboardings a month
-    (growing by ``growth_per_year``); firms that decided wait in first-come order."""
+    (growing by ``growth_per_year``); firms that decided wait in first-come order.
+
+    ``scale`` is the strength of the constraint: capacity = onboardings / scale, so scale 1 is
+    as specified, 2 halves the capacity, and scale -> 0 lifts the constraint continuously
+    (scale 0 = no constraint, the same as disabled).
+    """
 
     def __init__(self, spec: schema.ServiceCapacity, cal: Calendar, substeps: int, pop_scale: float = 1.0):
         self.pop_scale = pop_scale  # capacity is given for the full-size population
@@ -315,8 +320,8 @@ class ServiceQueue:
         if not (self.active and self.s <= k <= self.e):
             return None
         per_month = self.pop_scale * self.spec.onboardings_per_month * (1 + self.spec.growth_per_year) ** ((k - max(self.s, 1)) / 12)
-        # Scale > 1 means more capacity; accumulate fractions so no onboarding is lost to rounding.
-        self.allowance += per_month * self.spec.scale / self.substeps
+        # Accumulate fractions so no onboarding is lost to rounding.
+        self.allowance += per_month / self.spec.scale / self.substeps
         n = int(np.floor(self.allowance))
         self.allowance -= n
         return n

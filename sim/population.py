@@ -11,7 +11,7 @@ Derivation of the default population (``docs/model.md`` has the full text):
 * Industrial firms = 33.4% of them (~668,000): the industrial legal units of the 4th (584,400,
   end-2018) and 5th (763,800, end-2023) economic censuses interpolated geometrically to mid-2021
   (``population.csv``).
-* Above-scale industrial firms (规上): 62,417 at mid-2021, linear between 58,504 (end-2020) and
+* Above-scale industrial firms (规上): 62,416 at mid-2021, linear between 58,504 (end-2020) and
   66,329 (end-2021), 广东统计年鉴2024 table 12-6; of them 300 chain leaders (ASSUMPTION).
 * The rest (~1.33 M) are service and trade SMEs around the clusters (ASSUMPTION).
 * Entry: above-scale firms follow the year-end counts; below-scale industrial firms grow 5.5%/yr

@@ -90,7 +90,7 @@ class TimeSpec(Strict):
         1,
         ge=1,
         le=100,
-        description="Synchronous updates per month. 1 is accurate to ~0.006 of the population for Bass-type curves (validation_reference.md s.2); raise for verification runs.",
+        description="Synchronous updates per month. 1 (monthly) is within ~0.009 of the population of the continuous Bass curve (measured; validation_reference.md s.2); raise for verification runs.",
     )
 
     @model_validator(mode="after")
@@ -118,8 +118,8 @@ class PopulationSpec(Strict):
         description=(
             "Firms at the start date that can be counted toward the cloud goal. Default 2,000,000 = "
             "industrial legal units (~668,000 mid-2021, interpolated from the 2018 and 2023 censuses, "
-            "population.csv) + ~1.33 M service and trade firms around the clusters (ASSUMPTION: ~38% of "
-            "the ~3.47 M other secondary/tertiary legal units mid-2021). See docs/model.md."
+            "population.csv) + ~1.33 M service and trade firms around the clusters (ASSUMPTION: ~42% of "
+            "the ~3.15 M other secondary/tertiary legal units mid-2021: 3,127,000 x 1.49^0.5 - 668,000). See docs/model.md."
         ),
     )
     industrial_firms: int | None = Field(
@@ -312,6 +312,7 @@ class ChainLeaders(Window):
 class ServiceCapacity(Window):
     """Service-provider capacity: at most so many cloud onboardings a month; excess demand waits."""
 
+    scale: float = Field(1.0, ge=0.0, le=100.0, description="Strength of the constraint: capacity = onboardings_per_month / scale (1 = as specified, 2 = half the capacity, 0 = no constraint).")
     onboardings_per_month: int = Field(25_000, ge=0, description="Onboardings the provider pool can do per month at the start, for the full 2,000,000-firm population (scaled by total_firms/2,000,000). ASSUMPTION (144 providers in the provincial pool in 2019: policy_instruments.csv).")
     growth_per_year: float = Field(0.10, ge=-0.9, le=10, description="Growth of capacity per year (cultivation of service providers, 粤府〔2021〕45号). ASSUMPTION.")
 
