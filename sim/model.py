@@ -238,7 +238,7 @@ class CloudAdoptionModel(mesa.Model):
     # ------------------------------------------------------------------ set-up
 
     def _init_state(self) -> None:
-        pop, cfg = self.pop, self.config
+        pop = self.pop
         n = pop.n_firms
         s = self.streams
         self.month = 0
@@ -405,23 +405,33 @@ class CloudAdoptionModel(mesa.Model):
             np.add.at(arr, idx, arr.dtype.type(sign))
 
         if what == "present":
-            add(self.park_n, park); add(self.cc_n, cc); add(self.chain_n, nb); add(self.cell_n, cell)
+            add(self.park_n, park)
+            add(self.cc_n, cc)
+            add(self.chain_n, nb)
+            add(self.cell_n, cell)
             self.chain_share_cloud[nb] = self.chain_cloud[nb] / np.maximum(self.chain_n[nb], np.float32(1))
             self.prov_n += sign * firms.size
             ab = firms[self.is_above[firms]]
             if ab.size:
-                add(self.park_as, pop.park[ab]); add(self.cc_as, self.cc[ab]); add(self.chain_as, pop.neighbours(ab))
+                add(self.park_as, pop.park[ab])
+                add(self.cc_as, self.cc[ab])
+                add(self.chain_as, pop.neighbours(ab))
             ld = firms[self.is_lead[firms]]
             if ld.size:
                 lnb = pop.neighbours(ld)
                 add(self.lead_n, lnb)
                 self.lead_share[lnb] = self.lead_trans[lnb] / np.maximum(self.lead_n[lnb], np.float32(1))
         elif what == "cloud":
-            add(self.park_cloud, park); add(self.cc_cloud, cc); add(self.chain_cloud, nb); add(self.cell_active, cell)
+            add(self.park_cloud, park)
+            add(self.cc_cloud, cc)
+            add(self.chain_cloud, nb)
+            add(self.cell_active, cell)
             self.chain_share_cloud[nb] = self.chain_cloud[nb] / np.maximum(self.chain_n[nb], np.float32(1))
             self.prov_cloud += sign * firms.size
         elif what == "trans":
-            add(self.park_trans, park); add(self.cc_trans, cc); add(self.chain_trans, nb)
+            add(self.park_trans, park)
+            add(self.cc_trans, cc)
+            add(self.chain_trans, nb)
             ld = firms[self.is_lead[firms]]
             if ld.size:
                 lnb = pop.neighbours(ld)
