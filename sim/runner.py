@@ -522,7 +522,26 @@ def run_scenario(
     finally:
         if owned:
             ex.close()
-    return job.finish(figures=figures)
+    return _finish_all([job], figures)[job.label]
+
+
+def _finish_all(jobs: list[_Job], figures: bool) -> dict[str, ScenarioResult]:
+    """Write every job's final files; Ctrl-C here leaves the folders resumable."""
+    out: dict[str, ScenarioResult] = {}
+    try:
+        for job in jobs:
+            out[job.label] = job.finish(figures=figures)
+    except KeyboardInterrupt as exc:
+        folders = []
+        for job in jobs:
+            if job.folder is not None:
+                if job.label not in out:
+                    job.folder.manifest["status"] = "interrupted"
+                    job.folder.manifest["sessions"][-1]["status"] = "interrupted"
+                    job.folder.write_manifest()
+                folders.append(job.folder.path)
+        raise Interrupted(folders) from exc
+    return out
 
 
 class Interrupted(KeyboardInterrupt):
@@ -673,7 +692,7 @@ def compare_scenarios(
     finally:
         if owned:
             ex.close()
-    results = {job.label: job.finish(figures=figures) for job in jobs}
+    results = _finish_all(jobs, figures)
     ts_ok = {k: r.timeseries for k, r in results.items() if not r.timeseries.empty}
     diffs = None
     ref_cfg, _ = goals_evaluated(first)

@@ -261,3 +261,13 @@ def test_progress_bar_when_asked(capsys):
     run_scenario(tiny(replicates=2), save=False, progress=True)
     err = capsys.readouterr().err
     assert "2/2" in err and "failed=0" in err
+
+
+def test_docstring_examples():
+    import doctest
+
+    from sim import api, executors
+
+    for module in (runner, api, executors):
+        failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert failed == 0, module.__name__
