@@ -348,31 +348,30 @@ class CloudAdoptionModel(mesa.Model):
         cc = pop.cluster.astype(np.int64) * N_CITIES + pop.city
         self.cc = cc
         ncc = N_CLUSTERS * N_CITIES
-        self.park_n = np.bincount(pop.park, weights=pres, minlength=npk)
-        self.park_cloud = np.bincount(pop.park, weights=on, minlength=npk)
-        self.park_as = np.bincount(pop.park, weights=ab, minlength=npk)
-        self.park_trans = np.bincount(pop.park, weights=tr, minlength=npk)
-        self.cc_n = np.bincount(cc, weights=pres, minlength=ncc)
-        self.cc_cloud = np.bincount(cc, weights=on, minlength=ncc)
-        self.cc_as = np.bincount(cc, weights=ab, minlength=ncc)
-        self.cc_trans = np.bincount(cc, weights=tr, minlength=ncc)
+        park, cell = pop.park, pop.cell
+
+        def count(group: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+            return np.bincount(group[mask], minlength=size).astype(np.float64)
+
+        self.park_n, self.park_cloud = count(park, pres, npk), count(park, on, npk)
+        self.park_as, self.park_trans = count(park, ab, npk), count(park, tr, npk)
+        self.cc_n, self.cc_cloud = count(cc, pres, ncc), count(cc, on, ncc)
+        self.cc_as, self.cc_trans = count(cc, ab, ncc), count(cc, tr, ncc)
         adj = sp.csr_matrix((np.ones(pop.adj_indices.size, dtype=np.float32), pop.adj_indices, pop.adj_indptr),
                             shape=(n, n))
-
-        def chain(x: np.ndarray) -> np.ndarray:
-            return (adj @ x.astype(np.float32)).astype(np.float32)
-
-        self.chain_n, self.chain_cloud = chain(pres), chain(on)
+        # One sparse product for all six partner counts (one pass over the links).
+        counts = adj @ np.stack((pres, on, ab, tr, ld, ld_tr), axis=1).astype(np.float32)
+        self.chain_n, self.chain_cloud, self.chain_as, self.chain_trans, self.lead_n, self.lead_trans = (
+            np.ascontiguousarray(counts[:, j], dtype=np.float32) for j in range(6))
+        del counts
         self.chain_share_cloud = self.chain_cloud / np.maximum(self.chain_n, np.float32(1))
-        self.chain_as, self.chain_trans = chain(ab), chain(tr)
-        self.lead_n, self.lead_trans = chain(ld), chain(ld_tr)
         self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
         self.prov_cloud = float(on.sum())
-        self.cell_n = np.bincount(pop.cell, weights=pres, minlength=N_CELLS)
-        self.cell_cum = np.bincount(pop.cell, weights=pres & (self.cloud_state >= ON_CLOUD), minlength=N_CELLS)
-        self.cell_active = np.bincount(pop.cell, weights=on, minlength=N_CELLS)
-        self.cell_trans = np.bincount(pop.cell, weights=tr, minlength=N_CELLS)
+        self.cell_n = count(cell, pres, N_CELLS)
+        self.cell_cum = count(cell, pres & (self.cloud_state >= ON_CLOUD), N_CELLS)
+        self.cell_active = count(cell, on, N_CELLS)
+        self.cell_trans = count(cell, tr, N_CELLS)
         self.cell_wait = np.zeros(N_CELLS)
 
     def _init_rates(self) -> None:
