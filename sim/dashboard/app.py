@@ -29,6 +29,18 @@ CSS = """
     content: attr(aria-valuenow); position: absolute; top: -19px; left: 50%;
     transform: translateX(-50%); font-size: 11px; font-weight: 600; color: #1f5fa8; white-space: nowrap;
 }
+/* Headline panel */
+.gd-status { font-family: Roboto, sans-serif; padding: 4px 8px; }
+.gd-month { font-size: 24px; font-weight: 500; margin: 2px 0 10px 0; }
+.gd-month span { font-size: 14px; color: #666; font-weight: 400; margin-left: 8px; }
+.gd-tiles { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
+.gd-tile { border: 1px solid #e3e3e3; border-radius: 6px; padding: 8px 10px; background: #fafafa; }
+.gd-label { font-size: 12px; color: #555; text-transform: uppercase; letter-spacing: .02em; }
+.gd-value { font-size: 24px; font-weight: 600; line-height: 1.3; }
+.gd-note { font-size: 12px; color: #555; }
+.gd-bar { height: 6px; background: #e6e6e6; border-radius: 3px; margin: 3px 0; overflow: hidden; }
+.gd-bar > div { height: 100%; }
+.gd-text { font-size: 12.5px; color: #444; margin: 10px 0 0 0; line-height: 1.4; }
 /* Panels: figures shrink to their grid cell instead of overflowing it. */
 .vue-grid-item img.widget-image { max-width: 100%; max-height: 100%; height: auto; object-fit: contain; }
 .vue-grid-item { overflow: hidden; }
@@ -67,8 +79,17 @@ def _sig(x: float, digits: int = 3) -> str:
     return f"{round(x, -int(floor(log10(abs(x)))) + digits - 1):,.0f}"
 
 
-def Status(model: DashboardModel) -> solara.Element:
-    """Headline: the month and progress toward both goals, in province-equivalent firms."""
+def _tile(label: str, value: str, note: str, share: float | None = None, colour: str = "#1f5fa8") -> str:
+    bar = ""
+    if share is not None:
+        w = max(0.0, min(share, 1.0)) * 100
+        bar = f'<div class="gd-bar"><div style="width:{w:.1f}%;background:{colour}"></div></div>'
+    return (f'<div class="gd-tile"><div class="gd-label">{label}</div>'
+            f'<div class="gd-value" style="color:{colour}">{value}</div>{bar}<div class="gd-note">{note}</div></div>')
+
+
+def status_html(model: DashboardModel) -> str:
+    """The headline panel as HTML: month, progress to both goals (province-equivalent)."""
     s = model.series()
     scale = model.scale
     cum, trans = float(s["cloud_cumulative"][-1]), float(s["transformed"][-1])
@@ -77,25 +98,33 @@ def Status(model: DashboardModel) -> solara.Element:
     g = model.config.goals
     n = model.config.population.total_firms
     lv = model.levers
-    text = f"""
-### {figures.month_label(model.dates[model.month])}: month {model.month} of {model.n_months}
+    ratio = f"1 : {round(1 / scale):,}" if scale < 1 else "full scale"
+    p_cloud, p_trans = cum / model.goal_cloud, trans / model.goal_transformed
+    tiles = "".join((
+        _tile("Firms on the cloud (ever)", _sig(cum / scale), f"{p_cloud:.0%} of the {g.cloud_firms:,} goal",
+              p_cloud, figures.C_CUM),
+        _tile("Above-scale firms transformed", _sig(trans / scale),
+              f"{p_trans:.0%} of the {g.transformed_firms:,} goal", p_trans, figures.C_TRANS),
+        _tile("Waiting for a service provider", _sig(wait / scale), "firms at month end", None, "#b07000"),
+        _tile("Voucher money granted", f"CNY {spend / scale / 1e6:,.0f} m", "since the start", None, "#444444"),
+    ))
+    chain = f"on, x {lv['chain_leader_strength']:g}" if lv["chain_leaders_on"] else "off"
+    return f"""
+<div class="gd-status">
+  <div class="gd-month" data-month="{model.month}">{figures.month_label(model.dates[model.month])}
+    <span>month {model.month} of {model.n_months}</span></div>
+  <div class="gd-tiles">{tiles}</div>
+  <p class="gd-text">Figures are <b>province-equivalent</b>: model counts x {1 / scale:,.0f}, rounded to
+  3 significant figures. Simulated population: <b>{n:,} firms</b> at the start ({ratio} of Guangdong's 2,000,000).</p>
+  <p class="gd-text">This run: vouchers CNY {lv['voucher_budget_m_cny']:,} m / year at {lv['voucher_subsidy_share']:.0%}
+  subsidy; chain-leader programme {chain}; service capacity {lv['service_capacity_per_month']:,} / month;
+  seed {model.config.run.seed}. <b>Change a lever in the sidebar, then press Reset</b> to apply it.</p>
+</div>"""
 
-Simulated population: **{n:,} firms** at the start ({'1 : ' + format(round(1 / scale), ',') if scale < 1 else 'full scale'} of Guangdong);
-figures below are **province-equivalent** (model count x {1 / scale:,.0f}).
 
-| | now | goal end-2025 | progress |
-|---|---:|---:|---:|
-| Firms on the cloud (ever) | {_sig(cum / scale)} | {g.cloud_firms:,} | **{cum / model.goal_cloud:.0%}** |
-| Above-scale firms transformed | {_sig(trans / scale)} | {g.transformed_firms:,} | **{trans / model.goal_transformed:.0%}** |
-| Firms waiting for a service provider | {_sig(wait / scale)} | | |
-| Voucher money granted so far | CNY {spend / scale / 1e6:,.1f} m | | |
-
-Levers of this run: vouchers CNY {lv['voucher_budget_m_cny']:,} m/yr at {lv['voucher_subsidy_share']:.0%} subsidy;
-chain-leader programme {'on x ' + format(lv['chain_leader_strength'], 'g') if lv['chain_leaders_on'] else 'off'};
-service capacity {lv['service_capacity_per_month']:,}/month; seed {model.config.run.seed}.
-Change a lever in the sidebar, then press **Reset** to apply it.
-"""
-    return solara.Markdown(text)
+def Status(model: DashboardModel) -> solara.Element:
+    """Headline: the month and progress toward both goals."""
+    return solara.HTML(tag="div", unsafe_innerHTML=status_html(model))
 
 
 def CloudChart(model: DashboardModel) -> solara.Element:

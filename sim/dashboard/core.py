@@ -145,6 +145,9 @@ class DashboardModel(CloudAdoptionModel):
     """
 
     def __init__(self, config: Scenario | None = None, **kwargs: Any):
+        # Mesa's SolaraViz passes its own (experimental) ``scenario`` object on Reset; the
+        # randomness of this model comes from the seed lever, so it is not used.
+        kwargs.pop("scenario", None)
         levers = default_levers()
         extra = {}
         for key, value in kwargs.items():
