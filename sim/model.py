@@ -278,6 +278,8 @@ class CloudAdoptionModel(mesa.Model):
         self._select_initial(np.random.default_rng(s["initial"]))
         self.thr_live[self.cloud_state != NONE] = np.inf
         self.readiness_dt = pop.readiness * np.float32(self.dt_years)
+        self._buf_h = np.empty(n, dtype=np.float32)
+        self._buf_tmp = np.empty(n, dtype=np.float32)
         self._recount()
         self._cand_trans = np.flatnonzero(self.present & self.is_above & (self.cloud_state == ON_CLOUD)
                                           & (self.trans_month == NEVER))
@@ -572,14 +574,16 @@ class CloudAdoptionModel(mesa.Model):
         n = int(pop.n_present[k])
         g_rate, g_chain = self._group_tables(cloud_cell, cloud_park)
         pg = self.pg[:n]
-        h = g_rate[pg]
+        # Preallocated buffers: fresh 10 MB temporaries each step cost page faults.
+        h, tmp = self._buf_h[:n], self._buf_tmp[:n]
+        np.take(g_rate, pg, out=h, mode="wrap")  # pg is always in range; 'wrap' skips the check
         if g_chain.size == 1:  # one chain weight for all firms (no per-cluster multiplier)
             if g_chain[0] != 0:
-                h += g_chain[0] * self.chain_share_cloud[:n]
+                h += np.multiply(self.chain_share_cloud[:n], g_chain[0], out=tmp)
         else:
-            h += g_chain[pg] * self.chain_share_cloud[:n]
+            h += np.multiply(np.take(g_chain, pg, out=tmp, mode="wrap"), self.chain_share_cloud[:n], out=tmp)
         if pull_cloud > 0:
-            h += np.float32(pull_cloud) * self.lead_share[:n]
+            h += np.multiply(self.lead_share[:n], np.float32(pull_cloud), out=tmp)
         h *= self.readiness_dt[:n]
         voucher_h = None
         if vouchers.on(k) and vouchers.rate > 0:
