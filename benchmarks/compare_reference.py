@@ -190,7 +190,10 @@ def summarize(runs: list[dict[str, Any]], total_firms: int) -> dict[str, Any]:
         if paired:
             s[f"ref_ns_per_firm_step_{name}"] = ns_per_fs("ref_sim", paired, which)
             s[f"ref_setup_ns_per_firm_{name}"] = per_firm("ref_setup", paired, which)
-            s[f"ratio_{name}"] = s[f"ref_ns_per_firm_step_{name}"] / s[f"model_ns_per_firm_step_paired_{name}"]
+            # The model's speed does not depend on the seed: its time over all seeds is the
+            # steadier estimate (a run of ~0.1 s is sensitive to other load on the machine).
+            s[f"ratio_{name}"] = s[f"ref_ns_per_firm_step_{name}"] / s[f"model_ns_per_firm_step_{name}"]
+            s[f"ratio_paired_{name}"] = s[f"ref_ns_per_firm_step_{name}"] / s[f"model_ns_per_firm_step_paired_{name}"]
         s[f"model_sim_s_{name}"] = float(np.mean([r["model_sim"][which] for r in runs]))
         s[f"model_setup_s_{name}"] = float(np.mean([r["model_setup"][which] for r in runs]))
         s[f"population_s_{name}"] = float(np.mean([r["population"][which] for r in runs]))
@@ -219,7 +222,8 @@ def summarize(runs: list[dict[str, Any]], total_firms: int) -> dict[str, Any]:
     # Evidence that the constraints bind (mean over model runs).
     spend = np.array([r["model"]["voucher_spend_cny"] for r in runs])
     s["months_with_voucher_spend"] = float((spend[:, 1:] > 0).mean())
-    s["mean_waiting_final"] = float(np.mean([r["model"]["waiting"][-1] for r in runs]))
+    s["mean_waiting_max"] = float(np.mean([r["model"]["waiting"].max() for r in runs]))
+    s["share_months_waiting"] = float(np.mean([(r["model"]["waiting"][1:] > 0).mean() for r in runs]))
     s["mean_churned_final"] = float(np.mean([r["model"]["cloud_cumulative"][-1] - r["model"]["cloud_active"][-1]
                                              for r in runs]))
     return s
@@ -254,7 +258,8 @@ def report(s: dict[str, Any], args: argparse.Namespace) -> str:
         lines += [
             f"  reference         {s['ref_sim_s_wall']:8.2f} s wall  {s['ref_sim_s_cpu']:8.2f} s cpu  "
             f"{s['ref_ns_per_firm_step_wall']:10,.1f} ns/firm-step wall  {s['ref_ns_per_firm_step_cpu']:10,.1f} cpu",
-            f"  ratio reference/model (same seeds): {s['ratio_wall']:,.0f}x wall, {s['ratio_cpu']:,.0f}x cpu",
+            f"  ratio reference/model: {s['ratio_wall']:,.0f}x wall, {s['ratio_cpu']:,.0f}x cpu "
+            f"(model timed on the paired seeds only: {s['ratio_paired_wall']:,.0f}x wall, {s['ratio_paired_cpu']:,.0f}x cpu)",
             "",
             "agreement (cumulative cloud adoption as a share of the initial firms):",
             f"  largest |mean model - mean reference| over months, paired by seed: {c['max_abs_mean_diff']:.2e} "
@@ -274,7 +279,8 @@ def report(s: dict[str, Any], args: argparse.Namespace) -> str:
     lines += [
         "",
         f"constraints bind: vouchers paid in {100 * s['months_with_voucher_spend']:.0f}% of months (budget gone the "
-        f"rest of each year); {s['mean_waiting_final']:,.0f} firms waiting for service at the end; "
+        f"rest of each year); a service queue in {100 * s['share_months_waiting']:.0f}% of months, "
+        f"up to {s['mean_waiting_max']:,.0f} firms; "
         f"{s['mean_churned_final']:,.0f} firms churned or exited after adopting",
     ]
     return "\n".join(lines)
