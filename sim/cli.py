@@ -1,6 +1,8 @@
-"""The ``gdcloud`` command line (also ``python -m sim``): run, compare, validate, list, schema.
+"""The ``gdcloud`` command line (also ``python -m sim``): run, compare, validate, list, schema,
+and the analyses calibrate, sensitivity, what-it-takes, attribution, discover.
 
-A thin layer over :mod:`sim.runner`. Exit codes:
+A thin layer over :mod:`sim.runner` and the analysis modules (:mod:`sim.calibration`,
+:mod:`sim.sensitivity`, :mod:`sim.policy_questions`). Exit codes:
 
 * 0 - success;
 * 1 - some replicate failed (the results folder is kept; errors are in ``manifest.json`` and
@@ -8,7 +10,13 @@ A thin layer over :mod:`sim.runner`. Exit codes:
 * 2 - bad input: an invalid scenario file, ``--set`` override or option (one ``error:`` line on
   stderr, no traceback, nothing written);
 * 130 - interrupted with Ctrl-C (finished replicates are kept; complete them with
-  ``gdcloud run --resume FOLDER``).
+  ``gdcloud run --resume FOLDER``; an interrupted analysis is not resumable and its folder is
+  marked ``interrupted`` in ``manifest.json``).
+
+Every analysis writes a new folder ``<out>/<command>/<UTC timestamp>-<hash>/`` holding the files
+the analysis function writes (CSV, PNG), the resolved inputs (``spec.resolved.yaml`` or
+``scenario.resolved.yaml``) and ``manifest.json``; its inputs are fully checked before the folder
+is created.
 """
 
 from __future__ import annotations
@@ -114,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                    description="List the shipped scenarios (scenarios/*.yaml) with their descriptions.")
     sub.add_parser("schema", help="print the JSON Schema of scenario files",
                    description="Print the JSON Schema of scenario files (for editors).")
+    _add_analysis_parsers(sub)
     return parser
 
 
@@ -340,6 +349,839 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- analysis: parsers
+
+ANALYSIS_EPILOG = (
+    "Results go to a new folder <out>/{label}/<UTC timestamp>-<hash>/ ({files}, plus "
+    "manifest.json with the inputs, versions, times and status); nothing is overwritten, and "
+    "nothing is written when an input is invalid (exit code 2). Methods and caveats: "
+    "docs/analysis.md."
+)
+QUESTION_EPILOG = (
+    "SCENARIO is a YAML file or a shipped scenario name (see `gdcloud list`); --set applies on "
+    "top of it as in `gdcloud run`. Counts are simulated at --total-firms and scaled to "
+    "2,000,000 firms before they are compared with the goals."
+)
+
+
+def _epilog(label: str, files: str, extra: str = "") -> str:
+    return (extra + " " if extra else "") + ANALYSIS_EPILOG.format(label=label, files=files)
+
+
+def _add_common_analysis(p: argparse.ArgumentParser, *, overrides: bool, progress: bool = True) -> None:
+    if overrides:
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                       help="override one scenario value, e.g. --set time.end=2023-12 (repeatable; "
+                            "values are read as YAML)")
+    p.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+                   help="folder under which <command>/<timestamp>-<hash>/ is created (default: results)")
+    if progress:
+        p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="print progress on stderr (default: only when stderr is a terminal)")
+
+
+def _add_analysis_parsers(sub) -> None:
+    p = sub.add_parser(
+        "calibrate", help="fit diffusion parameters to the reported progress figures",
+        description="Which values of the diffusion parameters make the model reproduce the reported "
+                    "progress figures (firms on the cloud, transformed above-scale firms), and how well "
+                    "do those few figures pin them down? Fits the spec's parameters within their boxes "
+                    "(bounded Nelder-Mead or least squares, the same seeds at every trial), draws an "
+                    "ABC-rejection posterior over the prior box and profiles the objective along each "
+                    "parameter. The calibrated scenario (extends: baseline plus the fitted values) is "
+                    "written to the spec's write_scenario (default scenarios/calibrated.yaml, replaced "
+                    "if it exists) unless --no-write-scenario; a copy always goes into the results folder.",
+        epilog=_epilog("calibrate", "calibration_fit.png, calibration_profiles.png, abc_draws.csv, "
+                       "calibration_summary.csv, calibration_fit.csv, calibration.json, calibrated.yaml",
+                       "SPEC is a YAML file of sim.calibration.CalibrationSpec (unknown keys are errors), "
+                       "or `calibration` for the shipped scenarios/analysis/calibration.yaml."))
+    p.add_argument("spec", metavar="SPEC", help="calibration spec (YAML file or shipped spec name)")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="seed of the ABC prior draws (default 0; the model replicates use the spec's seed)")
+    p.add_argument("--no-write-scenario", action="store_true",
+                   help="do not write the spec's write_scenario file (the copy in the results folder is "
+                        "still written)")
+    _add_common_analysis(p, overrides=False)
+
+    p = sub.add_parser(
+        "sensitivity", help="global sensitivity analysis (SALib: Morris or Sobol)",
+        description="Which uncertain inputs drive the outcomes at the goal date (cloud and transformed "
+                    "firms, probability of meeting each goal, voucher money per extra cloud firm)? "
+                    "Samples the spec's parameter box with SALib (Morris elementary effects or "
+                    "Sobol/Saltelli), runs the model at every point with the same seeds and computes the "
+                    "indices (mu*, sigma or S1, ST) with bootstrap confidence intervals. The number of "
+                    "model runs grows as n (d + 1) (Morris) or n (d + 2) (Sobol) times the replicates: "
+                    "check it first with --dry-run, which prints the count and an estimated time (from "
+                    "one timed model run) and writes nothing.",
+        epilog=_epilog("sensitivity", "samples_outputs.csv, indices.csv, sensitivity_<outcome>.png",
+                       "SPEC is a YAML file of sim.sensitivity.SensitivitySpec (unknown keys are errors), "
+                       "or `sensitivity` for the shipped scenarios/analysis/sensitivity.yaml."))
+    p.add_argument("spec", metavar="SPEC", help="sensitivity spec (YAML file or shipped spec name)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only count the model runs and estimate the time; write nothing")
+    _add_common_analysis(p, overrides=False)
+
+    p = sub.add_parser(
+        "what-it-takes", help="smallest lever value that meets a goal with a given probability",
+        description="How much of one policy lever is needed for the goal to be met with a given "
+                    "probability? Finds by bisection the smallest value of LEVER within --bounds at which "
+                    "at least --probability of a fixed set of replicates (the same seeds at every value: "
+                    "common random numbers) meet the goal at the goal date, and reports the bracketing "
+                    "values and a Clopper-Pearson 95% interval of the share; with --decreasing (a lever "
+                    "that hurts, such as churn) the largest value that still meets it. The share moves in "
+                    "steps of 1/replicates, so a claim of 90% needs of the order of 50-100 replicates.",
+        epilog=_epilog("what_it_takes", "what_it_takes.csv, what_it_takes.png, scenario.resolved.yaml",
+                       QUESTION_EPILOG))
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped scenario name")
+    p.add_argument("lever", metavar="LEVER",
+                   help="numeric scenario key, e.g. policies.vouchers.budget_cny_per_year or "
+                        "policies.platforms.scale")
+    p.add_argument("--goal", choices=("cloud", "transformed", "both"), default="cloud",
+                   help="goal to meet: cloud (1,000,000 firms), transformed (50,000) or both (default cloud)")
+    p.add_argument("--probability", type=float, default=0.9, metavar="P",
+                   help="required share of replicates meeting the goal, 0 < P < 1 (default 0.9)")
+    p.add_argument("--bounds", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
+                   help="search interval of the lever (default 0 1)")
+    p.add_argument("--replicates", "-n", type=int, default=20, metavar="N",
+                   help="replicates per lever value, the same seeds at every value (default 20)")
+    p.add_argument("--total-firms", type=int, default=100_000, metavar="N",
+                   help="population simulated; counts are scaled to 2,000,000 firms (default 100000)")
+    p.add_argument("--rel-tol", type=float, default=0.01, metavar="R",
+                   help="stop when the bracket is narrower than R x (HI - LO) (default 0.01)")
+    p.add_argument("--decreasing", action="store_true",
+                   help="more of the lever hurts: search the largest value still meeting the goal")
+    p.add_argument("--integer", action="store_true",
+                   help="round lever values to integers (automatic for integer keys)")
+    _add_common_analysis(p, overrides=True)
+
+    p = sub.add_parser(
+        "attribution", help="how much new adoption each channel (policy, chains, peers, market) brings",
+        description="How much of the new adoption comes from each channel: the policy instruments, "
+                    "supply-chain pull, park and cluster peers, and the market? Reruns the scenario with "
+                    "one channel switched off at a time (the same seeds), takes the adoption lost as the "
+                    "channel's raw contribution and normalises the contributions so that they add up to "
+                    "the full run's new adoption at every date; the gap (interaction) is reported "
+                    "separately. The shares are an accounting convention; the raw contribution is the "
+                    "effect of removing one channel with the others in place.",
+        epilog=_epilog("attribution", "attribution.csv, attribution.png, scenario.resolved.yaml",
+                       QUESTION_EPILOG))
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped scenario name")
+    p.add_argument("--replicates", "-n", type=int, default=4, metavar="N",
+                   help="replicates per run, the same seeds in every counterfactual (default 4)")
+    p.add_argument("--total-firms", type=int, default=100_000, metavar="N",
+                   help="population simulated; counts are scaled to 2,000,000 firms (default 100000)")
+    _add_common_analysis(p, overrides=True, progress=False)
+
+    p = sub.add_parser(
+        "discover", help="scenario discovery: where the goal is missed (Latin hypercube + PRIM)",
+        description="In which combinations of uncertainties and levers is the goal missed? Sweeps a Latin "
+                    "hypercube over the cloud market rate, the cloud peer weights, churn, the voucher "
+                    "budget and service capacity (sim.policy_questions.DEFAULT_SWEEP), runs the model at "
+                    "every point and finds with PRIM the box of inputs in which misses concentrate: the "
+                    "box of highest coverage (share of all misses inside it) whose density (share of its "
+                    "points that miss) reaches --threshold. A point misses when the goal is missed in "
+                    "more than half of its replicates.",
+        epilog=_epilog("discover", "discovery_cases.csv, prim_trajectory.csv, prim_box.csv, "
+                       "scenario.resolved.yaml; no figure", QUESTION_EPILOG))
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped scenario name")
+    p.add_argument("--samples", type=int, default=200, metavar="N", help="points of the sweep (default 200)")
+    p.add_argument("--replicates", "-n", type=int, default=1, metavar="N",
+                   help="replicates per point, the same seeds at every point (default 1)")
+    p.add_argument("--total-firms", type=int, default=50_000, metavar="N",
+                   help="population simulated; counts are scaled to 2,000,000 firms (default 50000)")
+    p.add_argument("--goal", choices=("cloud", "transformed", "both"), default="cloud",
+                   help="goal whose miss is the case of interest (default cloud)")
+    p.add_argument("--threshold", type=float, default=0.8, metavar="D",
+                   help="minimum density of the reported PRIM box, 0 < D <= 1 (default 0.8)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the Latin hypercube (default 0)")
+    _add_common_analysis(p, overrides=True)
+
+
+# --------------------------------------------------------------------------- analysis: input checks
+
+
+def _arg_error(option: str, key: str, problem: str, allowed: str) -> ScenarioError:
+    """A bad option value in the one-line format ``<option>: <key>: <problem>; allowed: ...``."""
+    return ScenarioError(option, key, problem, allowed)
+
+
+def _check_int(option: str, value: int, minimum: int) -> None:
+    if value < minimum:
+        raise _arg_error(option, option.lstrip("-").replace("-", "_"), f"got {value}: too small",
+                         f"an integer >= {minimum}")
+
+
+def _check_fraction(option: str, value: float, *, upper_inclusive: bool = False) -> None:
+    ok = 0 < value <= 1 if upper_inclusive else 0 < value < 1
+    if not (ok and math.isfinite(value)):
+        allowed = "0 < x <= 1" if upper_inclusive else "0 < x < 1"
+        raise _arg_error(option, option.lstrip("-").replace("-", "_"), f"got {value:g}: out of range",
+                         f"a number {allowed}")
+
+
+def _relabel(exc: ScenarioError, file: str, key_path: str | None = None, prefix: str = "") -> ScenarioError:
+    return ScenarioError(file, key_path or exc.key_path, prefix + exc.message, exc.allowed,
+                         suggestion=exc.suggestion, more=exc.more)
+
+
+def _scenario_key(path: str, label: str, *, numeric: bool):
+    """The schema annotation of a dotted scenario key; ScenarioError (naming ``label``) if the
+    key does not exist or, with ``numeric``, is not a number."""
+    from typing import get_origin
+
+    from sim.scenario.docs import allowed_text, child_annotation, model_class, strip, type_text
+    from sim.scenario.schema import Scenario
+
+    parts = path.split(".")
+    example = "e.g. policies.vouchers.budget_cny_per_year or diffusion.churn_rate_per_year"
+    if not all(parts):
+        raise ScenarioError(label, path or "(empty)", "empty key in the key path", f"dotted keys, {example}")
+    annotation = Scenario
+    for i, part in enumerate(parts):
+        here = ".".join(parts[: i + 1])
+        model = model_class(annotation)
+        if get_origin(strip(annotation)[0]) is list:
+            raise ScenarioError(label, here, "a list item: the analysis tools only set keys of sections "
+                                "and mappings", f"a numeric key, {example}")
+        if model is not None and part not in model.model_fields:
+            raise ScenarioError.unknown_key(label, here, part, model.model_fields)
+        child = child_annotation(annotation, part)
+        if child is None:
+            raise ScenarioError(label, here, f"{'.'.join(parts[:i])} has no key {part!r}",
+                                allowed_text(annotation))
+        annotation = child
+    if numeric:
+        model = model_class(annotation)
+        if model is not None:
+            keys = [k for k in model.model_fields
+                    if strip(child_annotation(annotation, k))[0] in (int, float)]
+            raise ScenarioError(label, path, "a section, not a number",
+                                "one of its numeric keys: " + (", ".join(keys) or "(none)"))
+        if strip(annotation)[0] not in (int, float):
+            raise ScenarioError(label, path, f"not a number ({type_text(annotation)})",
+                                f"a numeric key, {example}")
+    return annotation
+
+
+def _apply_checked(scenario, values: dict[str, object], label: str, key_path: str | None = None,
+                   prefix: str = ""):
+    """``scenario`` with dotted ``values`` applied as the analysis functions apply them
+    (:func:`sim.model.apply_overrides`); one-line ScenarioError naming ``label`` if refused."""
+    from pydantic import ValidationError
+
+    from sim.model import apply_overrides
+    from sim.scenario.loader import _convert
+
+    try:
+        return apply_overrides(scenario, {k.replace(".", "__"): v for k, v in values.items()})
+    except ValidationError as exc:
+        errors = exc.errors()
+        conv = _convert(errors[0], {}, label, len(errors) - 1)
+        if key_path and key_path != conv.key_path:
+            prefix += f"{conv.key_path}: "
+        raise _relabel(conv, label, key_path, prefix) from None
+    except KeyError:
+        key = next(iter(values))
+        raise ScenarioError(label, key_path or key, prefix + f"{key} cannot be set here (list items "
+                            "and entries missing from a mapping are not supported)",
+                            "a numeric key of a section, e.g. policies.vouchers.budget_cny_per_year") from None
+
+
+def _check_goal_in_horizon(config, label: str, *, spec: bool = False) -> None:
+    """The question tools read the counts at goals.date: it must lie within the run."""
+    g, t = config.goals.date, config.time
+    if not t.start <= g <= t.end:
+        month = min(t.end, "2025-12")
+        hint = f"overrides: {{goals.date: '{month}'}}" if spec else f"--set goals.date={month}"
+        raise ScenarioError(label, "goals.date", f"{g} is outside the run {t.start} to {t.end} (the "
+                            "outcomes are read at goals.date)",
+                            f"a month from time.start to time.end, e.g. {hint}")
+
+
+def _question_scenario(args: argparse.Namespace, *, goal: bool):
+    """SCENARIO with --set (checked like `gdcloud run`) and --total-firms applied."""
+    from sim.scenario.loader import load_scenario
+
+    _check_int("--replicates", args.replicates, 1)
+    sc = load_scenario(args.scenario, args.overrides)
+    sc = _apply_checked(sc, {"population.total_firms": args.total_firms}, "--total-firms")
+    if goal:
+        _check_goal_in_horizon(sc, args.scenario)
+    return sc
+
+
+def _find_spec(text: str, kind: str) -> Path:
+    from sim.scenario.loader import scenarios_dir
+
+    path = Path(text)
+    if path.is_file():
+        return path
+    if path.parent == Path(".") and path.suffix in ("", ".yaml"):
+        shipped = scenarios_dir() / "analysis" / f"{path.stem}.yaml"
+        if shipped.is_file():
+            return shipped
+    names = ", ".join(p.stem for p in sorted((scenarios_dir() / "analysis").glob("*.yaml")))
+    raise ScenarioError(text, "(file)", f"no such {kind} spec file",
+                        f"a YAML file or a shipped spec ({names})")
+
+
+def _read_spec(path: Path) -> object:
+    import yaml
+
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(label, "(file)", f"cannot read the file: {exc}", "a UTF-8 YAML file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(label, where, f"invalid YAML: {problem}",
+                            "YAML 'key: value' lines indented with spaces") from None
+    if data is None:
+        raise ScenarioError(label, "(top level)", "the file is empty", "a mapping of spec keys")
+    return data
+
+
+def _spec_error(exc, model: type, label: str) -> ScenarioError:
+    """A pydantic ValidationError of an analysis spec as one ScenarioError line."""
+    from typing import get_origin
+
+    from sim.scenario.docs import allowed_text, child_annotation, model_class, strip
+
+    def clean(loc: tuple) -> tuple[tuple, object]:
+        out, annotation = [], model
+        for i, el in enumerate(loc):
+            last = i == len(loc) - 1
+            m = model_class(annotation) if annotation is not None else None
+            origin = get_origin(strip(annotation)[0]) if annotation is not None else None
+            if annotation is None:
+                out.append(el)
+            elif m is not None:
+                if isinstance(el, str) and el in m.model_fields:
+                    out.append(el)
+                    annotation = child_annotation(annotation, el)
+                elif last:
+                    out.append(el)
+                    annotation = None
+            elif (origin is list and isinstance(el, int)) or origin is dict:
+                out.append(el)
+                annotation = child_annotation(annotation, el)
+            # else: a union/validator tag such as 'str' or 'list[str]': not a key
+        return tuple(out), annotation
+
+    def dotted(loc: tuple) -> str:
+        text = ""
+        for el in loc:
+            text += f"[{el}]" if isinstance(el, int) else f".{el}"
+        return text.lstrip(".") or "(top level)"
+
+    errors = exc.errors()
+    first_loc, annotation = clean(tuple(errors[0]["loc"]))
+    same = [e for e in errors if clean(tuple(e["loc"]))[0] == first_loc]
+    more = len({clean(tuple(e["loc"]))[0] for e in errors}) - 1
+    e = same[0]
+    where = dotted(first_loc)
+    kind, msg = e["type"], e["msg"]
+    if kind == "extra_forbidden" and first_loc:
+        parent = model
+        for el in first_loc[:-1]:
+            parent = child_annotation(parent, el)
+        keys = list(model_class(parent).model_fields) if model_class(parent) else []
+        return ScenarioError.unknown_key(label, where, first_loc[-1], keys, more=more)
+    if annotation is None:
+        allowed = f"see {model.__name__} in docs/analysis.md"
+    elif model_class(annotation) is not None and kind != "model_type":
+        allowed = f"consistent values (see {model_class(annotation).__name__} in docs/analysis.md)"
+    else:
+        allowed = allowed_text(annotation)
+    if kind == "value_error":
+        text = msg.removeprefix("Value error, ")
+        message, _, stated = text.partition("; allowed: ")
+        return ScenarioError(label, where, message, stated or allowed, more=more)
+    if kind == "missing":
+        return ScenarioError(label, where, "a value is required", allowed, more=more)
+    value = repr(e.get("input"))
+    value = value if len(value) <= 60 else value[:57] + "..."
+    problem = " or ".join(dict.fromkeys(x["msg"][:1].lower() + x["msg"][1:] for x in same))
+    return ScenarioError(label, where, f"got {value}: {problem}", allowed, more=more)
+
+
+def _load_spec(text: str, model: type, kind: str):
+    """(validated spec, its file) from a YAML path or a shipped spec name."""
+    from pydantic import ValidationError
+
+    path = _find_spec(text, kind)
+    data = _read_spec(path)
+    try:
+        return model.model_validate(data), path
+    except ValidationError as exc:
+        raise _spec_error(exc, model, str(path)) from None
+
+
+def _spec_base(spec, label: str):
+    """The spec's base scenario with its overrides (errors name the spec file)."""
+    from sim.scenario.loader import load_scenario
+
+    try:
+        return load_scenario(spec.base, dict(spec.overrides) or None)
+    except ScenarioError as exc:
+        if exc.file.startswith("--set "):
+            raise _relabel(exc, label, f"overrides.{exc.key_path}") from None
+        if exc.file == spec.base and exc.key_path == "(file)":
+            raise _relabel(exc, label, "base", f"{spec.base!r}: ") from None
+        raise
+
+
+def _check_parameters(spec, config, label: str) -> None:
+    """Every parameter path is a numeric scenario key and both bounds are valid values of it."""
+    for i, p in enumerate(spec.parameters):
+        for path in p.paths:
+            try:
+                _scenario_key(path, label, numeric=True)
+            except ScenarioError as exc:
+                raise _relabel(exc, label, f"parameters[{i}].path", f"{path}: ") from None
+        for bound in ("lower", "upper"):
+            value = getattr(p, bound)
+            _apply_checked(config, {path: _rounded(config, path, value) for path in p.paths}, label,
+                           f"parameters[{i}].{bound}")
+
+
+def _rounded(config, path: str, value: float):
+    from sim.calibration import get_value
+
+    try:
+        cur = get_value(config, path)
+    except KeyError:  # reported by _apply_checked
+        return float(value)
+    return int(round(value)) if isinstance(cur, int) and not isinstance(cur, bool) else float(value)
+
+
+# --------------------------------------------------------------------------- analysis: running
+
+
+def _progress(args: argparse.Namespace):
+    """(message callback, (done, total) callback) printing on stderr, or (None, None)."""
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    if not show:
+        return None, None
+
+    def say(message: str) -> None:
+        print(f"  {message}", file=sys.stderr, flush=True)
+
+    def count(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r  {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return say, count
+
+
+def _jsonable(x: object) -> object:
+    """Plain JSON values (NaN and infinities become null; numpy scalars become numbers)."""
+    import numpy as np
+
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def _run_analysis(label: str, args: argparse.Namespace, argv: Sequence[str] | None, *,
+                  inputs: dict, resolved: tuple[str, str], call, summarize) -> int:
+    """Create the results folder, run ``call(folder)``, write the manifest, print the summary.
+
+    Args:
+        label: Folder label and manifest ``analysis`` (the command name with underscores).
+        inputs: The checked inputs (recorded in the manifest and hashed for the folder name).
+        resolved: (file name, text) of the resolved spec or scenario written into the folder.
+        call: Runs the analysis writing into the folder; returns its result.
+        summarize: ``summarize(result, folder) -> (lines, json-able result summary)``.
+    """
+    import hashlib
+    import time
+    import traceback
+
+    from sim.results import (
+        MANIFEST,
+        atomic_write_json,
+        atomic_write_text,
+        iso,
+        new_run_folder,
+        utc_now,
+        versions,
+    )
+
+    data = _jsonable(inputs)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    folder = new_run_folder(Path(args.out), label, hashlib.sha256(text.encode("utf-8")).hexdigest()[:10])
+    atomic_write_text(folder / resolved[0], resolved[1])
+    start = utc_now()
+    manifest = {"format": 1, "analysis": label, "status": "running", "inputs": data,
+                "command": _command_line(argv), "versions": versions(), "start_time": iso(start),
+                "end_time": None, "wall_time_s": None, "files": [], "result": None, "error": None}
+    atomic_write_json(folder / MANIFEST, manifest)
+    t0 = time.perf_counter()
+
+    def finish(status: str, **extra) -> float:
+        wall = time.perf_counter() - t0
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                       if p.is_file() and p.name != MANIFEST and not p.name.startswith("."))
+        manifest.update(status=status, end_time=iso(utc_now()), wall_time_s=round(wall, 3), files=files,
+                        **_jsonable(extra))
+        atomic_write_json(folder / MANIFEST, manifest)
+        return wall
+
+    try:
+        result = call(folder)
+    except KeyboardInterrupt:
+        finish("interrupted")
+        print(f"\ninterrupted: {label} stopped; whatever it wrote is in {folder} (status 'interrupted' "
+              "in manifest.json); an analysis cannot be resumed: run the command again",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a failed analysis is reported, not a traceback
+        finish("failed", error={"type": type(exc).__name__, "message": str(exc),
+                                "traceback": traceback.format_exc()})
+        print(f"{label} failed: {type(exc).__name__}: {' '.join(str(exc).split())} "
+              f"(traceback in {folder / MANIFEST})", file=sys.stderr)
+        return EXIT_FAILED
+    lines, summary = summarize(result, folder)
+    wall = finish("complete", result=summary)
+    lines[0] += f", {wall:.1f} s"
+    lines.insert(1, f"  results: {folder}")
+    for line in lines:
+        print(line)
+    return EXIT_OK
+
+
+def _g(x: float | None, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.{digits}g}"
+
+
+# --------------------------------------------------------------------------- analysis: commands
+
+
+def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from pydantic import ValidationError
+
+    from sim.calibration import CalibrationSpec, calibrate, make_problem, write_calibrated_scenario
+
+    _check_int("--seed", args.seed, 0)
+    spec, path = _load_spec(args.spec, CalibrationSpec, "calibration")
+    label = str(path)
+    base = _spec_base(spec, label)
+    _check_parameters(spec, _apply_checked(base, {"population.total_firms": spec.total_firms}, label), label)
+    try:
+        make_problem(spec)
+    except ValidationError as exc:  # the run window from start and the target dates
+        from sim.scenario.loader import _convert
+
+        errors = exc.errors()
+        conv = _convert(errors[0], {}, label, len(errors) - 1)
+        raise _relabel(conv, label, "start", f"{conv.key_path}: ") from None
+    except ValueError as exc:  # a target not after the run start
+        raise ScenarioError(label, "targets", str(exc), "target dates after the run start (start or "
+                            "the base scenario's time.start)") from None
+    write = not args.no_write_scenario
+    say, _ = _progress(args)
+    import yaml
+
+    def call(folder: Path):
+        res = calibrate(spec, out_dir=folder, seed=args.seed, write_scenario=write, progress=say)
+        res.files["scenario_copy"] = write_calibrated_scenario(res, folder / "calibrated.yaml")
+        return res
+
+    def summarize(res, folder: Path):
+        lines = [f"calibration of {len(res.labels)} parameter(s) to {len(res.fit)} target(s) "
+                 f"({spec.replicates} seed(s) x {spec.total_firms:,} firms, counts scaled to 2,000,000): "
+                 f"{res.n_runs} model runs"]
+        lines.append(f"  fit (objective {res.objective:.3g}: sum of squared relative errors):")
+        for r in res.fit.itertuples():
+            lines.append(f"    {r.indicator} {r.date}: reported {r.reported:,.0f}, simulated "
+                         f"{r.simulated:,.0f} ({r.relative_error:+.1%})")
+        lines.append("  parameters:")
+        for r in res.summary.to_dict(orient="records"):
+            text = f"    {r['parameter']} = {_g(r['fitted'])} (box {_g(r['lower'])} to {_g(r['upper'])})"
+            if "q05" in r and r["q05"] == r["q05"]:
+                text += (f"; ABC 90% {_g(r['q05'])} to {_g(r['q95'])}, width ratio {r['width_ratio']:.2f}"
+                         f" ({'pinned' if r['pinned'] else 'not pinned'})")
+            lines.append(text)
+        if "scenario" in res.files:
+            lines.append(f"  calibrated scenario: {res.files['scenario']} (copy: {res.files['scenario_copy']})")
+        else:
+            lines.append(f"  calibrated scenario: {res.files['scenario_copy']}"
+                         + (" (--no-write-scenario)" if not write else " (the spec's write_scenario is null)"))
+        return lines, {"fitted": res.fitted_dict(), "objective": res.objective, "n_runs": res.n_runs,
+                       "optimizer_message": res.optimizer_message,
+                       "fit": res.fit.to_dict(orient="records"),
+                       "scenario_written": str(res.files.get("scenario")) if "scenario" in res.files else None}
+
+    inputs = {"spec_file": str(path), "spec": spec.model_dump(mode="json"), "abc_seed": args.seed,
+              "write_scenario": write}
+    resolved = ("spec.resolved.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False,
+                                                     allow_unicode=True, width=100))
+    return _run_analysis("calibrate", args, argv, inputs=inputs, resolved=resolved, call=call,
+                         summarize=summarize)
+
+
+def _sensitivity_config(spec, label: str):
+    import difflib
+
+    from sim.sensitivity import OUTCOMES
+
+    for i, o in enumerate(spec.outcomes):
+        if o not in OUTCOMES:
+            close = difflib.get_close_matches(o, OUTCOMES, n=1)
+            raise ScenarioError(label, f"outcomes[{i}]", f"unknown outcome {o!r}", ", ".join(OUTCOMES),
+                                suggestion=close[0] if close else None)
+    base = _spec_base(spec, label)
+    config = _apply_checked(base, {"population.total_firms": spec.total_firms, "run.seed": spec.seed}, label)
+    _check_parameters(spec, config, label)
+    _check_goal_in_horizon(config, label, spec=True)
+    return config
+
+
+def _estimate_seconds(spec, config, n_runs: int) -> tuple[float, float, float]:
+    """(estimated total, one cached run, population set-up) from two timed runs at the box centre."""
+    import time
+
+    from sim.calibration import run_totals, with_values
+
+    cfg = with_values(config, spec.parameters, [(p.lower + p.upper) / 2 for p in spec.parameters])
+    t0 = time.perf_counter()
+    run_totals(cfg, 0)
+    t1 = time.perf_counter()
+    run_totals(cfg, 0)  # the population is cached now, as for every later run of replicate 0
+    t2 = time.perf_counter()
+    run, setup = t2 - t1, max(0.0, (t1 - t0) - (t2 - t1))
+    return n_runs * run + spec.replicates * setup, run, setup
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    import importlib.util
+
+    import yaml
+
+    from sim.sensitivity import SensitivitySpec, n_model_runs, n_points, run_sensitivity
+
+    spec, path = _load_spec(args.spec, SensitivitySpec, "sensitivity")
+    label = str(path)
+    config = _sensitivity_config(spec, label)
+    if importlib.util.find_spec("SALib") is None:
+        raise UsageError("sensitivity needs SALib: pip install '.[analysis]'")
+    n_runs = n_model_runs(spec)
+    per = " x 2 (runs without vouchers for voucher_cny_per_extra_cloud_firm)" \
+        if "voucher_cny_per_extra_cloud_firm" in spec.outcomes else ""
+    count = (f"{spec.method}: {n_points(spec)} points x {spec.replicates} replicate(s){per} = "
+             f"{n_runs:,} model runs of {spec.total_firms:,} firms, {config.time.start} to {config.time.end}")
+    if args.dry_run:
+        dry = run_sensitivity(spec, dry_run=True)  # samples only: checks the SALib sampling
+        total, run, setup = _estimate_seconds(spec, config, n_runs)
+        print(f"sensitivity dry run ({label}): nothing written")
+        print(f"  {count} ({len(dry.samples)} sample rows)")
+        print(f"  estimated time: about {_duration(total)} in one process (one model run at the centre of "
+              f"the box: {run:.2f} s, population set-up {setup:.2f} s per replicate; run times vary "
+              "across the box)")
+        return EXIT_OK
+    _, count_cb = _progress(args)
+
+    def call(folder: Path):
+        return run_sensitivity(spec, out_dir=folder, progress=count_cb)
+
+    def summarize(res, folder: Path):
+        lines = [f"sensitivity ({count})"]
+        keys = ("ST", "S1") if spec.method == "sobol" else ("mu_star", "sigma")
+        for outcome in spec.outcomes:
+            sub = res.indices[res.indices.outcome == outcome]
+            if (sub["index"] == "constant").all():
+                lines.append(f"  {outcome}: constant over the sample")
+                continue
+            main = sub[sub["index"] == keys[0]].sort_values("value", ascending=False)
+            ranked = ", ".join(f"{r.parameter} {_g(r.value, 3)} (+/- {_g(r.conf, 2)})"
+                               for r in main.head(4).itertuples())
+            undefined = int(sub.n_undefined.max()) if "n_undefined" in sub else 0
+            note = f" [{undefined} undefined point(s) replaced by the mean]" if undefined else ""
+            lines.append(f"  {outcome}, {keys[0]} largest first: {ranked}{note}")
+        return lines, {"n_runs": res.n_runs, "n_points": len(res.samples),
+                       "top": {o: res.indices[(res.indices.outcome == o) & (res.indices["index"] == keys[0])]
+                               .sort_values("value", ascending=False).parameter.head(3).tolist()
+                               for o in spec.outcomes}}
+
+    inputs = {"spec_file": str(path), "spec": spec.model_dump(mode="json")}
+    resolved = ("spec.resolved.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False,
+                                                     allow_unicode=True, width=100))
+    return _run_analysis("sensitivity", args, argv, inputs=inputs, resolved=resolved, call=call,
+                         summarize=summarize)
+
+
+def _scenario_inputs(args: argparse.Namespace, sc, **extra) -> tuple[dict, tuple[str, str]]:
+    from sim.scenario.loader import resolved_yaml, scenario_hash
+
+    inputs = {"scenario": args.scenario, "scenario_name": sc.name, "scenario_hash": scenario_hash(sc),
+              "overrides": list(args.overrides), "replicates": args.replicates,
+              "total_firms": args.total_firms, **extra}
+    return inputs, ("scenario.resolved.yaml", resolved_yaml(sc))
+
+
+def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from sim.policy_questions import what_it_takes
+    from sim.scenario.docs import strip
+
+    _check_fraction("--probability", args.probability)
+    _check_fraction("--rel-tol", args.rel_tol)
+    sc = _question_scenario(args, goal=True)
+    annotation = _scenario_key(args.lever, "LEVER", numeric=True)
+    integer = args.integer or strip(annotation)[0] is int
+    lo, hi = args.bounds
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise _arg_error("--bounds", args.lever, f"got {lo:g} {hi:g}: the lower bound must be below the upper",
+                         "LO < HI (finite numbers), e.g. --bounds 0 2")
+    if integer and math.floor(hi) < math.ceil(lo):
+        raise _arg_error("--bounds", args.lever, f"got {lo:g} {hi:g}: no integer in between",
+                         "LO < HI with an integer between them (the lever is rounded)")
+    for v in (lo, hi):
+        _apply_checked(sc, {args.lever: int(round(v)) if integer else float(v)}, "--bounds", args.lever)
+    say, _ = _progress(args)
+
+    def call(folder: Path):
+        return what_it_takes(sc, args.lever, goal=args.goal, probability=args.probability, bounds=(lo, hi),
+                             replicates=args.replicates, total_firms=None, rel_tol=args.rel_tol,
+                             increasing=not args.decreasing, integer=integer, out_dir=folder, progress=say)
+
+    def summarize(res, folder: Path):
+        direction = "largest" if args.decreasing else "smallest"
+        lines = [f"what it takes: {direction} {args.lever} for the {args.goal} goal with probability >= "
+                 f"{args.probability:g} ({sc.name}, {args.replicates} replicate(s) x {args.total_firms:,} firms, "
+                 f"goal date {sc.goals.date})"]
+        ev = res.evaluations
+        if res.status == "not_reached":
+            edge = lo if args.decreasing else hi
+            met = int(ev.set_index("lever_value").met.get(float(round(edge)) if integer else float(edge), 0))
+            lines.append(f"  not reached within {_g(lo)} to {_g(hi)}: {met}/{args.replicates} replicates "
+                         f"meet the goal at {_g(edge)}")
+        else:
+            where = "found"
+            if res.status == "met_at_lower_bound":
+                where = f"met already at the {'upper' if args.decreasing else 'lower'} bound"
+            ci = res.interval
+            lines.append(f"  {where}: {_g(res.value)} (bracket {_g(res.bracket[0])} to {_g(res.bracket[1])}); "
+                         f"{round(res.probability_at_value * args.replicates)}/{args.replicates} replicates meet "
+                         f"the goal there, 95% interval {ci[0]:.2f} to {ci[1]:.2f}")
+        lines.append(f"  {len(ev)} lever value(s) evaluated; the share moves in steps of 1/{args.replicates}")
+        return lines, {"status": res.status, "value": res.value,
+                       "bracket": list(res.bracket) if res.bracket else None,
+                       "probability_at_value": res.probability_at_value,
+                       "interval": list(res.interval) if res.interval else None}
+
+    inputs, resolved = _scenario_inputs(args, sc, lever=args.lever, goal=args.goal,
+                                        probability=args.probability, bounds=[lo, hi], rel_tol=args.rel_tol,
+                                        decreasing=args.decreasing, integer=integer)
+    return _run_analysis("what_it_takes", args, argv, inputs=inputs, resolved=resolved, call=call,
+                         summarize=summarize)
+
+
+def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from sim.policy_questions import attribution
+
+    sc = _question_scenario(args, goal=False)
+
+    def call(folder: Path):
+        return attribution(sc, replicates=args.replicates, total_firms=None, out_dir=folder)
+
+    def summarize(res, folder: Path):
+        fin = res.final
+        last = str(fin.date.iloc[0])[:7] if len(fin) else sc.time.end
+        lines = [f"attribution of new adoption {sc.time.start} to {last} ({sc.name}, {args.replicates} "
+                 f"replicate(s) x {args.total_firms:,} firms, counts scaled to 2,000,000)"]
+        inter = res.interaction[res.interaction.date == res.interaction.date.max()].set_index("metric")
+        out = {}
+        for metric, name in (("cloud_cumulative", "cloud firms"), ("transformed", "transformed firms")):
+            sub = fin[fin.metric == metric]
+            if sub.empty:
+                continue
+            total = float(sub.new_full.iloc[0])
+            parts = ", ".join(f"{r.channel} {r.share:.0%} (raw {_g(r.raw)})" for r in sub.itertuples())
+            lines.append(f"  new {name} {_g(total)}: {parts}; interaction "
+                         f"{_g(float(inter.loc[metric, 'interaction']))}")
+            out[metric] = {"new_full": total, **{r.channel: {"raw": r.raw, "share": r.share}
+                                                 for r in sub.itertuples()}}
+        return lines, out
+
+    inputs, resolved = _scenario_inputs(args, sc)
+    return _run_analysis("attribution", args, argv, inputs=inputs, resolved=resolved, call=call,
+                         summarize=summarize)
+
+
+def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from sim.policy_questions import DEFAULT_SWEEP, discover
+
+    _check_int("--samples", args.samples, 2)
+    _check_int("--seed", args.seed, 0)
+    _check_fraction("--threshold", args.threshold, upper_inclusive=True)
+    sc = _question_scenario(args, goal=True)
+    for p in DEFAULT_SWEEP:  # the shipped sweep must still fit the scenario
+        for bound in ("lower", "upper"):
+            _apply_checked(sc, {path: _rounded(sc, path, getattr(p, bound)) for path in p.paths}, args.scenario)
+    _, count_cb = _progress(args)
+
+    def call(folder: Path):
+        return discover(sc, n_samples=args.samples, replicates=args.replicates, total_firms=None,
+                        seed=args.seed, threshold=args.threshold, goal=args.goal, out_dir=folder,
+                        progress=count_cb)
+
+    def summarize(res, folder: Path):
+        n, k = len(res.cases), int(res.cases.missed.sum())
+        st = res.prim.stats
+        lines = [f"discover: {n} points ({sc.name}, {args.replicates} replicate(s) x {args.total_firms:,} firms), "
+                 f"{k} miss the {args.goal} goal ({k / n:.0%})"]
+        lines.append(f"  PRIM box ({res.prim.backend}): coverage {st.coverage:.2f}, density {st.density:.2f}, "
+                     f"mass {st.mass:.2f}" + ("" if st.density >= args.threshold else
+                                              f" (no box reaches density {args.threshold:g}: the densest)"))
+        if res.box.empty:
+            lines.append("  the box restricts no input")
+        for r in res.box.itertuples():
+            lines.append(f"    {r.input}: {_g(r.box_min)} to {_g(r.box_max)} (sampled {_g(r.data_min)} to "
+                         f"{_g(r.data_max)})")
+        return lines, {"points": n, "missed": k, "coverage": float(st.coverage), "density": float(st.density),
+                       "mass": float(st.mass), "backend": res.prim.backend,
+                       "box": res.box.to_dict(orient="records")}
+
+    inputs, resolved = _scenario_inputs(args, sc, samples=args.samples, goal=args.goal,
+                                        threshold=args.threshold, seed=args.seed)
+    return _run_analysis("discover", args, argv, inputs=inputs, resolved=resolved, call=call,
+                         summarize=summarize)
+
+
+ANALYSIS_COMMANDS = {
+    "calibrate": cmd_calibrate,
+    "sensitivity": cmd_sensitivity,
+    "what-it-takes": cmd_what_it_takes,
+    "attribution": cmd_attribution,
+    "discover": cmd_discover,
+}
+"""Analysis subcommands: name -> function(args, argv) returning the exit code."""
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -362,6 +1204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_validate(args)
         if args.command == "list":
             return cmd_list(args)
+        if args.command in ANALYSIS_COMMANDS:
+            return ANALYSIS_COMMANDS[args.command](args, argv)
         return cmd_schema(args)
     except (ScenarioError, UsageError, ExecutorError) as exc:
         _err(exc)
