@@ -1,7 +1,9 @@
-"""``python -m sim.dashboard [--host H] [--port P] [extra solara run options]``: serve the dashboard.
+"""``python -m sim.dashboard [--host H] [--port P] [--dev] [more solara run options]``.
 
-Runs ``solara run sim.dashboard.app`` on 127.0.0.1:8765 by default (local only; pass
-``--host 0.0.0.0`` deliberately to expose it).
+Serves the dashboard with ``solara run sim.dashboard.app`` on http://127.0.0.1:8765 (local
+only; pass ``--host 0.0.0.0`` deliberately to expose it). Production mode by default: no file
+watching, no call-home or version check; ``--dev`` turns on Solara's auto-reload for development. Solara's
+usage telemetry is switched off unless ``SOLARA_TELEMETRY_MIXPANEL_ENABLE`` is set.
 """
 
 from __future__ import annotations
@@ -12,20 +14,25 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.dashboard", description=__doc__.splitlines()[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8765)
+    ap = argparse.ArgumentParser(prog="python -m sim.dashboard",
+                                 description="Serve the cloud-adoption dashboard (Mesa SolaraViz).")
+    ap.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    ap.add_argument("--dev", action="store_true", help="development mode: reload when the code changes")
     args, rest = ap.parse_known_args(argv)
+    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        import solara  # noqa: F401
         from solara.__main__ import cli
     except ImportError:
         print("The dashboard needs its optional dependencies: pip install -e '.[dashboard]'", file=sys.stderr)
         return 2
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    cmd = ["run", "sim.dashboard.app", "--host", args.host, "--port", str(args.port), "--no-open", *rest]
+    cmd = ["run", "sim.dashboard.app", "--host", args.host, "--port", str(args.port), "--no-open",
+           "--no-check-version"]
+    if not args.dev:
+        cmd.append("--production")
     print(f"Dashboard: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    cli(cmd, standalone_mode=True)
+    cli([*cmd, *rest], standalone_mode=True)
     return 0
 
 

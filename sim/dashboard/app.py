@@ -110,7 +110,7 @@ def status_html(model: DashboardModel) -> str:
     ))
     chain = f"on, x {lv['chain_leader_strength']:g}" if lv["chain_leaders_on"] else "off"
     return f"""
-<div class="gd-status">
+<div class="gd-status" data-model="{model.serial}">
   <div class="gd-month" data-month="{model.month}">{figures.month_label(model.dates[model.month])}
     <span>month {model.month} of {model.n_months}</span></div>
   <div class="gd-tiles">{tiles}</div>

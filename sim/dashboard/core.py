@@ -12,6 +12,7 @@ when the population size changes.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -33,6 +34,9 @@ NETWORK_SAMPLE = 150
 LAYOUT_SEED = 7
 """Seed of the network layout and of the firm sample, so a reset with the same levers redraws the
 same picture."""
+
+
+_SERIAL = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class DashboardModel(CloudAdoptionModel):
             else:
                 extra[key] = value
         self.levers = levers
+        self.serial = next(_SERIAL)  # tells a page (and a test) that Reset built a new model
         super().__init__(config, **lever_overrides(**levers), **extra)
 
     # ------------------------------------------------------------------ scale and goals
@@ -237,28 +242,19 @@ class DashboardModel(CloudAdoptionModel):
 
     @cached_property
     def network(self) -> NetworkSample:
-        """150 present firms (fixed seed) and their partners, with a fixed spring layout."""
-        import networkx as nx
+        """150 firms present at the start (fixed seed) and their partners, with a fixed layout.
 
-        views = self.sample_firms(NETWORK_SAMPLE, seed=LAYOUT_SEED)
-        sample = np.array([f.index for f in views], dtype=np.int64)
-        for f in views:  # the agent views were only needed for their index
-            f.remove()
-        pop = self.pop
-        partners = np.setdiff1d(np.unique(pop.neighbours(sample)), sample)
-        nodes = np.concatenate((sample, partners))
-        where = {int(f): i for i, f in enumerate(nodes)}
-        g = nx.Graph()
-        g.add_nodes_from(range(nodes.size))
-        ptr, ind = pop.adj_indptr, pop.adj_indices
-        for i, f in enumerate(nodes):
-            for p in ind[ptr[f]:ptr[f + 1]]:
-                j = where.get(int(p))
-                if j is not None and j > i:
-                    g.add_edge(i, j)
-        xy = packed_layout(g, seed=LAYOUT_SEED)
-        edges = np.array(list(g.edges()), dtype=np.int64).reshape(-1, 2)
-        return NetworkSample(nodes=nodes, sampled=np.arange(nodes.size) < sample.size, edges=edges, pos=xy)
+        The same for every model built on the same population (seed and population levers), so
+        it is computed once and reused after a Reset that changes only policies.
+        """
+        key = (self.config.run.seed, self.replicate, self.config.population.model_dump_json(),
+               NETWORK_SAMPLE, LAYOUT_SEED)
+        net = _NETWORK_CACHE.get(key)
+        if net is None:
+            net = _NETWORK_CACHE[key] = build_network_sample(self.pop)
+            while len(_NETWORK_CACHE) > 8:
+                _NETWORK_CACHE.pop(next(iter(_NETWORK_CACHE)))
+        return net
 
     def network_stages(self) -> np.ndarray:
         """Stage code (index into :data:`STAGES`) of every node of :attr:`network` now."""
@@ -273,7 +269,33 @@ class DashboardModel(CloudAdoptionModel):
         return out
 
 
-def packed_layout(g, *, seed: int = LAYOUT_SEED, aspect: float = 1.8) -> np.ndarray:
+_NETWORK_CACHE: dict[tuple, NetworkSample] = {}
+
+
+def build_network_sample(pop, n: int = NETWORK_SAMPLE, seed: int = LAYOUT_SEED) -> NetworkSample:
+    """Draw ``n`` of the firms present at the start, add their supply-chain partners, keep every
+    link among these firms (the induced subgraph) and lay it out (:func:`packed_layout`)."""
+    import networkx as nx
+
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(pop.n_initial, size=min(n, pop.n_initial), replace=False)).astype(np.int64)
+    partners = np.setdiff1d(np.unique(pop.neighbours(sample)), sample)
+    nodes = np.concatenate((sample, partners))
+    where = {int(f): i for i, f in enumerate(nodes)}
+    g = nx.Graph()
+    g.add_nodes_from(range(nodes.size))
+    ptr, ind = pop.adj_indptr, pop.adj_indices
+    for i, f in enumerate(nodes):
+        for p in ind[ptr[f]:ptr[f + 1]]:
+            j = where.get(int(p))
+            if j is not None and j > i:
+                g.add_edge(i, j)
+    xy = packed_layout(g, seed=seed)
+    edges = np.array(list(g.edges()), dtype=np.int64).reshape(-1, 2)
+    return NetworkSample(nodes=nodes, sampled=np.arange(nodes.size) < sample.size, edges=edges, pos=xy)
+
+
+def packed_layout(g, *, seed: int = LAYOUT_SEED, aspect: float = 2.3) -> np.ndarray:
     """Positions of the nodes ``0..n-1`` of ``g``: a spring layout of each connected component,
     components packed in rows, largest first (a sample of a sparse network is many small
     stars; one spring layout of the whole would be slow and scatter them on a ring)."""

@@ -28,6 +28,14 @@ HEIGHT = 3.8
 DPI = 100
 
 
+def _figure(**margins) -> Figure:
+    """A panel-sized figure with fixed margins (constrained layout would double the drawing
+    time of every step)."""
+    fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI)
+    fig.subplots_adjust(**margins)
+    return fig
+
+
 def fmt_count(v: float, _pos=None) -> str:
     """Compact firm counts for axis ticks: 950, 25k, 1.2M."""
     a = abs(v)
@@ -89,7 +97,7 @@ def _ylim(ax, goal: float, *values: np.ndarray) -> None:
 def cloud_figure(model: DashboardModel) -> Figure:
     """Firms on the cloud (cumulative and active) against the scaled 1,000,000 goal."""
     s = model.series()
-    fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
+    fig = _figure(left=0.095, right=0.885, top=0.91, bottom=0.085)
     ax = fig.subplots()
     _time_axes(ax, model)
     _goal_line(ax, model, model.goal_cloud, model.config.goals.cloud_firms, "firms on the cloud")
@@ -113,7 +121,7 @@ def cloud_figure(model: DashboardModel) -> Figure:
 def transformed_figure(model: DashboardModel) -> Figure:
     """Digitally transformed above-scale firms against the scaled 50,000 goal."""
     s = model.series()
-    fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
+    fig = _figure(left=0.095, right=0.885, top=0.91, bottom=0.085)
     ax = fig.subplots()
     _time_axes(ax, model)
     _goal_line(ax, model, model.goal_transformed, model.config.goals.transformed_firms,
@@ -140,12 +148,14 @@ def bottleneck_figure(model: DashboardModel) -> Figure:
     scale = model.scale
     k = model.month
     dates = np.array(model.dates, dtype="datetime64[D]")
-    fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
+    fig = _figure(left=0.095, right=0.975, top=0.915, bottom=0.085, hspace=0.4)
     top, bot = fig.subplots(2, 1, sharex=True)
     new = model.cube[: k + 1, :, 4].sum(axis=1) / scale
     wait = s["waiting"] / scale
     cap = model.capacity_per_month() / scale
-    top.bar(dates[1 : k + 1], new[1:], width=22, color=C_ACTIVE, label="onboarded in the month")
+    if k >= 1:
+        top.bar(dates[1 : k + 1], new[1:], width=np.timedelta64(22, "D"), color=C_ACTIVE,
+                label="onboarded in the month")
     if np.isfinite(cap).any():
         top.step(dates, cap, where="mid", color=C_GOAL, lw=1.4, ls="--", label="service capacity per month")
     top.plot(dates[: k + 1], wait, color="#b07000", lw=1.8, label="waiting for a provider (month end)")
@@ -190,7 +200,7 @@ def cluster_figure(model: DashboardModel) -> Figure:
     start = model.cluster_shares(0)
     order = np.argsort(start)  # fixed order (by the initial share), so bars do not jump
     names = [_short(c.name_en) for c in datasets.clusters()]
-    fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
+    fig = _figure(left=0.345, right=0.975, top=0.92, bottom=0.12)
     ax = fig.subplots()
     y = np.arange(order.size)
     ax.barh(y, now[order], color=C_CUM, height=0.7, label=f"now ({month_label(model.dates[model.month])})")
@@ -215,7 +225,7 @@ def network_figure(model: DashboardModel) -> Figure:
     """The sampled firms and their supply-chain partners, coloured by stage."""
     net = model.network
     stage = model.network_stages()
-    fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, layout="constrained")
+    fig = _figure(left=0.01, right=0.99, top=0.92, bottom=0.2)
     ax = fig.subplots()
     p = net.pos
     if net.edges.size:
@@ -230,7 +240,7 @@ def network_figure(model: DashboardModel) -> Figure:
                       label=f"{STAGES[i]}: {counts[i]}") for i in range(len(STAGES))]
     handles.append(Line2D([], [], ls="none", marker="o", ms=4, mfc="#ffffff", mec="#8a8a8a",
                           label="small dot: their supply-chain partner"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7.5, frameon=False,
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7.5, frameon=False,
                title="stage of the sampled firms (count) - large dot: sampled firm", title_fontsize=8)
     ax.set_xticks([])
     ax.set_yticks([])
