@@ -25,14 +25,16 @@ __all__ = [
     "Scenario", "ScenarioResult", "CompareResult", "shipped_scenarios", "resolved_yaml",
     "scenario_hash", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
     "make_executor", "plot_provincial", "plot_transformed", "plot_clusters", "plot_city_gap",
-    "plot_compare", "write_figures", "__version__",
+    "plot_compare", "write_figures", "CloudAdoptionModel", "Firm", "simulate", "__version__",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.api import (
+        CloudAdoptionModel,
         CompareResult,
         DaskExecutor,
         Executor,
+        Firm,
         ProcessExecutor,
         Scenario,
         ScenarioResult,
@@ -52,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
         run_scenario,
         scenario_hash,
         shipped_scenarios,
+        simulate,
         write_figures,
     )
 

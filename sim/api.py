@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 from sim.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor, make_executor
+from sim.model import CloudAdoptionModel, Firm, simulate
 from sim.plots import (
     plot_city_gap,
     plot_clusters,
@@ -53,5 +54,5 @@ __all__ = [
     "Scenario", "ScenarioResult", "CompareResult", "shipped_scenarios", "resolved_yaml",
     "scenario_hash", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
     "make_executor", "plot_provincial", "plot_transformed", "plot_clusters", "plot_city_gap",
-    "plot_compare", "write_figures",
+    "plot_compare", "write_figures", "CloudAdoptionModel", "Firm", "simulate",
 ]

@@ -218,13 +218,12 @@ def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cl
 
 
 def _plot_what_it_takes(res: WhatItTakesResult, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
+    from matplotlib.figure import Figure
 
     ev = res.evaluations
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.step(ev.lever_value, ev.probability, where="post", color="C0", label="share of replicates meeting goal")
     ax.errorbar(ev.lever_value, ev.probability, yerr=[ev.probability - ev.ci_low, ev.ci_high - ev.probability],
                 fmt="o", color="C0", capsize=3, label="95% Clopper-Pearson")
@@ -238,7 +237,6 @@ def _plot_what_it_takes(res: WhatItTakesResult, path: Path) -> Path:
     ax.set_title(f"What it takes: {res.goal} goal, {res.replicates} replicates (common random numbers)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -336,12 +334,11 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
 
 
 def _plot_attribution(res: AttributionResult, path: Path) -> Path:
-    import matplotlib
+    # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    fig = Figure(figsize=(12, 4))
+    axes = fig.subplots(1, 2)
     for ax, m in zip(axes, ("cloud_cumulative", "transformed"), strict=True):
         sub = res.table[res.table.metric == m]
         wide = sub.pivot(index="date", columns="channel", values="attributed")
@@ -352,7 +349,6 @@ def _plot_attribution(res: AttributionResult, path: Path) -> Path:
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -473,6 +473,12 @@ class ScenarioResult:
 
     # -- plots (thin wrappers of sim.plots with this scenario's goals and scale)
 
+    @property
+    def goals(self):
+        """The goals at this run's population scale (goal x total_firms / 2,000,000), as used by
+        the summary and the figures; ``self.scenario.goals`` holds them as written."""
+        return self._goals()[0]
+
     def _goals(self):
         from sim.summary import population_scale, scaled_goals
 

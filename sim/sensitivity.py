@@ -306,10 +306,8 @@ def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
 
 def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
     """One tornado-style horizontal bar chart per outcome (S1 and ST, or mu* with CI)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
+    from matplotlib.figure import Figure
 
     files = {}
     idx = result.indices
@@ -320,7 +318,8 @@ def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
         keys = ("S1", "ST") if result.spec.method == "sobol" else ("mu_star",)
         main = sub[sub["index"] == keys[-1]].sort_values("value")
         names = main.parameter.tolist()
-        fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
+        fig = Figure(figsize=(7, 0.5 * len(names) + 1.5))
+        ax = fig.subplots()
         h = 0.8 / len(keys)
         for j, key in enumerate(keys):
             s = sub[sub["index"] == key].set_index("parameter").loc[names]
@@ -332,6 +331,5 @@ def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
         fig.tight_layout()
         p = out / f"sensitivity_{outcome}.png"
         fig.savefig(p, dpi=110)
-        plt.close(fig)
         files[f"plot_{outcome}"] = p
     return files
