@@ -565,13 +565,17 @@ class ReferenceModel(mesa.Model):
                 self.month_voucher_spend += self.voucher_cny
 
     def service_capacity(self, k: int) -> int | None:
-        """Onboardings allowed in this step (None: unlimited); fractions carry over."""
+        """Onboardings allowed in this step (None: unlimited); fractions carry over.
+
+        ``scale`` is the strength of the constraint: the capacity is divided by it (scale 0 =
+        no constraint, like disabled).
+        """
         s, e = self.capacity_window
         spec = self.capacity_spec
         if not (self.capacity_active and s <= k <= e):
             return None
         per_month = self.pop_scale * spec.onboardings_per_month * (1 + spec.growth_per_year) ** ((k - max(s, 1)) / 12)
-        self.capacity_allowance += per_month * spec.scale / self.substeps
+        self.capacity_allowance += per_month / spec.scale / self.substeps
         n = math.floor(self.capacity_allowance)
         self.capacity_allowance -= n
         return n
