@@ -54,7 +54,7 @@ FIGURES = (figures.cloud_figure, figures.transformed_figure, figures.cluster_fig
 def _has(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
+    except (ImportError, ValueError):
         return False
 
 
@@ -94,6 +94,8 @@ def test_levers_reach_the_scenario():
     m2 = DashboardModel(total_firms=SMALL, scenario=object(), diffusion__churn_rate_per_year=0.0)
     assert m2.config.diffusion.churn_rate_per_year == 0.0
     assert lever_overrides(voucher_budget_m_cny=1) == {"policies__vouchers__budget_cny_per_year": 1_000_000}
+    with pytest.raises(ValueError, match="whole number"):
+        DashboardModel(total_firms=SMALL, seed="twelve")
 
 
 def test_panels_follow_the_model():
@@ -186,11 +188,11 @@ def test_solaraviz_page_in_process():
 
 
 def _chromium() -> str | None:
-    for c in (os.environ.get("GDCLOUD_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
-              "/usr/bin/chromium"):
-        if c and os.path.exists(c):
-            return c
-    return None
+    """The Chromium binary: ``GDCLOUD_CHROMIUM`` if set, else chromium on PATH."""
+    if "GDCLOUD_CHROMIUM" in os.environ:
+        c = os.environ["GDCLOUD_CHROMIUM"]
+        return c if os.path.isfile(c) else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _free_port() -> int:

@@ -71,7 +71,12 @@ class Lever:
     def to_scenario(self, value: Any) -> Any:
         if self.kind == "bool":
             return bool(value)
-        if self.kind in ("int", "text_int"):
+        if self.kind == "text_int":
+            try:
+                return int(str(value).strip().replace(",", "")) * int(self.factor)
+            except ValueError:
+                raise ValueError(f"{self.label} must be a whole number, got {value!r}") from None
+        if self.kind == "int":
             return int(round(float(value) * self.factor))
         return float(value) * self.factor
 
