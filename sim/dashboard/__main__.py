@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim.dashboard",
                                  description="Serve the cloud-adoption dashboard (Mesa SolaraViz).")
     ap.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    ap.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    ap.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     ap.add_argument("--dev", action="store_true", help="development mode: reload when the code changes")
     args, rest = ap.parse_known_args(argv)
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
