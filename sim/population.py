@@ -200,7 +200,10 @@ def _city_weights() -> np.ndarray:
 def _pick_in_groups(group: np.ndarray, candidates: np.ndarray, cand_group: np.ndarray,
                     n_groups: int, u: np.ndarray) -> np.ndarray:
     """For each query group id, pick a uniformly random candidate of that group (-1 if none)."""
-    order = np.argsort(cand_group, kind="stable")
+    # Group ids fit in 16 bits (at most 420 cluster-city groups): NumPy's stable sort is then a
+    # radix sort, ~6x faster than on int32/int64 (same order, so the same population).
+    key = cand_group.astype(np.int16) if n_groups <= np.iinfo(np.int16).max else cand_group
+    order = np.argsort(key, kind="stable")
     sorted_cands = candidates[order]
     counts = np.bincount(cand_group, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
