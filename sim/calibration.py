@@ -16,9 +16,15 @@ size and the optimizer. :func:`calibrate` then
 3. profiles the objective along each parameter (others at the fitted values) and compares the
    posterior widths with the prior widths: a parameter is *pinned* when its 90% posterior
    interval is under half its prior width;
-4. writes a plot of the fit, a CSV of the ABC draws, a JSON summary and
-   ``scenarios/calibrated.yaml`` (``extends: baseline`` plus the fitted values, with a comment
-   block saying how they were produced).
+4. writes a plot of the fit, a CSV of the ABC draws, a JSON summary and the calibrated
+   scenario ``calibrated.yaml`` into the output folder: it ``extends`` the spec's base (the
+   shipped name, or a path relative to the written file) and sets the spec's ``overrides`` and
+   the fitted values, with a comment block saying how they were produced. It is written anywhere
+   else (such as the repository's ``scenarios/calibrated.yaml``) only when asked: the spec's
+   ``write_scenario`` or the ``write_scenario`` argument (``gdcloud calibrate --write-scenario``).
+
+A relative ``base`` path in a spec file is resolved from the spec file's folder (as ``extends``
+in a scenario file), then as a shipped scenario name.
 
 Population-size approximation: to keep trials cheap the model is run at ``total_firms``
 (default 200,000) and every simulated count is multiplied by ``2,000,000 / total_firms`` (the
@@ -33,8 +39,10 @@ a few lines of numpy; ABC rejection is therefore implemented here.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,12 +52,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from sim import datasets
+from sim.errors import ScenarioError
 from sim.model import apply_overrides, run_seed, simulate, spawn_streams, structure_seed
 from sim.population import Population, build_population
-from sim.scenario.loader import load_scenario
+from sim.scenario.loader import load_scenario, scenarios_dir
 from sim.scenario.schema import Scenario, YearMonth
 
 DEFAULT_TOTAL_FIRMS = 2_000_000
@@ -153,7 +162,27 @@ class CalibrationSpec(_Strict):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     abc: AbcSpec = Field(default_factory=AbcSpec)
     profile: ProfileSpec = Field(default_factory=ProfileSpec)
-    write_scenario: str | None = Field("scenarios/calibrated.yaml", description="Where to write the calibrated scenario (relative to the repo); null = do not write.")
+    write_scenario: str | None = Field(None, description="Also write the calibrated scenario to this file (a relative path is taken from the repository root, e.g. scenarios/calibrated.yaml; it is replaced if it exists). Default null: only the copy in the results folder.")
+
+    _folder: Path | None = PrivateAttr(default=None)
+
+    def located(self, folder: str | Path | None) -> CalibrationSpec:
+        """Record the folder of the spec file (relative ``base`` paths are resolved from it); returns self."""
+        self._folder = None if folder is None else Path(folder)
+        return self
+
+    @property
+    def folder(self) -> Path | None:
+        """Folder of the spec file, or None for a spec built in Python (then: the current directory)."""
+        return self._folder
+
+    def base_file(self) -> Path:
+        """The base scenario file (:func:`resolve_base` from the spec's folder)."""
+        return resolve_base(self.base, self._folder)
+
+    def base_scenario(self) -> Scenario:
+        """The base scenario with the spec's overrides applied."""
+        return load_scenario(self.base_file(), dict(self.overrides) or None)
 
     @field_validator("parameters")
     @classmethod
@@ -167,13 +196,56 @@ class CalibrationSpec(_Strict):
 
 
 def load_spec(spec: str | Path | CalibrationSpec | dict) -> CalibrationSpec:
-    """A validated :class:`CalibrationSpec` from a YAML path, a dict or a spec."""
+    """A validated :class:`CalibrationSpec` from a YAML path, a dict or a spec.
+
+    A spec read from a file remembers its folder, from which a relative ``base`` is resolved;
+    for a dict, relative paths are taken from the current directory.
+    """
     if isinstance(spec, CalibrationSpec):
         return spec
     if isinstance(spec, dict):
         return CalibrationSpec.model_validate(spec)
     data = yaml.safe_load(Path(spec).read_text(encoding="utf-8"))
-    return CalibrationSpec.model_validate(data)
+    return CalibrationSpec.model_validate(data).located(Path(spec).parent)
+
+
+def resolve_base(ref: str, folder: str | Path | None = None) -> Path:
+    """The scenario file a spec's ``base`` names, looked up as ``extends`` in a scenario file.
+
+    Candidates, in order: ``folder / ref``, ``folder / (ref + ".yaml")`` (if ``ref`` has no
+    suffix), and the shipped scenario ``scenarios/<ref>.yaml`` (if ``ref`` is a bare name).
+
+    Args:
+        ref: The ``base`` text: a path or a shipped scenario name.
+        folder: Folder of the spec file (None: the current directory).
+
+    Raises:
+        ScenarioError: No candidate exists (the error's file is ``ref``).
+    """
+    ref_path = Path(ref)
+    here = Path(folder) if folder is not None else Path(".")
+    candidates = [ref_path if ref_path.is_absolute() else here / ref_path]
+    if not ref_path.suffix:
+        candidates.append(here / f"{ref}.yaml")
+    if ref_path.parent == Path(".") and ref_path.suffix in ("", ".yaml"):
+        candidates.append(scenarios_dir() / f"{ref_path.stem}.yaml")
+    for candidate in candidates:
+        if candidate.is_file():
+            return Path(os.path.normpath(candidate))
+    names = ", ".join(p.stem for p in sorted(scenarios_dir().glob("*.yaml")))
+    where = "the spec file's folder" if folder is not None else "the current directory"
+    raise ScenarioError(ref, "(file)", "no such scenario file",
+                        f"a path relative to {where}, or a shipped scenario: {names}")
+
+
+def shipped_name(path: str | Path) -> str | None:
+    """The shipped scenario name if ``path`` is a shipped scenario file, else None."""
+    path = Path(path)
+    shipped = scenarios_dir() / f"{path.stem}.yaml"
+    try:
+        return path.stem if shipped.is_file() and path.resolve() == shipped.resolve() else None
+    except OSError:  # pragma: no cover
+        return None
 
 
 # --------------------------------------------------------------------------- simulator
@@ -293,7 +365,7 @@ class Problem:
 
 def make_problem(spec: CalibrationSpec) -> Problem:
     """Resolve the base scenario, horizon and population size of a spec."""
-    base = load_scenario(spec.base, dict(spec.overrides) or None)
+    base = spec.base_scenario()
     last = max(t.date for t in spec.targets)
     ov: dict[str, Any] = {"population__total_firms": spec.total_firms, "time__end": last[:7],
                           "run__seed": spec.seed}
@@ -461,16 +533,21 @@ def fit_table(problem: Problem, theta: np.ndarray) -> pd.DataFrame:
 
 
 def calibrate(spec_path_or_spec: str | Path | CalibrationSpec | dict, *, out_dir: str | Path | None = None,
-              seed: int = 0, write_scenario: bool | None = None,
+              seed: int = 0, write_scenario: bool | str | Path | None = None,
               progress: Callable[[str], None] | None = None) -> CalibrationResult:
     """Fit the spec's parameters to the reported figures and quantify their uncertainty.
 
     Args:
         spec_path_or_spec: A YAML path, a dict or a :class:`CalibrationSpec`.
         out_dir: Folder for ``calibration_fit.png``, ``calibration_profiles.png``,
-            ``abc_draws.csv``, ``calibration.json`` (nothing written if None).
+            ``abc_draws.csv``, ``calibration_summary.csv``, ``calibration_fit.csv``,
+            ``calibration.json`` and the calibrated scenario ``calibrated.yaml``
+            (``files["scenario_copy"]``); nothing is written if None.
         seed: Seed of the ABC prior draws (the model replicates use ``spec.seed``).
-        write_scenario: Write ``spec.write_scenario`` (default: only if ``out_dir`` is given).
+        write_scenario: Where else to write the calibrated scenario (``files["scenario"]``):
+            a path (relative to the current directory), True for the spec's
+            ``write_scenario``, False for nowhere; None (default) means the spec's
+            ``write_scenario`` if it is set and ``out_dir`` is given.
         progress: Optional callback receiving one-line progress messages.
 
     Returns:
@@ -507,14 +584,30 @@ def calibrate(spec_path_or_spec: str | Path | CalibrationSpec | dict, *, out_dir
         result.files["json"] = out / "calibration.json"
         result.files["json"].write_text(json.dumps(_json(result), indent=2, default=float), encoding="utf-8")
         result.files.update(plot_calibration(result, problem, out))
-    if write_scenario if write_scenario is not None else out_dir is not None:
-        if spec.write_scenario:
-            path = Path(spec.write_scenario)
-            if not path.is_absolute():
-                path = Path(__file__).resolve().parents[1] / path
-            write_calibrated_scenario(result, path)
-            result.files["scenario"] = path
+        result.files["scenario_copy"] = write_calibrated_scenario(result, out / "calibrated.yaml")
+    target = scenario_target(spec, write_scenario, out_dir is not None)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        result.files["scenario"] = write_calibrated_scenario(result, target)
     return result
+
+
+def spec_write_path(spec: CalibrationSpec) -> Path | None:
+    """The spec's ``write_scenario`` as a path (relative paths from the repository root), or None."""
+    if not spec.write_scenario:
+        return None
+    path = Path(spec.write_scenario)
+    return path if path.is_absolute() else Path(__file__).resolve().parents[1] / path
+
+
+def scenario_target(spec: CalibrationSpec, write_scenario: bool | str | Path | None,
+                    has_out_dir: bool) -> Path | None:
+    """Where :func:`calibrate` writes the extra copy of the calibrated scenario (None: nowhere)."""
+    if write_scenario is None:
+        return spec_write_path(spec) if has_out_dir else None
+    if isinstance(write_scenario, bool):
+        return spec_write_path(spec) if write_scenario else None
+    return Path(write_scenario)
 
 
 def _json(result: CalibrationResult) -> dict:
@@ -528,23 +621,87 @@ def _json(result: CalibrationResult) -> dict:
 # --------------------------------------------------------------------------- outputs
 
 
+def _override_tree(config: Scenario, keys: Sequence[str]) -> dict[str, Any]:
+    """Nested scenario sections holding the values of ``config`` at the dotted ``keys``.
+
+    Written into a file, the tree sets those keys when merged onto the base: sections merge key
+    by key, but lists and free-form mappings replace the parent's value whole, so a key inside
+    one (``policies.pilots.items.0.parks_per_year``, ``policies.sme_pilot_cities.schedule.X``)
+    writes the whole list or mapping as it is in ``config``.
+    """
+    from sim.scenario.docs import child_annotation, model_class, strip
+
+    data = config.model_dump(mode="json")
+    tree: dict[str, Any] = {}
+    for key in keys:
+        parts = key.split(".")
+        annotation: Any = Scenario
+        node, src = tree, data
+        for i, part in enumerate(parts):
+            sub = child_annotation(annotation, part)
+            section = sub is not None and model_class(sub) is not None and not strip(sub)[2]
+            if i == len(parts) - 1 or not section or not isinstance(src.get(part), dict):
+                node[part] = copy.deepcopy(src[part])
+                break
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node, src, annotation = node[part], src[part], sub
+    return tree
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        if not isinstance(node.get(k), dict):
+            node[k] = {}
+        node = node[k]
+    node[keys[-1]] = value
+
+
+def _chain_files(path: Path) -> list[Path]:
+    """The file and every file it extends (resolved paths)."""
+    from sim.scenario.loader import _read_chain
+
+    return [Path(label).resolve() for label, _ in _read_chain(Path(path), [])]
+
+
 def write_calibrated_scenario(result: CalibrationResult, path: str | Path) -> Path:
-    """Write a scenario that ``extends: baseline`` with the fitted values and provenance."""
+    """Write the calibrated scenario: the spec's base, its overrides and the fitted values.
+
+    The file ``extends`` the spec's base: by its shipped name (``baseline``) or by a path
+    relative to the written file, so it moves with the base. It sets the spec's ``overrides``
+    (a key inside a list or free-form mapping writes that whole list or mapping) and then the
+    fitted values, under a comment block with the provenance. If ``path`` is the base itself or
+    a file the base extends, the file cannot extend it; it then holds the fully resolved base
+    instead (no ``extends``).
+    """
     spec = result.spec
-    data: dict[str, Any] = {}
+    path = Path(path)
+    base_file = spec.base_file()
+    base = spec.base_scenario()
+    self_contained = path.resolve() in _chain_files(base_file)
+    if self_contained:
+        head: dict[str, Any] = {}
+        data: dict[str, Any] = base.model_dump(mode="json")
+        for k in ("name", "description"):
+            data.pop(k, None)
+    else:
+        name = shipped_name(base_file)
+        extends = name or Path(os.path.relpath(base_file.resolve(), path.resolve().parent)).as_posix()
+        head = {"extends": extends}
+        data = _override_tree(base, list(spec.overrides))
     for p, v in zip(spec.parameters, result.fitted, strict=True):
         for dotted in p.paths:
-            node = data
-            keys = dotted.split(".")
-            for k in keys[:-1]:
-                node = node.setdefault(k, {})
-            node[keys[-1]] = round(float(v), 6)
+            _set_dotted(data, dotted, round(float(v), 6))
     errs = ", ".join(f"{r.indicator} {r.date}: {r.relative_error:+.2%}" for r in result.fit.itertuples())
     lines = [
         "# Calibrated diffusion rates: generated by sim.calibration.calibrate; do not edit by hand.",
         f"# Produced: {dt.date.today().isoformat()}",
         f"# Spec: base={spec.base}, start={spec.start or 'base'}, targets="
         + "; ".join(f"{t.indicator}@{t.date}={t.value:g}" for t in spec.targets),
+        "# Overrides of the base: " + (", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}"
+                                                 for k, v in spec.overrides.items()) or "none"),
         f"# Seeds: root {spec.seed}, replicates 0..{spec.replicates - 1} (common random numbers at every trial);"
         f" {spec.total_firms} firms, counts scaled x{DEFAULT_TOTAL_FIRMS / spec.total_firms:g}",
         f"# Optimizer: {spec.optimizer.method}, objective (sum of squared relative errors) = {result.objective:.3g}",
@@ -553,17 +710,23 @@ def write_calibrated_scenario(result: CalibrationResult, path: str | Path) -> Pa
     for row in result.summary.itertuples():
         extra = f", ABC 90% [{row.q05:.4g}, {row.q95:.4g}]" if hasattr(row, "q05") else ""
         lines.append(f"# {row.parameter}: fitted {row.fitted:.4g} in box [{row.lower:g}, {row.upper:g}]{extra}")
+    if self_contained:
+        lines.append(f"# The file replaces the base {spec.base} (or a file it extends), so it holds the "
+                     "fully resolved base instead of extending it.")
+    changed = " with the spec's overrides" if spec.overrides else ""
     desc = (
-        "The baseline with diffusion rates fitted to the reported progress figures ("
+        f"The {base.name} scenario{changed} with diffusion rates fitted to the reported progress figures ("
         + ", ".join(sorted({t.date for t in spec.targets})) + "). "
-        "Every other setting is the baseline's. ASSUMPTION: the fitted rates absorb the effect of "
-        "the hand-set policy strengths and peer weights, which the few reported figures cannot "
-        "separate (docs/analysis.md)."
+        f"Every other setting is the {base.name} scenario's. ASSUMPTION: the fitted rates absorb the "
+        "effect of the hand-set policy strengths and peer weights, which the few reported figures "
+        "cannot separate (docs/analysis.md)."
     )
-    doc = {"extends": "baseline", "name": Path(path).stem, "description": desc, **data}
+    doc = {**head, "name": path.stem, "description": desc, **data}
     text = "\n".join(lines) + "\n" + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
-    Path(path).write_text(text, encoding="utf-8")
-    return Path(path)
+    from sim.results import atomic_write_text
+
+    atomic_write_text(path, text)
+    return path
 
 
 def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> dict[str, Path]:

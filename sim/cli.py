@@ -388,9 +388,11 @@ def _add_analysis_parsers(sub) -> None:
                     "do those few figures pin them down? Fits the spec's parameters within their boxes "
                     "(bounded Nelder-Mead or least squares, the same seeds at every trial), draws an "
                     "ABC-rejection posterior over the prior box and profiles the objective along each "
-                    "parameter. The calibrated scenario (extends: baseline plus the fitted values) is "
-                    "written to the spec's write_scenario (default scenarios/calibrated.yaml, replaced "
-                    "if it exists) unless --no-write-scenario; a copy always goes into the results folder.",
+                    "parameter. The calibrated scenario (extends the spec's base, with the spec's "
+                    "overrides and the fitted values) is written into the results folder; it is also "
+                    "written to --write-scenario PATH, or else to the spec's write_scenario if the spec "
+                    "sets one (the shipped spec: scenarios/calibrated.yaml), replacing that file. "
+                    "--no-write-scenario keeps it in the results folder only.",
         epilog=_epilog("calibrate", "calibration_fit.png, calibration_profiles.png, abc_draws.csv, "
                        "calibration_summary.csv, calibration_fit.csv, calibration.json, calibrated.yaml",
                        "SPEC is a YAML file of sim.calibration.CalibrationSpec (unknown keys are errors), "
@@ -398,9 +400,13 @@ def _add_analysis_parsers(sub) -> None:
     p.add_argument("spec", metavar="SPEC", help="calibration spec (YAML file or shipped spec name)")
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed of the ABC prior draws (default 0; the model replicates use the spec's seed)")
-    p.add_argument("--no-write-scenario", action="store_true",
-                   help="do not write the spec's write_scenario file (the copy in the results folder is "
-                        "still written)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--write-scenario", type=Path, metavar="PATH",
+                       help="also write the calibrated scenario to PATH (e.g. scenarios/calibrated.yaml; "
+                            "replaced if it exists), instead of the spec's write_scenario")
+    where.add_argument("--no-write-scenario", action="store_true",
+                       help="write the calibrated scenario only into the results folder, even if the spec "
+                            "sets write_scenario")
     _add_common_analysis(p, overrides=False)
 
     p = sub.add_parser(
@@ -722,12 +728,18 @@ def _load_spec(text: str, model: type, kind: str):
         raise _spec_error(exc, model, str(path)) from None
 
 
-def _spec_base(spec, label: str):
-    """The spec's base scenario with its overrides (errors name the spec file)."""
+def _spec_base(spec, label: str, folder: Path | None = None):
+    """The spec's base scenario with its overrides (errors name the spec file).
+
+    With ``folder`` (the spec file's folder), a relative ``base`` is resolved from it, as the
+    calibration does; without, from the current directory.
+    """
+    from sim.calibration import resolve_base
     from sim.scenario.loader import load_scenario
 
     try:
-        return load_scenario(spec.base, dict(spec.overrides) or None)
+        base = resolve_base(spec.base, folder) if folder is not None else spec.base
+        return load_scenario(base, dict(spec.overrides) or None)
     except ScenarioError as exc:
         if exc.file.startswith("--set "):
             raise _relabel(exc, label, f"overrides.{exc.key_path}") from None
@@ -876,12 +888,13 @@ def _g(x: float | None, digits: int = 4) -> str:
 def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from pydantic import ValidationError
 
-    from sim.calibration import CalibrationSpec, calibrate, make_problem, write_calibrated_scenario
+    from sim.calibration import CalibrationSpec, calibrate, make_problem
 
     _check_int("--seed", args.seed, 0)
     spec, path = _load_spec(args.spec, CalibrationSpec, "calibration")
+    spec.located(path.parent)
     label = str(path)
-    base = _spec_base(spec, label)
+    base = _spec_base(spec, label, path.parent)
     _check_parameters(spec, _apply_checked(base, {"population.total_firms": spec.total_firms}, label), label)
     try:
         make_problem(spec)
@@ -894,14 +907,18 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     except ValueError as exc:  # a target not after the run start
         raise ScenarioError(label, "targets", str(exc), "target dates after the run start (start or "
                             "the base scenario's time.start)") from None
-    write = not args.no_write_scenario
+    from sim.calibration import scenario_target, spec_write_path
+
+    write = False if args.no_write_scenario else args.write_scenario
+    target = scenario_target(spec, write, True)
+    if target is not None and target.is_dir():
+        raise _arg_error("--write-scenario" if args.write_scenario else label, "write_scenario",
+                         f"{target} is a folder", "a YAML file path, e.g. scenarios/calibrated.yaml")
     say, _ = _progress(args)
     import yaml
 
     def call(folder: Path):
-        res = calibrate(spec, out_dir=folder, seed=args.seed, write_scenario=write, progress=say)
-        res.files["scenario_copy"] = write_calibrated_scenario(res, folder / "calibrated.yaml")
-        return res
+        return calibrate(spec, out_dir=folder, seed=args.seed, write_scenario=write, progress=say)
 
     def summarize(res, folder: Path):
         lines = [f"calibration of {len(res.labels)} parameter(s) to {len(res.fit)} target(s) "
@@ -921,15 +938,16 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         if "scenario" in res.files:
             lines.append(f"  calibrated scenario: {res.files['scenario']} (copy: {res.files['scenario_copy']})")
         else:
+            skipped = spec_write_path(spec) if args.no_write_scenario else None
             lines.append(f"  calibrated scenario: {res.files['scenario_copy']}"
-                         + (" (--no-write-scenario)" if not write else " (the spec's write_scenario is null)"))
+                         + (f" (--no-write-scenario: {skipped} not written)" if skipped else ""))
         return lines, {"fitted": res.fitted_dict(), "objective": res.objective, "n_runs": res.n_runs,
                        "optimizer_message": res.optimizer_message,
                        "fit": res.fit.to_dict(orient="records"),
                        "scenario_written": str(res.files.get("scenario")) if "scenario" in res.files else None}
 
     inputs = {"spec_file": str(path), "spec": spec.model_dump(mode="json"), "abc_seed": args.seed,
-              "write_scenario": write}
+              "write_scenario": str(target) if target is not None else False}
     resolved = ("spec.resolved.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False,
                                                      allow_unicode=True, width=100))
     return _run_analysis("calibrate", args, argv, inputs=inputs, resolved=resolved, call=call,

@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.calibration import CalibrationSpec, calibrate, load_spec, make_problem
+from sim.errors import ScenarioError
 from sim.scenario.loader import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,3 +95,118 @@ def test_abc_is_seeded_and_covers_the_truth(synthetic_targets: list[dict], tmp_p
     assert sc.diffusion.cloud.market_rate_per_year == pytest.approx(a.fitted[0], abs=1e-6)
     text = a.files["scenario"].read_text()
     assert text.startswith("# Calibrated") and yaml.safe_load(text)["extends"] == "baseline"
+
+
+# --------------------------------------------------------------------------- base, overrides, where it is written
+
+
+def _quick(**extra) -> dict:
+    """A calibration of one rate with three objective evaluations at 5,000 firms (a few seconds)."""
+    return {"parameters": [{"path": CLOUD, "lower": 0.0, "upper": 0.2}], "total_firms": 5000,
+            "replicates": 1, "optimizer": {"max_evaluations": 3}, "abc": {"enabled": False},
+            "profile": {"enabled": False}, **extra}
+
+
+def _write(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def own_base(tmp_path: Path) -> Path:
+    """A base scenario outside the repository that differs from the baseline."""
+    return _write(tmp_path / "bases" / "my_base.yaml",
+                  {"extends": "baseline", "policies": {"vouchers": {"scale": 2.0}}})
+
+
+OVERRIDES = {"policies.platforms.scale": 3.0, "policies.sme_pilot_cities.schedule.Shenzhen": 2024,
+             "policies.pilots.items.0.parks_per_year": 7}
+
+
+def test_relative_base_is_resolved_from_the_spec_file(own_base: Path, tmp_path: Path, monkeypatch) -> None:
+    spec_file = _write(tmp_path / "specs" / "cal.yaml", _quick(base="../bases/my_base.yaml"))
+    elsewhere = tmp_path / "x" / "y"  # ../bases does not exist from here
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)  # not the spec's folder: the base must still be found
+    spec = load_spec(spec_file)
+    assert spec.base_file() == own_base
+    assert make_problem(spec).config.policies.vouchers.scale == 2.0
+    # the same spec as a dict has no file: relative paths are taken from the current directory
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        make_problem(CalibrationSpec.model_validate(_quick(base="../bases/my_base.yaml")))
+    monkeypatch.chdir(tmp_path / "specs")
+    assert make_problem(CalibrationSpec.model_validate(_quick(base="../bases/my_base.yaml"))).config \
+        .policies.vouchers.scale == 2.0
+
+
+def test_written_scenario_extends_the_spec_base_with_its_overrides(own_base: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    spec_file = _write(tmp_path / "specs" / "cal.yaml", _quick(base="../bases/my_base.yaml", overrides=OVERRIDES))
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "deep" / "er" / "mine.yaml"
+    res = calibrate(spec_file, out_dir=tmp_path / "out", write_scenario=target)
+    fitted = float(res.fitted[0])
+    copy, extra = res.files["scenario_copy"], res.files["scenario"]
+    assert copy == tmp_path / "out" / "calibrated.yaml" and extra == target
+    assert yaml.safe_load(copy.read_text())["extends"] == "../bases/my_base.yaml"
+    assert yaml.safe_load(extra.read_text())["extends"] == "../../bases/my_base.yaml"
+    for path in (copy, extra):
+        sc = load_scenario(path)
+        assert sc.policies.vouchers.scale == 2.0  # from the base
+        assert sc.policies.platforms.scale == 3.0  # the spec's overrides
+        assert sc.policies.sme_pilot_cities.schedule["Shenzhen"] == 2024
+        assert sc.policies.sme_pilot_cities.schedule["Dongguan"] == 2023  # the rest of the mapping kept
+        assert sc.policies.pilots.items[0].parks_per_year == 7
+        assert sc.diffusion.cloud.market_rate_per_year == pytest.approx(fitted, abs=1e-6)
+        assert sc.population.total_firms == 2_000_000  # the calibration's run size is not written
+    text = copy.read_text()
+    assert "# Overrides of the base: policies.platforms.scale=3.0" in text
+    assert "The my_base scenario with the spec's overrides" in yaml.safe_load(text)["description"]
+
+
+def test_writing_over_the_base_gives_a_self_contained_file(own_base: Path, tmp_path: Path) -> None:
+    res = calibrate(_quick(base=str(own_base), overrides={"policies.platforms.scale": 3.0}),
+                    write_scenario=own_base)
+    assert res.files["scenario"] == own_base
+    data = yaml.safe_load(own_base.read_text())
+    assert "extends" not in data  # it would extend itself
+    sc = load_scenario(own_base)
+    assert sc.policies.vouchers.scale == 2.0 and sc.policies.platforms.scale == 3.0
+    assert sc.diffusion.cloud.market_rate_per_year == pytest.approx(float(res.fitted[0]), abs=1e-6)
+
+
+def test_by_default_only_the_results_folder_gets_the_scenario(tmp_path: Path) -> None:
+    repo_file = REPO / "scenarios" / "calibrated.yaml"
+    before = repo_file.read_bytes()
+    assert CalibrationSpec.model_fields["write_scenario"].default is None
+    res = calibrate(_quick(), out_dir=tmp_path / "out")
+    assert set(res.files) >= {"scenario_copy"} and "scenario" not in res.files
+    assert yaml.safe_load(res.files["scenario_copy"].read_text())["extends"] == "baseline"
+    assert repo_file.read_bytes() == before
+    # without an output folder nothing is written unless a path is given
+    assert calibrate(_quick()).files == {}
+
+
+def test_cli_write_scenario_flag(tmp_path: Path, capsys) -> None:
+    from sim.cli import main
+
+    spec_file = _write(tmp_path / "cal.yaml", _quick(base="baseline"))
+    out = tmp_path / "out"
+    target = tmp_path / "here" / "calibrated_here.yaml"
+    assert main(["calibrate", str(spec_file), "--write-scenario", str(target), "--out", str(out)]) == 0
+    assert yaml.safe_load(target.read_text())["name"] == "calibrated_here"
+    [folder] = list((out / "calibrate").iterdir())
+    assert (folder / "calibrated.yaml").is_file()
+    m = yaml.safe_load((folder / "manifest.json").read_text())
+    assert m["inputs"]["write_scenario"] == str(target)
+    assert f"calibrated scenario: {target}" in capsys.readouterr().out
+    # default: the results folder only
+    assert main(["calibrate", str(spec_file), "--out", str(out)]) == 0
+    assert len(list((out / "calibrate").iterdir())) == 2
+    printed = capsys.readouterr().out
+    assert "calibrated scenario: " in printed and "(copy:" not in printed
+    # the two flags exclude each other
+    assert main(["calibrate", str(spec_file), "--write-scenario", str(target), "--no-write-scenario",
+                 "--out", str(out)]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
