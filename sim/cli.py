@@ -1,5 +1,5 @@
-"""The ``gdcloud`` command line (also ``python -m sim``): run, compare, validate, list, schema,
-and the analyses calibrate, sensitivity, what-it-takes, attribution, discover.
+"""The ``gdcloud`` command line (also ``python -m sim``): run, compare, sweep, validate, list,
+schema, and the analyses calibrate, sensitivity, what-it-takes, attribution, discover.
 
 A thin layer over :mod:`sim.runner` and the analysis modules (:mod:`sim.calibration`,
 :mod:`sim.sensitivity`, :mod:`sim.policy_questions`). Exit codes:
@@ -109,6 +109,44 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EPILOG_SCENARIO)
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files or names; the first is the reference")
     _add_run_options(p, resume=False)
+
+    p = sub.add_parser(
+        "sweep", help="run a scenario over a grid, Latin hypercube or table of parameter values",
+        description="How do the chances of meeting the goals change across values of one or more "
+                    "scenario keys? Runs the sweep file's base scenario at every point of its design "
+                    "(full factorial, Latin hypercube or a given table), each point with the same "
+                    "replicates (replicate r uses the same seed at every point: common random "
+                    "numbers). Every point is checked as a full scenario before anything runs. "
+                    "--dry-run prints the number of points and runs and an estimated time, and writes "
+                    "nothing.",
+        epilog="SWEEP is a YAML file of sim.sweep.SweepSpec (keys: description, base, overrides, "
+               "parameters [path, values | lower, upper, levels, integer], design "
+               "factorial|latin_hypercube|table, samples, table, replicates, seed; unknown keys are "
+               "errors) or the name of a shipped sweep in scenarios/analysis/ (sweep_vouchers). "
+               "Precedence, lowest first: base < the sweep's overrides < --set < the point's values. "
+               "Results go to a new folder <out>/sweep/<UTC timestamp>-<hash>/: points.csv, "
+               "outcomes.csv (per point and replicate), point_summary.csv (per point: probability of "
+               "meeting each goal, median, p10, p90), figures/sweep.png, runs/point-*.csv (written as "
+               "points finish), sweep.resolved.yaml, scenario.resolved.yaml, manifest.json and "
+               "failures.csv if a run failed (exit code 1).")
+    p.add_argument("sweep", metavar="SWEEP", help="sweep file (YAML) or shipped sweep name")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the sweep, print the number of points and runs and an estimated time; "
+                        "write nothing")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override one value of the base scenario (repeatable; values are read as YAML)")
+    p.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+                   help="folder under which sweep/<timestamp>-<hash>/ is created (default: results)")
+    p.add_argument("--executor", choices=("serial", "processes", "dask"),
+                   help="where runs go (default: processes, or serial for a single run)")
+    p.add_argument("--workers", "-j", type=int, metavar="N",
+                   help="worker processes (default: CPUs available, at most one per run and as many as "
+                        "memory allows)")
+    p.add_argument("--address", metavar="tcp://HOST:PORT",
+                   help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
+    p.add_argument("--no-figures", action="store_true", help="do not write figures/sweep.png")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: only when stderr is a terminal)")
 
     p = sub.add_parser("validate", help="check scenario files without running them",
                        description="Load and validate each scenario (extends chain, --set "
@@ -308,6 +346,42 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         for sentence in cmp.differences["sentence"]:
             print(f"  {sentence}")
     return EXIT_OK if cmp.ok else EXIT_FAILED
+
+
+def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from sim import sweep
+
+    plan = sweep.prepare(args.sweep, args.overrides)  # every point checked: nothing written if bad
+    executor = choose_executor(args, plan.n_runs, plan.base)
+    if args.dry_run:
+        try:
+            workers = int(executor.describe().get("workers") or 1)
+        finally:
+            executor.close()
+        for line in sweep.dry_run_lines(plan, sweep.estimate(plan, workers=workers)):
+            print(line)
+        return EXIT_OK
+    try:
+        result = sweep.run_sweep(plan, executor=executor, out_dir=args.out, figures=not args.no_figures,
+                                 progress=args.progress, command=_command_line(argv))
+    except sweep.SweepInterrupted as exc:
+        where = f"the finished points are kept in {exc.folder / sweep.RUNS}; " if exc.folder else ""
+        print(f"\ninterrupted: {where}a sweep cannot be resumed: run it again", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        executor.close()
+    for line in sweep.summary_lines(result):
+        print(line)
+    f = result.failures
+    if not f.empty:
+        print(f"  {len(f)} run(s) failed (details in {result.folder / sweep.FAILURES if result.folder else 'failures'}):",
+              file=sys.stderr)
+        for row in f.head(5).itertuples():
+            print(f"    point {row.point}, replicate {row.replicate}: {row.error_type}: {row.message}",
+                  file=sys.stderr)
+        if len(f) > 5:
+            print(f"    ... and {len(f) - 5} more", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -1218,6 +1292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args, argv)
         if args.command == "compare":
             return cmd_compare(args, argv)
+        if args.command == "sweep":
+            return cmd_sweep(args, argv)
         if args.command == "validate":
             return cmd_validate(args)
         if args.command == "list":
