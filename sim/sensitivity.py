@@ -103,7 +103,14 @@ def load_spec(spec: str | Path | SensitivitySpec | dict) -> SensitivitySpec:
         return spec
     if isinstance(spec, dict):
         return SensitivitySpec.model_validate(spec)
-    return SensitivitySpec.model_validate(yaml.safe_load(Path(spec).read_text(encoding="utf-8")))
+    path = Path(spec)
+    parsed = SensitivitySpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    # A relative base path is taken from the spec file's folder (like ``extends``); a shipped
+    # scenario name is left as it is.
+    candidate = path.parent / parsed.base
+    if not Path(parsed.base).is_absolute() and candidate.is_file():
+        parsed.base = str(candidate.resolve())
+    return parsed
 
 
 def n_points(spec: SensitivitySpec) -> int:
