@@ -44,8 +44,9 @@ cloud adopters and transformations in the month, voucher money granted in the mo
 firms waiting for service capacity at month end."""
 
 STREAMS: tuple[str, ...] = ("structure", "initial", "threshold_cloud", "threshold_transform",
-                            "threshold_churn", "priority", "pilots")
-"""Named random streams, spawned in this order from the run's SeedSequence (one per decision)."""
+                            "threshold_churn", "priority", "pilots", "uncertainties")
+"""Named random streams, spawned in this order from the run's SeedSequence (one per decision).
+New streams are only ever appended: the children spawned before them stay the same."""
 
 # cloud_state codes (EXITED: left the population before adopting)
 NONE, WAITING, ON_CLOUD, CHURNED, EXITED = 0, 1, 2, 3, 4
@@ -199,10 +200,20 @@ class CloudAdoptionModel(mesa.Model):
             config = apply_overrides(config, overrides)
         root = int(rng) if rng is not None else config.run.seed
         super().__init__(rng=root)
-        self.config = config
         self.replicate = replicate
         self.seed_sequence = run_seed(root, replicate)
         self.streams = spawn_streams(self.seed_sequence)
+        # Parametric uncertainty: this replicate's draws replace the uncertain values.
+        self.sampled_parameters: dict[str, float] = {}
+        if config.uncertainties:
+            from sim import uncertainty
+
+            self.sampled_parameters = uncertainty.draw(
+                config.uncertainties, np.random.default_rng(self.streams["uncertainties"]))
+            if population is not None and uncertainty.touches_structure(config):
+                population = None  # the shared population was built for other values
+            config = uncertainty.apply(config, self.sampled_parameters)
+        self.config = config  # the values this replicate runs with
         self.n_months = month_number(config.time.end) - month_number(config.time.start)
         self.substeps = config.time.substeps_per_month
         self.dt_years = 1.0 / (12.0 * self.substeps)
@@ -697,7 +708,8 @@ class CloudAdoptionModel(mesa.Model):
             seed_entropy=int(self.seed_sequence.entropy),
             totals={m: self.cube[:, :, i].sum(axis=1) for i, m in enumerate(METRICS)},
             meta={"n_firms_allocated": self.pop.n_firms, "n_initial": self.pop.n_initial,
-                  "months_run": self.month, **self.pop.meta},
+                  "months_run": self.month, "sampled_parameters": dict(self.sampled_parameters),
+                  **self.pop.meta},
         )
 
     def firm(self, index: int) -> Firm:

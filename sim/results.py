@@ -473,6 +473,12 @@ class ScenarioResult:
 
     # -- plots (thin wrappers of sim.plots with this scenario's goals and scale)
 
+    def parameters(self) -> pd.DataFrame:
+        """Values each replicate drew for the scenario's ``uncertainties`` (empty if none)."""
+        from sim.uncertainty import parameters_frame
+
+        return parameters_frame(self.scenario, self.replicates_done)
+
     @property
     def goals(self):
         """The goals at this run's population scale (goal x total_firms / 2,000,000), as used by

@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from sim import outputs
+from sim import outputs, uncertainty
 from sim.errors import ScenarioError
 from sim.executors import Executor, SerialExecutor, make_executor
 from sim.model import CloudAdoptionModel, run_seed
@@ -380,6 +380,9 @@ class _Job:
             ts = read_timeseries(rf.path / TIMESERIES)
             summ = summarize_scenario(ts, sc)
             atomic_write_text(rf.path / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
+            if sc.uncertainties:
+                params = uncertainty.parameters_frame(sc, done)
+                atomic_write_text(rf.path / uncertainty.PARAMETERS, params.to_csv(index=False, lineterminator="\n"))
             if figures and sc.outputs.figures:
                 try:
                     made = _write_figures(rf.path / FIGURES, ts, sc)

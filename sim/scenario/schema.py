@@ -363,6 +363,34 @@ class Outputs(Strict):
     cells: bool = Field(False, description="Also write cluster x city x size-class cell counts (large).")
 
 
+class Uncertainty(Strict):
+    """A parameter whose value is uncertain: each replicate draws its own value.
+
+    Replicate r of every scenario draws the same values (a stream of its own seed), so scenario
+    comparisons keep common random numbers; without uncertainties a replicate differs from
+    another only by the model's stochasticity.
+    """
+
+    path: str = Field(description="Dotted key of a numeric scenario value, e.g. diffusion.cloud.market_rate_per_year.")
+    distribution: Literal["uniform", "triangular", "loguniform"] = Field("uniform", description="Distribution of the value.")
+    lower: float = Field(description="Lowest value.")
+    upper: float = Field(description="Highest value.")
+    mode: float | None = Field(None, description="Most likely value (triangular only).")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Uncertainty:
+        if not self.upper > self.lower:
+            raise ValueError(f"upper ({self.upper}) must be above lower ({self.lower})")
+        if self.distribution == "triangular":
+            if self.mode is None or not self.lower <= self.mode <= self.upper:
+                raise ValueError("a triangular distribution needs lower <= mode <= upper")
+        elif self.mode is not None:
+            raise ValueError("mode is only used by the triangular distribution")
+        if self.distribution == "loguniform" and self.lower <= 0:
+            raise ValueError("a loguniform distribution needs lower > 0")
+        return self
+
+
 class Scenario(Strict):
     """A complete, validated scenario."""
 
@@ -376,3 +404,24 @@ class Scenario(Strict):
     goals: Goals = Field(default_factory=Goals)
     run: RunSpec = Field(default_factory=RunSpec)
     outputs: Outputs = Field(default_factory=Outputs)
+    uncertainties: list[Uncertainty] = Field(
+        default_factory=list,
+        description="Parameters drawn anew for every replicate (parametric uncertainty); the draws are saved in parameters.csv.",
+    )
+
+    @model_validator(mode="after")
+    def _uncertain_paths(self) -> Scenario:
+        data = self.model_dump(mode="python", exclude={"uncertainties"})
+        seen = set()
+        for i, u in enumerate(self.uncertainties):
+            node: object = data
+            for part in u.path.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise ValueError(f"uncertainties[{i}].path: unknown scenario key {u.path!r}")
+                node = node[part]
+            if isinstance(node, bool) or not isinstance(node, int | float):
+                raise ValueError(f"uncertainties[{i}].path: {u.path!r} is not a number (it is {node!r})")
+            if u.path in seen:
+                raise ValueError(f"uncertainties[{i}].path: {u.path!r} is listed twice")
+            seen.add(u.path)
+        return self

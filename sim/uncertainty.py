@@ -1,0 +1,81 @@
+"""Parametric uncertainty: each replicate draws the scenario's uncertain parameters.
+
+The draws come from a random stream of the replicate's own seed (``STREAMS['uncertainties']`` of
+``run_seed(root_seed, replicate)``), so they are the same whatever the executor, and replicate r
+of two scenarios with the same uncertainties draws the same values (common random numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario.schema import Scenario, Uncertainty
+
+
+def draw(uncertainties: list[Uncertainty], rng: np.random.Generator) -> dict[str, float]:
+    """One value per uncertain parameter, in the order listed (one uniform number each)."""
+    values: dict[str, float] = {}
+    for u in uncertainties:
+        x = rng.random()
+        if u.distribution == "uniform":
+            v = u.lower + x * (u.upper - u.lower)
+        elif u.distribution == "loguniform":
+            v = float(np.exp(np.log(u.lower) + x * (np.log(u.upper) - np.log(u.lower))))
+        else:  # triangular, by inverting its distribution function
+            a, b, c = u.lower, u.upper, float(u.mode)  # type: ignore[arg-type]
+            f = (c - a) / (b - a)
+            v = a + np.sqrt(x * (b - a) * (c - a)) if x < f else b - np.sqrt((1 - x) * (b - a) * (b - c))
+        values[u.path] = float(v)
+    return values
+
+
+def apply(config: Scenario, values: dict[str, float]) -> Scenario:
+    """``config`` with the drawn values set (integer keys rounded) and no uncertainties left."""
+    data = config.model_dump(mode="python")
+    data["uncertainties"] = []
+    for path, value in values.items():
+        node = data
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node[part]
+        old = node[parts[-1]]
+        node[parts[-1]] = int(round(value)) if isinstance(old, int) and not isinstance(old, bool) else value
+    return Scenario.model_validate(data)
+
+
+def sample_for_replicate(config: Scenario, root_seed: int, replicate: int) -> dict[str, float]:
+    """The values replicate ``replicate`` draws (recomputable anywhere from the seed)."""
+    from sim.model import run_seed, spawn_streams
+
+    if not config.uncertainties:
+        return {}
+    stream = spawn_streams(run_seed(root_seed, replicate))["uncertainties"]
+    values = draw(config.uncertainties, np.random.default_rng(stream))
+    applied = apply(config, values)  # integer keys are rounded there: report what was run
+    data = applied.model_dump(mode="python")
+    out = {}
+    for path in values:
+        node = data
+        for part in path.split("."):
+            node = node[part]
+        out[path] = node
+    return out
+
+
+def touches_structure(config: Scenario) -> bool:
+    """True if an uncertain parameter changes the population (so it cannot be shared)."""
+    return any(u.path.startswith(("population.", "time.")) for u in config.uncertainties)
+
+
+PARAMETERS = "parameters.csv"
+"""File of a results folder with the values each replicate drew."""
+
+
+def parameters_frame(config: Scenario, replicates: Iterable[int]) -> pd.DataFrame:
+    """The uncertain parameters' values of each replicate: one row per replicate, one column per
+    parameter path (recomputed from the seeds, so identical on every executor and on resume)."""
+    rows = [{"replicate": r, **sample_for_replicate(config, config.run.seed, r)} for r in replicates]
+    return pd.DataFrame(rows, columns=["replicate", *[u.path for u in config.uncertainties]])
