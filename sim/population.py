@@ -247,6 +247,14 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
 
     cluster = rng_assign.choice(n_cl, size=n, p=cluster_w).astype(np.int8)
     city = rng_assign.choice(n_ci, size=n, p=city_w).astype(np.int8)
+    if spec.sme_city_shares:
+        # SMEs follow the given city weights (cities not listed keep their default weight).
+        w = city_w.copy()
+        names = datasets.city_names()
+        for c, v in spec.sme_city_shares.items():
+            w[names.index(c)] = v
+        sme = np.flatnonzero(size_class >= IND_SME)
+        city[sme] = rng_assign.choice(n_ci, size=sme.size, p=w / w.sum()).astype(np.int8)
     # Leads: apportioned so every cluster has its chain leaders (百链: 2-3 per key chain).
     lead_idx = np.flatnonzero(size_class == LEAD)
     if lead_idx.size:

@@ -223,3 +223,23 @@ def test_structure_is_reproducible_and_independent_of_policies(mid_pop):
                  "birth_month", "adj_indptr", "adj_indices"):
         assert np.array_equal(getattr(pop, name), getattr(again, name)), name
     assert not np.array_equal(pop.city, other.city)
+
+
+def test_sme_city_shares_move_smes_only() -> None:
+    """An SME city override (e.g. for service-heavy Guangzhou) leaves above-scale firms alone."""
+    import numpy as np
+
+    from sim.population import ABOVE, build_population
+    from sim.scenario import Scenario
+
+    base = Scenario.model_validate({"population": {"total_firms": 100_000}})
+    moved = Scenario.model_validate({"population": {"total_firms": 100_000, "sme_city_shares": {"Guangzhou": 0.3}}})
+    a = build_population(base, np.random.SeedSequence(5))
+    b = build_population(moved, np.random.SeedSequence(5))
+    gz = 0  # Guangzhou is the first city of cities.csv
+    above_a, above_b = a.size_class <= ABOVE, b.size_class <= ABOVE
+    assert np.array_equal(a.city[above_a], b.city[above_b])
+    share_a = np.mean(a.city[~above_a] == gz)
+    share_b = np.mean(b.city[~above_b] == gz)
+    assert share_a == pytest.approx(0.102, abs=0.01)  # 6,757 / 66,329 above-scale firms (2021)
+    assert share_b == pytest.approx(0.3 / (1 - 0.102 + 0.3), abs=0.01)
