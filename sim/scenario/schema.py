@@ -8,6 +8,7 @@ Defaults marked ASSUMPTION are modelling choices, not data; the others cite thei
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Literal
 
@@ -37,7 +38,9 @@ def _check_cities(values: list[str]) -> list[str]:
     known = set(datasets.city_names())
     for v in values:
         if v not in known:
-            raise ValueError(f"unknown city {v!r}; allowed: {', '.join(datasets.city_names())}")
+            close = difflib.get_close_matches(str(v), datasets.city_names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown city {v!r}{hint}; allowed: {', '.join(datasets.city_names())}")
     return values
 
 
@@ -45,7 +48,9 @@ def _check_clusters(values: list[str]) -> list[str]:
     known = set(datasets.cluster_ids())
     for v in values:
         if v != "all" and v not in known:
-            raise ValueError(f"unknown cluster {v!r}; allowed: 'all' or {', '.join(datasets.cluster_ids())}")
+            close = difflib.get_close_matches(str(v), datasets.cluster_ids(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown cluster {v!r}{hint}; allowed: 'all' or {', '.join(datasets.cluster_ids())}")
     return values
 
 
