@@ -543,20 +543,18 @@ class CloudAdoptionModel(mesa.Model):
             chain = chain[:1]
         return rate.astype(np.float32), chain.astype(np.float32)
 
-    def _hazard(self, idx: np.ndarray, rates: dict, cell_add, park_add, stage: str, pull: float) -> np.ndarray:
-        """Hazard per year of the firms ``idx`` for one stage, from the start-of-step counts."""
+    def _transform_hazard(self, idx: np.ndarray, cell_add, park_add, pull: float) -> np.ndarray:
+        """Transformation hazard per year of the above-scale firms ``idx`` (a small set, so it
+        is computed on their indices), from the start-of-step counts: peers are the transformed
+        share among above-scale partners, park mates and cluster-city firms."""
+        rates = self.trans_rates
         pop = self.pop
         cell = pop.cell[idx]
         park = pop.park[idx]
         cc = self.cc[idx]
-        if stage == "cloud":
-            ch_num, ch_den, pk_num, pk_den = self.chain_cloud, self.chain_n, self.park_cloud, self.park_n
-            cc_num, cc_den = self.cc_cloud, self.cc_n
-            prov = self.prov_cloud / max(self.prov_n, 1.0)
-        else:
-            ch_num, ch_den, pk_num, pk_den = self.chain_trans, self.chain_as, self.park_trans, self.park_as
-            cc_num, cc_den = self.cc_trans, self.cc_as
-            prov = float(self.cc_trans.sum()) / max(float(self.cc_as.sum()), 1.0)
+        ch_num, ch_den, pk_num, pk_den = self.chain_trans, self.chain_as, self.park_trans, self.park_as
+        cc_num, cc_den = self.cc_trans, self.cc_as
+        prov = float(self.cc_trans.sum()) / max(float(self.cc_as.sum()), 1.0)
         peer = np.zeros(idx.size, dtype=np.float32)
         if rates["chain"] > 0:
             peer += rates["chain"] * ch_num[idx] / np.maximum(ch_den[idx], 1.0)
@@ -626,7 +624,7 @@ class CloudAdoptionModel(mesa.Model):
         tc = self._cand_trans
         tc = tc[(self.trans_month[tc] == NEVER) & (self.cloud_state[tc] == ON_CLOUD) & self.present[tc]]
         self._cand_trans = tc
-        h2 = self._hazard(tc, self.trans_rates, trans_cell, trans_park, "trans", pull_trans)
+        h2 = self._transform_hazard(tc, trans_cell, trans_park, pull_trans)
         lam2 = self.lam_trans[tc] + h2 * dt
         self.lam_trans[tc] = lam2
         transformers = tc[lam2 >= self.thr_trans[tc]]
