@@ -32,6 +32,12 @@ model itself scales initial counts, the voucher budget and service capacity by t
 ratio). Peer shares in parks and chains are shares, so this is a good approximation of the full
 population, but small parks are noisier; the fitted values carry this approximation.
 
+Execution: the model runs go to an executor of :mod:`sim.executors` (``executor``, ``workers``,
+``address`` of :func:`calibrate`; serial by default) through :func:`run_groups`, which the
+sensitivity and policy tools use too: the ABC draws, the profile points and the plotted runs are
+submitted together, and each optimizer evaluation runs its seeds together. Results are put back
+by index, so they are identical whatever the executor or the number of workers.
+
 pyabc (0.13) could be installed, but it pulls about 20 further packages (ipykernel, redis,
 SQLAlchemy, scikit-learn, GitPython) and a database back end for what is, with four targets,
 a few lines of numpy; ABC rejection is therefore implemented here.
@@ -44,7 +50,8 @@ import datetime as dt
 import json
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -56,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from sim import datasets
 from sim.errors import ScenarioError
+from sim.executors import Executor, SerialExecutor
 from sim.model import apply_overrides, run_seed, simulate, spawn_streams, structure_seed
 from sim.population import Population, build_population
 from sim.scenario.loader import load_scenario, scenarios_dir
@@ -286,6 +294,115 @@ def run_totals(config: Scenario, replicate: int, metrics: Sequence[str] = ("clou
     return res
 
 
+# --------------------------------------------------------------------------- batches of runs
+
+
+@dataclass(frozen=True)
+class TotalsRun:
+    """One model run of an analysis tool (small and picklable; sent to worker processes).
+
+    Attributes:
+        index: Position of the run in its batch; results are put back in this order.
+        scenario: The scenario to run (a pydantic model pickles as it is: no re-validation).
+        replicate: Replicate ``r``; the run uses ``run_seed(scenario.run.seed, r)``.
+        metrics: Metrics returned (names of :data:`sim.model.METRICS`).
+    """
+
+    index: int
+    scenario: Scenario
+    replicate: int
+    metrics: tuple[str, ...]
+
+
+def run_totals_task(run: TotalsRun) -> tuple[int, dict]:
+    """What the executors call: ``(run.index, run_totals(...))`` of one :class:`TotalsRun`.
+
+    A module-level function, so worker processes (forkserver) and Dask workers can import it.
+    Each worker process keeps its own population cache (:func:`run_totals`).
+    """
+    return run.index, run_totals(run.scenario, run.replicate, run.metrics)
+
+
+Job = tuple[Scenario, int, Sequence[str]]
+"""One model run: ``(config, replicate, metrics)``."""
+
+
+def run_groups(groups: Sequence[Sequence[Job]], executor: Executor | None = None, *,
+               reduce: Callable[[int, list[dict]], Any] | None = None,
+               on_group: Callable[[int, int], None] | None = None) -> list[Any]:
+    """Run groups of independent model runs, all submitted to the executor together.
+
+    Each job is ``(config, replicate, metrics)`` and gives ``run_totals(config, replicate,
+    metrics)``. Results are collected by their index, so what this returns does not depend on
+    the executor, the number of workers or the order in which runs finish.
+
+    Args:
+        groups: The runs, grouped (e.g. the replicates of one parameter point).
+        executor: Where the runs go (None: serially in this process).
+        reduce: ``reduce(g, results)`` with group ``g``'s results in job order, called as soon
+            as the group is complete (its raw results are then dropped). None keeps the list.
+        on_group: Called with ``(groups done, groups)`` after each group completes.
+
+    Returns:
+        One entry per group, in group order: ``reduce(g, results)`` or the list of results.
+
+    Raises:
+        Whatever a run raised (the executor cancels the pending runs first).
+    """
+    ex = executor if executor is not None else SerialExecutor()
+    specs: list[TotalsRun] = []
+    where: list[tuple[int, int]] = []
+    for g, jobs in enumerate(groups):
+        for j, (cfg, r, metrics) in enumerate(jobs):
+            where.append((g, j))
+            specs.append(TotalsRun(len(specs), cfg, int(r), tuple(metrics)))
+    pending = [len(jobs) for jobs in groups]
+    raw: list[list[Any]] = [[None] * len(jobs) for jobs in groups]
+    out: list[Any] = [None] * len(groups)
+    done = 0
+
+    def complete(g: int) -> None:
+        nonlocal done
+        out[g] = reduce(g, raw[g]) if reduce is not None else raw[g]
+        raw[g] = []
+        done += 1
+        if on_group is not None:
+            on_group(done, len(groups))
+
+    def on_result(res: tuple[int, dict]) -> None:
+        i, totals = res
+        g, j = where[i]
+        raw[g][j] = totals
+        pending[g] -= 1
+        if pending[g] == 0:
+            complete(g)
+
+    for g, n in enumerate(pending):
+        if n == 0:
+            complete(g)
+    ex.map(run_totals_task, specs, on_result)
+    return out
+
+
+@contextmanager
+def executor_for(executor: Executor | str | None = None, workers: int | None = None,
+                 address: str | None = None) -> Iterator[Executor]:
+    """The executor of an analysis call, closed on exit if it was created here.
+
+    None, None, None is serial (in this process); ``workers`` alone means local processes;
+    ``address`` a Dask scheduler. An :class:`~sim.executors.Executor` is used as it is and left
+    open (the caller closes it).
+    """
+    from sim.runner import _executor
+
+    ex, owned = _executor(executor, workers, address)
+    try:
+        yield ex
+    finally:
+        if owned:
+            ex.close()
+
+
 def scale_up(config: Scenario) -> float:
     """Factor from the simulated population to the 2,000,000 firms the figures refer to."""
     return DEFAULT_TOTAL_FIRMS / config.population.total_firms
@@ -321,6 +438,8 @@ class Problem:
     spec: CalibrationSpec
     config: Scenario
     n_evals: int = 0
+    executor: Executor | None = None
+    """Where the model runs go (None: serially in this process)."""
 
     @property
     def params(self) -> list[ParameterSpec]:
@@ -343,16 +462,29 @@ class Problem:
         return np.array([t.weight for t in self.spec.targets], dtype=float)
 
     def simulate(self, theta: Sequence[float]) -> np.ndarray:
-        """Mean over the fixed replicates of each target, scaled to 2,000,000 firms."""
-        cfg = with_values(self.config, self.params, theta)
+        """Mean over the fixed replicates of each target, scaled to 2,000,000 firms.
+
+        The replicates run together on :attr:`executor`.
+        """
+        return self.simulate_many([theta])[0]
+
+    def simulate_many(self, thetas: Sequence[Sequence[float]]) -> list[np.ndarray]:
+        """:meth:`simulate` at several parameter points, every run submitted at once."""
+        cfgs = [with_values(self.config, self.params, theta) for theta in thetas]
         metrics = sorted({t.metric for t in self.spec.targets})
-        acc = np.zeros(len(self.spec.targets))
-        for r in range(self.spec.replicates):
-            res = run_totals(cfg, r, metrics)
-            for i, t in enumerate(self.spec.targets):
-                acc[i] += res[t.metric][res["dates"].index(t.date)]
-        self.n_evals += 1
-        return acc / self.spec.replicates * scale_up(cfg)
+        reps = self.spec.replicates
+
+        def mean_targets(g: int, results: list[dict]) -> np.ndarray:
+            acc = np.zeros(len(self.spec.targets))
+            for res in results:  # replicate order: the same sums whatever the executor
+                for i, t in enumerate(self.spec.targets):
+                    acc[i] += res[t.metric][res["dates"].index(t.date)]
+            return acc / reps * scale_up(cfgs[g])
+
+        out = run_groups([[(cfg, r, metrics) for r in range(reps)] for cfg in cfgs], self.executor,
+                         reduce=mean_targets)
+        self.n_evals += len(cfgs)
+        return out
 
     def residuals(self, simulated: np.ndarray) -> np.ndarray:
         """Weighted relative errors ``sqrt(w) (sim - obs) / obs``."""
@@ -478,8 +610,7 @@ def abc_rejection(problem: Problem, rng: np.random.Generator) -> tuple[pd.DataFr
     thetas = problem.lower + u * (problem.upper - problem.lower)
     labels = [p.label for p in problem.params]
     rows = []
-    for th in thetas:
-        sim = problem.simulate(th)
+    for th, sim in zip(thetas, problem.simulate_many(list(thetas)), strict=True):
         r = problem.residuals(sim)
         rows.append([*th, float(np.sqrt(np.mean(r * r))), *sim])
     draws = pd.DataFrame(rows, columns=[*labels, "distance",
@@ -491,14 +622,18 @@ def abc_rejection(problem: Problem, rng: np.random.Generator) -> tuple[pd.DataFr
 
 
 def profiles(problem: Problem, theta: np.ndarray) -> pd.DataFrame:
-    """Objective along each parameter's box with the others held at ``theta``."""
-    rows = []
+    """Objective along each parameter's box with the others held at ``theta`` (all points at once)."""
+    rows, thetas = [], []
     for i, p in enumerate(problem.params):
         for v in np.linspace(p.lower, p.upper, problem.spec.profile.points):
             th = theta.copy()
             th[i] = v
-            rows.append({"parameter": p.label, "value": float(v), "objective": problem.objective(th)})
-    return pd.DataFrame(rows)
+            thetas.append(th)
+            rows.append({"parameter": p.label, "value": float(v)})
+    for row, sim in zip(rows, problem.simulate_many(thetas), strict=True):
+        r = problem.residuals(sim)
+        row["objective"] = float(r @ r)
+    return pd.DataFrame(rows, columns=["parameter", "value", "objective"])
 
 
 def _summary(problem: Problem, theta: np.ndarray, accepted: pd.DataFrame, prof: pd.DataFrame) -> pd.DataFrame:
@@ -534,7 +669,8 @@ def fit_table(problem: Problem, theta: np.ndarray) -> pd.DataFrame:
 
 def calibrate(spec_path_or_spec: str | Path | CalibrationSpec | dict, *, out_dir: str | Path | None = None,
               seed: int = 0, write_scenario: bool | str | Path | None = None,
-              progress: Callable[[str], None] | None = None) -> CalibrationResult:
+              progress: Callable[[str], None] | None = None, executor: Executor | str | None = None,
+              workers: int | None = None, address: str | None = None) -> CalibrationResult:
     """Fit the spec's parameters to the reported figures and quantify their uncertainty.
 
     Args:
@@ -549,13 +685,32 @@ def calibrate(spec_path_or_spec: str | Path | CalibrationSpec | dict, *, out_dir
             ``write_scenario``, False for nowhere; None (default) means the spec's
             ``write_scenario`` if it is set and ``out_dir`` is given.
         progress: Optional callback receiving one-line progress messages.
+        executor: Where the model runs go: an :class:`~sim.executors.Executor` (left open) or
+            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
+            or local processes if ``workers`` is given. The ABC draws, the profile points and
+            the plotted runs are submitted together; each optimizer evaluation (sequential by
+            nature) runs its ``replicates`` seeds together. Results do not depend on it.
+        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
+        address: Dask scheduler address (implies ``dask``).
 
     Returns:
         A :class:`CalibrationResult`.
     """
-    say = progress or (lambda _msg: None)
     spec = load_spec(spec_path_or_spec)
     problem = make_problem(spec)
+    with executor_for(executor, workers, address) as ex:
+        problem.executor = ex
+        try:
+            return _calibrate(spec, problem, out_dir=out_dir, seed=seed, write_scenario=write_scenario,
+                              progress=progress)
+        finally:
+            problem.executor = None
+
+
+def _calibrate(spec: CalibrationSpec, problem: Problem, *, out_dir: str | Path | None, seed: int,
+               write_scenario: bool | str | Path | None,
+               progress: Callable[[str], None] | None) -> CalibrationResult:
+    say = progress or (lambda _msg: None)
     labels = [p.label for p in spec.parameters]
     say(f"fitting {labels} to {len(spec.targets)} targets, {spec.replicates} seeds x {spec.total_firms} firms")
     theta, obj, msg = fit(problem)
@@ -743,13 +898,15 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
     indic = {v: k for k, v in INDICATOR_METRIC.items()}
     k = min(len(result.posterior), 20)
     post = [result.posterior[result.labels].iloc[i].to_numpy() for i in range(k)]
+    # Every plotted run at once (k posterior draws with seed 0, then the fit's replicates).
+    jobs = [[(with_values(problem.config, problem.params, th), 0, metrics)] for th in post]
+    jobs += [[(cfg, r, metrics)] for r in range(problem.spec.replicates)]
+    runs = [g[0] for g in run_groups(jobs, problem.executor)]
     for ax, m in zip(axes, metrics, strict=True):
-        for j, th in enumerate(post):
-            res = run_totals(with_values(problem.config, problem.params, th), 0, metrics)
+        for j, res in enumerate(runs[:k]):
             ax.plot(pd.to_datetime(res["dates"]), res[m] * scale_up(cfg), color="0.7", lw=0.8,
                     label="ABC posterior draws (seed 0)" if j == 0 else None)
-        for r in range(problem.spec.replicates):
-            res = run_totals(cfg, r, metrics)
+        for r, res in enumerate(runs[k:]):
             ax.plot(pd.to_datetime(res["dates"]), res[m] * scale_up(cfg), color="C0",
                     label="fitted" if r == 0 else None)
         rep = [x for x in datasets.reported_progress() if x["indicator"] == indic[m]]

@@ -427,9 +427,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 ANALYSIS_EPILOG = (
     "Results go to a new folder <out>/{label}/<UTC timestamp>-<hash>/ ({files}, plus "
-    "manifest.json with the inputs, versions, times and status); nothing is overwritten, and "
-    "nothing is written when an input is invalid (exit code 2). Methods and caveats: "
-    "docs/analysis.md."
+    "manifest.json with the inputs, executor, versions, times and status); nothing is overwritten, "
+    "and nothing is written when an input is invalid (exit code 2). The model runs go to the "
+    "executor (--executor, --workers, --address, as for `gdcloud run`); results are the same "
+    "whichever executor and number of workers run them. Methods and caveats: docs/analysis.md."
 )
 QUESTION_EPILOG = (
     "SCENARIO is a YAML file or a shipped scenario name (see `gdcloud list`); --set applies on "
@@ -452,6 +453,30 @@ def _add_common_analysis(p: argparse.ArgumentParser, *, overrides: bool, progres
     if progress:
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="print progress on stderr (default: only when stderr is a terminal)")
+    _add_executor_options(p)
+
+
+PARALLEL_HELP = {
+    "calibrate": "the ABC draws, the profile points and the plotted runs go together; each "
+                 "optimizer step runs its replicates together",
+    "sensitivity": "every run of every sample point goes together",
+    "what-it-takes": "the replicates of each lever value go together; bisection steps are sequential",
+    "attribution": "the full run and every counterfactual go together",
+    "discover": "every run of every point goes together",
+}
+"""What each analysis submits to the executor at once (shown in --help)."""
+
+
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    together = PARALLEL_HELP.get(p.prog.split()[-1], "")
+    p.add_argument("--executor", choices=("serial", "processes", "dask"),
+                   help="where the model runs go (default: processes, or serial for a single run; "
+                        f"{together})")
+    p.add_argument("--workers", "-j", type=int, metavar="N",
+                   help="worker processes (default: CPUs available, at most one per run that can go at "
+                        "once and as many as memory allows)")
+    p.add_argument("--address", metavar="tcp://HOST:PORT",
+                   help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
 
 
 def _add_analysis_parsers(sub) -> None:
@@ -882,9 +907,20 @@ def _jsonable(x: object) -> object:
     return x
 
 
+def _executor_text(executor) -> str:
+    """``serial``, ``2 worker processes``, ``dask at tcp://...`` for the summary line."""
+    d = executor.describe()
+    if d["name"] == "processes":
+        return f"{d['workers']} worker process{'es' if d['workers'] != 1 else ''}"
+    if d["name"] == "dask":
+        return f"dask at {d['address']}" if d.get("address") else f"dask, {d.get('workers')} local workers"
+    return d["name"]
+
+
 def _run_analysis(label: str, args: argparse.Namespace, argv: Sequence[str] | None, *,
-                  inputs: dict, resolved: tuple[str, str], call, summarize) -> int:
-    """Create the results folder, run ``call(folder)``, write the manifest, print the summary.
+                  inputs: dict, resolved: tuple[str, str], call, summarize, executor) -> int:
+    """Start the executor, create the results folder, run ``call(folder)``, write the manifest,
+    print the summary; the executor is closed at the end.
 
     Args:
         label: Folder label and manifest ``analysis`` (the command name with underscores).
@@ -892,7 +928,18 @@ def _run_analysis(label: str, args: argparse.Namespace, argv: Sequence[str] | No
         resolved: (file name, text) of the resolved spec or scenario written into the folder.
         call: Runs the analysis writing into the folder; returns its result.
         summarize: ``summarize(result, folder) -> (lines, json-able result summary)``.
+        executor: Where the model runs go (:func:`choose_executor`); recorded in the manifest.
     """
+    try:
+        executor.start()  # an unreachable scheduler is reported before anything is written
+        return _run_analysis_in(label, args, argv, inputs=inputs, resolved=resolved, call=call,
+                                summarize=summarize, executor=executor)
+    finally:
+        executor.close()
+
+
+def _run_analysis_in(label: str, args: argparse.Namespace, argv: Sequence[str] | None, *,
+                     inputs: dict, resolved: tuple[str, str], call, summarize, executor) -> int:
     import hashlib
     import time
     import traceback
@@ -913,7 +960,8 @@ def _run_analysis(label: str, args: argparse.Namespace, argv: Sequence[str] | No
     atomic_write_text(folder / resolved[0], resolved[1])
     start = utc_now()
     manifest = {"format": 1, "analysis": label, "status": "running", "inputs": data,
-                "command": _command_line(argv), "versions": versions(), "start_time": iso(start),
+                "command": _command_line(argv), "executor": executor.describe(),
+                "versions": versions(), "start_time": iso(start),
                 "end_time": None, "wall_time_s": None, "files": [], "result": None, "error": None}
     atomic_write_json(folder / MANIFEST, manifest)
     t0 = time.perf_counter()
@@ -943,7 +991,7 @@ def _run_analysis(label: str, args: argparse.Namespace, argv: Sequence[str] | No
         return EXIT_FAILED
     lines, summary = summarize(result, folder)
     wall = finish("complete", result=summary)
-    lines[0] += f", {wall:.1f} s"
+    lines[0] += f", {wall:.1f} s ({_executor_text(executor)})"
     lines.insert(1, f"  results: {folder}")
     for line in lines:
         print(line)
@@ -991,8 +1039,16 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     say, _ = _progress(args)
     import yaml
 
+    # The largest batch submitted at once: the ABC draws or the profile points, x the seeds.
+    d = len(spec.parameters)
+    batch = spec.replicates * max(1, spec.abc.draws if spec.abc.enabled else 1,
+                                  spec.profile.points * d if spec.profile.enabled else 1)
+    executor = choose_executor(args, batch, _apply_checked(base, {"population.total_firms": spec.total_firms},
+                                                           label))
+
     def call(folder: Path):
-        return calibrate(spec, out_dir=folder, seed=args.seed, write_scenario=write, progress=say)
+        return calibrate(spec, out_dir=folder, seed=args.seed, write_scenario=write, progress=say,
+                         executor=executor)
 
     def summarize(res, folder: Path):
         lines = [f"calibration of {len(res.labels)} parameter(s) to {len(res.fit)} target(s) "
@@ -1025,7 +1081,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     resolved = ("spec.resolved.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False,
                                                      allow_unicode=True, width=100))
     return _run_analysis("calibrate", args, argv, inputs=inputs, resolved=resolved, call=call,
-                         summarize=summarize)
+                         summarize=summarize, executor=executor)
 
 
 def _sensitivity_config(spec, label: str):
@@ -1045,8 +1101,10 @@ def _sensitivity_config(spec, label: str):
     return config
 
 
-def _estimate_seconds(spec, config, n_runs: int) -> tuple[float, float, float]:
-    """(estimated total, one cached run, population set-up) from two timed runs at the box centre."""
+def _estimate_seconds(spec, config, n_runs: int, workers: int = 1) -> tuple[float, float, float]:
+    """(estimated wall time on ``workers`` workers, one cached run, population set-up) from two
+    timed runs at the box centre. Each worker builds (and then keeps) the population of each
+    replicate it runs."""
     import time
 
     from sim.calibration import run_totals, with_values
@@ -1058,7 +1116,8 @@ def _estimate_seconds(spec, config, n_runs: int) -> tuple[float, float, float]:
     run_totals(cfg, 0)  # the population is cached now, as for every later run of replicate 0
     t2 = time.perf_counter()
     run, setup = t2 - t1, max(0.0, (t1 - t0) - (t2 - t1))
-    return n_runs * run + spec.replicates * setup, run, setup
+    workers = max(1, min(workers, n_runs))
+    return n_runs * run / workers + spec.replicates * setup, run, setup
 
 
 def _duration(seconds: float) -> str:
@@ -1074,7 +1133,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
     import yaml
 
-    from sim.sensitivity import SensitivitySpec, n_model_runs, n_points, run_sensitivity
+    from sim.sensitivity import CHUNK_ROWS, SensitivitySpec, n_model_runs, n_points, run_sensitivity
 
     spec, path = _load_spec(args.spec, SensitivitySpec, "sensitivity")
     label = str(path)
@@ -1086,19 +1145,25 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
         if "voucher_cny_per_extra_cloud_firm" in spec.outcomes else ""
     count = (f"{spec.method}: {n_points(spec)} points x {spec.replicates} replicate(s){per} = "
              f"{n_runs:,} model runs of {spec.total_firms:,} firms, {config.time.start} to {config.time.end}")
+    executor = choose_executor(args, min(n_points(spec), CHUNK_ROWS) * n_runs // n_points(spec), config)
     if args.dry_run:
+        try:
+            workers = int(executor.describe().get("workers") or 1)
+        finally:
+            executor.close()
         dry = run_sensitivity(spec, dry_run=True)  # samples only: checks the SALib sampling
-        total, run, setup = _estimate_seconds(spec, config, n_runs)
+        total, run, setup = _estimate_seconds(spec, config, n_runs, workers)
+        where = "in one process" if workers == 1 else f"on {workers} workers"
         print(f"sensitivity dry run ({label}): nothing written")
         print(f"  {count} ({len(dry.samples)} sample rows)")
-        print(f"  estimated time: about {_duration(total)} in one process (one model run at the centre of "
+        print(f"  estimated time: about {_duration(total)} {where} (one model run at the centre of "
               f"the box: {run:.2f} s, population set-up {setup:.2f} s per replicate; run times vary "
               "across the box)")
         return EXIT_OK
     _, count_cb = _progress(args)
 
     def call(folder: Path):
-        return run_sensitivity(spec, out_dir=folder, progress=count_cb)
+        return run_sensitivity(spec, out_dir=folder, progress=count_cb, executor=executor)
 
     def summarize(res, folder: Path):
         lines = [f"sensitivity ({count})"]
@@ -1123,7 +1188,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
     resolved = ("spec.resolved.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False,
                                                      allow_unicode=True, width=100))
     return _run_analysis("sensitivity", args, argv, inputs=inputs, resolved=resolved, call=call,
-                         summarize=summarize)
+                         summarize=summarize, executor=executor)
 
 
 def _scenario_inputs(args: argparse.Namespace, sc, **extra) -> tuple[dict, tuple[str, str]]:
@@ -1154,11 +1219,13 @@ def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> i
     for v in (lo, hi):
         _apply_checked(sc, {args.lever: int(round(v)) if integer else float(v)}, "--bounds", args.lever)
     say, _ = _progress(args)
+    executor = choose_executor(args, args.replicates, sc)  # one lever value at a time
 
     def call(folder: Path):
         return what_it_takes(sc, args.lever, goal=args.goal, probability=args.probability, bounds=(lo, hi),
                              replicates=args.replicates, total_firms=None, rel_tol=args.rel_tol,
-                             increasing=not args.decreasing, integer=integer, out_dir=folder, progress=say)
+                             increasing=not args.decreasing, integer=integer, out_dir=folder, progress=say,
+                             executor=executor)
 
     def summarize(res, folder: Path):
         direction = "largest" if args.decreasing else "smallest"
@@ -1189,16 +1256,18 @@ def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> i
                                         probability=args.probability, bounds=[lo, hi], rel_tol=args.rel_tol,
                                         decreasing=args.decreasing, integer=integer)
     return _run_analysis("what_it_takes", args, argv, inputs=inputs, resolved=resolved, call=call,
-                         summarize=summarize)
+                         summarize=summarize, executor=executor)
 
 
 def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.policy_questions import attribution
+    from sim.policy_questions import CHANNELS, attribution
 
     sc = _question_scenario(args, goal=False)
+    executor = choose_executor(args, (1 + len(CHANNELS)) * args.replicates, sc)
 
     def call(folder: Path):
-        return attribution(sc, replicates=args.replicates, total_firms=None, out_dir=folder)
+        return attribution(sc, replicates=args.replicates, total_firms=None, out_dir=folder,
+                           executor=executor)
 
     def summarize(res, folder: Path):
         fin = res.final
@@ -1221,7 +1290,7 @@ def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
     inputs, resolved = _scenario_inputs(args, sc)
     return _run_analysis("attribution", args, argv, inputs=inputs, resolved=resolved, call=call,
-                         summarize=summarize)
+                         summarize=summarize, executor=executor)
 
 
 def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -1235,11 +1304,12 @@ def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         for bound in ("lower", "upper"):
             _apply_checked(sc, {path: _rounded(sc, path, getattr(p, bound)) for path in p.paths}, args.scenario)
     _, count_cb = _progress(args)
+    executor = choose_executor(args, args.samples * args.replicates, sc)
 
     def call(folder: Path):
         return discover(sc, n_samples=args.samples, replicates=args.replicates, total_firms=None,
                         seed=args.seed, threshold=args.threshold, goal=args.goal, out_dir=folder,
-                        progress=count_cb)
+                        progress=count_cb, executor=executor)
 
     def summarize(res, folder: Path):
         n, k = len(res.cases), int(res.cases.missed.sum())
@@ -1261,7 +1331,7 @@ def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     inputs, resolved = _scenario_inputs(args, sc, samples=args.samples, goal=args.goal,
                                         threshold=args.threshold, seed=args.seed)
     return _run_analysis("discover", args, argv, inputs=inputs, resolved=resolved, call=call,
-                         summarize=summarize)
+                         summarize=summarize, executor=executor)
 
 
 ANALYSIS_COMMANDS = {

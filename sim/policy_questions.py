@@ -12,6 +12,12 @@
 
 All counts are scaled to 2,000,000 firms (``2,000,000 / total_firms``) and compared with the
 scenario's goals.
+
+Execution: each function takes ``executor=None, workers=None, address=None`` (None: serially in
+this process; ``workers`` alone: local processes; see :mod:`sim.executors`). Independent runs are
+submitted together (every replicate of a lever value, the grid of :func:`what_it_takes`, every
+counterfactual of :func:`attribution`, every point of :func:`discover`) and their results are put
+back by index, so the results are the same whatever the executor or the number of workers.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sim.calibration import ParameterSpec, run_totals, scale_up, with_values
+from sim.calibration import ParameterSpec, executor_for, run_groups, scale_up, with_values
+from sim.executors import Executor
 from sim.model import apply_overrides
 from sim.prim import PrimResult, find_box
 from sim.scenario.loader import load_scenario
@@ -59,16 +66,36 @@ def _resolve(base: Scenario | str | Path, total_firms: int | None, overrides: di
     return apply_overrides(cfg, ov) if ov else cfg
 
 
-def goal_counts(config: Scenario, replicates: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per replicate ``0..replicates-1``: (cloud firms, transformed firms) at the goal date,
-    scaled to 2,000,000 firms."""
+COUNT_METRICS: tuple[str, ...] = ("cloud_cumulative", "transformed")
+"""Metrics read at the goal date."""
+
+
+def _count_jobs(config: Scenario, replicates: int) -> list:
+    return [(config, r, COUNT_METRICS) for r in range(replicates)]
+
+
+def _counts(config: Scenario, results: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """(cloud, transformed) at the goal date per replicate, scaled, from the runs in replicate order."""
     k = month_number(config.goals.date) - month_number(config.time.start)
     f = scale_up(config)
-    cloud, trans = np.zeros(replicates), np.zeros(replicates)
-    for r in range(replicates):
-        res = run_totals(config, r)
+    cloud, trans = np.zeros(len(results)), np.zeros(len(results))
+    for r, res in enumerate(results):
         cloud[r], trans[r] = res["cloud_cumulative"][k] * f, res["transformed"][k] * f
     return cloud, trans
+
+
+def goal_counts_many(configs: Sequence[Scenario], replicates: int, executor: Executor | None = None,
+                     on_group: Callable[[int, int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`goal_counts` of several scenarios, every run submitted to ``executor`` at once."""
+    return run_groups([_count_jobs(c, replicates) for c in configs], executor,
+                      reduce=lambda g, results: _counts(configs[g], results), on_group=on_group)
+
+
+def goal_counts(config: Scenario, replicates: int, *,
+                executor: Executor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per replicate ``0..replicates-1``: (cloud firms, transformed firms) at the goal date,
+    scaled to 2,000,000 firms. The replicates run together on ``executor`` (None: serially)."""
+    return goal_counts_many([config], replicates, executor)[0]
 
 
 def _met(config: Scenario, cloud: np.ndarray, trans: np.ndarray, goal: Goal) -> np.ndarray:
@@ -77,9 +104,10 @@ def _met(config: Scenario, cloud: np.ndarray, trans: np.ndarray, goal: Goal) -> 
     return {"cloud": c, "transformed": t, "both": c & t}[goal]
 
 
-def goal_met(config: Scenario, replicates: int, goal: Goal = "cloud") -> np.ndarray:
+def goal_met(config: Scenario, replicates: int, goal: Goal = "cloud", *,
+             executor: Executor | None = None) -> np.ndarray:
     """Per replicate ``0..replicates-1``: is the goal met at the goal date (scaled counts)?"""
-    return _met(config, *goal_counts(config, replicates), goal)
+    return _met(config, *goal_counts(config, replicates, executor=executor), goal)
 
 
 def binomial_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -123,7 +151,9 @@ def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cl
                   bounds: tuple[float, float] = (0.0, 1.0), replicates: int = 20, *,
                   total_firms: int | None = 100_000, overrides: dict | None = None, seed: int | None = None,
                   rel_tol: float = 0.01, grid: int = 0, increasing: bool = True, integer: bool = False,
-                  out_dir: str | Path | None = None, progress: Callable[[str], None] | None = None) -> WhatItTakesResult:
+                  out_dir: str | Path | None = None, progress: Callable[[str], None] | None = None,
+                  executor: Executor | str | None = None, workers: int | None = None,
+                  address: str | None = None) -> WhatItTakesResult:
     """Smallest lever value meeting ``goal`` with at least ``probability``.
 
     The probability is estimated as the share of the fixed replicates ``0..replicates-1`` that
@@ -147,28 +177,52 @@ def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cl
         integer: Round lever values (for counts such as onboardings per month).
         out_dir: If given, writes ``what_it_takes.csv`` and ``what_it_takes.png``.
         progress: Optional callback of one-line messages.
+        executor: Where the model runs go: an :class:`~sim.executors.Executor` (left open) or
+            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
+            or local processes if ``workers`` is given. The replicates of a lever value run
+            together, and so do the ``grid`` values with the first bound; the bisection steps
+            themselves are sequential. Results do not depend on it.
+        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
+        address: Dask scheduler address (implies ``dask``).
 
     Returns:
         A :class:`WhatItTakesResult`.
     """
-    say = progress or (lambda _m: None)
     cfg = _resolve(base, total_firms, overrides, seed)
+    with executor_for(executor, workers, address) as ex:
+        return _what_it_takes(cfg, lever_path, goal, probability, bounds, replicates, rel_tol=rel_tol,
+                              grid=grid, increasing=increasing, integer=integer, out_dir=out_dir,
+                              progress=progress, executor=ex)
+
+
+def _what_it_takes(cfg: Scenario, lever_path: str, goal: Goal, probability: float, bounds: tuple[float, float],
+                   replicates: int, *, rel_tol: float, grid: int, increasing: bool, integer: bool,
+                   out_dir: str | Path | None, progress: Callable[[str], None] | None,
+                   executor: Executor) -> WhatItTakesResult:
+    say = progress or (lambda _m: None)
     key = lever_path.replace(".", "__")
     cache: dict[float, int] = {}
 
-    def p_at(v: float) -> float:
-        v = float(round(v)) if integer else float(v)
-        if v not in cache:
-            met = goal_met(apply_overrides(cfg, {key: v}), replicates, goal)
-            cache[v] = int(met.sum())
+    def lever(v: float) -> float:
+        return float(round(v)) if integer else float(v)
+
+    def evaluate(values: Sequence[float]) -> None:
+        """Evaluate the lever values not yet in the cache, all replicates of all values at once."""
+        todo = [v for v in dict.fromkeys(lever(v) for v in values) if v not in cache]
+        cfgs = [apply_overrides(cfg, {key: v}) for v in todo]
+        for v, c, (cloud, trans) in zip(todo, cfgs, goal_counts_many(cfgs, replicates, executor), strict=True):
+            cache[v] = int(_met(c, cloud, trans, goal).sum())
             say(f"{lever_path}={v:g}: {cache[v]}/{replicates} replicates meet the {goal} goal")
-        return cache[v] / replicates
+
+    def p_at(v: float) -> float:
+        evaluate([v])
+        return cache[lever(v)] / replicates
 
     ok = (lambda v: p_at(v) >= probability) if increasing else (lambda v: p_at(v) < probability)
     lo, hi = map(float, bounds)
     width = hi - lo
-    for v in np.linspace(lo, hi, grid) if grid else ():
-        p_at(v)
+    # The grid and the bound the search checks first (always evaluated) go together.
+    evaluate([*(np.linspace(lo, hi, grid) if grid else ()), lo if increasing else hi])
     if increasing:
         if ok(lo):
             status, value, bracket = "met_at_lower_bound", lo, (lo, lo)
@@ -266,7 +320,9 @@ class AttributionResult:
 
 def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4, total_firms: int | None = 100_000,
                 overrides: dict | None = None, seed: int | None = None,
-                channels: Sequence[str] = tuple(CHANNELS), out_dir: str | Path | None = None) -> AttributionResult:
+                channels: Sequence[str] = tuple(CHANNELS), out_dir: str | Path | None = None,
+                executor: Executor | str | None = None, workers: int | None = None,
+                address: str | None = None) -> AttributionResult:
     """Counterfactual attribution of new adoption to channels (common random numbers).
 
     For each channel c and date t, ``raw_c(t) = new_full(t) - new_without_c(t)``, with ``new``
@@ -284,6 +340,13 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
         seed: Root seed (default: the scenario's).
         channels: Channels to evaluate (keys of :data:`CHANNELS`).
         out_dir: If given, writes ``attribution.csv`` and a stacked-area ``attribution.png``.
+        executor: Where the model runs go: an :class:`~sim.executors.Executor` (left open) or
+            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
+            or local processes if ``workers`` is given. The full run and every counterfactual
+            (``(1 + channels) x replicates`` runs) are submitted together; results do not depend
+            on it.
+        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
+        address: Dask scheduler address (implies ``dask``).
 
     Returns:
         An :class:`AttributionResult`.
@@ -292,19 +355,21 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
     f = scale_up(cfg)
     metrics = ("cloud_cumulative", "transformed")
 
-    def new_adoption(c: Scenario) -> tuple[list[str], dict[str, np.ndarray]]:
+    def new_adoption(_g: int, results: list[dict]) -> tuple[list[str], dict[str, np.ndarray]]:
         acc = {m: 0.0 for m in metrics}
-        for r in range(replicates):
-            res = run_totals(c, r, metrics)
+        for res in results:  # replicate order
             for m in metrics:
                 acc[m] = acc[m] + (res[m] - res[m][0]) * f
         return res["dates"], {m: acc[m] / replicates for m in metrics}
 
-    dates, full = new_adoption(cfg)
+    configs = [cfg] + [apply_overrides(cfg, CHANNELS[ch]) for ch in channels]
+    with executor_for(executor, workers, address) as ex:
+        adoption = run_groups([[(c, r, metrics) for r in range(replicates)] for c in configs], ex,
+                              reduce=new_adoption)
+    dates, full = adoption[0]
     rows = []
     raw: dict[str, dict[str, np.ndarray]] = {}
-    for ch in channels:
-        _, without = new_adoption(apply_overrides(cfg, CHANNELS[ch]))
+    for ch, (_, without) in zip(channels, adoption[1:], strict=True):
         raw[ch] = {m: full[m] - without[m] for m in metrics}
     inter = []
     for m in metrics:
@@ -391,7 +456,8 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
              n_samples: int = 200, replicates: int = 1, total_firms: int | None = 50_000,
              overrides: dict | None = None, seed: int = 0, threshold: float = 0.8,
              goal: Goal = "cloud", out_dir: str | Path | None = None,
-             progress: Callable[[int, int], None] | None = None) -> DiscoveryResult:
+             progress: Callable[[int, int], None] | None = None, executor: Executor | str | None = None,
+             workers: int | None = None, address: str | None = None) -> DiscoveryResult:
     """Latin-hypercube sweep of uncertainties and levers, then PRIM on "goal missed".
 
     Args:
@@ -406,7 +472,13 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
         goal: Which goal must be missed to be a case of interest.
         out_dir: If given, writes ``discovery_cases.csv``, ``prim_trajectory.csv`` and
             ``prim_box.csv``.
-        progress: Callback ``(done, total)``.
+        progress: Callback ``(done, total)`` as points complete.
+        executor: Where the model runs go: an :class:`~sim.executors.Executor` (left open) or
+            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
+            or local processes if ``workers`` is given. Every point's replicates are submitted
+            together; results do not depend on it.
+        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
+        address: Dask scheduler address (implies ``dask``).
 
     Returns:
         A :class:`DiscoveryResult`.
@@ -424,14 +496,13 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
     x = lo + sampler.random(n_samples) * (hi - lo)
     cases = pd.DataFrame(x, columns=[p.label for p in params])
     cases.index.name = "row"
+    cfgs = [with_values(cfg, params, th) for th in x]
+    with executor_for(executor, workers, address) as ex:
+        counts = goal_counts_many(cfgs, replicates, ex, on_group=progress)
     cloud, pmiss = [], []
-    for i, th in enumerate(x):
-        c = with_values(cfg, params, th)
-        cl, tr = goal_counts(c, replicates)
+    for c, (cl, tr) in zip(cfgs, counts, strict=True):
         pmiss.append(1.0 - _met(c, cl, tr, goal).mean())
         cloud.append(cl.mean())
-        if progress:
-            progress(i + 1, n_samples)
     cases["cloud_firms"] = cloud
     cases["p_missed"] = pmiss
     cases["missed"] = cases.p_missed > 0.5

@@ -21,6 +21,11 @@ scaled to 2,000,000 firms:
 Alignment: the sample matrix, the outputs and the index tables are kept as DataFrames that carry
 the sample row index (``row``); :func:`run_sensitivity` asserts that the evaluator returned
 exactly one row per sample row, in order, before any analysis.
+
+Execution: the model evaluator submits the runs of every sample row (all replicates, and the
+runs without vouchers) to an executor of :mod:`sim.executors` together (in chunks of
+:data:`CHUNK_ROWS` rows), and puts the results back by row and replicate, so the outputs are the
+same bytes whatever the executor, the number of workers or the order in which runs finish.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sim.calibration import ParameterSpec, run_totals, scale_up, with_values
+from sim.calibration import Job, ParameterSpec, executor_for, run_groups, scale_up, with_values
+from sim.executors import Executor
 from sim.model import apply_overrides
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Scenario, month_number
@@ -44,6 +50,13 @@ from sim.scenario.schema import Scenario, month_number
 OUTCOMES: tuple[str, ...] = ("cloud_firms", "transformed_firms", "p_cloud_goal", "p_transformed_goal",
                              "p_both_goals", "voucher_cny_per_extra_cloud_firm")
 """Outcomes the model evaluator can compute."""
+
+CHUNK_ROWS = 1024
+"""Sample rows whose runs are submitted to the executor at once (bounds the memory of a long
+Sobol analysis; every run of a chunk is independent)."""
+
+POINT_METRICS: tuple[str, ...] = ("cloud_cumulative", "transformed", "voucher_spend_cny")
+"""Metrics read from each run at a sample point."""
 
 Evaluator = Callable[[pd.DataFrame], pd.DataFrame]
 """Takes the sample (one row per point, one column per parameter label, index ``row``) and
@@ -146,10 +159,17 @@ def sample(spec: SensitivitySpec) -> pd.DataFrame:
 
 @dataclass
 class ModelEvaluator:
-    """Evaluates sample rows with the model (replicates 0..R-1 of ``spec.seed`` at every row)."""
+    """Evaluates sample rows with the model (replicates 0..R-1 of ``spec.seed`` at every row).
+
+    Attributes:
+        spec: The analysis.
+        progress: Called with ``(rows done, rows)`` as rows complete.
+        executor: Where the runs go (None: serially in this process). The caller closes it.
+    """
 
     spec: SensitivitySpec
     progress: Callable[[int, int], None] | None = None
+    executor: Executor | None = None
 
     def __post_init__(self) -> None:
         bad = [o for o in self.spec.outcomes if o not in OUTCOMES]
@@ -162,32 +182,70 @@ class ModelEvaluator:
     def point(self, theta: np.ndarray) -> dict[str, float]:
         """Outcomes at one parameter point."""
         cfg = with_values(self.config, self.spec.parameters, theta)
-        return point_outcomes(cfg, self.spec.replicates, self.spec.outcomes)
+        return point_outcomes(cfg, self.spec.replicates, self.spec.outcomes, executor=self.executor)
 
     def __call__(self, x: pd.DataFrame) -> pd.DataFrame:
-        rows = []
-        for i, theta in enumerate(x.to_numpy()):
-            rows.append(self.point(theta))
-            if self.progress:
-                self.progress(i + 1, len(x))
+        thetas = x.to_numpy()
+        rows: list[dict[str, float]] = []
+        for start in range(0, len(thetas), CHUNK_ROWS):
+            cfgs = [with_values(self.config, self.spec.parameters, th) for th in thetas[start:start + CHUNK_ROWS]]
+            rows += _evaluate_points(cfgs, self.spec.replicates, self.spec.outcomes, self.executor,
+                                     self._rows_done(start, len(thetas)))
         return pd.DataFrame(rows, index=x.index, columns=self.spec.outcomes)
 
+    def _rows_done(self, offset: int, total: int) -> Callable[[int, int], None] | None:
+        """Progress callback of a chunk starting at row ``offset``."""
+        if self.progress is None:
+            return None
+        progress = self.progress
+        return lambda done, _n: progress(offset + done, total)
 
-def point_outcomes(cfg: Scenario, replicates: int, outcomes: list[str]) -> dict[str, float]:
-    """Outcomes of one scenario at its goal date over replicates ``0..replicates-1``."""
+
+def _point_jobs(cfg: Scenario, replicates: int, outcomes: list[str]) -> list[Job]:
+    """The runs of one sample point: replicates ``0..R-1``, then (for the voucher cost) the
+    same replicates without vouchers."""
+    jobs: list[Job] = [(cfg, r, POINT_METRICS) for r in range(replicates)]
+    if "voucher_cny_per_extra_cloud_firm" in outcomes:
+        nov = apply_overrides(cfg, {"policies__vouchers__enabled": False})
+        jobs += [(nov, r, ("cloud_cumulative",)) for r in range(replicates)]
+    return jobs
+
+
+def _evaluate_points(cfgs: list[Scenario], replicates: int, outcomes: list[str],
+                     executor: Executor | None,
+                     on_group: Callable[[int, int], None] | None = None) -> list[dict[str, float]]:
+    """:func:`point_outcomes` of several points, every run submitted at once."""
+
+    def reduce(g: int, results: list[dict]) -> dict[str, float]:
+        return _point_reduce(cfgs[g], replicates, outcomes, results)
+
+    return run_groups([_point_jobs(cfg, replicates, outcomes) for cfg in cfgs], executor, reduce=reduce,
+                      on_group=on_group)
+
+
+def point_outcomes(cfg: Scenario, replicates: int, outcomes: list[str], *,
+                   executor: Executor | None = None) -> dict[str, float]:
+    """Outcomes of one scenario at its goal date over replicates ``0..replicates-1``.
+
+    The runs go to ``executor`` together (None: serially in this process).
+    """
+    return _evaluate_points([cfg], replicates, outcomes, executor)[0]
+
+
+def _point_reduce(cfg: Scenario, replicates: int, outcomes: list[str], results: list[dict]) -> dict[str, float]:
+    """Outcomes of one point from its runs (in :func:`_point_jobs` order)."""
     goals = cfg.goals
     k = month_number(goals.date) - month_number(cfg.time.start)
     f = scale_up(cfg)
     need_nov = "voucher_cny_per_extra_cloud_firm" in outcomes
-    nov = apply_overrides(cfg, {"policies__vouchers__enabled": False}) if need_nov else None
     cloud, trans, spend, extra = [], [], [], []
     for r in range(replicates):
-        res = run_totals(cfg, r, ("cloud_cumulative", "transformed", "voucher_spend_cny"))
+        res = results[r]
         c = res["cloud_cumulative"][k] * f
         cloud.append(c)
         trans.append(res["transformed"][k] * f)
-        if nov is not None:
-            res0 = run_totals(nov, r, ("cloud_cumulative",))
+        if need_nov:
+            res0 = results[replicates + r]
             spend.append(res["voucher_spend_cny"][1:k + 1].sum() * f)
             extra.append(c - res0["cloud_cumulative"][k] * f)
     cloud_a, trans_a = np.array(cloud), np.array(trans)
@@ -268,7 +326,9 @@ def analyze(spec: SensitivitySpec, samples: pd.DataFrame, outputs: pd.DataFrame)
 
 def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
                     evaluate: Evaluator | None = None, out_dir: str | Path | None = None,
-                    dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> SensitivityResult:
+                    dry_run: bool = False, progress: Callable[[int, int], None] | None = None,
+                    executor: Executor | str | None = None, workers: int | None = None,
+                    address: str | None = None) -> SensitivityResult:
     """Sample, evaluate and analyse.
 
     Args:
@@ -281,6 +341,12 @@ def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
         dry_run: Only sample and count: returns empty outputs and ``n_runs = 0``; the number of
             model runs the analysis would need is ``n_model_runs(spec)``.
         progress: Callback ``(done, total)`` per evaluated row (model evaluator only).
+        executor: Where the model runs go: an :class:`~sim.executors.Executor` (left open) or
+            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
+            or local processes if ``workers`` is given. The outputs do not depend on it. Not
+            used with ``evaluate``.
+        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
+        address: Dask scheduler address (implies ``dask``).
 
     Returns:
         A :class:`SensitivityResult`.
@@ -290,8 +356,13 @@ def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
     assert len(samples) == n_points(spec)
     if dry_run:
         return SensitivityResult(spec, samples, pd.DataFrame(index=samples.index), pd.DataFrame(), 0)
-    ev = evaluate if evaluate is not None else ModelEvaluator(spec, progress=progress)
-    outputs = ev(samples)
+    if evaluate is not None:
+        outputs = evaluate(samples)
+    else:
+        ev = ModelEvaluator(spec, progress=progress)
+        with executor_for(executor, workers, address) as ex:
+            ev.executor = ex
+            outputs = ev(samples)
     if not isinstance(outputs, pd.DataFrame):
         outputs = pd.DataFrame(np.asarray(outputs).reshape(len(samples), -1), index=samples.index,
                                columns=spec.outcomes[: np.asarray(outputs).reshape(len(samples), -1).shape[1]])

@@ -210,3 +210,31 @@ def test_cli_write_scenario_flag(tmp_path: Path, capsys) -> None:
     assert main(["calibrate", str(spec_file), "--write-scenario", str(target), "--no-write-scenario",
                  "--out", str(out)]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def test_processes_give_the_same_calibration_as_serial(tmp_path: Path) -> None:
+    """Fit, ABC draws and profiles: identical tables and files whatever the executor."""
+    from sim.executors import ProcessExecutor
+
+    spec = _spec(total_firms=5_000, optimizer={"max_evaluations": 8},
+                 abc={"draws": 6, "accept_fraction": 0.5}, profile={"points": 3})
+    serial = calibrate(spec, seed=1, out_dir=tmp_path / "serial")
+    with ProcessExecutor(2) as pool:
+        pooled = calibrate(spec, seed=1, out_dir=tmp_path / "pooled", executor=pool)
+        # a batch of points is the same as one point at a time
+        problem = make_problem(CalibrationSpec.model_validate(spec))
+        thetas = [[0.05, 0.2], [0.1, 0.3]]
+        problem.executor = pool
+        many = problem.simulate_many(thetas)
+        problem.executor = None
+        assert all(np.array_equal(m, problem.simulate(t)) for m, t in zip(many, thetas, strict=True))
+        assert problem.n_evals == 4
+    assert np.array_equal(serial.fitted, pooled.fitted) and serial.n_runs == pooled.n_runs
+    for a, b in ((serial.fit, pooled.fit), (serial.draws, pooled.draws), (serial.summary, pooled.summary),
+                 (serial.profiles, pooled.profiles)):
+        assert a.to_csv() == b.to_csv()
+    for name in ("abc_draws.csv", "calibration_summary.csv", "calibration_fit.csv", "calibration.json"):
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "pooled" / name).read_bytes(), name

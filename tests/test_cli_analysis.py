@@ -330,3 +330,44 @@ def test_a_failing_analysis_exits_1_and_records_the_error(tmp_path, capsys):
     assert "Traceback" in m["error"]["traceback"]
     err = capsys.readouterr().err
     assert err.startswith("attribution failed: ValueError:") and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- executors
+
+
+@pytest.mark.parametrize("command", ["calibrate", "sensitivity", "what-it-takes", "attribution", "discover"])
+def test_help_lists_the_executor_options(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for option in ("--executor {serial,processes,dask}", "--workers N, -j N", "--address tcp://HOST:PORT"):
+        assert option in out, option
+
+
+def test_sensitivity_on_two_workers_writes_the_same_files_as_serial(tmp_path, capsys):
+    spec = write_yaml(tmp_path / "sens.yaml", sensitivity_spec(replicates=2))
+    out = tmp_path / "out"
+    assert main(["sensitivity", str(spec), "--executor", "serial", "--out", str(out)]) == 0
+    assert main(["sensitivity", str(spec), "--workers", "2", "--out", str(out)]) == 0
+    serial, pooled = new_folders(out, "sensitivity")
+    if json.loads((serial / "manifest.json").read_text())["executor"]["name"] != "serial":
+        serial, pooled = pooled, serial  # same second: the suffix decides the order
+    assert json.loads((pooled / "manifest.json").read_text())["executor"] == {
+        "name": "processes", "workers": 2, "context": "forkserver"}
+    for name in ("samples_outputs.csv", "indices.csv"):
+        assert (serial / name).read_bytes() == (pooled / name).read_bytes(), name
+    printed = capsys.readouterr().out
+    assert "(serial)" in printed and "(2 worker processes)" in printed
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "0"], "--workers must be >= 1, got 0"),
+    (["--executor", "processes", "--address", "tcp://127.0.0.1:1"], "--address is only used with --executor dask"),
+])
+def test_bad_executor_options_exit_2_and_write_nothing(args, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["attribution", "baseline", "--replicates", "1", "--total-firms", "5000",
+                 "--set", "time.end=2022-06", *args, "--out", str(out)])
+    cap = capsys.readouterr()
+    assert code == 2 and cap.err.startswith("error: ") and message in cap.err and cap.out == ""
+    assert not out.exists()

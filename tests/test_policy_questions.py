@@ -100,3 +100,52 @@ def test_discover_runs_prim_on_the_sweep(tmp_path: Path) -> None:
     assert res.cases.missed[low].mean() >= res.cases.missed[~low].mean()
     assert 0 <= res.prim.stats.coverage <= 1 and 0 <= res.prim.stats.density <= 1
     assert (tmp_path / "prim_box.csv").is_file()
+
+
+# --------------------------------------------------------------------------- executors
+
+
+@pytest.fixture(scope="module")
+def pool():
+    """Two worker processes shared by the tests below (left open by the functions)."""
+    from sim.executors import ProcessExecutor
+
+    with ProcessExecutor(2) as ex:
+        yield ex
+
+
+def _csv(df: pd.DataFrame) -> str:
+    return df.to_csv(lineterminator="\n")
+
+
+def test_what_it_takes_is_the_same_on_processes(pool) -> None:
+    kw = dict(goal="cloud", probability=0.75, bounds=(0.0, 0.4), replicates=3, total_firms=5_000,
+              overrides=SHORT, rel_tol=0.05, grid=3)
+    serial = what_it_takes("baseline", LEVER, **kw)
+    pooled = what_it_takes("baseline", LEVER, **kw, executor=pool)
+    assert _csv(serial.evaluations) == _csv(pooled.evaluations)
+    assert (serial.status, serial.value, serial.bracket, serial.interval) == \
+        (pooled.status, pooled.value, pooled.bracket, pooled.interval)
+
+
+def test_attribution_is_the_same_on_processes(pool) -> None:
+    kw = dict(replicates=2, total_firms=5_000, overrides={"time.end": "2022-06"})
+    serial = attribution("baseline", **kw)
+    pooled = attribution("baseline", **kw, executor=pool)
+    assert _csv(serial.table) == _csv(pooled.table)
+    assert _csv(serial.interaction) == _csv(pooled.interaction)
+
+
+def test_discover_is_the_same_on_processes(pool) -> None:
+    kw = dict(n_samples=10, replicates=2, total_firms=5_000, overrides=SHORT, seed=2)
+    done: list[int] = []
+    serial = discover("baseline", **kw)
+    pooled = discover("baseline", **kw, executor=pool, progress=lambda k, n: done.append(k))
+    assert _csv(serial.cases) == _csv(pooled.cases) and _csv(serial.box) == _csv(pooled.box)
+    assert done == list(range(1, 11))
+
+
+def test_a_failing_run_raises_its_own_error_from_a_worker() -> None:
+    with pytest.raises(ValueError):
+        attribution("baseline", replicates=1, total_firms=5_000, workers=2,
+                    overrides={"time.end": "2022-06", "initial.cloud_firms": 1_000_000})

@@ -98,3 +98,31 @@ def test_model_evaluation_tiny() -> None:
     assert out.cloud_firms[hi].mean() > out.cloud_firms[~hi].mean()
     assert (out.voucher_cny_per_extra_cloud_firm.dropna() > 0).all()
     assert {"S1", "ST"} <= set(res.indices["index"])
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _tiny_morris() -> SensitivitySpec:
+    """Morris, 2 trajectories x 3 points, 2 replicates, with the voucher outcome: 24 runs."""
+    return SensitivitySpec.model_validate({
+        "parameters": [{"path": "diffusion.cloud.market_rate_per_year", "lower": 0.02, "upper": 0.2},
+                       {"path": "policies.vouchers.budget_cny_per_year", "lower": 1e8, "upper": 1e9}],
+        "overrides": {"time.end": "2022-06", "goals.date": "2022-06", "goals.cloud_firms": 700_000},
+        "outcomes": ["cloud_firms", "p_cloud_goal", "voucher_cny_per_extra_cloud_firm"],
+        "method": "morris", "n": 2, "replicates": 2, "total_firms": 5_000, "seed": 3,
+    })
+
+
+def test_processes_give_the_same_tables_as_serial(tmp_path: Path) -> None:
+    spec = _tiny_morris()
+    done: list[tuple[int, int]] = []
+    serial = run_sensitivity(spec, out_dir=tmp_path / "serial")
+    pooled = run_sensitivity(spec, out_dir=tmp_path / "pooled", workers=2,
+                             progress=lambda k, n: done.append((k, n)))
+    assert pooled.n_runs == serial.n_runs == n_model_runs(spec) == 24
+    for name in ("samples_outputs.csv", "indices.csv"):
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "pooled" / name).read_bytes(), name
+    assert serial.outputs.to_csv() == pooled.outputs.to_csv()
+    # one call per completed sample row, whatever the completion order
+    assert [k for k, _ in done] == list(range(1, 7)) and {n for _, n in done} == {6}
