@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "differences against the first one.",
                        epilog=EPILOG_SCENARIO)
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files or names; the first is the reference")
+    p.add_argument("--uncertainties-from", metavar="SCENARIO", default=None,
+                   help="give every scenario the 'uncertainties' of this scenario (e.g. "
+                        "baseline_uncertain), so policies are compared under the same parameter "
+                        "uncertainty, replicate by replicate")
     _add_run_options(p, resume=False)
 
     p = sub.add_parser(
@@ -328,6 +332,11 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                              overrides=args.overrides)
     resolved = [first] + [resolve_scenario(s, replicates=first.run.replicates, seed=first.run.seed,
                                            overrides=args.overrides) for s in args.scenarios[1:]]
+    if args.uncertainties_from:
+        from sim.uncertainty import with_uncertainties
+
+        source = resolve_scenario(args.uncertainties_from).uncertainties
+        resolved = [with_uncertainties(sc, source) for sc in resolved]
     executor = choose_executor(args, first.run.replicates * len(resolved), first)
     try:
         cmp = compare_scenarios(resolved, executor=executor, out_dir=args.out,

@@ -635,6 +635,7 @@ def compare_scenarios(
     figures: bool = True,
     progress: bool | None = None,
     command: str | None = None,
+    uncertainties_from: ScenarioLike | None = None,
 ) -> CompareResult:
     """Run several scenarios with common random numbers and compare them with the first.
 
@@ -652,6 +653,9 @@ def compare_scenarios(
         overrides: ``--set`` overrides applied to every scenario.
         executor, workers, address, out_dir, save, figures, progress, command: As in
             :func:`run_scenario`.
+        uncertainties_from: A scenario whose ``uncertainties`` every compared scenario takes
+            (replacing its own), so that the policies are compared under the same parameter
+            uncertainty: replicate r of each draws the same parameter values.
 
     Returns:
         A :class:`CompareResult`.
@@ -674,6 +678,9 @@ def compare_scenarios(
     root, n = first.run.seed, first.run.replicates
     resolved = [first] + [resolve_scenario(s, seed=root, replicates=n, overrides=overrides)
                           for s in scenarios[1:]]
+    if uncertainties_from is not None:
+        source = resolve_scenario(uncertainties_from).uncertainties
+        resolved = [uncertainty.with_uncertainties(sc, source) for sc in resolved]
     labels = _labels(resolved)
     root_dir = Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR
     ex, owned = _executor(executor, workers, address)

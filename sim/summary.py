@@ -431,7 +431,10 @@ def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, 
             d = (o.loc[common, outcome].astype(np.float64) - ref.loc[common, outcome].astype(np.float64)).to_numpy()
             st = _describe(d)
             half = Z95 * st.pop("mc_se")
-            st.update(ci_low=st["mean"] - half, ci_high=st["mean"] + half)
+            lo, hi = st["mean"] - half, st["mean"] + half
+            if outcome.endswith("_goal_met"):  # a change of probability lies in [-1, 1]
+                lo, hi = max(lo, -1.0), min(hi, 1.0)
+            st.update(ci_low=lo, ci_high=hi)
             rows.append({"scenario": name, "reference": reference, "outcome": outcome, **st,
                          "n_pairs": int(d.size), "sentence": _sentence(name, reference, outcome, st)})
     return pd.DataFrame(rows, columns=PAIRED_COLUMNS)

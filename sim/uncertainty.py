@@ -79,3 +79,14 @@ def parameters_frame(config: Scenario, replicates: Iterable[int]) -> pd.DataFram
     parameter path (recomputed from the seeds, so identical on every executor and on resume)."""
     rows = [{"replicate": r, **sample_for_replicate(config, config.run.seed, r)} for r in replicates]
     return pd.DataFrame(rows, columns=["replicate", *[u.path for u in config.uncertainties]])
+
+
+def with_uncertainties(config: Scenario, uncertainties: list[Uncertainty]) -> Scenario:
+    """``config`` carrying ``uncertainties`` (replacing its own), re-validated.
+
+    Used to compare policy scenarios under the same parameter uncertainty: replicate r of each
+    then draws the same parameter values as well as the same random numbers.
+    """
+    data = config.model_dump(mode="python")
+    data["uncertainties"] = [u.model_dump(mode="python") for u in uncertainties]
+    return Scenario.model_validate(data)

@@ -94,3 +94,27 @@ def test_apply_keeps_the_rest_of_the_scenario() -> None:
     assert applied.diffusion.churn_rate_per_year == 0.25
     assert applied.model_dump(exclude={"diffusion", "uncertainties"}) == base.model_dump(exclude={"diffusion", "uncertainties"})
     assert parameters_frame(base, [0, 1]).columns.tolist() == ["replicate"]
+
+
+def test_compare_under_shared_uncertainty() -> None:
+    cmp = sim.compare(["baseline", "vouchers_doubled"], replicates=3, overrides=SMALL, save=False,
+                      uncertainties_from="baseline_uncertain")
+    a, b = (cmp.results[k] for k in ("baseline", "vouchers_doubled"))
+    assert len(a.scenario.uncertainties) == len(load_scenario("baseline_uncertain").uncertainties) > 0
+    pa, pb = a.parameters(), b.parameters()
+    assert pa.equals(pb)  # same draws replicate by replicate
+    assert pa.iloc[:, 1].nunique() == 3
+    met = cmp.differences.set_index("outcome")
+    assert -1.0 <= met.loc["transformed_goal_met", "ci_low"] <= met.loc["transformed_goal_met", "ci_high"] <= 1.0
+
+
+def test_cli_compare_with_uncertainties(tmp_path, capsys) -> None:
+    from sim.cli import main
+
+    code = main(["compare", "baseline", "no_policy", "--uncertainties-from", "baseline_uncertain",
+                 "-n", "2", "--executor", "serial", "--no-figures", "--out", str(tmp_path),
+                 *[a for kv in SMALL for a in ("--set", kv)]])
+    assert code == 0
+    folders = sorted((tmp_path / "baseline").iterdir())
+    assert (folders[0] / "parameters.csv").exists()
+    assert "paired differences vs baseline" in capsys.readouterr().out
