@@ -34,6 +34,11 @@ def month_number(ym: str) -> int:
     return int(ym[:4]) * 12 + int(ym[5:7]) - 1
 
 
+def _check_window(start: str, end: str) -> None:
+    if month_number(end) < month_number(start):
+        raise ValueError(f"end {end} is before start {start}")
+
+
 def _check_cities(values: list[str]) -> list[str]:
     known = set(datasets.city_names())
     for v in values:
@@ -77,8 +82,7 @@ class Window(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
-        if month_number(self.end) < month_number(self.start):
-            raise ValueError(f"end {self.end} is before start {self.start}")
+        _check_window(self.start, self.end)
         return self
 
 
@@ -288,8 +292,7 @@ class Platform(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Platform:
-        if month_number(self.end) < month_number(self.start):
-            raise ValueError(f"end {self.end} is before start {self.start}")
+        _check_window(self.start, self.end)
         return self
 
 
