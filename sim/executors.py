@@ -23,6 +23,7 @@ import importlib.util
 import multiprocessing
 import os
 import signal
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -41,7 +42,7 @@ class ExecutorError(RuntimeError):
     """An executor cannot be used (e.g. Dask is not installed or the scheduler is unreachable)."""
 
 
-class Executor:
+class Executor(ABC):
     """Runs ``fn(spec)`` for every spec and streams the results to a callback.
 
     Subclasses implement :meth:`map`. Executors are context managers; :meth:`close` releases
@@ -50,6 +51,7 @@ class Executor:
 
     name: str = "executor"
 
+    @abstractmethod
     def map(
         self,
         fn: Callable[[Any], Any],
@@ -70,7 +72,6 @@ class Executor:
         Raises:
             KeyboardInterrupt: On Ctrl-C; pending runs are cancelled and workers stopped first.
         """
-        raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         """A JSON-serialisable description for the run manifest."""
@@ -78,9 +79,11 @@ class Executor:
 
     def start(self) -> None:
         """Acquire workers now (so problems show before anything is written); optional."""
+        return None  # the serial executor has nothing to acquire
 
     def close(self) -> None:
         """Release workers (no-op by default)."""
+        return None
 
     def __enter__(self) -> Executor:
         return self
