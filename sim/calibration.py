@@ -65,12 +65,9 @@ from sim import datasets
 from sim.errors import ScenarioError
 from sim.executors import Executor, SerialExecutor
 from sim.model import apply_overrides, run_seed, simulate, spawn_streams, structure_seed
-from sim.population import Population, build_population
+from sim.population import DEFAULT_TOTAL_FIRMS, Population, build_population, population_scale
 from sim.scenario.loader import load_scenario, scenarios_dir
 from sim.scenario.schema import Scenario, YearMonth
-
-DEFAULT_TOTAL_FIRMS = 2_000_000
-"""Population the reported figures refer to (the schema default)."""
 
 INDICATOR_METRIC: dict[str, str] = {
     "cloud_enterprises_cumulative": "cloud_cumulative",
@@ -405,7 +402,7 @@ def executor_for(executor: Executor | str | None = None, workers: int | None = N
 
 def scale_up(config: Scenario) -> float:
     """Factor from the simulated population to the 2,000,000 firms the figures refer to."""
-    return DEFAULT_TOTAL_FIRMS / config.population.total_firms
+    return 1.0 / population_scale(config)
 
 
 def with_values(config: Scenario, params: Sequence[ParameterSpec], theta: Sequence[float]) -> Scenario:

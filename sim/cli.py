@@ -177,7 +177,9 @@ def _err(message: str) -> None:
 
 def _estimated_worker_gb(scenario) -> float:
     """Rough peak memory of one worker, GB (0.65 GB at the full 2,000,000-firm scale)."""
-    return 0.2 + 0.45 * scenario.population.total_firms / 2_000_000
+    from sim.population import population_scale
+
+    return 0.2 + 0.45 * population_scale(scenario)
 
 
 def choose_executor(args: argparse.Namespace, n_runs: int, scenario):
@@ -216,7 +218,7 @@ def _fmt(x: float) -> str:
 def summary_lines(result) -> list[str]:
     """The short human summary printed after a run."""
     from sim.results import goals_evaluated
-    from sim.summary import scaled_goals
+    from sim.summary import population_scale, scaled_goals
 
     lines = []
     m = result.manifest or {}
@@ -236,7 +238,7 @@ def summary_lines(result) -> list[str]:
     goals = scaled_goals(cfg)
     rows = summ.set_index("outcome")
     year = goals.date[:4]
-    scale = result.scenario.population.total_firms / 2_000_000
+    scale = population_scale(result.scenario)
     scale_note = "" if scale == 1 else f" (scaled x{scale:.4g} to {result.scenario.population.total_firms:,} firms)"
     for key, label, goal in (("cloud", "firms on the cloud", goals.cloud_firms),
                              ("transformed", "above-scale firms transformed", goals.transformed_firms)):

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from sim import datasets
 from sim.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
-from sim.population import ABOVE, LEAD, NEVER, Population, build_population
+from sim.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
 from sim.scenario.schema import Scenario, StageRates, month_number
 
 METRICS: tuple[str, ...] = (
@@ -299,7 +299,7 @@ class CloudAdoptionModel(mesa.Model):
 
     def _initial_targets(self) -> tuple[int, int]:
         cfg = self.config
-        scale = cfg.population.total_firms / 2_000_000
+        scale = population_scale(cfg)
         ym = (int(cfg.time.start[:4]), int(cfg.time.start[5:7]))
 
         def target(value, indicator):

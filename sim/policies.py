@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import datasets
-from sim.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population
+from sim.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population, population_scale
 from sim.scenario import schema
 from sim.scenario.schema import month_number
 
@@ -331,7 +331,7 @@ def build_instruments(config: schema.Scenario, pop: Population, rng_pilots: np.r
                       n_months: int) -> dict[str, object]:
     cal = Calendar(month_number(config.time.start))
     p = config.policies
-    pop_scale = config.population.total_firms / 2_000_000
+    pop_scale = population_scale(config)
     return {
         "platforms": PlatformsInstrument(p.platforms, cal),
         "pilots": PilotsInstrument(p.pilots, cal, pop, rng_pilots, n_months),

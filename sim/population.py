@@ -110,6 +110,12 @@ def _scale_factor(spec: PopulationSpec) -> float:
     return spec.total_firms / DEFAULT_TOTAL_FIRMS
 
 
+def population_scale(config: Scenario) -> float:
+    """``total_firms / 2,000,000``: the factor by which default counts, budgets, capacities and
+    goals are scaled for a population other than the default."""
+    return _scale_factor(config.population)
+
+
 DEFAULT_LEAD_FIRMS = 300
 """ASSUMPTION: 20 clusters x ~5 key chains x 2-3 chain leaders (百链 programme)."""
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.outputs import METRIC_COLUMNS, select
-from sim.population import DEFAULT_TOTAL_FIRMS
+from sim.population import population_scale
 from sim.scenario.schema import Goals, Scenario
 
 Z95 = 1.959963984540054
@@ -61,11 +61,6 @@ N_TOP_GAPS = 5
 
 
 # --------------------------------------------------------------------------- goals at scale
-
-
-def population_scale(config: Scenario) -> float:
-    """``total_firms / 2,000,000``: the factor the model scales default counts by."""
-    return config.population.total_firms / DEFAULT_TOTAL_FIRMS
 
 
 def scaled_goals(config: Scenario) -> Goals:
