@@ -299,6 +299,7 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     # SMEs lognormal (ASSUMPTION), below-scale industrial capped under 20 M CNY.
     revenue = np.exp(np.log(spec.sme_revenue_median_cny) + spec.sme_revenue_sigma * rng_revenue.standard_normal(n))
     above = size_class <= ABOVE
+    # ASSUMPTION: Pareto tail (shape 1.5) above the 20 M CNY threshold; only ">= 10 M" matters.
     revenue[above] = 20e6 * (1.0 + rng_revenue.pareto(1.5, size=int(above.sum())))
     ind = size_class == IND_SME
     revenue[ind] = np.minimum(revenue[ind], 19.99e6)
