@@ -64,6 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from sim import datasets
 from sim.errors import ScenarioError
 from sim.executors import Executor, SerialExecutor
+from sim.fileio import atomic_savefig, atomic_write_csv, atomic_write_text
 from sim.model import apply_overrides, run_seed, simulate, spawn_streams, structure_seed
 from sim.population import DEFAULT_TOTAL_FIRMS, Population, build_population, population_scale
 from sim.scenario.loader import load_scenario, scenarios_dir
@@ -728,13 +729,13 @@ def _calibrate(spec: CalibrationSpec, problem: Problem, *, out_dir: str | Path |
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         result.files["draws"] = out / "abc_draws.csv"
-        draws.to_csv(result.files["draws"])
+        atomic_write_csv(result.files["draws"], draws)
         result.files["summary"] = out / "calibration_summary.csv"
-        summary.to_csv(result.files["summary"], index=False)
+        atomic_write_csv(result.files["summary"], summary, index=False)
         result.files["fit"] = out / "calibration_fit.csv"
-        fit_df.to_csv(result.files["fit"], index=False)
+        atomic_write_csv(result.files["fit"], fit_df, index=False)
         result.files["json"] = out / "calibration.json"
-        result.files["json"].write_text(json.dumps(_json(result), indent=2, default=float), encoding="utf-8")
+        atomic_write_text(result.files["json"], json.dumps(_json(result), indent=2, default=float))
         result.files.update(plot_calibration(result, problem, out))
         result.files["scenario_copy"] = write_calibrated_scenario(result, out / "calibrated.yaml")
     target = scenario_target(spec, write_scenario, out_dir is not None)
@@ -875,7 +876,6 @@ def write_calibrated_scenario(result: CalibrationResult, path: str | Path) -> Pa
     )
     doc = {**head, "name": path.stem, "description": desc, **data}
     text = "\n".join(lines) + "\n" + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
-    from sim.results import atomic_write_text
 
     atomic_write_text(path, text)
     return path
@@ -883,14 +883,13 @@ def write_calibrated_scenario(result: CalibrationResult, path: str | Path) -> Pa
 
 def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> dict[str, Path]:
     """Fit against data (time series of the fitted and ABC-kept runs) and the profiles."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
+    from matplotlib.figure import Figure
 
     files: dict[str, Path] = {}
     cfg = with_values(problem.config, problem.params, result.fitted)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     metrics = ("cloud_cumulative", "transformed")
     indic = {v: k for k, v in INDICATOR_METRIC.items()}
     k = min(len(result.posterior), 20)
@@ -915,11 +914,11 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
     fig.autofmt_xdate()
     fig.tight_layout()
     files["fit_plot"] = out / "calibration_fit.png"
-    fig.savefig(files["fit_plot"], dpi=110)
-    plt.close(fig)
+    atomic_savefig(fig, files["fit_plot"], dpi=110)
     if len(result.profiles):
         d = len(result.labels)
-        fig, axes = plt.subplots(1, d, figsize=(4 * d, 3.2), squeeze=False)
+        fig = Figure(figsize=(4 * d, 3.2))
+        axes = fig.subplots(1, d, squeeze=False)
         for ax, lab, th in zip(axes[0], result.labels, result.fitted, strict=True):
             pr = result.profiles[result.profiles.parameter == lab]
             ax.plot(pr.value, pr.objective, marker="o")
@@ -933,6 +932,5 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
             ax.set_ylabel("objective")
         fig.tight_layout()
         files["profile_plot"] = out / "calibration_profiles.png"
-        fig.savefig(files["profile_plot"], dpi=110)
-        plt.close(fig)
+        atomic_savefig(fig, files["profile_plot"], dpi=110)
     return files

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, PercentFormatter
 
 from sim import datasets
+from sim.fileio import atomic_savefig
 from sim.outputs import select
 from sim.scenario.schema import Goals, Scenario
 from sim.summary import bands, group_gaps, population_scale, scaled_goals
@@ -355,14 +355,8 @@ def plot_compare(ax: Axes, ts_by_scenario: Mapping[str, pd.DataFrame], goals: Go
 
 
 def _save(fig: Figure, path: Path) -> None:
-    """Save to a hidden temporary file in the same folder, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        fig.savefig(tmp, dpi=DPI, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save atomically (a temporary file in the same folder, then renamed over ``path``)."""
+    atomic_savefig(fig, path, dpi=DPI)
 
 
 def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scenario, *,

@@ -32,6 +32,7 @@ import pandas as pd
 
 from sim.calibration import ParameterSpec, executor_for, run_groups, scale_up, with_values
 from sim.executors import Executor
+from sim.fileio import atomic_savefig, atomic_write_csv
 from sim.model import apply_overrides
 from sim.prim import PrimResult, find_box
 from sim.scenario.loader import load_scenario
@@ -266,7 +267,7 @@ def _what_it_takes(cfg: Scenario, lever_path: str, goal: Goal, probability: floa
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         res.files["csv"] = out / "what_it_takes.csv"
-        ev.to_csv(res.files["csv"], index=False)
+        atomic_write_csv(res.files["csv"], ev, index=False)
         res.files["plot"] = _plot_what_it_takes(res, out / "what_it_takes.png")
     return res
 
@@ -290,7 +291,7 @@ def _plot_what_it_takes(res: WhatItTakesResult, path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title(f"What it takes: {res.goal} goal, {res.replicates} replicates (common random numbers)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     return path
 
 
@@ -393,7 +394,7 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         res.files["csv"] = out / "attribution.csv"
-        table.to_csv(res.files["csv"], index=False)
+        atomic_write_csv(res.files["csv"], table, index=False)
         res.files["plot"] = _plot_attribution(res, out / "attribution.png")
     return res
 
@@ -413,7 +414,7 @@ def _plot_attribution(res: AttributionResult, path: Path) -> Path:
         ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     return path
 
 
@@ -513,10 +514,11 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         res.files["cases"] = out / "discovery_cases.csv"
-        cases.to_csv(res.files["cases"])
+        atomic_write_csv(res.files["cases"], cases)
         res.files["trajectory"] = out / "prim_trajectory.csv"
-        pr.trajectory.to_csv(res.files["trajectory"], index=False)
+        atomic_write_csv(res.files["trajectory"], pr.trajectory, index=False)
         res.files["box"] = out / "prim_box.csv"
-        res.box.assign(coverage=pr.stats.coverage, density=pr.stats.density, mass=pr.stats.mass,
-                       backend=pr.backend).to_csv(res.files["box"], index=False)
+        box = res.box.assign(coverage=pr.stats.coverage, density=pr.stats.density, mass=pr.stats.mass,
+                             backend=pr.backend)
+        atomic_write_csv(res.files["box"], box, index=False)
     return res

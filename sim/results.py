@@ -21,11 +21,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import platform
 import shutil
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +33,7 @@ import pandas as pd
 import yaml
 
 from sim.errors import ScenarioError
+from sim.fileio import atomic_write, atomic_write_text  # noqa: F401 - re-exported
 from sim.outputs import FLOAT_METRICS, INT_METRICS, TIMESERIES_COLUMNS
 from sim.scenario.loader import resolved_yaml, scenario_hash
 from sim.scenario.schema import Scenario, month_number
@@ -64,30 +63,6 @@ DEPENDENCIES: tuple[str, ...] = ("numpy", "scipy", "mesa", "pandas", "matplotlib
 
 
 # --------------------------------------------------------------------------- atomic writing
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary name in the same folder, then rename it to ``path``.
-
-    The temporary file is removed if ``write`` fails or is interrupted.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write text (UTF-8, ``\\n`` line ends) atomically."""
-    return atomic_write(path, lambda p: p.write_bytes(text.encode("utf-8")))
 
 
 def json_text(data: Any, indent: int = 2) -> str:

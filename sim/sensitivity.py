@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sim.calibration import Job, ParameterSpec, executor_for, run_groups, scale_up, with_values
 from sim.executors import Executor
+from sim.fileio import atomic_savefig, atomic_write_csv
 from sim.model import apply_overrides
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Scenario, month_number
@@ -375,9 +376,9 @@ def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         result.files["samples_outputs"] = out / "samples_outputs.csv"
-        samples.join(outputs).to_csv(result.files["samples_outputs"])
+        atomic_write_csv(result.files["samples_outputs"], samples.join(outputs))
         result.files["indices"] = out / "indices.csv"
-        indices.to_csv(result.files["indices"], index=False)
+        atomic_write_csv(result.files["indices"], indices, index=False)
         result.files.update(plot_indices(result, out))
     return result
 
@@ -408,6 +409,6 @@ def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
         ax.legend()
         fig.tight_layout()
         p = out / f"sensitivity_{outcome}.png"
-        fig.savefig(p, dpi=110)
+        atomic_savefig(fig, p, dpi=110)
         files[f"plot_{outcome}"] = p
     return files

@@ -1017,7 +1017,7 @@ class _Collector:
         self.by_point.setdefault(res.point, []).append(res)
         self.pending[res.point] -= 1
         if self.pending[res.point] == 0 and self.folder is not None:
-            from sim.results import atomic_write_text
+            from sim.fileio import atomic_write_text
 
             table = outcomes_table(self.plan, self.by_point[res.point])
             atomic_write_text(self.folder / RUNS / f"point-{res.point:05d}.csv", _csv(table))

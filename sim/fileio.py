@@ -1,0 +1,49 @@
+"""Atomic file writing: every output is written to a temporary name in its folder and renamed,
+so an interrupted run never leaves a half-written file (the one place this is implemented)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary name in the same folder, then rename it to ``path``.
+
+    The temporary file is removed if ``write`` fails or is interrupted.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write text (UTF-8, ``\\n`` line ends) atomically."""
+    return atomic_write(path, lambda p: p.write_bytes(text.encode("utf-8")))
+
+
+def atomic_write_csv(path: str | os.PathLike[str], frame: pd.DataFrame, **to_csv: Any) -> Path:
+    """Write a DataFrame as CSV atomically (keyword arguments go to ``DataFrame.to_csv``)."""
+    return atomic_write(path, lambda p: frame.to_csv(p, **to_csv))
+
+
+def atomic_savefig(fig: Figure, path: str | os.PathLike[str], *, dpi: int) -> Path:
+    """Save a figure as PNG atomically."""
+    return atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, format="png"))
