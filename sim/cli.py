@@ -742,24 +742,9 @@ def _find_spec(text: str, kind: str) -> Path:
 
 
 def _read_spec(path: Path) -> object:
-    import yaml
+    from sim.scenario.loader import read_yaml_file
 
-    label = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(label, "(file)", f"cannot read the file: {exc}", "a UTF-8 YAML file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(label, where, f"invalid YAML: {problem}",
-                            "YAML 'key: value' lines indented with spaces") from None
-    if data is None:
-        raise ScenarioError(label, "(top level)", "the file is empty", "a mapping of spec keys")
-    return data
+    return read_yaml_file(path, "a mapping of spec keys")
 
 
 def _spec_error(exc, model: type, label: str) -> ScenarioError:

@@ -159,7 +159,10 @@ def _find_file(path: str | Path) -> Path:
     )
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_file(path: Path, allowed_top: str) -> Any:
+    """Parse a YAML file with ``yaml.safe_load``; unreadable, invalid or empty files are one-line
+    :class:`ScenarioError` s naming the file and the line (``allowed_top`` says what the file
+    should hold, for the empty-file message)."""
     label = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -179,12 +182,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             label, where, detail, "YAML 'key: value' lines indented with spaces"
         ) from exc
     if data is None:
-        raise ScenarioError(
-            label,
-            "(top level)",
-            "the file is empty",
-            "a mapping of scenario keys (write {} for all defaults)",
-        )
+        raise ScenarioError(label, "(top level)", "the file is empty", allowed_top)
+    return data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    label = str(path)
+    data = read_yaml_file(path, "a mapping of scenario keys (write {} for all defaults)")
     if not isinstance(data, dict):
         raise ScenarioError(
             label,
