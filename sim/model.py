@@ -162,9 +162,6 @@ class Firm(mesa.Agent):
     def subsidised(self) -> bool:
         return bool(self.model.subsidised[self.index])
 
-    def step(self) -> None:  # pragma: no cover - the model steps all firms at once
-        """Firms are stepped together by the vectorized model step."""
-
     def __repr__(self) -> str:
         return (f"Firm({self.index}: {self.size_class}, {self.cluster}, {self.city}, "
                 f"cloud_month={self.cloud_month}, transformed_month={self.transformed_month})")
