@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import sim
-from sim.model import CloudAdoptionModel, run_seed, spawn_streams, structure_seed
-from sim.population import build_population
+from sim.core.model import CloudAdoptionModel, run_seed, spawn_streams, structure_seed
+from sim.core.population import build_population
 from sim.scenario.schema import Scenario, month_number
 
 

@@ -1,6 +1,6 @@
 """Reference implementation of the model's rules as idiomatic, per-agent Mesa 3.5.
 
-This file is a *specification*: it restates the rules of ``sim.model.CloudAdoptionModel`` one
+This file is a *specification*: it restates the rules of ``sim.core.model.CloudAdoptionModel`` one
 firm at a time, in plain Python, so that the vectorized model can be checked against it and
 timed against the way a Mesa model is usually written. It is written for reading, not speed.
 
@@ -31,16 +31,16 @@ The decision rule (model docstring): each firm draws one Exp(1) threshold per st
 acts when its cumulative hazard ``sum(h * dt)`` reaches it, with ``h`` read at the start of the
 step and held over the step.
 
-The reference takes the same population (``sim.population.build_population``) and the same random
+The reference takes the same population (``sim.core.population.build_population``) and the same random
 numbers as the model: the thresholds, the priorities and the initial adopters are drawn from the
-same named children of the run's ``SeedSequence`` (``sim.model.run_seed``/``spawn_streams``).
+same named children of the run's ``SeedSequence`` (``sim.core.model.run_seed``/``spawn_streams``).
 Hazards are computed here in float64 (the model uses float32), so a firm whose threshold lies
 within float32 rounding of its cumulative hazard may act one step apart in the two; otherwise
 the two give identical results for the same seed (and in every comparison run so far -- up to
 100,000 firms over 54 months -- they were identical).
 
 The policy *rate tables* of platforms, pilots, SME pilot cities and the chain-leader programme
-are taken from ``sim.policies`` instruments (they are inputs: which cells and parks get how much
+are taken from ``sim.core.policies`` instruments (they are inputs: which cells and parks get how much
 extra hazard in month k). Vouchers and service capacity, which need firm state, are restated here
 from the scenario fields.
 """
@@ -56,9 +56,9 @@ import numpy as np
 from mesa.agentset import AgentSet
 
 from sim import datasets
-from sim.model import METRICS, run_seed, spawn_streams, structure_seed
-from sim.policies import N_CELLS, build_instruments
-from sim.population import NEVER, Population, build_population
+from sim.core.model import METRICS, run_seed, spawn_streams, structure_seed
+from sim.core.policies import N_CELLS, build_instruments
+from sim.core.population import NEVER, Population, build_population
 from sim.scenario.schema import Scenario, StageRates, month_number
 
 # Cloud states of a firm.
@@ -347,7 +347,7 @@ class Firm(mesa.Agent):
 
 
 class ReferenceModel(mesa.Model):
-    """The rules of :class:`sim.model.CloudAdoptionModel`, one agent at a time.
+    """The rules of :class:`sim.core.model.CloudAdoptionModel`, one agent at a time.
 
     Args:
         config: the scenario (default: all defaults).

@@ -49,8 +49,8 @@ def _rss_now_bytes() -> int:
 
 def child(size: int, replicate: int) -> dict:
     """Build and run one model of ``size`` firms in this process; return the measurements."""
-    from sim.model import CloudAdoptionModel, run_seed, spawn_streams, structure_seed
-    from sim.population import build_population
+    from sim.core.model import CloudAdoptionModel, run_seed, spawn_streams, structure_seed
+    from sim.core.population import build_population
     from sim.scenario.schema import Scenario
 
     config = Scenario.model_validate({"population": {"total_firms": size}})
@@ -98,11 +98,11 @@ def time_cli(scenario: str, figures: bool) -> str:
     """Time ``gdcloud run <scenario> --out <tmp>`` (one replicate); a message if unavailable."""
     exe = shutil.which("gdcloud", path=str(Path(sys.executable).parent)) or shutil.which("gdcloud")
     if exe is None:
-        return "CLI: gdcloud not installed (entry point sim.cli:main missing); skipped"
+        return "CLI: gdcloud not installed (entry point sim.cli.main:main missing); skipped"
     try:
-        __import__("sim.cli")
+        __import__("sim.cli.main")
     except ImportError as err:
-        return f"CLI: sim.cli cannot be imported ({err}); skipped"
+        return f"CLI: sim.cli.main cannot be imported ({err}); skipped"
     path = ROOT / scenario
     if not path.exists():
         return f"CLI: {scenario} does not exist yet; skipped"

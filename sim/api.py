@@ -28,9 +28,8 @@ Example:
 
 from __future__ import annotations
 
-from sim.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor, make_executor
-from sim.model import CloudAdoptionModel, Firm, simulate
-from sim.plots import (
+from sim.core.model import CloudAdoptionModel, Firm, simulate
+from sim.plots.scenario import (
     plot_city_gap,
     plot_clusters,
     plot_compare,
@@ -38,16 +37,17 @@ from sim.plots import (
     plot_transformed,
     write_figures,
 )
-from sim.results import ScenarioResult, load_results
-from sim.runner import CompareResult, compare_scenarios, run_scenario
+from sim.runs.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor, make_executor
+from sim.runs.results import ScenarioResult, load_results
+from sim.runs.runner import CompareResult, compare_scenarios, run_scenario
 from sim.scenario.loader import load_scenario, resolved_yaml, scenario_hash, shipped_scenarios
 from sim.scenario.schema import Scenario
 
 run = run_scenario
-"""Alias of :func:`sim.runner.run_scenario`: run every replicate of a scenario and save them."""
+"""Alias of :func:`sim.runs.runner.run_scenario`: run every replicate of a scenario and save them."""
 
 compare = compare_scenarios
-"""Alias of :func:`sim.runner.compare_scenarios`: scenarios with common random numbers."""
+"""Alias of :func:`sim.runs.runner.compare_scenarios`: scenarios with common random numbers."""
 
 __all__ = [
     "load_scenario", "run", "run_scenario", "compare", "compare_scenarios", "load_results",

@@ -170,7 +170,7 @@ def make_default_style() -> Callable[..., Scenario]:
 @pytest.fixture(scope="session")
 def full_model():
     """The default scenario at full scale (2,000,000 firms), built once (~6 s), not run."""
-    from sim.model import CloudAdoptionModel
+    from sim.core.model import CloudAdoptionModel
 
     return CloudAdoptionModel(Scenario())
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from sim.calibration import CalibrationSpec, calibrate, load_spec, make_problem
+from sim.analysis.calibration import CalibrationSpec, calibrate, load_spec, make_problem
 from sim.errors import ScenarioError
 from sim.scenario.loader import load_scenario
 
@@ -189,7 +189,7 @@ def test_by_default_only_the_results_folder_gets_the_scenario(tmp_path: Path) ->
 
 
 def test_cli_write_scenario_flag(tmp_path: Path, capsys) -> None:
-    from sim.cli import main
+    from sim.cli.main import main
 
     spec_file = _write(tmp_path / "cal.yaml", _quick(base="baseline"))
     out = tmp_path / "out"
@@ -217,7 +217,7 @@ def test_cli_write_scenario_flag(tmp_path: Path, capsys) -> None:
 
 def test_processes_give_the_same_calibration_as_serial(tmp_path: Path) -> None:
     """Fit, ABC draws and profiles: identical tables and files whatever the executor."""
-    from sim.executors import ProcessExecutor
+    from sim.runs.executors import ProcessExecutor
 
     spec = _spec(total_firms=5_000, optimizer={"max_evaluations": 8},
                  abc={"draws": 6, "accept_fraction": 0.5}, profile={"points": 3})

@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.outputs import TIMESERIES_COLUMNS
-from sim.results import load_results
-from sim.summary import PAIRED_COLUMNS, SUMMARY_COLUMNS
+from sim.analysis.summary import PAIRED_COLUMNS, SUMMARY_COLUMNS
+from sim.cli.main import main
+from sim.core.outputs import TIMESERIES_COLUMNS
+from sim.runs.results import load_results
 
 TINY = ["--set", "population.total_firms=20000", "--set", "time.end=2022-06"]
 """Small and short: the horizon does not matter for these checks."""

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.cli import main
-from sim.sensitivity import load_spec, n_model_runs
+from sim.analysis.sensitivity import load_spec, n_model_runs
+from sim.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model import simulate
+from sim.core.model import simulate
 from sim.scenario import Scenario
 
 N_FIRMS = 20_000

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from sim.core.policies import cell_grid
 from sim.dashboard import figures
 from sim.dashboard.core import (
     DEFAULT_POPULATION,
@@ -39,7 +40,6 @@ from sim.dashboard.core import (
     default_levers,
     lever_overrides,
 )
-from sim.policies import cell_grid
 from sim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]

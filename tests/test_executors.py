@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from sim import executors
-from sim.executors import (
+from sim.runs import executors
+from sim.runs.executors import (
     DaskExecutor,
     ExecutorError,
     ProcessExecutor,

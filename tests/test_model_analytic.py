@@ -34,8 +34,8 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from sim import datasets
-from sim.model import CloudAdoptionModel
-from sim.policies import N_CITIES, N_SIZE
+from sim.core.model import CloudAdoptionModel
+from sim.core.policies import N_CITIES, N_SIZE
 
 P, Q = 0.03, 0.38
 N_FIRMS = 100_000

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from sim import datasets
-from sim.model import CHURNED, METRICS, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
-from sim.policies import N_CITIES, N_CLUSTERS, N_SIZE
-from sim.population import ABOVE, IND_SME, NEVER, SERVICE
+from sim.core.model import CHURNED, METRICS, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
+from sim.core.policies import N_CITIES, N_CLUSTERS, N_SIZE
+from sim.core.population import ABOVE, IND_SME, NEVER, SERVICE
 
 N_SMALL = 50_000
 SCALE = N_SMALL / 2_000_000

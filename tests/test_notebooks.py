@@ -33,7 +33,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = ["01_baseline.ipynb", "02_policy_comparison.ipynb", "03_sensitivity_and_calibration.ipynb"]
 
-ALLOWED_IMPORTS = {"sim", "sim.model", "sim.summary", "sim.datasets", "sim.calibration", "sim.sensitivity"}
+ALLOWED_IMPORTS = {"sim", "sim.core.model", "sim.analysis.summary", "sim.datasets", "sim.analysis.calibration", "sim.analysis.sensitivity", "sim.analysis"}
 """The parts of the package the notebooks may import: the notebook API (``sim``) and the
 documented modules (the Mesa model, summaries and goals, public data, analysis tools)."""
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from sim import datasets
-from sim.model import METRICS, CloudAdoptionModel, RunOutput
-from sim.outputs import (
+from sim.core.model import METRICS, CloudAdoptionModel, RunOutput
+from sim.core.outputs import (
     ALL,
     METRIC_COLUMNS,
     TIMESERIES_COLUMNS,
@@ -17,7 +17,7 @@ from sim.outputs import (
     select,
     tidy_timeseries,
 )
-from sim.policies import N_CELLS
+from sim.core.policies import N_CELLS
 from sim.scenario import Scenario
 
 

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sim.model import CloudAdoptionModel
-from sim.outputs import concat_replicates, tidy_timeseries
-from sim.plots import (
+from sim.analysis.summary import population_scale, scaled_goals
+from sim.core.model import CloudAdoptionModel
+from sim.core.outputs import concat_replicates, tidy_timeseries
+from sim.plots.scenario import (
     plot_city_gap,
     plot_clusters,
     plot_compare,
@@ -23,7 +24,6 @@ from sim.plots import (
     write_figures,
 )
 from sim.scenario import Scenario
-from sim.summary import population_scale, scaled_goals
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -131,7 +131,7 @@ def test_write_figures(run, tmp_path: Path) -> None:
 
 
 def test_backend_untouched_and_helpers() -> None:
-    assert matplotlib.get_backend()  # importing sim.plots did not need a display
+    assert matplotlib.get_backend()  # importing sim.plots.scenario did not need a display
     assert thousands(1_000_000) == "1,000,000"
     assert thousands(-5_000) == "\u22125,000"
     assert short_source("Xinhua, China's manufacturing heartland (2021-04-05)") == "Xinhua (2021-04-05)"

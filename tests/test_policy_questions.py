@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.model import apply_overrides
-from sim.policy_questions import CHANNELS, attribution, discover, goal_met, what_it_takes
-from sim.prim import find_box, peel
+from sim.analysis.prim import find_box, peel
+from sim.analysis.questions import CHANNELS, attribution, discover, goal_met, what_it_takes
+from sim.core.model import apply_overrides
 from sim.scenario.loader import load_scenario
 
 SHORT = {"time.end": "2022-06", "goals.date": "2022-06", "goals.cloud_firms": 750_000}
@@ -108,7 +108,7 @@ def test_discover_runs_prim_on_the_sweep(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def pool():
     """Two worker processes shared by the tests below (left open by the functions)."""
-    from sim.executors import ProcessExecutor
+    from sim.runs.executors import ProcessExecutor
 
     with ProcessExecutor(2) as ex:
         yield ex

@@ -1,6 +1,6 @@
 """The synthetic population: class counts, geography, parks, supply links, readiness, entry.
 
-The derivation checked here is the one in the ``sim/population.py`` docstring and
+The derivation checked here is the one in the ``sim/core/population.py`` docstring and
 ``docs/model.md`` (Initialization): 2,000,000 firms at 2021-06-30, industrial share 0.334
 (census interpolation), above-scale firms linear between 58,504 (end-2020) and 66,329
 (end-2021), 300 chain leaders, the rest service and trade SMEs.
@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 from sim import datasets
-from sim.population import (
+from sim.core.population import (
     ABOVE,
     IND_SME,
     LEAD,
@@ -229,7 +229,7 @@ def test_sme_city_shares_move_smes_only() -> None:
     """An SME city override (e.g. for service-heavy Guangzhou) leaves above-scale firms alone."""
     import numpy as np
 
-    from sim.population import ABOVE, build_population
+    from sim.core.population import ABOVE, build_population
     from sim.scenario import Scenario
 
     base = Scenario.model_validate({"population": {"total_firms": 100_000}})

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from compare_reference import all_mechanisms_scenario  # noqa: E402
 from reference_mesa import ReferenceModel  # noqa: E402
 
-from sim.model import METRICS, CloudAdoptionModel, run_seed, spawn_streams, structure_seed  # noqa: E402
-from sim.population import build_population  # noqa: E402
+from sim.core.model import METRICS, CloudAdoptionModel, run_seed, spawn_streams, structure_seed  # noqa: E402
+from sim.core.population import build_population  # noqa: E402
 from sim.scenario.schema import Scenario  # noqa: E402
 
 N_FIRMS = 3_000

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim import results
+from sim.analysis.summary import SUMMARY_COLUMNS
+from sim.core.outputs import TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
-from sim.outputs import TIMESERIES_COLUMNS
-from sim.results import (
+from sim.runs import results
+from sim.runs.results import (
     DEPENDENCIES,
     atomic_write,
     atomic_write_text,
@@ -21,10 +22,9 @@ from sim.results import (
     read_timeseries,
     replicates_on_disk,
 )
-from sim.runner import run_scenario
+from sim.runs.runner import run_scenario
 from sim.scenario.loader import load_scenario, scenario_hash
 from sim.scenario.schema import Scenario
-from sim.summary import SUMMARY_COLUMNS
 
 TINY = ["population.total_firms=20000", "time.end=2022-06"]
 

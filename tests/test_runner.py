@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import runner
+from sim.analysis.summary import PAIRED_COLUMNS, PAIRED_OUTCOMES
+from sim.core.model import CloudAdoptionModel
+from sim.core.outputs import TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
-from sim.model import CloudAdoptionModel
-from sim.outputs import TIMESERIES_COLUMNS
-from sim.results import read_manifest
-from sim.runner import ReplicateResult, RunSpec, run_one, run_scenario
+from sim.runs import runner
+from sim.runs.results import read_manifest
+from sim.runs.runner import ReplicateResult, RunSpec, run_one, run_scenario
 from sim.scenario.loader import load_scenario, scenario_hash
-from sim.summary import PAIRED_COLUMNS, PAIRED_OUTCOMES
 
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
 
@@ -266,7 +266,8 @@ def test_progress_bar_when_asked(capsys):
 def test_docstring_examples():
     import doctest
 
-    from sim import api, executors
+    from sim import api
+    from sim.runs import executors
 
     for module in (runner, api, executors):
         failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

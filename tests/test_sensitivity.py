@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from sim.sensitivity import (
+from sim.analysis.sensitivity import (
     ModelEvaluator,
     SensitivitySpec,
     load_spec,

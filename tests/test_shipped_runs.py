@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.model import simulate
+from sim.core.model import simulate
 from sim.scenario.loader import load_scenario, shipped_scenarios
 
 SCENARIOS = sorted(shipped_scenarios())

@@ -8,11 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.model import CloudAdoptionModel
-from sim.outputs import ALL, TIMESERIES_COLUMNS, concat_replicates, select, tidy_timeseries
-from sim.scenario import Scenario
-from sim.scenario.schema import Goals
-from sim.summary import (
+from sim.analysis.summary import (
     BAND_STATS,
     GOAL_OUTCOME_COLUMNS,
     PAIRED_COLUMNS,
@@ -26,6 +22,10 @@ from sim.summary import (
     summarize,
     unpaired_spread,
 )
+from sim.core.model import CloudAdoptionModel
+from sim.core.outputs import ALL, TIMESERIES_COLUMNS, concat_replicates, select, tidy_timeseries
+from sim.scenario import Scenario
+from sim.scenario.schema import Goals
 
 DATES = ["2025-10-31", "2025-11-30", "2025-12-31", "2026-01-31"]
 GOALS = Goals(date="2025-12", cloud_firms=1_000, transformed_firms=50)

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim import sweep
-from sim.cli import main
+from sim.analysis import sweep
+from sim.cli.main import main
 from sim.errors import ScenarioError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.model import CloudAdoptionModel
+from sim.core.model import CloudAdoptionModel
+from sim.core.uncertainty import apply, draw, parameters_frame, sample_for_replicate
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Scenario, Uncertainty
-from sim.uncertainty import apply, draw, parameters_frame, sample_for_replicate
 
 SMALL = ["population.total_firms=20000", "time.end=2022-06", "goals.date=2022-06"]
 
@@ -109,7 +109,7 @@ def test_compare_under_shared_uncertainty() -> None:
 
 
 def test_cli_compare_with_uncertainties(tmp_path, capsys) -> None:
-    from sim.cli import main
+    from sim.cli.main import main
 
     code = main(["compare", "baseline", "no_policy", "--uncertainties-from", "baseline_uncertain",
                  "-n", "2", "--executor", "serial", "--no-figures", "--out", str(tmp_path),

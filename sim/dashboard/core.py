@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from sim import datasets
-from sim.model import CHURNED, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
-from sim.policies import N_CLUSTERS, cell_grid
-from sim.population import DEFAULT_TOTAL_FIRMS, NEVER
+from sim.core.model import CHURNED, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
+from sim.core.policies import N_CLUSTERS, cell_grid
+from sim.core.population import DEFAULT_TOTAL_FIRMS, NEVER
 from sim.scenario.schema import Scenario
 
 DEFAULT_POPULATION = 50_000
@@ -218,7 +218,7 @@ class DashboardModel(CloudAdoptionModel):
 
     def capacity_per_month(self) -> np.ndarray:
         """Onboarding capacity of months 0..n (model scale; NaN where unconstrained), as in
-        :class:`sim.policies.ServiceQueue` (read without touching its running allowance)."""
+        :class:`sim.core.policies.ServiceQueue` (read without touching its running allowance)."""
         q = self.instruments["service_capacity"]
         out = np.full(self.n_months + 1, np.nan)
         if not q.active:
@@ -230,7 +230,7 @@ class DashboardModel(CloudAdoptionModel):
 
     def voucher_budget_per_year(self) -> dict[int, float]:
         """Voucher money available per calendar year (model scale, CNY), pro rata in the
-        first year, as in :class:`sim.policies.VoucherBudget` (no carry-over shown)."""
+        first year, as in :class:`sim.core.policies.VoucherBudget` (no carry-over shown)."""
         v = self.instruments["vouchers"]
         out: dict[int, float] = {}
         if not v.active:

@@ -6,7 +6,7 @@ Layout of a run folder ``results/<scenario>/<UTC YYYYmmddTHHMMSSZ>-<short hash>/
     scenario.resolved.yaml   the fully merged scenario (loads back to the same scenario)
     replicates/rep-00000.csv one tidy time series per finished replicate, written as it finishes
     timeseries.csv           all replicates (rows sorted by replicate, then the tidy row order)
-    summary.csv              quantile bands and goal outcomes (sim.summary.summarize)
+    summary.csv              quantile bands and goal outcomes (sim.analysis.summary.summarize)
     figures/*.png            standard figures (unless outputs.figures is false / --no-figures)
     failures.csv             one row per failed replicate (only if some failed)
 
@@ -32,9 +32,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sim.core.outputs import FLOAT_METRICS, INT_METRICS, TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write, atomic_write_text  # noqa: F401 - re-exported
-from sim.outputs import FLOAT_METRICS, INT_METRICS, TIMESERIES_COLUMNS
 from sim.scenario.loader import resolved_yaml, scenario_hash
 from sim.scenario.schema import Scenario, month_number
 
@@ -377,8 +377,8 @@ def goals_evaluated(config: Scenario) -> tuple[Scenario, str | None]:
 
 
 def summarize_scenario(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
-    """:func:`sim.summary.summarize` with the goals evaluated as in :func:`goals_evaluated`."""
-    from sim import summary
+    """:func:`sim.analysis.summary.summarize` with the goals evaluated as in :func:`goals_evaluated`."""
+    from sim.analysis import summary
 
     cfg, _ = goals_evaluated(config)
     return summary.summarize(ts, cfg)
@@ -398,9 +398,9 @@ class ScenarioResult:
     Attributes:
         scenario: The resolved scenario that ran.
         timeseries: Tidy monthly counts of every successful replicate (columns
-            :data:`sim.outputs.TIMESERIES_COLUMNS`; provincial rows have
+            :data:`sim.core.outputs.TIMESERIES_COLUMNS`; provincial rows have
             ``cluster == city == size_class == "all"``).
-        summary: :func:`sim.summary.summarize` of the time series (None if no replicate ran).
+        summary: :func:`sim.analysis.summary.summarize` of the time series (None if no replicate ran).
         failures: One row per failed replicate (columns :data:`FAILURE_COLUMNS`); empty if none.
         folder: The results folder, or None if the run was not saved.
         manifest: The run manifest (as in ``manifest.json``).
@@ -434,23 +434,23 @@ class ScenarioResult:
 
     def provincial(self) -> pd.DataFrame:
         """The provincial rows of the time series (one per replicate and month)."""
-        from sim.outputs import select
+        from sim.core.outputs import select
 
         return select(self.timeseries, "province").reset_index(drop=True)
 
     def goal_outcomes(self) -> pd.DataFrame:
-        """Each replicate against the goals (:func:`sim.summary.goal_outcomes`), goals scaled to
+        """Each replicate against the goals (:func:`sim.analysis.summary.goal_outcomes`), goals scaled to
         the population and evaluated at the end of the run if it ends before the goal date."""
-        from sim import summary
+        from sim.analysis import summary
 
         goals, _ = self._goals()
         return summary.goal_outcomes(self.timeseries, goals)
 
-    # -- plots (thin wrappers of sim.plots with this scenario's goals and scale)
+    # -- plots (thin wrappers of sim.plots.scenario with this scenario's goals and scale)
 
     def parameters(self) -> pd.DataFrame:
         """Values each replicate drew for the scenario's ``uncertainties`` (empty if none)."""
-        from sim.uncertainty import parameters_frame
+        from sim.core.uncertainty import parameters_frame
 
         return parameters_frame(self.scenario, self.replicates_done)
 
@@ -461,7 +461,7 @@ class ScenarioResult:
         return self._goals()[0]
 
     def _goals(self):
-        from sim.summary import population_scale, scaled_goals
+        from sim.analysis.summary import population_scale, scaled_goals
 
         cfg, _ = goals_evaluated(self.scenario)
         return scaled_goals(cfg), population_scale(cfg)
@@ -473,7 +473,7 @@ class ScenarioResult:
             ax: Matplotlib axes to draw into (default: a new figure).
             metric: A time-series column, e.g. ``cloud_cumulative``, ``transformed``,
                 ``cloud_active``, ``waiting``.
-            **kwargs: Passed to :func:`sim.plots.plot_provincial` (``reported``, ``label``).
+            **kwargs: Passed to :func:`sim.plots.scenario.plot_provincial` (``reported``, ``label``).
 
         Returns:
             The axes.
@@ -482,7 +482,7 @@ class ScenarioResult:
             >>> res = sim.load_results("results/baseline/...")  # doctest: +SKIP
             >>> res.plot_provincial()  # doctest: +SKIP
         """
-        from sim import plots
+        from sim.plots import scenario as plots
 
         goals, scale = self._goals()
         return plots.plot_provincial(_axes(ax), self.timeseries, goals, metric=metric,
@@ -498,7 +498,7 @@ class ScenarioResult:
         Returns:
             The 5 x 4 array of axes.
         """
-        from sim import plots
+        from sim.plots import scenario as plots
 
         if fig is None:
             import matplotlib.pyplot as plt
@@ -509,7 +509,7 @@ class ScenarioResult:
 
     def plot_city_gap(self, ax=None):
         """Each city's gap to a proportional share of the cloud goal (bars, 10-90% whiskers)."""
-        from sim import plots
+        from sim.plots import scenario as plots
 
         goals, _ = self._goals()
         return plots.plot_city_gap(_axes(ax, (9, 7)), self.timeseries, goals)

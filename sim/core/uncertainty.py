@@ -48,7 +48,7 @@ def apply(config: Scenario, values: dict[str, float]) -> Scenario:
 
 def sample_for_replicate(config: Scenario, root_seed: int, replicate: int) -> dict[str, float]:
     """The values replicate ``replicate`` draws (recomputable anywhere from the seed)."""
-    from sim.model import run_seed, spawn_streams
+    from sim.core.model import run_seed, spawn_streams
 
     if not config.uncertainties:
         return {}

@@ -23,7 +23,7 @@ the sample row index (``row``); :func:`run_sensitivity` asserts that the evaluat
 exactly one row per sample row, in order, before any analysis.
 
 Execution: the model evaluator submits the runs of every sample row (all replicates, and the
-runs without vouchers) to an executor of :mod:`sim.executors` together (in chunks of
+runs without vouchers) to an executor of :mod:`sim.runs.executors` together (in chunks of
 :data:`CHUNK_ROWS` rows), and puts the results back by row and replicate, so the outputs are the
 same bytes whatever the executor, the number of workers or the order in which runs finish.
 """
@@ -41,10 +41,17 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sim.calibration import Job, ParameterSpec, executor_for, run_groups, scale_up, with_values
-from sim.executors import Executor
+from sim.analysis.calibration import (
+    Job,
+    ParameterSpec,
+    executor_for,
+    run_groups,
+    scale_up,
+    with_values,
+)
+from sim.core.model import apply_overrides
 from sim.fileio import atomic_savefig, atomic_write_csv
-from sim.model import apply_overrides
+from sim.runs.executors import Executor
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Scenario, month_number
 
@@ -342,7 +349,7 @@ def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
         dry_run: Only sample and count: returns empty outputs and ``n_runs = 0``; the number of
             model runs the analysis would need is ``n_model_runs(spec)``.
         progress: Callback ``(done, total)`` per evaluated row (model evaluator only).
-        executor: Where the model runs go: an :class:`~sim.executors.Executor` (left open) or
+        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
             ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
             or local processes if ``workers`` is given. The outputs do not depend on it. Not
             used with ``evaluate``.

@@ -24,10 +24,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, PercentFormatter
 
 from sim import datasets
+from sim.analysis.summary import bands, group_gaps, population_scale, scaled_goals
+from sim.core.outputs import select
 from sim.fileio import atomic_savefig
-from sim.outputs import select
 from sim.scenario.schema import Goals, Scenario
-from sim.summary import bands, group_gaps, population_scale, scaled_goals
 
 DPI = 150
 """Resolution of written figures."""
@@ -159,7 +159,7 @@ def plot_provincial(ax: Axes, ts: pd.DataFrame, goals: Goals, *, metric: str = "
     Args:
         ax: Axes to draw into.
         ts: Tidy time series of one or more replicates.
-        goals: Goals at the population's scale (:func:`sim.summary.scaled_goals`).
+        goals: Goals at the population's scale (:func:`sim.analysis.summary.scaled_goals`).
         metric: Column to plot (``cloud_cumulative`` or ``transformed`` have a goal and
             reported figures).
         reported: Mark the reported figures of ``progress_reported.csv`` with their sources.
@@ -365,7 +365,7 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
 
     Files: ``provincial_cloud.png``, ``provincial_transformed.png``, ``clusters.png``,
     ``city_gap.png`` and, if ``compare`` is given, ``compare.png``. Goals and reported figures
-    are scaled to the population (:func:`sim.summary.scaled_goals`).
+    are scaled to the population (:func:`sim.analysis.summary.scaled_goals`).
 
     Args:
         folder: Output folder (created if missing).

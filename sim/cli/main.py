@@ -1,8 +1,8 @@
 """The ``gdcloud`` command line (also ``python -m sim``): run, compare, sweep, validate, list,
 schema, and the analyses calibrate, sensitivity, what-it-takes, attribution, discover.
 
-A thin layer over :mod:`sim.runner` and the analysis modules (:mod:`sim.calibration`,
-:mod:`sim.sensitivity`, :mod:`sim.policy_questions`). Exit codes:
+A thin layer over :mod:`sim.runs.runner` and the analysis modules (:mod:`sim.analysis.calibration`,
+:mod:`sim.analysis.sensitivity`, :mod:`sim.analysis.questions`). Exit codes:
 
 * 0 - success;
 * 1 - some replicate failed (the results folder is kept; errors are in ``manifest.json`` and
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "numbers). Every point is checked as a full scenario before anything runs. "
                     "--dry-run prints the number of points and runs and an estimated time, and writes "
                     "nothing.",
-        epilog="SWEEP is a YAML file of sim.sweep.SweepSpec (keys: description, base, overrides, "
+        epilog="SWEEP is a YAML file of sim.analysis.sweep.SweepSpec (keys: description, base, overrides, "
                "parameters [path, values | lower, upper, levels, integer], design "
                "factorial|latin_hypercube|table, samples, table, replicates, seed; unknown keys are "
                "errors) or the name of a shipped sweep in scenarios/analysis/ (sweep_vouchers). "
@@ -177,14 +177,14 @@ def _err(message: str) -> None:
 
 def _estimated_worker_gb(scenario) -> float:
     """Rough peak memory of one worker, GB (0.65 GB at the full 2,000,000-firm scale)."""
-    from sim.population import population_scale
+    from sim.core.population import population_scale
 
     return 0.2 + 0.45 * population_scale(scenario)
 
 
 def choose_executor(args: argparse.Namespace, n_runs: int, scenario):
     """The executor for a command from --executor/--workers/--address and the run size."""
-    from sim.executors import default_workers, make_executor
+    from sim.runs.executors import default_workers, make_executor
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
@@ -217,8 +217,8 @@ def _fmt(x: float) -> str:
 
 def summary_lines(result) -> list[str]:
     """The short human summary printed after a run."""
-    from sim.results import goals_evaluated
-    from sim.summary import population_scale, scaled_goals
+    from sim.analysis.summary import population_scale, scaled_goals
+    from sim.runs.results import goals_evaluated
 
     lines = []
     m = result.manifest or {}
@@ -291,8 +291,8 @@ def _command_line(argv: Sequence[str] | None) -> str:
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.results import RunFolder
-    from sim.runner import resolve_scenario, run_scenario
+    from sim.runs.results import RunFolder
+    from sim.runs.runner import resolve_scenario, run_scenario
 
     if args.scenario is None and args.resume is None:
         raise UsageError("give a SCENARIO (file or shipped name) or --resume FOLDER")
@@ -326,7 +326,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.runner import compare_scenarios, resolve_scenario
+    from sim.runs.runner import compare_scenarios, resolve_scenario
 
     if len(args.scenarios) < 2:
         raise UsageError("compare needs at least two scenarios (the first is the reference)")
@@ -335,7 +335,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     resolved = [first] + [resolve_scenario(s, replicates=first.run.replicates, seed=first.run.seed,
                                            overrides=args.overrides) for s in args.scenarios[1:]]
     if args.uncertainties_from:
-        from sim.uncertainty import with_uncertainties
+        from sim.core.uncertainty import with_uncertainties
 
         source = resolve_scenario(args.uncertainties_from).uncertainties
         resolved = [with_uncertainties(sc, source) for sc in resolved]
@@ -360,7 +360,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim import sweep
+    from sim.analysis import sweep
 
     plan = sweep.prepare(args.sweep, args.overrides)  # every point checked: nothing written if bad
     executor = choose_executor(args, plan.n_runs, plan.base)
@@ -505,7 +505,7 @@ def _add_analysis_parsers(sub) -> None:
                     "--no-write-scenario keeps it in the results folder only.",
         epilog=_epilog("calibrate", "calibration_fit.png, calibration_profiles.png, abc_draws.csv, "
                        "calibration_summary.csv, calibration_fit.csv, calibration.json, calibrated.yaml",
-                       "SPEC is a YAML file of sim.calibration.CalibrationSpec (unknown keys are errors), "
+                       "SPEC is a YAML file of sim.analysis.calibration.CalibrationSpec (unknown keys are errors), "
                        "or `calibration` for the shipped scenarios/analysis/calibration.yaml."))
     p.add_argument("spec", metavar="SPEC", help="calibration spec (YAML file or shipped spec name)")
     p.add_argument("--seed", type=int, default=0, metavar="N",
@@ -530,7 +530,7 @@ def _add_analysis_parsers(sub) -> None:
                     "check it first with --dry-run, which prints the count and an estimated time (from "
                     "one timed model run) and writes nothing.",
         epilog=_epilog("sensitivity", "samples_outputs.csv, indices.csv, sensitivity_<outcome>.png",
-                       "SPEC is a YAML file of sim.sensitivity.SensitivitySpec (unknown keys are errors), "
+                       "SPEC is a YAML file of sim.analysis.sensitivity.SensitivitySpec (unknown keys are errors), "
                        "or `sensitivity` for the shipped scenarios/analysis/sensitivity.yaml."))
     p.add_argument("spec", metavar="SPEC", help="sensitivity spec (YAML file or shipped spec name)")
     p.add_argument("--dry-run", action="store_true",
@@ -592,7 +592,7 @@ def _add_analysis_parsers(sub) -> None:
         "discover", help="scenario discovery: where the goal is missed (Latin hypercube + PRIM)",
         description="In which combinations of uncertainties and levers is the goal missed? Sweeps a Latin "
                     "hypercube over the cloud market rate, the cloud peer weights, churn, the voucher "
-                    "budget and service capacity (sim.policy_questions.DEFAULT_SWEEP), runs the model at "
+                    "budget and service capacity (sim.analysis.questions.DEFAULT_SWEEP), runs the model at "
                     "every point and finds with PRIM the box of inputs in which misses concentrate: the "
                     "box of highest coverage (share of all misses inside it) whose density (share of its "
                     "points that miss) reaches --threshold. A point misses when the goal is missed in "
@@ -682,10 +682,10 @@ def _scenario_key(path: str, label: str, *, numeric: bool):
 def _apply_checked(scenario, values: dict[str, object], label: str, key_path: str | None = None,
                    prefix: str = ""):
     """``scenario`` with dotted ``values`` applied as the analysis functions apply them
-    (:func:`sim.model.apply_overrides`); one-line ScenarioError naming ``label`` if refused."""
+    (:func:`sim.core.model.apply_overrides`); one-line ScenarioError naming ``label`` if refused."""
     from pydantic import ValidationError
 
-    from sim.model import apply_overrides
+    from sim.core.model import apply_overrides
     from sim.scenario.loader import _convert
 
     try:
@@ -829,7 +829,7 @@ def _spec_base(spec, label: str, folder: Path | None = None):
     With ``folder`` (the spec file's folder), a relative ``base`` is resolved from it, as the
     calibration does; without, from the current directory.
     """
-    from sim.calibration import resolve_base
+    from sim.analysis.calibration import resolve_base
     from sim.scenario.loader import load_scenario
 
     try:
@@ -858,7 +858,7 @@ def _check_parameters(spec, config, label: str) -> None:
 
 
 def _rounded(config, path: str, value: float):
-    from sim.calibration import get_value
+    from sim.analysis.calibration import get_value
 
     try:
         cur = get_value(config, path)
@@ -940,7 +940,7 @@ def _run_analysis_in(label: str, args: argparse.Namespace, argv: Sequence[str] |
     import time
     import traceback
 
-    from sim.results import (
+    from sim.runs.results import (
         MANIFEST,
         atomic_write_json,
         atomic_write_text,
@@ -1006,7 +1006,7 @@ def _g(x: float | None, digits: int = 4) -> str:
 def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from pydantic import ValidationError
 
-    from sim.calibration import CalibrationSpec, calibrate, make_problem
+    from sim.analysis.calibration import CalibrationSpec, calibrate, make_problem
 
     _check_int("--seed", args.seed, 0)
     spec, path = _load_spec(args.spec, CalibrationSpec, "calibration")
@@ -1025,7 +1025,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     except ValueError as exc:  # a target not after the run start
         raise ScenarioError(label, "targets", str(exc), "target dates after the run start (start or "
                             "the base scenario's time.start)") from None
-    from sim.calibration import scenario_target, spec_write_path
+    from sim.analysis.calibration import scenario_target, spec_write_path
 
     write = False if args.no_write_scenario else args.write_scenario
     target = scenario_target(spec, write, True)
@@ -1083,7 +1083,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 def _sensitivity_config(spec, label: str):
     import difflib
 
-    from sim.sensitivity import OUTCOMES
+    from sim.analysis.sensitivity import OUTCOMES
 
     for i, o in enumerate(spec.outcomes):
         if o not in OUTCOMES:
@@ -1103,7 +1103,7 @@ def _estimate_seconds(spec, config, n_runs: int, workers: int = 1) -> tuple[floa
     replicate it runs."""
     import time
 
-    from sim.calibration import run_totals, with_values
+    from sim.analysis.calibration import run_totals, with_values
 
     cfg = with_values(config, spec.parameters, [(p.lower + p.upper) / 2 for p in spec.parameters])
     t0 = time.perf_counter()
@@ -1129,7 +1129,13 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
     import yaml
 
-    from sim.sensitivity import CHUNK_ROWS, SensitivitySpec, n_model_runs, n_points, run_sensitivity
+    from sim.analysis.sensitivity import (
+        CHUNK_ROWS,
+        SensitivitySpec,
+        n_model_runs,
+        n_points,
+        run_sensitivity,
+    )
 
     spec, path = _load_spec(args.spec, SensitivitySpec, "sensitivity")
     label = str(path)
@@ -1197,7 +1203,7 @@ def _scenario_inputs(args: argparse.Namespace, sc, **extra) -> tuple[dict, tuple
 
 
 def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.policy_questions import what_it_takes
+    from sim.analysis.questions import what_it_takes
     from sim.scenario.docs import strip
 
     _check_fraction("--probability", args.probability)
@@ -1256,7 +1262,7 @@ def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> i
 
 
 def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.policy_questions import CHANNELS, attribution
+    from sim.analysis.questions import CHANNELS, attribution
 
     sc = _question_scenario(args, goal=False)
     executor = choose_executor(args, (1 + len(CHANNELS)) * args.replicates, sc)
@@ -1290,7 +1296,7 @@ def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
 
 def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.policy_questions import DEFAULT_SWEEP, discover
+    from sim.analysis.questions import DEFAULT_SWEEP, discover
 
     _check_int("--samples", args.samples, 2)
     _check_int("--seed", args.seed, 0)
@@ -1345,8 +1351,8 @@ ANALYSIS_COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
-    from sim.executors import ExecutorError
-    from sim.runner import Interrupted
+    from sim.runs.executors import ExecutorError
+    from sim.runs.runner import Interrupted
 
     parser = build_parser()
     try:

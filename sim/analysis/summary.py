@@ -1,6 +1,6 @@
 """Reduce tidy time series over replicates: bands, goal outcomes, the summary table, comparisons.
 
-Everything here is a pure function of tidy tables built by :mod:`sim.outputs` (one or many
+Everything here is a pure function of tidy tables built by :mod:`sim.core.outputs` (one or many
 replicates stacked, column ``replicate``). Replicate ``r`` of every scenario uses the same seeds
 (child ``r`` of the root seed), so differences between scenarios are taken replicate by
 replicate (common random numbers, :func:`paired_differences`).
@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from sim.outputs import METRIC_COLUMNS, select
-from sim.population import population_scale
+from sim.core.outputs import METRIC_COLUMNS, select
+from sim.core.population import population_scale
 from sim.scenario.schema import Goals, Scenario
 
 Z95 = 1.959963984540054
@@ -91,7 +91,7 @@ def bands(ts: pd.DataFrame, metrics: Sequence[str] | None = None,
     Args:
         ts: Tidy time series of one or more replicates (any extra numeric column, e.g. a share,
             can be listed in ``metrics``).
-        metrics: Columns to summarise; default every metric of :data:`sim.outputs.METRIC_COLUMNS`
+        metrics: Columns to summarise; default every metric of :data:`sim.core.outputs.METRIC_COLUMNS`
             present in ``ts``.
         by: Grouping columns (one value per replicate in each group is expected).
 

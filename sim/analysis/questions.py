@@ -8,13 +8,13 @@
   adoption lost without a channel is its raw contribution, then normalised so that the
   contributions add up to the new adoption of the full run.
 * :func:`discover`: a Latin-hypercube sweep of uncertainties and levers, then PRIM
-  (:mod:`sim.prim`) for the boxes of inputs in which the 1,000,000 goal is missed.
+  (:mod:`sim.analysis.prim`) for the boxes of inputs in which the 1,000,000 goal is missed.
 
 All counts are scaled to 2,000,000 firms (``2,000,000 / total_firms``) and compared with the
 scenario's goals.
 
 Execution: each function takes ``executor=None, workers=None, address=None`` (None: serially in
-this process; ``workers`` alone: local processes; see :mod:`sim.executors`). Independent runs are
+this process; ``workers`` alone: local processes; see :mod:`sim.runs.executors`). Independent runs are
 submitted together (every replicate of a lever value, the grid of :func:`what_it_takes`, every
 counterfactual of :func:`attribution`, every point of :func:`discover`) and their results are put
 back by index, so the results are the same whatever the executor or the number of workers.
@@ -30,11 +30,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sim.calibration import ParameterSpec, executor_for, run_groups, scale_up, with_values
-from sim.executors import Executor
+from sim.analysis.calibration import ParameterSpec, executor_for, run_groups, scale_up, with_values
+from sim.analysis.prim import PrimResult, find_box
+from sim.core.model import apply_overrides
 from sim.fileio import atomic_savefig, atomic_write_csv
-from sim.model import apply_overrides
-from sim.prim import PrimResult, find_box
+from sim.runs.executors import Executor
 from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Scenario, month_number
 
@@ -178,7 +178,7 @@ def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cl
         integer: Round lever values (for counts such as onboardings per month).
         out_dir: If given, writes ``what_it_takes.csv`` and ``what_it_takes.png``.
         progress: Optional callback of one-line messages.
-        executor: Where the model runs go: an :class:`~sim.executors.Executor` (left open) or
+        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
             ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
             or local processes if ``workers`` is given. The replicates of a lever value run
             together, and so do the ``grid`` values with the first bound; the bisection steps
@@ -341,7 +341,7 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
         seed: Root seed (default: the scenario's).
         channels: Channels to evaluate (keys of :data:`CHANNELS`).
         out_dir: If given, writes ``attribution.csv`` and a stacked-area ``attribution.png``.
-        executor: Where the model runs go: an :class:`~sim.executors.Executor` (left open) or
+        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
             ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
             or local processes if ``workers`` is given. The full run and every counterfactual
             (``(1 + channels) x replicates`` runs) are submitted together; results do not depend
@@ -442,7 +442,7 @@ class DiscoveryResult:
         cases: One row per sampled point: inputs, cloud firms at the goal date (mean over
             replicates, scaled), ``p_missed`` and ``missed`` (the case of interest:
             the goal is missed in more than half of the replicates).
-        prim: The :class:`~sim.prim.PrimResult`.
+        prim: The :class:`~sim.analysis.prim.PrimResult`.
         box: Restricted dimensions of the selected box.
         files: Written files.
     """
@@ -474,7 +474,7 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
         out_dir: If given, writes ``discovery_cases.csv``, ``prim_trajectory.csv`` and
             ``prim_box.csv``.
         progress: Callback ``(done, total)`` as points complete.
-        executor: Where the model runs go: an :class:`~sim.executors.Executor` (left open) or
+        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
             ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
             or local processes if ``workers`` is given. Every point's replicates are submitted
             together; results do not depend on it.

@@ -2,7 +2,7 @@
 
 * :class:`RunSpec` is what a worker needs for one replicate (small and picklable);
   :func:`run_one` runs it and returns a :class:`ReplicateResult`: the replicate's tidy time
-  series (:func:`sim.outputs.tidy_timeseries`) and wall time, or a failure record (error type,
+  series (:func:`sim.core.outputs.tidy_timeseries`) and wall time, or a failure record (error type,
   message, traceback, seed). It never raises: failures are data.
 * :func:`run_scenario` runs the replicates of one scenario; :func:`compare_scenarios` runs
   several scenarios with common random numbers (replicate ``r`` of every scenario uses
@@ -35,12 +35,12 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from sim import outputs, uncertainty
+from sim.core import outputs, uncertainty
+from sim.core.model import CloudAdoptionModel, run_seed
+from sim.core.population import Population, build_population
 from sim.errors import ScenarioError
-from sim.executors import Executor, SerialExecutor, make_executor
-from sim.model import CloudAdoptionModel, run_seed
-from sim.population import Population, build_population
-from sim.results import (
+from sim.runs.executors import Executor, SerialExecutor, make_executor
+from sim.runs.results import (
     FIGURES,
     SUMMARY,
     TIMESERIES,
@@ -399,7 +399,7 @@ def _empty_timeseries() -> pd.DataFrame:
 
 
 def _write_figures(folder: Path, ts: pd.DataFrame, config: Scenario, compare=None) -> list[Path]:
-    from sim import plots
+    from sim.plots import scenario as plots
 
     cfg, _ = goals_evaluated(config)
     return plots.write_figures(folder, ts, cfg, compare=compare)  # each PNG written atomically
@@ -459,7 +459,7 @@ def run_scenario(
             default: the number planned by the interrupted run).
         seed: Root seed (overrides ``run.seed``).
         overrides: ``--set`` style overrides, e.g. ``["population.total_firms=50000"]``.
-        executor: An :class:`~sim.executors.Executor` or ``"serial"``, ``"processes"``,
+        executor: An :class:`~sim.runs.executors.Executor` or ``"serial"``, ``"processes"``,
             ``"dask"`` (default: serial, or processes if ``workers`` is given).
         workers: Worker processes for ``processes`` / a local ``dask`` cluster.
         address: Dask scheduler address (``tcp://host:8786``).
@@ -473,7 +473,7 @@ def run_scenario(
         command: Command line recorded in the manifest.
 
     Returns:
-        The :class:`~sim.results.ScenarioResult`; check ``result.failures`` for failed runs.
+        The :class:`~sim.runs.results.ScenarioResult`; check ``result.failures`` for failed runs.
 
     Raises:
         ScenarioError: Invalid scenario, overrides or resume folder (nothing is written).
@@ -561,7 +561,7 @@ class CompareResult:
 
     Attributes:
         results: :class:`ScenarioResult` per scenario label (first = reference).
-        differences: :func:`sim.summary.paired_differences` of every other scenario vs the
+        differences: :func:`sim.analysis.summary.paired_differences` of every other scenario vs the
             reference (None if a scenario has no successful replicate).
         reference: Label of the reference (first) scenario.
         folder: The comparison folder (``results/compare/<timestamp>-<hash>/``) or None.
@@ -597,8 +597,8 @@ class CompareResult:
         Returns:
             The axes.
         """
-        from sim import plots
-        from sim.results import _axes
+        from sim.plots import scenario as plots
+        from sim.runs.results import _axes
 
         goals, _ = self.results[self.reference]._goals()
         return plots.plot_compare(_axes(ax), self.timeseries, goals, metric=metric)
@@ -707,7 +707,7 @@ def compare_scenarios(
     diffs = None
     ref_cfg, _ = goals_evaluated(first)
     if len(ts_ok) == len(results):
-        from sim import summary
+        from sim.analysis import summary
 
         diffs = summary.paired_differences(ts_ok, labels[0], goals=summary.scaled_goals(ref_cfg))
     cmp = CompareResult(results, diffs, labels[0])

@@ -51,7 +51,7 @@ results go to a new folder ``<out>/sweep/<UTC timestamp>-<hash>/``:
   ``failures.csv`` if a run failed (the other runs go on; failures are data).
 
 Counts are those of the simulated population and the goals are scaled to it, as in
-``gdcloud run`` (:func:`sim.summary.scaled_goals`); a run that ends before ``goals.date`` is
+``gdcloud run`` (:func:`sim.analysis.summary.scaled_goals`); a run that ends before ``goals.date`` is
 evaluated at its last month.
 """
 
@@ -75,7 +75,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from sim.errors import ScenarioError
-from sim.executors import Executor
+from sim.runs.executors import Executor
 from sim.scenario.schema import Scenario, month_number
 
 SWEEP_DIR = "sweep"
@@ -95,7 +95,7 @@ RUN_COLUMNS: list[str] = [
     "transformed_gap", "cloud_goal_met", "transformed_goal_met", "both_goals_met",
     "cloud_goal_first_met", "transformed_goal_first_met", "voucher_spend_total_cny",
 ]
-"""Outcomes of one run (:func:`sim.summary.goal_outcomes` plus ``both_goals_met``)."""
+"""Outcomes of one run (:func:`sim.analysis.summary.goal_outcomes` plus ``both_goals_met``)."""
 
 OUTCOME_COLUMNS: list[str] = ["point", "replicate", "<parameters>", *RUN_COLUMNS]
 """Columns of ``outcomes.csv``; ``<parameters>`` stands for one column per parameter path."""
@@ -220,7 +220,7 @@ def load_sweep(spec: str | Path | SweepSpec | dict) -> SweepSpec:
         ScenarioError: Missing or unreadable file, invalid YAML, an unknown key or a bad value
             (one line naming the file and the key).
     """
-    from sim.cli import _find_spec, _read_spec, _spec_error
+    from sim.cli.main import _find_spec, _read_spec, _spec_error
 
     if isinstance(spec, SweepSpec):
         return spec
@@ -544,7 +544,7 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
     Raises:
         ScenarioError: Anything invalid (one line naming the sweep file, or the ``--set``).
     """
-    from sim.calibration import resolve_base
+    from sim.analysis.calibration import resolve_base
     from sim.scenario.loader import load_scenario
 
     spec = load_sweep(spec)
@@ -712,7 +712,7 @@ class Estimate:
 def estimate(plan: SweepPlan, *, workers: int = 1, measure: bool = True) -> Estimate:
     """Estimate the sweep's time: one timed run of the base at its population size if it is quick
     (rough estimate below :data:`MEASURE_LIMIT_S`), else :func:`rough_run_seconds`."""
-    from sim.runner import RunSpec, run_one
+    from sim.runs.runner import RunSpec, run_one
 
     rough = rough_run_seconds(plan.base)
     base_s, measured = rough, False
@@ -776,8 +776,9 @@ def _value(v: Any) -> Any:
 
 def run_point(run: SweepRun) -> SweepRunResult:
     """Run one replicate of one point and reduce it to its goal outcomes (never raises)."""
-    from sim import runner, summary
-    from sim.results import goals_evaluated
+    from sim.analysis import summary
+    from sim.runs import runner
+    from sim.runs.results import goals_evaluated
 
     res = runner.run_one(runner.RunSpec(run.scenario, run.name, run.replicate, run.root_seed,
                                         label=f"point-{run.point}"))
@@ -804,7 +805,7 @@ def run_point(run: SweepRun) -> SweepRunResult:
 
 
 def _lost(run: SweepRun, exc: BaseException) -> SweepRunResult:
-    from sim.model import run_seed
+    from sim.core.model import run_seed
 
     seq = run_seed(run.root_seed, run.replicate)
     return SweepRunResult(run.point, run.replicate, False, int(seq.entropy),
@@ -901,7 +902,7 @@ def plot_sweep(plan: SweepPlan, summary: pd.DataFrame, path: Path) -> Path:
     coloured by the median cloud firms at the goal date."""
     from matplotlib.figure import Figure
 
-    from sim.plots import _save
+    from sim.plots.scenario import _save
 
     path.parent.mkdir(parents=True, exist_ok=True)
     done = summary[summary.n_replicates > 0]
@@ -909,7 +910,7 @@ def plot_sweep(plan: SweepPlan, summary: pd.DataFrame, path: Path) -> Path:
     ax = fig.add_subplot()
     reps = f"{plan.replicates} replicate{'s' if plan.replicates != 1 else ''} per point, same seeds at every point"
     if len(plan.parameters) == 1:
-        from sim.policy_questions import binomial_interval
+        from sim.analysis.questions import binomial_interval
 
         p = plan.parameters[0]
         x, ticks = _axis(done[p])
@@ -1047,7 +1048,7 @@ def run_sweep(
         spec: A sweep file, a shipped sweep name (``scenarios/analysis/<name>.yaml``), a dict,
             a :class:`SweepSpec` or a :class:`SweepPlan` from :func:`prepare`.
         overrides: ``--set`` strings applied to the base (ignored for a SweepPlan).
-        executor: An :class:`~sim.executors.Executor` or ``"serial"``, ``"processes"``,
+        executor: An :class:`~sim.runs.executors.Executor` or ``"serial"``, ``"processes"``,
             ``"dask"`` (default: serial, or processes if ``workers`` is given).
         workers: Worker processes for ``processes`` / a local ``dask`` cluster.
         address: Dask scheduler address.
@@ -1064,8 +1065,8 @@ def run_sweep(
         ScenarioError: Invalid sweep (nothing is written).
         SweepInterrupted: Ctrl-C; the finished points are kept in the folder.
     """
-    from sim import runner
-    from sim.results import (
+    from sim.runs import runner
+    from sim.runs.results import (
         MANIFEST,
         atomic_write_json,
         atomic_write_text,
@@ -1203,7 +1204,7 @@ def summary_lines(result: SweepResult, *, max_rows: int = 20) -> list[str]:
 
 def dry_run_lines(plan: SweepPlan, est: Estimate) -> list[str]:
     """What ``gdcloud sweep --dry-run`` prints."""
-    from sim.cli import _duration
+    from sim.cli.main import _duration
 
     sc = plan.base
     lines = [f"sweep dry run ({plan.label}): nothing written",

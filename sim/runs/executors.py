@@ -3,14 +3,14 @@
 Every executor has the same interface, :meth:`Executor.map`, which calls a picklable function on
 each run specification and hands each result to a callback *as soon as that run finishes* (in
 whatever order runs finish). Results never depend on the executor: every run carries its own
-seed (:func:`sim.model.run_seed`), and the runner sorts results by replicate before writing.
+seed (:func:`sim.core.model.run_seed`), and the runner sorts results by replicate before writing.
 
-Failures are data: the run function (:func:`sim.runner.run_one`) catches exceptions and returns
+Failures are data: the run function (:func:`sim.runs.runner.run_one`) catches exceptions and returns
 a failure record. If a run cannot even report back (a worker process dies, a result cannot be
 unpickled), ``map`` calls ``on_error(spec, exception)`` instead of stopping the other runs.
 
 Example:
-    >>> from sim.executors import SerialExecutor
+    >>> from sim.runs.executors import SerialExecutor
     >>> out = []
     >>> SerialExecutor().map(lambda x: x * x, [1, 2, 3], out.append)
     >>> out
@@ -31,7 +31,7 @@ from typing import Any
 ResultCallback = Callable[[Any], None]
 ErrorCallback = Callable[[Any, BaseException], None]
 
-PRELOAD: tuple[str, ...] = ("sim.runner",)
+PRELOAD: tuple[str, ...] = ("sim.runs.runner",)
 """Modules the fork server imports before forking workers (saves each worker the import)."""
 
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
@@ -131,7 +131,7 @@ class ProcessExecutor(Executor):
 
     Uses :class:`concurrent.futures.ProcessPoolExecutor` with the ``forkserver`` start method
     where available (``spawn`` elsewhere), so workers never inherit the parent's threads or
-    state. Each worker keeps its own population cache (see :mod:`sim.runner`), so a fixed
+    state. Each worker keeps its own population cache (see :mod:`sim.runs.runner`), so a fixed
     ``population.structure_seed`` makes later replicates in the same worker cheap.
 
     Args:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import datasets
-from sim.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population, population_scale
+from sim.core.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population, population_scale
 from sim.scenario import schema
 from sim.scenario.schema import month_number
 

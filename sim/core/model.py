@@ -30,8 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from sim import datasets
-from sim.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
-from sim.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
+from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
+from sim.core.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
 from sim.scenario.schema import Scenario, StageRates, month_number
 
 METRICS: tuple[str, ...] = (
@@ -203,7 +203,7 @@ class CloudAdoptionModel(mesa.Model):
         # Parametric uncertainty: this replicate's draws replace the uncertain values.
         self.sampled_parameters: dict[str, float] = {}
         if config.uncertainties:
-            from sim import uncertainty
+            from sim.core import uncertainty
 
             self.sampled_parameters = uncertainty.draw(
                 config.uncertainties, np.random.default_rng(self.streams["uncertainties"]))

@@ -1,0 +1,1 @@
+"""Analysis above single runs: summaries, sweeps, calibration, sensitivity, policy questions."""

@@ -1,0 +1,1 @@
+"""The ``gdcloud`` command line (a thin layer over :mod:`sim.api`)."""

@@ -1,0 +1,1 @@
+"""The core model: firm population, policy instruments, parametric uncertainty, the Mesa model."""

@@ -1,0 +1,1 @@
+"""Running scenarios: executors, the replicate runner, results folders."""
