@@ -98,6 +98,44 @@ def population_indicator(indicator: str) -> dict[str, float]:
     return {r["date"]: float(r["value"]) for r in _rows("population.csv") if r["indicator"] == indicator}
 
 
+@dataclass(frozen=True)
+class ProgressRecord:
+    """One row of ``progress_reported.csv``, whatever its ``kind`` (see :mod:`sim.analysis.observation`).
+
+    Attributes:
+        row: Data row number in the file (1 = the first row after the header), to cite a figure.
+        date: Date the figure refers to (YYYY-MM-DD).
+        indicator: What is counted (e.g. ``cloud_enterprises_cumulative``).
+        value: The published number; None for ``not reported`` rows (nothing was published).
+        kind: How to read it: ``reported``, ``reported lower bound``, ``reported (repeat)``,
+            ``reported headline (likely stale)``, ``reported (date approximate)``,
+            ``not reported`` or ``target``.
+        scope: What the source says was counted.
+        source: The publication.
+        url: Where it was read (may be empty).
+    """
+
+    row: int
+    date: str
+    indicator: str
+    value: float | None
+    kind: str
+    scope: str
+    source: str
+    url: str
+
+
+@cache
+def progress_records() -> tuple[ProgressRecord, ...]:
+    """Every row of ``progress_reported.csv`` (every kind; rows without a value included)."""
+    return tuple(
+        ProgressRecord(row=i, date=r["date"], indicator=r["indicator"],
+                       value=float(r["value"]) if r["value"].strip() else None, kind=r["kind"],
+                       scope=r["scope"], source=r["source"], url=r["url"])
+        for i, r in enumerate(_rows("progress_reported.csv"), start=1)
+    )
+
+
 @cache
 def reported_progress() -> list[dict[str, object]]:
     """Reported (not target) cumulative progress figures, ``progress_reported.csv``."""

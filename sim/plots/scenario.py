@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, PercentFormatter
 
 from sim import datasets
+from sim.analysis import observation
 from sim.analysis.summary import bands, group_gaps, population_scale, scaled_goals
 from sim.core.outputs import select
 from sim.fileio import atomic_savefig
@@ -31,12 +32,6 @@ from sim.scenario.schema import Goals, Scenario
 
 DPI = 150
 """Resolution of written figures."""
-
-REPORTED_INDICATOR: dict[str, str] = {
-    "cloud_cumulative": "cloud_enterprises_cumulative",
-    "transformed": "above_scale_transformed_cumulative",
-}
-"""Metric of the time series -> indicator of ``progress_reported.csv``."""
 
 METRIC_TITLE: dict[str, str] = {
     "cloud_cumulative": "Firms on the cloud (cumulative), Guangdong",
@@ -136,11 +131,43 @@ def short_source(source: str) -> str:
     return head
 
 
-def _reported(metric: str) -> list[dict[str, object]]:
-    ind = REPORTED_INDICATOR.get(metric)
-    if ind is None:
-        return []
-    return [r for r in datasets.reported_progress() if r["indicator"] == ind]
+FIGURE_STYLE: dict[str, tuple[str, str, str]] = {
+    "exact": ("o", REPORTED_COLOR, "Reported (rounding interval)"),
+    "date_window": ("o", REPORTED_COLOR, "Reported, date approximate (window)"),
+    "lower_bound": ("^", REPORTED_COLOR, "Reported lower bound ('more than')"),
+    "stale": ("^", "white", "Repeated / stale headline (no evidence)"),
+}
+"""Marker, face colour and legend label of each :attr:`sim.analysis.observation.Figure.marker`."""
+
+
+def draw_figures(ax: Axes, metric: str, *, scale: float = 1.0, notes: list[str] | None = None) -> list[float]:
+    """Mark the published figures of ``metric`` by their observation rule; return their values.
+
+    Exact figures are filled circles with their rounding interval, lower bounds filled triangles
+    up, repeated or stale headlines hollow triangles, figures with an approximate date circles
+    with a horizontal bar over their date window (:mod:`sim.analysis.observation`).
+    """
+    figs = [f for f in observation.figures() if f.metric == metric and f.marker != "none"]
+    seen: set[str] = set()
+    for f in figs:
+        shape, face, text = FIGURE_STYLE[f.marker]
+        t = pd.Timestamp(f.date)
+        v = float(f.value) * scale  # type: ignore[arg-type]
+        kw: dict[str, object] = {}
+        if f.marker == "date_window":
+            t0 = pd.Timestamp(f"{f.first_month}-01")
+            t1 = pd.Timestamp(f"{f.last_month}-01") + pd.offsets.MonthEnd(0)
+            kw["xerr"] = [[t - t0], [t1 - t]]
+        elif f.marker == "exact":
+            kw["yerr"] = [[v - f.lower * scale], [f.upper * scale - v]]
+        ax.errorbar([t], [v], fmt=shape, markersize=7, markerfacecolor=face, markeredgecolor=REPORTED_COLOR,
+                    markeredgewidth=1.5, ecolor=REPORTED_COLOR, capsize=3, zorder=5,
+                    label=None if f.marker in seen else text, **kw)
+        seen.add(f.marker)
+    if figs and notes is not None:
+        srcs = list(dict.fromkeys(short_source(f.source) for f in figs))
+        notes.append("Reported: " + "; ".join(srcs) + ".")
+    return [float(f.value) * scale for f in figs]  # type: ignore[arg-type]
 
 
 def _footnote(ax: Axes, text: str) -> None:
@@ -183,16 +210,7 @@ def plot_provincial(ax: Axes, ts: pd.DataFrame, goals: Goals, *, metric: str = "
     notes = []
     tops: list[float] = []
     if reported:
-        pts = _reported(metric)
-        if pts:
-            t = pd.to_datetime([str(p["date"]) for p in pts])
-            v = np.array([float(p["value"]) for p in pts]) * scale  # type: ignore[arg-type]
-            tops.append(float(v.max()))
-            ax.plot(t, v, marker="o", markersize=6, linestyle="none", markerfacecolor="white",
-                    markeredgecolor=REPORTED_COLOR, markeredgewidth=1.5, zorder=5,
-                    label="Reported (official figures)")
-            srcs = list(dict.fromkeys(short_source(str(p["source"])) for p in pts))
-            notes.append("Reported: " + "; ".join(srcs) + ".")
+        tops.extend(draw_figures(ax, metric, scale=scale, notes=notes))
     if scale != 1.0:
         notes.append(f"Goal and reported figures scaled \u00d7{scale:.4g} to the simulated population "
                      f"(total_firms / 2,000,000).")
