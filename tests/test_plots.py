@@ -53,7 +53,7 @@ def test_plot_provincial(run, tmp_path: Path) -> None:
     assert plot_provincial(ax, ts, goals, scale=population_scale(cfg)) is ax
     labels = ax.get_legend_handles_labels()[1]
     assert f"Goal: {goals.cloud_firms:,} firms by 2025-12" in labels
-    assert "Reported (official figures)" in labels
+    assert "Reported (rounding interval)" in labels and "Reported lower bound ('more than')" in labels
     assert ax.get_ylim()[1] > goals.cloud_firms
     assert "," in ax.yaxis.get_major_formatter()(goals.cloud_firms, 0)
     assert any("Reported:" in t.get_text() for t in ax.texts)
@@ -65,7 +65,7 @@ def test_plot_transformed_and_options(run, tmp_path: Path) -> None:
     fig = Figure(figsize=(9, 5.5), layout="constrained")
     ax = plot_transformed(fig.add_subplot(), ts, scaled_goals(cfg), reported=False, label="demo")
     labels = ax.get_legend_handles_labels()[1]
-    assert "demo" in labels and "Reported (official figures)" not in labels
+    assert "demo" in labels and not any(x.startswith("Reported") for x in labels)
     assert "transformed" in ax.get_title()
     _png(fig, tmp_path / "transformed.png")
 
