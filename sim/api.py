@@ -37,7 +37,13 @@ from sim.plots.scenario import (
     plot_transformed,
     write_figures,
 )
-from sim.runs.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor, make_executor
+from sim.runs.executors import (
+    DaskExecutor,
+    Executor,
+    ProcessExecutor,
+    SerialExecutor,
+    make_executor,
+)
 from sim.runs.results import ScenarioResult, load_results
 from sim.runs.runner import CompareResult, compare_scenarios, run_scenario
 from sim.scenario.loader import load_scenario, resolved_yaml, scenario_hash, shipped_scenarios

@@ -51,8 +51,9 @@ def test_spec_is_strict() -> None:
         CalibrationSpec.model_validate(_spec(parameters=[{"path": CLOUD, "lower": 0.2, "upper": 0.1}]))
     with pytest.raises(ValidationError, match="no reported"):
         CalibrationSpec.model_validate(_spec(targets=[{"indicator": "cloud_enterprises_cumulative", "date": "2023-12-31"}]))
-    with pytest.raises(KeyError):
-        make_problem(CalibrationSpec.model_validate(_spec(parameters=[{"path": "diffusion.cloud.nope", "lower": 0, "upper": 1}])))
+    with pytest.raises(ScenarioError, match=r"^\(calibration spec\): parameters\[0\]\.path: diffusion.cloud.market_rate: "
+                       r"unknown key 'market_rate'.*did you mean 'market_rate_per_year'"):
+        make_problem(CalibrationSpec.model_validate(_spec(parameters=[{"path": "diffusion.cloud.market_rate", "lower": 0, "upper": 1}])))
 
 
 def test_default_targets_are_the_end_2021_reports() -> None:

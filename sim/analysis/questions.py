@@ -32,10 +32,10 @@ import pandas as pd
 
 from sim.analysis.calibration import ParameterSpec, executor_for, run_groups, scale_up, with_values
 from sim.analysis.prim import PrimResult, find_box
-from sim.core.model import apply_overrides
 from sim.fileio import atomic_savefig, atomic_write_csv
 from sim.runs.executors import Executor
 from sim.scenario.loader import load_scenario
+from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario, month_number
 
 Goal = Literal["cloud", "transformed", "both"]
@@ -44,14 +44,14 @@ POLICY_INSTRUMENTS = ("vouchers", "platforms", "pilots", "chain_leaders", "sme_p
 and stays on, as in ``scenarios/no_policy.yaml``)."""
 
 CHANNELS: dict[str, dict[str, Any]] = {
-    "policy": {f"policies__{p}__enabled": False for p in POLICY_INSTRUMENTS},
-    "supply_chain": {"diffusion__cloud__chain_weight_per_year": 0.0,
-                     "diffusion__transform__chain_weight_per_year": 0.0},
-    "park_cluster_peers": {f"diffusion__{s}__{w}": 0.0 for s in ("cloud", "transform")
+    "policy": {f"policies.{p}.enabled": False for p in POLICY_INSTRUMENTS},
+    "supply_chain": {"diffusion.cloud.chain_weight_per_year": 0.0,
+                     "diffusion.transform.chain_weight_per_year": 0.0},
+    "park_cluster_peers": {f"diffusion.{s}.{w}": 0.0 for s in ("cloud", "transform")
                            for w in ("park_weight_per_year", "cluster_city_weight_per_year",
                                      "province_weight_per_year")},
-    "market": {"diffusion__cloud__market_rate_per_year": 0.0,
-               "diffusion__transform__market_rate_per_year": 0.0},
+    "market": {"diffusion.cloud.market_rate_per_year": 0.0,
+               "diffusion.transform.market_rate_per_year": 0.0},
 }
 """Counterfactual overrides per channel."""
 
@@ -59,12 +59,12 @@ CHANNELS: dict[str, dict[str, Any]] = {
 def _resolve(base: Scenario | str | Path, total_firms: int | None, overrides: dict | None,
              seed: int | None) -> Scenario:
     cfg = base if isinstance(base, Scenario) else load_scenario(base)
-    ov: dict[str, Any] = {k.replace(".", "__"): v for k, v in (overrides or {}).items()}
+    ov: dict[str, Any] = dict(overrides or {})
     if total_firms is not None:
-        ov["population__total_firms"] = total_firms
+        ov["population.total_firms"] = total_firms
     if seed is not None:
-        ov["run__seed"] = seed
-    return apply_overrides(cfg, ov) if ov else cfg
+        ov["run.seed"] = seed
+    return set_values(cfg, ov, label="(overrides)") if ov else cfg
 
 
 COUNT_METRICS: tuple[str, ...] = ("cloud_cumulative", "transformed")
@@ -201,7 +201,6 @@ def _what_it_takes(cfg: Scenario, lever_path: str, goal: Goal, probability: floa
                    out_dir: str | Path | None, progress: Callable[[str], None] | None,
                    executor: Executor) -> WhatItTakesResult:
     say = progress or (lambda _m: None)
-    key = lever_path.replace(".", "__")
     cache: dict[float, int] = {}
 
     def lever(v: float) -> float:
@@ -210,7 +209,7 @@ def _what_it_takes(cfg: Scenario, lever_path: str, goal: Goal, probability: floa
     def evaluate(values: Sequence[float]) -> None:
         """Evaluate the lever values not yet in the cache, all replicates of all values at once."""
         todo = [v for v in dict.fromkeys(lever(v) for v in values) if v not in cache]
-        cfgs = [apply_overrides(cfg, {key: v}) for v in todo]
+        cfgs = [set_values(cfg, {lever_path: v}, label="lever") for v in todo]
         for v, c, (cloud, trans) in zip(todo, cfgs, goal_counts_many(cfgs, replicates, executor), strict=True):
             cache[v] = int(_met(c, cloud, trans, goal).sum())
             say(f"{lever_path}={v:g}: {cache[v]}/{replicates} replicates meet the {goal} goal")
@@ -363,7 +362,7 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
                 acc[m] = acc[m] + (res[m] - res[m][0]) * f
         return res["dates"], {m: acc[m] / replicates for m in metrics}
 
-    configs = [cfg] + [apply_overrides(cfg, CHANNELS[ch]) for ch in channels]
+    configs = [cfg] + [set_values(cfg, CHANNELS[ch], label=f"channel {ch}") for ch in channels]
     with executor_for(executor, workers, address) as ex:
         adoption = run_groups([[(c, r, metrics) for r in range(replicates)] for c in configs], ex,
                               reduce=new_adoption)

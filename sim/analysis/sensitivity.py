@@ -49,10 +49,10 @@ from sim.analysis.calibration import (
     scale_up,
     with_values,
 )
-from sim.core.model import apply_overrides
 from sim.fileio import atomic_savefig, atomic_write_csv
 from sim.runs.executors import Executor
 from sim.scenario.loader import load_scenario
+from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario, month_number
 
 OUTCOMES: tuple[str, ...] = ("cloud_firms", "transformed_firms", "p_cloud_goal", "p_transformed_goal",
@@ -184,8 +184,8 @@ class ModelEvaluator:
         if bad:
             raise ValueError(f"unknown model outcomes {bad}; allowed: {', '.join(OUTCOMES)}")
         base = load_scenario(self.spec.base, dict(self.spec.overrides) or None)
-        self.config = apply_overrides(base, {"population__total_firms": self.spec.total_firms,
-                                             "run__seed": self.spec.seed})
+        self.config = set_values(base, {"population.total_firms": self.spec.total_firms,
+                                        "run.seed": self.spec.seed}, label="(sensitivity spec)")
 
     def point(self, theta: np.ndarray) -> dict[str, float]:
         """Outcomes at one parameter point."""
@@ -214,7 +214,7 @@ def _point_jobs(cfg: Scenario, replicates: int, outcomes: list[str]) -> list[Job
     same replicates without vouchers."""
     jobs: list[Job] = [(cfg, r, POINT_METRICS) for r in range(replicates)]
     if "voucher_cny_per_extra_cloud_firm" in outcomes:
-        nov = apply_overrides(cfg, {"policies__vouchers__enabled": False})
+        nov = set_values(cfg, {"policies.vouchers.enabled": False}, label="(voucher cost)")
         jobs += [(nov, r, ("cloud_cumulative",)) for r in range(replicates)]
     return jobs
 

@@ -67,7 +67,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from sim.errors import ScenarioError
 from sim.runs.executors import Executor
+from sim.scenario.docs import strip
+from sim.scenario.paths import annotation_of, assign, get_value, set_values
 from sim.scenario.schema import Scenario, month_number
 
 SWEEP_DIR = "sweep"
@@ -242,57 +244,9 @@ def load_sweep(spec: str | Path | SweepSpec | dict) -> SweepSpec:
 # --------------------------------------------------------------------------- schema helpers
 
 
-def _annotation(path: str) -> Any | None:
-    """Schema annotation of a dotted scenario key (list items by index), or None."""
-    from sim.scenario.docs import child_annotation, strip
-
-    annotation: Any = Scenario
-    for part in path.split("."):
-        core = strip(annotation)[0]
-        key: object = int(part) if get_origin(core) is list and part.isdigit() else part
-        annotation = child_annotation(annotation, key)
-        if annotation is None:
-            return None
-    return annotation
-
-
-def _core(annotation: Any) -> Any:
-    from sim.scenario.docs import strip
-
-    return strip(annotation)[0] if annotation is not None else None
-
-
-def _get(data: Any, path: str) -> Any:
-    """Value at a dotted path of a scenario dump (list items by index)."""
-    node = data
-    for part in path.split("."):
-        if isinstance(node, list):
-            node = node[int(part)]
-        elif isinstance(node, dict):
-            node = node[part] if part in node else node[int(part)]
-        else:
-            raise KeyError(path)
-    return node
-
-
 def _plain(path: str) -> str:
     """``a.items[0].b`` -> ``a.items.0.b`` (the loader writes list indices in brackets)."""
     return path.replace("[", ".").replace("]", "")
-
-
-def _apply(base: dict[str, Any], values: dict[str, Any], label: str) -> Scenario:
-    """``base`` (a scenario dump) with dotted ``values`` set, validated; ScenarioError if refused."""
-    from sim.scenario.loader import _assign, _convert
-
-    data = copy.deepcopy(base)
-    origin: dict[tuple, str] = {}
-    for key, value in values.items():
-        _assign(data, origin, key, value, label)
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        raise _convert(errors[0], origin, label, len(errors) - 1) from None
 
 
 def _relabel(exc: ScenarioError, label: str, key_path: str, path: str) -> ScenarioError:
@@ -588,8 +542,8 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
         checked: list[SweepParameter] = []
         for i, p in enumerate(spec.parameters):
             _check_path(data, p.path, label, f"parameters[{i}].path")
-            annotation = _annotation(p.path)
-            core = _core(annotation)
+            annotation = annotation_of(p.path, label)
+            core = strip(annotation)[0]
             is_int = core is int
             if p.is_range:
                 if core not in (int, float):
@@ -605,7 +559,7 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
                 ends = _int_bounds(p) if is_int else (p.lower, p.upper)
                 for bound, value in zip(("lower", "upper"), ends, strict=True):
                     try:
-                        _apply(data, {p.path: value}, label)
+                        set_values(data, {p.path: value}, label=label, round_integers=False)
                     except ScenarioError as exc:
                         raise _relabel(exc, label, f"parameters[{i}].{bound}", p.path) from None
                 checked.append(p)
@@ -613,10 +567,10 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
                 normal = []
                 for j, v in enumerate(p.values or []):
                     try:
-                        sc = _apply(data, {p.path: v}, label)
+                        sc = set_values(data, {p.path: v}, label=label, round_integers=False)
                     except ScenarioError as exc:
                         raise _relabel(exc, label, f"parameters[{i}].values[{j}]", p.path) from None
-                    normal.append(_get(sc.model_dump(mode="json"), p.path))
+                    normal.append(get_value(sc.model_dump(mode="json"), p.path))
                 if len({_key(v) for v in normal}) != len(normal):
                     raise ScenarioError(label, f"parameters[{i}].values",
                                         f"{p.path}: values repeat once read by the scenario: {normal}",
@@ -632,7 +586,7 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
         point = dict(zip(paths, row, strict=True))
         where = f"point {k} ({', '.join(f'{p}={_fmt(v)}' for p, v in point.items())})"
         try:
-            sc = _apply(data, point, label)
+            sc = set_values(data, point, label=label, round_integers=False)
         except ScenarioError as exc:
             if spec.design == "table":
                 file, key = (csv_file, f"line {k + 2}") if csv_file else (label, f"table[{k}]")
@@ -645,7 +599,7 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
                                 f"the run start {sc.time.start}", "a goals.date from time.start on")
         dump = sc.model_dump(mode="json")
         scenarios.append(sc)
-        values.append([_get(dump, p) for p in paths])
+        values.append([get_value(dump, p) for p in paths])
     points = pd.DataFrame(values, columns=paths) if values else pd.DataFrame(columns=paths)
     points.insert(0, "point", np.arange(len(values), dtype=np.int64))
     return SweepPlan(spec, label, base_file, base, sets, paths, points, scenarios, replicates, seed,
@@ -654,16 +608,11 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
 
 def _check_path(data: dict[str, Any], path: str, label: str, key_path: str, prefix: str = "") -> None:
     """The loader's error for an unknown key (with its did-you-mean), reported at ``key_path``."""
-    from sim.scenario.loader import _assign
-
     try:
-        _assign(copy.deepcopy(data), {}, path, None, label)
+        assign(copy.deepcopy(data), path, None, label)
     except ScenarioError as exc:
         raise ScenarioError(label, key_path, f"{prefix}{path}: {exc.message}", exc.allowed,
                             suggestion=exc.suggestion) from None
-    if _annotation(path) is None:
-        raise ScenarioError(label, key_path, f"{prefix}{path}: not a scenario key",
-                            "a dotted key of docs/scenario_reference.md")
 
 
 def design_points(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None = None) -> pd.DataFrame:

@@ -640,67 +640,18 @@ def _relabel(exc: ScenarioError, file: str, key_path: str | None = None, prefix:
                          suggestion=exc.suggestion, more=exc.more)
 
 
-def _scenario_key(path: str, label: str, *, numeric: bool):
-    """The schema annotation of a dotted scenario key; ScenarioError (naming ``label``) if the
-    key does not exist or, with ``numeric``, is not a number."""
-    from typing import get_origin
-
-    from sim.scenario.docs import allowed_text, child_annotation, model_class, strip, type_text
-    from sim.scenario.schema import Scenario
-
-    parts = path.split(".")
-    example = "e.g. policies.vouchers.budget_cny_per_year or diffusion.churn_rate_per_year"
-    if not all(parts):
-        raise ScenarioError(label, path or "(empty)", "empty key in the key path", f"dotted keys, {example}")
-    annotation = Scenario
-    for i, part in enumerate(parts):
-        here = ".".join(parts[: i + 1])
-        model = model_class(annotation)
-        if get_origin(strip(annotation)[0]) is list:
-            raise ScenarioError(label, here, "a list item: the analysis tools only set keys of sections "
-                                "and mappings", f"a numeric key, {example}")
-        if model is not None and part not in model.model_fields:
-            raise ScenarioError.unknown_key(label, here, part, model.model_fields)
-        child = child_annotation(annotation, part)
-        if child is None:
-            raise ScenarioError(label, here, f"{'.'.join(parts[:i])} has no key {part!r}",
-                                allowed_text(annotation))
-        annotation = child
-    if numeric:
-        model = model_class(annotation)
-        if model is not None:
-            keys = [k for k in model.model_fields
-                    if strip(child_annotation(annotation, k))[0] in (int, float)]
-            raise ScenarioError(label, path, "a section, not a number",
-                                "one of its numeric keys: " + (", ".join(keys) or "(none)"))
-        if strip(annotation)[0] not in (int, float):
-            raise ScenarioError(label, path, f"not a number ({type_text(annotation)})",
-                                f"a numeric key, {example}")
-    return annotation
-
-
 def _apply_checked(scenario, values: dict[str, object], label: str, key_path: str | None = None,
                    prefix: str = ""):
-    """``scenario`` with dotted ``values`` applied as the analysis functions apply them
-    (:func:`sim.core.model.apply_overrides`); one-line ScenarioError naming ``label`` if refused."""
-    from pydantic import ValidationError
-
-    from sim.core.model import apply_overrides
-    from sim.scenario.loader import _convert
+    """``scenario`` with dotted ``values`` set as the analysis functions set them
+    (:func:`sim.scenario.paths.set_values`); one-line ScenarioError naming ``label`` if refused."""
+    from sim.scenario.paths import set_values
 
     try:
-        return apply_overrides(scenario, {k.replace(".", "__"): v for k, v in values.items()})
-    except ValidationError as exc:
-        errors = exc.errors()
-        conv = _convert(errors[0], {}, label, len(errors) - 1)
-        if key_path and key_path != conv.key_path:
-            prefix += f"{conv.key_path}: "
-        raise _relabel(conv, label, key_path, prefix) from None
-    except KeyError:
-        key = next(iter(values))
-        raise ScenarioError(label, key_path or key, prefix + f"{key} cannot be set here (list items "
-                            "and entries missing from a mapping are not supported)",
-                            "a numeric key of a section, e.g. policies.vouchers.budget_cny_per_year") from None
+        return set_values(scenario, values, label=label)
+    except ScenarioError as exc:
+        if key_path and key_path != exc.key_path:
+            prefix += f"{exc.key_path}: "
+        raise _relabel(exc, label, key_path, prefix) from None
 
 
 def _check_goal_in_horizon(config, label: str, *, spec: bool = False) -> None:
@@ -845,26 +796,15 @@ def _spec_base(spec, label: str, folder: Path | None = None):
 
 def _check_parameters(spec, config, label: str) -> None:
     """Every parameter path is a numeric scenario key and both bounds are valid values of it."""
+    from sim.scenario.paths import spec_key
+
     for i, p in enumerate(spec.parameters):
         for path in p.paths:
-            try:
-                _scenario_key(path, label, numeric=True)
-            except ScenarioError as exc:
-                raise _relabel(exc, label, f"parameters[{i}].path", f"{path}: ") from None
+            spec_key(path, label, f"parameters[{i}].path")
         for bound in ("lower", "upper"):
             value = getattr(p, bound)
-            _apply_checked(config, {path: _rounded(config, path, value) for path in p.paths}, label,
+            _apply_checked(config, dict.fromkeys(p.paths, value), label,
                            f"parameters[{i}].{bound}")
-
-
-def _rounded(config, path: str, value: float):
-    from sim.analysis.calibration import get_value
-
-    try:
-        cur = get_value(config, path)
-    except KeyError:  # reported by _apply_checked
-        return float(value)
-    return int(round(value)) if isinstance(cur, int) and not isinstance(cur, bool) else float(value)
 
 
 # --------------------------------------------------------------------------- analysis: running
@@ -1209,7 +1149,9 @@ def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> i
     _check_fraction("--probability", args.probability)
     _check_fraction("--rel-tol", args.rel_tol)
     sc = _question_scenario(args, goal=True)
-    annotation = _scenario_key(args.lever, "LEVER", numeric=True)
+    from sim.scenario.paths import annotation_of
+
+    annotation = annotation_of(args.lever, "LEVER", numeric=True)
     integer = args.integer or strip(annotation)[0] is int
     lo, hi = args.bounds
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
@@ -1304,7 +1246,7 @@ def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     sc = _question_scenario(args, goal=True)
     for p in DEFAULT_SWEEP:  # the shipped sweep must still fit the scenario
         for bound in ("lower", "upper"):
-            _apply_checked(sc, {path: _rounded(sc, path, getattr(p, bound)) for path in p.paths}, args.scenario)
+            _apply_checked(sc, dict.fromkeys(p.paths, getattr(p, bound)), args.scenario)
     _, count_cb = _progress(args)
     executor = choose_executor(args, args.samples * args.replicates, sc)
 

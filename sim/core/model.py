@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from sim import datasets
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
 from sim.core.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
+from sim.scenario.paths import keyword_values, set_values
 from sim.scenario.schema import Scenario, StageRates, month_number
 
 METRICS: tuple[str, ...] = (
@@ -725,19 +726,8 @@ class CloudAdoptionModel(mesa.Model):
 
 
 def apply_overrides(config: Scenario, overrides: dict) -> Scenario:
-    """Return a copy of ``config`` with ``a__b__c=value`` overrides applied and re-validated."""
-    data = config.model_dump(mode="python")
-    for key, value in overrides.items():
-        path = key.split("__")
-        node = data
-        for p in path[:-1]:
-            if not isinstance(node, dict) or p not in node:
-                raise KeyError(f"unknown scenario key {'.'.join(path)!r}")
-            node = node[p]
-        if not isinstance(node, dict) or path[-1] not in node:
-            raise KeyError(f"unknown scenario key {'.'.join(path)!r}")
-        node[path[-1]] = value
-    return Scenario.model_validate(data)
+    """``config`` with ``a__b__c=value`` keyword overrides set (:func:`sim.scenario.paths.set_values`)."""
+    return set_values(config, keyword_values(overrides), label="(keyword overrides)")
 
 
 def simulate(config: Scenario, replicate: int = 0, population: Population | None = None) -> RunOutput:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from sim.scenario.paths import get_value, set_values
 from sim.scenario.schema import Scenario, Uncertainty
 
 
@@ -34,16 +35,7 @@ def draw(uncertainties: list[Uncertainty], rng: np.random.Generator) -> dict[str
 
 def apply(config: Scenario, values: dict[str, float]) -> Scenario:
     """``config`` with the drawn values set (integer keys rounded) and no uncertainties left."""
-    data = config.model_dump(mode="python")
-    data["uncertainties"] = []
-    for path, value in values.items():
-        node = data
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node[part]
-        old = node[parts[-1]]
-        node[parts[-1]] = int(round(value)) if isinstance(old, int) and not isinstance(old, bool) else value
-    return Scenario.model_validate(data)
+    return set_values(config, {"uncertainties": [], **values}, label="(uncertainties)")
 
 
 def sample_for_replicate(config: Scenario, root_seed: int, replicate: int) -> dict[str, float]:
@@ -55,14 +47,7 @@ def sample_for_replicate(config: Scenario, root_seed: int, replicate: int) -> di
     stream = spawn_streams(run_seed(root_seed, replicate))["uncertainties"]
     values = draw(config.uncertainties, np.random.default_rng(stream))
     applied = apply(config, values)  # integer keys are rounded there: report what was run
-    data = applied.model_dump(mode="python")
-    out = {}
-    for path in values:
-        node = data
-        for part in path.split("."):
-            node = node[part]
-        out[path] = node
-    return out
+    return {path: get_value(applied, path) for path in values}
 
 
 def touches_structure(config: Scenario) -> bool:

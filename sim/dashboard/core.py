@@ -23,6 +23,7 @@ from sim import datasets
 from sim.core.model import CHURNED, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
 from sim.core.policies import N_CLUSTERS, cell_grid
 from sim.core.population import DEFAULT_TOTAL_FIRMS, NEVER
+from sim.scenario.paths import get_value
 from sim.scenario.schema import Scenario
 
 DEFAULT_POPULATION = 50_000
@@ -60,9 +61,7 @@ class Lever:
     def default(self) -> Any:
         if self.name == "total_firms":
             return DEFAULT_POPULATION
-        value: Any = Scenario()
-        for part in self.path.split("."):
-            value = getattr(value, part)
+        value: Any = get_value(Scenario(), self.path)
         if self.kind == "bool":
             return bool(value)
         value = value / self.factor

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import ValidationError
 
 from sim.core import outputs, uncertainty
 from sim.core.model import CloudAdoptionModel, run_seed
@@ -59,7 +58,7 @@ from sim.runs.results import (
     utc_now,
     versions,
 )
-from sim.scenario.loader import load_scenario, scenario_hash
+from sim.scenario.loader import load_scenario, scenario_hash, with_overrides
 from sim.scenario.schema import Scenario
 
 DEFAULT_RESULTS_DIR = Path("results")
@@ -239,39 +238,12 @@ def resolve_scenario(scenario: ScenarioLike, *, replicates: int | None = None,
     """
     if isinstance(scenario, str | Path):
         return load_scenario(scenario, overrides, replicates=replicates, seed=seed)
-    if isinstance(scenario, Scenario):
-        data = scenario.model_dump(mode="json")
-    elif isinstance(scenario, dict):
-        data = scenario
-    else:
+    if not isinstance(scenario, Scenario | dict):
         raise TypeError(f"expected a Scenario, a dict, a path or a scenario name, got {type(scenario).__name__}")
     if overrides is None and replicates is None and seed is None and isinstance(scenario, Scenario):
         return scenario
-    if not overrides:
-        data = json.loads(json.dumps(data))
-        if replicates is not None:
-            data.setdefault("run", {})["replicates"] = replicates
-        if seed is not None:
-            data.setdefault("run", {})["seed"] = seed
-        try:
-            return Scenario.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-            raise ScenarioError("(scenario)", where, err["msg"], "see docs/scenario_reference.md",
-                                more=len(exc.errors()) - 1) from exc
-    # Overrides go through the loader (same merging and messages as on the command line).
-    import tempfile
-
-    from sim.scenario.loader import resolved_yaml
-
-    base = scenario if isinstance(scenario, Scenario) else Scenario.model_validate(data)
-    with tempfile.TemporaryDirectory(prefix="gdcloud-") as tmp:
-        path = Path(tmp) / f"{base.name}.yaml"
-        path.write_text(resolved_yaml(base), encoding="utf-8")
-        return load_scenario(path, overrides, replicates=replicates, seed=seed)
-
-
+    # The loader's steps and messages, as on the command line.
+    return with_overrides(scenario, overrides, replicates=replicates, seed=seed)
 
 
 # --------------------------------------------------------------------------- progress

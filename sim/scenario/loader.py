@@ -26,17 +26,15 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from sim.errors import ScenarioError
-from sim.scenario.docs import allowed_text, child_annotation, locate, model_class, strip
+from sim.scenario.docs import child_annotation, model_class, strip
+from sim.scenario.paths import assign
 from sim.scenario.schema import Scenario
-
-Loc = tuple[object, ...]
-_SEE_DOCS = "docs/scenario_reference.md"
+from sim.scenario.validation import Loc, validate
 
 
 def scenarios_dir() -> Path:
@@ -105,17 +103,40 @@ def load_scenario(
     if "name" not in layers[-1][1]:
         data["name"] = path.stem
         origin[("name",)] = label
+    return _with_overrides(data, origin, label, overrides, replicates, seed)
+
+
+def with_overrides(
+    scenario: Scenario | Mapping[str, Any],
+    overrides: Sequence[str] | Mapping[str, object] | None = None,
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+    label: str = "(scenario)",
+) -> Scenario:
+    """A scenario (or its plain data) with ``--set`` overrides, ``replicates`` and ``seed`` applied.
+
+    The same steps and messages as :func:`load_scenario` after reading the files.
+
+    Raises:
+        ScenarioError: An unknown key, an invalid value, or invalid data (named after ``label``
+            or the override).
+    """
+    data = scenario.model_dump(mode="python") if isinstance(scenario, Scenario) \
+        else copy.deepcopy(dict(scenario))
+    return _with_overrides(data, {}, label, overrides, replicates, seed)
+
+
+def _with_overrides(data: dict[str, Any], origin: dict[Loc, str], label: str,
+                    overrides: Sequence[str] | Mapping[str, object] | None,
+                    replicates: int | None, seed: int | None) -> Scenario:
     for key, value, source in _override_items(overrides):
-        _assign(data, origin, key, value, source)
+        assign(data, key, value, source, origin)
     if replicates is not None:
-        _assign(data, origin, "run.replicates", replicates, f"argument replicates={replicates}")
+        assign(data, "run.replicates", replicates, f"argument replicates={replicates}", origin)
     if seed is not None:
-        _assign(data, origin, "run.seed", seed, f"argument seed={seed}")
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        raise _convert(errors[0], origin, label, len(errors) - 1) from exc
+        assign(data, "run.seed", seed, f"argument seed={seed}", origin)
+    return validate(data, origin, label)
 
 
 def resolved_yaml(scenario: Scenario) -> str:
@@ -308,148 +329,3 @@ def _parse_one(text: str) -> tuple[str, object, str]:
             "a YAML value such as 5, 0.3, true, [a, b], null",
         ) from exc
     return key, value, label
-
-
-def _assign(
-    data: dict[str, Any], origin: dict[Loc, str], key_path: str, value: object, label: str
-) -> None:
-    """Set the value at a dotted key path, checking each key against the schema."""
-    parts = key_path.split(".")
-    if not all(parts):
-        raise ScenarioError(
-            label,
-            key_path,
-            "empty key in the key path",
-            "dotted keys, e.g. policies.vouchers.budget_cny_per_year",
-        )
-    node: Any = data
-    annotation: Any = Scenario
-    loc: Loc = ()
-    for i, part in enumerate(parts):
-        key = _key(node, annotation, part, loc, label)
-        loc = (*loc, key)
-        origin[loc] = label
-        if i == len(parts) - 1:
-            node[key] = copy.deepcopy(value)
-            return
-        annotation = child_annotation(annotation, key)
-        core = strip(annotation)[0]
-        missing = isinstance(node, dict) and node.get(key) is None
-        if missing and (model_class(annotation) is not None or get_origin(core) is dict):
-            node[key] = {}
-        node = node[key]
-
-
-def _key(node: Any, annotation: Any, part: str, loc: Loc, label: str) -> object:
-    """The key ``part`` converted for ``node`` (a schema section, list or mapping), or an error."""
-    model = model_class(annotation)
-    core = strip(annotation)[0]
-    where = _dotted((*loc, int(part) if part.isdigit() and isinstance(node, list) else part))
-    if model is not None and isinstance(node, dict):
-        if part not in model.model_fields:
-            raise ScenarioError.unknown_key(label, where, part, model.model_fields)
-        return part
-    if get_origin(core) is list and isinstance(node, list):
-        if not part.isdigit() or int(part) >= len(node):
-            allowed = f"an item index 0..{len(node) - 1}" if node else "no index: the list is empty"
-            raise ScenarioError(label, where, f"no list item {part!r}", allowed)
-        return int(part)
-    if get_origin(core) is dict and isinstance(node, dict):
-        args = get_args(core)
-        if args and args[0] is int and part.lstrip("-").isdigit():
-            return int(part)
-        return part
-    raise ScenarioError(
-        label,
-        where,
-        f"{_dotted(loc)} is not a mapping, so it has no key {part!r}",
-        allowed_text(annotation),
-    )
-
-
-# --------------------------------------------------------------------------- validation errors
-
-
-def _dotted(loc: Loc) -> str:
-    text = ""
-    for key in loc:
-        text += (
-            f"[{key}]" if isinstance(key, int) and not isinstance(key, bool) and text else f".{key}"
-        )
-    return text.lstrip(".") or "(top level)"
-
-
-def _clean_loc(loc: Loc) -> tuple[Loc, bool]:
-    """Drop pydantic's union/validator tags from an error location; flag mapping-key errors."""
-    out: list[object] = []
-    annotation: Any = Scenario
-    key_error = False
-    for i, el in enumerate(loc):
-        if el == "[key]":
-            key_error = True
-        elif _is_key(annotation, el, last=i == len(loc) - 1):
-            out.append(el)
-            annotation = child_annotation(annotation, el) if annotation is not None else None
-    return tuple(out), key_error
-
-
-def _is_key(annotation: Any, el: object, *, last: bool) -> bool:
-    """Whether a location element is a real key (not a tag) of a value of ``annotation``."""
-    if annotation is None:
-        return True
-    model = model_class(annotation)
-    if model is not None:
-        return el in model.model_fields or last
-    origin = get_origin(strip(annotation)[0])
-    return origin is dict or (origin is list and isinstance(el, int))
-
-
-def _source(origin: dict[Loc, str], loc: Loc, fallback: str) -> str:
-    for k in range(len(loc), 0, -1):
-        if loc[:k] in origin:
-            return origin[loc[:k]]
-    return fallback
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _lower(msg: str) -> str:
-    return msg[:1].lower() + msg[1:]
-
-
-def _convert(
-    error: Mapping[str, Any], origin: dict[Loc, str], fallback: str, more: int
-) -> ScenarioError:
-    """Turn one pydantic error into a one-line ScenarioError."""
-    loc, key_error = _clean_loc(tuple(error["loc"]))
-    source = _source(origin, loc, fallback)
-    where = _dotted(loc)
-    kind, msg, value = error["type"], error["msg"], error.get("input")
-    if kind == "extra_forbidden" and loc:
-        keys = list(model_class(locate(loc[:-1])).model_fields)  # type: ignore[union-attr]
-        if len(loc) == 1:
-            keys.insert(0, "extends")
-        return ScenarioError.unknown_key(source, where, loc[-1], keys, more=more)
-    annotation = locate(loc)
-    if key_error:
-        args = get_args(strip(locate(loc[:-1]))[0])
-        allowed = f"keys of type {allowed_text(args[0])}" if args else "valid keys"
-        return ScenarioError(
-            source, where, f"invalid key {loc[-1]!r}: {_lower(msg)}", allowed, more=more
-        )
-    if annotation is not None and model_class(annotation) is None:
-        allowed = allowed_text(annotation)
-    elif annotation is not None and kind == "model_type":
-        allowed = allowed_text(annotation)
-    else:
-        allowed = f"consistent values (see `{where}` in {_SEE_DOCS})"
-    if kind == "value_error":
-        text = msg.removeprefix("Value error, ")
-        message, _, stated = text.partition("; allowed: ")
-        return ScenarioError(source, where, message, stated or allowed, more=more)
-    if kind == "missing":
-        return ScenarioError(source, where, "a value is required", allowed, more=more)
-    return ScenarioError(source, where, f"got {_short(value)}: {_lower(msg)}", allowed, more=more)
