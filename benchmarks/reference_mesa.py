@@ -126,16 +126,18 @@ class PeerCounts:
     transformed: int = 0
 
     def shares(self) -> PeerShares:
+        # The firm reading a share has not adopted (it is still deciding), so its own row is
+        # taken out of the denominator: the share among its peers (others only).
         def per_key(num: Counter, den: Counter) -> dict:
-            return {key: share(num[key], n) for key, n in den.items()}
+            return {key: share(num[key], n - 1) for key, n in den.items()}
 
         return PeerShares(
             park_cloud=per_key(self.park_cloud, self.park_firms),
             area_cloud=per_key(self.area_cloud, self.area_firms),
-            province_cloud=share(self.cloud, self.firms),
+            province_cloud=share(self.cloud, self.firms - 1),
             park_transformed=per_key(self.park_transformed, self.park_above),
             area_transformed=per_key(self.area_transformed, self.area_above),
-            province_transformed=share(self.transformed, self.above))
+            province_transformed=share(self.transformed, self.above - 1))
 
 
 @dataclass

@@ -130,7 +130,8 @@ def replay_thresholds(thresholds: np.ndarray, p: float, q: float, substeps: int,
                       months: int = MONTHS) -> np.ndarray:
     """Adopters per month predicted from the realized thresholds (float32 like the model).
 
-    Lambda_{k+1} = Lambda_k + (p + q F_k) dt and F_k = #{theta <= Lambda_k} / N.
+    Lambda_{k+1} = Lambda_k + (p + q F_k) dt and F_k = #{theta <= Lambda_k} / (N - 1): the
+    share among the deciding firm's peers (the firm itself is not among the adopters).
     """
     thr = np.sort(thresholds)
     n = thr.size
@@ -138,7 +139,7 @@ def replay_thresholds(thresholds: np.ndarray, p: float, q: float, substeps: int,
     lam, adopted, counts = np.float32(0.0), 0, [0]
     for _ in range(months):
         for _ in range(substeps):
-            h = np.float32(p) + np.float32(q * (adopted / n))
+            h = np.float32(p) + np.float32(q * (adopted / (n - 1)))
             lam = np.float32(lam + h * dt)
             adopted = int(np.searchsorted(thr, lam, side="right"))
         counts.append(adopted)

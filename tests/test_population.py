@@ -43,7 +43,8 @@ def expected_initial(total: int) -> np.ndarray:
     scale = total / 2_000_000
     industrial = round(0.334 * 2_000_000 * scale)
     above = (58_504 + (66_329 - 58_504) * 6 / 12) * scale  # mid-2021, linear between year ends
-    leads = round(300 * scale)
+    # 300 x scale, but at least one per cluster (20 clusters) so the pull reaches every cluster
+    leads = max(round(300 * scale), 20)
     return np.array([leads, above - leads, industrial - above, total - industrial])
 
 

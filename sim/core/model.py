@@ -524,12 +524,16 @@ class CloudAdoptionModel(mesa.Model):
         r = self.cloud_rates
         pk = self.pg_park
         peer = np.zeros(pk.size)
+        # Shares among the firm's peers: a firm still deciding is counted in the firms present
+        # but not among the adopters, so it is taken out of the denominator (others only);
+        # otherwise small parks and cluster-cities would dilute peer effects (a bias that grows
+        # as the population shrinks).
         if r["park"] > 0:
-            peer += r["park"] * (self.park_cloud / np.maximum(self.park_n, 1.0))[pk]
+            peer += r["park"] * (self.park_cloud / np.maximum(self.park_n - 1.0, 1.0))[pk]
         if r["cc"] > 0:
-            peer += r["cc"] * (self.cc_cloud / np.maximum(self.cc_n, 1.0))[self.pg_cc]
+            peer += r["cc"] * (self.cc_cloud / np.maximum(self.cc_n - 1.0, 1.0))[self.pg_cc]
         if r["prov"] > 0:
-            peer += r["prov"] * self.prov_cloud / max(self.prov_n, 1.0)
+            peer += r["prov"] * self.prov_cloud / max(self.prov_n - 1.0, 1.0)
         peer_mult = r["peer_cell"][self.pg_cell]
         rate = r["market_cell"][self.pg_cell] + peer_mult * peer
         if cell_add is not None:
@@ -552,14 +556,16 @@ class CloudAdoptionModel(mesa.Model):
         cc = self.cc[idx]
         ch_num, ch_den, pk_num, pk_den = self.chain_trans, self.chain_as, self.park_trans, self.park_as
         cc_num, cc_den = self.cc_trans, self.cc_as
-        prov = float(self.cc_trans.sum()) / max(float(self.cc_as.sum()), 1.0)
+        # Shares among the firm's above-scale peers (the candidate itself is not transformed,
+        # so it is taken out of the denominator: see _group_tables).
+        prov = float(self.cc_trans.sum()) / max(float(self.cc_as.sum()) - 1.0, 1.0)
         peer = np.zeros(idx.size, dtype=np.float32)
         if rates["chain"] > 0:
             peer += rates["chain"] * ch_num[idx] / np.maximum(ch_den[idx], 1.0)
         if rates["park"] > 0:
-            peer += (rates["park"] * pk_num / np.maximum(pk_den, 1.0)).astype(np.float32)[park]
+            peer += (rates["park"] * pk_num / np.maximum(pk_den - 1.0, 1.0)).astype(np.float32)[park]
         if rates["cc"] > 0:
-            peer += (rates["cc"] * cc_num / np.maximum(cc_den, 1.0)).astype(np.float32)[cc]
+            peer += (rates["cc"] * cc_num / np.maximum(cc_den - 1.0, 1.0)).astype(np.float32)[cc]
         if rates["prov"] > 0:
             peer += np.float32(rates["prov"] * prov)
         ext_cell = rates["market_cell"] if cell_add is None else rates["market_cell"] + cell_add

@@ -114,18 +114,45 @@ class PlatformsInstrument(Instrument):
         return self._rate(k, 1)
 
 
+def stochastic_round(x: float, rng: np.random.Generator) -> int:
+    """floor(x) plus one with probability frac(x): an integer whose expectation is exactly x."""
+    base = int(np.floor(x))
+    return base + int(rng.random() < x - base)
+
+
+def pilot_park_count(parks_per_year: int, pop_scale: float, park_size_mean: float,
+                     eligible_park_firms: np.ndarray, rng: np.random.Generator) -> int:
+    """Parks to select in one pilot year so that the pilots cover the same share of firms at any
+    population size.
+
+    ``parks_per_year`` is given for the full 2,000,000-firm population, where parks hold about
+    ``park_size_mean`` firms, so a pilot year covers ``parks_per_year x park_size_mean x pop_scale``
+    firms in expectation. A smaller population has fewer and smaller parks (every cluster-city
+    keeps at least one park), so the count is that firm target divided by the mean size of the
+    eligible parks here, stochastically rounded from the pilot stream (the expected covered share
+    is exact; at full scale the count is ``parks_per_year`` up to the park-size rounding).
+    """
+    if parks_per_year <= 0 or eligible_park_firms.size == 0:
+        return 0
+    mean_size = float(eligible_park_firms.mean())
+    if mean_size <= 0:
+        return 0
+    return stochastic_round(parks_per_year * pop_scale * park_size_mean / mean_size, rng)
+
+
 class PilotsInstrument(Instrument):
     """Park/cluster pilots (一园一策): a boost for selected parks or clusters in given years.
 
     Parks are selected at random among eligible parks each pilot year (from the pilot stream,
     fixed at model set-up) and boosted from January of that year (or the run start) for
-    ``duration_months``.
+    ``duration_months``. The number of parks scales with the population
+    (:func:`pilot_park_count`).
     """
 
     name = "pilots"
 
     def __init__(self, spec: schema.Pilots, cal: Calendar, pop: Population, rng: np.random.Generator,
-                 n_months: int):
+                 n_months: int, pop_scale: float = 1.0, park_size_mean: float = 400.0):
         self.cloud_cell = np.zeros((n_months + 1, N_CELLS))
         self.trans_cell = np.zeros((n_months + 1, N_CELLS))
         self.cloud_park = np.zeros((n_months + 1, pop.n_parks))
@@ -135,6 +162,7 @@ class PilotsInstrument(Instrument):
         if not self.active:
             return
         cl, ci, _ = cell_grid()
+        park_firms = np.bincount(pop.park, minlength=pop.n_parks)  # firms allocated to each park
         for p in spec.items:
             cmask, tmask = _cluster_mask(p.clusters), _city_mask(p.cities)
             for year in p.years:
@@ -148,7 +176,8 @@ class PilotsInstrument(Instrument):
                     self.trans_cell[s:e + 1, m] += p.transform_rate_per_year * spec.scale
                 else:
                     eligible = np.flatnonzero(cmask[pop.park_cluster] & tmask[pop.park_city])
-                    n_pick = min(p.parks_per_year, eligible.size)
+                    n_pick = min(pilot_park_count(p.parks_per_year, pop_scale, park_size_mean,
+                                                  park_firms[eligible], rng), eligible.size)
                     chosen = rng.choice(eligible, size=n_pick, replace=False) if n_pick else eligible[:0]
                     self.selected_parks.append(chosen)
                     self.cloud_park[s:e + 1, chosen] += p.cloud_rate_per_year * spec.scale
@@ -334,7 +363,8 @@ def build_instruments(config: schema.Scenario, pop: Population, rng_pilots: np.r
     pop_scale = population_scale(config)
     return {
         "platforms": PlatformsInstrument(p.platforms, cal),
-        "pilots": PilotsInstrument(p.pilots, cal, pop, rng_pilots, n_months),
+        "pilots": PilotsInstrument(p.pilots, cal, pop, rng_pilots, n_months, pop_scale,
+                                   config.population.park_size_mean),
         "sme_pilot_cities": SmePilotCitiesInstrument(p.sme_pilot_cities, cal, n_months),
         "chain_leaders": ChainLeadersInstrument(p.chain_leaders, cal),
         "vouchers": VoucherBudget(p.vouchers, cal, pop, pop_scale),

@@ -153,7 +153,13 @@ def class_counts(config: Scenario) -> tuple[np.ndarray, np.ndarray]:
     industrial = min(industrial, total)
     above_path = above_scale_path(spec, start, n_months)
     above0 = min(int(round(above_path[0])), industrial)
-    leads = min(_scaled(spec, "lead_firms", DEFAULT_LEAD_FIRMS), above0)
+    leads = _scaled(spec, "lead_firms", DEFAULT_LEAD_FIRMS)
+    if spec.lead_firms is None:
+        # Every cluster has chain leaders at full scale (at least 1.5 each); a smaller population
+        # keeps at least one per cluster so that the supplier pull reaches every cluster (the
+        # pull is a share of leader partners, so one leader carries it without bias).
+        leads = max(leads, int(np.count_nonzero(_cluster_weights(spec)[0] > 0)))
+    leads = min(leads, above0)
     initial = np.array([leads, above0 - leads, industrial - above0, total - industrial], dtype=np.int64)
 
     k = np.arange(n_months + 1)
@@ -167,6 +173,16 @@ def class_counts(config: Scenario) -> tuple[np.ndarray, np.ndarray]:
     entrants[1:, IND_SME] = np.maximum(np.diff(np.maximum.accumulate(ind_cum)), 0)
     entrants[1:, SERVICE] = np.maximum(np.diff(np.maximum.accumulate(svc_cum)), 0)
     return initial, entrants
+
+
+def _apportion_at_least_one(total: int, weights: np.ndarray) -> np.ndarray:
+    """Largest-remainder apportionment, but every positive weight gets at least one item when
+    ``total`` allows (the same as :func:`_apportion` when that already gives everyone one)."""
+    base = _apportion(total, weights)
+    positive = weights > 0
+    if np.all(base[positive] >= 1) or total < int(positive.sum()):
+        return base
+    return positive.astype(np.int64) + _apportion(total - int(positive.sum()), weights)
 
 
 def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
@@ -264,7 +280,7 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     # Leads: apportioned so every cluster has its chain leaders (百链: 2-3 per key chain).
     lead_idx = np.flatnonzero(size_class == LEAD)
     if lead_idx.size:
-        per_cluster = _apportion(lead_idx.size, cluster_w)
+        per_cluster = _apportion_at_least_one(lead_idx.size, cluster_w)
         cluster[lead_idx] = np.repeat(np.arange(n_cl), per_cluster).astype(np.int8)
     cell = ((cluster.astype(np.int16) * n_ci + city) * N_SIZE + size_class).astype(np.int16)
 
