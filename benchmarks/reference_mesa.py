@@ -379,6 +379,7 @@ class ReferenceModel(mesa.Model):
         self.n_parks = pop.n_parks
 
         self._create_firms(pop, streams)
+        self.rng_refusal = np.random.default_rng(streams["voucher_refusal"])
         self._choose_initial_adopters(pop, np.random.default_rng(streams["initial"]))
         self.firms = AgentSet([f for f in self.all_firms if f.entry_month == 0], random=self.random)
         for f in self.firms:
@@ -563,12 +564,21 @@ class ReferenceModel(mesa.Model):
     def grant_vouchers(self) -> None:
         """Claimants in fixed priority order (ties: firm index) get a voucher while money lasts."""
         claimants = sorted((f for f in self.firms if f.claims_voucher), key=lambda f: (f.priority, f.index))
+        refused = []
         for f in claimants:
             pot = self.pot_of(f)
             if self.voucher_pots[pot] >= self.voucher_cny:
                 self.voucher_pots[pot] -= self.voucher_cny
                 f.voucher_granted = True
                 self.month_voucher_spend += self.voucher_cny
+            elif f.lam_without_voucher < f.thr_cloud:
+                refused.append(f)
+        # A refused claimant that its hazard without the push does not carry over its threshold
+        # did not decide: it draws a new threshold Exp(1) above its cumulative hazard (the
+        # exponential clock is memoryless), in priority order.
+        fresh = self.rng_refusal.standard_exponential(len(refused), dtype=np.float32)
+        for f, e in zip(refused, fresh.tolist(), strict=True):
+            f.thr_cloud = float(np.float32(np.float32(f.lam_without_voucher) + np.float32(e)))
 
     def service_capacity(self, k: int) -> int | None:
         """Onboardings allowed in this step (None: unlimited); fractions carry over.

@@ -45,7 +45,7 @@ cloud adopters and transformations in the month, voucher money granted in the mo
 firms waiting for service capacity at month end."""
 
 STREAMS: tuple[str, ...] = ("structure", "initial", "threshold_cloud", "threshold_transform",
-                            "threshold_churn", "priority", "pilots", "uncertainties")
+                            "threshold_churn", "priority", "pilots", "uncertainties", "voucher_refusal")
 """Named random streams, spawned in this order from the run's SeedSequence (one per decision).
 New streams are only ever appended: the children spawned before them stay the same."""
 
@@ -266,6 +266,8 @@ class CloudAdoptionModel(mesa.Model):
         # A fixed per-firm priority orders voucher claims and the service queue (first come,
         # first served among firms deciding in the same step).
         self.priority = np.random.default_rng(s["priority"]).random(n, dtype=np.float32)
+        # New thresholds of claimants refused a voucher, drawn in the order of refusal.
+        self.rng_refusal = np.random.default_rng(s["voucher_refusal"])
         self.is_above = pop.size_class <= ABOVE
         self.is_lead = pop.size_class == LEAD
         # Park x size-class groups: every group-level term of the hazard (market and policy
@@ -619,10 +621,20 @@ class CloudAdoptionModel(mesa.Model):
             granted_firms = claim[granted]
             late = claim[~granted]
             if late.size:
-                # Budget gone before their turn: no voucher push for them in this step.
+                # Budget gone before their turn: no voucher push for them in this step, so they
+                # decide only if their hazard without it carries them over the threshold.
                 lam[late] -= voucher_h[late]
                 drop = late[lam[late] < self.thr_cloud[late]]
                 deciders = np.setdiff1d(deciders, drop, assume_unique=True)
+                if drop.size:
+                    # Refusal rule (docs/model.md 7.4): the decision did not happen, so by the
+                    # memorylessness of the exponential clock the firm's remaining distance to
+                    # a decision is a fresh Exp(1): it draws a new threshold above its cumulative
+                    # hazard (otherwise the voucher push it had accumulated would carry it over
+                    # its old threshold within a month or two, without a voucher).
+                    fresh = lam[drop] + self.rng_refusal.standard_exponential(drop.size, dtype=np.float32)
+                    self.thr_cloud[drop] = fresh
+                    self.thr_live[drop] = fresh
 
         # (b) transformation stage (above-scale firms on the cloud), same start-of-step state.
         tc = self._cand_trans
