@@ -337,7 +337,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     if args.uncertainties_from:
         from sim.core.uncertainty import with_uncertainties
 
-        source = resolve_scenario(args.uncertainties_from).uncertainties
+        source = resolve_scenario(args.uncertainties_from)
         resolved = [with_uncertainties(sc, source) for sc in resolved]
     executor = choose_executor(args, first.run.replicates * len(resolved), first)
     try:

@@ -203,11 +203,11 @@ class CloudAdoptionModel(mesa.Model):
         self.streams = spawn_streams(self.seed_sequence)
         # Parametric uncertainty: this replicate's draws replace the uncertain values.
         self.sampled_parameters: dict[str, float] = {}
-        if config.uncertainties:
+        if config.uncertainties or config.posterior is not None:
             from sim.core import uncertainty
 
-            self.sampled_parameters = uncertainty.draw(
-                config.uncertainties, np.random.default_rng(self.streams["uncertainties"]))
+            self.sampled_parameters = uncertainty.draw_all(
+                config, np.random.default_rng(self.streams["uncertainties"]))
             if population is not None and uncertainty.touches_structure(config):
                 population = None  # the shared population was built for other values
             config = uncertainty.apply(config, self.sampled_parameters)

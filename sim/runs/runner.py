@@ -352,7 +352,7 @@ class _Job:
             ts = read_timeseries(rf.path / TIMESERIES)
             summ = summarize_scenario(ts, sc)
             atomic_write_text(rf.path / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
-            if sc.uncertainties:
+            if uncertainty.has_uncertainty(sc):
                 params = uncertainty.parameters_frame(sc, done)
                 atomic_write_text(rf.path / uncertainty.PARAMETERS, params.to_csv(index=False, lineterminator="\n"))
             if figures and sc.outputs.figures:
@@ -651,7 +651,7 @@ def compare_scenarios(
     resolved = [first] + [resolve_scenario(s, seed=root, replicates=n, overrides=overrides)
                           for s in scenarios[1:]]
     if uncertainties_from is not None:
-        source = resolve_scenario(uncertainties_from).uncertainties
+        source = resolve_scenario(uncertainties_from)
         resolved = [uncertainty.with_uncertainties(sc, source) for sc in resolved]
     labels = _labels(resolved)
     root_dir = Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR

@@ -429,6 +429,16 @@ class Scenario(Strict):
         default_factory=list,
         description="Parameters drawn anew for every replicate (parametric uncertainty); the draws are saved in parameters.csv.",
     )
+    posterior: str | None = Field(
+        None,
+        description=(
+            "Saved posterior every replicate draws its parameter set from, jointly (one weighted row per replicate, "
+            "from the replicate's uncertainties stream after the 'uncertainties' list: common random numbers across "
+            "scenarios): a shipped name (scenarios/posteriors/<name>.csv, e.g. 'history') or a path to a .csv with "
+            "one column per dotted key and a 'weight' column. Null: no posterior (a goal probability is then "
+            "stochastic-only unless 'uncertainties' are given)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _uncertain_paths(self) -> Scenario:
@@ -445,4 +455,21 @@ class Scenario(Strict):
             if u.path in seen:
                 raise ValueError(f"uncertainties[{i}].path: {u.path!r} is listed twice")
             seen.add(u.path)
+        if self.posterior is not None:
+            from sim.scenario.posterior import read_posterior
+
+            try:
+                paths, _, _ = read_posterior(self.posterior)
+            except ValueError as exc:
+                raise ValueError(f"posterior: {exc}") from None
+            for path in paths:
+                node = data
+                for part in path.split("."):
+                    if not isinstance(node, dict) or part not in node:
+                        raise ValueError(f"posterior: column {path!r} of {self.posterior!r} is not a scenario key")
+                    node = node[part]
+                if isinstance(node, bool) or not isinstance(node, int | float):
+                    raise ValueError(f"posterior: column {path!r} of {self.posterior!r} is not a number")
+                if path in seen:
+                    raise ValueError(f"posterior: {path!r} is also in 'uncertainties'")
         return self
