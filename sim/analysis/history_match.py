@@ -74,6 +74,29 @@ DEFAULT_PARAMETERS: tuple[Parameter, ...] = (
 )
 """The prior (ASSUMPTION: boxes, see the module docstring)."""
 
+MECHANISM_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("cloud_candidate_share", ("diffusion.cloud_candidate_share",), 0.2, 1.0),
+    Parameter("transform_candidate_share", ("diffusion.transform_candidate_share",), 0.3, 1.0),
+)
+"""Competing explanations of the bends (finite addressable pool, saturation of ready firms),
+calibrated when the scenario schema has them. ASSUMPTION: prior boxes."""
+
+
+def parameters_for(config: Scenario, include_mechanisms: bool = True) -> tuple[Parameter, ...]:
+    """:data:`DEFAULT_PARAMETERS`, plus the :data:`MECHANISM_PARAMETERS` the schema knows."""
+    from sim.scenario.paths import get_value
+
+    out = list(DEFAULT_PARAMETERS)
+    if include_mechanisms:
+        for p in MECHANISM_PARAMETERS:
+            try:
+                get_value(config, p.paths[0])
+            except Exception:  # noqa: BLE001 - a key this schema does not have
+                continue
+            out.append(p)
+    return tuple(out)
+
+
 IN_FORCE_SINCE_2018: dict[str, Any] = {
     "policies.vouchers.start": "2018-03",   # 粤府〔2018〕23号 上云上平台 vouchers (policy_instruments.csv)
     # industrial internet platforms named 2018-2019 (policy_instruments.csv); other settings default
@@ -133,6 +156,12 @@ class MatchResult:
         """Posterior predictive series of ``metric`` (particles x months, full scale)."""
         return np.stack([k[metric] for k in self.abc.kept])
 
+    @property
+    def keys(self) -> np.ndarray:
+        """Replicate of each final particle's run (``run_seed(config.run.seed, key)``): a paired
+        counterfactual reruns the same parameter set with the same key."""
+        return np.array([k["key"] for k in self.abc.kept], dtype=np.int64)
+
     def posterior_frame(self) -> pd.DataFrame:
         """Jointly drawn parameter sets: one column per dotted path, plus ``weight``."""
         rows = [values_of(self.params, th) for th in self.abc.particles]
@@ -180,7 +209,8 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
         dates_box[0] = dates
         stacked = {m: np.stack([s[m] for s in series]) for m in METRICS}
         d = observation.total_distance(figures, dates, stacked)
-        return Simulation(d, keep=[{m: s[m].astype(np.float32) for m in METRICS} for s in series])
+        return Simulation(d, keep=[{"key": int(k), **{m: s[m].astype(np.float32) for m in METRICS}}
+                                   for k, s in zip(keys, series, strict=True)])
 
     res = abc_smc(simulate, [p.name for p in params], np.array([p.lower for p in params]),
                   np.array([p.upper for p in params]), particles=particles, generations=generations,

@@ -30,6 +30,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+from sim.cli import record as record_commands
 from sim.errors import ScenarioError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -491,6 +492,7 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_analysis_parsers(sub) -> None:
+    record_commands.add_parsers(sub)
     p = sub.add_parser(
         "calibrate", help="fit diffusion parameters to the reported progress figures",
         description="Which values of the diffusion parameters make the model reproduce the reported "
@@ -1286,6 +1288,7 @@ ANALYSIS_COMMANDS = {
     "discover": cmd_discover,
 }
 """Analysis subcommands: name -> function(args, argv) returning the exit code."""
+ANALYSIS_COMMANDS.update(record_commands.COMMANDS)  # history-match, backtest, evaluate
 
 
 # --------------------------------------------------------------------------- entry point

@@ -1,0 +1,89 @@
+"""Figures of the record: posterior predictive fans against the published figures, backtest
+fans per origin, and the ex-post evaluation of the instruments."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sim.analysis.abc import weighted_quantile
+from sim.analysis.backtest import NAIVE_METHODS, OriginResult, naive_forecast, published_points
+from sim.analysis.history_match import METRICS, MatchResult
+from sim.fileio import atomic_savefig
+from sim.plots.scenario import SIM_COLOR, draw_figures, thousands
+
+TITLES = {"cloud_cumulative": "Firms on the cloud (cumulative)", "transformed": "Above-scale firms transformed"}
+
+
+def _month(m: str) -> int:
+    return int(m[:4]) * 12 + int(m[5:7]) - 1
+
+
+def draw_fan(ax: Axes, match: MatchResult, metric: str) -> None:
+    """Weighted 5-95% and 25-75% posterior predictive bands and the median over time."""
+    t = pd.to_datetime(match.dates)
+    s = match.series(metric)
+    w = match.abc.weights
+    q = np.array([weighted_quantile(s[:, k], w, [0.05, 0.25, 0.5, 0.75, 0.95]) for k in range(s.shape[1])])
+    ax.fill_between(t, q[:, 0], q[:, 4], color=SIM_COLOR, alpha=0.15, lw=0, label="90% posterior predictive")
+    ax.fill_between(t, q[:, 1], q[:, 3], color=SIM_COLOR, alpha=0.3, lw=0, label="50% posterior predictive")
+    ax.plot(t, q[:, 2], color=SIM_COLOR, lw=2, label="Posterior predictive median")
+    ax.yaxis.set_major_formatter(thousands)
+
+
+def predictive_figure(match: MatchResult, path: str | os.PathLike[str], title: str) -> None:
+    """Posterior predictive intervals of both series against every published figure."""
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    for i, metric in enumerate(METRICS):
+        ax = fig.add_subplot(1, 2, i + 1)
+        draw_fan(ax, match, metric)
+        draw_figures(ax, metric)
+        ax.set_title(TITLES[metric], fontsize=10)
+        ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle(title, fontsize=11)
+    atomic_savefig(fig, path, dpi=110)
+
+
+def fan_chart(result: OriginResult, path: str | os.PathLike[str]) -> None:
+    """Backtest from one origin: predictive fan, naive forecasts, and the figures (those stated
+    after the origin are the targets)."""
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    t = pd.to_datetime(result.match.dates)
+    m0 = _month(result.origin)
+    later = [k for k, d in enumerate(result.match.dates) if _month(d[:7]) >= m0]
+    for i, metric in enumerate(METRICS):
+        ax = fig.add_subplot(1, 2, i + 1)
+        draw_fan(ax, result.match, metric)
+        pts = published_points(metric, result.origin)
+        for method, style in zip(NAIVE_METHODS, (":", "--", "-."), strict=True):
+            ys = [naive_forecast(method, pts, _month(result.match.dates[k][:7]), metric) for k in later]
+            ax.plot(t[later], ys, style, color="#555555", lw=1.2, label=f"Naive: {method.replace('_', ' ')}")
+        ax.axvline(pd.Timestamp(f"{result.origin}-01") + pd.offsets.MonthEnd(0), color="#c0392b", lw=1,
+                   label=f"Origin {result.origin} (figures after it are targets)")
+        draw_figures(ax, metric)
+        ax.set_title(TITLES[metric], fontsize=10)
+        ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle(f"Backtest from {result.origin}: calibrated on the figures stated by then", fontsize=11)
+    atomic_savefig(fig, path, dpi=110)
+
+
+def instruments_figure(table: pd.DataFrame, path: str | os.PathLike[str], end: str) -> None:
+    """What each instrument accounts for at the end date (median, 90% interval), both series."""
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    for i, (metric, label) in enumerate((("transformed", "Transformed above-scale firms"),
+                                         ("cloud_cumulative", "Firms on the cloud"))):
+        ax = fig.add_subplot(1, 2, i + 1)
+        y = np.arange(len(table))
+        med = table[f"{metric}_p50"].to_numpy()
+        err = np.vstack([med - table[f"{metric}_p05"].to_numpy(), table[f"{metric}_p95"].to_numpy() - med])
+        ax.barh(y, med, xerr=err, color=SIM_COLOR, alpha=0.8, capsize=3)
+        ax.set_yticks(y, table["instrument"].str.replace("_", " "))
+        ax.axvline(0, color="black", lw=0.8)
+        ax.xaxis.set_major_formatter(thousands)
+        ax.set_title(f"{label} at {end} it accounts for\n(history minus the same run without it; 90% interval)",
+                     fontsize=9)
+    atomic_savefig(fig, path, dpi=110)
