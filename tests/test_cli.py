@@ -148,6 +148,7 @@ def test_run_writes_every_promised_file(tmp_path, capsys):
     assert str(folder) in printed
     assert "firms on the cloud at 2022-06: median" in printed
     assert "probability met" in printed and "first reached" in printed
+    assert "stochastic-only: no parametric uncertainty" in printed  # baseline draws no parameters
 
 
 def test_set_changes_the_run(tmp_path, capsys):

@@ -219,6 +219,7 @@ def _fmt(x: float) -> str:
 def summary_lines(result) -> list[str]:
     """The short human summary printed after a run."""
     from sim.analysis.summary import population_scale, scaled_goals
+    from sim.core.uncertainty import has_uncertainty
     from sim.runs.results import goals_evaluated
 
     lines = []
@@ -260,8 +261,9 @@ def summary_lines(result) -> list[str]:
             met = "met" if float(p["mean"]) >= 1 else "not met"
             lines.append(f"    goal {goal:,}{scale_note}: {met}; first reached: {month}")
         else:
+            kind = "" if has_uncertainty(result.scenario) else ", stochastic-only: no parametric uncertainty"
             lines.append(f"    goal {goal:,}{scale_note}: probability met {float(p['mean']):.2f} "
-                         f"(of {n_done} replicates); first reached (median): {month}")
+                         f"(of {n_done} replicates{kind}); first reached (median): {month}")
     return lines
 
 
