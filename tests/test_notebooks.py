@@ -31,7 +31,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-EXPECTED = ["01_baseline.ipynb", "02_policy_comparison.ipynb", "03_sensitivity_and_calibration.ipynb"]
+EXPECTED = ["01_baseline.ipynb", "02_policy_comparison.ipynb", "03_sensitivity_and_calibration.ipynb",
+            "04_the_record.ipynb"]
 
 ALLOWED_IMPORTS = {"sim", "sim.core.model", "sim.analysis.summary", "sim.datasets", "sim.analysis.calibration", "sim.analysis.sensitivity", "sim.analysis"}
 """The parts of the package the notebooks may import: the notebook API (``sim``) and the
@@ -42,6 +43,7 @@ RESULTS_WRITTEN = {
     "02_policy_comparison": ["compare", "baseline", "no_policy", "vouchers_doubled", "vouchers_halved",
                              "chain_leaders", "plan_2021"],
     "03_sensitivity_and_calibration": ["compare"],
+    "04_the_record": ["baseline"],
 }
 """Results folders each notebook must have written under ``GDCLOUD_RESULTS_DIR``."""
 
