@@ -220,13 +220,16 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
 
 
 def predictive_table(dates: Sequence[str], series: dict[str, np.ndarray], weights: np.ndarray,
-                     figs: Sequence[observation.Figure]) -> pd.DataFrame:
+                     figs: Sequence[observation.Figure],
+                     used: Sequence[observation.Figure] = ()) -> pd.DataFrame:
     """Posterior predictive interval of each figure (weighted quantiles at its point month).
 
-    Columns: ``row, figure, rule, lower, upper, p05, p25, p50, p75, p95, covered50, covered90,
-    consistent`` (share of the weighted draws within the figure's set over its window) and
-    ``median_error`` (:func:`sim.analysis.observation.median_error`).
+    Columns: ``row, figure, rule, used`` (the figure was evidence of the match: in ``used``),
+    ``lower, upper, p05, p25, p50, p75, p95, covered50, covered90, consistent`` (share of the
+    weighted draws within the figure's set over its window) and ``median_error``
+    (:func:`sim.analysis.observation.median_error`).
     """
+    used_rows = {f.row for f in used}
     rows = []
     months = [d[:7] for d in dates]
     for f in figs:
@@ -237,7 +240,8 @@ def predictive_table(dates: Sequence[str], series: dict[str, np.ndarray], weight
         x = series[f.metric][:, months.index(observation.point_month(f))]
         q = weighted_quantile(x, weights, [0.05, 0.25, 0.5, 0.75, 0.95])
         ok = observation.distance(f, dates, series[f.metric]) == 0.0
-        rows.append({"row": f.row, "figure": f.label, "rule": f.rule, "lower": f.lower, "upper": f.upper,
+        rows.append({"row": f.row, "figure": f.label, "rule": f.rule, "used": f.row in used_rows,
+                     "lower": f.lower, "upper": f.upper,
                      "p05": q[0], "p25": q[1], "p50": q[2], "p75": q[3], "p95": q[4],
                      "covered50": observation.covers(f, q[1], q[3]),
                      "covered90": observation.covers(f, q[0], q[4]),

@@ -100,7 +100,7 @@ def _write_match(match, folder: Path, title: str) -> None:
     atomic_write_csv(folder / "generations.csv", match.abc.generations, index=False)
     atomic_write_csv(folder / "parameters.csv", match.abc.summary(), index=False)
     table = predictive_table(match.dates, {m: match.series(m) for m in METRICS}, match.abc.weights,
-                             observation.figures())
+                             observation.figures(), used=match.figures)
     atomic_write_csv(folder / "predictive.csv", table, index=False)
     predictive_figure(match, folder / "predictive.png", title)
 
