@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sim.analysis.summary import population_scale, scaled_goals
+from sim.analysis.outcomes import scaled_goals
 from sim.core.model import CloudAdoptionModel
 from sim.core.outputs import concat_replicates, tidy_timeseries
+from sim.core.population import population_scale
 from sim.plots.scenario import (
     plot_city_gap,
     plot_clusters,

@@ -17,6 +17,7 @@ from sim.analysis.sensitivity import (
     n_model_runs,
     run_sensitivity,
 )
+from sim.errors import ScenarioError
 
 REPO = Path(__file__).resolve().parents[1]
 PI = float(np.pi)
@@ -76,8 +77,14 @@ def test_dry_run_and_spec_checks() -> None:
         _ishigami_spec("sobol", 100)
     with pytest.raises(ValidationError):
         SensitivitySpec.model_validate({**spec.model_dump(), "typo": 1})
-    with pytest.raises(ValueError, match="unknown model outcomes"):
+    with pytest.raises(ScenarioError, match=r"^\(sensitivity spec\): outcomes\[0\]: unknown outcome 'y'; "
+                       r"allowed: cloud_firms, "):
         ModelEvaluator(_ishigami_spec("sobol", 64))
+    typo = {**spec.model_dump(), "outcomes": ["cloud_firm"]}
+    with pytest.raises(ScenarioError, match="did you mean 'cloud_firms'"):
+        run_sensitivity(typo)
+    with pytest.raises(ScenarioError, match=r"\(sensitivity spec\): metod: unknown key 'metod'.*did you mean 'method'"):
+        run_sensitivity({**spec.model_dump(), "metod": "sobol"})
 
 
 def test_model_evaluation_tiny() -> None:

@@ -8,17 +8,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis.outcomes import (
+    GOAL_OUTCOME_COLUMNS,
+    goal_outcomes,
+    goals_met,
+    scaled_goal,
+    scaled_goals,
+)
 from sim.analysis.summary import (
     BAND_STATS,
-    GOAL_OUTCOME_COLUMNS,
     PAIRED_COLUMNS,
     SUMMARY_COLUMNS,
     Z95,
     bands,
-    goal_outcomes,
     group_gaps,
     paired_differences,
-    scaled_goals,
     summarize,
     unpaired_spread,
 )
@@ -156,6 +160,32 @@ def test_scaled_goals() -> None:
     small = Scenario.model_validate({"population": {"total_firms": 50_000}})
     assert scaled_goals(small) == Goals(date="2025-12", cloud_firms=25_000, transformed_firms=1_250)
     assert scaled_goals(Scenario()) == Scenario().goals
+
+
+def test_one_goal_rule_when_the_scaled_goal_is_not_whole() -> None:
+    """30,001 firms: the goals scale to 15,000.5 and 750.025 firms. A replicate meets a goal when
+    its count reaches them, i.e. 15,001 and 751 firms (before, the run summary rounded them to
+    15,000 and 750, so 750 transformed firms counted as met there and as missed in what-it-takes)."""
+    cfg = Scenario.model_validate({"population": {"total_firms": 30_001}})
+    goals = scaled_goals(cfg)
+    assert (goals.cloud_firms, goals.transformed_firms) == (15_001, 751)
+    ts = synthetic({0: [0, 0, 15_000, 0], 1: [0, 0, 15_001, 0]},
+                   {0: [0, 0, 750, 0], 1: [0, 0, 751, 0]})
+    go = goal_outcomes(ts, goals)
+    assert go["cloud_goal_met"].tolist() == [False, True]
+    assert go["transformed_goal_met"].tolist() == [False, True]
+    assert go["transformed_gap"].tolist() == [1, 0]
+    # The question tools use the same rule on the same counts.
+    cloud, trans = np.array([15_000.0, 15_001.0]), np.array([750.0, 751.0])
+    assert goals_met(cfg, cloud, trans, "cloud").tolist() == [False, True]
+    assert goals_met(cfg, cloud, trans, "both").tolist() == [False, True]
+    # Exactly the scaled-up comparison count / s >= goal, in exact arithmetic.
+    from fractions import Fraction
+
+    for n in (1_999, 30_001, 123_457, 2_000_000):
+        for goal in (1_000_000, 50_000, 7):
+            g = scaled_goal(goal, n)
+            assert Fraction(g * 2_000_000, n) >= goal > Fraction((g - 1) * 2_000_000, n)
 
 
 # --------------------------------------------------------------------------- summary table

@@ -198,7 +198,7 @@ def test_bad_sweep_in_a_fresh_process_has_no_traceback(tmp_path):
 
 
 def test_api_raises_scenario_error():
-    with pytest.raises(ScenarioError, match=r"\(sweep\): parameters\[0\]\.path"):
+    with pytest.raises(ScenarioError, match=r"^\(sweep spec\): parameters\[0\]\.path: nope.key: unknown key"):
         sweep.prepare(spec(parameters=[{"path": "nope.key", "values": [1]}]))
 
 

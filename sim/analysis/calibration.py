@@ -54,12 +54,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim import datasets
 from sim.core.model import run_seed, simulate, spawn_streams, structure_seed
@@ -67,9 +67,10 @@ from sim.core.population import DEFAULT_TOTAL_FIRMS, Population, build_populatio
 from sim.errors import ScenarioError
 from sim.fileio import atomic_savefig, atomic_write_csv, atomic_write_text
 from sim.runs.executors import Executor, SerialExecutor
-from sim.scenario.loader import load_scenario, scenarios_dir
-from sim.scenario.paths import assign, get_value, set_values, spec_key
+from sim.scenario.paths import assign, get_value, set_values
 from sim.scenario.schema import Scenario, YearMonth
+from sim.scenario.specs import BaseScenarioSpec, StrictSpec, check_parameters, shipped_name
+from sim.scenario.specs import load_spec as load_base_spec
 
 INDICATOR_METRIC: dict[str, str] = {
     "cloud_enterprises_cumulative": "cloud_cumulative",
@@ -81,11 +82,7 @@ INDICATOR_METRIC: dict[str, str] = {
 # --------------------------------------------------------------------------- spec
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ParameterSpec(_Strict):
+class ParameterSpec(StrictSpec):
     """One fitted parameter: a dotted scenario path (or several set to the same value)."""
 
     path: str | list[str] = Field(description="Dotted key path(s), e.g. diffusion.cloud.market_rate_per_year.")
@@ -111,7 +108,7 @@ class ParameterSpec(_Strict):
         return f"{p[-2]}.{p[-1]}" if len(p) > 1 else p[-1]
 
 
-class TargetSpec(_Strict):
+class TargetSpec(StrictSpec):
     """One reported figure to match."""
 
     indicator: Literal["cloud_enterprises_cumulative", "above_scale_transformed_cumulative"]
@@ -138,27 +135,29 @@ def _default_targets() -> list[TargetSpec]:
             TargetSpec(indicator="above_scale_transformed_cumulative", date="2021-12-31")]
 
 
-class OptimizerSpec(_Strict):
+class OptimizerSpec(StrictSpec):
     method: Literal["nelder-mead", "least_squares"] = "nelder-mead"
     max_evaluations: int = Field(80, ge=1, description="Objective evaluations (each = `replicates` runs).")
     start: dict[str, float] | None = Field(None, description="Start values by label; default: the base scenario's values (clipped into the box).")
 
 
-class AbcSpec(_Strict):
+class AbcSpec(StrictSpec):
     enabled: bool = True
     draws: int = Field(200, ge=2, description="Prior draws (Latin hypercube over the box).")
     accept_fraction: float = Field(0.1, gt=0, le=1, description="Fraction of draws kept (smallest distance).")
 
 
-class ProfileSpec(_Strict):
+class ProfileSpec(StrictSpec):
     enabled: bool = True
     points: int = Field(9, ge=3, description="Grid points per parameter over its box.")
 
 
-class CalibrationSpec(_Strict):
+class CalibrationSpec(BaseScenarioSpec):
     """A calibration: what to fit, to which figures, how."""
 
-    base: str = Field("baseline", description="Base scenario (file or shipped name).")
+    KIND: ClassVar[str] = "calibration"
+
+    base: str = Field("baseline", description="Base scenario: a path relative to the spec file, or a shipped scenario name.")
     overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides applied to the base before fitting.")
     start: YearMonth | None = Field(None, description="Run start (YYYY-MM); '2020-12' uses the end-2020 figures as initial state and the 2021-06 figures as targets. Default: the base's start.")
     parameters: list[ParameterSpec]
@@ -170,26 +169,6 @@ class CalibrationSpec(_Strict):
     abc: AbcSpec = Field(default_factory=AbcSpec)
     profile: ProfileSpec = Field(default_factory=ProfileSpec)
     write_scenario: str | None = Field(None, description="Also write the calibrated scenario to this file (a relative path is taken from the repository root, e.g. scenarios/calibrated.yaml; it is replaced if it exists). Default null: only the copy in the results folder.")
-
-    _folder: Path | None = PrivateAttr(default=None)
-
-    def located(self, folder: str | Path | None) -> CalibrationSpec:
-        """Record the folder of the spec file (relative ``base`` paths are resolved from it); returns self."""
-        self._folder = None if folder is None else Path(folder)
-        return self
-
-    @property
-    def folder(self) -> Path | None:
-        """Folder of the spec file, or None for a spec built in Python (then: the current directory)."""
-        return self._folder
-
-    def base_file(self) -> Path:
-        """The base scenario file (:func:`resolve_base` from the spec's folder)."""
-        return resolve_base(self.base, self._folder)
-
-    def base_scenario(self) -> Scenario:
-        """The base scenario with the spec's overrides applied."""
-        return load_scenario(self.base_file(), dict(self.overrides) or None)
 
     @field_validator("parameters")
     @classmethod
@@ -203,56 +182,13 @@ class CalibrationSpec(_Strict):
 
 
 def load_spec(spec: str | Path | CalibrationSpec | dict) -> CalibrationSpec:
-    """A validated :class:`CalibrationSpec` from a YAML path, a dict or a spec.
-
-    A spec read from a file remembers its folder, from which a relative ``base`` is resolved;
-    for a dict, relative paths are taken from the current directory.
-    """
-    if isinstance(spec, CalibrationSpec):
-        return spec
-    if isinstance(spec, dict):
-        return CalibrationSpec.model_validate(spec)
-    data = yaml.safe_load(Path(spec).read_text(encoding="utf-8"))
-    return CalibrationSpec.model_validate(data).located(Path(spec).parent)
-
-
-def resolve_base(ref: str, folder: str | Path | None = None) -> Path:
-    """The scenario file a spec's ``base`` names, looked up as ``extends`` in a scenario file.
-
-    Candidates, in order: ``folder / ref``, ``folder / (ref + ".yaml")`` (if ``ref`` has no
-    suffix), and the shipped scenario ``scenarios/<ref>.yaml`` (if ``ref`` is a bare name).
-
-    Args:
-        ref: The ``base`` text: a path or a shipped scenario name.
-        folder: Folder of the spec file (None: the current directory).
+    """A validated :class:`CalibrationSpec` (:func:`sim.scenario.specs.load_spec`): a YAML file, a
+    shipped spec name, a dict or a spec; a relative ``base`` is taken from the spec file's folder.
 
     Raises:
-        ScenarioError: No candidate exists (the error's file is ``ref``).
+        ScenarioError: One line naming the file and the key.
     """
-    ref_path = Path(ref)
-    here = Path(folder) if folder is not None else Path(".")
-    candidates = [ref_path if ref_path.is_absolute() else here / ref_path]
-    if not ref_path.suffix:
-        candidates.append(here / f"{ref}.yaml")
-    if ref_path.parent == Path(".") and ref_path.suffix in ("", ".yaml"):
-        candidates.append(scenarios_dir() / f"{ref_path.stem}.yaml")
-    for candidate in candidates:
-        if candidate.is_file():
-            return Path(os.path.normpath(candidate))
-    names = ", ".join(p.stem for p in sorted(scenarios_dir().glob("*.yaml")))
-    where = "the spec file's folder" if folder is not None else "the current directory"
-    raise ScenarioError(ref, "(file)", "no such scenario file",
-                        f"a path relative to {where}, or a shipped scenario: {names}")
-
-
-def shipped_name(path: str | Path) -> str | None:
-    """The shipped scenario name if ``path`` is a shipped scenario file, else None."""
-    path = Path(path)
-    shipped = scenarios_dir() / f"{path.stem}.yaml"
-    try:
-        return path.stem if shipped.is_file() and path.resolve() == shipped.resolve() else None
-    except OSError:  # pragma: no cover
-        return None
+    return load_base_spec(spec, CalibrationSpec)
 
 
 # --------------------------------------------------------------------------- simulator
@@ -482,21 +418,31 @@ class Problem:
 
 
 def make_problem(spec: CalibrationSpec) -> Problem:
-    """Resolve the base scenario, horizon and population size of a spec."""
+    """Resolve the base scenario, horizon and population size of a spec, checking everything.
+
+    Raises:
+        ScenarioError: A bad base, override, parameter path or bound, run window or target date
+            (one line naming the spec file and the key, as on the command line).
+    """
+    label = spec.label
     base = spec.base_scenario()
+    check_parameters(set_values(base, {"population.total_firms": spec.total_firms}, label=label),
+                     spec.parameters, label)
     last = max(t.date for t in spec.targets)
     ov: dict[str, Any] = {"population.total_firms": spec.total_firms, "time.end": last[:7],
                           "run.seed": spec.seed}
     if spec.start is not None:
         ov["time.start"] = spec.start
-    config = set_values(base, ov, label=SPEC_LABEL)
+    try:
+        config = set_values(base, ov, label=label)
+    except ScenarioError as exc:  # the run window from start and the target dates
+        raise ScenarioError(label, "start", f"{exc.key_path}: {exc.message}", exc.allowed,
+                            suggestion=exc.suggestion, more=exc.more) from None
     for t in spec.targets:
         if t.date[:7] <= config.time.start:
-            raise ValueError(f"target {t.indicator} at {t.date} is not after the run start {config.time.start}")
-    for i, p in enumerate(spec.parameters):
-        for path in p.paths:
-            spec_key(path, SPEC_LABEL, f"parameters[{i}].path")
-    with_values(config, spec.parameters, [(p.lower + p.upper) / 2 for p in spec.parameters])
+            raise ScenarioError(label, "targets", f"target {t.indicator} at {t.date} is not after the run "
+                                f"start {config.time.start}", "target dates after the run start (start or "
+                                "the base scenario's time.start)")
     return Problem(spec, config)
 
 
@@ -738,7 +684,7 @@ def spec_write_path(spec: CalibrationSpec) -> Path | None:
     if not spec.write_scenario:
         return None
     path = Path(spec.write_scenario)
-    return path if path.is_absolute() else Path(__file__).resolve().parents[1] / path
+    return path if path.is_absolute() else Path(__file__).resolve().parents[2] / path
 
 
 def scenario_target(spec: CalibrationSpec, write_scenario: bool | str | Path | None,

@@ -25,20 +25,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import ParameterSpec, executor_for, run_groups, scale_up, with_values
+from sim.analysis.outcomes import Goal, goal_month_index, goals_met
 from sim.analysis.prim import PrimResult, find_box
 from sim.fileio import atomic_savefig, atomic_write_csv
 from sim.runs.executors import Executor
 from sim.scenario.loader import load_scenario
 from sim.scenario.paths import set_values
-from sim.scenario.schema import Scenario, month_number
+from sim.scenario.schema import Scenario
 
-Goal = Literal["cloud", "transformed", "both"]
 POLICY_INSTRUMENTS = ("vouchers", "platforms", "pilots", "chain_leaders", "sme_pilot_cities")
 """Instruments switched off by the ``policy`` channel (service capacity is a market constraint
 and stays on, as in ``scenarios/no_policy.yaml``)."""
@@ -76,18 +76,19 @@ def _count_jobs(config: Scenario, replicates: int) -> list:
 
 
 def _counts(config: Scenario, results: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """(cloud, transformed) at the goal date per replicate, scaled, from the runs in replicate order."""
-    k = month_number(config.goals.date) - month_number(config.time.start)
-    f = scale_up(config)
+    """(cloud, transformed) at the goal date per replicate at the population's scale, from the
+    runs in replicate order."""
+    k = goal_month_index(config)
     cloud, trans = np.zeros(len(results)), np.zeros(len(results))
     for r, res in enumerate(results):
-        cloud[r], trans[r] = res["cloud_cumulative"][k] * f, res["transformed"][k] * f
+        cloud[r], trans[r] = res["cloud_cumulative"][k], res["transformed"][k]
     return cloud, trans
 
 
 def goal_counts_many(configs: Sequence[Scenario], replicates: int, executor: Executor | None = None,
                      on_group: Callable[[int, int], None] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`goal_counts` of several scenarios, every run submitted to ``executor`` at once."""
+    """Counts at the goal date (at each population's scale, unlike :func:`goal_counts`) of several
+    scenarios, every run submitted to ``executor`` at once."""
     return run_groups([_count_jobs(c, replicates) for c in configs], executor,
                       reduce=lambda g, results: _counts(configs[g], results), on_group=on_group)
 
@@ -96,19 +97,15 @@ def goal_counts(config: Scenario, replicates: int, *,
                 executor: Executor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per replicate ``0..replicates-1``: (cloud firms, transformed firms) at the goal date,
     scaled to 2,000,000 firms. The replicates run together on ``executor`` (None: serially)."""
-    return goal_counts_many([config], replicates, executor)[0]
-
-
-def _met(config: Scenario, cloud: np.ndarray, trans: np.ndarray, goal: Goal) -> np.ndarray:
-    c = cloud >= config.goals.cloud_firms
-    t = trans >= config.goals.transformed_firms
-    return {"cloud": c, "transformed": t, "both": c & t}[goal]
+    cloud, trans = goal_counts_many([config], replicates, executor)[0]
+    return cloud * scale_up(config), trans * scale_up(config)
 
 
 def goal_met(config: Scenario, replicates: int, goal: Goal = "cloud", *,
              executor: Executor | None = None) -> np.ndarray:
-    """Per replicate ``0..replicates-1``: is the goal met at the goal date (scaled counts)?"""
-    return _met(config, *goal_counts(config, replicates, executor=executor), goal)
+    """Per replicate ``0..replicates-1``: is the goal met at the goal date
+    (:func:`sim.analysis.outcomes.goals_met`)?"""
+    return goals_met(config, *goal_counts_many([config], replicates, executor)[0], goal)
 
 
 def binomial_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -211,7 +208,7 @@ def _what_it_takes(cfg: Scenario, lever_path: str, goal: Goal, probability: floa
         todo = [v for v in dict.fromkeys(lever(v) for v in values) if v not in cache]
         cfgs = [set_values(cfg, {lever_path: v}, label="lever") for v in todo]
         for v, c, (cloud, trans) in zip(todo, cfgs, goal_counts_many(cfgs, replicates, executor), strict=True):
-            cache[v] = int(_met(c, cloud, trans, goal).sum())
+            cache[v] = int(goals_met(c, cloud, trans, goal).sum())
             say(f"{lever_path}={v:g}: {cache[v]}/{replicates} replicates meet the {goal} goal")
 
     def p_at(v: float) -> float:
@@ -501,8 +498,8 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
         counts = goal_counts_many(cfgs, replicates, ex, on_group=progress)
     cloud, pmiss = [], []
     for c, (cl, tr) in zip(cfgs, counts, strict=True):
-        pmiss.append(1.0 - _met(c, cl, tr, goal).mean())
-        cloud.append(cl.mean())
+        pmiss.append(1.0 - goals_met(c, cl, tr, goal).mean())
+        cloud.append((cl * scale_up(c)).mean())
     cases["cloud_firms"] = cloud
     cases["p_missed"] = pmiss
     cases["missed"] = cases.p_missed > 0.5

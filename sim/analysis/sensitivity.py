@@ -30,16 +30,16 @@ same bytes whatever the executor, the number of workers or the order in which ru
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.analysis.calibration import (
     Job,
@@ -49,11 +49,14 @@ from sim.analysis.calibration import (
     scale_up,
     with_values,
 )
+from sim.analysis.outcomes import check_goal_in_horizon, goal_month_index, goals_met
+from sim.errors import ScenarioError
 from sim.fileio import atomic_savefig, atomic_write_csv
 from sim.runs.executors import Executor
-from sim.scenario.loader import load_scenario
 from sim.scenario.paths import set_values
-from sim.scenario.schema import Scenario, month_number
+from sim.scenario.schema import Scenario
+from sim.scenario.specs import BaseScenarioSpec, check_parameters
+from sim.scenario.specs import load_spec as load_base_spec
 
 OUTCOMES: tuple[str, ...] = ("cloud_firms", "transformed_firms", "p_cloud_goal", "p_transformed_goal",
                              "p_both_goals", "voucher_cny_per_extra_cloud_firm")
@@ -71,14 +74,12 @@ Evaluator = Callable[[pd.DataFrame], pd.DataFrame]
 returns the outcomes (one row per point, same index, one column per outcome)."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SensitivitySpec(_Strict):
+class SensitivitySpec(BaseScenarioSpec):
     """A sensitivity analysis: parameters with bounds, outcomes, method and sample size."""
 
-    base: str = Field("baseline", description="Base scenario (file or shipped name).")
+    KIND: ClassVar[str] = "sensitivity"
+
+    base: str = Field("baseline", description="Base scenario: a path relative to the spec file, or a shipped scenario name.")
     overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides applied to the base.")
     parameters: list[ParameterSpec]
     outcomes: list[str] = Field(default_factory=lambda: ["cloud_firms", "transformed_firms", "p_cloud_goal"],
@@ -118,20 +119,33 @@ class SensitivitySpec(_Strict):
                 "bounds": [[p.lower, p.upper] for p in self.parameters]}
 
 
+    def scenario(self) -> Scenario:
+        """The scenario every sample point starts from: the base with the spec's overrides,
+        ``total_firms`` and ``seed``, checked (outcomes, parameter paths and bounds, goal date).
+
+        Raises:
+            ScenarioError: One line naming the spec file and the key, as on the command line.
+        """
+        for i, o in enumerate(self.outcomes):
+            if o not in OUTCOMES:
+                close = difflib.get_close_matches(o, OUTCOMES, n=1)
+                raise ScenarioError(self.label, f"outcomes[{i}]", f"unknown outcome {o!r}", ", ".join(OUTCOMES),
+                                    suggestion=close[0] if close else None)
+        config = set_values(self.base_scenario(), {"population.total_firms": self.total_firms,
+                                                   "run.seed": self.seed}, label=self.label)
+        check_parameters(config, self.parameters, self.label)
+        check_goal_in_horizon(config, self.label, spec=True)
+        return config
+
+
 def load_spec(spec: str | Path | SensitivitySpec | dict) -> SensitivitySpec:
-    """A validated :class:`SensitivitySpec` from a YAML path, a dict or a spec."""
-    if isinstance(spec, SensitivitySpec):
-        return spec
-    if isinstance(spec, dict):
-        return SensitivitySpec.model_validate(spec)
-    path = Path(spec)
-    parsed = SensitivitySpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    # A relative base path is taken from the spec file's folder (like ``extends``); a shipped
-    # scenario name is left as it is.
-    candidate = path.parent / parsed.base
-    if not Path(parsed.base).is_absolute() and candidate.is_file():
-        parsed.base = str(candidate.resolve())
-    return parsed
+    """A validated :class:`SensitivitySpec` (:func:`sim.scenario.specs.load_spec`): a YAML file, a
+    shipped spec name, a dict or a spec; a relative ``base`` is taken from the spec file's folder.
+
+    Raises:
+        ScenarioError: One line naming the file and the key.
+    """
+    return load_base_spec(spec, SensitivitySpec)
 
 
 def n_points(spec: SensitivitySpec) -> int:
@@ -180,12 +194,7 @@ class ModelEvaluator:
     executor: Executor | None = None
 
     def __post_init__(self) -> None:
-        bad = [o for o in self.spec.outcomes if o not in OUTCOMES]
-        if bad:
-            raise ValueError(f"unknown model outcomes {bad}; allowed: {', '.join(OUTCOMES)}")
-        base = load_scenario(self.spec.base, dict(self.spec.overrides) or None)
-        self.config = set_values(base, {"population.total_firms": self.spec.total_firms,
-                                        "run.seed": self.spec.seed}, label="(sensitivity spec)")
+        self.config = self.spec.scenario()
 
     def point(self, theta: np.ndarray) -> dict[str, float]:
         """Outcomes at one parameter point."""
@@ -242,23 +251,24 @@ def point_outcomes(cfg: Scenario, replicates: int, outcomes: list[str], *,
 
 def _point_reduce(cfg: Scenario, replicates: int, outcomes: list[str], results: list[dict]) -> dict[str, float]:
     """Outcomes of one point from its runs (in :func:`_point_jobs` order)."""
-    goals = cfg.goals
-    k = month_number(goals.date) - month_number(cfg.time.start)
+    k = goal_month_index(cfg)
     f = scale_up(cfg)
     need_nov = "voucher_cny_per_extra_cloud_firm" in outcomes
-    cloud, trans, spend, extra = [], [], [], []
+    cloud, trans, spend, extra, met = [], [], [], [], []
     for r in range(replicates):
         res = results[r]
         c = res["cloud_cumulative"][k] * f
         cloud.append(c)
         trans.append(res["transformed"][k] * f)
+        met.append((res["cloud_cumulative"][k], res["transformed"][k]))
         if need_nov:
             res0 = results[replicates + r]
             spend.append(res["voucher_spend_cny"][1:k + 1].sum() * f)
             extra.append(c - res0["cloud_cumulative"][k] * f)
     cloud_a, trans_a = np.array(cloud), np.array(trans)
-    met_c = cloud_a >= goals.cloud_firms
-    met_t = trans_a >= goals.transformed_firms
+    at_scale = np.array(met, dtype=np.float64).reshape(-1, 2)  # counts at the population's scale
+    met_c = goals_met(cfg, at_scale[:, 0], at_scale[:, 1], "cloud")
+    met_t = goals_met(cfg, at_scale[:, 0], at_scale[:, 1], "transformed")
     out = {"cloud_firms": cloud_a.mean(), "transformed_firms": trans_a.mean(),
            "p_cloud_goal": met_c.mean(), "p_transformed_goal": met_t.mean(),
            "p_both_goals": (met_c & met_t).mean()}

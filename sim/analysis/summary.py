@@ -6,9 +6,8 @@ replicates stacked, column ``replicate``). Replicate ``r`` of every scenario use
 replicate (common random numbers, :func:`paired_differences`).
 
 Goals of a scenario are given for the full 2,000,000-firm population; a smaller demo population
-keeps proportions (the initial state, budgets and capacity are scaled by
-``total_firms / 2,000,000``), so :func:`summarize` compares it with goals scaled the same way
-(:func:`scaled_goals`).
+keeps proportions, so :func:`summarize` compares it with the goals at its scale by the one rule
+of :mod:`sim.analysis.outcomes`.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from sim.analysis.outcomes import goal_date, goal_outcomes, scaled_goals
 from sim.core.outputs import METRIC_COLUMNS, select
 from sim.core.population import population_scale
 from sim.scenario.schema import Goals, Scenario
@@ -33,13 +33,6 @@ SUMMARY_COLUMNS: list[str] = [
 
 BAND_STATS: list[str] = ["median", "p10", "p90", "mean", "mean_ci_low", "mean_ci_high", "n_replicates"]
 """Statistic columns of :func:`bands`."""
-
-GOAL_OUTCOME_COLUMNS: list[str] = [
-    "replicate", "goal_date", "cloud_firms", "transformed_firms", "cloud_goal", "transformed_goal",
-    "cloud_gap", "transformed_gap", "cloud_goal_met", "transformed_goal_met",
-    "cloud_goal_first_met", "transformed_goal_first_met", "voucher_spend_total_cny",
-]
-"""Columns of :func:`goal_outcomes`."""
 
 PAIRED_OUTCOMES: list[str] = [
     "cloud_firms", "transformed_firms", "cloud_goal_met", "transformed_goal_met",
@@ -58,27 +51,6 @@ N_PRECISE = 30
 
 N_TOP_GAPS = 5
 """Largest cluster and city gaps listed in the summary."""
-
-
-# --------------------------------------------------------------------------- goals at scale
-
-
-def scaled_goals(config: Scenario) -> Goals:
-    """The scenario's goals at the scale of its population.
-
-    Args:
-        config: A scenario.
-
-    Returns:
-        ``config.goals`` with both firm counts multiplied by :func:`population_scale` (rounded);
-        unchanged at the default 2,000,000 firms.
-    """
-    s = population_scale(config)
-    g = config.goals
-    if s == 1.0:
-        return g
-    return Goals(date=g.date, cloud_firms=int(round(g.cloud_firms * s)),
-                 transformed_firms=int(round(g.transformed_firms * s)))
 
 
 # --------------------------------------------------------------------------- bands
@@ -129,56 +101,6 @@ def bands(ts: pd.DataFrame, metrics: Sequence[str] | None = None,
 # --------------------------------------------------------------------------- goal outcomes
 
 
-def _goal_date(prov: pd.DataFrame, goals: Goals) -> str:
-    dates = pd.unique(prov["date"])
-    hit = [d for d in dates if str(d)[:7] == goals.date]
-    if not hit:
-        raise ValueError(f"the time series ({dates.min()} to {dates.max()}) does not reach the goal "
-                         f"month {goals.date}; extend time.end or change goals.date")
-    return str(hit[0])
-
-
-def goal_outcomes(ts: pd.DataFrame, goals: Goals) -> pd.DataFrame:
-    """Where each replicate stands against the goals.
-
-    Args:
-        ts: Tidy time series (only the provincial rows are used).
-        goals: The goals to compare with (use :func:`scaled_goals` for a scaled-down
-            population).
-
-    Returns:
-        One row per replicate (sorted) with the columns :data:`GOAL_OUTCOME_COLUMNS`: cloud firms
-        (cumulative) and transformed firms at the end of the goal month, the goals, the gaps
-        ``goal - value`` (positive = short of the goal), whether each goal is met at the goal
-        date, the first month end (ISO date) at which each goal was reached or None if never
-        within the run, and the voucher money granted from the start to the goal date (CNY).
-
-    Raises:
-        ValueError: If the series has no provincial rows or does not reach the goal month.
-    """
-    prov = select(ts, "province")
-    if prov.empty:
-        raise ValueError("the time series has no provincial rows (cluster = city = size_class = 'all')")
-    prov = prov.sort_values(["replicate", "date"], kind="stable")
-    gdate = _goal_date(prov, goals)
-    at = prov[prov["date"] == gdate].set_index("replicate")
-    reps = np.sort(pd.unique(prov["replicate"]))
-    at = at.reindex(reps)
-    out = pd.DataFrame({"replicate": reps.astype(np.int64), "goal_date": gdate})
-    spend = prov[prov["date"] <= gdate].groupby("replicate")["voucher_spend_cny"].sum()
-    for key, col, goal in (("cloud", "cloud_cumulative", goals.cloud_firms),
-                           ("transformed", "transformed", goals.transformed_firms)):
-        value = at[col].to_numpy()
-        out[f"{key}_firms"] = value
-        out[f"{key}_goal"] = np.int64(goal)
-        out[f"{key}_gap"] = goal - value
-        out[f"{key}_goal_met"] = value >= goal
-        first = prov[prov[col] >= goal].groupby("replicate")["date"].first()
-        out[f"{key}_goal_first_met"] = pd.Series([first.get(r) for r in reps], dtype=object)
-    out["voucher_spend_total_cny"] = spend.reindex(reps).to_numpy(dtype=np.float64)
-    return out[GOAL_OUTCOME_COLUMNS]
-
-
 def group_gaps(ts: pd.DataFrame, goals: Goals, level: str = "cluster") -> pd.DataFrame:
     """Each group's shortfall against a proportional share of the cloud goal.
 
@@ -197,7 +119,7 @@ def group_gaps(ts: pd.DataFrame, goals: Goals, level: str = "cluster") -> pd.Dat
     if level not in ("cluster", "city", "size_class"):
         raise ValueError(f"unknown level {level!r}; allowed: cluster, city, size_class")
     prov = select(ts, "province")
-    gdate = _goal_date(prov, goals)
+    gdate = goal_date(prov, goals)
     rows = select(ts, level)
     rows = rows[rows["date"] == gdate]
     if rows.empty:

@@ -51,7 +51,7 @@ results go to a new folder ``<out>/sweep/<UTC timestamp>-<hash>/``:
   ``failures.csv`` if a run failed (the other runs go on; failures are data).
 
 Counts are those of the simulated population and the goals are scaled to it, as in
-``gdcloud run`` (:func:`sim.analysis.summary.scaled_goals`); a run that ends before ``goals.date`` is
+``gdcloud run`` (:func:`sim.analysis.outcomes.scaled_goals`); a run that ends before ``goals.date`` is
 evaluated at its last month.
 """
 
@@ -67,18 +67,19 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from sim.errors import ScenarioError
 from sim.runs.executors import Executor
 from sim.scenario.docs import strip
 from sim.scenario.paths import annotation_of, assign, get_value, set_values
 from sim.scenario.schema import Scenario, month_number
+from sim.scenario.specs import BaseScenarioSpec, StrictSpec, load_spec
 
 SWEEP_DIR = "sweep"
 """Sub-folder of the results folder where sweep folders are created."""
@@ -97,7 +98,7 @@ RUN_COLUMNS: list[str] = [
     "transformed_gap", "cloud_goal_met", "transformed_goal_met", "both_goals_met",
     "cloud_goal_first_met", "transformed_goal_first_met", "voucher_spend_total_cny",
 ]
-"""Outcomes of one run (:func:`sim.analysis.summary.goal_outcomes` plus ``both_goals_met``)."""
+"""Outcomes of one run (:func:`sim.analysis.outcomes.goal_outcomes` plus ``both_goals_met``)."""
 
 OUTCOME_COLUMNS: list[str] = ["point", "replicate", "<parameters>", *RUN_COLUMNS]
 """Columns of ``outcomes.csv``; ``<parameters>`` stands for one column per parameter path."""
@@ -133,15 +134,11 @@ MEASURE_LIMIT_S = 20.0
 # --------------------------------------------------------------------------- spec
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-class SweepParameter(_Strict):
+class SweepParameter(StrictSpec):
     """One swept scenario key: a list of values or a range."""
 
     path: str = Field(description="Dotted scenario key, e.g. policies.vouchers.budget_cny_per_year "
@@ -178,8 +175,10 @@ class SweepParameter(_Strict):
         return self.values is None
 
 
-class SweepSpec(_Strict):
+class SweepSpec(BaseScenarioSpec):
     """A sweep: base scenario, overrides, parameters, design, replicates and seed."""
+
+    KIND: ClassVar[str] = "sweep"
 
     description: str = Field("", description="The question the sweep answers.")
     base: str = Field("baseline", description="Base scenario: a path relative to the sweep file, or a shipped scenario name.")
@@ -191,27 +190,6 @@ class SweepSpec(_Strict):
     replicates: int | None = Field(None, ge=1, le=100_000, description="Replicates per point (default: the base's run.replicates).")
     seed: int | None = Field(None, ge=0, description="Root seed of the replicates and of the Latin hypercube (default: the base's run.seed).")
 
-    _folder: Path | None = PrivateAttr(default=None)
-    _label: str = PrivateAttr(default="(sweep)")
-
-    def located(self, file: str | Path | None) -> SweepSpec:
-        """Record the sweep file (relative paths are resolved from its folder); returns self."""
-        if file is None:
-            self._folder, self._label = None, "(sweep)"
-        else:
-            self._folder, self._label = Path(file).parent, str(file)
-        return self
-
-    @property
-    def folder(self) -> Path | None:
-        """Folder of the sweep file (None for a spec built in Python: the current directory)."""
-        return self._folder
-
-    @property
-    def label(self) -> str:
-        """The sweep file as named in error messages."""
-        return self._label
-
 
 def load_sweep(spec: str | Path | SweepSpec | dict) -> SweepSpec:
     """A validated :class:`SweepSpec` from a YAML file, a shipped sweep name, a dict or a spec.
@@ -222,23 +200,7 @@ def load_sweep(spec: str | Path | SweepSpec | dict) -> SweepSpec:
         ScenarioError: Missing or unreadable file, invalid YAML, an unknown key or a bad value
             (one line naming the file and the key).
     """
-    from sim.cli.main import _find_spec, _read_spec, _spec_error
-
-    if isinstance(spec, SweepSpec):
-        return spec
-    if isinstance(spec, dict):
-        data, file = spec, None
-    else:
-        file = _find_spec(str(spec), "sweep")
-        data = _read_spec(file)
-    label = str(file) if file is not None else "(sweep)"
-    if not isinstance(data, dict):
-        raise ScenarioError(label, "(top level)", f"the file holds a {type(data).__name__}, not a mapping",
-                            "a mapping of sweep keys: " + ", ".join(SweepSpec.model_fields))
-    try:
-        return SweepSpec.model_validate(data).located(file)
-    except ValidationError as exc:
-        raise _spec_error(exc, SweepSpec, label) from None
+    return load_spec(spec, SweepSpec)
 
 
 # --------------------------------------------------------------------------- schema helpers
@@ -273,7 +235,7 @@ class SweepPlan:
 
     Attributes:
         spec: The sweep spec.
-        label: The sweep file (or ``(sweep)``) as named in messages.
+        label: The sweep file (or ``(sweep spec)``) as named in messages.
         base_file: The base scenario file.
         base: The base with the spec's overrides and ``--set`` applied (``run.seed`` and
             ``run.replicates`` set to the sweep's).
@@ -498,27 +460,12 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
     Raises:
         ScenarioError: Anything invalid (one line naming the sweep file, or the ``--set``).
     """
-    from sim.analysis.calibration import resolve_base
-    from sim.scenario.loader import load_scenario
-
     spec = load_sweep(spec)
     label = spec.label
     sets = list(overrides or [])
     _check_design(spec, label)
-    try:
-        base_file = resolve_base(spec.base, spec.folder)
-    except ScenarioError as exc:
-        raise ScenarioError(label, "base", f"{spec.base!r}: {exc.message}", exc.allowed) from None
-    try:
-        base = load_scenario(base_file, dict(spec.overrides) or None)
-    except ScenarioError as exc:
-        if exc.file.startswith("--set "):
-            raise ScenarioError(label, f"overrides.{exc.key_path}", exc.message, exc.allowed,
-                                suggestion=exc.suggestion, more=exc.more) from None
-        raise
-    if sets:
-        spec_sets = [f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in spec.overrides.items()]
-        base = load_scenario(base_file, [*spec_sets, *sets])
+    base_file = spec.base_file()
+    base = spec.base_scenario(sets)
     replicates = spec.replicates if spec.replicates is not None else base.run.replicates
     seed = spec.seed if spec.seed is not None else base.run.seed
     data = base.model_dump(mode="json")
@@ -725,7 +672,7 @@ def _value(v: Any) -> Any:
 
 def run_point(run: SweepRun) -> SweepRunResult:
     """Run one replicate of one point and reduce it to its goal outcomes (never raises)."""
-    from sim.analysis import summary
+    from sim.analysis.outcomes import goal_outcomes, scaled_goals
     from sim.runs import runner
     from sim.runs.results import goals_evaluated
 
@@ -739,7 +686,7 @@ def run_point(run: SweepRun) -> SweepRunResult:
     t0 = time.perf_counter()
     try:
         cfg, _ = goals_evaluated(Scenario.model_validate(run.scenario))
-        go = summary.goal_outcomes(res.timeseries, summary.scaled_goals(cfg)).iloc[0]
+        go = goal_outcomes(res.timeseries, scaled_goals(cfg)).iloc[0]
         out = {c: _value(go[c]) for c in RUN_COLUMNS if c in go.index}
         out["both_goals_met"] = bool(out["cloud_goal_met"] and out["transformed_goal_met"])
         out["voucher_spend_total_cny"] = round(float(out["voucher_spend_total_cny"]), 2)
@@ -1121,7 +1068,7 @@ def summary_lines(result: SweepResult, *, max_rows: int = 20) -> list[str]:
     plan = result.plan
     m = result.manifest
     wall = m.get("wall_time_s")
-    name = Path(plan.label).stem if plan.label != "(sweep)" else "sweep"
+    name = plan.spec.file.stem if plan.spec.file is not None else "sweep"
     lines = [f"sweep {name}: {plan.n_points} point(s) x {plan.replicates} replicate(s) = {plan.n_runs} runs, "
              f"{len(result.outcomes)} done, {len(result.failures)} failed"
              + (f", {wall:.1f} s" if isinstance(wall, int | float) else "")]

@@ -218,7 +218,8 @@ def _fmt(x: float) -> str:
 
 def summary_lines(result) -> list[str]:
     """The short human summary printed after a run."""
-    from sim.analysis.summary import population_scale, scaled_goals
+    from sim.analysis.outcomes import scaled_goals
+    from sim.core.population import population_scale
     from sim.core.uncertainty import has_uncertainty
     from sim.runs.results import goals_evaluated
 
@@ -658,17 +659,6 @@ def _apply_checked(scenario, values: dict[str, object], label: str, key_path: st
         raise _relabel(exc, label, key_path, prefix) from None
 
 
-def _check_goal_in_horizon(config, label: str, *, spec: bool = False) -> None:
-    """The question tools read the counts at goals.date: it must lie within the run."""
-    g, t = config.goals.date, config.time
-    if not t.start <= g <= t.end:
-        month = min(t.end, "2025-12")
-        hint = f"overrides: {{goals.date: '{month}'}}" if spec else f"--set goals.date={month}"
-        raise ScenarioError(label, "goals.date", f"{g} is outside the run {t.start} to {t.end} (the "
-                            "outcomes are read at goals.date)",
-                            f"a month from time.start to time.end, e.g. {hint}")
-
-
 def _question_scenario(args: argparse.Namespace, *, goal: bool):
     """SCENARIO with --set (checked like `gdcloud run`) and --total-firms applied."""
     from sim.scenario.loader import load_scenario
@@ -677,138 +667,10 @@ def _question_scenario(args: argparse.Namespace, *, goal: bool):
     sc = load_scenario(args.scenario, args.overrides)
     sc = _apply_checked(sc, {"population.total_firms": args.total_firms}, "--total-firms")
     if goal:
-        _check_goal_in_horizon(sc, args.scenario)
+        from sim.analysis.outcomes import check_goal_in_horizon
+
+        check_goal_in_horizon(sc, args.scenario)
     return sc
-
-
-def _find_spec(text: str, kind: str) -> Path:
-    from sim.scenario.loader import scenarios_dir
-
-    path = Path(text)
-    if path.is_file():
-        return path
-    if path.parent == Path(".") and path.suffix in ("", ".yaml"):
-        shipped = scenarios_dir() / "analysis" / f"{path.stem}.yaml"
-        if shipped.is_file():
-            return shipped
-    names = ", ".join(p.stem for p in sorted((scenarios_dir() / "analysis").glob("*.yaml")))
-    raise ScenarioError(text, "(file)", f"no such {kind} spec file",
-                        f"a YAML file or a shipped spec ({names})")
-
-
-def _read_spec(path: Path) -> object:
-    from sim.scenario.loader import read_yaml_file
-
-    return read_yaml_file(path, "a mapping of spec keys")
-
-
-def _spec_error(exc, model: type, label: str) -> ScenarioError:
-    """A pydantic ValidationError of an analysis spec as one ScenarioError line."""
-    from typing import get_origin
-
-    from sim.scenario.docs import allowed_text, child_annotation, model_class, strip
-
-    def clean(loc: tuple) -> tuple[tuple, object]:
-        out, annotation = [], model
-        for i, el in enumerate(loc):
-            last = i == len(loc) - 1
-            m = model_class(annotation) if annotation is not None else None
-            origin = get_origin(strip(annotation)[0]) if annotation is not None else None
-            if annotation is None:
-                out.append(el)
-            elif m is not None:
-                if isinstance(el, str) and el in m.model_fields:
-                    out.append(el)
-                    annotation = child_annotation(annotation, el)
-                elif last:
-                    out.append(el)
-                    annotation = None
-            elif (origin is list and isinstance(el, int)) or origin is dict:
-                out.append(el)
-                annotation = child_annotation(annotation, el)
-            # else: a union/validator tag such as 'str' or 'list[str]': not a key
-        return tuple(out), annotation
-
-    def dotted(loc: tuple) -> str:
-        text = ""
-        for el in loc:
-            text += f"[{el}]" if isinstance(el, int) else f".{el}"
-        return text.lstrip(".") or "(top level)"
-
-    errors = exc.errors()
-    first_loc, annotation = clean(tuple(errors[0]["loc"]))
-    same = [e for e in errors if clean(tuple(e["loc"]))[0] == first_loc]
-    more = len({clean(tuple(e["loc"]))[0] for e in errors}) - 1
-    e = same[0]
-    where = dotted(first_loc)
-    kind, msg = e["type"], e["msg"]
-    if kind == "extra_forbidden" and first_loc:
-        parent = model
-        for el in first_loc[:-1]:
-            parent = child_annotation(parent, el)
-        keys = list(model_class(parent).model_fields) if model_class(parent) else []
-        return ScenarioError.unknown_key(label, where, first_loc[-1], keys, more=more)
-    if annotation is None:
-        allowed = f"see {model.__name__} in docs/analysis.md"
-    elif model_class(annotation) is not None and kind != "model_type":
-        allowed = f"consistent values (see {model_class(annotation).__name__} in docs/analysis.md)"
-    else:
-        allowed = allowed_text(annotation)
-    if kind == "value_error":
-        text = msg.removeprefix("Value error, ")
-        message, _, stated = text.partition("; allowed: ")
-        return ScenarioError(label, where, message, stated or allowed, more=more)
-    if kind == "missing":
-        return ScenarioError(label, where, "a value is required", allowed, more=more)
-    value = repr(e.get("input"))
-    value = value if len(value) <= 60 else value[:57] + "..."
-    problem = " or ".join(dict.fromkeys(x["msg"][:1].lower() + x["msg"][1:] for x in same))
-    return ScenarioError(label, where, f"got {value}: {problem}", allowed, more=more)
-
-
-def _load_spec(text: str, model: type, kind: str):
-    """(validated spec, its file) from a YAML path or a shipped spec name."""
-    from pydantic import ValidationError
-
-    path = _find_spec(text, kind)
-    data = _read_spec(path)
-    try:
-        return model.model_validate(data), path
-    except ValidationError as exc:
-        raise _spec_error(exc, model, str(path)) from None
-
-
-def _spec_base(spec, label: str, folder: Path | None = None):
-    """The spec's base scenario with its overrides (errors name the spec file).
-
-    With ``folder`` (the spec file's folder), a relative ``base`` is resolved from it, as the
-    calibration does; without, from the current directory.
-    """
-    from sim.analysis.calibration import resolve_base
-    from sim.scenario.loader import load_scenario
-
-    try:
-        base = resolve_base(spec.base, folder) if folder is not None else spec.base
-        return load_scenario(base, dict(spec.overrides) or None)
-    except ScenarioError as exc:
-        if exc.file.startswith("--set "):
-            raise _relabel(exc, label, f"overrides.{exc.key_path}") from None
-        if exc.file == spec.base and exc.key_path == "(file)":
-            raise _relabel(exc, label, "base", f"{spec.base!r}: ") from None
-        raise
-
-
-def _check_parameters(spec, config, label: str) -> None:
-    """Every parameter path is a numeric scenario key and both bounds are valid values of it."""
-    from sim.scenario.paths import spec_key
-
-    for i, p in enumerate(spec.parameters):
-        for path in p.paths:
-            spec_key(path, label, f"parameters[{i}].path")
-        for bound in ("lower", "upper"):
-            value = getattr(p, bound)
-            _apply_checked(config, dict.fromkeys(p.paths, value), label,
-                           f"parameters[{i}].{bound}")
 
 
 # --------------------------------------------------------------------------- analysis: running
@@ -948,27 +810,12 @@ def _g(x: float | None, digits: int = 4) -> str:
 
 
 def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from pydantic import ValidationError
-
-    from sim.analysis.calibration import CalibrationSpec, calibrate, make_problem
+    from sim.analysis.calibration import calibrate, load_spec, make_problem
 
     _check_int("--seed", args.seed, 0)
-    spec, path = _load_spec(args.spec, CalibrationSpec, "calibration")
-    spec.located(path.parent)
-    label = str(path)
-    base = _spec_base(spec, label, path.parent)
-    _check_parameters(spec, _apply_checked(base, {"population.total_firms": spec.total_firms}, label), label)
-    try:
-        make_problem(spec)
-    except ValidationError as exc:  # the run window from start and the target dates
-        from sim.scenario.loader import _convert
-
-        errors = exc.errors()
-        conv = _convert(errors[0], {}, label, len(errors) - 1)
-        raise _relabel(conv, label, "start", f"{conv.key_path}: ") from None
-    except ValueError as exc:  # a target not after the run start
-        raise ScenarioError(label, "targets", str(exc), "target dates after the run start (start or "
-                            "the base scenario's time.start)") from None
+    spec = load_spec(args.spec)
+    path, label = spec.file, spec.label
+    problem = make_problem(spec)
     from sim.analysis.calibration import scenario_target, spec_write_path
 
     write = False if args.no_write_scenario else args.write_scenario
@@ -983,8 +830,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     d = len(spec.parameters)
     batch = spec.replicates * max(1, spec.abc.draws if spec.abc.enabled else 1,
                                   spec.profile.points * d if spec.profile.enabled else 1)
-    executor = choose_executor(args, batch, _apply_checked(base, {"population.total_firms": spec.total_firms},
-                                                           label))
+    executor = choose_executor(args, batch, problem.config)
 
     def call(folder: Path):
         return calibrate(spec, out_dir=folder, seed=args.seed, write_scenario=write, progress=say,
@@ -1024,23 +870,6 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                          summarize=summarize, executor=executor)
 
 
-def _sensitivity_config(spec, label: str):
-    import difflib
-
-    from sim.analysis.sensitivity import OUTCOMES
-
-    for i, o in enumerate(spec.outcomes):
-        if o not in OUTCOMES:
-            close = difflib.get_close_matches(o, OUTCOMES, n=1)
-            raise ScenarioError(label, f"outcomes[{i}]", f"unknown outcome {o!r}", ", ".join(OUTCOMES),
-                                suggestion=close[0] if close else None)
-    base = _spec_base(spec, label)
-    config = _apply_checked(base, {"population.total_firms": spec.total_firms, "run.seed": spec.seed}, label)
-    _check_parameters(spec, config, label)
-    _check_goal_in_horizon(config, label, spec=True)
-    return config
-
-
 def _estimate_seconds(spec, config, n_runs: int, workers: int = 1) -> tuple[float, float, float]:
     """(estimated wall time on ``workers`` workers, one cached run, population set-up) from two
     timed runs at the box centre. Each worker builds (and then keeps) the population of each
@@ -1075,15 +904,15 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
     from sim.analysis.sensitivity import (
         CHUNK_ROWS,
-        SensitivitySpec,
+        load_spec,
         n_model_runs,
         n_points,
         run_sensitivity,
     )
 
-    spec, path = _load_spec(args.spec, SensitivitySpec, "sensitivity")
-    label = str(path)
-    config = _sensitivity_config(spec, label)
+    spec = load_spec(args.spec)
+    path = spec.file
+    config = spec.scenario()
     if importlib.util.find_spec("SALib") is None:
         raise UsageError("sensitivity needs SALib: pip install '.[analysis]'")
     n_runs = n_model_runs(spec)
@@ -1100,7 +929,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
         dry = run_sensitivity(spec, dry_run=True)  # samples only: checks the SALib sampling
         total, run, setup = _estimate_seconds(spec, config, n_runs, workers)
         where = "in one process" if workers == 1 else f"on {workers} workers"
-        print(f"sensitivity dry run ({label}): nothing written")
+        print(f"sensitivity dry run ({spec.label}): nothing written")
         print(f"  {count} ({len(dry.samples)} sample rows)")
         print(f"  estimated time: about {_duration(total)} {where} (one model run at the centre of "
               f"the box: {run:.2f} s, population set-up {setup:.2f} s per replicate; run times vary "

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sim import datasets
+from sim.analysis.outcomes import scaled_goals
 from sim.core.model import CHURNED, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
 from sim.core.policies import N_CLUSTERS, cell_grid
 from sim.core.population import DEFAULT_TOTAL_FIRMS, NEVER
@@ -176,13 +177,13 @@ class DashboardModel(CloudAdoptionModel):
 
     @property
     def goal_cloud(self) -> float:
-        """The 1,000,000-firm cloud goal scaled to this population."""
-        return self.config.goals.cloud_firms * self.scale
+        """The 1,000,000-firm cloud goal at this population's scale (:mod:`sim.analysis.outcomes`)."""
+        return float(scaled_goals(self.config).cloud_firms)
 
     @property
     def goal_transformed(self) -> float:
-        """The 50,000-firm transformation goal scaled to this population."""
-        return self.config.goals.transformed_firms * self.scale
+        """The 50,000-firm transformation goal at this population's scale."""
+        return float(scaled_goals(self.config).transformed_firms)
 
     # ------------------------------------------------------------------ series for the charts
 

@@ -25,8 +25,10 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, Percen
 
 from sim import datasets
 from sim.analysis import observation
-from sim.analysis.summary import bands, group_gaps, population_scale, scaled_goals
+from sim.analysis.outcomes import scaled_goals
+from sim.analysis.summary import bands, group_gaps
 from sim.core.outputs import select
+from sim.core.population import population_scale
 from sim.fileio import atomic_savefig
 from sim.scenario.schema import Goals, Scenario
 
@@ -186,7 +188,7 @@ def plot_provincial(ax: Axes, ts: pd.DataFrame, goals: Goals, *, metric: str = "
     Args:
         ax: Axes to draw into.
         ts: Tidy time series of one or more replicates.
-        goals: Goals at the population's scale (:func:`sim.analysis.summary.scaled_goals`).
+        goals: Goals at the population's scale (:func:`sim.analysis.outcomes.scaled_goals`).
         metric: Column to plot (``cloud_cumulative`` or ``transformed`` have a goal and
             reported figures).
         reported: Mark the reported figures of ``progress_reported.csv`` with their sources.
@@ -383,7 +385,7 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
 
     Files: ``provincial_cloud.png``, ``provincial_transformed.png``, ``clusters.png``,
     ``city_gap.png`` and, if ``compare`` is given, ``compare.png``. Goals and reported figures
-    are scaled to the population (:func:`sim.analysis.summary.scaled_goals`).
+    are scaled to the population (:func:`sim.analysis.outcomes.scaled_goals`).
 
     Args:
         folder: Output folder (created if missing).

@@ -439,12 +439,12 @@ class ScenarioResult:
         return select(self.timeseries, "province").reset_index(drop=True)
 
     def goal_outcomes(self) -> pd.DataFrame:
-        """Each replicate against the goals (:func:`sim.analysis.summary.goal_outcomes`), goals scaled to
+        """Each replicate against the goals (:func:`sim.analysis.outcomes.goal_outcomes`), goals scaled to
         the population and evaluated at the end of the run if it ends before the goal date."""
-        from sim.analysis import summary
+        from sim.analysis.outcomes import goal_outcomes
 
         goals, _ = self._goals()
-        return summary.goal_outcomes(self.timeseries, goals)
+        return goal_outcomes(self.timeseries, goals)
 
     # -- plots (thin wrappers of sim.plots.scenario with this scenario's goals and scale)
 
@@ -461,7 +461,8 @@ class ScenarioResult:
         return self._goals()[0]
 
     def _goals(self):
-        from sim.analysis.summary import population_scale, scaled_goals
+        from sim.analysis.outcomes import scaled_goals
+        from sim.core.population import population_scale
 
         cfg, _ = goals_evaluated(self.scenario)
         return scaled_goals(cfg), population_scale(cfg)

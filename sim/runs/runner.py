@@ -680,8 +680,9 @@ def compare_scenarios(
     ref_cfg, _ = goals_evaluated(first)
     if len(ts_ok) == len(results):
         from sim.analysis import summary
+        from sim.analysis.outcomes import scaled_goals
 
-        diffs = summary.paired_differences(ts_ok, labels[0], goals=summary.scaled_goals(ref_cfg))
+        diffs = summary.paired_differences(ts_ok, labels[0], goals=scaled_goals(ref_cfg))
     cmp = CompareResult(results, diffs, labels[0])
     if save:
         cmp.folder, cmp.manifest = _write_compare_folder(root_dir, cmp, resolved, figures, cmd, ex)

@@ -1,4 +1,5 @@
-"""Validate a scenario dump and turn pydantic's errors into one-line :class:`ScenarioError` s.
+"""Validate a scenario dump; turn pydantic's errors (of scenarios and of analysis specs) into
+one-line :class:`ScenarioError` s.
 
 The loader, the ``--set`` overrides, the analysis tools (:mod:`sim.scenario.paths`) and the
 runner all validate through :func:`validate`, so a bad value reads the same wherever it came
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sim.errors import ScenarioError
-from sim.scenario.docs import allowed_text, child_annotation, locate, model_class, strip
+from sim.scenario.docs import allowed_text, child_annotation, model_class, strip
 from sim.scenario.schema import Scenario
 
 Loc = tuple[object, ...]
@@ -46,33 +47,45 @@ def validate(data: Mapping[str, Any], origin: Mapping[Loc, str], fallback: str) 
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        raise convert(errors[0], origin, fallback, len(errors) - 1) from None
+        raise convert(exc, Scenario, fallback, origin) from None
 
 
-def _clean_loc(loc: Loc) -> tuple[Loc, bool]:
-    """Drop pydantic's union/validator tags from an error location; flag mapping-key errors."""
+def _clean(loc: Loc, root: type[BaseModel]) -> tuple[Loc, Any, bool]:
+    """An error location without pydantic's union/validator tags, the annotation it points to
+    (None if unknown) and whether the error is about a mapping key (``[key]``)."""
     out: list[object] = []
-    annotation: Any = Scenario
+    annotation: Any = root
     key_error = False
     for i, el in enumerate(loc):
         if el == "[key]":
             key_error = True
-        elif _is_key(annotation, el, last=i == len(loc) - 1):
+            continue
+        if annotation is None:
             out.append(el)
-            annotation = child_annotation(annotation, el) if annotation is not None else None
-    return tuple(out), key_error
+            continue
+        model = model_class(annotation)
+        origin = get_origin(strip(annotation)[0])
+        if model is not None:
+            if isinstance(el, str) and el in model.model_fields:
+                out.append(el)
+                annotation = child_annotation(annotation, el)
+            elif i == len(loc) - 1:
+                out.append(el)
+                annotation = None
+        elif (origin is list and isinstance(el, int)) or origin is dict:
+            out.append(el)
+            annotation = child_annotation(annotation, el)
+        # else: a union/validator tag such as 'str' or 'list[str]': not a key
+    return tuple(out), annotation, key_error
 
 
-def _is_key(annotation: Any, el: object, *, last: bool) -> bool:
-    """Whether a location element is a real key (not a tag) of a value of ``annotation``."""
-    if annotation is None:
-        return True
-    model = model_class(annotation)
-    if model is not None:
-        return el in model.model_fields or last
-    origin = get_origin(strip(annotation)[0])
-    return origin is dict or (origin is list and isinstance(el, int))
+def _annotation_at(root: type[BaseModel], loc: Loc) -> Any:
+    annotation: Any = root
+    for key in loc:
+        annotation = child_annotation(annotation, key)
+        if annotation is None:
+            return None
+    return annotation
 
 
 def _source(origin: Mapping[Loc, str], loc: Loc, fallback: str) -> str:
@@ -92,45 +105,56 @@ def _lower(msg: str) -> str:
     return msg[:1].lower() + msg[1:]
 
 
-def convert(
-    error: Mapping[str, Any], origin: Mapping[Loc, str], fallback: str, more: int
-) -> ScenarioError:
-    """Turn one pydantic error of a scenario into a one-line ScenarioError.
+def _hint(root: type[BaseModel], where: str, annotation: Any) -> str:
+    """Where to read what is allowed when no short type text says it."""
+    if root is Scenario:
+        return f"consistent values (see `{where}` in {SEE_DOCS})"
+    if annotation is None:
+        return f"see {root.__name__} in docs/analysis.md"
+    return f"consistent values (see {model_class(annotation).__name__} in docs/analysis.md)"
+
+
+def convert(exc: ValidationError, root: type[BaseModel], label: str,
+            origin: Mapping[Loc, str] | None = None) -> ScenarioError:
+    """The one converter of pydantic errors (scenarios and analysis specs) to a one-line
+    :class:`ScenarioError` about the first wrong key, with a count of the other wrong keys.
 
     Args:
-        error: One item of ``ValidationError.errors()``.
-        origin: Which file or override wrote each key path.
-        fallback: Label used when the key path has no recorded origin.
-        more: Number of further errors.
+        exc: The validation error of ``root.model_validate``.
+        root: The validated model (:class:`Scenario` or an analysis spec class).
+        label: The file (or other source) named in the message.
+        origin: For a scenario merged from several files and ``--set`` overrides: which source
+            wrote each key path (named instead of ``label``).
     """
-    loc, key_error = _clean_loc(tuple(error["loc"]))
-    source = _source(origin, loc, fallback)
+    errors = exc.errors()
+    cleaned = [_clean(tuple(e["loc"]), root) for e in errors]
+    loc, annotation, key_error = cleaned[0]
+    same = [e for e, c in zip(errors, cleaned, strict=True) if c[0] == loc]
+    more = len({c[0] for c in cleaned}) - 1
+    source = _source(origin or {}, loc, label)
     where = dotted(loc)
-    kind, msg, value = error["type"], error["msg"], error.get("input")
+    kind, msg = same[0]["type"], same[0]["msg"]
     if kind == "extra_forbidden" and loc:
-        keys = list(model_class(locate(loc[:-1])).model_fields)  # type: ignore[union-attr]
-        if len(loc) == 1:
+        parent = model_class(_annotation_at(root, loc[:-1]))
+        keys = list(parent.model_fields) if parent is not None else []
+        if len(loc) == 1 and root is Scenario:
             keys.insert(0, "extends")
         return ScenarioError.unknown_key(source, where, loc[-1], keys, more=more)
-    annotation = locate(loc)
     if key_error:
-        args = get_args(strip(locate(loc[:-1]))[0])
+        args = get_args(strip(_annotation_at(root, loc[:-1]))[0])
         allowed = f"keys of type {allowed_text(args[0])}" if args else "valid keys"
-        return ScenarioError(
-            source, where, f"invalid key {loc[-1]!r}: {_lower(msg)}", allowed, more=more
-        )
-    if annotation is not None and model_class(annotation) is None:
-        allowed = allowed_text(annotation)
-    elif annotation is not None and kind == "model_type":
+        return ScenarioError(source, where, f"invalid key {loc[-1]!r}: {_lower(msg)}", allowed,
+                             more=more)
+    if annotation is not None and (model_class(annotation) is None or kind == "model_type"):
         allowed = allowed_text(annotation)
     else:
-        allowed = f"consistent values (see `{where}` in {SEE_DOCS})"
+        allowed = _hint(root, where, annotation)
     if kind == "value_error":
         text = msg.removeprefix("Value error, ")
         message, _, stated = text.partition("; allowed: ")
         return ScenarioError(source, where, message, stated or allowed, more=more)
     if kind == "missing":
         return ScenarioError(source, where, "a value is required", allowed, more=more)
-    return ScenarioError(
-        source, where, f"got {short_repr(value)}: {_lower(msg)}", allowed, more=more
-    )
+    problem = " or ".join(dict.fromkeys(_lower(e["msg"]) for e in same))
+    return ScenarioError(source, where, f"got {short_repr(same[0].get('input'))}: {problem}",
+                         allowed, more=more)
