@@ -1,4 +1,4 @@
-"""Exceptions shown to users: a bad scenario (one readable line) and a failed run."""
+"""Exceptions shown to users: a bad scenario (one readable line) and failed model runs."""
 
 from __future__ import annotations
 
@@ -78,5 +78,24 @@ class ScenarioError(Exception):
         return text
 
 
-class RunFailed(Exception):
-    """A model run could not be completed (raised by the runner with the reason)."""
+class RunsFailed(Exception):
+    """Model runs of an analysis failed; the analysis stops (it needs every run of its design).
+
+    ``str(error)`` is one line: how many runs failed and the first failure. The records are kept
+    as data for the manifest.
+
+    Attributes:
+        failures: One record per failed run (scenario, replicate, seed_entropy, seed_spawn_key,
+            error_type, message, traceback), in submission order.
+        total: Runs in the batch.
+    """
+
+    def __init__(self, failures: list[dict], total: int) -> None:
+        self.failures = failures
+        self.total = total
+        first = failures[0]
+        super().__init__(
+            f"{len(failures)} of {total} model run{'s' if total != 1 else ''} failed; first: scenario "
+            f"{first['scenario']!r} replicate {first['replicate']}: {first['error_type']}: "
+            f"{first['message']}"
+        )

@@ -326,10 +326,15 @@ def test_a_failing_analysis_exits_1_and_records_the_error(tmp_path, capsys):
     assert code == 1
     [folder] = new_folders(out, "attribution")
     m = json.loads((folder / "manifest.json").read_text())
-    assert m["status"] == "failed" and m["error"]["type"] == "ValueError"
+    assert m["status"] == "failed" and m["error"]["type"] == "RunsFailed"
     assert "Traceback" in m["error"]["traceback"]
+    # Every run failed (the full run and the four counterfactuals): each is recorded as data.
+    fails = m["error"]["failures"]
+    assert len(fails) == 5 and {f["error_type"] for f in fails} == {"ValueError"}
+    assert all("Traceback" in f["traceback"] and f["replicate"] == 0 for f in fails)
     err = capsys.readouterr().err
-    assert err.startswith("attribution failed: ValueError:") and "Traceback" not in err
+    assert err.startswith("attribution failed: RunsFailed: 5 of 5 model runs failed; first: scenario "
+                          "'baseline' replicate 0: ValueError:") and "Traceback" not in err
 
 
 # --------------------------------------------------------------------------- executors

@@ -11,6 +11,7 @@ import pytest
 
 from sim.analysis.prim import find_box, peel
 from sim.analysis.questions import CHANNELS, attribution, discover, goal_met, what_it_takes
+from sim.errors import RunsFailed
 from sim.scenario.loader import load_scenario
 from sim.scenario.paths import set_values
 
@@ -98,7 +99,16 @@ def test_discover_runs_prim_on_the_sweep(tmp_path: Path) -> None:
     # Low market rates miss the goal more often than high ones.
     low = res.cases["cloud.market_rate_per_year"] < 0.06
     assert res.cases.missed[low].mean() >= res.cases.missed[~low].mean()
-    assert 0 <= res.prim.stats.coverage <= 1 and 0 <= res.prim.stats.density <= 1
+    # The reported coverage and density are those of the selected box on these cases.
+    box = res.prim.box
+    inside = np.ones(len(res.cases), dtype=bool)
+    for col in box.columns:
+        inside &= res.cases[col].between(box.loc["min", col], box.loc["max", col]).to_numpy()
+    y = res.cases.missed.to_numpy()
+    assert y.any() and inside.any()
+    assert res.prim.stats.coverage == pytest.approx((y & inside).sum() / y.sum())
+    assert res.prim.stats.density == pytest.approx((y & inside).sum() / inside.sum())
+    assert res.prim.stats.mass == pytest.approx(inside.mean())
     assert (tmp_path / "prim_box.csv").is_file()
 
 
@@ -145,7 +155,10 @@ def test_discover_is_the_same_on_processes(pool) -> None:
     assert done == list(range(1, 11))
 
 
-def test_a_failing_run_raises_its_own_error_from_a_worker() -> None:
-    with pytest.raises(ValueError):
+def test_failed_runs_in_workers_are_recorded_with_their_own_error() -> None:
+    with pytest.raises(RunsFailed) as info:
         attribution("baseline", replicates=1, total_firms=5_000, workers=2,
                     overrides={"time.end": "2022-06", "initial.cloud_firms": 1_000_000})
+    fails = info.value.failures
+    assert len(fails) == info.value.total == 5  # the full run and four counterfactuals
+    assert {f["error_type"] for f in fails} == {"ValueError"} and all("exceeds" in f["message"] for f in fails)

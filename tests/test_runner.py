@@ -17,7 +17,7 @@ from sim.analysis.summary import PAIRED_COLUMNS, PAIRED_OUTCOMES
 from sim.core.model import CloudAdoptionModel
 from sim.core.outputs import TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
-from sim.runs import runner
+from sim.runs import jobs, runner
 from sim.runs.results import read_manifest
 from sim.runs.runner import ReplicateResult, RunSpec, run_one, run_scenario
 from sim.scenario.loader import load_scenario, scenario_hash
@@ -71,13 +71,13 @@ def test_run_one_returns_a_failure_record_instead_of_raising():
 
 def test_structure_seed_population_is_cached_and_gives_the_same_results():
     sc = tiny("population.structure_seed=11")
-    runner.clear_population_cache()
+    jobs.clear_population_cache()
     spec = RunSpec(sc, sc.name, replicate=2, root_seed=sc.run.seed)
     first = run_one(spec)
     second = run_one(spec)
     assert not first.population_cached and second.population_cached
     pd.testing.assert_frame_equal(first.timeseries, second.timeseries)
-    runner.clear_population_cache()
+    jobs.clear_population_cache()
     assert run_one(spec).timeseries.equals(first.timeseries)
 
 
@@ -85,7 +85,7 @@ def test_structure_seed_cache_is_used_across_replicates(tmp_path):
     res = run_scenario(tiny("population.structure_seed=11", replicates=3), out_dir=tmp_path,
                        figures=False)
     assert res.manifest["sessions"][-1]["populations_reused"] >= 2
-    runner.clear_population_cache()
+    jobs.clear_population_cache()
 
 
 # --------------------------------------------------------------------------- determinism

@@ -49,9 +49,7 @@ import copy
 import datetime as dt
 import json
 import os
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -62,11 +60,11 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from sim import datasets
-from sim.core.model import run_seed, simulate, spawn_streams, structure_seed
-from sim.core.population import DEFAULT_TOTAL_FIRMS, Population, build_population, population_scale
+from sim.core.population import DEFAULT_TOTAL_FIRMS, population_scale
 from sim.errors import ScenarioError
 from sim.fileio import atomic_savefig, atomic_write_csv, atomic_write_text
-from sim.runs.executors import Executor, SerialExecutor
+from sim.runs.executors import Executor
+from sim.runs.jobs import executor_for, run_groups
 from sim.scenario.paths import assign, get_value, set_values
 from sim.scenario.schema import Scenario, YearMonth
 from sim.scenario.specs import BaseScenarioSpec, StrictSpec, check_parameters, shipped_name
@@ -192,150 +190,6 @@ def load_spec(spec: str | Path | CalibrationSpec | dict) -> CalibrationSpec:
 
 
 # --------------------------------------------------------------------------- simulator
-
-
-_POP_CACHE: OrderedDict[tuple, Population] = OrderedDict()
-POP_CACHE_SIZE = 16
-
-
-def _population_for(config: Scenario, replicate: int) -> Population:
-    """The population :func:`sim.core.model.simulate` would build for this replicate, cached.
-
-    Only the population and time sections and the seed determine it, so every trial of a
-    calibration (which changes diffusion parameters only) reuses it: common random numbers and
-    no rebuild cost.
-    """
-    key = (json.dumps({"p": config.population.model_dump(mode="json"),
-                       "t": config.time.model_dump(mode="json")}, sort_keys=True),
-           config.run.seed, replicate)
-    pop = _POP_CACHE.get(key)
-    if pop is None:
-        seq = structure_seed(config, spawn_streams(run_seed(config.run.seed, replicate)))
-        pop = build_population(config, seq)
-        _POP_CACHE[key] = pop
-        while len(_POP_CACHE) > POP_CACHE_SIZE:
-            _POP_CACHE.popitem(last=False)
-    else:
-        _POP_CACHE.move_to_end(key)
-    return pop
-
-
-def run_totals(config: Scenario, replicate: int, metrics: Sequence[str] = ("cloud_cumulative", "transformed")) -> dict:
-    """Run one replicate (population cached) and return ``{"dates": [...], metric: array}``."""
-    out = simulate(config, replicate, population=_population_for(config, replicate))
-    res: dict[str, Any] = {"dates": out.dates}
-    for m in metrics:
-        res[m] = out.total(m)
-    return res
-
-
-# --------------------------------------------------------------------------- batches of runs
-
-
-@dataclass(frozen=True)
-class TotalsRun:
-    """One model run of an analysis tool (small and picklable; sent to worker processes).
-
-    Attributes:
-        index: Position of the run in its batch; results are put back in this order.
-        scenario: The scenario to run (a pydantic model pickles as it is: no re-validation).
-        replicate: Replicate ``r``; the run uses ``run_seed(scenario.run.seed, r)``.
-        metrics: Metrics returned (names of :data:`sim.core.model.METRICS`).
-    """
-
-    index: int
-    scenario: Scenario
-    replicate: int
-    metrics: tuple[str, ...]
-
-
-def run_totals_task(run: TotalsRun) -> tuple[int, dict]:
-    """What the executors call: ``(run.index, run_totals(...))`` of one :class:`TotalsRun`.
-
-    A module-level function, so worker processes (forkserver) and Dask workers can import it.
-    Each worker process keeps its own population cache (:func:`run_totals`).
-    """
-    return run.index, run_totals(run.scenario, run.replicate, run.metrics)
-
-
-Job = tuple[Scenario, int, Sequence[str]]
-"""One model run: ``(config, replicate, metrics)``."""
-
-
-def run_groups(groups: Sequence[Sequence[Job]], executor: Executor | None = None, *,
-               reduce: Callable[[int, list[dict]], Any] | None = None,
-               on_group: Callable[[int, int], None] | None = None) -> list[Any]:
-    """Run groups of independent model runs, all submitted to the executor together.
-
-    Each job is ``(config, replicate, metrics)`` and gives ``run_totals(config, replicate,
-    metrics)``. Results are collected by their index, so what this returns does not depend on
-    the executor, the number of workers or the order in which runs finish.
-
-    Args:
-        groups: The runs, grouped (e.g. the replicates of one parameter point).
-        executor: Where the runs go (None: serially in this process).
-        reduce: ``reduce(g, results)`` with group ``g``'s results in job order, called as soon
-            as the group is complete (its raw results are then dropped). None keeps the list.
-        on_group: Called with ``(groups done, groups)`` after each group completes.
-
-    Returns:
-        One entry per group, in group order: ``reduce(g, results)`` or the list of results.
-
-    Raises:
-        Whatever a run raised (the executor cancels the pending runs first).
-    """
-    ex = executor if executor is not None else SerialExecutor()
-    specs: list[TotalsRun] = []
-    where: list[tuple[int, int]] = []
-    for g, jobs in enumerate(groups):
-        for j, (cfg, r, metrics) in enumerate(jobs):
-            where.append((g, j))
-            specs.append(TotalsRun(len(specs), cfg, int(r), tuple(metrics)))
-    pending = [len(jobs) for jobs in groups]
-    raw: list[list[Any]] = [[None] * len(jobs) for jobs in groups]
-    out: list[Any] = [None] * len(groups)
-    done = 0
-
-    def complete(g: int) -> None:
-        nonlocal done
-        out[g] = reduce(g, raw[g]) if reduce is not None else raw[g]
-        raw[g] = []
-        done += 1
-        if on_group is not None:
-            on_group(done, len(groups))
-
-    def on_result(res: tuple[int, dict]) -> None:
-        i, totals = res
-        g, j = where[i]
-        raw[g][j] = totals
-        pending[g] -= 1
-        if pending[g] == 0:
-            complete(g)
-
-    for g, n in enumerate(pending):
-        if n == 0:
-            complete(g)
-    ex.map(run_totals_task, specs, on_result)
-    return out
-
-
-@contextmanager
-def executor_for(executor: Executor | str | None = None, workers: int | None = None,
-                 address: str | None = None) -> Iterator[Executor]:
-    """The executor of an analysis call, closed on exit if it was created here.
-
-    None, None, None is serial (in this process); ``workers`` alone means local processes;
-    ``address`` a Dask scheduler. An :class:`~sim.runs.executors.Executor` is used as it is and left
-    open (the caller closes it).
-    """
-    from sim.runs.runner import _executor
-
-    ex, owned = _executor(executor, workers, address)
-    try:
-        yield ex
-    finally:
-        if owned:
-            ex.close()
 
 
 def scale_up(config: Scenario) -> float:

@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.calibration import ParameterSpec, executor_for, run_groups, scale_up, with_values
+from sim.analysis.calibration import ParameterSpec, scale_up, with_values
 from sim.analysis.outcomes import Goal, goal_month_index, goals_met
 from sim.analysis.prim import PrimResult, find_box
 from sim.fileio import atomic_savefig, atomic_write_csv
 from sim.runs.executors import Executor
+from sim.runs.jobs import executor_for, run_groups
 from sim.scenario.loader import load_scenario
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario

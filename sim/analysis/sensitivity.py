@@ -41,18 +41,12 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from sim.analysis.calibration import (
-    Job,
-    ParameterSpec,
-    executor_for,
-    run_groups,
-    scale_up,
-    with_values,
-)
+from sim.analysis.calibration import ParameterSpec, scale_up, with_values
 from sim.analysis.outcomes import check_goal_in_horizon, goal_month_index, goals_met
 from sim.errors import ScenarioError
 from sim.fileio import atomic_savefig, atomic_write_csv
 from sim.runs.executors import Executor
+from sim.runs.jobs import Job, executor_for, run_groups
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import BaseScenarioSpec, check_parameters

@@ -962,6 +962,7 @@ def run_sweep(
         SweepInterrupted: Ctrl-C; the finished points are kept in the folder.
     """
     from sim.runs import runner
+    from sim.runs.jobs import resolve_executor
     from sim.runs.results import (
         MANIFEST,
         atomic_write_json,
@@ -974,7 +975,7 @@ def run_sweep(
     from sim.scenario.loader import resolved_yaml, scenario_hash
 
     plan = spec if isinstance(spec, SweepPlan) else prepare(spec, overrides)
-    ex, owned = runner._executor(executor, workers, address)
+    ex, owned = resolve_executor(executor, workers, address)
     start = utc_now()
     t0 = time.perf_counter()
     folder: Path | None = None

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim.cli import record as record_commands
-from sim.errors import ScenarioError
+from sim.errors import RunsFailed, ScenarioError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -786,8 +786,10 @@ def _run_analysis_in(label: str, args: argparse.Namespace, argv: Sequence[str] |
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a failed analysis is reported, not a traceback
-        finish("failed", error={"type": type(exc).__name__, "message": str(exc),
-                                "traceback": traceback.format_exc()})
+        error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+        if isinstance(exc, RunsFailed):  # the failed runs, as data
+            error["failures"] = exc.failures
+        finish("failed", error=error)
         print(f"{label} failed: {type(exc).__name__}: {' '.join(str(exc).split())} "
               f"(traceback in {folder / MANIFEST})", file=sys.stderr)
         return EXIT_FAILED
@@ -876,7 +878,8 @@ def _estimate_seconds(spec, config, n_runs: int, workers: int = 1) -> tuple[floa
     replicate it runs."""
     import time
 
-    from sim.analysis.calibration import run_totals, with_values
+    from sim.analysis.calibration import with_values
+    from sim.runs.jobs import run_totals
 
     cfg = with_values(config, spec.parameters, [(p.lower + p.upper) / 2 for p in spec.parameters])
     t0 = time.perf_counter()

@@ -20,13 +20,11 @@ process builds it once and keeps it (keyed by the structure seed and a hash of t
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 import sys
 import time
 import traceback
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +34,9 @@ import pandas as pd
 
 from sim.core import outputs, uncertainty
 from sim.core.model import CloudAdoptionModel, run_seed
-from sim.core.population import Population, build_population
 from sim.errors import ScenarioError
-from sim.runs.executors import Executor, SerialExecutor, make_executor
+from sim.runs.executors import Executor
+from sim.runs.jobs import population_for, resolve_executor
 from sim.runs.results import (
     FIGURES,
     SUMMARY,
@@ -129,49 +127,6 @@ class ReplicateResult:
                 "message": self.error_message, "traceback": self.traceback}
 
 
-_POPULATIONS: OrderedDict[tuple[int, str], Population] = OrderedDict()
-POPULATION_CACHE_SIZE = 2
-"""Populations kept per worker process (about 130 MB each at full scale)."""
-
-
-def population_key(config: Scenario) -> tuple[int, str] | None:
-    """Cache key of a scenario's shared population, or None if each replicate draws its own."""
-    seed = config.population.structure_seed
-    if seed is None:
-        return None
-    sections = {"population": config.population.model_dump(mode="json"),
-                "time": config.time.model_dump(mode="json")}
-    text = json.dumps(sections, sort_keys=True, separators=(",", ":"))
-    return seed, hashlib.sha256(text.encode()).hexdigest()
-
-
-def shared_population(config: Scenario) -> tuple[Population | None, bool]:
-    """The population shared by all replicates (built or taken from this process's cache).
-
-    Returns:
-        ``(population, was_cached)``; ``(None, False)`` if ``population.structure_seed`` is null.
-    """
-    import numpy as np
-
-    key = population_key(config)
-    if key is None:
-        return None, False
-    pop = _POPULATIONS.get(key)
-    if pop is not None:
-        _POPULATIONS.move_to_end(key)
-        return pop, True
-    pop = build_population(config, np.random.SeedSequence(key[0]))
-    _POPULATIONS[key] = pop
-    while len(_POPULATIONS) > POPULATION_CACHE_SIZE:
-        _POPULATIONS.popitem(last=False)
-    return pop, False
-
-
-def clear_population_cache() -> None:
-    """Forget the populations cached in this process."""
-    _POPULATIONS.clear()
-
-
 def run_one(spec: RunSpec) -> ReplicateResult:
     """Run one replicate; never raises (a failure is returned as a record).
 
@@ -196,7 +151,7 @@ def run_one(spec: RunSpec) -> ReplicateResult:
     cached = False
     try:
         config = spec.scenario if isinstance(spec.scenario, Scenario) else Scenario.model_validate(spec.scenario)
-        pop, cached = shared_population(config)
+        pop, cached = population_for(config, spec.replicate, shared_only=True)
         model = CloudAdoptionModel(config, replicate=spec.replicate, rng=spec.root_seed, population=pop)
         out = model.run()
         ts = normalise_timeseries(outputs.tidy_timeseries(out, cells=config.outputs.cells))
@@ -393,16 +348,6 @@ def _execute(jobs: list[_Job], executor: Executor, progress: bool | None, desc: 
         bar.close()
 
 
-def _executor(executor: Executor | str | None, workers: int | None = None,
-              address: str | None = None) -> tuple[Executor, bool]:
-    """The executor to use and whether we created it (and so must close it)."""
-    if isinstance(executor, Executor):
-        return executor, False
-    if executor is None and workers is None and address is None:
-        return SerialExecutor(), True
-    return make_executor(executor or "processes", workers=workers, address=address), True
-
-
 # --------------------------------------------------------------------------- public entry points
 
 
@@ -477,7 +422,7 @@ def run_scenario(
         sc = resolve_scenario(scenario, replicates=replicates, seed=seed, overrides=overrides)
         rf = None
         todo = list(range(sc.run.replicates))
-    ex, owned = _executor(executor, workers, address)
+    ex, owned = resolve_executor(executor, workers, address)
     try:
         ex.start()
         # 2. Then the folder is created (or reopened) and the replicates run.
@@ -655,7 +600,7 @@ def compare_scenarios(
         resolved = [uncertainty.with_uncertainties(sc, source) for sc in resolved]
     labels = _labels(resolved)
     root_dir = Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR
-    ex, owned = _executor(executor, workers, address)
+    ex, owned = resolve_executor(executor, workers, address)
     cmd = command or _default_command()
     try:
         ex.start()
@@ -735,5 +680,5 @@ def _default_command() -> str:
 
 __all__ = [
     "RunSpec", "ReplicateResult", "run_one", "Interrupted", "run_scenario", "compare_scenarios", "CompareResult",
-    "resolve_scenario", "shared_population", "clear_population_cache", "DEFAULT_RESULTS_DIR",
+    "resolve_scenario", "DEFAULT_RESULTS_DIR",
 ]

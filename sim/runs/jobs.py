@@ -1,0 +1,240 @@
+"""The one job layer under every tool: which executor, one population cache, batches of runs with
+failures kept as data.
+
+* :func:`resolve_executor` / :func:`executor_for`: the executor of a call (serial by default,
+  local processes with ``workers``, Dask with ``address`` or ``executor="dask"``).
+* :func:`population_for`: the population a replicate runs on, from this process's cache. Only the
+  ``population`` and ``time`` sections and the structure seed determine it, so a calibration
+  trial, a sensitivity point or a lever value that changes other parameters reuses it (common
+  random numbers and no rebuild). With ``population.structure_seed`` set, every replicate shares
+  one population.
+* :func:`run_groups`: groups of model runs (the replicates of a parameter point) submitted to the
+  executor together; results are put back in submission order, so nothing depends on the
+  executor, the worker count or the finishing order. A run that fails is recorded (scenario,
+  replicate, seed, error, traceback) and the other runs complete; then :class:`~sim.errors.RunsFailed`
+  is raised with every failure, which the command line prints as one line (exit 1) and writes
+  into the manifest. The analyses built on it (calibration, sensitivity, what-it-takes,
+  attribution, discover) need every run of a batch, so they stop there rather than answer from
+  part of their design.
+
+``gdcloud run`` / ``compare`` (:mod:`sim.runs.runner`) and ``sweep`` keep the time series or the
+outcomes of each run and report failed replicates next to the finished ones; they use the same
+executor choice and population cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sim.core.model import run_seed, simulate, spawn_streams, structure_seed
+from sim.core.population import Population, build_population
+from sim.errors import RunsFailed
+from sim.runs.executors import Executor, SerialExecutor, make_executor
+from sim.scenario.schema import Scenario
+
+# --------------------------------------------------------------------------- executors
+
+
+def resolve_executor(executor: Executor | str | None = None, workers: int | None = None,
+                     address: str | None = None) -> tuple[Executor, bool]:
+    """The executor of a call and whether it was created here (and so must be closed here).
+
+    None, None, None is serial (in this process); ``workers`` alone means local processes;
+    ``address`` a Dask scheduler. An :class:`~sim.runs.executors.Executor` is used as it is.
+    """
+    if isinstance(executor, Executor):
+        return executor, False
+    if executor is None and workers is None and address is None:
+        return SerialExecutor(), True
+    return make_executor(executor or "processes", workers=workers, address=address), True
+
+
+@contextmanager
+def executor_for(executor: Executor | str | None = None, workers: int | None = None,
+                 address: str | None = None) -> Iterator[Executor]:
+    """:func:`resolve_executor` as a context: an executor created here is closed on exit."""
+    ex, owned = resolve_executor(executor, workers, address)
+    try:
+        yield ex
+    finally:
+        if owned:
+            ex.close()
+
+
+# --------------------------------------------------------------------------- population cache
+
+_POPULATIONS: OrderedDict[tuple, Population] = OrderedDict()
+POPULATION_CACHE_SIZE = 16
+"""Most populations kept per process."""
+POPULATION_CACHE_FIRMS = 6_000_000
+"""Most firms kept in the cache per process (about 130 MB per 2,750,000 firms), so a full-scale
+analysis keeps two populations and a 200,000-firm calibration keeps sixteen."""
+
+
+def population_key(config: Scenario, replicate: int) -> tuple:
+    """What determines a replicate's population: the population and time sections and the
+    structure seed (the fixed ``population.structure_seed`` or the replicate's own stream)."""
+    sections = {"population": config.population.model_dump(mode="json"),
+                "time": config.time.model_dump(mode="json")}
+    text = json.dumps(sections, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    fixed = config.population.structure_seed
+    return (digest, "structure_seed", fixed) if fixed is not None else (digest, config.run.seed, replicate)
+
+
+def population_for(config: Scenario, replicate: int, *,
+                   shared_only: bool = False) -> tuple[Population | None, bool]:
+    """The population replicate ``replicate`` of ``config`` runs on, built or from the cache.
+
+    It equals the one :class:`~sim.core.model.CloudAdoptionModel` would build itself.
+
+    Args:
+        config: The scenario (its ``run.seed`` is the root seed).
+        replicate: The replicate.
+        shared_only: Only use the cache for a population shared by every replicate
+            (``population.structure_seed`` set); otherwise return ``(None, False)`` and let the
+            model build its own.
+
+    Returns:
+        ``(population, was_cached)``.
+    """
+    if shared_only and config.population.structure_seed is None:
+        return None, False
+    key = population_key(config, replicate)
+    pop = _POPULATIONS.get(key)
+    if pop is not None:
+        _POPULATIONS.move_to_end(key)
+        return pop, True
+    pop = build_population(config, structure_seed(config, spawn_streams(run_seed(config.run.seed, replicate))))
+    _POPULATIONS[key] = pop
+    while len(_POPULATIONS) > 1 and (len(_POPULATIONS) > POPULATION_CACHE_SIZE or sum(
+            p.n_firms for p in _POPULATIONS.values()) > POPULATION_CACHE_FIRMS):
+        _POPULATIONS.popitem(last=False)
+    return pop, False
+
+
+def clear_population_cache() -> None:
+    """Forget the populations cached in this process."""
+    _POPULATIONS.clear()
+
+
+# --------------------------------------------------------------------------- batches of runs
+
+
+def run_totals(config: Scenario, replicate: int,
+               metrics: Sequence[str] = ("cloud_cumulative", "transformed")) -> dict:
+    """Run one replicate (population cached) and return ``{"dates": [...], metric: array}``."""
+    out = simulate(config, replicate, population=population_for(config, replicate)[0])
+    res: dict[str, Any] = {"dates": out.dates}
+    for m in metrics:
+        res[m] = out.total(m)
+    return res
+
+
+@dataclass(frozen=True)
+class TotalsRun:
+    """One model run of an analysis tool (small and picklable; sent to worker processes).
+
+    Attributes:
+        index: Position of the run in its batch; results are put back in this order.
+        scenario: The scenario to run (a pydantic model pickles as it is: no re-validation).
+        replicate: Replicate ``r``; the run uses ``run_seed(scenario.run.seed, r)``.
+        metrics: Metrics returned (names of :data:`sim.core.model.METRICS`).
+    """
+
+    index: int
+    scenario: Scenario
+    replicate: int
+    metrics: tuple[str, ...]
+
+
+def run_totals_task(run: TotalsRun) -> tuple[int, dict]:
+    """What the executors call: ``(run.index, run_totals(...))`` of one :class:`TotalsRun`.
+
+    A module-level function, so worker processes (forkserver) and Dask workers can import it.
+    """
+    return run.index, run_totals(run.scenario, run.replicate, run.metrics)
+
+
+Job = tuple[Scenario, int, Sequence[str]]
+"""One model run: ``(config, replicate, metrics)``."""
+
+
+def failure_record(run: TotalsRun, exc: BaseException) -> dict[str, Any]:
+    """The record of a failed run: which scenario and replicate, its seed, the error."""
+    seq = run_seed(run.scenario.run.seed, run.replicate)
+    return {"scenario": run.scenario.name, "replicate": run.replicate, "index": run.index,
+            "seed_entropy": int(seq.entropy), "seed_spawn_key": [int(k) for k in seq.spawn_key],
+            "error_type": type(exc).__name__, "message": " ".join(str(exc).split()) or type(exc).__name__,
+            "traceback": "".join(traceback.format_exception(exc))}
+
+
+def run_groups(groups: Sequence[Sequence[Job]], executor: Executor | None = None, *,
+               reduce: Callable[[int, list[dict]], Any] | None = None,
+               on_group: Callable[[int, int], None] | None = None) -> list[Any]:
+    """Run groups of independent model runs, all submitted to the executor together.
+
+    Each job is ``(config, replicate, metrics)`` and gives ``run_totals(config, replicate,
+    metrics)``. Results are collected by their index, so what this returns does not depend on
+    the executor, the number of workers or the order in which runs finish.
+
+    Args:
+        groups: The runs, grouped (e.g. the replicates of one parameter point).
+        executor: Where the runs go (None: serially in this process).
+        reduce: ``reduce(g, results)`` with group ``g``'s results in job order, called as soon
+            as the group is complete (its raw results are then dropped). None keeps the list.
+        on_group: Called with ``(groups done, groups)`` after each group completes.
+
+    Returns:
+        One entry per group, in group order: ``reduce(g, results)`` or the list of results.
+
+    Raises:
+        RunsFailed: Some runs failed (after every other run finished); ``failures`` holds a
+            record per failed run.
+    """
+    ex = executor if executor is not None else SerialExecutor()
+    specs: list[TotalsRun] = []
+    where: list[tuple[int, int]] = []
+    for g, jobs in enumerate(groups):
+        for j, (cfg, r, metrics) in enumerate(jobs):
+            where.append((g, j))
+            specs.append(TotalsRun(len(specs), cfg, int(r), tuple(metrics)))
+    pending = [len(jobs) for jobs in groups]
+    raw: list[list[Any]] = [[None] * len(jobs) for jobs in groups]
+    out: list[Any] = [None] * len(groups)
+    failures: list[dict[str, Any]] = []
+    done = 0
+
+    def complete(g: int) -> None:
+        nonlocal done
+        out[g] = reduce(g, raw[g]) if reduce is not None else raw[g]
+        raw[g] = []
+        done += 1
+        if on_group is not None:
+            on_group(done, len(groups))
+
+    def on_result(res: tuple[int, dict]) -> None:
+        i, totals = res
+        g, j = where[i]
+        raw[g][j] = totals
+        pending[g] -= 1
+        if pending[g] == 0:
+            complete(g)
+
+    def on_error(run: TotalsRun, exc: BaseException) -> None:
+        failures.append(failure_record(run, exc))
+
+    for g, n in enumerate(pending):
+        if n == 0:
+            complete(g)
+    ex.map(run_totals_task, specs, on_result, on_error)
+    if failures:
+        raise RunsFailed(sorted(failures, key=lambda f: f["index"]), len(specs))
+    return out
