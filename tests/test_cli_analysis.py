@@ -19,6 +19,7 @@ import yaml
 
 from sim.analysis.sensitivity import load_spec, n_model_runs
 from sim.cli.main import main
+from sim.runs.rundir import COMMON_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,6 +72,8 @@ def check_folder(folder: Path, files: set[str]) -> dict:
     assert files | {"manifest.json"} <= names, names
     assert not [n for n in names if n.startswith(".")], names  # no temporary files left
     m = json.loads((folder / "manifest.json").read_text())
+    assert tuple(m)[:len(COMMON_KEYS)] == COMMON_KEYS  # the one manifest layout
+    assert m["kind"] == m["analysis"] == folder.parent.name
     assert m["status"] == "complete" and m["error"] is None
     assert files <= set(m["files"])
     assert m["wall_time_s"] >= 0 and m["command"].startswith("gdcloud ")

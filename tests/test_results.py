@@ -12,16 +12,14 @@ import yaml
 from sim.analysis.summary import SUMMARY_COLUMNS
 from sim.core.outputs import TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
-from sim.runs import results
+from sim.fileio import atomic_write, atomic_write_text
+from sim.runs import rundir
 from sim.runs.results import (
-    DEPENDENCIES,
-    atomic_write,
-    atomic_write_text,
     load_results,
-    new_run_folder,
     read_timeseries,
     replicates_on_disk,
 )
+from sim.runs.rundir import DEPENDENCIES, new_run_folder
 from sim.runs.runner import run_scenario
 from sim.scenario.loader import load_scenario, scenario_hash
 from sim.scenario.schema import Scenario
@@ -41,7 +39,7 @@ def test_folder_name_and_layout(saved):
     folder = saved.folder
     assert folder.parent.name == "baseline"
     stamp, short = folder.name.split("-")
-    dt.datetime.strptime(stamp, results.TIMESTAMP_FORMAT)
+    dt.datetime.strptime(stamp, rundir.TIMESTAMP_FORMAT)
     assert short == scenario_hash(saved.scenario)[:10]
     names = {p.name for p in folder.iterdir()}
     assert names == {"manifest.json", "scenario.resolved.yaml", "replicates", "timeseries.csv",

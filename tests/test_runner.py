@@ -18,7 +18,7 @@ from sim.core.model import CloudAdoptionModel
 from sim.core.outputs import TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
 from sim.runs import jobs, runner
-from sim.runs.results import read_manifest
+from sim.runs.rundir import COMMON_KEYS, read_manifest
 from sim.runs.runner import ReplicateResult, RunSpec, run_one, run_scenario
 from sim.scenario.loader import load_scenario, scenario_hash
 
@@ -143,6 +143,8 @@ def test_failing_run_does_not_stop_the_others(tmp_path, monkeypatch):
     assert list(res.failures["replicate"]) == [1]
     assert res.failures["error_type"].iloc[0] == "RuntimeError"
     m = read_manifest(res.folder)
+    assert tuple(m)[:len(COMMON_KEYS)] == COMMON_KEYS and m["kind"] == "run"
+    assert "failures.csv" in m["files"] and "timeseries.csv" in m["files"]
     assert m["status"] == "failed" and m["replicates"]["failed"] == [1]
     assert m["failures"][0]["message"] == "injected failure"
     assert (res.folder / "failures.csv").is_file() and (res.folder / "timeseries.csv").is_file()
@@ -226,6 +228,8 @@ def test_compare_uses_common_random_numbers_and_reports_paired_differences(tmp_p
     files = {p.name for p in cmp.folder.iterdir()}
     assert {"differences.csv", "summary.csv", "manifest.json"} <= files
     m = json.loads((cmp.folder / "manifest.json").read_text())
+    assert tuple(m)[:len(COMMON_KEYS)] == COMMON_KEYS and m["kind"] == "compare"
+    assert m["status"] == "complete" and "differences.csv" in m["files"]
     assert [s["name"] for s in m["scenarios"]] == ["baseline", "no_policy"]
     assert all((cmp.folder / s["folder"]).is_dir() for s in m["scenarios"])
 

@@ -20,6 +20,7 @@ import yaml
 from sim.analysis import sweep
 from sim.cli.main import main
 from sim.errors import ScenarioError
+from sim.runs.rundir import COMMON_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -258,6 +259,7 @@ def test_tiny_sweep_writes_every_file(tmp_path, capsys):
     assert (summ.n_replicates == 2).all()
 
     m = json.loads((folder / "manifest.json").read_text())
+    assert tuple(m)[:len(COMMON_KEYS)] == COMMON_KEYS and m["kind"] == "sweep"
     assert m["status"] == "complete" and m["runs"] == {"planned": 12, "done": 12, "failed": 0}
     assert m["points"] == 6 and m["replicates"] == 2 and m["command"].startswith("gdcloud sweep")
     assert "figures/sweep.png" in m["files"]

@@ -961,16 +961,17 @@ def run_sweep(
         ScenarioError: Invalid sweep (nothing is written).
         SweepInterrupted: Ctrl-C; the finished points are kept in the folder.
     """
+    from sim.fileio import atomic_write_text
     from sim.runs import runner
-    from sim.runs.jobs import resolve_executor
-    from sim.runs.results import (
+    from sim.runs.jobs import Progress, resolve_executor, want_progress
+    from sim.runs.rundir import (
         MANIFEST,
         atomic_write_json,
-        atomic_write_text,
+        finish_manifest,
         iso,
+        new_manifest,
         new_run_folder,
         utc_now,
-        versions,
     )
     from sim.scenario.loader import resolved_yaml, scenario_hash
 
@@ -990,8 +991,8 @@ def run_sweep(
             atomic_write_text(folder / RESOLVED_SPEC, yaml.safe_dump(plan.resolved_spec(), sort_keys=False,
                                                                      allow_unicode=True, width=100))
             atomic_write_text(folder / POINTS, _csv(plan.points))
-            manifest = {
-                "format": 1, "kind": "sweep", "status": "running",
+            manifest = new_manifest(
+                "sweep", command=command, executor=ex.describe(), start=start, **{
                 "sweep_file": plan.label, "description": plan.spec.description,
                 "base": {"given": plan.spec.base, "file": str(plan.base_file), "name": plan.base.name,
                          "hash": scenario_hash(plan.base)},
@@ -1001,16 +1002,13 @@ def run_sweep(
                 "root_seed": plan.seed,
                 "seeds": "replicate r of every point uses SeedSequence(root_seed, spawn_key=(r,))",
                 "runs": {"planned": plan.n_runs, "done": 0, "failed": 0},
-                "failures": [], "versions": versions(), "command": command or runner._default_command(),
-                "executor": ex.describe(), "start_time": iso(start), "end_time": None,
-                "wall_time_s": None, "files": [],
-            }
+                "failures": []})
             atomic_write_json(folder / MANIFEST, manifest)
         col = _Collector(plan, folder)
         dumps = [sc.model_dump(mode="json") for sc in plan.scenarios]  # one per point, shared by its runs
         runs = [SweepRun(k, r, dumps[k], plan.seed, plan.base.name)
                 for k in range(plan.n_points) for r in range(plan.replicates)]
-        bar = runner._Progress(len(runs), "sweep", runner._want_progress(progress))
+        bar = Progress(len(runs), "sweep", want_progress(progress))
 
         def on_result(res: SweepRunResult) -> None:
             col.add(res)
@@ -1050,17 +1048,10 @@ def run_sweep(
             manifest["figures"] = [FIGURE]
         except Exception as exc:  # noqa: BLE001 - a figure must not lose the results
             manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
-    end = utc_now()
-    manifest.update(
-        status="complete" if result.ok else "failed", end_time=iso(end),
-        wall_time_s=round(time.perf_counter() - t0, 3),
-        runs={"planned": plan.n_runs, "done": len(outcomes), "failed": len(failures)},
-        failures=failures.drop(columns="traceback").to_dict(orient="records"),
-        files=sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                     if p.is_file() and not p.name.startswith(".") and p.parent.name != RUNS
-                     and p.name != MANIFEST),
-    )
-    atomic_write_json(folder / MANIFEST, manifest)
+    finish_manifest(folder, manifest, "complete" if result.ok else "failed",
+                    wall_time_s=time.perf_counter() - t0, skip_dirs=(RUNS,),
+                    runs={"planned": plan.n_runs, "done": len(outcomes), "failed": len(failures)},
+                    failures=failures.drop(columns="traceback").to_dict(orient="records"))
     return result
 
 

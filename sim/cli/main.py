@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim.cli import record as record_commands
-from sim.errors import RunsFailed, ScenarioError
+from sim.errors import ScenarioError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -692,23 +692,6 @@ def _progress(args: argparse.Namespace):
     return say, count
 
 
-def _jsonable(x: object) -> object:
-    """Plain JSON values (NaN and infinities become null; numpy scalars become numbers)."""
-    import numpy as np
-
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
 def _executor_text(executor) -> str:
     """``serial``, ``2 worker processes``, ``dask at tcp://...`` for the summary line."""
     d = executor.describe()
@@ -721,82 +704,39 @@ def _executor_text(executor) -> str:
 
 def _run_analysis(label: str, args: argparse.Namespace, argv: Sequence[str] | None, *,
                   inputs: dict, resolved: tuple[str, str], call, summarize, executor) -> int:
-    """Start the executor, create the results folder, run ``call(folder)``, write the manifest,
-    print the summary; the executor is closed at the end.
+    """Start the executor, run ``call(folder)`` in a new results folder
+    (:func:`sim.runs.rundir.run_analysis`), print the summary; the executor is closed at the end.
 
     Args:
-        label: Folder label and manifest ``analysis`` (the command name with underscores).
+        label: Folder label and manifest ``kind`` (the command name with underscores).
         inputs: The checked inputs (recorded in the manifest and hashed for the folder name).
         resolved: (file name, text) of the resolved spec or scenario written into the folder.
         call: Runs the analysis writing into the folder; returns its result.
-        summarize: ``summarize(result, folder) -> (lines, json-able result summary)``.
+        summarize: ``summarize(result) -> (lines, json-able result summary)``.
         executor: Where the model runs go (:func:`choose_executor`); recorded in the manifest.
     """
+    from sim.runs.rundir import MANIFEST, AnalysisInterrupted, run_analysis
+
     try:
         executor.start()  # an unreachable scheduler is reported before anything is written
-        return _run_analysis_in(label, args, argv, inputs=inputs, resolved=resolved, call=call,
-                                summarize=summarize, executor=executor)
-    finally:
-        executor.close()
-
-
-def _run_analysis_in(label: str, args: argparse.Namespace, argv: Sequence[str] | None, *,
-                     inputs: dict, resolved: tuple[str, str], call, summarize, executor) -> int:
-    import hashlib
-    import time
-    import traceback
-
-    from sim.runs.results import (
-        MANIFEST,
-        atomic_write_json,
-        atomic_write_text,
-        iso,
-        new_run_folder,
-        utc_now,
-        versions,
-    )
-
-    data = _jsonable(inputs)
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    folder = new_run_folder(Path(args.out), label, hashlib.sha256(text.encode("utf-8")).hexdigest()[:10])
-    atomic_write_text(folder / resolved[0], resolved[1])
-    start = utc_now()
-    manifest = {"format": 1, "analysis": label, "status": "running", "inputs": data,
-                "command": _command_line(argv), "executor": executor.describe(),
-                "versions": versions(), "start_time": iso(start),
-                "end_time": None, "wall_time_s": None, "files": [], "result": None, "error": None}
-    atomic_write_json(folder / MANIFEST, manifest)
-    t0 = time.perf_counter()
-
-    def finish(status: str, **extra) -> float:
-        wall = time.perf_counter() - t0
-        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                       if p.is_file() and p.name != MANIFEST and not p.name.startswith("."))
-        manifest.update(status=status, end_time=iso(utc_now()), wall_time_s=round(wall, 3), files=files,
-                        **_jsonable(extra))
-        atomic_write_json(folder / MANIFEST, manifest)
-        return wall
-
-    try:
-        result = call(folder)
-    except KeyboardInterrupt:
-        finish("interrupted")
-        print(f"\ninterrupted: {label} stopped; whatever it wrote is in {folder} (status 'interrupted' "
+        run = run_analysis(args.out, label, inputs=inputs, resolved=resolved, call=call,
+                           summarize=lambda res: summarize(res)[1], executor=executor.describe(),
+                           command=_command_line(argv))
+    except AnalysisInterrupted as exc:
+        print(f"\ninterrupted: {label} stopped; whatever it wrote is in {exc.folder} (status 'interrupted' "
               "in manifest.json); an analysis cannot be resumed: run the command again",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - a failed analysis is reported, not a traceback
-        error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
-        if isinstance(exc, RunsFailed):  # the failed runs, as data
-            error["failures"] = exc.failures
-        finish("failed", error=error)
+    finally:
+        executor.close()
+    if run.error is not None:
+        exc = run.error
         print(f"{label} failed: {type(exc).__name__}: {' '.join(str(exc).split())} "
-              f"(traceback in {folder / MANIFEST})", file=sys.stderr)
+              f"(traceback in {run.folder / MANIFEST})", file=sys.stderr)
         return EXIT_FAILED
-    lines, summary = summarize(result, folder)
-    wall = finish("complete", result=summary)
-    lines[0] += f", {wall:.1f} s ({_executor_text(executor)})"
-    lines.insert(1, f"  results: {folder}")
+    lines, _ = summarize(run.result)
+    lines[0] += f", {run.manifest['wall_time_s']:.1f} s ({_executor_text(executor)})"
+    lines.insert(1, f"  results: {run.folder}")
     for line in lines:
         print(line)
     return EXIT_OK
@@ -838,7 +778,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         return calibrate(spec, out_dir=folder, seed=args.seed, write_scenario=write, progress=say,
                          executor=executor)
 
-    def summarize(res, folder: Path):
+    def summarize(res):
         lines = [f"calibration of {len(res.labels)} parameter(s) to {len(res.fit)} target(s) "
                  f"({spec.replicates} seed(s) x {spec.total_firms:,} firms, counts scaled to 2,000,000): "
                  f"{res.n_runs} model runs"]
@@ -943,7 +883,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
     def call(folder: Path):
         return run_sensitivity(spec, out_dir=folder, progress=count_cb, executor=executor)
 
-    def summarize(res, folder: Path):
+    def summarize(res):
         lines = [f"sensitivity ({count})"]
         keys = ("ST", "S1") if spec.method == "sobol" else ("mu_star", "sigma")
         for outcome in spec.outcomes:
@@ -1007,7 +947,7 @@ def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> i
                              increasing=not args.decreasing, integer=integer, out_dir=folder, progress=say,
                              executor=executor)
 
-    def summarize(res, folder: Path):
+    def summarize(res):
         direction = "largest" if args.decreasing else "smallest"
         lines = [f"what it takes: {direction} {args.lever} for the {args.goal} goal with probability >= "
                  f"{args.probability:g} ({sc.name}, {args.replicates} replicate(s) x {args.total_firms:,} firms, "
@@ -1049,7 +989,7 @@ def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int
         return attribution(sc, replicates=args.replicates, total_firms=None, out_dir=folder,
                            executor=executor)
 
-    def summarize(res, folder: Path):
+    def summarize(res):
         fin = res.final
         last = str(fin.date.iloc[0])[:7] if len(fin) else sc.time.end
         lines = [f"attribution of new adoption {sc.time.start} to {last} ({sc.name}, {args.replicates} "
@@ -1091,7 +1031,7 @@ def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                         seed=args.seed, threshold=args.threshold, goal=args.goal, out_dir=folder,
                         progress=count_cb, executor=executor)
 
-    def summarize(res, folder: Path):
+    def summarize(res):
         n, k = len(res.cases), int(res.cases.missed.sum())
         st = res.prim.stats
         lines = [f"discover: {n} points ({sc.name}, {args.replicates} replicate(s) x {args.total_firms:,} firms), "

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -66,6 +67,43 @@ def executor_for(executor: Executor | str | None = None, workers: int | None = N
     finally:
         if owned:
             ex.close()
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def want_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return bool(progress)
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Progress:
+    """tqdm bar with runs done, failed and ETA (silent when disabled)."""
+
+    def __init__(self, total: int, desc: str, enabled: bool):
+        self.bar = None
+        self.failed = 0
+        if enabled and total:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True,
+                            smoothing=0.1)
+            self.bar.set_postfix(failed=0)
+
+    def update(self, ok: bool) -> None:
+        if not ok:
+            self.failed += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(failed=self.failed)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 # --------------------------------------------------------------------------- population cache

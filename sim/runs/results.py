@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import platform
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +31,25 @@ import yaml
 
 from sim.core.outputs import FLOAT_METRICS, INT_METRICS, TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
-from sim.fileio import atomic_write, atomic_write_text  # noqa: F401 - re-exported
+from sim.fileio import atomic_write, atomic_write_text
+from sim.runs.rundir import (
+    MANIFEST,
+    atomic_write_json,
+    folder_files,
+    iso,
+    new_manifest,
+    new_run_folder,
+    read_manifest,
+    utc_now,
+)
 from sim.scenario.loader import resolved_yaml, scenario_hash
 from sim.scenario.schema import Scenario, month_number
-
-TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-"""UTC timestamp of a run folder name."""
 
 FLOAT_FORMAT = "%.2f"
 """How float columns of the time series are written (CNY to the fen); integers are exact."""
 
 FLOAT_DECIMALS = 2
 
-MANIFEST = "manifest.json"
 RESOLVED = "scenario.resolved.yaml"
 TIMESERIES = "timeseries.csv"
 SUMMARY = "summary.csv"
@@ -57,43 +60,6 @@ REPLICATES = "replicates"
 FAILURE_COLUMNS: list[str] = ["replicate", "seed_entropy", "seed_spawn_key", "error_type",
                               "message", "traceback"]
 """Columns of ``failures.csv`` and of ``ScenarioResult.failures``."""
-
-DEPENDENCIES: tuple[str, ...] = ("numpy", "scipy", "mesa", "pandas", "matplotlib", "pydantic")
-"""Packages whose versions are recorded in every manifest."""
-
-
-# --------------------------------------------------------------------------- atomic writing
-
-
-def json_text(data: Any, indent: int = 2) -> str:
-    """JSON with nested objects indented but lists of scalars and small objects on one line."""
-
-    def flat(x: Any) -> bool:
-        if isinstance(x, list):
-            return all(not isinstance(v, dict | list) for v in x)
-        return not isinstance(x, dict) or not x
-
-    def enc(x: Any, level: int) -> str:
-        pad, inner = " " * (indent * level), " " * (indent * (level + 1))
-        if isinstance(x, dict) and x:
-            one = json.dumps(x, ensure_ascii=False, default=str)
-            if all(flat(v) for v in x.values()) and len(one) <= 100 and level > 0:
-                return one
-            items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {enc(v, level + 1)}" for k, v in x.items()]
-            return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-        if isinstance(x, list) and x:
-            if all(flat(v) for v in x):
-                return json.dumps(x, ensure_ascii=False, default=str)
-            return "[\n" + ",\n".join(inner + enc(v, level + 1) for v in x) + "\n" + pad + "]"
-        return json.dumps(x, ensure_ascii=False, default=str)
-
-    return enc(data, 0) + "\n"
-
-
-def atomic_write_json(path: Path, data: Any) -> Path:
-    """Write JSON atomically (see :func:`json_text`)."""
-    return atomic_write_text(path, json_text(data))
-
 
 # --------------------------------------------------------------------------- time series I/O
 
@@ -160,61 +126,6 @@ def concatenate_replicate_files(folder: Path, replicates: Iterable[int], target:
 # --------------------------------------------------------------------------- folders and manifest
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def iso(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_run_folder(root: Path, scenario_name: str, short_hash: str, now: dt.datetime | None = None) -> Path:
-    """Create ``root/<scenario>/<timestamp>-<short hash>/`` (adding ``-2``, ``-3``... if taken)."""
-    stamp = (now or utc_now()).strftime(TIMESTAMP_FORMAT)
-    parent = Path(root) / scenario_name
-    parent.mkdir(parents=True, exist_ok=True)
-    base = f"{stamp}-{short_hash}"
-    for i in range(1, 10_000):
-        folder = parent / (base if i == 1 else f"{base}-{i}")
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
-    raise RuntimeError(f"cannot create a new results folder under {parent}")  # pragma: no cover
-
-
-def versions() -> dict[str, str]:
-    """Versions of this package, Python and the main dependencies."""
-    out = {"gdcloud-sim": _version("gdcloud-sim"), "python": platform.python_version()}
-    for name in DEPENDENCIES:
-        out[name] = _version(name)
-    return out
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """The manifest of a run folder.
-
-    Raises:
-        ScenarioError: ``folder`` is not a results folder or its manifest is unreadable.
-    """
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise ScenarioError(str(folder), "(folder)", f"not a results folder (no {MANIFEST})",
-                            "a folder written by `gdcloud run`, e.g. results/baseline/20250101T000000Z-0123456789")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(str(path), "(file)", f"unreadable manifest: {exc}", "a JSON manifest written by gdcloud") from exc
-
-
 def read_resolved_scenario(folder: Path) -> Scenario:
     """The scenario saved in a run folder (``scenario.resolved.yaml``)."""
     path = Path(folder) / RESOLVED
@@ -244,25 +155,19 @@ class RunFolder:
         folder = new_run_folder(root, label or scenario.name, h[:10])
         (folder / REPLICATES).mkdir()
         atomic_write_text(folder / RESOLVED, resolved_yaml(scenario))
-        manifest = {
-            "format": 1,
-            "status": "running",
-            "scenario": {"name": scenario.name, "description": scenario.description,
-                         "hash": h, "short_hash": h[:10]},
-            "root_seed": scenario.run.seed,
-            "structure_seed": scenario.population.structure_seed,
-            "replicates": {"planned": scenario.run.replicates, "done": [], "failed": []},
-            "replicate_seeds": [],
-            "failures": [],
-            "replicate_wall_time_s": {},
-            "versions": versions(),
-            "start_time": None,
-            "end_time": None,
-            "wall_time_s": None,
-            "command": None,
-            "executor": None,
-            "sessions": [],
-        }
+        manifest = new_manifest(
+            "run", command=None, executor=None,
+            scenario={"name": scenario.name, "description": scenario.description,
+                      "hash": h, "short_hash": h[:10]},
+            root_seed=scenario.run.seed,
+            structure_seed=scenario.population.structure_seed,
+            replicates={"planned": scenario.run.replicates, "done": [], "failed": []},
+            replicate_seeds=[],
+            failures=[],
+            replicate_wall_time_s={},
+            sessions=[],
+        )
+        manifest["command"] = None  # set by each session
         rf = cls(folder, scenario, manifest)
         rf.write_manifest()
         return rf
@@ -344,6 +249,7 @@ class RunFolder:
         session.update({"end_time": iso(end), "wall_time_s": round((end - start).total_seconds(), 3),
                         "status": status})
         m["wall_time_s"] = round(sum(s["wall_time_s"] or 0.0 for s in m["sessions"]), 3)
+        m["files"] = folder_files(self.path, skip_dirs=(REPLICATES,))
         self.write_manifest()
 
     def write_failures(self, failures: list[dict[str, Any]]) -> None:
@@ -594,5 +500,5 @@ def load_results(folder: str | Path) -> ScenarioResult:
 
 __all__ = [
     "ScenarioResult", "RunFolder", "load_results", "read_manifest", "read_timeseries",
-    "normalise_timeseries", "timeseries_csv", "replicate_file", "atomic_write", "versions",
+    "normalise_timeseries", "timeseries_csv", "replicate_file",
 ]

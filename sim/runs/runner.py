@@ -19,10 +19,10 @@ process builds it once and keeps it (keyed by the structure seed and a hash of t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import socket
-import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -35,26 +35,29 @@ import pandas as pd
 from sim.core import outputs, uncertainty
 from sim.core.model import CloudAdoptionModel, run_seed
 from sim.errors import ScenarioError
+from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
-from sim.runs.jobs import population_for, resolve_executor
+from sim.runs.jobs import Progress, population_for, resolve_executor, want_progress
 from sim.runs.results import (
     FIGURES,
     SUMMARY,
     TIMESERIES,
     RunFolder,
     ScenarioResult,
-    atomic_write_json,
-    atomic_write_text,
     concatenate_replicate_files,
     failures_frame,
     goals_evaluated,
-    iso,
-    new_run_folder,
     normalise_timeseries,
     read_timeseries,
     summarize_scenario,
+)
+from sim.runs.rundir import (
+    default_command,
+    finish_manifest,
+    iso,
+    new_manifest,
+    new_run_folder,
     utc_now,
-    versions,
 )
 from sim.scenario.loader import load_scenario, scenario_hash, with_overrides
 from sim.scenario.schema import Scenario
@@ -204,40 +207,6 @@ def resolve_scenario(scenario: ScenarioLike, *, replicates: int | None = None,
 # --------------------------------------------------------------------------- progress
 
 
-def _want_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-class _Progress:
-    """tqdm bar with runs done, failed and ETA (silent when disabled)."""
-
-    def __init__(self, total: int, desc: str, enabled: bool):
-        self.bar = None
-        self.failed = 0
-        if enabled and total:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True,
-                            smoothing=0.1)
-            self.bar.set_postfix(failed=0)
-
-    def update(self, ok: bool) -> None:
-        if not ok:
-            self.failed += 1
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(failed=self.failed)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 # --------------------------------------------------------------------------- collecting
 
 
@@ -336,7 +305,7 @@ def _execute(jobs: list[_Job], executor: Executor, progress: bool | None, desc: 
     """Run every job's replicates on one executor, dispatching results as they arrive."""
     specs = [s for job in jobs for s in job.specs()]
     by_label = {job.label: job for job in jobs}
-    bar = _Progress(len(specs), desc, _want_progress(progress))
+    bar = Progress(len(specs), desc, want_progress(progress))
 
     def on_result(res: ReplicateResult) -> None:
         by_label[res.label].add(res)
@@ -432,7 +401,7 @@ def run_scenario(
             rf = RunFolder.create(Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR, sc)
         job = _Job(sc, sc.name, rf, todo)
         if rf is not None:
-            rf.begin_session(replicates=todo, command=command or _default_command(),
+            rf.begin_session(replicates=todo, command=command or default_command(),
                              executor=ex.describe(), start=job.start)
         try:
             _execute([job], ex, progress, sc.name)
@@ -601,7 +570,8 @@ def compare_scenarios(
     labels = _labels(resolved)
     root_dir = Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR
     ex, owned = resolve_executor(executor, workers, address)
-    cmd = command or _default_command()
+    cmd = command or default_command()
+    start = utc_now()
     try:
         ex.start()
         jobs = [_Job(sc, label, RunFolder.create(root_dir, sc) if save else None, list(range(n)))
@@ -630,31 +600,27 @@ def compare_scenarios(
         diffs = summary.paired_differences(ts_ok, labels[0], goals=scaled_goals(ref_cfg))
     cmp = CompareResult(results, diffs, labels[0])
     if save:
-        cmp.folder, cmp.manifest = _write_compare_folder(root_dir, cmp, resolved, figures, cmd, ex)
+        cmp.folder, cmp.manifest = _write_compare_folder(root_dir, cmp, resolved, figures, cmd, ex, start)
     return cmp
 
 
 def _write_compare_folder(root: Path, cmp: CompareResult, scenarios: list[Scenario], figures: bool,
-                          command: str, ex: Executor) -> tuple[Path, dict[str, Any]]:
+                          command: str, ex: Executor, start: dt.datetime) -> tuple[Path, dict[str, Any]]:
     hashes = [scenario_hash(s) for s in scenarios]
     combined = hashlib.sha256(",".join(hashes).encode()).hexdigest()
     folder = new_run_folder(root, "compare", combined[:10])
-    manifest: dict[str, Any] = {
-        "format": 1,
-        "kind": "compare",
-        "reference": cmp.reference,
-        "root_seed": scenarios[0].run.seed,
-        "replicates": scenarios[0].run.replicates,
-        "scenarios": [{"label": label, "name": sc.name, "hash": h,
-                       "folder": os.path.relpath(r.folder, folder) if r.folder else None,
-                       "replicates_done": r.replicates_done,
-                       "replicates_failed": sorted(int(x) for x in r.failures["replicate"])}
-                      for (label, r), sc, h in zip(cmp.results.items(), scenarios, hashes, strict=True)],
-        "versions": versions(),
-        "command": command,
-        "executor": ex.describe(),
-        "created": iso(utc_now()),
-    }
+    manifest = new_manifest(
+        "compare", command=command, executor=ex.describe(), start=start,
+        reference=cmp.reference,
+        root_seed=scenarios[0].run.seed,
+        replicates=scenarios[0].run.replicates,
+        scenarios=[{"label": label, "name": sc.name, "hash": h,
+                    "folder": os.path.relpath(r.folder, folder) if r.folder else None,
+                    "replicates_done": r.replicates_done,
+                    "replicates_failed": sorted(int(x) for x in r.failures["replicate"])}
+                   for (label, r), sc, h in zip(cmp.results.items(), scenarios, hashes, strict=True)],
+        created=iso(utc_now()),
+    )
     if cmp.differences is not None:
         atomic_write_text(folder / "differences.csv", cmp.differences.to_csv(index=False, lineterminator="\n"))
     summ = cmp.summary
@@ -667,15 +633,9 @@ def _write_compare_folder(root: Path, cmp: CompareResult, scenarios: list[Scenar
             manifest["figures"] = [str(p.relative_to(folder)) for p in made]
         except Exception as exc:  # noqa: BLE001
             manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
-    atomic_write_json(folder / "manifest.json", manifest)
+    status = "complete" if cmp.ok and cmp.differences is not None else "failed"
+    finish_manifest(folder, manifest, status, wall_time_s=(utc_now() - start).total_seconds())
     return folder, manifest
-
-
-def _default_command() -> str:
-    argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else []
-    if not argv or "ipykernel" in " ".join(argv) or argv[0] in ("", "-c"):
-        return "(python API)"
-    return "(python API) " + " ".join(argv)
 
 
 __all__ = [
