@@ -36,9 +36,10 @@ import pandas as pd
 
 from sim.analysis import observation
 from sim.analysis.abc import AbcResult, Simulation, abc_smc, weighted_quantile
-from sim.analysis.calibration import run_groups, scale_up
+from sim.analysis.calibration import scale_up
 from sim.core import uncertainty
 from sim.runs.executors import Executor
+from sim.runs.jobs import run_groups
 from sim.scenario.schema import Scenario
 
 DEFAULT_TOTAL_FIRMS = 50_000
