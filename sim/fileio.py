@@ -44,6 +44,10 @@ def atomic_write_csv(path: str | os.PathLike[str], frame: pd.DataFrame, **to_csv
     return atomic_write(path, lambda p: frame.to_csv(p, **to_csv))
 
 
-def atomic_savefig(fig: Figure, path: str | os.PathLike[str], *, dpi: int) -> Path:
-    """Save a figure as PNG atomically."""
-    return atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, format="png"))
+FIGURE_DPI = 150
+"""Resolution of every saved figure (scenario and analysis figures alike)."""
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Save a figure as PNG at :data:`FIGURE_DPI`, atomically (the one save of every figure)."""
+    return atomic_write(path, lambda p: fig.savefig(p, dpi=FIGURE_DPI, format="png"))

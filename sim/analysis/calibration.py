@@ -62,9 +62,10 @@ from pydantic import Field, field_validator, model_validator
 from sim import datasets
 from sim.core.population import DEFAULT_TOTAL_FIRMS, population_scale
 from sim.errors import ScenarioError
-from sim.fileio import atomic_savefig, atomic_write_csv, atomic_write_text
+from sim.fileio import atomic_write_csv, atomic_write_text, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
+from sim.scenario.loader import extends_chain
 from sim.scenario.paths import assign, get_value, set_values
 from sim.scenario.schema import Scenario, YearMonth
 from sim.scenario.specs import BaseScenarioSpec, StrictSpec, check_parameters, shipped_name
@@ -592,9 +593,7 @@ def _override_tree(config: Scenario, keys: Sequence[str]) -> dict[str, Any]:
 
 def _chain_files(path: Path) -> list[Path]:
     """The file and every file it extends (resolved paths)."""
-    from sim.scenario.loader import _read_chain
-
-    return [Path(label).resolve() for label, _ in _read_chain(Path(path), [])]
+    return [p.resolve() for p in extends_chain(path)]
 
 
 def write_calibrated_scenario(result: CalibrationResult, path: str | Path) -> Path:
@@ -692,7 +691,7 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
     fig.autofmt_xdate()
     fig.tight_layout()
     files["fit_plot"] = out / "calibration_fit.png"
-    atomic_savefig(fig, files["fit_plot"], dpi=110)
+    save_figure(fig, files["fit_plot"])
     if len(result.profiles):
         d = len(result.labels)
         fig = Figure(figsize=(4 * d, 3.2))
@@ -710,5 +709,5 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
             ax.set_ylabel("objective")
         fig.tight_layout()
         files["profile_plot"] = out / "calibration_profiles.png"
-        atomic_savefig(fig, files["profile_plot"], dpi=110)
+        save_figure(fig, files["profile_plot"])
     return files

@@ -33,7 +33,7 @@ import pandas as pd
 from sim.analysis.calibration import ParameterSpec, scale_up, with_values
 from sim.analysis.outcomes import Goal, goal_month_index, goals_met
 from sim.analysis.prim import PrimResult, find_box
-from sim.fileio import atomic_savefig, atomic_write_csv
+from sim.fileio import atomic_write_csv, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
 from sim.scenario.loader import load_scenario
@@ -288,7 +288,7 @@ def _plot_what_it_takes(res: WhatItTakesResult, path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title(f"What it takes: {res.goal} goal, {res.replicates} replicates (common random numbers)")
     fig.tight_layout()
-    atomic_savefig(fig, path, dpi=110)
+    save_figure(fig, path)
     return path
 
 
@@ -411,7 +411,7 @@ def _plot_attribution(res: AttributionResult, path: Path) -> Path:
         ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()
-    atomic_savefig(fig, path, dpi=110)
+    save_figure(fig, path)
     return path
 
 

@@ -44,7 +44,7 @@ from pydantic import Field, field_validator, model_validator
 from sim.analysis.calibration import ParameterSpec, scale_up, with_values
 from sim.analysis.outcomes import check_goal_in_horizon, goal_month_index, goals_met
 from sim.errors import ScenarioError
-from sim.fileio import atomic_savefig, atomic_write_csv
+from sim.fileio import atomic_write_csv, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import Job, executor_for, run_groups
 from sim.scenario.paths import set_values
@@ -420,6 +420,6 @@ def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
         ax.legend()
         fig.tight_layout()
         p = out / f"sensitivity_{outcome}.png"
-        atomic_savefig(fig, p, dpi=110)
+        save_figure(fig, p)
         files[f"plot_{outcome}"] = p
     return files

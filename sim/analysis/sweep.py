@@ -75,6 +75,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from sim.errors import ScenarioError
+from sim.fileio import save_figure
 from sim.runs.executors import Executor
 from sim.scenario.docs import strip
 from sim.scenario.paths import annotation_of, assign, get_value, set_values
@@ -701,7 +702,7 @@ def run_point(run: SweepRun) -> SweepRunResult:
 
 
 def _lost(run: SweepRun, exc: BaseException) -> SweepRunResult:
-    from sim.core.model import run_seed
+    from sim.core.seeds import run_seed
 
     seq = run_seed(run.root_seed, run.replicate)
     return SweepRunResult(run.point, run.replicate, False, int(seq.entropy),
@@ -798,7 +799,6 @@ def plot_sweep(plan: SweepPlan, summary: pd.DataFrame, path: Path) -> Path:
     coloured by the median cloud firms at the goal date."""
     from matplotlib.figure import Figure
 
-    from sim.plots.scenario import _save
 
     path.parent.mkdir(parents=True, exist_ok=True)
     done = summary[summary.n_replicates > 0]
@@ -849,7 +849,7 @@ def plot_sweep(plan: SweepPlan, summary: pd.DataFrame, path: Path) -> Path:
         ax.set_title(f"Median cloud firms at the goal date by point\n({reps}{numbers}{more})", fontsize=9)
         ax.margins(0.08)
     try:
-        _save(fig, path)
+        save_figure(fig, path)
     finally:
         fig.clear()
     return path
@@ -1090,9 +1090,17 @@ def summary_lines(result: SweepResult, *, max_rows: int = 20) -> list[str]:
     return lines
 
 
+def duration_text(seconds: float) -> str:
+    """``42 s``, ``12 min`` or ``3.5 h`` (for time estimates)."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def dry_run_lines(plan: SweepPlan, est: Estimate) -> list[str]:
     """What ``gdcloud sweep --dry-run`` prints."""
-    from sim.cli.main import _duration
 
     sc = plan.base
     lines = [f"sweep dry run ({plan.label}): nothing written",
@@ -1107,8 +1115,8 @@ def dry_run_lines(plan: SweepPlan, est: Estimate) -> list[str]:
     how = (f"one run of the base measured at {est.base_run_s:.2f} s" if est.measured else
            f"rough estimate {est.base_run_s:.1f} s per run of the base: about 10 ns per firm-month "
            "plus 1.5 s per million firms of set-up")
-    lines.append(f"  estimated time: about {_duration(est.wall_s)} on {est.workers} worker(s) "
-                 f"({_duration(est.model_s)} of model time; {how}; plus start-up and figures)")
+    lines.append(f"  estimated time: about {duration_text(est.wall_s)} on {est.workers} worker(s) "
+                 f"({duration_text(est.model_s)} of model time; {how}; plus start-up and figures)")
     return lines
 
 

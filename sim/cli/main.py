@@ -832,14 +832,6 @@ def _estimate_seconds(spec, config, n_runs: int, workers: int = 1) -> tuple[floa
     return n_runs * run / workers + spec.replicates * setup, run, setup
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     import importlib.util
 
@@ -852,6 +844,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
         n_points,
         run_sensitivity,
     )
+    from sim.analysis.sweep import duration_text
 
     spec = load_spec(args.spec)
     path = spec.file
@@ -874,7 +867,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
         where = "in one process" if workers == 1 else f"on {workers} workers"
         print(f"sensitivity dry run ({spec.label}): nothing written")
         print(f"  {count} ({len(dry.samples)} sample rows)")
-        print(f"  estimated time: about {_duration(total)} {where} (one model run at the centre of "
+        print(f"  estimated time: about {duration_text(total)} {where} (one model run at the centre of "
               f"the box: {run:.2f} s, population set-up {setup:.2f} s per replicate; run times vary "
               "across the box)")
         return EXIT_OK

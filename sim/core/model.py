@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from sim import datasets
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
 from sim.core.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
+from sim.core.seeds import run_seed, spawn_streams, structure_seed
 from sim.scenario.paths import keyword_values, set_values
 from sim.scenario.schema import Scenario, StageRates, month_number
 
@@ -44,32 +45,8 @@ counts), firms on the cloud now (net of churn), transformed above-scale firms (c
 cloud adopters and transformations in the month, voucher money granted in the month (CNY), and
 firms waiting for service capacity at month end."""
 
-STREAMS: tuple[str, ...] = ("structure", "initial", "threshold_cloud", "threshold_transform",
-                            "threshold_churn", "priority", "pilots", "uncertainties", "voucher_refusal")
-"""Named random streams, spawned in this order from the run's SeedSequence (one per decision).
-New streams are only ever appended: the children spawned before them stay the same."""
-
 # cloud_state codes (EXITED: left the population before adopting)
 NONE, WAITING, ON_CLOUD, CHURNED, EXITED = 0, 1, 2, 3, 4
-
-
-def run_seed(root_seed: int, replicate: int) -> np.random.SeedSequence:
-    """The SeedSequence of one replicate: child ``replicate`` of the scenario's root seed.
-
-    Independent of how many replicates are run and of the executor, so results are identical
-    whatever the order or the worker count, and scenarios sharing a seed share random numbers.
-    """
-    return np.random.SeedSequence(root_seed, spawn_key=(replicate,))
-
-
-def spawn_streams(seq: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
-    return dict(zip(STREAMS, seq.spawn(len(STREAMS)), strict=True))
-
-
-def structure_seed(config: Scenario, streams: dict[str, np.random.SeedSequence]) -> np.random.SeedSequence:
-    if config.population.structure_seed is not None:
-        return np.random.SeedSequence(config.population.structure_seed)
-    return streams["structure"]
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Parametric uncertainty: each replicate draws the scenario's uncertain parameters.
 
-The draws come from a random stream of the replicate's own seed (``STREAMS['uncertainties']`` of
+The draws come from a random stream of the replicate's own seed (``sim.core.seeds.STREAMS['uncertainties']`` of
 ``run_seed(root_seed, replicate)``), so they are the same whatever the executor, and replicate r
 of two scenarios with the same uncertainties draws the same values (common random numbers).
 """
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from sim.core.seeds import run_seed, spawn_streams
 from sim.scenario.paths import get_value, set_values
 from sim.scenario.posterior import draw_row, read_posterior
 from sim.scenario.schema import Scenario, Uncertainty
@@ -56,8 +57,6 @@ def apply(config: Scenario, values: dict[str, float]) -> Scenario:
 
 def sample_for_replicate(config: Scenario, root_seed: int, replicate: int) -> dict[str, float]:
     """The values replicate ``replicate`` draws (recomputable anywhere from the seed)."""
-    from sim.core.model import run_seed, spawn_streams
-
     if not has_uncertainty(config):
         return {}
     stream = spawn_streams(run_seed(root_seed, replicate))["uncertainties"]

@@ -29,11 +29,8 @@ from sim.analysis.outcomes import scaled_goals
 from sim.analysis.summary import bands, group_gaps
 from sim.core.outputs import select
 from sim.core.population import population_scale
-from sim.fileio import atomic_savefig
+from sim.fileio import save_figure
 from sim.scenario.schema import Goals, Scenario
-
-DPI = 150
-"""Resolution of written figures."""
 
 METRIC_TITLE: dict[str, str] = {
     "cloud_cumulative": "Firms on the cloud (cumulative), Guangdong",
@@ -374,11 +371,6 @@ def plot_compare(ax: Axes, ts_by_scenario: Mapping[str, pd.DataFrame], goals: Go
 # --------------------------------------------------------------------------- files
 
 
-def _save(fig: Figure, path: Path) -> None:
-    """Save atomically (a temporary file in the same folder, then renamed over ``path``)."""
-    atomic_savefig(fig, path, dpi=DPI)
-
-
 def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scenario, *,
                   compare: Mapping[str, pd.DataFrame] | None = None) -> list[Path]:
     """Write the report figures of a scenario as PNGs (150 dpi), each atomically.
@@ -405,7 +397,7 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
     def emit(name: str, fig: Figure) -> None:
         path = out / name
         try:
-            _save(fig, path)
+            save_figure(fig, path)
         finally:
             fig.clear()
         written.append(path)

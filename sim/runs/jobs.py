@@ -34,8 +34,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sim.core.model import run_seed, simulate, spawn_streams, structure_seed
+from sim.core.model import simulate
 from sim.core.population import Population, build_population
+from sim.core.seeds import run_seed, spawn_streams, structure_seed
 from sim.errors import RunsFailed
 from sim.runs.executors import Executor, SerialExecutor, make_executor
 from sim.scenario.schema import Scenario

@@ -392,7 +392,7 @@ class ScenarioResult:
         from sim.plots import scenario as plots
 
         goals, scale = self._goals()
-        return plots.plot_provincial(_axes(ax), self.timeseries, goals, metric=metric,
+        return plots.plot_provincial(axes_or_new(ax), self.timeseries, goals, metric=metric,
                                      scale=kwargs.pop("scale", scale), **kwargs)
 
     def plot_transformed(self, ax=None, **kwargs):
@@ -419,7 +419,7 @@ class ScenarioResult:
         from sim.plots import scenario as plots
 
         goals, _ = self._goals()
-        return plots.plot_city_gap(_axes(ax, (9, 7)), self.timeseries, goals)
+        return plots.plot_city_gap(axes_or_new(ax, (9, 7)), self.timeseries, goals)
 
     def __repr__(self) -> str:
         where = f", folder='{self.folder}'" if self.folder else ""
@@ -445,7 +445,7 @@ def read_summary(path: Path) -> pd.DataFrame:
     return summ
 
 
-def _axes(ax, size: tuple[float, float] = (9, 5.5)):
+def axes_or_new(ax, size: tuple[float, float] = (9, 5.5)):
     """``ax`` or the axes of a new pyplot figure (for notebooks)."""
     if ax is not None:
         return ax

@@ -33,7 +33,8 @@ from typing import Any
 import pandas as pd
 
 from sim.core import outputs, uncertainty
-from sim.core.model import CloudAdoptionModel, run_seed
+from sim.core.model import CloudAdoptionModel
+from sim.core.seeds import run_seed
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
@@ -484,10 +485,10 @@ class CompareResult:
             The axes.
         """
         from sim.plots import scenario as plots
-        from sim.runs.results import _axes
+        from sim.runs.results import axes_or_new
 
         goals, _ = self.results[self.reference]._goals()
-        return plots.plot_compare(_axes(ax), self.timeseries, goals, metric=metric)
+        return plots.plot_compare(axes_or_new(ax), self.timeseries, goals, metric=metric)
 
     def __getitem__(self, label: str) -> ScenarioResult:
         return self.results[label]

@@ -180,6 +180,15 @@ def _find_file(path: str | Path) -> Path:
     )
 
 
+def extends_chain(path: str | Path) -> list[Path]:
+    """The most distant ancestor first, then every file down to ``path`` (its ``extends`` chain).
+
+    Raises:
+        ScenarioError: A file of the chain is missing, unreadable or circular.
+    """
+    return [Path(label) for label, _ in _read_chain(_find_file(path), [])]
+
+
 def read_yaml_file(path: Path, allowed_top: str) -> Any:
     """Parse a YAML file with ``yaml.safe_load``; unreadable, invalid or empty files are one-line
     :class:`ScenarioError` s naming the file and the line (``allowed_top`` says what the file

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -162,7 +162,10 @@ def find_spec(text: str, kind: str) -> Path:
                         f"a YAML file or a shipped spec ({names})")
 
 
-def load_spec[S: StrictSpec](spec: str | Path | Mapping[str, Any] | StrictSpec, model: type[S]) -> S:
+S = TypeVar("S", bound=StrictSpec)
+
+
+def load_spec(spec: str | Path | Mapping[str, Any] | StrictSpec, model: type[S]) -> S:  # noqa: UP047 - parsed by Python 3.11 tools
     """A validated spec of class ``model`` from a YAML file, a shipped spec name, a dict or a spec.
 
     Raises:
