@@ -12,6 +12,11 @@ Everything here is also available from the package itself (``import sim``)::
     cmp = sim.compare(["baseline", "no_policy"], replicates=20)
     cmp.differences[["scenario", "outcome", "median", "p10", "p90", "sentence"]]
 
+    sim.sweep("sweep_vouchers")                         # the analysis tools, as on the command line
+    sim.calibrate("calibration"); sim.sensitivity("sensitivity")
+    sim.what_it_takes("baseline", "policies.vouchers.budget_cny_per_year", bounds=(0, 2e9))
+    sim.attribution("baseline"); sim.discover("baseline")
+
     old = sim.load_results("results/baseline/20251126T101500Z-0123456789")
 
 Runs are serial by default in Python; pass ``workers=4`` (local processes) or
@@ -28,7 +33,12 @@ Example:
 
 from __future__ import annotations
 
+from sim.analysis.calibration import calibrate
+from sim.analysis.questions import attribution, discover, what_it_takes
+from sim.analysis.sensitivity import run_sensitivity
+from sim.analysis.sweep import run_sweep
 from sim.core.model import CloudAdoptionModel, Firm, simulate
+from sim.errors import RunsFailed, ScenarioError
 from sim.plots.scenario import (
     plot_city_gap,
     plot_clusters,
@@ -47,6 +57,7 @@ from sim.runs.executors import (
 from sim.runs.results import ScenarioResult, load_results
 from sim.runs.runner import CompareResult, compare_scenarios, run_scenario
 from sim.scenario.loader import load_scenario, resolved_yaml, scenario_hash, shipped_scenarios
+from sim.scenario.paths import get_value, set_values
 from sim.scenario.schema import Scenario
 
 run = run_scenario
@@ -55,10 +66,18 @@ run = run_scenario
 compare = compare_scenarios
 """Alias of :func:`sim.runs.runner.compare_scenarios`: scenarios with common random numbers."""
 
+sweep = run_sweep
+"""Alias of :func:`sim.analysis.sweep.run_sweep`: a factorial, Latin-hypercube or table sweep."""
+
+sensitivity = run_sensitivity
+"""Alias of :func:`sim.analysis.sensitivity.run_sensitivity`: Sobol or Morris indices."""
+
 __all__ = [
     "load_scenario", "run", "run_scenario", "compare", "compare_scenarios", "load_results",
     "Scenario", "ScenarioResult", "CompareResult", "shipped_scenarios", "resolved_yaml",
     "scenario_hash", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
     "make_executor", "plot_provincial", "plot_transformed", "plot_clusters", "plot_city_gap",
     "plot_compare", "write_figures", "CloudAdoptionModel", "Firm", "simulate",
+    "sweep", "run_sweep", "calibrate", "sensitivity", "run_sensitivity", "what_it_takes",
+    "attribution", "discover", "get_value", "set_values", "ScenarioError", "RunsFailed",
 ]

@@ -1,0 +1,202 @@
+"""``gdcloud run``, ``compare``, ``sweep``, ``validate``, ``list``, ``schema``: parse, one library
+call, print; and the executor choice shared by every command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from sim.cli.parser import UsageError
+from sim.cli.report import print_error, print_failures, run_summary_lines
+from sim.errors import ScenarioError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _estimated_worker_gb(scenario) -> float:
+    """Rough peak memory of one worker, GB (0.65 GB at the full 2,000,000-firm scale)."""
+    from sim.core.population import population_scale
+
+    return 0.2 + 0.45 * population_scale(scenario)
+
+
+def choose_executor(args: argparse.Namespace, n_runs: int, scenario):
+    """The executor for a command from --executor/--workers/--address and the run size."""
+    from sim.runs.executors import default_workers, make_executor
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    name = args.executor
+    if name is None:
+        if args.address is not None:
+            name = "dask"
+        elif args.workers is None and n_runs <= 1:
+            name = "serial"  # a pool would only add start-up time
+        else:
+            name = "processes"
+    if args.address is not None and name != "dask":
+        raise UsageError("--address is only used with --executor dask")
+    workers = args.workers
+    if workers is None and name in ("processes", "dask") and args.address is None:
+        workers = max(1, min(default_workers(), max(n_runs, 1)))
+        try:
+            import psutil
+
+            fit = int(psutil.virtual_memory().available / 1e9 / _estimated_worker_gb(scenario))
+            workers = max(1, min(workers, fit))
+        except Exception:  # noqa: BLE001 - memory is only a hint
+            pass
+    return make_executor(name, workers=workers, address=args.address)
+
+
+def command_line(argv: Sequence[str] | None) -> str:
+    args = list(sys.argv[1:] if argv is None else argv)
+    return " ".join(shlex.quote(a) for a in ["gdcloud", *args])
+
+
+def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from sim.runs.results import RunFolder
+    from sim.runs.runner import resolve_scenario, run_scenario
+
+    if args.scenario is None and args.resume is None:
+        raise UsageError("give a SCENARIO (file or shipped name) or --resume FOLDER")
+    # Validate the scenario first: nothing is written for bad input.
+    if args.resume is not None:
+        sc = resolve_scenario(args.scenario, seed=args.seed, overrides=args.overrides) if args.scenario else None
+        rf = RunFolder.reopen(args.resume, sc)
+        planned = args.replicates if args.replicates is not None else rf.manifest["replicates"]["planned"]
+        sc = resolve_scenario(rf.scenario, replicates=planned)
+        n_runs = planned - len([r for r in rf.done() if r < planned])
+    else:
+        sc = resolve_scenario(args.scenario, replicates=args.replicates, seed=args.seed,
+                              overrides=args.overrides)
+        n_runs = sc.run.replicates
+    executor = choose_executor(args, n_runs, sc)
+    try:
+        if args.resume is not None:
+            result = run_scenario(args.scenario and sc, replicates=args.replicates,
+                                  executor=executor, resume=args.resume, figures=not args.no_figures,
+                                  progress=args.progress, command=command_line(argv))
+        else:
+            result = run_scenario(sc, executor=executor, out_dir=args.out,
+                                  figures=not args.no_figures, progress=args.progress,
+                                  command=command_line(argv))
+    finally:
+        executor.close()
+    for line in run_summary_lines(result):
+        print(line)
+    print_failures(result)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from sim.runs.runner import compare_scenarios, resolve_scenario
+
+    if len(args.scenarios) < 2:
+        raise UsageError("compare needs at least two scenarios (the first is the reference)")
+    first = resolve_scenario(args.scenarios[0], replicates=args.replicates, seed=args.seed,
+                             overrides=args.overrides)
+    resolved = [first] + [resolve_scenario(s, replicates=first.run.replicates, seed=first.run.seed,
+                                           overrides=args.overrides) for s in args.scenarios[1:]]
+    if args.uncertainties_from:
+        from sim.core.uncertainty import with_uncertainties
+
+        source = resolve_scenario(args.uncertainties_from)
+        resolved = [with_uncertainties(sc, source) for sc in resolved]
+    executor = choose_executor(args, first.run.replicates * len(resolved), first)
+    try:
+        cmp = compare_scenarios(resolved, executor=executor, out_dir=args.out,
+                                figures=not args.no_figures, progress=args.progress,
+                                command=command_line(argv))
+    finally:
+        executor.close()
+    for res in cmp.results.values():
+        for line in run_summary_lines(res):
+            print(line)
+        print_failures(res)
+    if cmp.folder is not None:
+        print(f"comparison: {cmp.folder}")
+    if cmp.differences is not None and not cmp.differences.empty:
+        print(f"paired differences vs {cmp.reference} (same seeds, replicate by replicate):")
+        for sentence in cmp.differences["sentence"]:
+            print(f"  {sentence}")
+    return EXIT_OK if cmp.ok else EXIT_FAILED
+
+
+def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from sim.analysis import sweep
+
+    plan = sweep.prepare(args.sweep, args.overrides)  # every point checked: nothing written if bad
+    executor = choose_executor(args, plan.n_runs, plan.base)
+    if args.dry_run:
+        try:
+            workers = int(executor.describe().get("workers") or 1)
+        finally:
+            executor.close()
+        for line in sweep.dry_run_lines(plan, sweep.estimate(plan, workers=workers)):
+            print(line)
+        return EXIT_OK
+    try:
+        result = sweep.run_sweep(plan, executor=executor, out_dir=args.out, figures=not args.no_figures,
+                                 progress=args.progress, command=command_line(argv))
+    except sweep.SweepInterrupted as exc:
+        where = f"the finished points are kept in {exc.folder / sweep.RUNS}; " if exc.folder else ""
+        print(f"\ninterrupted: {where}a sweep cannot be resumed: run it again", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        executor.close()
+    for line in sweep.summary_lines(result):
+        print(line)
+    f = result.failures
+    if not f.empty:
+        print(f"  {len(f)} run(s) failed (details in {result.folder / sweep.FAILURES if result.folder else 'failures'}):",
+              file=sys.stderr)
+        for row in f.head(5).itertuples():
+            print(f"    point {row.point}, replicate {row.replicate}: {row.error_type}: {row.message}",
+                  file=sys.stderr)
+        if len(f) > 5:
+            print(f"    ... and {len(f) - 5} more", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from sim.scenario.loader import load_scenario, scenario_hash
+
+    status = EXIT_OK
+    for path in args.scenarios:
+        try:
+            sc = load_scenario(path, args.overrides)
+        except ScenarioError as exc:
+            print_error(exc)
+            status = EXIT_USAGE
+            continue
+        print(f"OK {path} (name {sc.name}, hash {scenario_hash(sc)[:10]}, "
+              f"{sc.run.replicates} replicate{'s' if sc.run.replicates != 1 else ''})")
+    return status
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from sim.scenario.loader import shipped_scenarios
+
+    items = shipped_scenarios()
+    if not items:
+        print("no shipped scenarios found")
+        return EXIT_OK
+    for name, (path, description) in items.items():
+        print(f"{name}  ({path})")
+        text = description.strip() or "(no description)"
+        print(textwrap.fill(text, width=100, initial_indent="    ", subsequent_indent="    "))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    try:
+        from sim.scenario.docs import json_schema
+    except ImportError as exc:  # pragma: no cover - docs module always shipped
+        raise UsageError(f"the schema generator is not available: {exc}") from exc
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
