@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,7 +134,11 @@ def test_write_figures(run, tmp_path: Path) -> None:
 
 
 def test_backend_untouched_and_helpers() -> None:
-    assert matplotlib.get_backend()  # importing sim.plots.scenario did not need a display
+    # Importing the figure module does not load pyplot (no display or backend switch needed).
+    code = "import sys, sim.plots.scenario; print('matplotlib.pyplot' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.stdout.strip() == "False"
     assert thousands(1_000_000) == "1,000,000"
     assert thousands(-5_000) == "\u22125,000"
     assert short_source("Xinhua, China's manufacturing heartland (2021-04-05)") == "Xinhua (2021-04-05)"

@@ -60,12 +60,14 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from sim import datasets
+from sim.analysis.design import latin_hypercube
 from sim.core.population import DEFAULT_TOTAL_FIRMS, population_scale
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, atomic_write_text, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
 from sim.scenario.loader import extends_chain
+from sim.scenario.parameters import Real, label_of
 from sim.scenario.paths import assign, get_value, set_values
 from sim.scenario.schema import Scenario, YearMonth
 from sim.scenario.specs import BaseScenarioSpec, StrictSpec, check_parameters, shipped_name
@@ -101,10 +103,12 @@ class ParameterSpec(StrictSpec):
 
     @property
     def label(self) -> str:
-        if self.name:
-            return self.name
-        p = self.paths[0].split(".")
-        return f"{p[-2]}.{p[-1]}" if len(p) > 1 else p[-1]
+        """The name, or the last two keys of the first path."""
+        return self.name or label_of(self.paths)
+
+    def parameter(self) -> Real:
+        """This parameter in the one vocabulary (:mod:`sim.scenario.parameters`)."""
+        return Real(self.label, tuple(self.paths), self.lower, self.upper)
 
 
 class TargetSpec(StrictSpec):
@@ -385,15 +389,8 @@ def abc_rejection(problem: Problem, rng: np.random.Generator) -> tuple[pd.DataFr
     Returns:
         (all draws with distance and simulated targets, accepted draws).
     """
-    from scipy.stats import qmc
-
     spec = problem.spec
-    d = len(problem.params)
-    try:
-        sampler = qmc.LatinHypercube(d=d, rng=rng)
-    except TypeError:  # scipy < 1.15
-        sampler = qmc.LatinHypercube(d=d, seed=rng)
-    u = sampler.random(spec.abc.draws)
+    u = latin_hypercube(spec.abc.draws, len(problem.params), rng)
     thetas = problem.lower + u * (problem.upper - problem.lower)
     labels = [p.label for p in problem.params]
     rows = []

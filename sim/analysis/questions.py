@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibration import ParameterSpec, scale_up, with_values
+from sim.analysis.design import latin_hypercube
 from sim.analysis.outcomes import Goal, goal_month_index, goals_met
 from sim.analysis.prim import PrimResult, find_box
 from sim.fileio import atomic_write_csv, save_figure
@@ -481,17 +482,11 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
     Returns:
         A :class:`DiscoveryResult`.
     """
-    from scipy.stats import qmc
-
     cfg = _resolve(base, total_firms, overrides, None)
     params = [p if isinstance(p, ParameterSpec) else ParameterSpec.model_validate(p) for p in parameters]
     lo = np.array([p.lower for p in params])
     hi = np.array([p.upper for p in params])
-    try:
-        sampler = qmc.LatinHypercube(d=len(params), rng=np.random.default_rng(seed))
-    except TypeError:  # scipy < 1.15
-        sampler = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(seed))
-    x = lo + sampler.random(n_samples) * (hi - lo)
+    x = lo + latin_hypercube(n_samples, len(params), seed) * (hi - lo)
     cases = pd.DataFrame(x, columns=[p.label for p in params])
     cases.index.name = "row"
     cfgs = [with_values(cfg, params, th) for th in x]

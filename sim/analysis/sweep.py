@@ -74,10 +74,12 @@ import pandas as pd
 import yaml
 from pydantic import Field, model_validator
 
+from sim.analysis.design import factorial_rows, lhs_rows
 from sim.errors import ScenarioError
 from sim.fileio import save_figure
 from sim.runs.executors import Executor
 from sim.scenario.docs import strip
+from sim.scenario.parameters import Categorical, Integer, Parameter, Real, integer_bounds
 from sim.scenario.paths import annotation_of, assign, get_value, set_values
 from sim.scenario.schema import Scenario, month_number
 from sim.scenario.specs import BaseScenarioSpec, StrictSpec, load_spec
@@ -398,53 +400,22 @@ def _read_table(spec: SweepSpec, label: str) -> tuple[list[str], list[dict[str, 
     return columns, [{c: r[c] for c in columns} for r in rows], csv_file
 
 
-def _lhs(d: int, n: int, seed: int) -> np.ndarray:
-    from scipy.stats import qmc
-
-    try:
-        sampler = qmc.LatinHypercube(d=d, rng=np.random.default_rng(seed))
-    except TypeError:  # scipy < 1.15
-        sampler = qmc.LatinHypercube(d=d, seed=np.random.default_rng(seed))
-    return sampler.random(n)
-
-
-def _levels(p: SweepParameter, integer: bool) -> list[Any]:
-    """The values of one parameter in a factorial design."""
+def _parameter(p: SweepParameter, integer: bool) -> Parameter:
+    """A swept key in the one parameter vocabulary."""
     if not p.is_range:
-        return list(p.values or [])
-    assert p.lower is not None and p.upper is not None and p.levels is not None
-    grid = np.linspace(p.lower, p.upper, p.levels)
-    if integer:
-        return list(dict.fromkeys(int(round(v)) for v in grid))
-    return [float(f"{v:.12g}") for v in grid]
-
-
-def _int_bounds(p: SweepParameter) -> tuple[int, int]:
+        return Categorical(p.path, (p.path,), tuple(p.values or []))
     assert p.lower is not None and p.upper is not None
-    return math.ceil(p.lower - 1e-9), math.floor(p.upper + 1e-9)
+    if integer:
+        return Integer(p.path, (p.path,), *integer_bounds(p.lower, p.upper))
+    return Real(p.path, (p.path,), float(p.lower), float(p.upper))
 
 
 def _design(spec: SweepSpec, integer: list[bool], seed: int) -> list[list[Any]]:
     """Rows of parameter values (before validation)."""
-    import itertools
-
-    params = spec.parameters
+    params = [_parameter(p, k) for p, k in zip(spec.parameters, integer, strict=True)]
     if spec.design == "factorial":
-        return [list(row) for row in itertools.product(*[_levels(p, k) for p, k in zip(params, integer, strict=True)])]
-    u = _lhs(len(params), int(spec.samples or 0), seed)
-    cols = []
-    for j, (p, k) in enumerate(zip(params, integer, strict=True)):
-        x = u[:, j]
-        if not p.is_range:
-            vals = list(p.values or [])
-            cols.append([vals[min(int(v * len(vals)), len(vals) - 1)] for v in x])
-        elif k:
-            lo, hi = _int_bounds(p)
-            cols.append([int(min(lo + math.floor(v * (hi - lo + 1)), hi)) for v in x])
-        else:
-            lo, hi = float(p.lower), float(p.upper)  # type: ignore[arg-type]
-            cols.append([float(lo + v * (hi - lo)) for v in x])
-    return [list(row) for row in zip(*cols, strict=True)]
+        return factorial_rows(params, [p.levels for p in spec.parameters])
+    return lhs_rows(params, int(spec.samples or 0), seed)
 
 
 def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None = None) -> SweepPlan:
@@ -501,10 +472,10 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
                                         f"{p.path}: a range needs a numeric key, this one is {type_text(annotation)}",
                                         "values: [...] for this key, or a numeric key")
                 is_int = is_int or p.integer
-                if is_int and _int_bounds(p)[1] < _int_bounds(p)[0]:
+                if is_int and integer_bounds(p.lower, p.upper)[1] < integer_bounds(p.lower, p.upper)[0]:
                     raise ScenarioError(label, f"parameters[{i}]", f"{p.path}: no integer between "
                                         f"{p.lower:g} and {p.upper:g}", "a range containing an integer")
-                ends = _int_bounds(p) if is_int else (p.lower, p.upper)
+                ends = integer_bounds(p.lower, p.upper) if is_int else (p.lower, p.upper)
                 for bound, value in zip(("lower", "upper"), ends, strict=True):
                     try:
                         set_values(data, {p.path: value}, label=label, round_integers=False)

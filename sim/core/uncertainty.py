@@ -13,26 +13,16 @@ import numpy as np
 import pandas as pd
 
 from sim.core.seeds import run_seed, spawn_streams
+from sim.scenario.parameters import from_uncertainty
 from sim.scenario.paths import get_value, set_values
 from sim.scenario.posterior import draw_row, read_posterior
 from sim.scenario.schema import Scenario, Uncertainty
 
 
 def draw(uncertainties: list[Uncertainty], rng: np.random.Generator) -> dict[str, float]:
-    """One value per uncertain parameter, in the order listed (one uniform number each)."""
-    values: dict[str, float] = {}
-    for u in uncertainties:
-        x = rng.random()
-        if u.distribution == "uniform":
-            v = u.lower + x * (u.upper - u.lower)
-        elif u.distribution == "loguniform":
-            v = float(np.exp(np.log(u.lower) + x * (np.log(u.upper) - np.log(u.lower))))
-        else:  # triangular, by inverting its distribution function
-            a, b, c = u.lower, u.upper, float(u.mode)  # type: ignore[arg-type]
-            f = (c - a) / (b - a)
-            v = a + np.sqrt(x * (b - a) * (c - a)) if x < f else b - np.sqrt((1 - x) * (b - a) * (b - c))
-        values[u.path] = float(v)
-    return values
+    """One value per uncertain parameter, in the order listed (one uniform number each, turned
+    into the value by :meth:`sim.scenario.parameters.Real.from_unit`)."""
+    return {u.path: from_uncertainty(u).from_unit(rng.random()) for u in uncertainties}
 
 
 def draw_all(config: Scenario, rng: np.random.Generator) -> dict[str, float]:
