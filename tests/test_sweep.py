@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.analysis import sweep
+from sim.analysis import sweep, sweep_plan
 from sim.cli.main import main
 from sim.errors import ScenarioError
 from sim.runs.rundir import COMMON_KEYS
@@ -62,7 +62,7 @@ def only_folder(out: Path) -> Path:
 
 
 def test_factorial_gives_the_product_of_the_levels():
-    pts = sweep.design_points(spec(parameters=[
+    pts = sweep_plan.design_points(spec(parameters=[
         {"path": BUDGET, "values": [0, 3e8, 6e8]},
         {"path": SHARE, "lower": 0.2, "upper": 0.6, "levels": 3},
         {"path": "policies.pilots.enabled", "values": [True, False]}]))
@@ -76,7 +76,7 @@ def test_factorial_gives_the_product_of_the_levels():
 
 
 def test_integer_keys_are_rounded_and_levels_deduplicated():
-    pts = sweep.design_points(spec(parameters=[{"path": CAPACITY, "lower": 10000, "upper": 10002, "levels": 5}]))
+    pts = sweep_plan.design_points(spec(parameters=[{"path": CAPACITY, "lower": 10000, "upper": 10002, "levels": 5}]))
     assert list(pts[CAPACITY]) == [10000, 10001, 10002]
     assert pts[CAPACITY].dtype.kind == "i"
 
@@ -86,7 +86,7 @@ def test_latin_hypercube_is_inside_the_bounds_stratified_and_seeded():
               {"path": CAPACITY, "lower": 10000, "upper": 40000},
               {"path": "policies.pilots.enabled", "values": [True, False]}]
     lhs = spec(parameters=params, design="latin_hypercube", samples=12, seed=3)
-    a, b = sweep.design_points(lhs), sweep.design_points(lhs)
+    a, b = sweep_plan.design_points(lhs), sweep_plan.design_points(lhs)
     assert len(a) == 12
     pd.testing.assert_frame_equal(a, b)
     assert a[MARKET].between(0.02, 0.1).all()
@@ -95,13 +95,13 @@ def test_latin_hypercube_is_inside_the_bounds_stratified_and_seeded():
     strata = ((a[MARKET] - 0.02) / 0.08 * 12).astype(int).clip(upper=11)
     assert sorted(strata) == list(range(12))
     assert a["policies.pilots.enabled"].value_counts().to_dict() == {True: 6, False: 6}
-    other = sweep.design_points({**lhs, "seed": 4})
+    other = sweep_plan.design_points({**lhs, "seed": 4})
     assert not other[MARKET].equals(a[MARKET])
 
 
 def test_table_design_inline_and_csv(tmp_path):
     rows = [{BUDGET: 1e8, SHARE: 0.25}, {BUDGET: 2e8, SHARE: 0.5}, {BUDGET: 4e8, SHARE: 0.3}]
-    inline = sweep.design_points(spec(parameters=[], design="table", table=rows))
+    inline = sweep_plan.design_points(spec(parameters=[], design="table", table=rows))
     assert list(inline.columns) == ["point", BUDGET, SHARE]
     assert inline[[BUDGET, SHARE]].to_dict(orient="records") == rows
     # a CSV next to the sweep file; a `point` column (e.g. a points.csv) is ignored
@@ -109,7 +109,7 @@ def test_table_design_inline_and_csv(tmp_path):
     (tmp_path / "sweeps" / "points.csv").write_text(
         f"point,{BUDGET},{SHARE}\n0,1e8,0.25\n1,200000000,0.5\n2,4e8,0.3\n", encoding="utf-8")
     f = write(tmp_path / "sweeps" / "table.yaml", spec(parameters=[], design="table", table="points.csv"))
-    from_csv = sweep.design_points(f)
+    from_csv = sweep_plan.design_points(f)
     pd.testing.assert_frame_equal(from_csv, inline)
 
 
@@ -200,7 +200,7 @@ def test_bad_sweep_in_a_fresh_process_has_no_traceback(tmp_path):
 
 def test_api_raises_scenario_error():
     with pytest.raises(ScenarioError, match=r"^\(sweep spec\): parameters\[0\]\.path: nope.key: unknown key"):
-        sweep.prepare(spec(parameters=[{"path": "nope.key", "values": [1]}]))
+        sweep_plan.prepare(spec(parameters=[{"path": "nope.key", "values": [1]}]))
 
 
 # --------------------------------------------------------------------------- dry run
@@ -268,9 +268,9 @@ def test_tiny_sweep_writes_every_file(tmp_path, capsys):
     assert f"results: {folder}" in printed and "P(cloud)" in printed
 
     # the resolved spec reproduces the points from the folder alone
-    again = sweep.prepare(folder / "sweep.resolved.yaml")
-    pd.testing.assert_frame_equal(again.points, sweep.prepare(f).points)
-    assert again.hash() == sweep.prepare(f).hash()
+    again = sweep_plan.prepare(folder / "sweep.resolved.yaml")
+    pd.testing.assert_frame_equal(again.points, sweep_plan.prepare(f).points)
+    assert again.hash() == sweep_plan.prepare(f).hash()
 
 
 def test_api_result_and_common_random_numbers(tmp_path):
@@ -293,7 +293,7 @@ def test_api_result_and_common_random_numbers(tmp_path):
 
 
 def test_set_applies_to_the_base_and_points_win(tmp_path):
-    plan = sweep.prepare(spec(parameters=[{"path": SHARE, "values": [0.25]}]),
+    plan = sweep_plan.prepare(spec(parameters=[{"path": SHARE, "values": [0.25]}]),
                          ["policies.vouchers.subsidy_share=0.9", "policies.pilots.scale=3"])
     sc = plan.scenarios[0]
     assert sc.policies.vouchers.subsidy_share == 0.25 and sc.policies.pilots.scale == 3

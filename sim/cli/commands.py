@@ -128,16 +128,16 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.analysis import sweep
+    from sim.analysis import sweep, sweep_plan
 
-    plan = sweep.prepare(args.sweep, args.overrides)  # every point checked: nothing written if bad
+    plan = sweep_plan.prepare(args.sweep, args.overrides)  # every point checked: nothing written if bad
     executor = choose_executor(args, plan.n_runs, plan.base)
     if args.dry_run:
         try:
             workers = int(executor.describe().get("workers") or 1)
         finally:
             executor.close()
-        for line in sweep.dry_run_lines(plan, sweep.estimate(plan, workers=workers)):
+        for line in sweep.dry_run_lines(plan, sweep_plan.estimate(plan, workers=workers)):
             print(line)
         return EXIT_OK
     try:
