@@ -19,7 +19,7 @@ from sim.core.outputs import TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
 from sim.runs import jobs, runner
 from sim.runs.rundir import COMMON_KEYS, read_manifest
-from sim.runs.runner import ReplicateResult, RunSpec, run_one, run_scenario
+from sim.runs.runner import ReplicateResult, ReplicateRun, run_one, run_scenario
 from sim.scenario.loader import load_scenario, scenario_hash
 
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
@@ -44,7 +44,7 @@ def digest(path: Path) -> str:
 
 def test_run_one_returns_tidy_timeseries_and_is_deterministic():
     sc = tiny()
-    spec = RunSpec(sc.model_dump(mode="json"), sc.name, replicate=1, root_seed=sc.run.seed)
+    spec = ReplicateRun(sc.model_dump(mode="json"), sc.name, replicate=1, root_seed=sc.run.seed)
     spec = pickle.loads(pickle.dumps(spec))  # specs travel to worker processes
     a, b = run_one(spec), run_one(spec)
     assert a.ok and a.error_type is None
@@ -60,7 +60,7 @@ def test_run_one_returns_a_failure_record_instead_of_raising():
     # The scenario is valid for the schema but the model refuses it when the run starts.
     with pytest.raises(ValueError, match="exceeds"):
         CloudAdoptionModel(sc)
-    res = run_one(RunSpec(sc, sc.name, replicate=0, root_seed=sc.run.seed))
+    res = run_one(ReplicateRun(sc, sc.name, replicate=0, root_seed=sc.run.seed))
     assert isinstance(res, ReplicateResult) and not res.ok and res.timeseries is None
     assert res.error_type == "ValueError"
     assert "exceeds" in res.error_message and "\n" not in res.error_message
@@ -72,7 +72,7 @@ def test_run_one_returns_a_failure_record_instead_of_raising():
 def test_structure_seed_population_is_cached_and_gives_the_same_results():
     sc = tiny("population.structure_seed=11")
     jobs.clear_population_cache()
-    spec = RunSpec(sc, sc.name, replicate=2, root_seed=sc.run.seed)
+    spec = ReplicateRun(sc, sc.name, replicate=2, root_seed=sc.run.seed)
     first = run_one(spec)
     second = run_one(spec)
     assert not first.population_cached and second.population_cached

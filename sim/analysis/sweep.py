@@ -39,8 +39,9 @@ results go to a new folder ``<out>/sweep/<UTC timestamp>-<hash>/``:
 * ``points.csv``: ``point`` and the value of each parameter (as validated);
 * ``runs/point-NNNNN.csv``: the outcomes of one point, written as soon as its replicates are
   done (an interrupted sweep keeps them);
-* ``outcomes.csv``: one row per point and replicate (:data:`OUTCOME_COLUMNS`: cloud and
-  transformed firms at the goal date, goals, gaps, met flags, ...) with the parameter values;
+* ``outcomes.csv``: one row per point and replicate (columns ``point``, ``replicate``, one per
+  parameter path, then :data:`RUN_COLUMNS`: cloud and transformed firms at the goal date, goals,
+  gaps, met flags, ...);
 * ``point_summary.csv``: one row per point (:data:`SUMMARY_COLUMNS`): the probability of
   meeting each goal (share of replicates), median, 10% and 90% quantiles of the counts, with the
   parameter values;
@@ -118,8 +119,6 @@ RUN_COLUMNS: list[str] = [
 """Outcomes of one run (:func:`sim.analysis.outcomes.goal_outcomes` plus ``both_goals_met``)."""
 
 
-OUTCOME_COLUMNS: list[str] = ["point", "replicate", "<parameters>", *RUN_COLUMNS]
-"""Columns of ``outcomes.csv``; ``<parameters>`` stands for one column per parameter path."""
 
 
 SUMMARY_STATS: list[str] = [
@@ -191,7 +190,7 @@ def run_point(run: SweepRun) -> SweepRunResult:
     from sim.runs import runner
     from sim.runs.results import goals_evaluated
 
-    res = runner.run_one(runner.RunSpec(run.scenario, run.name, run.replicate, run.root_seed,
+    res = runner.run_one(runner.ReplicateRun(run.scenario, run.name, run.replicate, run.root_seed,
                                         label=f"point-{run.point}"))
     base = {"point": run.point, "replicate": run.replicate, "seed_entropy": res.seed_entropy,
             "seed_spawn_key": res.seed_spawn_key, "worker": res.worker}

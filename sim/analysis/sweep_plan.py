@@ -482,12 +482,12 @@ class Estimate:
 def estimate(plan: SweepPlan, *, workers: int = 1, measure: bool = True) -> Estimate:
     """Estimate the sweep's time: one timed run of the base at its population size if it is quick
     (rough estimate below :data:`MEASURE_LIMIT_S`), else :func:`rough_run_seconds`."""
-    from sim.runs.runner import RunSpec, run_one
+    from sim.runs.runner import ReplicateRun, run_one
 
     rough = rough_run_seconds(plan.base)
     base_s, measured = rough, False
     if measure and rough <= MEASURE_LIMIT_S:
-        res = run_one(RunSpec(plan.base, plan.base.name, 0, plan.seed))
+        res = run_one(ReplicateRun(plan.base, plan.base.name, 0, plan.seed))
         if res.ok:
             base_s, measured = res.wall_time_s, True
     ratio = base_s / rough if rough > 0 else 1.0

@@ -81,10 +81,6 @@ class Population:
     def n_parks(self) -> int:
         return int(self.park_cluster.shape[0])
 
-    @property
-    def is_above_scale(self) -> np.ndarray:
-        return self.size_class <= ABOVE
-
     def neighbours(self, firms: np.ndarray) -> np.ndarray:
         """Supply-chain partners of ``firms``, concatenated (with repeats), vectorized."""
         return gather_rows(self.adj_indptr, self.adj_indices, firms)

@@ -1,6 +1,6 @@
 """Run replicates of one or several scenarios on an executor and save them as they finish.
 
-* :class:`RunSpec` is what a worker needs for one replicate (small and picklable);
+* :class:`ReplicateRun` is what a worker needs for one replicate (small and picklable);
   :func:`run_one` runs it and returns a :class:`ReplicateResult`: the replicate's tidy time
   series (:func:`sim.core.outputs.tidy_timeseries`) and wall time, or a failure record (error type,
   message, traceback, seed). It never raises: failures are data.
@@ -73,7 +73,7 @@ ScenarioLike = Scenario | str | Path | dict
 
 
 @dataclass(frozen=True)
-class RunSpec:
+class ReplicateRun:
     """One replicate to run (picklable; sent to worker processes).
 
     Attributes:
@@ -131,7 +131,7 @@ class ReplicateResult:
                 "message": self.error_message, "traceback": self.traceback}
 
 
-def run_one(spec: RunSpec) -> ReplicateResult:
+def run_one(spec: ReplicateRun) -> ReplicateResult:
     """Run one replicate; never raises (a failure is returned as a record).
 
     Args:
@@ -143,7 +143,7 @@ def run_one(spec: RunSpec) -> ReplicateResult:
     Example:
         >>> from sim.scenario.loader import load_scenario
         >>> sc = load_scenario("demo", ["population.total_firms=20000", "time.end=2021-09"])
-        >>> res = run_one(RunSpec(sc, sc.name, replicate=0, root_seed=sc.run.seed))
+        >>> res = run_one(ReplicateRun(sc, sc.name, replicate=0, root_seed=sc.run.seed))
         >>> res.ok, sorted(res.timeseries["date"].unique())[-1]
         (True, '2021-09-30')
     """
@@ -168,7 +168,7 @@ def run_one(spec: RunSpec) -> ReplicateResult:
                            population_cached=cached)
 
 
-def _lost_run(spec: RunSpec, exc: BaseException) -> ReplicateResult:
+def _lost_run(spec: ReplicateRun, exc: BaseException) -> ReplicateResult:
     """Failure record for a run whose worker could not report back (e.g. it died)."""
     seq = run_seed(spec.root_seed, spec.replicate)
     return ReplicateResult(
@@ -225,9 +225,9 @@ class _Job:
         self.reused = 0
         self.start = utc_now()
 
-    def specs(self) -> list[RunSpec]:
+    def specs(self) -> list[ReplicateRun]:
         data = self.scenario.model_dump(mode="json")
-        return [RunSpec(data, self.scenario.name, r, self.scenario.run.seed, self.label) for r in self.todo]
+        return [ReplicateRun(data, self.scenario.name, r, self.scenario.run.seed, self.label) for r in self.todo]
 
     def add(self, res: ReplicateResult) -> None:
         self.wall[res.replicate] = res.wall_time_s
@@ -640,6 +640,6 @@ def _write_compare_folder(root: Path, cmp: CompareResult, scenarios: list[Scenar
 
 
 __all__ = [
-    "RunSpec", "ReplicateResult", "run_one", "Interrupted", "run_scenario", "compare_scenarios", "CompareResult",
+    "ReplicateRun", "ReplicateResult", "run_one", "Interrupted", "run_scenario", "compare_scenarios", "CompareResult",
     "resolve_scenario", "DEFAULT_RESULTS_DIR",
 ]
