@@ -9,7 +9,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from sim.analysis.calibration import CalibrationSpec, calibrate, load_spec, make_problem
+from sim.analysis.calibration import calibrate, make_problem
+from sim.analysis.calibration_spec import CalibrationSpec, load_spec
 from sim.errors import ScenarioError
 from sim.scenario.loader import load_scenario
 

@@ -52,164 +52,37 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import Field, field_validator, model_validator
 
 from sim import datasets
+from sim.analysis.calibration_spec import (
+    INDICATOR_METRIC,
+    SPEC_LABEL,
+    CalibrationSpec,
+    ParameterSpec,
+    load_spec,
+    with_values,
+)
 from sim.analysis.design import latin_hypercube
-from sim.core.population import DEFAULT_TOTAL_FIRMS, population_scale
+from sim.analysis.outcomes import scale_up
+from sim.core.population import DEFAULT_TOTAL_FIRMS
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, atomic_write_text, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
 from sim.scenario.loader import extends_chain
-from sim.scenario.parameters import Real, label_of
 from sim.scenario.paths import assign, get_value, set_values
-from sim.scenario.schema import Scenario, YearMonth
-from sim.scenario.specs import BaseScenarioSpec, StrictSpec, check_parameters, shipped_name
-from sim.scenario.specs import load_spec as load_base_spec
-
-INDICATOR_METRIC: dict[str, str] = {
-    "cloud_enterprises_cumulative": "cloud_cumulative",
-    "above_scale_transformed_cumulative": "transformed",
-}
-"""Reported indicator -> model metric (:data:`sim.core.model.METRICS`)."""
-
+from sim.scenario.schema import Scenario
+from sim.scenario.specs import check_parameters, shipped_name
 
 # --------------------------------------------------------------------------- spec
 
 
-class ParameterSpec(StrictSpec):
-    """One fitted parameter: a dotted scenario path (or several set to the same value)."""
-
-    path: str | list[str] = Field(description="Dotted key path(s), e.g. diffusion.cloud.market_rate_per_year.")
-    lower: float = Field(description="Lower bound (and of the uniform ABC prior).")
-    upper: float = Field(description="Upper bound.")
-    name: str | None = Field(None, description="Short label (default: the last key of the path).")
-
-    @model_validator(mode="after")
-    def _box(self) -> ParameterSpec:
-        if not self.upper > self.lower:
-            raise ValueError(f"upper ({self.upper}) must exceed lower ({self.lower})")
-        return self
-
-    @property
-    def paths(self) -> list[str]:
-        return [self.path] if isinstance(self.path, str) else list(self.path)
-
-    @property
-    def label(self) -> str:
-        """The name, or the last two keys of the first path."""
-        return self.name or label_of(self.paths)
-
-    def parameter(self) -> Real:
-        """This parameter in the one vocabulary (:mod:`sim.scenario.parameters`)."""
-        return Real(self.label, tuple(self.paths), self.lower, self.upper)
-
-
-class TargetSpec(StrictSpec):
-    """One reported figure to match."""
-
-    indicator: Literal["cloud_enterprises_cumulative", "above_scale_transformed_cumulative"]
-    date: str = Field(description="Reported date, YYYY-MM-DD (a month end).")
-    value: float | None = Field(None, gt=0, description="Figure to match; default: the reported value.")
-    weight: float = Field(1.0, gt=0, description="Weight of the squared relative error.")
-
-    @model_validator(mode="after")
-    def _reported(self) -> TargetSpec:
-        if self.value is None:
-            v = datasets.reported_value(self.indicator, self.date)
-            if v is None:
-                raise ValueError(f"no reported {self.indicator} at {self.date}; give value explicitly")
-            self.value = v
-        return self
-
-    @property
-    def metric(self) -> str:
-        return INDICATOR_METRIC[self.indicator]
-
-
-def _default_targets() -> list[TargetSpec]:
-    return [TargetSpec(indicator="cloud_enterprises_cumulative", date="2021-12-31"),
-            TargetSpec(indicator="above_scale_transformed_cumulative", date="2021-12-31")]
-
-
-class OptimizerSpec(StrictSpec):
-    method: Literal["nelder-mead", "least_squares"] = "nelder-mead"
-    max_evaluations: int = Field(80, ge=1, description="Objective evaluations (each = `replicates` runs).")
-    start: dict[str, float] | None = Field(None, description="Start values by label; default: the base scenario's values (clipped into the box).")
-
-
-class AbcSpec(StrictSpec):
-    enabled: bool = True
-    draws: int = Field(200, ge=2, description="Prior draws (Latin hypercube over the box).")
-    accept_fraction: float = Field(0.1, gt=0, le=1, description="Fraction of draws kept (smallest distance).")
-
-
-class ProfileSpec(StrictSpec):
-    enabled: bool = True
-    points: int = Field(9, ge=3, description="Grid points per parameter over its box.")
-
-
-class CalibrationSpec(BaseScenarioSpec):
-    """A calibration: what to fit, to which figures, how."""
-
-    KIND: ClassVar[str] = "calibration"
-
-    base: str = Field("baseline", description="Base scenario: a path relative to the spec file, or a shipped scenario name.")
-    overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted overrides applied to the base before fitting.")
-    start: YearMonth | None = Field(None, description="Run start (YYYY-MM); '2020-12' uses the end-2020 figures as initial state and the 2021-06 figures as targets. Default: the base's start.")
-    parameters: list[ParameterSpec]
-    targets: list[TargetSpec] = Field(default_factory=_default_targets)
-    replicates: int = Field(2, ge=1, le=1000, description="Seeds per trial (the same at every trial).")
-    seed: int = Field(20210706, ge=0, description="Root seed of the replicates.")
-    total_firms: int = Field(200_000, ge=1_000, description="Population simulated; counts are scaled by 2,000,000/total_firms.")
-    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
-    abc: AbcSpec = Field(default_factory=AbcSpec)
-    profile: ProfileSpec = Field(default_factory=ProfileSpec)
-    write_scenario: str | None = Field(None, description="Also write the calibrated scenario to this file (a relative path is taken from the repository root, e.g. scenarios/calibrated.yaml; it is replaced if it exists). Default null: only the copy in the results folder.")
-
-    @field_validator("parameters")
-    @classmethod
-    def _nonempty(cls, v: list[ParameterSpec]) -> list[ParameterSpec]:
-        if not v:
-            raise ValueError("at least one parameter is needed")
-        labels = [p.label for p in v]
-        if len(set(labels)) != len(labels):
-            raise ValueError(f"parameter labels must be unique, got {labels}")
-        return v
-
-
-def load_spec(spec: str | Path | CalibrationSpec | dict) -> CalibrationSpec:
-    """A validated :class:`CalibrationSpec` (:func:`sim.scenario.specs.load_spec`): a YAML file, a
-    shipped spec name, a dict or a spec; a relative ``base`` is taken from the spec file's folder.
-
-    Raises:
-        ScenarioError: One line naming the file and the key.
-    """
-    return load_base_spec(spec, CalibrationSpec)
-
-
 # --------------------------------------------------------------------------- simulator
-
-
-def scale_up(config: Scenario) -> float:
-    """Factor from the simulated population to the 2,000,000 firms the figures refer to."""
-    return 1.0 / population_scale(config)
-
-
-def with_values(config: Scenario, params: Sequence[ParameterSpec], theta: Sequence[float]) -> Scenario:
-    """``config`` with parameter values ``theta`` set at their dotted paths (integer keys rounded)."""
-    values = {path: float(v) for p, v in zip(params, theta, strict=True) for path in p.paths}
-    return set_values(config, values, label=SPEC_LABEL)
-
-
-SPEC_LABEL = "(calibration spec)"
-"""Named in errors about a spec given as an object rather than a file."""
 
 
 @dataclass

@@ -36,7 +36,7 @@ import pandas as pd
 
 from sim.analysis import observation
 from sim.analysis.abc import AbcResult, Simulation, abc_smc, weighted_quantile
-from sim.analysis.calibration import scale_up
+from sim.analysis.outcomes import scale_up
 from sim.core import uncertainty
 from sim.runs.executors import Executor
 from sim.runs.jobs import run_groups

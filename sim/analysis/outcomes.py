@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.outputs import select
-from sim.core.population import DEFAULT_TOTAL_FIRMS
+from sim.core.population import DEFAULT_TOTAL_FIRMS, population_scale
 from sim.errors import ScenarioError
 from sim.scenario.schema import Goals, Scenario, month_number
 
@@ -163,3 +163,9 @@ def check_goal_in_horizon(config: Scenario, label: str, *, spec: bool = False) -
         raise ScenarioError(label, "goals.date", f"{g} is outside the run {t.start} to {t.end} (the "
                             "outcomes are read at goals.date)",
                             f"a month from time.start to time.end, e.g. {hint}")
+
+
+def scale_up(config: Scenario) -> float:
+    """Factor from the simulated population to the 2,000,000 firms the figures refer to
+    (``2,000,000 / total_firms``; used to report counts, never to decide whether a goal is met)."""
+    return 1.0 / population_scale(config)

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.calibration import ParameterSpec, scale_up, with_values
+from sim.analysis.calibration_spec import ParameterSpec, with_values
 from sim.analysis.design import latin_hypercube
-from sim.analysis.outcomes import Goal, goal_month_index, goals_met
+from sim.analysis.outcomes import Goal, goal_month_index, goals_met, scale_up
 from sim.analysis.prim import PrimResult, find_box
 from sim.fileio import atomic_write_csv, save_figure
 from sim.runs.executors import Executor

@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from sim.analysis.calibration import ParameterSpec, scale_up, with_values
-from sim.analysis.outcomes import check_goal_in_horizon, goal_month_index, goals_met
+from sim.analysis.calibration_spec import ParameterSpec, with_values
+from sim.analysis.outcomes import check_goal_in_horizon, goal_month_index, goals_met, scale_up
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
 from sim.runs.executors import Executor

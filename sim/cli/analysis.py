@@ -110,7 +110,8 @@ def _run_analysis(label: str, args: argparse.Namespace, argv: Sequence[str] | No
 
 
 def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.analysis.calibration import calibrate, load_spec, make_problem
+    from sim.analysis.calibration import calibrate, make_problem
+    from sim.analysis.calibration_spec import load_spec
 
     _check_int("--seed", args.seed, 0)
     spec = load_spec(args.spec)
@@ -176,7 +177,7 @@ def _estimate_seconds(spec, config, n_runs: int, workers: int = 1) -> tuple[floa
     replicate it runs."""
     import time
 
-    from sim.analysis.calibration import with_values
+    from sim.analysis.calibration_spec import with_values
     from sim.runs.jobs import run_totals
 
     cfg = with_values(config, spec.parameters, [(p.lower + p.upper) / 2 for p in spec.parameters])

@@ -210,7 +210,7 @@ def _add_analysis_parsers(sub) -> None:
                     "--no-write-scenario keeps it in the results folder only.",
         epilog=_epilog("calibrate", "calibration_fit.png, calibration_profiles.png, abc_draws.csv, "
                        "calibration_summary.csv, calibration_fit.csv, calibration.json, calibrated.yaml",
-                       "SPEC is a YAML file of sim.analysis.calibration.CalibrationSpec (unknown keys are errors), "
+                       "SPEC is a YAML file of sim.analysis.calibration_spec.CalibrationSpec (unknown keys are errors), "
                        "or `calibration` for the shipped scenarios/analysis/calibration.yaml."))
     p.add_argument("spec", metavar="SPEC", help="calibration spec (YAML file or shipped spec name)")
     p.add_argument("--seed", type=int, default=0, metavar="N",

@@ -4,7 +4,7 @@ parameters: a name, the dotted scenario keys it sets (:mod:`sim.scenario.paths`)
 Every tool that varies scenario values describes them with these classes: parametric
 uncertainty (``Scenario.uncertainties``, :mod:`sim.core.uncertainty`), sweep parameters
 (:mod:`sim.analysis.sweep`), calibration, sensitivity and policy-question parameters
-(:class:`sim.analysis.calibration.ParameterSpec`). Each maps a number ``u`` in [0, 1) to a value
+(:class:`sim.analysis.calibration_spec.ParameterSpec`). Each maps a number ``u`` in [0, 1) to a value
 (:meth:`from_unit`: the inverse distribution function for a :class:`Real`, equal strata for an
 :class:`Integer` or :class:`Categorical`), so one sampler (:func:`sim.analysis.design.latin_hypercube`
 or one uniform draw per parameter) serves them all, and :func:`to_ema` hands them to EMA Workbench.
