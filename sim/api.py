@@ -47,6 +47,7 @@ from sim.plots.scenario import (
     plot_transformed,
     write_figures,
 )
+from sim.runs.compare import CompareResult, compare_scenarios
 from sim.runs.executors import (
     DaskExecutor,
     Executor,
@@ -55,7 +56,7 @@ from sim.runs.executors import (
     make_executor,
 )
 from sim.runs.results import ScenarioResult, load_results
-from sim.runs.runner import CompareResult, compare_scenarios, run_scenario
+from sim.runs.runner import run_scenario
 from sim.scenario.loader import load_scenario, resolved_yaml, scenario_hash, shipped_scenarios
 from sim.scenario.paths import get_value, set_values
 from sim.scenario.schema import Scenario
@@ -64,7 +65,7 @@ run = run_scenario
 """Alias of :func:`sim.runs.runner.run_scenario`: run every replicate of a scenario and save them."""
 
 compare = compare_scenarios
-"""Alias of :func:`sim.runs.runner.compare_scenarios`: scenarios with common random numbers."""
+"""Alias of :func:`sim.runs.compare.compare_scenarios`: scenarios with common random numbers."""
 
 sweep = run_sweep
 """Alias of :func:`sim.analysis.sweep.run_sweep`: a factorial, Latin-hypercube or table sweep."""

@@ -94,7 +94,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.runs.runner import compare_scenarios, resolve_scenario
+    from sim.runs.compare import compare_scenarios
+    from sim.runs.runner import resolve_scenario
 
     if len(args.scenarios) < 2:
         raise UsageError("compare needs at least two scenarios (the first is the reference)")

@@ -4,9 +4,9 @@
   :func:`run_one` runs it and returns a :class:`ReplicateResult`: the replicate's tidy time
   series (:func:`sim.core.outputs.tidy_timeseries`) and wall time, or a failure record (error type,
   message, traceback, seed). It never raises: failures are data.
-* :func:`run_scenario` runs the replicates of one scenario; :func:`compare_scenarios` runs
-  several scenarios with common random numbers (replicate ``r`` of every scenario uses
-  ``run_seed(root, r)``) and reports paired differences against the first one.
+* :func:`run_scenario` runs the replicates of one scenario (:class:`ScenarioJob` collects them,
+  :func:`execute_jobs` runs the jobs of one or several scenarios on one executor);
+  :func:`sim.runs.compare.compare_scenarios` builds on them to compare scenarios.
 
 Replicate ``r`` always uses the seed ``run_seed(root_seed, r)``, whatever the executor, the number
 of workers or the order in which runs finish, and rows are written sorted by replicate, so the
@@ -19,14 +19,12 @@ process builds it once and keeps it (keyed by the structure seed and a hash of t
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import os
 import socket
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +52,6 @@ from sim.runs.results import (
 )
 from sim.runs.rundir import (
     default_command,
-    finish_manifest,
-    iso,
-    new_manifest,
-    new_run_folder,
     utc_now,
 )
 from sim.scenario.loader import load_scenario, scenario_hash, with_overrides
@@ -211,7 +205,7 @@ def resolve_scenario(scenario: ScenarioLike, *, replicates: int | None = None,
 # --------------------------------------------------------------------------- collecting
 
 
-class _Job:
+class ScenarioJob:
     """The replicates of one scenario: where they are written and what came back."""
 
     def __init__(self, scenario: Scenario, label: str, folder: RunFolder | None, replicates: list[int]):
@@ -282,7 +276,7 @@ class _Job:
                 atomic_write_text(rf.path / uncertainty.PARAMETERS, params.to_csv(index=False, lineterminator="\n"))
             if figures and sc.outputs.figures:
                 try:
-                    made = _write_figures(rf.path / FIGURES, ts, sc)
+                    made = scenario_figures(rf.path / FIGURES, ts, sc)
                     rf.manifest["figures"] = [str(p.relative_to(rf.path)) for p in made]
                 except Exception as exc:  # noqa: BLE001 - figures must not lose the results
                     rf.manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
@@ -295,14 +289,14 @@ def _empty_timeseries() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in outputs.TIMESERIES_COLUMNS})
 
 
-def _write_figures(folder: Path, ts: pd.DataFrame, config: Scenario, compare=None) -> list[Path]:
+def scenario_figures(folder: Path, ts: pd.DataFrame, config: Scenario, compare=None) -> list[Path]:
     from sim.plots import scenario as plots
 
     cfg, _ = goals_evaluated(config)
     return plots.write_figures(folder, ts, cfg, compare=compare)  # each PNG written atomically
 
 
-def _execute(jobs: list[_Job], executor: Executor, progress: bool | None, desc: str) -> None:
+def execute_jobs(jobs: list[ScenarioJob], executor: Executor, progress: bool | None, desc: str) -> None:
     """Run every job's replicates on one executor, dispatching results as they arrive."""
     specs = [s for job in jobs for s in job.specs()]
     by_label = {job.label: job for job in jobs}
@@ -400,22 +394,22 @@ def run_scenario(
             rf.remove_final_files()
         elif save:
             rf = RunFolder.create(Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR, sc)
-        job = _Job(sc, sc.name, rf, todo)
+        job = ScenarioJob(sc, sc.name, rf, todo)
         if rf is not None:
             rf.begin_session(replicates=todo, command=command or default_command(),
                              executor=ex.describe(), start=job.start)
         try:
-            _execute([job], ex, progress, sc.name)
+            execute_jobs([job], ex, progress, sc.name)
         except KeyboardInterrupt as exc:
             job.finish(figures=False, interrupted=True)
             raise Interrupted([rf.path] if rf is not None else []) from exc
     finally:
         if owned:
             ex.close()
-    return _finish_all([job], figures)[job.label]
+    return finish_jobs([job], figures)[job.label]
 
 
-def _finish_all(jobs: list[_Job], figures: bool) -> dict[str, ScenarioResult]:
+def finish_jobs(jobs: list[ScenarioJob], figures: bool) -> dict[str, ScenarioResult]:
     """Write every job's final files; Ctrl-C here leaves the folders resumable."""
     out: dict[str, ScenarioResult] = {}
     try:
@@ -442,204 +436,7 @@ class Interrupted(KeyboardInterrupt):
         self.folders = folders
 
 
-@dataclass
-class CompareResult:
-    """Several scenarios run with common random numbers, and their paired differences.
-
-    Attributes:
-        results: :class:`ScenarioResult` per scenario label (first = reference).
-        differences: :func:`sim.analysis.summary.paired_differences` of every other scenario vs the
-            reference (None if a scenario has no successful replicate).
-        reference: Label of the reference (first) scenario.
-        folder: The comparison folder (``results/compare/<timestamp>-<hash>/``) or None.
-    """
-
-    results: dict[str, ScenarioResult]
-    differences: pd.DataFrame | None
-    reference: str
-    folder: Path | None = None
-    manifest: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.results.values())
-
-    @property
-    def timeseries(self) -> dict[str, pd.DataFrame]:
-        return {k: r.timeseries for k, r in self.results.items()}
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """The summaries of all scenarios stacked (column ``scenario``)."""
-        frames = [r.summary for r in self.results.values() if r.summary is not None]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-    def plot_compare(self, ax=None, *, metric: str = "cloud_cumulative"):
-        """All scenarios on one chart (median and 10-90% band each) with the goal.
-
-        Args:
-            ax: Matplotlib axes (default: a new figure).
-            metric: A time-series column such as ``cloud_cumulative`` or ``transformed``.
-
-        Returns:
-            The axes.
-        """
-        from sim.plots import scenario as plots
-        from sim.runs.results import axes_or_new
-
-        goals, _ = self.results[self.reference]._goals()
-        return plots.plot_compare(axes_or_new(ax), self.timeseries, goals, metric=metric)
-
-    def __getitem__(self, label: str) -> ScenarioResult:
-        return self.results[label]
-
-    def __repr__(self) -> str:
-        where = f", folder='{self.folder}'" if self.folder else ""
-        return f"CompareResult({list(self.results)}, reference={self.reference!r}{where})"
-
-
-def _labels(scenarios: list[Scenario]) -> list[str]:
-    out: list[str] = []
-    for sc in scenarios:
-        label, i = sc.name, 2
-        while label in out:
-            label, i = f"{sc.name}-{i}", i + 1
-        out.append(label)
-    return out
-
-
-def compare_scenarios(
-    scenarios: Sequence[ScenarioLike],
-    *,
-    replicates: int | None = None,
-    seed: int | None = None,
-    overrides: Sequence[str] | dict | None = None,
-    executor: Executor | str | None = None,
-    workers: int | None = None,
-    address: str | None = None,
-    out_dir: str | Path | None = None,
-    save: bool = True,
-    figures: bool = True,
-    progress: bool | None = None,
-    command: str | None = None,
-    uncertainties_from: ScenarioLike | None = None,
-) -> CompareResult:
-    """Run several scenarios with common random numbers and compare them with the first.
-
-    Every scenario runs the same replicates with the same root seed (``seed``, default the
-    first scenario's ``run.seed``), so replicate ``r`` of each uses ``run_seed(seed, r)`` and the
-    differences are paired. Each scenario gets its usual run folder; the comparison folder
-    ``<out_dir>/compare/<timestamp>-<hash>/`` holds ``differences.csv``, ``summary.csv`` (all
-    scenarios), ``figures/`` and a ``manifest.json`` pointing to the scenario folders.
-
-    Args:
-        scenarios: Two or more scenarios (Scenario, path, shipped name or dict); the first is
-            the reference.
-        replicates: Replicates per scenario (default: the first scenario's ``run.replicates``).
-        seed: Common root seed (default: the first scenario's ``run.seed``).
-        overrides: ``--set`` overrides applied to every scenario.
-        executor, workers, address, out_dir, save, figures, progress, command: As in
-            :func:`run_scenario`.
-        uncertainties_from: A scenario whose ``uncertainties`` every compared scenario takes
-            (replacing its own), so that the policies are compared under the same parameter
-            uncertainty: replicate r of each draws the same parameter values.
-
-    Returns:
-        A :class:`CompareResult`.
-
-    Raises:
-        ScenarioError: A scenario is invalid, or fewer than two are given.
-
-    Example:
-        >>> import sim
-        >>> cmp = sim.compare(["baseline", "no_policy"], replicates=2,
-        ...                   overrides=["population.total_firms=20000", "time.end=2022-06"],
-        ...                   save=False)
-        >>> list(cmp.differences["outcome"].unique())[:2]
-        ['cloud_firms', 'transformed_firms']
-    """
-    if len(scenarios) < 2:
-        raise ScenarioError("(arguments)", "scenarios", f"got {len(scenarios)} scenario(s)",
-                            "two or more scenarios (the first is the reference)")
-    first = resolve_scenario(scenarios[0], seed=seed, replicates=replicates, overrides=overrides)
-    root, n = first.run.seed, first.run.replicates
-    resolved = [first] + [resolve_scenario(s, seed=root, replicates=n, overrides=overrides)
-                          for s in scenarios[1:]]
-    if uncertainties_from is not None:
-        source = resolve_scenario(uncertainties_from)
-        resolved = [uncertainty.with_uncertainties(sc, source) for sc in resolved]
-    labels = _labels(resolved)
-    root_dir = Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR
-    ex, owned = resolve_executor(executor, workers, address)
-    cmd = command or default_command()
-    start = utc_now()
-    try:
-        ex.start()
-        jobs = [_Job(sc, label, RunFolder.create(root_dir, sc) if save else None, list(range(n)))
-                for sc, label in zip(resolved, labels, strict=True)]
-        for job in jobs:
-            if job.folder is not None:
-                job.folder.begin_session(replicates=job.todo, command=cmd, executor=ex.describe(),
-                                         start=job.start)
-        try:
-            _execute(jobs, ex, progress, "compare")
-        except KeyboardInterrupt as exc:
-            for job in jobs:
-                job.finish(figures=False, interrupted=True)
-            raise Interrupted([j.folder.path for j in jobs if j.folder is not None]) from exc
-    finally:
-        if owned:
-            ex.close()
-    results = _finish_all(jobs, figures)
-    ts_ok = {k: r.timeseries for k, r in results.items() if not r.timeseries.empty}
-    diffs = None
-    ref_cfg, _ = goals_evaluated(first)
-    if len(ts_ok) == len(results):
-        from sim.analysis import summary
-        from sim.analysis.outcomes import scaled_goals
-
-        diffs = summary.paired_differences(ts_ok, labels[0], goals=scaled_goals(ref_cfg))
-    cmp = CompareResult(results, diffs, labels[0])
-    if save:
-        cmp.folder, cmp.manifest = _write_compare_folder(root_dir, cmp, resolved, figures, cmd, ex, start)
-    return cmp
-
-
-def _write_compare_folder(root: Path, cmp: CompareResult, scenarios: list[Scenario], figures: bool,
-                          command: str, ex: Executor, start: dt.datetime) -> tuple[Path, dict[str, Any]]:
-    hashes = [scenario_hash(s) for s in scenarios]
-    combined = hashlib.sha256(",".join(hashes).encode()).hexdigest()
-    folder = new_run_folder(root, "compare", combined[:10])
-    manifest = new_manifest(
-        "compare", command=command, executor=ex.describe(), start=start,
-        reference=cmp.reference,
-        root_seed=scenarios[0].run.seed,
-        replicates=scenarios[0].run.replicates,
-        scenarios=[{"label": label, "name": sc.name, "hash": h,
-                    "folder": os.path.relpath(r.folder, folder) if r.folder else None,
-                    "replicates_done": r.replicates_done,
-                    "replicates_failed": sorted(int(x) for x in r.failures["replicate"])}
-                   for (label, r), sc, h in zip(cmp.results.items(), scenarios, hashes, strict=True)],
-        created=iso(utc_now()),
-    )
-    if cmp.differences is not None:
-        atomic_write_text(folder / "differences.csv", cmp.differences.to_csv(index=False, lineterminator="\n"))
-    summ = cmp.summary
-    if not summ.empty:
-        atomic_write_text(folder / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
-    if figures and cmp.differences is not None and scenarios[0].outputs.figures:
-        try:
-            made = _write_figures(folder / FIGURES, cmp.results[cmp.reference].timeseries,
-                                  scenarios[0], compare=cmp.timeseries)
-            manifest["figures"] = [str(p.relative_to(folder)) for p in made]
-        except Exception as exc:  # noqa: BLE001
-            manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
-    status = "complete" if cmp.ok and cmp.differences is not None else "failed"
-    finish_manifest(folder, manifest, status, wall_time_s=(utc_now() - start).total_seconds())
-    return folder, manifest
-
-
 __all__ = [
-    "ReplicateRun", "ReplicateResult", "run_one", "Interrupted", "run_scenario", "compare_scenarios", "CompareResult",
-    "resolve_scenario", "DEFAULT_RESULTS_DIR",
+    "ReplicateRun", "ReplicateResult", "run_one", "Interrupted", "run_scenario", "resolve_scenario",
+    "ScenarioJob", "execute_jobs", "finish_jobs", "scenario_figures", "DEFAULT_RESULTS_DIR",
 ]
