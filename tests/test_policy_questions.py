@@ -11,7 +11,7 @@ import pytest
 
 from sim.analysis.prim import find_box, peel
 from sim.analysis.questions import CHANNELS, attribution, discover, goal_met, what_it_takes
-from sim.errors import RunsFailed
+from sim.errors import RunsFailed, ScenarioError
 from sim.scenario.loader import load_scenario
 from sim.scenario.paths import set_values
 
@@ -162,3 +162,24 @@ def test_failed_runs_in_workers_are_recorded_with_their_own_error() -> None:
     fails = info.value.failures
     assert len(fails) == info.value.total == 5  # the full run and four counterfactuals
     assert {f["error_type"] for f in fails} == {"ValueError"} and all("exceeds" in f["message"] for f in fails)
+
+
+@pytest.mark.parametrize("call, text", [
+    (lambda: what_it_takes("baseline", LEVER, probability=1.5, overrides=SHORT),
+     "probability: probability: got 1.5: out of range; allowed: a number 0 < x < 1"),
+    (lambda: what_it_takes("baseline", "policies.vouchers.budget_cny", overrides=SHORT),
+     "lever_path: policies.vouchers.budget_cny: unknown key 'budget_cny'"),
+    (lambda: what_it_takes("baseline", LEVER, bounds=(0.4, 0.1), overrides=SHORT),
+     f"bounds: {LEVER}: got 0.4 0.1: the lower bound must be below the upper"),
+    (lambda: what_it_takes("baseline", LEVER, bounds=(-1, 0.1), overrides=SHORT),
+     f"bounds: {LEVER}: got -1.0: input should be greater than or equal to 0"),
+    (lambda: what_it_takes("baseline", LEVER, overrides={"time.end": "2022-06"}),
+     "baseline: goals.date: 2025-12 is outside the run 2021-06 to 2022-06"),
+    (lambda: discover("baseline", n_samples=1, overrides=SHORT), "n_samples: n_samples: got 1: too small"),
+    (lambda: discover("baseline", threshold=0, overrides=SHORT), "threshold: threshold: got 0: out of range"),
+    (lambda: attribution("baseline", replicates=0, overrides=SHORT), "replicates: replicates: got 0: too small"),
+])
+def test_bad_input_through_the_api_is_the_command_lines_one_line_error(call, text) -> None:
+    with pytest.raises(ScenarioError) as info:
+        call()
+    assert str(info.value).startswith(text) and "\n" not in str(info.value)

@@ -22,6 +22,7 @@ back by index, so the results are the same whatever the executor or the number o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +33,17 @@ import pandas as pd
 
 from sim.analysis.calibration_spec import ParameterSpec, with_values
 from sim.analysis.design import latin_hypercube
-from sim.analysis.outcomes import Goal, goal_month_index, goals_met, scale_up
+from sim.analysis.outcomes import Goal, check_goal_in_horizon, goal_month_index, goals_met, scale_up
 from sim.analysis.prim import PrimResult, find_box
+from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
+from sim.scenario.docs import strip
 from sim.scenario.loader import load_scenario
-from sim.scenario.paths import set_values
+from sim.scenario.paths import annotation_of, set_values
 from sim.scenario.schema import Scenario
+from sim.scenario.specs import check_fraction, check_int
 
 POLICY_INSTRUMENTS = ("vouchers", "platforms", "pilots", "chain_leaders", "sme_pilot_cities")
 """Instruments switched off by the ``policy`` channel (service capacity is a market constraint
@@ -56,6 +60,11 @@ CHANNELS: dict[str, dict[str, Any]] = {
                "diffusion.transform.market_rate_per_year": 0.0},
 }
 """Counterfactual overrides per channel."""
+
+
+def _label(base: Scenario | str | Path) -> str:
+    """How errors name the scenario: its file or shipped name, or ``(scenario <name>)``."""
+    return str(base) if not isinstance(base, Scenario) else f"(scenario {base.name})"
 
 
 def _resolve(base: Scenario | str | Path, total_firms: int | None, overrides: dict | None,
@@ -147,6 +156,52 @@ class WhatItTakesResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+WHAT_IT_TAKES_LABELS: dict[str, str] = {"lever": "lever_path", "bounds": "bounds",
+                                         "probability": "probability", "rel_tol": "rel_tol"}
+"""Argument names used in the errors of :func:`check_what_it_takes` (the command line passes its
+option names instead)."""
+
+
+def check_what_it_takes(cfg: Scenario, lever_path: str, probability: float, bounds: tuple[float, float],
+                        rel_tol: float, integer: bool, *, labels: dict[str, str] | None = None) -> bool:
+    """Check the inputs of :func:`what_it_takes` before any run.
+
+    Args:
+        cfg: The scenario the lever is set on.
+        lever_path, probability, bounds, rel_tol, integer: As in :func:`what_it_takes`.
+        labels: Names of the arguments in the errors (default :data:`WHAT_IT_TAKES_LABELS`).
+
+    Returns:
+        Whether the lever takes whole numbers (``integer``, or an integer scenario key).
+
+    Raises:
+        ScenarioError: One line naming the argument: a probability or tolerance outside (0, 1),
+            a lever that is not a numeric scenario key (with a did-you-mean), bounds not in
+            order or with no integer between them, a bound the scenario refuses, or a goal date
+            outside the run.
+    """
+    names = {**WHAT_IT_TAKES_LABELS, **(labels or {})}
+    check_fraction(names["probability"], probability)
+    check_fraction(names["rel_tol"], rel_tol)
+    integer = integer or strip(annotation_of(lever_path, names["lever"], numeric=True))[0] is int
+    lo, hi = bounds
+    where = names["bounds"]
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ScenarioError(where, lever_path, f"got {lo:g} {hi:g}: the lower bound must be below the upper",
+                            "LO < HI (finite numbers), e.g. --bounds 0 2")
+    if integer and math.floor(hi) < math.ceil(lo):
+        raise ScenarioError(where, lever_path, f"got {lo:g} {hi:g}: no integer in between",
+                            "LO < HI with an integer between them (the lever is rounded)")
+    for v in (lo, hi):
+        try:
+            set_values(cfg, {lever_path: int(round(v)) if integer else float(v)}, label=where)
+        except ScenarioError as exc:
+            prefix = "" if exc.key_path == lever_path else f"{exc.key_path}: "
+            raise ScenarioError(where, lever_path, prefix + exc.message, exc.allowed,
+                                suggestion=exc.suggestion, more=exc.more) from None
+    return integer
+
+
 def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cloud", probability: float = 0.9,
                   bounds: tuple[float, float] = (0.0, 1.0), replicates: int = 20, *,
                   total_firms: int | None = 100_000, overrides: dict | None = None, seed: int | None = None,
@@ -189,6 +244,9 @@ def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cl
         A :class:`WhatItTakesResult`.
     """
     cfg = _resolve(base, total_firms, overrides, seed)
+    check_int("replicates", replicates, 1)
+    check_goal_in_horizon(cfg, _label(base))
+    integer = check_what_it_takes(cfg, lever_path, probability, bounds, rel_tol, integer)
     with executor_for(executor, workers, address) as ex:
         return _what_it_takes(cfg, lever_path, goal, probability, bounds, replicates, rel_tol=rel_tol,
                               grid=grid, increasing=increasing, integer=integer, out_dir=out_dir,
@@ -351,6 +409,7 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
         An :class:`AttributionResult`.
     """
     cfg = _resolve(base, total_firms, overrides, seed)
+    check_int("replicates", replicates, 1)
     f = scale_up(cfg)
     metrics = ("cloud_cumulative", "transformed")
 
@@ -451,6 +510,28 @@ class DiscoveryResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+def check_discover(cfg: Scenario, params: Sequence[ParameterSpec], *, n_samples: int, replicates: int,
+                   seed: int, threshold: float, label: str,
+                   labels: dict[str, str] | None = None) -> None:
+    """Check the inputs of :func:`discover` before any run (``labels`` renames the arguments in
+    the errors, as the command line does with its options).
+
+    Raises:
+        ScenarioError: Fewer than 2 samples, no replicate, a negative seed, a threshold outside
+            (0, 1], a goal date outside the run, or a parameter bound the scenario refuses.
+    """
+    names = {"n_samples": "n_samples", "replicates": "replicates", "seed": "seed", "threshold": "threshold",
+             **(labels or {})}
+    check_int(names["n_samples"], n_samples, 2)
+    check_int(names["replicates"], replicates, 1)
+    check_int(names["seed"], seed, 0)
+    check_fraction(names["threshold"], threshold, upper_inclusive=True)
+    check_goal_in_horizon(cfg, label)
+    for p in params:  # the sweep's bounds must fit the scenario
+        for bound in ("lower", "upper"):
+            set_values(cfg, dict.fromkeys(p.paths, getattr(p, bound)), label=label)
+
+
 def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[ParameterSpec | dict] = DEFAULT_SWEEP, *,
              n_samples: int = 200, replicates: int = 1, total_firms: int | None = 50_000,
              overrides: dict | None = None, seed: int = 0, threshold: float = 0.8,
@@ -484,6 +565,8 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
     """
     cfg = _resolve(base, total_firms, overrides, None)
     params = [p if isinstance(p, ParameterSpec) else ParameterSpec.model_validate(p) for p in parameters]
+    check_discover(cfg, params, n_samples=n_samples, replicates=replicates, seed=seed, threshold=threshold,
+                   label=_label(base))
     lo = np.array([p.lower for p in params])
     hi = np.array([p.upper for p in params])
     x = lo + latin_hypercube(n_samples, len(params), seed) * (hi - lo)

@@ -5,7 +5,6 @@ inputs (one-line errors, nothing written), run the analysis in a new results fol
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,25 +14,6 @@ from sim.cli.commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, choose_exec
 from sim.cli.parser import UsageError
 from sim.cli.report import executor_text, number_text, progress_callbacks
 from sim.errors import ScenarioError
-
-
-def _arg_error(option: str, key: str, problem: str, allowed: str) -> ScenarioError:
-    """A bad option value in the one-line format ``<option>: <key>: <problem>; allowed: ...``."""
-    return ScenarioError(option, key, problem, allowed)
-
-
-def _check_int(option: str, value: int, minimum: int) -> None:
-    if value < minimum:
-        raise _arg_error(option, option.lstrip("-").replace("-", "_"), f"got {value}: too small",
-                         f"an integer >= {minimum}")
-
-
-def _check_fraction(option: str, value: float, *, upper_inclusive: bool = False) -> None:
-    ok = 0 < value <= 1 if upper_inclusive else 0 < value < 1
-    if not (ok and math.isfinite(value)):
-        allowed = "0 < x <= 1" if upper_inclusive else "0 < x < 1"
-        raise _arg_error(option, option.lstrip("-").replace("-", "_"), f"got {value:g}: out of range",
-                         f"a number {allowed}")
 
 
 def _relabel(exc: ScenarioError, file: str, key_path: str | None = None, prefix: str = "") -> ScenarioError:
@@ -58,8 +38,9 @@ def _apply_checked(scenario, values: dict[str, object], label: str, key_path: st
 def _question_scenario(args: argparse.Namespace, *, goal: bool):
     """SCENARIO with --set (checked like `gdcloud run`) and --total-firms applied."""
     from sim.scenario.loader import load_scenario
+    from sim.scenario.specs import check_int
 
-    _check_int("--replicates", args.replicates, 1)
+    check_int("--replicates", args.replicates, 1)
     sc = load_scenario(args.scenario, args.overrides)
     sc = _apply_checked(sc, {"population.total_firms": args.total_firms}, "--total-firms")
     if goal:
@@ -112,8 +93,9 @@ def _run_analysis(label: str, args: argparse.Namespace, argv: Sequence[str] | No
 def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from sim.analysis.calibration import calibrate, make_problem
     from sim.analysis.calibration_spec import load_spec
+    from sim.scenario.specs import check_int
 
-    _check_int("--seed", args.seed, 0)
+    check_int("--seed", args.seed, 0)
     spec = load_spec(args.spec)
     path, label = spec.file, spec.label
     problem = make_problem(spec)
@@ -122,7 +104,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     write = False if args.no_write_scenario else args.write_scenario
     target = scenario_target(spec, write, True)
     if target is not None and target.is_dir():
-        raise _arg_error("--write-scenario" if args.write_scenario else label, "write_scenario",
+        raise ScenarioError("--write-scenario" if args.write_scenario else label, "write_scenario",
                          f"{target} is a folder", "a YAML file path, e.g. scenarios/calibrated.yaml")
     say, _ = progress_callbacks(args)
     import yaml
@@ -271,25 +253,16 @@ def _scenario_inputs(args: argparse.Namespace, sc, **extra) -> tuple[dict, tuple
 
 
 def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.analysis.questions import what_it_takes
-    from sim.scenario.docs import strip
+    from sim.analysis.questions import check_what_it_takes, what_it_takes
+    from sim.scenario.specs import check_fraction
 
-    _check_fraction("--probability", args.probability)
-    _check_fraction("--rel-tol", args.rel_tol)
+    check_fraction("--probability", args.probability)
+    check_fraction("--rel-tol", args.rel_tol)
     sc = _question_scenario(args, goal=True)
-    from sim.scenario.paths import annotation_of
-
-    annotation = annotation_of(args.lever, "LEVER", numeric=True)
-    integer = args.integer or strip(annotation)[0] is int
     lo, hi = args.bounds
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise _arg_error("--bounds", args.lever, f"got {lo:g} {hi:g}: the lower bound must be below the upper",
-                         "LO < HI (finite numbers), e.g. --bounds 0 2")
-    if integer and math.floor(hi) < math.ceil(lo):
-        raise _arg_error("--bounds", args.lever, f"got {lo:g} {hi:g}: no integer in between",
-                         "LO < HI with an integer between them (the lever is rounded)")
-    for v in (lo, hi):
-        _apply_checked(sc, {args.lever: int(round(v)) if integer else float(v)}, "--bounds", args.lever)
+    integer = check_what_it_takes(sc, args.lever, args.probability, (lo, hi), args.rel_tol, args.integer,
+                                  labels={"lever": "LEVER", "bounds": "--bounds", "probability": "--probability",
+                                          "rel_tol": "--rel-tol"})
     say, _ = progress_callbacks(args)
     executor = choose_executor(args, args.replicates, sc)  # one lever value at a time
 
@@ -366,15 +339,16 @@ def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
 
 def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.analysis.questions import DEFAULT_SWEEP, discover
+    from sim.analysis.questions import DEFAULT_SWEEP, check_discover, discover
+    from sim.scenario.specs import check_int
 
-    _check_int("--samples", args.samples, 2)
-    _check_int("--seed", args.seed, 0)
-    _check_fraction("--threshold", args.threshold, upper_inclusive=True)
+    check_int("--samples", args.samples, 2)
+    check_int("--seed", args.seed, 0)
     sc = _question_scenario(args, goal=True)
-    for p in DEFAULT_SWEEP:  # the shipped sweep must still fit the scenario
-        for bound in ("lower", "upper"):
-            _apply_checked(sc, dict.fromkeys(p.paths, getattr(p, bound)), args.scenario)
+    check_discover(sc, DEFAULT_SWEEP, n_samples=args.samples, replicates=args.replicates, seed=args.seed,
+                   threshold=args.threshold, label=args.scenario,
+                   labels={"n_samples": "--samples", "replicates": "--replicates", "seed": "--seed",
+                           "threshold": "--threshold"})
     _, count_cb = progress_callbacks(args)
     executor = choose_executor(args, args.samples * args.replicates, sc)
 

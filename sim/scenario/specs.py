@@ -13,6 +13,7 @@ for the base scenario.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -215,3 +216,25 @@ def check_parameters(config: Scenario, parameters: Sequence[Any], label: str) ->
             except ScenarioError as exc:
                 raise ScenarioError(label, f"parameters[{i}].{bound}", f"{exc.key_path}: {exc.message}",
                                     exc.allowed, suggestion=exc.suggestion, more=exc.more) from None
+
+
+def _key_of(label: str) -> str:
+    return label.lstrip("-").replace("-", "_")
+
+
+def check_int(label: str, value: int, minimum: int) -> None:
+    """An integer argument at least ``minimum``; else ``<label>: <name>: got v: too small``.
+
+    ``label`` is the option or argument name (``--samples`` on the command line, ``n_samples``
+    in Python); the key is the same name without dashes.
+    """
+    if value < minimum:
+        raise ScenarioError(label, _key_of(label), f"got {value}: too small", f"an integer >= {minimum}")
+
+
+def check_fraction(label: str, value: float, *, upper_inclusive: bool = False) -> None:
+    """A number in ``(0, 1)`` (or ``(0, 1]``); else ``<label>: <name>: got v: out of range``."""
+    ok = 0 < value <= 1 if upper_inclusive else 0 < value < 1
+    if not (ok and math.isfinite(value)):
+        allowed = "0 < x <= 1" if upper_inclusive else "0 < x < 1"
+        raise ScenarioError(label, _key_of(label), f"got {value:g}: out of range", f"a number {allowed}")
