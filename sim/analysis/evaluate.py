@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.abc import weighted_quantile
-from sim.analysis.calibration import run_groups, scale_up
 from sim.analysis.history_match import MatchResult, values_of
+from sim.analysis.outcomes import scale_up
 from sim.core import uncertainty
 from sim.runs.executors import Executor
+from sim.runs.jobs import run_groups
 from sim.scenario.schema import Scenario
 
 INSTRUMENTS: tuple[str, ...] = ("vouchers", "platforms", "pilots", "chain_leaders", "sme_pilot_cities")

@@ -1,14 +1,14 @@
 """``gdcloud history-match``, ``gdcloud backtest`` and ``gdcloud evaluate``: the 2020-2025 record.
 
-Each command writes a new folder ``<out>/<command>/<UTC timestamp>/`` (never overwritten) with
-CSV tables, PNG figures and ``settings.json``; the history match also writes ``posterior.csv``
+Each command writes a new folder ``<out>/<command>/<UTC timestamp>-<hash>/`` (never overwritten,
+:func:`sim.runs.rundir.run_analysis`: ``manifest.json`` in the common layout, the resolved scenario)
+with CSV tables, PNG figures and ``settings.json``; the history match also writes ``posterior.csv``
 (one column per dotted key + ``weight``) that a scenario can name with ``posterior:``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
@@ -52,7 +52,7 @@ def add_parsers(sub) -> None:
 def _base(name: str | None):
     from sim.analysis.history_match import IN_FORCE_SINCE_2018
     from sim.runs.runner import resolve_scenario
-    from sim.scenario.loader import scenarios_dir
+    from sim.scenario.locations import scenarios_dir
     from sim.scenario.paths import get_value
 
     if name is None:
@@ -60,13 +60,6 @@ def _base(name: str | None):
     base = resolve_scenario(name)
     overrides = IN_FORCE_SINCE_2018 if str(get_value(base, "policies.vouchers.start")) > "2018-12" else {}
     return base, overrides
-
-
-def _folder(out: Path, command: str) -> Path:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = out / command / stamp
-    folder.mkdir(parents=True, exist_ok=False)
-    return folder
 
 
 def _settings(args: argparse.Namespace, base, overrides: dict, folder: Path, extra: dict[str, Any]) -> None:
@@ -107,26 +100,40 @@ def _write_match(match, folder: Path, title: str) -> None:
 
 def cmd_record(args: argparse.Namespace, argv=None) -> int:
     """Run one of the three commands (dispatch on ``args.command``)."""
-    from sim.analysis.calibration import executor_for
+    from sim.runs.jobs import executor_for
+    from sim.runs.rundir import MANIFEST, run_analysis
+    from sim.scenario.loader import resolved_yaml
 
     base, overrides = _base(args.scenario)
-    folder = _folder(args.out, args.command)
     t0, c0 = time.time(), time.process_time()
+    inputs = {"scenario": base.name, "overrides": overrides, **{k: v for k, v in vars(args).items()
+                                                                 if k not in ("command", "out", "scenario")}}
     with executor_for(workers=args.workers) as ex:
-        kw = _match_kw(args, base, overrides, ex)
-        if args.command == "backtest":
-            _backtest(args, base, folder, kw)
-        else:
-            from sim.analysis.history_match import history_match
 
-            print(f"history match of {base.name} ({args.total_firms:,} firms)", file=sys.stderr)
-            match = history_match(base, **kw)
-            _write_match(match, folder, f"History match of {base.name}: posterior predictive vs every figure")
-            if args.command == "evaluate":
-                _evaluate(match, folder, ex)
-    _settings(args, base, overrides, folder, {"wall_s": round(time.time() - t0, 1),
-                                              "cpu_s_this_process": round(time.process_time() - c0, 1)})
-    print(f"results: {folder}")
+        def call(folder: Path) -> None:
+            kw = _match_kw(args, base, overrides, ex)
+            if args.command == "backtest":
+                _backtest(args, base, folder, kw)
+            else:
+                from sim.analysis.history_match import history_match
+
+                print(f"history match of {base.name} ({args.total_firms:,} firms)", file=sys.stderr)
+                match = history_match(base, **kw)
+                _write_match(match, folder, f"History match of {base.name}: posterior predictive vs every figure")
+                if args.command == "evaluate":
+                    _evaluate(match, folder, ex)
+            _settings(args, base, overrides, folder, {"wall_s": round(time.time() - t0, 1),
+                                                      "cpu_s_this_process": round(time.process_time() - c0, 1)})
+
+        run = run_analysis(args.out, args.command.replace("-", "_"), inputs=inputs,
+                           resolved=("scenario.resolved.yaml", resolved_yaml(base)), call=call,
+                           summarize=lambda _res: {}, executor=ex.describe(), command=None)
+    if run.error is not None:
+        exc = run.error
+        print(f"{args.command} failed: {type(exc).__name__}: {' '.join(str(exc).split())} "
+              f"(traceback in {run.folder / MANIFEST})", file=sys.stderr)
+        return 1
+    print(f"results: {run.folder}")
     return 0
 
 

@@ -32,15 +32,10 @@ import yaml
 
 from sim.errors import ScenarioError
 from sim.scenario.docs import child_annotation, model_class, strip
+from sim.scenario.locations import scenarios_dir
 from sim.scenario.paths import assign
 from sim.scenario.schema import Scenario
 from sim.scenario.validation import Loc, validate
-
-
-def scenarios_dir() -> Path:
-    """The folder of shipped scenarios: ``$GDCLOUD_SCENARIOS`` or ``<repo>/scenarios``."""
-    env = os.environ.get("GDCLOUD_SCENARIOS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def shipped_scenarios() -> dict[str, tuple[Path, str]]:

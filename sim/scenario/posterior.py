@@ -17,14 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.scenario.locations import scenarios_dir
+
 WEIGHT = "weight"
 
 
 def posteriors_dir() -> Path:
     """Folder of the shipped posteriors (``scenarios/posteriors``)."""
-    # Imported here: the loader imports the schema, which imports this module.
-    from sim.scenario.loader import scenarios_dir
-
     return scenarios_dir() / "posteriors"
 
 

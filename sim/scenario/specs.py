@@ -22,7 +22,8 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from sim.errors import ScenarioError
-from sim.scenario.loader import load_scenario, read_yaml_file, scenarios_dir
+from sim.scenario.loader import load_scenario, read_yaml_file
+from sim.scenario.locations import scenarios_dir
 from sim.scenario.paths import set_values, spec_key
 from sim.scenario.schema import Scenario
 from sim.scenario.validation import convert
