@@ -49,3 +49,21 @@ def test_to_ema() -> None:
                   Categorical("c", ("a.c",), ("x", "y"))])
     assert [type(p).__name__ for p in ema] == ["RealParameter", "IntegerParameter", "CategoricalParameter"]
     assert (ema[0].lower_bound, ema[0].upper_bound) == (0.0, 1.0)
+
+
+def test_dashboard_levers_are_parameters_the_scenario_accepts() -> None:
+    from sim.dashboard.core import LEVERS
+    from sim.scenario.paths import get_value, set_values
+    from sim.scenario.schema import Scenario
+
+    kinds = {lv.name: type(lv.parameter()).__name__ for lv in LEVERS}
+    assert kinds["chain_leaders_on"] == "Categorical" and kinds["service_capacity_per_month"] == "Integer"
+    assert kinds["voucher_subsidy_share"] == "Real"
+    for lv in LEVERS:
+        p = lv.parameter()
+        for u in (0.0, 0.999):
+            value = p.from_unit(u)
+            sc = set_values(Scenario(), dict.fromkeys(p.paths, value))
+            assert get_value(sc, p.paths[0]) == value
+    budget = next(lv for lv in LEVERS if lv.name == "voucher_budget_m_cny").parameter()
+    assert (budget.lower, budget.upper) == (0, 2_000_000_000)  # million CNY on the slider, CNY here

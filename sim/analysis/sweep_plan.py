@@ -1,6 +1,11 @@
 """A sweep made concrete before anything runs: the strict spec (:class:`SweepSpec`), every point
 checked as a full scenario (:func:`prepare` -> :class:`SweepPlan`), and the time estimate of a dry run.
-The sweep itself, its files and its outputs are described in :mod:`sim.analysis.sweep`."""
+The sweep itself, its files and its outputs are described in :mod:`sim.analysis.sweep`.
+
+Long function: :func:`prepare` (about 105 lines) checks a sweep in the order its errors are
+reported (design, base, each parameter path, each value, then every point as a full scenario), so
+it reads top to bottom; a third of it is the docstring and the error messages.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Argument parsers of ``gdcloud``: every subcommand, its options, help text and epilog."""
+"""Argument parsers of ``gdcloud``: every subcommand, its options, help text and epilog.
+
+Long functions: :func:`build_parser` and :func:`_add_analysis_parsers` (about 85 and 120 lines)
+are flat lists of ``add_argument`` calls, one per option with its help text; split, a command's
+options would be scattered over several functions.
+"""
 
 from __future__ import annotations
 

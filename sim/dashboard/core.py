@@ -24,6 +24,7 @@ from sim.analysis.outcomes import scaled_goals
 from sim.core.model import CHURNED, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
 from sim.core.policies import N_CLUSTERS, cell_grid
 from sim.core.population import DEFAULT_TOTAL_FIRMS, NEVER
+from sim.scenario.parameters import Categorical, Integer, Parameter, Real
 from sim.scenario.paths import get_value
 from sim.scenario.schema import Scenario
 
@@ -67,6 +68,18 @@ class Lever:
             return bool(value)
         value = value / self.factor
         return int(round(value)) if self.kind in ("int", "text_int") else float(value)
+
+    def parameter(self) -> Parameter:
+        """The lever in the one parameter vocabulary (:mod:`sim.scenario.parameters`), in scenario
+        units: a switch is categorical, an integer slider an integer, the others real."""
+        if self.kind == "bool":
+            return Categorical(self.name, (self.path,), (False, True))
+        if self.kind == "text_int":  # typed in a box (the seed): any 32-bit value
+            return Integer(self.name, (self.path,), 0, 2**32 - 1)
+        lo, hi = self.to_scenario(self.min), self.to_scenario(self.max)
+        if self.kind == "int":
+            return Integer(self.name, (self.path,), int(lo), int(hi))
+        return Real(self.name, (self.path,), float(lo), float(hi))
 
     def to_scenario(self, value: Any) -> Any:
         if self.kind == "bool":

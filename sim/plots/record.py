@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from sim.analysis.abc import weighted_quantile
 from sim.analysis.backtest import NAIVE_METHODS, OriginResult, naive_forecast, published_points
 from sim.analysis.history_match import METRICS, MatchResult
-from sim.fileio import atomic_savefig
+from sim.fileio import save_figure
 from sim.plots.scenario import SIM_COLOR, draw_figures, thousands
 
 TITLES = {"cloud_cumulative": "Firms on the cloud (cumulative)", "transformed": "Above-scale firms transformed"}
@@ -45,7 +45,7 @@ def predictive_figure(match: MatchResult, path: str | os.PathLike[str], title: s
         ax.set_title(TITLES[metric], fontsize=10)
         ax.legend(fontsize=6, loc="upper left")
     fig.suptitle(title, fontsize=11)
-    atomic_savefig(fig, path, dpi=110)
+    save_figure(fig, path)
 
 
 def fan_chart(result: OriginResult, path: str | os.PathLike[str]) -> None:
@@ -68,7 +68,7 @@ def fan_chart(result: OriginResult, path: str | os.PathLike[str]) -> None:
         ax.set_title(TITLES[metric], fontsize=10)
         ax.legend(fontsize=6, loc="upper left")
     fig.suptitle(f"Backtest from {result.origin}: calibrated on the figures stated by then", fontsize=11)
-    atomic_savefig(fig, path, dpi=110)
+    save_figure(fig, path)
 
 
 def instruments_figure(table: pd.DataFrame, path: str | os.PathLike[str], end: str) -> None:
@@ -86,4 +86,4 @@ def instruments_figure(table: pd.DataFrame, path: str | os.PathLike[str], end: s
         ax.xaxis.set_major_formatter(thousands)
         ax.set_title(f"{label} at {end} it accounts for\n(history minus the same run without it; 90% interval)",
                      fontsize=9)
-    atomic_savefig(fig, path, dpi=110)
+    save_figure(fig, path)

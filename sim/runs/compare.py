@@ -1,6 +1,10 @@
 """Compare scenarios with common random numbers: replicate ``r`` of every scenario uses
 ``run_seed(root, r)``; each scenario gets its run folder and the comparison its own folder with the
-paired differences (:func:`compare_scenarios`)."""
+paired differences (:func:`compare_scenarios`).
+
+Long function: :func:`compare_scenarios` (about 95 lines) is half docstring, the reference of the
+public ``sim.compare``.
+"""
 
 from __future__ import annotations
 
