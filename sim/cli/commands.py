@@ -17,40 +17,12 @@ from sim.errors import ScenarioError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _estimated_worker_gb(scenario) -> float:
-    """Rough peak memory of one worker, GB (0.65 GB at the full 2,000,000-firm scale)."""
-    from sim.core.population import population_scale
-
-    return 0.2 + 0.45 * population_scale(scenario)
-
-
 def choose_executor(args: argparse.Namespace, n_runs: int, scenario):
-    """The executor for a command from --executor/--workers/--address and the run size."""
-    from sim.runs.executors import default_workers, make_executor
+    """The executor for a command from --executor/--workers/--address and the run size
+    (:func:`sim.runs.jobs.sized_executor`)."""
+    from sim.runs.jobs import sized_executor
 
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {args.workers}")
-    name = args.executor
-    if name is None:
-        if args.address is not None:
-            name = "dask"
-        elif args.workers is None and n_runs <= 1:
-            name = "serial"  # a pool would only add start-up time
-        else:
-            name = "processes"
-    if args.address is not None and name != "dask":
-        raise UsageError("--address is only used with --executor dask")
-    workers = args.workers
-    if workers is None and name in ("processes", "dask") and args.address is None:
-        workers = max(1, min(default_workers(), max(n_runs, 1)))
-        try:
-            import psutil
-
-            fit = int(psutil.virtual_memory().available / 1e9 / _estimated_worker_gb(scenario))
-            workers = max(1, min(workers, fit))
-        except Exception:  # noqa: BLE001 - memory is only a hint
-            pass
-    return make_executor(name, workers=workers, address=args.address)
+    return sized_executor(args.executor, args.workers, args.address, n_runs=n_runs, scenario=scenario)
 
 
 def command_line(argv: Sequence[str] | None) -> str:

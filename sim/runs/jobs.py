@@ -58,6 +58,49 @@ def resolve_executor(executor: Executor | str | None = None, workers: int | None
     return make_executor(executor or "processes", workers=workers, address=address), True
 
 
+def estimated_worker_gb(scenario: Scenario) -> float:
+    """Rough peak memory of one worker, GB (0.65 GB at the full 2,000,000-firm scale)."""
+    from sim.core.population import population_scale
+
+    return 0.2 + 0.45 * population_scale(scenario)
+
+
+def sized_executor(executor: str | None, workers: int | None, address: str | None, *, n_runs: int,
+                   scenario: Scenario) -> Executor:
+    """The executor a command uses when the user gave only some of executor / workers / address:
+    serial for a single run, else local processes, as many as CPUs, runs and free memory allow
+    (Dask if an address is given). The command line's default; the Python API's is
+    :func:`resolve_executor` (serial unless asked).
+
+    Raises:
+        ExecutorError: ``workers`` below 1, or an ``address`` without the Dask executor.
+    """
+    from sim.runs.executors import ExecutorError, default_workers
+
+    if workers is not None and workers < 1:
+        raise ExecutorError(f"--workers must be >= 1, got {workers}")
+    name = executor
+    if name is None:
+        if address is not None:
+            name = "dask"
+        elif workers is None and n_runs <= 1:
+            name = "serial"  # a pool would only add start-up time
+        else:
+            name = "processes"
+    if address is not None and name != "dask":
+        raise ExecutorError("--address is only used with --executor dask")
+    if workers is None and name in ("processes", "dask") and address is None:
+        workers = max(1, min(default_workers(), max(n_runs, 1)))
+        try:
+            import psutil
+
+            fit = int(psutil.virtual_memory().available / 1e9 / estimated_worker_gb(scenario))
+            workers = max(1, min(workers, fit))
+        except Exception:  # noqa: BLE001 - memory is only a hint
+            pass
+    return make_executor(name, workers=workers, address=address)
+
+
 @contextmanager
 def executor_for(executor: Executor | str | None = None, workers: int | None = None,
                  address: str | None = None) -> Iterator[Executor]:
