@@ -34,7 +34,8 @@ Example:
 from __future__ import annotations
 
 from sim.analysis.calibration import calibrate
-from sim.analysis.questions import attribution, discover, what_it_takes
+from sim.analysis.discover import discover
+from sim.analysis.questions import attribution, what_it_takes
 from sim.analysis.sensitivity import run_sensitivity
 from sim.analysis.sweep import run_sweep
 from sim.core.model import CloudAdoptionModel, Firm, simulate

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis.discover import discover
 from sim.analysis.prim import find_box, peel
-from sim.analysis.questions import CHANNELS, attribution, discover, goal_met, what_it_takes
+from sim.analysis.questions import CHANNELS, attribution, goal_met, what_it_takes
 from sim.errors import RunsFailed, ScenarioError
 from sim.scenario.loader import load_scenario
 from sim.scenario.paths import set_values

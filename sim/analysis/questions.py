@@ -7,11 +7,11 @@
   instruments, supply-chain pull, park/cluster peers, market), with the same seeds; the
   adoption lost without a channel is its raw contribution, then normalised so that the
   contributions add up to the new adoption of the full run.
-* :func:`discover`: a Latin-hypercube sweep of uncertainties and levers, then PRIM
-  (:mod:`sim.analysis.prim`) for the boxes of inputs in which the 1,000,000 goal is missed.
+* :func:`sim.analysis.discover.discover` (its own module): a Latin-hypercube sweep of
+  uncertainties and levers, then PRIM for the boxes of inputs in which the goal is missed.
 
-All counts are scaled to 2,000,000 firms (``2,000,000 / total_firms``) and compared with the
-scenario's goals.
+Counts are reported scaled to 2,000,000 firms (``2,000,000 / total_firms``); whether a goal is
+met is decided by the one rule of :mod:`sim.analysis.outcomes`.
 
 Execution: each function takes ``executor=None, workers=None, address=None`` (None: serially in
 this process; ``workers`` alone: local processes; see :mod:`sim.runs.executors`). Independent runs are
@@ -31,10 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.calibration_spec import ParameterSpec, with_values
-from sim.analysis.design import latin_hypercube
 from sim.analysis.outcomes import Goal, check_goal_in_horizon, goal_month_index, goals_met, scale_up
-from sim.analysis.prim import PrimResult, find_box
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
 from sim.runs.executors import Executor
@@ -62,12 +59,12 @@ CHANNELS: dict[str, dict[str, Any]] = {
 """Counterfactual overrides per channel."""
 
 
-def _label(base: Scenario | str | Path) -> str:
+def scenario_label(base: Scenario | str | Path) -> str:
     """How errors name the scenario: its file or shipped name, or ``(scenario <name>)``."""
     return str(base) if not isinstance(base, Scenario) else f"(scenario {base.name})"
 
 
-def _resolve(base: Scenario | str | Path, total_firms: int | None, overrides: dict | None,
+def question_scenario(base: Scenario | str | Path, total_firms: int | None, overrides: dict | None,
              seed: int | None) -> Scenario:
     cfg = base if isinstance(base, Scenario) else load_scenario(base)
     ov: dict[str, Any] = dict(overrides or {})
@@ -243,9 +240,9 @@ def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cl
     Returns:
         A :class:`WhatItTakesResult`.
     """
-    cfg = _resolve(base, total_firms, overrides, seed)
+    cfg = question_scenario(base, total_firms, overrides, seed)
     check_int("replicates", replicates, 1)
-    check_goal_in_horizon(cfg, _label(base))
+    check_goal_in_horizon(cfg, scenario_label(base))
     integer = check_what_it_takes(cfg, lever_path, probability, bounds, rel_tol, integer)
     with executor_for(executor, workers, address) as ex:
         return _what_it_takes(cfg, lever_path, goal, probability, bounds, replicates, rel_tol=rel_tol,
@@ -408,7 +405,7 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
     Returns:
         An :class:`AttributionResult`.
     """
-    cfg = _resolve(base, total_firms, overrides, seed)
+    cfg = question_scenario(base, total_firms, overrides, seed)
     check_int("replicates", replicates, 1)
     f = scale_up(cfg)
     metrics = ("cloud_cumulative", "transformed")
@@ -473,127 +470,3 @@ def _plot_attribution(res: AttributionResult, path: Path) -> Path:
     fig.tight_layout()
     save_figure(fig, path)
     return path
-
-
-# --------------------------------------------------------------------------- discovery
-
-
-DEFAULT_SWEEP: tuple[ParameterSpec, ...] = (
-    ParameterSpec(path="diffusion.cloud.market_rate_per_year", lower=0.02, upper=0.10),
-    ParameterSpec(path=["diffusion.cloud.chain_weight_per_year", "diffusion.cloud.park_weight_per_year",
-                        "diffusion.cloud.cluster_city_weight_per_year"], lower=0.0, upper=0.15,
-                  name="cloud.peer_weights"),
-    ParameterSpec(path="diffusion.churn_rate_per_year", lower=0.0, upper=0.3),
-    ParameterSpec(path="policies.vouchers.budget_cny_per_year", lower=0.0, upper=1.2e9),
-    ParameterSpec(path="policies.service_capacity.onboardings_per_month", lower=10_000, upper=40_000),
-)
-"""Default uncertainties (market rate, peer weights, churn) and levers (voucher budget,
-service capacity) of :func:`discover`."""
-
-
-@dataclass
-class DiscoveryResult:
-    """Sweep and PRIM boxes.
-
-    Attributes:
-        cases: One row per sampled point: inputs, cloud firms at the goal date (mean over
-            replicates, scaled), ``p_missed`` and ``missed`` (the case of interest:
-            the goal is missed in more than half of the replicates).
-        prim: The :class:`~sim.analysis.prim.PrimResult`.
-        box: Restricted dimensions of the selected box.
-        files: Written files.
-    """
-
-    cases: pd.DataFrame
-    prim: PrimResult
-    box: pd.DataFrame
-    files: dict[str, Path] = field(default_factory=dict)
-
-
-def check_discover(cfg: Scenario, params: Sequence[ParameterSpec], *, n_samples: int, replicates: int,
-                   seed: int, threshold: float, label: str,
-                   labels: dict[str, str] | None = None) -> None:
-    """Check the inputs of :func:`discover` before any run (``labels`` renames the arguments in
-    the errors, as the command line does with its options).
-
-    Raises:
-        ScenarioError: Fewer than 2 samples, no replicate, a negative seed, a threshold outside
-            (0, 1], a goal date outside the run, or a parameter bound the scenario refuses.
-    """
-    names = {"n_samples": "n_samples", "replicates": "replicates", "seed": "seed", "threshold": "threshold",
-             **(labels or {})}
-    check_int(names["n_samples"], n_samples, 2)
-    check_int(names["replicates"], replicates, 1)
-    check_int(names["seed"], seed, 0)
-    check_fraction(names["threshold"], threshold, upper_inclusive=True)
-    check_goal_in_horizon(cfg, label)
-    for p in params:  # the sweep's bounds must fit the scenario
-        for bound in ("lower", "upper"):
-            set_values(cfg, dict.fromkeys(p.paths, getattr(p, bound)), label=label)
-
-
-def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[ParameterSpec | dict] = DEFAULT_SWEEP, *,
-             n_samples: int = 200, replicates: int = 1, total_firms: int | None = 50_000,
-             overrides: dict | None = None, seed: int = 0, threshold: float = 0.8,
-             goal: Goal = "cloud", out_dir: str | Path | None = None,
-             progress: Callable[[int, int], None] | None = None, executor: Executor | str | None = None,
-             workers: int | None = None, address: str | None = None) -> DiscoveryResult:
-    """Latin-hypercube sweep of uncertainties and levers, then PRIM on "goal missed".
-
-    Args:
-        base: Scenario or file/name.
-        parameters: Inputs to sweep (``ParameterSpec`` or dicts: path, lower, upper, name).
-        n_samples: Points of the sweep.
-        replicates: Replicates per point (the same seeds at every point).
-        total_firms: Population simulated; counts are scaled to 2,000,000 firms.
-        overrides: Extra dotted overrides of the base.
-        seed: Seed of the Latin hypercube.
-        threshold: Minimum density of the reported PRIM box.
-        goal: Which goal must be missed to be a case of interest.
-        out_dir: If given, writes ``discovery_cases.csv``, ``prim_trajectory.csv`` and
-            ``prim_box.csv``.
-        progress: Callback ``(done, total)`` as points complete.
-        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
-            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
-            or local processes if ``workers`` is given. Every point's replicates are submitted
-            together; results do not depend on it.
-        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
-        address: Dask scheduler address (implies ``dask``).
-
-    Returns:
-        A :class:`DiscoveryResult`.
-    """
-    cfg = _resolve(base, total_firms, overrides, None)
-    params = [p if isinstance(p, ParameterSpec) else ParameterSpec.model_validate(p) for p in parameters]
-    check_discover(cfg, params, n_samples=n_samples, replicates=replicates, seed=seed, threshold=threshold,
-                   label=_label(base))
-    lo = np.array([p.lower for p in params])
-    hi = np.array([p.upper for p in params])
-    x = lo + latin_hypercube(n_samples, len(params), seed) * (hi - lo)
-    cases = pd.DataFrame(x, columns=[p.label for p in params])
-    cases.index.name = "row"
-    cfgs = [with_values(cfg, params, th) for th in x]
-    with executor_for(executor, workers, address) as ex:
-        counts = goal_counts_many(cfgs, replicates, ex, on_group=progress)
-    cloud, pmiss = [], []
-    for c, (cl, tr) in zip(cfgs, counts, strict=True):
-        pmiss.append(1.0 - goals_met(c, cl, tr, goal).mean())
-        cloud.append((cl * scale_up(c)).mean())
-    cases["cloud_firms"] = cloud
-    cases["p_missed"] = pmiss
-    cases["missed"] = cases.p_missed > 0.5
-    labels = [p.label for p in params]
-    pr = find_box(cases[labels], cases.missed.to_numpy(), threshold=threshold)
-    res = DiscoveryResult(cases, pr, pr.restrictions(cases[labels]))
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        res.files["cases"] = out / "discovery_cases.csv"
-        atomic_write_csv(res.files["cases"], cases)
-        res.files["trajectory"] = out / "prim_trajectory.csv"
-        atomic_write_csv(res.files["trajectory"], pr.trajectory, index=False)
-        res.files["box"] = out / "prim_box.csv"
-        box = res.box.assign(coverage=pr.stats.coverage, density=pr.stats.density, mass=pr.stats.mass,
-                             backend=pr.backend)
-        atomic_write_csv(res.files["box"], box, index=False)
-    return res

@@ -339,7 +339,7 @@ def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
 
 def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.analysis.questions import DEFAULT_SWEEP, check_discover, discover
+    from sim.analysis.discover import DEFAULT_SWEEP, check_discover, discover
     from sim.scenario.specs import check_int
 
     check_int("--samples", args.samples, 2)

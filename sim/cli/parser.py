@@ -302,7 +302,7 @@ def _add_analysis_parsers(sub) -> None:
         "discover", help="scenario discovery: where the goal is missed (Latin hypercube + PRIM)",
         description="In which combinations of uncertainties and levers is the goal missed? Sweeps a Latin "
                     "hypercube over the cloud market rate, the cloud peer weights, churn, the voucher "
-                    "budget and service capacity (sim.analysis.questions.DEFAULT_SWEEP), runs the model at "
+                    "budget and service capacity (sim.analysis.discover.DEFAULT_SWEEP), runs the model at "
                     "every point and finds with PRIM the box of inputs in which misses concentrate: the "
                     "box of highest coverage (share of all misses inside it) whose density (share of its "
                     "points that miss) reaches --threshold. A point misses when the goal is missed in "
