@@ -67,7 +67,7 @@ from sim.core.population import DEFAULT_TOTAL_FIRMS, Population, build_populatio
 from sim.errors import ScenarioError
 from sim.fileio import atomic_savefig, atomic_write_csv, atomic_write_text
 from sim.runs.executors import Executor, SerialExecutor
-from sim.scenario.loader import load_scenario, scenarios_dir
+from sim.scenario.loader import load_scenario, read_yaml_file, scenarios_dir
 from sim.scenario.paths import assign, get_value, set_values, spec_key
 from sim.scenario.schema import Scenario, YearMonth
 
@@ -212,7 +212,7 @@ def load_spec(spec: str | Path | CalibrationSpec | dict) -> CalibrationSpec:
         return spec
     if isinstance(spec, dict):
         return CalibrationSpec.model_validate(spec)
-    data = yaml.safe_load(Path(spec).read_text(encoding="utf-8"))
+    data = read_yaml_file(Path(spec), "a mapping of calibration spec keys")
     return CalibrationSpec.model_validate(data).located(Path(spec).parent)
 
 

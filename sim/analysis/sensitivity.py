@@ -38,7 +38,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.analysis.calibration import (
@@ -51,7 +50,7 @@ from sim.analysis.calibration import (
 )
 from sim.fileio import atomic_savefig, atomic_write_csv
 from sim.runs.executors import Executor
-from sim.scenario.loader import load_scenario
+from sim.scenario.loader import load_scenario, read_yaml_file
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario, month_number
 
@@ -125,7 +124,7 @@ def load_spec(spec: str | Path | SensitivitySpec | dict) -> SensitivitySpec:
     if isinstance(spec, dict):
         return SensitivitySpec.model_validate(spec)
     path = Path(spec)
-    parsed = SensitivitySpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    parsed = SensitivitySpec.model_validate(read_yaml_file(path, "a mapping of sensitivity spec keys"))
     # A relative base path is taken from the spec file's folder (like ``extends``); a shipped
     # scenario name is left as it is.
     candidate = path.parent / parsed.base

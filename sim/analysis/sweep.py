@@ -78,6 +78,7 @@ from sim.errors import ScenarioError
 from sim.runs.executors import Executor
 from sim.scenario.docs import strip
 from sim.scenario.paths import annotation_of, assign, get_value, set_values
+from sim.scenario.safeyaml import YamlProblem, load_yaml
 from sim.scenario.schema import Scenario, month_number
 
 SWEEP_DIR = "sweep"
@@ -382,7 +383,7 @@ def _cell(text: str) -> Any:
             return conv(text)
         except ValueError:
             pass
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def _read_table(spec: SweepSpec, label: str) -> tuple[list[str], list[dict[str, Any]], str | None]:
@@ -412,7 +413,7 @@ def _read_table(spec: SweepSpec, label: str) -> tuple[list[str], list[dict[str, 
             for h, c in zip(header, line, strict=True):
                 try:
                     row[h] = _cell(c)
-                except yaml.YAMLError:
+                except YamlProblem:
                     raise ScenarioError(str(path), f"line {n}", f"{h}: {c!r} is not a valid value",
                                         "a number or a YAML value") from None
             rows.append(row)

@@ -1299,8 +1299,10 @@ ANALYSIS_COMMANDS.update(record_commands.COMMANDS)  # history-match, backtest, e
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     from sim.runs.executors import ExecutorError
+    from sim.runs.lifecycle import terminate_as_interrupt
     from sim.runs.runner import Interrupted
 
+    terminate_as_interrupt()  # SIGTERM/SIGHUP stop the workers like Ctrl-C: no orphans
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -643,6 +643,9 @@ def compare_scenarios(
         >>> list(cmp.differences["outcome"].unique())[:2]
         ['cloud_firms', 'transformed_firms']
     """
+    if isinstance(scenarios, str | Path | Scenario | dict):  # a str would be read letter by letter
+        raise ScenarioError("(arguments)", "scenarios", f"got one {type(scenarios).__name__}, not a list",
+                            "a list of two or more scenarios, e.g. ['baseline', 'no_policy']")
     if len(scenarios) < 2:
         raise ScenarioError("(arguments)", "scenarios", f"got {len(scenarios)} scenario(s)",
                             "two or more scenarios (the first is the reference)")

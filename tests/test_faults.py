@@ -1,0 +1,337 @@
+"""Fault injection and hostile input (issue 15): every case must end in one line, the right exit
+code, nothing written where it should not be, and no traceback.
+
+Sections follow the numbered points of issue 15; each test names its point (``p6`` = duplicate
+keys, ``p7`` = memory exhaustion, ...). Tests slower than ~30 s are marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+import sim
+from sim.cli.main import main
+from sim.errors import ScenarioError
+from sim.scenario import limits
+from sim.scenario.loader import load_scenario, parse_overrides
+from sim.scenario.safeyaml import YamlProblem, load_yaml
+from sim.scenario.schema import Scenario
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = ["population.total_firms=5000", "time.end=2021-09"]
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _validate_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(["validate", *argv])
+    err = capsys.readouterr().err
+    return code, err
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and "Traceback" not in err
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- p6 duplicate keys
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        ("policies:\n  vouchers: {scale: 2}\nrun: {replicates: 2}\npolicies:\n  pilots: {scale: 0}\n",
+         "policies", (1, 4)),
+        ("policies:\n  vouchers:\n    scale: 2\n    enabled: true\n    scale: 3\n", "scale", (3, 5)),
+        ("run:\n  replicates: 2\n  seed: 1\n  replicates: 5\n", "replicates", (2, 4)),
+    ],
+)
+def test_p6_duplicate_key_names_both_lines(tmp_path, capsys, text, key, lines) -> None:
+    path = _write(tmp_path, "dup.yaml", text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    msg = str(info.value)
+    assert f"{key!r} is written twice (line {lines[0]} and line {lines[1]})" in msg
+    code, err = _validate_cli(capsys, str(path))
+    assert code == 2 and f"line {lines[0]} and line {lines[1]}" in _one_error_line(err)
+
+
+def test_p6_duplicate_key_in_analysis_spec(tmp_path, capsys) -> None:
+    spec = _write(tmp_path, "sweep.yaml",
+                  "base: demo\nreplicates: 1\nparameters:\n  - path: policies.vouchers.scale\n"
+                  "    values: [0, 1]\nreplicates: 3\n")
+    code = main(["sweep", str(spec), "--dry-run", "--out", str(tmp_path / "out")])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2 and "'replicates' is written twice (line 2 and line 6)" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_p6_duplicate_key_in_set_value() -> None:
+    with pytest.raises(ScenarioError, match="written twice"):
+        parse_overrides(["population.cluster_shares={C01: 1, C01: 2}"])
+
+
+def test_p6_merge_keys_and_distinct_keys_still_load() -> None:
+    data = load_yaml("base: &b {a: 1, b: 2}\nchild:\n  <<: *b\n  b: 3\n")
+    assert data["child"] == {"a": 1, "b": 3}
+
+
+# --------------------------------------------------------------------------- p7 oversized input
+
+BOMB = "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
+    for p, c in zip([None, "a", "b", "c", "d", "e", "f"], "abcdefg", strict=True)
+) + "description: *g\n"
+
+
+def test_p7_alias_bomb_refused_fast(tmp_path, capsys) -> None:
+    path = _write(tmp_path, "bomb.yaml", BOMB)
+    assert len(BOMB) < 500
+    t0 = time.perf_counter()
+    code, err = _validate_cli(capsys, str(path))
+    assert time.perf_counter() - t0 < 5
+    line = _one_error_line(err)
+    assert code == 2 and "aliases are expanded" in line and len(line) < 400
+
+
+def test_p7_many_aliases_and_recursive_alias_refused() -> None:
+    many = "a: &a 1\nb: [" + ", ".join(["*a"] * (limits.MAX_YAML_ALIASES + 1)) + "]\n"
+    with pytest.raises(YamlProblem, match="aliases"):
+        load_yaml(many)
+    with pytest.raises(YamlProblem, match="contains it"):
+        load_yaml("a: &a [1, *a]\n")
+
+
+def test_p7_deep_nesting_refused(tmp_path, capsys) -> None:
+    path = _write(tmp_path, "deep.yaml", "description: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    code, err = _validate_cli(capsys, str(path))
+    assert code == 2 and f"nested more than {limits.MAX_YAML_DEPTH} levels" in _one_error_line(err)
+
+
+def test_p7_oversized_file_refused_before_reading(tmp_path, capsys) -> None:
+    path = tmp_path / "big.yaml"
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("description: ")
+        fh.write("x" * 50_000_000)
+    code, err = _validate_cli(capsys, str(path))
+    line = _one_error_line(err)
+    assert code == 2 and "larger than" in line and len(line) < 400
+
+
+def test_p7_long_description_refused_in_set(capsys) -> None:
+    code, err = _validate_cli(capsys, "demo", "--set", "description=" + "x" * 20_000)
+    line = _one_error_line(err)
+    assert code == 2 and f"at most {limits.MAX_TEXT_CHARS} characters" in line and len(line) < 1500
+
+
+def test_p7_huge_integer_is_one_line(tmp_path, capsys) -> None:
+    path = _write(tmp_path, "int.yaml", "run: {seed: " + "9" * 5000 + "}\n")
+    code, err = _validate_cli(capsys, str(path))
+    assert code == 2 and "invalid value" in _one_error_line(err)
+
+
+@pytest.mark.parametrize(
+    ("override", "phrase"),
+    [
+        ("population.above_scale_year_end={2023: 1000000000000}", "less than or equal to 20000000"),
+        ("population.total_firms=30000000", "less than or equal to 20000000"),
+        ("population.service_growth_per_year=1.0", "the population would reach about"),
+    ],
+)
+def test_p7_population_bounded(capsys, override, phrase) -> None:
+    extra = ["--set", "time.end=2060-12"] if "growth" in override else []
+    code, err = _validate_cli(capsys, "baseline", "--set", override, *extra)
+    assert code == 2 and phrase in _one_error_line(err)
+
+
+def test_p7_largest_allowed_population_fits_the_stated_rule() -> None:
+    sc = load_scenario("baseline", ["population.total_firms=10000000"])
+    from sim.scenario.schema import peak_firms
+
+    peak = peak_firms(sc.population, sc.time)
+    assert 10_000_000 < peak <= limits.MAX_FIRMS
+    assert limits.MAX_FIRMS * limits.BYTES_PER_FIRM <= 6e9
+
+
+# --------------------------------------------------------------------------- p8 cross-field checks
+
+
+@pytest.mark.parametrize(
+    ("override", "phrase"),
+    [
+        ("goals.date=2020-12", "goals.date 2020-12 is before time.start 2021-06"),
+        ("population.cluster_shares={C01: .nan}", "finite number"),
+        ("population.sme_city_shares={Guangzhou: .inf}", "finite number"),
+        ("diffusion.cloud.market_rate_per_year=.nan", "finite number"),
+    ],
+)
+def test_p8_cross_field_and_finite_checks_at_validation(capsys, override, phrase) -> None:
+    code, err = _validate_cli(capsys, "demo", "--set", override)
+    assert code == 2 and phrase in _one_error_line(err)
+
+
+def test_p8_all_zero_shares_refused() -> None:
+    from sim import datasets
+
+    zero = {c: 0.0 for c in datasets.cluster_ids()}
+    with pytest.raises(ScenarioError, match="every entry a weight of 0"):
+        load_scenario("demo", {"population.cluster_shares": zero})
+
+
+def test_p8_goal_at_the_start_month_is_allowed() -> None:
+    assert load_scenario("demo", ["goals.date=2021-06"]).goals.date == "2021-06"
+
+
+# --------------------------------------------------------------------------- p11 smaller
+
+
+def test_p11_seed_true_refused(capsys) -> None:
+    code, err = _validate_cli(capsys, "demo", "--set", "run.seed=true")
+    assert code == 2 and "run.seed: got true" in _one_error_line(err)
+    with pytest.raises(Exception, match="got true"):
+        Scenario.model_validate({"run": {"replicates": True}})
+    assert Scenario.model_validate({"outputs": {"figures": False}}).outputs.figures is False
+
+
+def test_p11_extends_of_a_non_scenario_file_does_not_echo_its_keys(tmp_path, capsys) -> None:
+    _write(tmp_path, "secrets.yaml", "api_token_9f8e: hunter2\nother: 1\n")
+    child = _write(tmp_path, "child.yaml", "extends: secrets.yaml\n")
+    code, err = _validate_cli(capsys, str(child))
+    line = _one_error_line(err)
+    assert code == 2 and "is not a scenario file" in line
+    assert "api_token_9f8e" not in line and "hunter2" not in line
+    other = _write(tmp_path, "child2.yaml", "extends: /etc/passwd\n")
+    code, err = _validate_cli(capsys, str(other))
+    line = _one_error_line(err)
+    assert code == 2 and "not a .yaml/.yml file" in line and ":0:0:" not in line
+
+
+def test_p11_compare_with_a_single_string_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="got one str, not a list"):
+        sim.compare("demo", save=False)
+
+
+# --------------------------------------------------------------------------- p2/p10 names
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "a/b", "a\\b", "x" * 300, ""])
+def test_p2_names_are_single_safe_path_components(capsys, name) -> None:
+    code, err = _validate_cli(capsys, "demo", "--set", f"name={name}")
+    line = _one_error_line(err)
+    assert code == 2 and "name" in line and len(line) < 1500
+
+
+def test_p2_file_named_dotdot_yaml_is_refused(tmp_path, capsys) -> None:
+    path = _write(tmp_path, "...yaml", "run: {replicates: 1}\n")
+    code, err = _validate_cli(capsys, str(path))
+    assert code == 2 and "name: got '..'" in _one_error_line(err)
+
+
+# --------------------------------------------------------------------------- p5 workers and signals
+
+
+def square_or_die(item: tuple[int, int, str]) -> int:
+    """Module level so workers can unpickle it: dies on ``x == bad`` (always, or once if
+    ``marker`` names a file that does not exist yet)."""
+    x, bad, marker = item
+    if x == bad:
+        if not marker:
+            os._exit(17)
+        if not os.path.exists(marker):
+            Path(marker).write_text("died once", encoding="utf-8")
+            os._exit(17)
+    time.sleep(0.05)
+    return x * x
+
+
+def test_p5_one_dead_worker_fails_only_its_own_run() -> None:
+    from sim.runs.executors import ProcessExecutor
+
+    out, errors = [], []
+    with ProcessExecutor(2) as ex:
+        ex.map(square_or_die, [(x, 2, "") for x in range(8)], out.append,
+               lambda spec, exc: errors.append((spec[0], type(exc).__name__)))
+    assert errors == [(2, "BrokenProcessPool")]
+    assert sorted(out) == [x * x for x in range(8) if x != 2]
+
+
+def test_p5_a_worker_killed_once_is_retried_and_succeeds(tmp_path) -> None:
+    from sim.runs.executors import ProcessExecutor
+
+    marker = str(tmp_path / "marker")
+    out, errors = [], []
+    with ProcessExecutor(2) as ex:
+        ex.map(square_or_die, [(x, 5, marker) for x in range(8)], out.append,
+               lambda spec, exc: errors.append(spec[0]))
+    assert Path(marker).exists() and errors == []
+    assert sorted(out) == [x * x for x in range(8)]
+
+
+def _start_run(tmp_path: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "-m", "sim", "run", "demo", "--set", "population.total_firms=200000",
+           "--replicates", "6", "--workers", "2", "--no-figures", "--out", str(tmp_path / "out"),
+           *extra]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _workers_started(proc: subprocess.Popen, n: int, timeout_s: float = 60) -> list[psutil.Process]:
+    """The run's descendant processes, once at least ``n`` of them exist besides helpers."""
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        kids = parent.children(recursive=True)
+        if len(kids) >= n + 2:  # workers + fork server + resource tracker
+            time.sleep(1.0)  # let the workers start a replicate
+            return parent.children(recursive=True)
+        time.sleep(0.2)
+    raise AssertionError(f"the run did not start {n} workers: {parent.children(recursive=True)}")
+
+
+def _all_gone(procs: list[psutil.Process], timeout_s: float = 10) -> list[str]:
+    """The command lines of the processes still alive after ``timeout_s`` (then killed)."""
+    _, alive = psutil.wait_procs(procs, timeout=timeout_s)
+    names = []
+    for p in alive:  # do not leave them behind for the next test
+        with contextlib.suppress(psutil.Error):
+            names.append(" ".join(p.cmdline())[:200])
+            p.kill()
+    return names
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_p5_sigterm_or_sigint_leaves_no_process_and_a_resumable_folder(tmp_path, sig) -> None:
+    proc = _start_run(tmp_path)
+    kids = _workers_started(proc, 2)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    assert _all_gone(kids) == []
+    manifest = json.loads(next((tmp_path / "out").rglob("manifest.json")).read_text())
+    assert manifest["status"] == "interrupted"
+
+
+def test_p5_sigkill_of_the_main_process_leaves_no_worker(tmp_path) -> None:
+    proc = _start_run(tmp_path)
+    kids = _workers_started(proc, 2)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert _all_gone(kids) == []
+    proc.communicate(timeout=30)
