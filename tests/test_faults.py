@@ -498,3 +498,80 @@ def test_p4_live_server_refuses_a_foreign_origin() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------- p2/p3/p10 paths and CLI
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def test_p2_run_name_cannot_leave_out(tmp_path, capsys) -> None:
+    out = tmp_path / "a" / "out"
+    for name in ("..", ".", "../escape", "x" * 300):
+        code, err = _cli(capsys, "run", "demo", "--set", f"name={name}", "--out", str(out), *[
+            "--set", SMALL[0], "--set", SMALL[1]])
+        assert code == 2 and "name" in _one_error_line(err)
+    assert not (tmp_path / "a").exists()  # nothing written anywhere, inside or outside --out
+
+
+def test_p2_results_folder_refuses_an_unsafe_name(tmp_path) -> None:
+    from sim.runs.results import new_run_folder
+
+    with pytest.raises(ScenarioError, match="not a single safe folder name"):
+        new_run_folder(tmp_path / "out", "..", "abc")
+    assert not (tmp_path / "out").exists()
+
+
+def test_p3_spec_write_scenario_cannot_leave_its_folders(tmp_path, capsys) -> None:
+    from sim.analysis.calibration import load_spec, scenario_target
+
+    shipped = (REPO / "scenarios" / "analysis" / "calibration.yaml").read_text(encoding="utf-8")
+    spec_dir = tmp_path / "specs"
+    spec_dir.mkdir()
+    victim = tmp_path / "elsewhere" / "victim.txt"
+    victim.parent.mkdir()
+    victim.write_text("precious", encoding="utf-8")
+    text = "\n".join(ln for ln in shipped.splitlines() if not ln.startswith("write_scenario"))
+    for target, phrase in ((str(victim), "is not a .yaml file"),
+                           ("../elsewhere/victim.yaml", "is outside the spec's folder")):
+        rel = target if target.startswith("/") else str(spec_dir / target)
+        spec = _write(spec_dir, "cal.yaml", text + f"\nwrite_scenario: {rel}\n")
+        code, err = _cli(capsys, "calibrate", str(spec), "--out", str(tmp_path / "out"))
+        assert code == 2 and phrase in _one_error_line(err)
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert not (tmp_path / "out").exists()
+    inside = load_spec(_write(spec_dir, "ok.yaml", text + "\nwrite_scenario: calibrated.yaml\n"))
+    inside.write_scenario = str(spec_dir / "calibrated.yaml")
+    assert scenario_target(inside, None, True) == spec_dir / "calibrated.yaml"
+    outside = load_spec(spec)
+    assert scenario_target(outside, None, True, force=True) is not None  # --force
+
+
+def test_p10_out_is_a_file_or_not_writable(tmp_path, capsys) -> None:
+    afile = _write(tmp_path, "afile", "x")
+    code, err = _cli(capsys, "run", "demo", "--out", str(afile))
+    assert code == 2 and "is a file, not a folder" in _one_error_line(err)
+    code, err = _cli(capsys, "run", "demo", "--out", "/proc/gdcloud-results", "--set", SMALL[0],
+                     "--set", SMALL[1])
+    assert code == 2 and "cannot create" in _one_error_line(err)
+
+
+def test_p10_bad_scheduler_address_is_one_line(capsys) -> None:
+    code, err = _cli(capsys, "run", "demo", "--address", "notaurl")
+    assert code == 2 and "not a scheduler address" in _one_error_line(err)
+
+
+def test_p10_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys) -> None:
+    import sim.cli.main as cli
+
+    def boom(args):
+        raise RuntimeError("something nobody expected")
+
+    monkeypatch.setattr(cli, "cmd_list", boom)
+    code, err = _cli(capsys, "list")
+    assert code == 1 and "unexpected RuntimeError: something nobody expected" in _one_error_line(err)
+    with pytest.raises(RuntimeError):
+        main(["list", "--debug"])

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import textwrap
@@ -56,6 +57,29 @@ class _Parser(argparse.ArgumentParser):
 # --------------------------------------------------------------------------- parser
 
 
+def out_dir(text: str) -> Path:
+    """``--out``: a folder (created when needed); an existing file is refused (exit code 2)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"--out {text!r:.200} is a file, not a folder")
+    return path
+
+
+def scheduler_address(text: str) -> str:
+    """``--address``: a Dask scheduler address ``[tcp|tls|ucx|ws|wss]://HOST:PORT``."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text if "://" in text else f"tcp://{text}")
+        ok = parts.scheme in ("tcp", "tls", "ucx", "ws", "wss") and bool(parts.hostname) and parts.port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{text!r:.200} is not a scheduler address such as "
+                                         "tcp://10.0.0.5:8786")
+    return text
+
+
 def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
     p.add_argument("--replicates", "-n", type=int, metavar="N",
                    help="number of replicates (overrides run.replicates)")
@@ -63,7 +87,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one scenario value, e.g. --set policies.vouchers.scale=2 "
                         "(repeatable; values are read as YAML)")
-    p.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+    p.add_argument("--out", type=out_dir, default="results", metavar="DIR",
                    help="folder under which <scenario>/<timestamp>-<hash>/ is created "
                         "(default: results)")
     p.add_argument("--executor", choices=("serial", "processes", "dask"),
@@ -71,7 +95,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
     p.add_argument("--workers", "-j", type=int, metavar="N",
                    help="worker processes (default: CPUs available, at most one per replicate "
                         "and as many as memory allows)")
-    p.add_argument("--address", metavar="tcp://HOST:PORT",
+    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
                    help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
     if resume:
         p.add_argument("--resume", type=Path, metavar="FOLDER",
@@ -93,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sim import __version__
 
     parser.add_argument("--version", action="version", version=f"gdcloud-sim {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an unexpected error (also anywhere on "
+                             "the command line, or GDCLOUD_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("run", help="run the replicates of one scenario and save the results",
@@ -140,14 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "write nothing")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one value of the base scenario (repeatable; values are read as YAML)")
-    p.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+    p.add_argument("--out", type=out_dir, default="results", metavar="DIR",
                    help="folder under which sweep/<timestamp>-<hash>/ is created (default: results)")
     p.add_argument("--executor", choices=("serial", "processes", "dask"),
                    help="where runs go (default: processes, or serial for a single run)")
     p.add_argument("--workers", "-j", type=int, metavar="N",
                    help="worker processes (default: CPUs available, at most one per run and as many as "
                         "memory allows)")
-    p.add_argument("--address", metavar="tcp://HOST:PORT",
+    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
                    help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
     p.add_argument("--no-figures", action="store_true", help="do not write figures/sweep.png")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -462,7 +489,7 @@ def _add_common_analysis(p: argparse.ArgumentParser, *, overrides: bool, progres
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                        help="override one scenario value, e.g. --set time.end=2023-12 (repeatable; "
                             "values are read as YAML)")
-    p.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+    p.add_argument("--out", type=out_dir, default="results", metavar="DIR",
                    help="folder under which <command>/<timestamp>-<hash>/ is created (default: results)")
     if progress:
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -489,7 +516,7 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", "-j", type=int, metavar="N",
                    help="worker processes (default: CPUs available, at most one per run that can go at "
                         "once and as many as memory allows)")
-    p.add_argument("--address", metavar="tcp://HOST:PORT",
+    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
                    help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
 
 
@@ -521,6 +548,9 @@ def _add_analysis_parsers(sub) -> None:
     where.add_argument("--no-write-scenario", action="store_true",
                        help="write the calibrated scenario only into the results folder, even if the spec "
                             "sets write_scenario")
+    p.add_argument("--force", action="store_true",
+                   help="let the spec's write_scenario replace a file outside the spec's folder, the "
+                        "scenarios folder and --out (refused otherwise)")
     _add_common_analysis(p, overrides=False)
 
     p = sub.add_parser(
@@ -972,7 +1002,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from sim.analysis.calibration import scenario_target, spec_write_path
 
     write = False if args.no_write_scenario else args.write_scenario
-    target = scenario_target(spec, write, True)
+    target = scenario_target(spec, write, True, results_root=args.out, force=args.force)
     if target is not None and target.is_dir():
         raise _arg_error("--write-scenario" if args.write_scenario else label, "write_scenario",
                          f"{target} is a folder", "a YAML file path, e.g. scenarios/calibrated.yaml")
@@ -987,7 +1017,8 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                                                            label))
 
     def call(folder: Path):
-        return calibrate(spec, out_dir=folder, seed=args.seed, write_scenario=write, progress=say,
+        return calibrate(spec, out_dir=folder, seed=args.seed, progress=say,
+                         write_scenario=target if target is not None else False,
                          executor=executor)
 
     def summarize(res, folder: Path):
@@ -1303,6 +1334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sim.runs.runner import Interrupted
 
     terminate_as_interrupt()  # SIGTERM/SIGHUP stop the workers like Ctrl-C: no orphans
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("GDCLOUD_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -1338,6 +1372,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `gdcloud schema | head`
         return EXIT_OK
+    except OSError as exc:  # disk full, file too large, read-only or vanished folder...
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc} (the results written so far are kept; run with "
+             "--debug for the traceback)")
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user unless --debug
+        if debug:
+            raise
+        _err(f"unexpected {type(exc).__name__}: {str(exc)[:300]} (run with --debug for the traceback)")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

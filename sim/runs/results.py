@@ -35,6 +35,7 @@ import yaml
 from sim.core.outputs import FLOAT_METRICS, INT_METRICS, TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write, atomic_write_text  # noqa: F401 - re-exported
+from sim.scenario import limits
 from sim.scenario.loader import resolved_yaml, scenario_hash
 from sim.scenario.schema import Scenario, month_number
 
@@ -170,9 +171,17 @@ def iso(t: dt.datetime) -> str:
 
 def new_run_folder(root: Path, scenario_name: str, short_hash: str, now: dt.datetime | None = None) -> Path:
     """Create ``root/<scenario>/<timestamp>-<short hash>/`` (adding ``-2``, ``-3``... if taken)."""
+    problem = limits.name_problem(scenario_name)
+    if problem:  # names are validated by the schema; this guards every other caller
+        raise ScenarioError(str(root), "name", f"{scenario_name!r:.80} is {problem}",
+                            "a short name such as baseline or vouchers_doubled")
     stamp = (now or utc_now()).strftime(TIMESTAMP_FORMAT)
     parent = Path(root) / scenario_name
-    parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only file system, no permission, a file in the way
+        raise ScenarioError(str(root), "(folder)", f"cannot create {parent}: {exc.strerror or exc}",
+                            "a writable results folder (--out DIR)") from exc
     base = f"{stamp}-{short_hash}"
     for i in range(1, 10_000):
         folder = parent / (base if i == 1 else f"{base}-{i}")

@@ -53,3 +53,18 @@ MAX_YAML_ALIASES = 100
 
 MAX_YAML_NODES = 200_000
 """Most YAML nodes in one document once every alias is expanded."""
+
+SAFE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+"""A name that is one safe path component: no separator, not ``.``/``..``, not hidden."""
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a folder name (None if it can): see :data:`SAFE_NAME_PATTERN`."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(SAFE_NAME_PATTERN, name):
+        return ("not a single safe folder name (letters, digits, '_', '-', '.', not starting "
+                "with '.')")
+    if len(name) > MAX_NAME_CHARS:
+        return f"longer than {MAX_NAME_CHARS} characters"
+    return None

@@ -481,7 +481,7 @@ class Scenario(Strict):
 
     name: str = Field(
         "unnamed",
-        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        pattern=limits.SAFE_NAME_PATTERN,
         max_length=limits.MAX_NAME_CHARS,
         description=f"Short name, used as the results folder name: letters, digits, '_', '-', '.', not starting with '.', at most {limits.MAX_NAME_CHARS} characters.",
     )
