@@ -575,3 +575,47 @@ def test_p10_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys) -> N
     assert code == 1 and "unexpected RuntimeError: something nobody expected" in _one_error_line(err)
     with pytest.raises(RuntimeError):
         main(["list", "--debug"])
+
+
+# --------------------------------------------------------------------------- p7 analysis sizes
+
+
+def test_p7_factorial_sweep_size_counted_before_building(tmp_path, capsys) -> None:
+    params = "".join(f"  - path: {p}\n    lower: 0\n    upper: 1\n    levels: 1000\n" for p in (
+        "policies.vouchers.scale", "policies.pilots.scale", "policies.platforms.scale",
+        "policies.chain_leaders.scale"))
+    spec = _write(tmp_path, "huge.yaml", f"base: demo\nparameters:\n{params}")
+    t0 = time.perf_counter()
+    code, err = _cli(capsys, "sweep", str(spec), "--dry-run")
+    assert time.perf_counter() - t0 < 10
+    line = _one_error_line(err)
+    assert code == 2 and "the design has 1,000,000,000,000 points" in line
+    lhs = _write(tmp_path, "lhs.yaml", "base: demo\ndesign: latin_hypercube\nsamples: 900000\n"
+                 "parameters:\n  - {path: policies.vouchers.scale, lower: 0, upper: 1}\n")
+    code, err = _cli(capsys, "sweep", str(lhs), "--dry-run")
+    assert code == 2 and "900,000 points" in _one_error_line(err)
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "phrase"),
+    [
+        ("sensitivity", "base: demo\nn: 1048576\nparameters:\n  - {path: policies.vouchers.scale, lower: 0, upper: 2}\n",
+         "less than or equal to 20000"),
+        ("sensitivity", "base: demo\nn: 8192\nparameters:\n  - {path: policies.vouchers.scale, lower: 0, upper: 2}\n"
+         "  - {path: policies.pilots.scale, lower: 0, upper: 2}\n", "sample points"),
+        ("calibrate", "base: demo\nabc: {draws: 100000000}\nparameters:\n"
+         "  - {path: diffusion.cloud.market_rate_per_year, lower: 0, upper: 0.2}\n", "less than or equal to 20000"),
+        ("calibrate", "base: demo\nprofile: {points: 1000000}\nparameters:\n"
+         "  - {path: diffusion.cloud.market_rate_per_year, lower: 0, upper: 0.2}\n", "less than or equal to 1000"),
+    ],
+)
+def test_p7_analysis_sizes_bounded(tmp_path, capsys, kind, text, phrase) -> None:
+    spec = _write(tmp_path, f"{kind}.yaml", text)
+    code, err = _cli(capsys, kind, str(spec), "--out", str(tmp_path / "out"))
+    assert code == 2 and phrase in _one_error_line(err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_p7_discover_samples_bounded(tmp_path, capsys) -> None:
+    code, err = _cli(capsys, "discover", "demo", "--samples", "100000000", "--out", str(tmp_path))
+    assert code == 2 and "too large" in _one_error_line(err)

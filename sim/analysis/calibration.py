@@ -67,6 +67,7 @@ from sim.core.population import DEFAULT_TOTAL_FIRMS, Population, build_populatio
 from sim.errors import ScenarioError
 from sim.fileio import atomic_savefig, atomic_write_csv, atomic_write_text
 from sim.runs.executors import Executor, SerialExecutor
+from sim.scenario import limits
 from sim.scenario.loader import load_scenario, read_yaml_file, scenarios_dir
 from sim.scenario.paths import assign, get_value, set_values, spec_key
 from sim.scenario.schema import Scenario, YearMonth
@@ -140,19 +141,19 @@ def _default_targets() -> list[TargetSpec]:
 
 class OptimizerSpec(_Strict):
     method: Literal["nelder-mead", "least_squares"] = "nelder-mead"
-    max_evaluations: int = Field(80, ge=1, description="Objective evaluations (each = `replicates` runs).")
+    max_evaluations: int = Field(80, ge=1, le=limits.MAX_DESIGN_POINTS, description="Objective evaluations (each = `replicates` runs).")
     start: dict[str, float] | None = Field(None, description="Start values by label; default: the base scenario's values (clipped into the box).")
 
 
 class AbcSpec(_Strict):
     enabled: bool = True
-    draws: int = Field(200, ge=2, description="Prior draws (Latin hypercube over the box).")
+    draws: int = Field(200, ge=2, le=limits.MAX_DESIGN_POINTS, description="Prior draws (Latin hypercube over the box).")
     accept_fraction: float = Field(0.1, gt=0, le=1, description="Fraction of draws kept (smallest distance).")
 
 
 class ProfileSpec(_Strict):
     enabled: bool = True
-    points: int = Field(9, ge=3, description="Grid points per parameter over its box.")
+    points: int = Field(9, ge=3, le=1000, description="Grid points per parameter over its box.")
 
 
 class CalibrationSpec(_Strict):
@@ -165,7 +166,7 @@ class CalibrationSpec(_Strict):
     targets: list[TargetSpec] = Field(default_factory=_default_targets)
     replicates: int = Field(2, ge=1, le=1000, description="Seeds per trial (the same at every trial).")
     seed: int = Field(20210706, ge=0, description="Root seed of the replicates.")
-    total_firms: int = Field(200_000, ge=1_000, description="Population simulated; counts are scaled by 2,000,000/total_firms.")
+    total_firms: int = Field(200_000, ge=1_000, le=limits.MAX_FIRMS, description="Population simulated; counts are scaled by 2,000,000/total_firms.")
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     abc: AbcSpec = Field(default_factory=AbcSpec)
     profile: ProfileSpec = Field(default_factory=ProfileSpec)
@@ -190,6 +191,16 @@ class CalibrationSpec(_Strict):
     def base_scenario(self) -> Scenario:
         """The base scenario with the spec's overrides applied."""
         return load_scenario(self.base_file(), dict(self.overrides) or None)
+
+    @model_validator(mode="after")
+    def _design_size(self) -> CalibrationSpec:
+        # Counted before anything runs: ABC draws, profile grid and optimizer trials, x seeds.
+        points = self.abc.draws + self.profile.points * len(self.parameters) + self.optimizer.max_evaluations
+        if points > limits.MAX_DESIGN_POINTS or points * self.replicates > limits.MAX_RUNS:
+            raise ValueError(f"abc.draws + profile.points x parameters + optimizer.max_evaluations = "
+                             f"{points:,} trials ({points * self.replicates:,} runs); allowed: at most "
+                             f"{limits.MAX_DESIGN_POINTS:,} trials and {limits.MAX_RUNS:,} runs")
+        return self
 
     @field_validator("parameters")
     @classmethod

@@ -655,10 +655,11 @@ def _arg_error(option: str, key: str, problem: str, allowed: str) -> ScenarioErr
     return ScenarioError(option, key, problem, allowed)
 
 
-def _check_int(option: str, value: int, minimum: int) -> None:
-    if value < minimum:
-        raise _arg_error(option, option.lstrip("-").replace("-", "_"), f"got {value}: too small",
-                         f"an integer >= {minimum}")
+def _check_int(option: str, value: int, minimum: int, maximum: int | None = None) -> None:
+    if value < minimum or maximum is not None and value > maximum:
+        raise _arg_error(option, option.lstrip("-").replace("-", "_"),
+                         f"got {value}: too {'small' if value < minimum else 'large'}",
+                         f"an integer >= {minimum}" + (f" and <= {maximum:,}" if maximum is not None else ""))
 
 
 def _check_fraction(option: str, value: float, *, upper_inclusive: bool = False) -> None:
@@ -1274,8 +1275,10 @@ def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
 def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from sim.analysis.questions import DEFAULT_SWEEP, discover
+    from sim.scenario import limits
 
-    _check_int("--samples", args.samples, 2)
+    _check_int("--samples", args.samples, 2, limits.MAX_DESIGN_POINTS)
+    _check_int("--replicates", args.replicates, 1, limits.MAX_RUNS // args.samples)
     _check_int("--seed", args.seed, 0)
     _check_fraction("--threshold", args.threshold, upper_inclusive=True)
     sc = _question_scenario(args, goal=True)
