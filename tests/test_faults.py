@@ -619,3 +619,154 @@ def test_p7_analysis_sizes_bounded(tmp_path, capsys, kind, text, phrase) -> None
 def test_p7_discover_samples_bounded(tmp_path, capsys) -> None:
     code, err = _cli(capsys, "discover", "demo", "--samples", "100000000", "--out", str(tmp_path))
     assert code == 2 and "too large" in _one_error_line(err)
+
+
+# --------------------------------------------------------------------------- p1/p9 resume integrity
+
+RUN = ["--set", SMALL[0], "--set", SMALL[1], "--executor", "serial", "--no-figures"]
+
+
+def _complete_run(tmp_path: Path, capsys, replicates: int = 3) -> Path:
+    code = main(["run", "demo", "--replicates", str(replicates), "--out", str(tmp_path / "out"), *RUN])
+    capsys.readouterr()
+    assert code == 0
+    [folder] = [p.parent for p in (tmp_path / "out").rglob("manifest.json")]
+    return folder
+
+
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "delete_checksum"])
+def test_p1_resume_reruns_a_damaged_replicate_and_keeps_the_results(tmp_path, capsys, damage) -> None:
+    folder = _complete_run(tmp_path, capsys)
+    ts_before = (folder / "timeseries.csv").read_bytes()
+    rep = folder / "replicates" / "rep-00001.csv"
+    good = rep.read_bytes()
+    if damage == "truncate":
+        rep.write_bytes(good[: len(good) // 2])
+    elif damage == "garbage":
+        rep.write_bytes(b"not,a,time\nseries,at,all\n")
+    else:
+        m = _manifest(folder)
+        del m["replicate_sha256"]["1"]
+        (folder / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    code, err = _cli(capsys, "run", "--resume", str(folder), "--executor", "serial", "--no-figures")
+    assert code == 0, err
+    assert rep.read_bytes() == good  # run again, same seed, same bytes
+    assert (folder / "timeseries.csv").read_bytes() == ts_before and (folder / "summary.csv").is_file()
+    m = _manifest(folder)
+    assert m["status"] == "complete" and m["replicates"]["done"] == [0, 1, 2]
+    assert 1 in m["replicates_rejected"]
+
+
+def test_p9_resume_refuses_changed_settings_and_fewer_replicates(tmp_path, capsys) -> None:
+    folder = _complete_run(tmp_path, capsys)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    for extra in (["--set", "policies.vouchers.scale=3"], ["--seed", "5"], ["--replicates", "2"]):
+        code, err = _cli(capsys, "run", "--resume", str(folder), "--executor", "serial", *extra)
+        assert code == 2, extra
+        _one_error_line(err)
+    after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    assert after == before and _manifest(folder)["status"] == "complete"
+    # a --set that leaves the scenario as it is, is applied honestly: nothing changes
+    code, err = _cli(capsys, "run", "--resume", str(folder), "--executor", "serial", "--no-figures",
+                     "--set", SMALL[0])
+    assert code == 0, err
+
+
+def test_p9_second_writer_is_refused_and_stale_tmp_removed(tmp_path, capsys) -> None:
+    from sim.runs.integrity import FolderLock
+
+    folder = _complete_run(tmp_path, capsys)
+    stale = folder / "replicates" / ".rep-00007.csv.abc123.tmp"
+    stale.write_text("half", encoding="utf-8")
+    with FolderLock(folder):  # another writer holds the folder
+        code, err = _cli(capsys, "run", "--resume", str(folder), "--executor", "serial", "--replicates", "4")
+        assert code == 2 and "another process is writing this folder" in _one_error_line(err)
+        assert stale.exists()
+    code, err = _cli(capsys, "run", "--resume", str(folder), "--executor", "serial", "--no-figures",
+                     "--replicates", "4")
+    assert code == 0, err
+    assert not stale.exists() and _manifest(folder)["replicates"]["done"] == [0, 1, 2, 3]
+
+
+def test_p9_two_concurrent_resumes_in_two_processes(tmp_path, capsys) -> None:
+    assert main(["run", "demo", "--replicates", "1", "--out", str(tmp_path / "out"), "--executor", "serial",
+                 "--no-figures"]) == 0  # the full demo: ~1 s per replicate, so the first resume lasts
+    capsys.readouterr()
+    [folder] = [p.parent for p in (tmp_path / "out").rglob("manifest.json")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "-m", "sim", "run", "--resume", str(folder), "--replicates", "40",
+           "--executor", "serial", "--no-figures"]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while _manifest(folder)["status"] != "running":
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.2)
+        second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and "another process is writing" in _one_error_line(second.stderr)
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)
+    assert _manifest(folder)["status"] == "interrupted"
+
+
+@pytest.mark.parametrize(
+    ("content", "phrase"),
+    [("[1, 2, 3]", "holds a list"), ('{"status": "complete"}', "scenario: missing"),
+     ('{"status": "complete", "scenario": {}, "replicates": {"planned": 3}, "sessions": []}', "scenario.hash")],
+)
+def test_p10_broken_manifest_is_one_line(tmp_path, capsys, content, phrase) -> None:
+    folder = _complete_run(tmp_path, capsys, replicates=1)
+    (folder / "manifest.json").write_text(content, encoding="utf-8")
+    code, err = _cli(capsys, "run", "--resume", str(folder))
+    assert code == 2 and phrase in _one_error_line(err)
+
+
+def test_p10_invalid_resolved_scenario_is_one_line(tmp_path, capsys) -> None:
+    folder = _complete_run(tmp_path, capsys, replicates=1)
+    (folder / "scenario.resolved.yaml").write_text("run: {replicates: -4}\n", encoding="utf-8")
+    code, err = _cli(capsys, "run", "--resume", str(folder))
+    assert code == 2 and "not a valid scenario" in _one_error_line(err)
+
+
+def test_p11_missing_figures_are_a_failure(tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    code = main(["run", "demo", "--replicates", "1", "--out", str(out), "--set", SMALL[0], "--set", SMALL[1],
+                 "--executor", "serial", "--no-figures"])
+    capsys.readouterr()
+    [folder] = [p.parent for p in out.rglob("manifest.json")]
+    (folder / "figures").write_text("a file where the figures folder should be", encoding="utf-8")
+    code, err = _cli(capsys, "run", "--resume", str(folder), "--executor", "serial", "--replicates", "2")
+    assert code == 1 and "the figures could not be written" in err and "Traceback" not in err
+    assert _manifest(folder)["status"] == "failed"
+
+
+# --------------------------------------------------------------------------- p10 disk full
+
+
+def test_p10_file_too_large_then_resume_gives_identical_bytes(tmp_path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    args = ["run", "demo", "--replicates", "3", *RUN]
+    limited = ("import resource, sys, runpy; resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000)); "
+               "sys.argv = ['gdcloud', *sys.argv[1:]]; runpy.run_module('sim', run_name='__main__')")
+    res = subprocess.run([sys.executable, "-c", limited, *args, "--out", str(tmp_path / "a")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stderr
+    line = _one_error_line(res.stderr)
+    assert "File too large" in line
+    [folder] = [p.parent for p in (tmp_path / "a").rglob("manifest.json")]
+    assert _manifest(folder)["status"] in ("failed", "running")
+    assert not list(folder.rglob("*.csv")) or all(p.stat().st_size <= 20_000 for p in folder.rglob("*.csv"))
+    res = subprocess.run([sys.executable, "-m", "sim", "run", "--resume", str(folder), "--executor", "serial",
+                          "--no-figures"], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    ref = subprocess.run([sys.executable, "-m", "sim", *args, "--out", str(tmp_path / "b")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr
+    [ref_folder] = [p.parent for p in (tmp_path / "b").rglob("manifest.json")]
+    assert (folder / "timeseries.csv").read_bytes() == (ref_folder / "timeseries.csv").read_bytes()
+    assert _manifest(folder)["status"] == "complete"

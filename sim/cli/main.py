@@ -301,6 +301,9 @@ def _month(value: object) -> str:
 
 
 def _print_failures(result) -> None:
+    figures_error = (result.manifest or {}).get("figures_error")
+    if figures_error:
+        print(f"error: the figures could not be written: {figures_error}", file=sys.stderr)
     f = result.failures
     if f.empty:
         return
@@ -321,15 +324,18 @@ def _command_line(argv: Sequence[str] | None) -> str:
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.runs.results import RunFolder
+    from sim.runs.results import RunFolder, read_resolved_scenario
     from sim.runs.runner import resolve_scenario, run_scenario
 
     if args.scenario is None and args.resume is None:
         raise UsageError("give a SCENARIO (file or shipped name) or --resume FOLDER")
     # Validate the scenario first: nothing is written for bad input.
     if args.resume is not None:
-        sc = resolve_scenario(args.scenario, seed=args.seed, overrides=args.overrides) if args.scenario else None
-        rf = RunFolder.reopen(args.resume, sc)
+        given = args.scenario
+        if given is None and (args.overrides or args.seed is not None):
+            given = read_resolved_scenario(args.resume)  # --set/--seed must leave the scenario unchanged
+        given_sc = resolve_scenario(given, seed=args.seed, overrides=args.overrides) if given else None
+        rf = RunFolder.reopen(args.resume, given_sc)
         planned = args.replicates if args.replicates is not None else rf.manifest["replicates"]["planned"]
         sc = resolve_scenario(rf.scenario, replicates=planned)
         n_runs = planned - len([r for r in rf.done() if r < planned])
@@ -340,7 +346,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     executor = choose_executor(args, n_runs, sc)
     try:
         if args.resume is not None:
-            result = run_scenario(args.scenario and sc, replicates=args.replicates,
+            result = run_scenario(given_sc, replicates=args.replicates,
                                   executor=executor, resume=args.resume, figures=not args.no_figures,
                                   progress=args.progress, command=_command_line(argv))
         else:
