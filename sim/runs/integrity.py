@@ -4,8 +4,9 @@
   (:func:`text_sha256`); on resume :func:`verified_replicates` keeps only the files whose bytes
   still match, so a truncated, edited or foreign file is run again instead of being trusted.
 * :class:`FolderLock` is held by the process writing a folder (an OS lock on
-  ``<folder>/.lock``, released automatically if the process dies): a second process that tries
-  to write (say a second ``--resume``) is refused with one line.
+  ``<folder>/.lock``, removed when the writer ends and released automatically if the process
+  dies): a second process that tries to write (say a second ``--resume``) is refused with one
+  line.
 * :func:`remove_stale_tmp` deletes the ``.*.tmp`` files an interrupted atomic write left behind.
 * :func:`check_manifest` refuses a manifest that is not what ``gdcloud`` writes (a list, missing
   keys) with one line instead of a traceback later on.
@@ -99,27 +100,40 @@ class FolderLock:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: no advisory locks, no refusal
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = ""
-            with contextlib.suppress(OSError, ValueError):
-                holder = f" (process {int(os.read(fd, 32).decode().strip())})"
+        for _ in range(5):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = ""
+                with contextlib.suppress(OSError, ValueError):
+                    holder = f" (process {int(os.read(fd, 32).decode().strip())})"
+                os.close(fd)
+                raise ScenarioError(str(self.path.parent), "(folder)",
+                                    f"another process is writing this folder{holder}",
+                                    "wait until it ends (or stop it) and resume then") from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # else the previous holder removed the file meanwhile: lock the new one
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+                self._fd = fd
+                return self
             os.close(fd)
-            raise ScenarioError(str(self.path.parent), "(folder)",
-                                f"another process is writing this folder{holder}",
-                                "wait until it ends (or stop it) and resume then") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return self
+        raise ScenarioError(str(self.path.parent), "(folder)", "could not lock the folder",
+                            "try again")  # pragma: no cover - five lost races in a row
 
     def release(self) -> None:
+        """Remove the lock file and release the lock (removing first: a process that opened the
+        old file before then sees that it no longer is the lock file, and tries again)."""
         fd, self._fd = self._fd, None
         if fd is not None:
             with contextlib.suppress(OSError):
-                os.close(fd)  # closing the descriptor releases the lock
+                self.path.unlink()
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def __enter__(self) -> FolderLock:
         return self.acquire()
