@@ -758,8 +758,9 @@ def scenario_target(spec: CalibrationSpec, write_scenario: bool | str | Path | N
     """Where :func:`calibrate` writes the extra copy of the calibrated scenario (None: nowhere).
 
     A path named by the caller (``write_scenario`` as a path: ``--write-scenario``) is used as
-    given. The spec's own ``write_scenario`` is checked with :func:`check_spec_target` unless
-    ``force``: a spec file must not be able to replace an arbitrary file.
+    given, and so is the ``write_scenario`` of a spec built in Python. The ``write_scenario`` of a
+    spec read from a file is checked with :func:`check_spec_target` unless ``force``: a spec file
+    must not be able to replace an arbitrary file.
     """
     if write_scenario is None:
         path = spec_write_path(spec) if has_out_dir else None
@@ -767,7 +768,7 @@ def scenario_target(spec: CalibrationSpec, write_scenario: bool | str | Path | N
         path = spec_write_path(spec) if write_scenario else None
     else:
         return Path(write_scenario)
-    if path is not None and not force:
+    if path is not None and not force and spec.folder is not None:  # a spec read from a file
         check_spec_target(spec, path, results_root)
     return path
 
@@ -782,7 +783,7 @@ def check_spec_target(spec: CalibrationSpec, path: Path, results_root: Path | No
     Raises:
         ScenarioError: The target is not allowed.
     """
-    roots = [spec.folder or Path.cwd(), scenarios_dir()] + ([results_root] if results_root is not None else [])
+    roots = [spec.folder if spec.folder is not None else Path.cwd(), scenarios_dir()] + ([results_root] if results_root is not None else [])
     resolved = path.resolve()
     inside = any(resolved.is_relative_to(Path(r).resolve()) for r in roots)
     problem = None
