@@ -770,3 +770,14 @@ def test_p10_file_too_large_then_resume_gives_identical_bytes(tmp_path) -> None:
     [ref_folder] = [p.parent for p in (tmp_path / "b").rglob("manifest.json")]
     assert (folder / "timeseries.csv").read_bytes() == (ref_folder / "timeseries.csv").read_bytes()
     assert _manifest(folder)["status"] == "complete"
+
+
+def test_p7_workers_times_population_must_fit_in_memory(tmp_path, capsys) -> None:
+    import psutil
+
+    available_gb = psutil.virtual_memory().available / 1e9
+    workers = int(available_gb / 2.45) + 2  # 10,000,000 firms: ~2.45 GB per worker
+    code, err = _cli(capsys, "run", "baseline", "--set", "population.total_firms=10000000",
+                     "--workers", str(workers), "--out", str(tmp_path / "out"))
+    assert code == 2 and "GB of memory" in _one_error_line(err)
+    assert not (tmp_path / "out").exists()

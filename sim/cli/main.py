@@ -236,7 +236,25 @@ def choose_executor(args: argparse.Namespace, n_runs: int, scenario):
             workers = max(1, min(workers, fit))
         except Exception:  # noqa: BLE001 - memory is only a hint
             pass
+    if args.address is None:
+        _check_memory(scenario, workers if name != "serial" else 1)
     return make_executor(name, workers=workers, address=args.address)
+
+
+def _check_memory(scenario, workers: int | None) -> None:
+    """Refuse a local run whose workers cannot all fit in the memory available now (the rule of
+    sim/scenario/limits.py: the schema caps one run; this caps the run times the workers)."""
+    try:
+        import psutil
+
+        available_gb = psutil.virtual_memory().available / 1e9
+    except Exception:  # noqa: BLE001 - no measurement, no refusal
+        return
+    need_gb = _estimated_worker_gb(scenario) * (workers or 1)
+    if need_gb > available_gb:
+        raise UsageError(f"{workers or 1} worker(s) of this scenario need about {need_gb:.1f} GB of memory, "
+                         f"{available_gb:.1f} GB are available; use fewer --workers or a smaller "
+                         "population.total_firms")
 
 
 def _fmt(x: float) -> str:
