@@ -600,11 +600,11 @@ def test_p7_factorial_sweep_size_counted_before_building(tmp_path, capsys) -> No
     ("kind", "text", "phrase"),
     [
         ("sensitivity", "base: demo\nn: 1048576\nparameters:\n  - {path: policies.vouchers.scale, lower: 0, upper: 2}\n",
-         "less than or equal to 20000"),
-        ("sensitivity", "base: demo\nn: 8192\nparameters:\n  - {path: policies.vouchers.scale, lower: 0, upper: 2}\n"
+         "less than or equal to 50000"),
+        ("sensitivity", "base: demo\nn: 16384\nparameters:\n  - {path: policies.vouchers.scale, lower: 0, upper: 2}\n"
          "  - {path: policies.pilots.scale, lower: 0, upper: 2}\n", "sample points"),
         ("calibrate", "base: demo\nabc: {draws: 100000000}\nparameters:\n"
-         "  - {path: diffusion.cloud.market_rate_per_year, lower: 0, upper: 0.2}\n", "less than or equal to 20000"),
+         "  - {path: diffusion.cloud.market_rate_per_year, lower: 0, upper: 0.2}\n", "less than or equal to 50000"),
         ("calibrate", "base: demo\nprofile: {points: 1000000}\nparameters:\n"
          "  - {path: diffusion.cloud.market_rate_per_year, lower: 0, upper: 0.2}\n", "less than or equal to 1000"),
     ],

@@ -11,8 +11,8 @@ cannot fit.
 
 Designs (sweep points, sensitivity samples, calibration draws, profile grids, discover samples)
 are materialised as one validated scenario per point (measured: ~19 kB and ~2-3 ms each) and
-every point's outcomes are kept, so a design is capped at :data:`MAX_DESIGN_POINTS` = 20,000
-points (~0.4 GB, about a minute to check) and an analysis at :data:`MAX_RUNS` model runs (the run
+every point's outcomes are kept, so a design is capped at :data:`MAX_DESIGN_POINTS` = 50,000
+points (~1 GB, a few minutes to check) and an analysis at :data:`MAX_RUNS` model runs (the run
 records alone stay far below 1 GB). The size of a design is computed from the spec before any
 point is built, so an oversized design is refused at once, also by ``--dry-run``. Input files are
 small text: a scenario or spec file is capped at :data:`MAX_FILE_BYTES`, a YAML document at
@@ -29,7 +29,7 @@ BYTES_PER_FIRM = 250
 MAX_FIRMS = 20_000_000
 """Most firms a scenario may hold at any month (~5 GB at :data:`BYTES_PER_FIRM`)."""
 
-MAX_DESIGN_POINTS = 20_000
+MAX_DESIGN_POINTS = 50_000
 """Most points of a sweep design, sensitivity sample, ABC draw set, profile grid or discovery."""
 
 MAX_RUNS = 1_000_000

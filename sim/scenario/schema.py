@@ -181,7 +181,7 @@ class PopulationSpec(Strict):
         le=limits.MAX_FIRMS,
         description="Chain-leader/lead firms (一企一策, 链主); default 300 x total_firms/2,000,000. ASSUMPTION: 20 clusters x ~5 key chains x 2-3 leaders per chain (百链 programme, policy_instruments.csv).",
     )
-    above_scale_year_end: dict[Annotated[int, Field(ge=1900, le=2200)], Annotated[int, Field(ge=0, le=limits.MAX_FIRMS)]] = Field(
+    above_scale_year_end: dict[int, Annotated[int, Field(ge=0, le=limits.MAX_FIRMS)]] = Field(
         default_factory=lambda: {**datasets.above_scale_year_end(), 2024: 73_292, 2025: 74_611},
         description="Above-scale industrial firms at year ends; 2019-2023 reported (广东统计年鉴2024 t.12-6), 2024-2025 ASSUMPTION: +1.8%/yr as in 2022-2023. Entry of above-scale firms follows this path.",
     )
@@ -219,6 +219,8 @@ class PopulationSpec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> PopulationSpec:
+        if any(not 1900 <= year <= 2200 for year in self.above_scale_year_end):
+            raise ValueError("above_scale_year_end years must be from 1900 to 2200")
         if self.industrial_firms is not None and self.industrial_firms > self.total_firms:
             raise ValueError("industrial_firms cannot exceed total_firms")
         if self.above_scale_firms is not None:
