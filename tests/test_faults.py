@@ -781,3 +781,16 @@ def test_p7_workers_times_population_must_fit_in_memory(tmp_path, capsys) -> Non
                      "--workers", str(workers), "--out", str(tmp_path / "out"))
     assert code == 2 and "GB of memory" in _one_error_line(err)
     assert not (tmp_path / "out").exists()
+
+
+def test_p5_a_worker_killed_during_a_run_costs_no_replicate(tmp_path) -> None:
+    proc = _start_run(tmp_path)
+    kids = _workers_started(proc, 2)
+    workers = [p for p in kids if "forkserver" in " ".join(p.cmdline()) and p.ppid() != proc.pid]
+    assert workers, [" ".join(p.cmdline())[:80] for p in kids]
+    workers[0].kill()  # e.g. the out-of-memory killer
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    manifest = json.loads(next((tmp_path / "out").rglob("manifest.json")).read_text())
+    assert manifest["status"] == "complete" and manifest["replicates"]["done"] == list(range(6))
+    assert manifest["failures"] == []
