@@ -5,9 +5,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+_MAX_PART_CHARS = 1000
+"""Longest part of an error line: a hostile value or path is cut, never echoed whole."""
+
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    text = str(text)
+    if len(text) > 4 * _MAX_PART_CHARS:
+        text = text[: 4 * _MAX_PART_CHARS]
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_PART_CHARS else text[: _MAX_PART_CHARS - 3] + "..."
 
 
 class ScenarioError(Exception):

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim import datasets
+from sim.scenario import limits
 from sim.scenario.parameters import Real, label_of
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario, YearMonth
@@ -82,19 +83,19 @@ def _default_targets() -> list[TargetSpec]:
 
 class OptimizerSpec(StrictSpec):
     method: Literal["nelder-mead", "least_squares"] = "nelder-mead"
-    max_evaluations: int = Field(80, ge=1, description="Objective evaluations (each = `replicates` runs).")
+    max_evaluations: int = Field(80, ge=1, le=limits.MAX_DESIGN_POINTS, description="Objective evaluations (each = `replicates` runs).")
     start: dict[str, float] | None = Field(None, description="Start values by label; default: the base scenario's values (clipped into the box).")
 
 
 class AbcSpec(StrictSpec):
     enabled: bool = True
-    draws: int = Field(200, ge=2, description="Prior draws (Latin hypercube over the box).")
+    draws: int = Field(200, ge=2, le=limits.MAX_DESIGN_POINTS, description="Prior draws (Latin hypercube over the box).")
     accept_fraction: float = Field(0.1, gt=0, le=1, description="Fraction of draws kept (smallest distance).")
 
 
 class ProfileSpec(StrictSpec):
     enabled: bool = True
-    points: int = Field(9, ge=3, description="Grid points per parameter over its box.")
+    points: int = Field(9, ge=3, le=1000, description="Grid points per parameter over its box.")
 
 
 class CalibrationSpec(BaseScenarioSpec):
@@ -109,11 +110,21 @@ class CalibrationSpec(BaseScenarioSpec):
     targets: list[TargetSpec] = Field(default_factory=_default_targets)
     replicates: int = Field(2, ge=1, le=1000, description="Seeds per trial (the same at every trial).")
     seed: int = Field(20210706, ge=0, description="Root seed of the replicates.")
-    total_firms: int = Field(200_000, ge=1_000, description="Population simulated; counts are scaled by 2,000,000/total_firms.")
+    total_firms: int = Field(200_000, ge=1_000, le=limits.MAX_FIRMS, description="Population simulated; counts are scaled by 2,000,000/total_firms.")
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     abc: AbcSpec = Field(default_factory=AbcSpec)
     profile: ProfileSpec = Field(default_factory=ProfileSpec)
     write_scenario: str | None = Field(None, description="Also write the calibrated scenario to this file (a relative path is taken from the repository root, e.g. scenarios/calibrated.yaml; it is replaced if it exists). Default null: only the copy in the results folder.")
+
+    @model_validator(mode="after")
+    def _design_size(self) -> CalibrationSpec:
+        # Counted before anything runs: ABC draws, profile grid and optimizer trials, x seeds.
+        points = self.abc.draws + self.profile.points * len(self.parameters) + self.optimizer.max_evaluations
+        if points > limits.MAX_DESIGN_POINTS or points * self.replicates > limits.MAX_RUNS:
+            raise ValueError(f"abc.draws + profile.points x parameters + optimizer.max_evaluations = "
+                             f"{points:,} trials ({points * self.replicates:,} runs); allowed: at most "
+                             f"{limits.MAX_DESIGN_POINTS:,} trials and {limits.MAX_RUNS:,} runs")
+        return self
 
     @field_validator("parameters")
     @classmethod

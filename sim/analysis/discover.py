@@ -19,6 +19,7 @@ from sim.analysis.questions import goal_counts_many, question_scenario, scenario
 from sim.fileio import atomic_write_csv
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for
+from sim.scenario import limits
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import check_fraction, check_int
@@ -67,8 +68,8 @@ def check_discover(cfg: Scenario, params: Sequence[ParameterSpec], *, n_samples:
     """
     names = {"n_samples": "n_samples", "replicates": "replicates", "seed": "seed", "threshold": "threshold",
              **(labels or {})}
-    check_int(names["n_samples"], n_samples, 2)
-    check_int(names["replicates"], replicates, 1)
+    check_int(names["n_samples"], n_samples, 2, limits.MAX_DESIGN_POINTS)
+    check_int(names["replicates"], replicates, 1, limits.MAX_RUNS // n_samples)
     check_int(names["seed"], seed, 0)
     check_fraction(names["threshold"], threshold, upper_inclusive=True)
     check_goal_in_horizon(cfg, label)

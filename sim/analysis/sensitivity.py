@@ -47,6 +47,7 @@ from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import Job, executor_for, run_groups
+from sim.scenario import limits
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import BaseScenarioSpec, check_parameters
@@ -79,12 +80,22 @@ class SensitivitySpec(BaseScenarioSpec):
     outcomes: list[str] = Field(default_factory=lambda: ["cloud_firms", "transformed_firms", "p_cloud_goal"],
                                 description=f"Outcome columns; the model evaluator knows {', '.join(OUTCOMES)}.")
     method: Literal["morris", "sobol"] = "sobol"
-    n: int = Field(64, ge=2, description="Base sample size N (a power of two). Runs: Sobol N(d+2), Morris N(d+1) trajectories' points, times replicates.")
-    num_levels: int = Field(4, ge=2, description="Morris grid levels.")
-    replicates: int = Field(2, ge=1, description="Replicates averaged at each sample point.")
+    n: int = Field(64, ge=2, le=limits.MAX_DESIGN_POINTS, description="Base sample size N (a power of two). Runs: Sobol N(d+2), Morris N(d+1) trajectories' points, times replicates.")
+    num_levels: int = Field(4, ge=2, le=1000, description="Morris grid levels.")
+    replicates: int = Field(2, ge=1, le=limits.MAX_REPLICATES, description="Replicates averaged at each sample point.")
     seed: int = Field(20210706, ge=0, description="Seed of the SALib sampler, the bootstrap and the model replicates.")
-    total_firms: int = Field(200_000, ge=1_000, description="Population simulated; counts scaled by 2,000,000/total_firms.")
+    total_firms: int = Field(200_000, ge=1_000, le=limits.MAX_FIRMS, description="Population simulated; counts scaled by 2,000,000/total_firms.")
     conf_level: float = Field(0.95, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _design_size(self) -> SensitivitySpec:
+        # Counted before any sample is drawn: Sobol N(d+2) points, Morris N(d+1), x replicates.
+        points = self.n * (len(self.parameters) + (2 if self.method == "sobol" else 1))
+        if points > limits.MAX_DESIGN_POINTS or points * self.replicates > limits.MAX_RUNS:
+            raise ValueError(f"n = {self.n} gives {points:,} sample points and {points * self.replicates:,} "
+                             f"runs; allowed: at most {limits.MAX_DESIGN_POINTS:,} points and "
+                             f"{limits.MAX_RUNS:,} runs (sim/scenario/limits.py)")
+        return self
 
     @field_validator("n")
     @classmethod

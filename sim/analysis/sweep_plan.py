@@ -21,14 +21,15 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import Field, model_validator
 
 from sim.analysis.design import factorial_rows, lhs_rows
 from sim.errors import ScenarioError
+from sim.scenario import limits
 from sim.scenario.docs import strip
 from sim.scenario.parameters import Categorical, Integer, Parameter, Real, integer_bounds
 from sim.scenario.paths import annotation_of, assign, get_value, set_values
+from sim.scenario.safeyaml import YamlProblem, load_yaml
 from sim.scenario.schema import Scenario, month_number
 from sim.scenario.specs import BaseScenarioSpec, StrictSpec, load_spec
 
@@ -247,6 +248,17 @@ def _check_design(spec: SweepSpec, label: str) -> None:
         if spec.design == "latin_hypercube" and p.levels is not None:
             raise ScenarioError(label, f"parameters[{i}].levels", "levels is only used by design: factorial",
                                 "remove levels (a Latin hypercube samples the whole range)")
+    n_points = _design_size(spec)
+    if n_points > limits.MAX_DESIGN_POINTS:  # counted before any point is built (also --dry-run)
+        raise ScenarioError(label, "parameters" if spec.design == "factorial" else "samples",
+                            f"the design has {n_points:,} points", f"at most {limits.MAX_DESIGN_POINTS:,} "
+                            "points (sim/scenario/limits.py); fewer values or levels")
+
+
+def _design_size(spec: SweepSpec) -> int:
+    if spec.design == "factorial":
+        return math.prod(p.levels if p.is_range else len(p.values or []) for p in spec.parameters)
+    return int(spec.samples or 0)
 
 
 def _cell(text: str) -> Any:
@@ -257,7 +269,7 @@ def _cell(text: str) -> Any:
             return conv(text)
         except ValueError:
             pass
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def _read_table(spec: SweepSpec, label: str) -> tuple[list[str], list[dict[str, Any]], str | None]:
@@ -269,6 +281,9 @@ def _read_table(spec: SweepSpec, label: str) -> tuple[list[str], list[dict[str, 
         if not path.is_file():
             raise ScenarioError(label, "table", f"{spec.table!r}: no such file (looked for {path})",
                                 "a CSV file relative to the sweep file, or a list of rows")
+        if path.stat().st_size > limits.MAX_FILE_BYTES:
+            raise ScenarioError(str(path), "(file)", f"the table is larger than {limits.MAX_FILE_BYTES:,} bytes",
+                                "a smaller table (sim/scenario/limits.py)")
         try:
             with open(path, newline="", encoding="utf-8") as fh:
                 lines = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
@@ -287,7 +302,7 @@ def _read_table(spec: SweepSpec, label: str) -> tuple[list[str], list[dict[str, 
             for h, c in zip(header, line, strict=True):
                 try:
                     row[h] = _cell(c)
-                except yaml.YAMLError:
+                except YamlProblem:
                     raise ScenarioError(str(path), f"line {n}", f"{h}: {c!r} is not a valid value",
                                         "a number or a YAML value") from None
             rows.append(row)
@@ -350,6 +365,11 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
     base = spec.base_scenario(sets)
     replicates = spec.replicates if spec.replicates is not None else base.run.replicates
     seed = spec.seed if spec.seed is not None else base.run.seed
+    n_points = len(spec.table) if isinstance(spec.table, list) else None
+    if n_points is not None and n_points * replicates > limits.MAX_RUNS or \
+            spec.design != "table" and _design_size(spec) * replicates > limits.MAX_RUNS:
+        raise ScenarioError(label, "replicates", f"{replicates:,} replicates per point make more than "
+                            f"{limits.MAX_RUNS:,} runs", "fewer points or replicates (sim/scenario/limits.py)")
     data = base.model_dump(mode="json")
     data["run"].update(replicates=replicates, seed=seed)
     base = Scenario.model_validate(data)
@@ -358,6 +378,10 @@ def prepare(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
     csv_file = None
     if spec.design == "table":
         paths, rows, csv_file = _read_table(spec, label)
+        if len(rows) > limits.MAX_DESIGN_POINTS or len(rows) * replicates > limits.MAX_RUNS:
+            raise ScenarioError(csv_file or label, "table", f"the table has {len(rows):,} rows "
+                                f"({len(rows) * replicates:,} runs)", f"at most {limits.MAX_DESIGN_POINTS:,} "
+                                f"points and {limits.MAX_RUNS:,} runs (sim/scenario/limits.py)")
         for j, path in enumerate(paths):
             if csv_file is not None:
                 _check_path(data, path, csv_file, "line 1", f"column {j + 1}: ")

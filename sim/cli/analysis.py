@@ -102,7 +102,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from sim.analysis.calibration import scenario_target, spec_write_path
 
     write = False if args.no_write_scenario else args.write_scenario
-    target = scenario_target(spec, write, True)
+    target = scenario_target(spec, write, True, results_root=args.out, force=args.force)
     if target is not None and target.is_dir():
         raise ScenarioError("--write-scenario" if args.write_scenario else label, "write_scenario",
                          f"{target} is a folder", "a YAML file path, e.g. scenarios/calibrated.yaml")
@@ -116,7 +116,8 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     executor = choose_executor(args, batch, problem.config)
 
     def call(folder: Path):
-        return calibrate(spec, out_dir=folder, seed=args.seed, write_scenario=write, progress=say,
+        return calibrate(spec, out_dir=folder, seed=args.seed, progress=say,
+                         write_scenario=target if target is not None else False,
                          executor=executor)
 
     def summarize(res):
@@ -340,9 +341,11 @@ def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
 def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from sim.analysis.discover import DEFAULT_SWEEP, check_discover, discover
+    from sim.scenario import limits
     from sim.scenario.specs import check_int
 
-    check_int("--samples", args.samples, 2)
+    check_int("--samples", args.samples, 2, limits.MAX_DESIGN_POINTS)
+    check_int("--replicates", args.replicates, 1, limits.MAX_RUNS // args.samples)
     check_int("--seed", args.seed, 0)
     sc = _question_scenario(args, goal=True)
     check_discover(sc, DEFAULT_SWEEP, n_samples=args.samples, replicates=args.replicates, seed=args.seed,

@@ -31,15 +31,18 @@ def command_line(argv: Sequence[str] | None) -> str:
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.runs.results import RunFolder
+    from sim.runs.results import RunFolder, read_resolved_scenario
     from sim.runs.runner import resolve_scenario, run_scenario
 
     if args.scenario is None and args.resume is None:
         raise UsageError("give a SCENARIO (file or shipped name) or --resume FOLDER")
     # Validate the scenario first: nothing is written for bad input.
     if args.resume is not None:
-        sc = resolve_scenario(args.scenario, seed=args.seed, overrides=args.overrides) if args.scenario else None
-        rf = RunFolder.reopen(args.resume, sc)
+        given = args.scenario
+        if given is None and (args.overrides or args.seed is not None):
+            given = read_resolved_scenario(args.resume)  # --set/--seed must leave the scenario unchanged
+        given_sc = resolve_scenario(given, seed=args.seed, overrides=args.overrides) if given else None
+        rf = RunFolder.reopen(args.resume, given_sc)
         planned = args.replicates if args.replicates is not None else rf.manifest["replicates"]["planned"]
         sc = resolve_scenario(rf.scenario, replicates=planned)
         n_runs = planned - len([r for r in rf.done() if r < planned])
@@ -50,7 +53,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     executor = choose_executor(args, n_runs, sc)
     try:
         if args.resume is not None:
-            result = run_scenario(args.scenario and sc, replicates=args.replicates,
+            result = run_scenario(given_sc, replicates=args.replicates,
                                   executor=executor, resume=args.resume, figures=not args.no_figures,
                                   progress=args.progress, command=command_line(argv))
         else:

@@ -21,12 +21,14 @@ is created.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Sequence
 
 from sim.cli.analysis import ANALYSIS_COMMANDS
 from sim.cli.commands import (
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -45,8 +47,13 @@ from sim.errors import ScenarioError
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     from sim.runs.executors import ExecutorError
+    from sim.runs.lifecycle import terminate_as_interrupt
     from sim.runs.runner import Interrupted
 
+    terminate_as_interrupt()  # SIGTERM/SIGHUP stop the workers like Ctrl-C: no orphans
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("GDCLOUD_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -82,6 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `gdcloud schema | head`
         return EXIT_OK
+    except OSError as exc:  # disk full, file too large, read-only or vanished folder...
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print_error(f"{where}{exc.strerror or exc} (the results written so far are kept; run with "
+                    "--debug for the traceback)")
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user unless --debug
+        if debug:
+            raise
+        print_error(f"unexpected {type(exc).__name__}: {str(exc)[:300]} (run with --debug for the traceback)")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

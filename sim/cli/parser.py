@@ -30,6 +30,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+def out_dir(text: str) -> Path:
+    """``--out``: a folder (created when needed); an existing file is refused (exit code 2)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"--out {text!r:.200} is a file, not a folder")
+    return path
+
+
+def scheduler_address(text: str) -> str:
+    """``--address``: a Dask scheduler address ``[tcp|tls|ucx|ws|wss]://HOST:PORT``."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text if "://" in text else f"tcp://{text}")
+        ok = parts.scheme in ("tcp", "tls", "ucx", "ws", "wss") and bool(parts.hostname) and parts.port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{text!r:.200} is not a scheduler address such as "
+                                         "tcp://10.0.0.5:8786")
+    return text
+
+
 def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
     p.add_argument("--replicates", "-n", type=int, metavar="N",
                    help="number of replicates (overrides run.replicates)")
@@ -37,7 +60,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one scenario value, e.g. --set policies.vouchers.scale=2 "
                         "(repeatable; values are read as YAML)")
-    p.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+    p.add_argument("--out", type=out_dir, default="results", metavar="DIR",
                    help="folder under which <scenario>/<timestamp>-<hash>/ is created "
                         "(default: results)")
     p.add_argument("--executor", choices=("serial", "processes", "dask"),
@@ -45,7 +68,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
     p.add_argument("--workers", "-j", type=int, metavar="N",
                    help="worker processes (default: CPUs available, at most one per replicate "
                         "and as many as memory allows)")
-    p.add_argument("--address", metavar="tcp://HOST:PORT",
+    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
                    help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
     if resume:
         p.add_argument("--resume", type=Path, metavar="FOLDER",
@@ -67,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sim import __version__
 
     parser.add_argument("--version", action="version", version=f"gdcloud-sim {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an unexpected error (also anywhere on "
+                             "the command line, or GDCLOUD_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("run", help="run the replicates of one scenario and save the results",
@@ -114,14 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "write nothing")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one value of the base scenario (repeatable; values are read as YAML)")
-    p.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+    p.add_argument("--out", type=out_dir, default="results", metavar="DIR",
                    help="folder under which sweep/<timestamp>-<hash>/ is created (default: results)")
     p.add_argument("--executor", choices=("serial", "processes", "dask"),
                    help="where runs go (default: processes, or serial for a single run)")
     p.add_argument("--workers", "-j", type=int, metavar="N",
                    help="worker processes (default: CPUs available, at most one per run and as many as "
                         "memory allows)")
-    p.add_argument("--address", metavar="tcp://HOST:PORT",
+    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
                    help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
     p.add_argument("--no-figures", action="store_true", help="do not write figures/sweep.png")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -168,7 +194,7 @@ def _add_common_analysis(p: argparse.ArgumentParser, *, overrides: bool, progres
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                        help="override one scenario value, e.g. --set time.end=2023-12 (repeatable; "
                             "values are read as YAML)")
-    p.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+    p.add_argument("--out", type=out_dir, default="results", metavar="DIR",
                    help="folder under which <command>/<timestamp>-<hash>/ is created (default: results)")
     if progress:
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -195,7 +221,7 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", "-j", type=int, metavar="N",
                    help="worker processes (default: CPUs available, at most one per run that can go at "
                         "once and as many as memory allows)")
-    p.add_argument("--address", metavar="tcp://HOST:PORT",
+    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
                    help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
 
 
@@ -227,6 +253,9 @@ def _add_analysis_parsers(sub) -> None:
     where.add_argument("--no-write-scenario", action="store_true",
                        help="write the calibrated scenario only into the results folder, even if the spec "
                             "sets write_scenario")
+    p.add_argument("--force", action="store_true",
+                   help="let the spec's write_scenario replace a file outside the spec's folder, the "
+                        "scenarios folder and --out (refused otherwise)")
     _add_common_analysis(p, overrides=False)
 
     p = sub.add_parser(

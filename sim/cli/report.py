@@ -74,6 +74,9 @@ def _month(value: object) -> str:
 
 
 def print_failures(result) -> None:
+    figures_error = (result.manifest or {}).get("figures_error")
+    if figures_error:
+        print(f"error: the figures could not be written: {figures_error}", file=sys.stderr)
     f = result.failures
     if f.empty:
         return

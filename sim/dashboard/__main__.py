@@ -1,7 +1,8 @@
 """``python -m sim.dashboard [--host H] [--port P] [--dev] [more solara run options]``.
 
 Serves the dashboard with ``solara run sim.dashboard.app`` on http://127.0.0.1:8765 (local
-only; pass ``--host 0.0.0.0`` deliberately to expose it). Production mode by default: no file
+only; pass ``--host 0.0.0.0`` deliberately to expose it). The WebSocket is accepted only from
+the page's own origin or those given with ``--allow-origin`` (:mod:`sim.dashboard.guard`). Production mode by default: no file
 watching, no call-home or version check; ``--dev`` turns on Solara's auto-reload for development. Solara's
 usage telemetry is switched off unless ``SOLARA_TELEMETRY_MIXPANEL_ENABLE`` is set.
 """
@@ -19,7 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     ap.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     ap.add_argument("--dev", action="store_true", help="development mode: reload when the code changes")
+    ap.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                    help="also accept the WebSocket from this origin, e.g. https://dash.example.org "
+                         "behind a proxy (repeatable; default: only the page's own origin)")
     args, rest = ap.parse_known_args(argv)
+    if args.allow_origin:
+        known = [o for o in os.environ.get("GDCLOUD_DASHBOARD_ORIGINS", "").split(",") if o]
+        os.environ["GDCLOUD_DASHBOARD_ORIGINS"] = ",".join(known + args.allow_origin)
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:

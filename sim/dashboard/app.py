@@ -8,12 +8,13 @@ lever takes effect when *Reset* is pressed (a new model is built); *Step* advanc
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import solara
 from mesa.visualization import SolaraViz
 
-from sim.dashboard import figures
+from sim.dashboard import figures, guard
 from sim.dashboard.core import LEVERS, DashboardModel, default_levers
 
 TITLE = "Guangdong enterprises on the cloud, 2021-2025: scenario dashboard"
@@ -40,6 +41,8 @@ CSS = """
 .gd-note { font-size: 12px; color: #555; }
 .gd-bar { height: 6px; background: #e6e6e6; border-radius: 3px; margin: 3px 0; overflow: hidden; }
 .gd-bar > div { height: 100%; }
+.gd-error { font-size: 13px; color: #a00000; background: #fff0f0; border: 1px solid #e0b0b0;
+    border-radius: 4px; padding: 4px 8px; margin: 0 0 8px 0; }
 .gd-text { font-size: 12.5px; color: #444; margin: 10px 0 0 0; line-height: 1.4; }
 /* Panels: figures shrink to their grid cell instead of overflowing it. */
 .vue-grid-item img.widget-image { max-width: 100%; max-height: 100%; height: auto; object-fit: contain; }
@@ -109,8 +112,9 @@ def status_html(model: DashboardModel) -> str:
         _tile("Voucher money granted", f"CNY {spend / scale / 1e6:,.0f} m", "since the start", None, "#444444"),
     ))
     chain = f"on, x {lv['chain_leader_strength']:g}" if lv["chain_leaders_on"] else "off"
+    refused = "".join(f'<p class="gd-error">{html.escape(m)}</p>' for m in getattr(model, "input_messages", []))
     return f"""
-<div class="gd-status" data-model="{model.serial}">
+<div class="gd-status" data-model="{model.serial}">{refused}
   <div class="gd-month" data-month="{model.month}">{figures.month_label(model.dates[model.month])}
     <span>month {model.month} of {model.n_months}</span></div>
   <div class="gd-tiles">{tiles}</div>
@@ -153,6 +157,9 @@ COMPONENTS = [Status, CloudChart, TransformedChart, ClusterChart, NetworkChart, 
 
 def new_model() -> DashboardModel:
     return DashboardModel(**default_levers())
+
+
+guard.install_origin_check()  # the server this module is loaded into accepts only its own origin
 
 
 @solara.component

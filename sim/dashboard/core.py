@@ -24,6 +24,7 @@ from sim.analysis.outcomes import scaled_goals
 from sim.core.model import CHURNED, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
 from sim.core.policies import N_CLUSTERS, cell_grid
 from sim.core.population import DEFAULT_TOTAL_FIRMS, NEVER
+from sim.dashboard import guard
 from sim.scenario.parameters import Categorical, Integer, Parameter, Real
 from sim.scenario.paths import get_value
 from sim.scenario.schema import Scenario
@@ -177,6 +178,10 @@ class DashboardModel(CloudAdoptionModel):
                 levers[key] = value
             else:
                 extra[key] = value
+        # The page's values are not trusted: checked on the server, refused ones shown as messages.
+        levers, self.input_messages = guard.check_levers(LEVERS, levers, config)
+        levers["total_firms"], busy = guard.admit(self, levers["total_firms"], DEFAULT_POPULATION)
+        self.input_messages += [busy] if busy else []
         self.levers = levers
         self.serial = next(_SERIAL)  # tells a page (and a test) that Reset built a new model
         super().__init__(config, **lever_overrides(**levers), **extra)

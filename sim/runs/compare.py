@@ -45,6 +45,7 @@ from sim.runs.runner import (
     ScenarioLike,
     execute_jobs,
     finish_jobs,
+    record_write_error,
     resolve_scenario,
     scenario_figures,
 )
@@ -168,6 +169,9 @@ def compare_scenarios(
         >>> list(cmp.differences["outcome"].unique())[:2]
         ['cloud_firms', 'transformed_firms']
     """
+    if isinstance(scenarios, str | Path | Scenario | dict):  # a str would be read letter by letter
+        raise ScenarioError("(arguments)", "scenarios", f"got one {type(scenarios).__name__}, not a list",
+                            "a list of two or more scenarios, e.g. ['baseline', 'no_policy']")
     if len(scenarios) < 2:
         raise ScenarioError("(arguments)", "scenarios", f"got {len(scenarios)} scenario(s)",
                             "two or more scenarios (the first is the reference)")
@@ -193,6 +197,9 @@ def compare_scenarios(
                                          start=job.start)
         try:
             execute_jobs(jobs, ex, progress, "compare")
+        except OSError as exc:
+            record_write_error(jobs, exc)
+            raise
         except KeyboardInterrupt as exc:
             for job in jobs:
                 job.finish(figures=False, interrupted=True)

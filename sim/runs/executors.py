@@ -22,11 +22,12 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing
 import os
-import signal
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
+
+from sim.runs.lifecycle import worker_init
 
 ResultCallback = Callable[[Any], None]
 ErrorCallback = Callable[[Any, BaseException], None]
@@ -113,11 +114,6 @@ class SerialExecutor(Executor):
             on_result(result)
 
 
-def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C is handled by the parent, which stops the workers itself."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def default_workers() -> int:
     """Worker processes to use by default: the CPUs this process may use (at least 1)."""
     try:
@@ -169,38 +165,64 @@ class ProcessExecutor(Executor):
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=ctx,
-                initializer=_ignore_sigint,
+                initializer=worker_init,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
     def map(self, fn, specs, on_result, on_error=None):
-        specs = list(specs)
-        if not specs:
-            return
-        pool = self._ensure_pool()
-        pending: dict[Future, Any] = {}
+        """See :meth:`Executor.map`. A worker that dies breaks the whole pool, failing every run
+        in flight; those runs are retried once: the ones that may have been running when it died
+        (the oldest ``workers + 1`` in flight) each alone in a fresh pool, so that only the run
+        that kills its worker again is reported to ``on_error``; the others simply run again."""
+        todo = list(enumerate(specs))
+        suspects: list[tuple[int, Any]] = []
         try:
-            for spec in specs:
-                pending[pool.submit(fn, spec)] = spec
+            while todo or suspects:
+                if suspects:
+                    index, spec = suspects.pop(0)  # alone: a second death is its own
+                    self._run_batch(fn, [(index, spec)], on_result, on_error, retried=True)
+                    continue
+                batch, todo = todo, []
+                broken = self._run_batch(fn, batch, on_result, on_error, retried=False)
+                if broken:
+                    suspects = broken[: self.workers + 1]
+                    todo = broken[self.workers + 1:]
+        except BaseException:
+            self._terminate()
+            raise
+
+    def _run_batch(self, fn, batch, on_result, on_error, *, retried: bool) -> list[tuple[int, Any]]:
+        """Run a batch; returns the runs lost to a dead worker (in submission order) unless
+        ``retried`` (then they are reported to ``on_error``)."""
+        pool = self._ensure_pool()
+        pending: dict[Future, tuple[int, Any]] = {}
+        lost: list[tuple[int, Any]] = []
+        try:
+            for item in batch:
+                pending[pool.submit(fn, item[1])] = item
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    spec = pending.pop(fut)
+                for fut in sorted(done, key=lambda f: pending[f][0]):
+                    item = pending.pop(fut)
                     try:
                         result = fut.result()
                     except Exception as exc:  # noqa: BLE001 - reported as data
+                        if _broken(exc) and not retried:
+                            lost.append(item)
+                            continue
                         if on_error is None:
                             raise
-                        on_error(spec, exc)
-                        if _broken(exc):
-                            self._pool = None  # a dead worker breaks the pool; start a new one
+                        on_error(item[1], exc)
                         continue
                     on_result(result)
         except BaseException:
             for fut in pending:
                 fut.cancel()
-            self._terminate()
             raise
+        if lost or retried and self._pool is not None and getattr(self._pool, "_broken", False):
+            self._terminate()  # a dead worker breaks the pool; the next batch starts a new one
+        return sorted(lost)
 
     def _terminate(self) -> None:
         """Stop the workers now (used on Ctrl-C or an error: running replicates are abandoned)."""

@@ -98,7 +98,31 @@ def sized_executor(executor: str | None, workers: int | None, address: str | Non
             workers = max(1, min(workers, fit))
         except Exception:  # noqa: BLE001 - memory is only a hint
             pass
+    if address is None:
+        check_memory(scenario, workers if name != "serial" else 1)
     return make_executor(name, workers=workers, address=address)
+
+
+def check_memory(scenario: Scenario, workers: int | None) -> None:
+    """Refuse a local run whose workers cannot all fit in the memory available now (the rule of
+    sim/scenario/limits.py: the schema caps one run; this caps the run times the workers).
+
+    Raises:
+        ExecutorError: The workers need more memory than is available.
+    """
+    from sim.runs.executors import ExecutorError
+
+    try:
+        import psutil
+
+        available_gb = psutil.virtual_memory().available / 1e9
+    except Exception:  # noqa: BLE001 - no measurement, no refusal
+        return
+    need_gb = estimated_worker_gb(scenario) * (workers or 1)
+    if need_gb > available_gb:
+        raise ExecutorError(f"{workers or 1} worker(s) of this scenario need about {need_gb:.1f} GB of memory, "
+                            f"{available_gb:.1f} GB are available; use fewer --workers or a smaller "
+                            "population.total_firms")
 
 
 @contextmanager

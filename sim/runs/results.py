@@ -21,17 +21,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
+from pydantic import ValidationError
 
 from sim.core.outputs import FLOAT_METRICS, INT_METRICS, TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write, atomic_write_text
+from sim.runs import integrity
 from sim.runs.rundir import (
     MANIFEST,
     atomic_write_json,
@@ -42,7 +44,7 @@ from sim.runs.rundir import (
     read_manifest,
     utc_now,
 )
-from sim.scenario.loader import resolved_yaml, scenario_hash
+from sim.scenario.loader import read_yaml_file, resolved_yaml, scenario_hash
 from sim.scenario.schema import Scenario, month_number
 
 FLOAT_FORMAT = "%.2f"
@@ -56,6 +58,10 @@ SUMMARY = "summary.csv"
 FAILURES = "failures.csv"
 FIGURES = "figures"
 REPLICATES = "replicates"
+
+MANIFEST_INTERVAL_S = 1.0
+"""The manifest (with the replicates' checksums) is rewritten at most this often while
+replicates finish, and always at the end of a session: a crash costs at most this much work."""
 
 FAILURE_COLUMNS: list[str] = ["replicate", "seed_entropy", "seed_spawn_key", "error_type",
                               "message", "traceback"]
@@ -132,7 +138,14 @@ def read_resolved_scenario(folder: Path) -> Scenario:
     if not path.is_file():
         raise ScenarioError(str(folder), "(folder)", f"not a results folder (no {RESOLVED})",
                             "a folder written by `gdcloud run`")
-    return Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    data = read_yaml_file(path, "the scenario a run used, written by gdcloud")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        raise ScenarioError(str(path), where, f"not a valid scenario: {first['msg']}",
+                            "the scenario.resolved.yaml written by gdcloud (do not edit it)") from None
 
 
 class RunFolder:
@@ -145,6 +158,33 @@ class RunFolder:
         self.path = Path(folder)
         self.scenario = scenario
         self.manifest = manifest
+        self.manifest.setdefault("replicate_sha256", {})
+        self._lock: integrity.FolderLock | None = None
+        self._manifest_written = 0.0
+
+    def lock(self) -> None:
+        """Take the folder's writer lock (see :class:`sim.runs.integrity.FolderLock`), clean the
+        temporary files an interrupted write left, and forget replicate files whose bytes do not
+        match their recorded checksum (they are run again).
+
+        Raises:
+            ScenarioError: Another process is writing the folder.
+        """
+        if self._lock is None:
+            self._lock = integrity.FolderLock(self.path).acquire()
+        integrity.remove_stale_tmp([self.path, self.path / REPLICATES, self.path / FIGURES])
+        files = {r: replicate_file(self.path, r) for r in replicates_on_disk(self.path)}
+        _, bad = integrity.verified_replicates(files, self.manifest["replicate_sha256"])
+        for r in bad:  # truncated, edited or never recorded: not a finished result
+            with contextlib.suppress(OSError):
+                files[r].unlink()
+            self.manifest["replicate_sha256"].pop(str(r), None)
+        self.manifest["replicates_rejected"] = sorted(set(self.manifest.get("replicates_rejected", [])) | set(bad))
+
+    def unlock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     # -- opening
 
@@ -169,6 +209,7 @@ class RunFolder:
         )
         manifest["command"] = None  # set by each session
         rf = cls(folder, scenario, manifest)
+        rf._lock = integrity.FolderLock(folder).acquire()
         rf.write_manifest()
         return rf
 
@@ -206,13 +247,16 @@ class RunFolder:
     # -- progress
 
     def done(self) -> list[int]:
-        """Replicates whose time series is on disk."""
-        return replicates_on_disk(self.path)
+        """Replicates whose time series is on disk with its checksum recorded (verified by
+        :meth:`lock` when a folder is resumed)."""
+        sums = self.manifest.get("replicate_sha256", {})
+        return [r for r in replicates_on_disk(self.path) if str(r) in sums]
 
     def begin_session(self, *, replicates: list[int], command: str | None,
                       executor: dict[str, Any], start: dt.datetime) -> None:
         m = self.manifest
         m["status"] = "running"
+        m.pop("error", None)
         m["replicates"]["planned"] = self.scenario.run.replicates
         if m.get("start_time") is None:
             m["start_time"] = iso(start)
@@ -228,11 +272,16 @@ class RunFolder:
 
     def write_replicate(self, replicate: int, ts: pd.DataFrame, wall_time_s: float) -> Path:
         """Write one finished replicate's time series (atomically)."""
-        path = atomic_write_text(replicate_file(self.path, replicate), timeseries_csv(ts))
+        text = timeseries_csv(ts)
+        path = atomic_write_text(replicate_file(self.path, replicate), text)
         self.manifest["replicate_wall_time_s"][str(replicate)] = round(wall_time_s, 3)
+        self.manifest["replicate_sha256"][str(replicate)] = integrity.text_sha256(text)
+        if time.monotonic() - self._manifest_written > MANIFEST_INTERVAL_S:
+            self.write_manifest()  # a replicate counts as done once its checksum is on disk
         return path
 
     def write_manifest(self) -> Path:
+        self._manifest_written = time.monotonic()
         return atomic_write_json(self.path / MANIFEST, self.manifest)
 
     def end_session(self, *, status: str, start: dt.datetime, failures: list[dict[str, Any]],
@@ -251,6 +300,7 @@ class RunFolder:
         m["wall_time_s"] = round(sum(s["wall_time_s"] or 0.0 for s in m["sessions"]), 3)
         m["files"] = folder_files(self.path, skip_dirs=(REPLICATES,))
         self.write_manifest()
+        self.unlock()
 
     def write_failures(self, failures: list[dict[str, Any]]) -> None:
         path = self.path / FAILURES
@@ -335,8 +385,9 @@ class ScenarioResult:
 
     @property
     def ok(self) -> bool:
-        """True if every planned replicate finished."""
-        return self.failures.empty and len(self.replicates_done) == self.scenario.run.replicates
+        """True if every planned replicate finished (and its figures, if asked for, were written)."""
+        return (self.failures.empty and len(self.replicates_done) == self.scenario.run.replicates
+                and "figures_error" not in (self.manifest or {}))
 
     def provincial(self) -> pd.DataFrame:
         """The provincial rows of the time series (one per replicate and month)."""

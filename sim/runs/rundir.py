@@ -35,6 +35,8 @@ from typing import Any
 
 from sim.errors import RunsFailed, ScenarioError
 from sim.fileio import atomic_write_text
+from sim.runs import integrity
+from sim.scenario import limits
 
 MANIFEST = "manifest.json"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -58,9 +60,17 @@ def iso(t: dt.datetime) -> str:
 
 def new_run_folder(root: Path, name: str, short_hash: str, now: dt.datetime | None = None) -> Path:
     """Create ``root/<name>/<timestamp>-<short hash>/`` (adding ``-2``, ``-3``... if taken)."""
+    problem = limits.name_problem(name)
+    if problem:  # names are validated by the schema; this guards every other caller
+        raise ScenarioError(str(root), "name", f"{name!r:.80} is {problem}",
+                            "a short name such as baseline or vouchers_doubled")
     stamp = (now or utc_now()).strftime(TIMESTAMP_FORMAT)
     parent = Path(root) / name
-    parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only file system, no permission, a file in the way
+        raise ScenarioError(str(root), "(folder)", f"cannot create {parent}: {exc.strerror or exc}",
+                            "a writable results folder (--out DIR)") from exc
     base = f"{stamp}-{short_hash}"
     for i in range(1, 10_000):
         folder = parent / (base if i == 1 else f"{base}-{i}")
@@ -178,9 +188,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise ScenarioError(str(folder), "(folder)", f"not a results folder (no {MANIFEST})",
                             "a folder written by `gdcloud run`, e.g. results/baseline/20250101T000000Z-0123456789")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScenarioError(str(path), "(file)", f"unreadable manifest: {exc}", "a JSON manifest written by gdcloud") from exc
+    return integrity.check_manifest(data, path)
 
 
 # --------------------------------------------------------------------------- analysis folders

@@ -22,6 +22,7 @@ public ``sim.run``; its code checks every input before the folder is created, th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -50,6 +51,7 @@ from sim.runs.results import (
     failures_frame,
     goals_evaluated,
     normalise_timeseries,
+    read_resolved_scenario,
     read_timeseries,
     summarize_scenario,
 )
@@ -267,8 +269,12 @@ class ScenarioJob:
             return None  # type: ignore[return-value]
         done = rf.done()
         rf.write_failures(failures)
+        rf.manifest.pop("figures_error", None)
         summ = None
         ts = _empty_timeseries()
+        if not done:  # no replicate: files of an earlier session must not pass for this one
+            for name in (TIMESERIES, SUMMARY):
+                (rf.path / name).unlink(missing_ok=True)
         if done:
             concatenate_replicate_files(rf.path, done, rf.path / TIMESERIES)
             ts = read_timeseries(rf.path / TIMESERIES)
@@ -283,7 +289,7 @@ class ScenarioJob:
                     rf.manifest["figures"] = [str(p.relative_to(rf.path)) for p in made]
                 except Exception as exc:  # noqa: BLE001 - figures must not lose the results
                     rf.manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
-        complete = not failures and len(done) == sc.run.replicates
+        complete = not failures and len(done) == sc.run.replicates and "figures_error" not in rf.manifest
         rf.end_session(status="complete" if complete else "failed", start=self.start, failures=failures)
         return ScenarioResult(sc, ts, summ, failures_frame(failures), rf.path, rf.manifest)
 
@@ -374,13 +380,20 @@ def run_scenario(
     """
     # 1. Everything that can be wrong with the input is checked before anything is written.
     if resume is not None:
+        if scenario is None and (overrides or seed is not None):
+            scenario = read_resolved_scenario(Path(resume))  # --set/--seed must leave it unchanged
         if scenario is not None:
             scenario = resolve_scenario(scenario, seed=seed, overrides=overrides)
         rf: RunFolder | None = RunFolder.reopen(Path(resume), scenario)
         planned = replicates if replicates is not None else rf.manifest["replicates"]["planned"]
+        rf.lock()  # one writer at a time; replicate files that fail their checksum are dropped
+        done = set(rf.done())
+        if done and planned <= max(done):
+            rf.unlock()
+            raise ScenarioError(str(resume), "replicates", f"{planned} planned, but replicates up to "
+                                f"{max(done)} are already done", f"at least {max(done) + 1} replicates")
         sc = resolve_scenario(rf.scenario, replicates=planned)
         rf.scenario = sc
-        done = set(rf.done())
         todo = [r for r in range(sc.run.replicates) if r not in done]
     else:
         if scenario is None:
@@ -393,9 +406,7 @@ def run_scenario(
     try:
         ex.start()
         # 2. Then the folder is created (or reopened) and the replicates run.
-        if resume is not None:
-            rf.remove_final_files()
-        elif save:
+        if resume is None and save:
             rf = RunFolder.create(Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR, sc)
         job = ScenarioJob(sc, sc.name, rf, todo)
         if rf is not None:
@@ -406,6 +417,9 @@ def run_scenario(
         except KeyboardInterrupt as exc:
             job.finish(figures=False, interrupted=True)
             raise Interrupted([rf.path] if rf is not None else []) from exc
+        except OSError as exc:  # disk full, file too large...: the manifest says so
+            record_write_error([job], exc)
+            raise
     finally:
         if owned:
             ex.close()
@@ -418,6 +432,9 @@ def finish_jobs(jobs: list[ScenarioJob], figures: bool) -> dict[str, ScenarioRes
     try:
         for job in jobs:
             out[job.label] = job.finish(figures=figures)
+    except OSError as exc:
+        record_write_error([j for j in jobs if j.label not in out], exc)
+        raise
     except KeyboardInterrupt as exc:
         folders = []
         for job in jobs:
@@ -431,6 +448,22 @@ def finish_jobs(jobs: list[ScenarioJob], figures: bool) -> dict[str, ScenarioRes
     return out
 
 
+def record_write_error(jobs: list[ScenarioJob], exc: OSError) -> None:
+    """Best effort: mark the folders failed with the error (the disk may refuse this too, then
+    the manifest keeps saying ``running`` and ``--resume`` completes the folder later)."""
+    for job in jobs:
+        rf = job.folder
+        if rf is None:
+            continue
+        rf.manifest["status"] = "failed"
+        rf.manifest["error"] = f"{type(exc).__name__}: {exc}"
+        if rf.manifest.get("sessions"):
+            rf.manifest["sessions"][-1]["status"] = "failed"
+        with contextlib.suppress(OSError):
+            rf.write_manifest()
+        rf.unlock()
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a run: finished replicates are saved in ``folders`` (resume them later)."""
 
@@ -441,5 +474,6 @@ class Interrupted(KeyboardInterrupt):
 
 __all__ = [
     "ReplicateRun", "ReplicateResult", "run_one", "Interrupted", "run_scenario", "resolve_scenario",
-    "ScenarioJob", "execute_jobs", "finish_jobs", "scenario_figures", "DEFAULT_RESULTS_DIR",
+    "ScenarioJob", "execute_jobs", "finish_jobs", "scenario_figures", "record_write_error",
+    "DEFAULT_RESULTS_DIR",
 ]

@@ -13,8 +13,10 @@ Merging is key by key inside schema sections; lists and free-form mappings (such
 A section written with no value (``policies:`` followed only by comments) leaves the section as
 it is. ``name`` is never inherited: it is the file's own ``name`` or else the file stem.
 ``description`` is inherited from the parent when the file sets none. ``extends`` is a path
-relative to the file, or the name of a shipped scenario (``baseline``). YAML is read with
-``yaml.safe_load`` only. Every problem is raised as :class:`sim.errors.ScenarioError`, whose
+relative to the file, or the name of a shipped scenario (``baseline``); it must name a
+``.yaml``/``.yml`` file whose top-level keys are scenario keys (no other file's keys are echoed).
+YAML is read with :func:`sim.scenario.safeyaml.load_yaml` only (safe tags; a key written twice,
+deep nesting and alias bombs are errors). Every problem is raised as :class:`sim.errors.ScenarioError`, whose
 ``str()`` is one line naming the file (or ``--set key=value``), the key path and what is allowed.
 """
 
@@ -31,9 +33,11 @@ from typing import Any
 import yaml
 
 from sim.errors import ScenarioError
+from sim.scenario import limits
 from sim.scenario.docs import child_annotation, model_class, strip
 from sim.scenario.locations import scenarios_dir
 from sim.scenario.paths import assign
+from sim.scenario.safeyaml import YamlProblem, load_yaml
 from sim.scenario.schema import Scenario
 from sim.scenario.validation import Loc, validate
 
@@ -185,26 +189,27 @@ def extends_chain(path: str | Path) -> list[Path]:
 
 
 def read_yaml_file(path: Path, allowed_top: str) -> Any:
-    """Parse a YAML file with ``yaml.safe_load``; unreadable, invalid or empty files are one-line
-    :class:`ScenarioError` s naming the file and the line (``allowed_top`` says what the file
-    should hold, for the empty-file message)."""
+    """Parse a YAML file with :func:`sim.scenario.safeyaml.load_yaml`; unreadable, oversized,
+    invalid or empty files, duplicate keys and alias bombs are one-line :class:`ScenarioError` s
+    naming the file and the line (``allowed_top`` says what the file should hold, for the
+    empty-file message)."""
     label = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(limits.MAX_FILE_BYTES + 1)
+        if len(raw) > limits.MAX_FILE_BYTES:
+            raise ScenarioError(label, "(file)", f"the file is larger than {limits.MAX_FILE_BYTES:,} bytes",
+                                "a scenario or spec file of at most that size")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(
             label, "(file)", f"cannot read the file: {exc}", "a UTF-8 YAML file"
         ) from exc
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        detail = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        data = load_yaml(text)
+    except YamlProblem as exc:
         raise ScenarioError(
-            label, where, detail, "YAML 'key: value' lines indented with spaces"
+            label, exc.where, exc.message, "YAML 'key: value' lines indented with spaces, each key once"
         ) from exc
     if data is None:
         raise ScenarioError(label, "(top level)", "the file is empty", allowed_top)
@@ -234,7 +239,13 @@ def _read_chain(path: Path, chain: list[Path]) -> list[tuple[str, dict[str, Any]
             "circular extends: " + " -> ".join(names),
             "a chain of files that ends in a file without 'extends'",
         )
+    if chain and path.suffix.lower() not in (".yaml", ".yml"):
+        _not_a_scenario(path, chain[-1], "it is not a .yaml/.yml file")
     data = _read_yaml(path)
+    if chain:
+        foreign = sum(1 for key in data if key not in {"extends", *Scenario.model_fields})
+        if foreign:
+            _not_a_scenario(path, chain[-1], f"{foreign} top-level key(s) are not scenario keys")
     parent = data.pop("extends", None)
     layers: list[tuple[str, dict[str, Any]]] = []
     if parent is not None:
@@ -247,6 +258,15 @@ def _read_chain(path: Path, chain: list[Path]) -> list[tuple[str, dict[str, Any]
             )
         layers = _read_chain(_parent_path(path, parent.strip(), names), [*chain, path])
     return [*layers, (str(path), data)]
+
+
+def _not_a_scenario(path: Path, child: Path, why: str) -> None:
+    """An extended file must be a scenario file; its keys are not shown (it may be any readable
+    file, and its content is not the user's to see through an error message)."""
+    raise ScenarioError(
+        str(child), "extends", f"{path} is not a scenario file ({why})",
+        "a scenario file (.yaml) with the keys extends, " + ", ".join(Scenario.model_fields),
+    )
 
 
 def _parent_path(child: Path, ref: str, names: list[str]) -> Path:
@@ -323,13 +343,12 @@ def _parse_one(text: str) -> tuple[str, object, str]:
             label, "(override)", "missing key before '='", "key.path=value, e.g. run.replicates=5"
         )
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc)
+        value = load_yaml(raw)
+    except YamlProblem as exc:
         raise ScenarioError(
             label,
             key,
-            f"value is not valid YAML: {problem}",
+            f"value is not valid YAML: {exc.message}",
             "a YAML value such as 5, 0.3, true, [a, b], null",
         ) from exc
     return key, value, label

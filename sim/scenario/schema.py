@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Literal
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim import datasets
+from sim.scenario import limits
 
 _YM = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -64,10 +75,28 @@ ClusterList = Annotated[list[str], AfterValidator(_check_clusters)]
 Rate = Annotated[float, Field(ge=0.0, le=100.0)]
 
 
-class Strict(BaseModel):
-    """Base for every scenario section: unknown keys are errors, values are re-checked on set."""
+def _accepts_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_accepts_bool(a) for a in get_args(annotation))
+    return False
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+class Strict(BaseModel):
+    """Base for every scenario section: unknown keys are errors, values are re-checked on set,
+    numbers must be finite (no NaN or infinity) and ``true``/``false`` is not a number."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic would read `seed: true` as 1; a switch given where a number belongs is a mistake.
+        if isinstance(value, bool) and info.field_name is not None:
+            if not _accepts_bool(cls.model_fields[info.field_name].annotation):
+                raise ValueError(f"got {str(value).lower()}, which is not a value of this key")
+        return value
 
 
 class Window(Strict):
@@ -123,7 +152,7 @@ class PopulationSpec(Strict):
     total_firms: int = Field(
         2_000_000,
         ge=1_000,
-        le=20_000_000,
+        le=limits.MAX_FIRMS,
         description=(
             "Firms at the start date that can be counted toward the cloud goal. Default 2,000,000 = "
             "industrial legal units (~668,000 mid-2021, interpolated from the 2018 and 2023 censuses, "
@@ -134,6 +163,7 @@ class PopulationSpec(Strict):
     industrial_firms: int | None = Field(
         None,
         ge=0,
+        le=limits.MAX_FIRMS,
         description=(
             "Industrial firms (lead + above-scale + below-scale industrial) at the start; default: "
             "total_firms x 0.334 (industrial share of the default, from the census interpolation)."
@@ -142,14 +172,16 @@ class PopulationSpec(Strict):
     above_scale_firms: int | None = Field(
         None,
         ge=0,
+        le=limits.MAX_FIRMS,
         description="Above-scale industrial firms at the start (incl. leads); default interpolated from year-end counts (58,504 end-2020, 66,329 end-2021: 广东统计年鉴2024 t.12-6), scaled by total_firms/2,000,000.",
     )
     lead_firms: int | None = Field(
         None,
         ge=0,
+        le=limits.MAX_FIRMS,
         description="Chain-leader/lead firms (一企一策, 链主); default 300 x total_firms/2,000,000. ASSUMPTION: 20 clusters x ~5 key chains x 2-3 leaders per chain (百链 programme, policy_instruments.csv).",
     )
-    above_scale_year_end: dict[int, int] = Field(
+    above_scale_year_end: dict[int, Annotated[int, Field(ge=0, le=limits.MAX_FIRMS)]] = Field(
         default_factory=lambda: {**datasets.above_scale_year_end(), 2024: 73_292, 2025: 74_611},
         description="Above-scale industrial firms at year ends; 2019-2023 reported (广东统计年鉴2024 t.12-6), 2024-2025 ASSUMPTION: +1.8%/yr as in 2022-2023. Entry of above-scale firms follows this path.",
     )
@@ -187,6 +219,8 @@ class PopulationSpec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> PopulationSpec:
+        if any(not 1900 <= year <= 2200 for year in self.above_scale_year_end):
+            raise ValueError("above_scale_year_end years must be from 1900 to 2200")
         if self.industrial_firms is not None and self.industrial_firms > self.total_firms:
             raise ValueError("industrial_firms cannot exceed total_firms")
         if self.above_scale_firms is not None:
@@ -197,12 +231,44 @@ class PopulationSpec(Strict):
             _check_cities(list(self.sme_city_shares))
             if any(v < 0 for v in self.sme_city_shares.values()):
                 raise ValueError("sme_city_shares values must be >= 0")
+            _check_some_weight("sme_city_shares", self.sme_city_shares, datasets.city_names())
         for name, d in (("cluster_readiness", self.cluster_readiness), ("cluster_shares", self.cluster_shares)):
             if d:
                 _check_clusters(list(d))
                 if any(v < 0 for v in d.values()):
                     raise ValueError(f"{name} values must be >= 0")
+        if self.cluster_shares:
+            _check_some_weight("cluster_shares", self.cluster_shares, datasets.cluster_ids())
         return self
+
+
+def _check_some_weight(name: str, shares: dict[str, float], every: list[str]) -> None:
+    """Shares left out keep their default weight; all given and all zero leaves nothing to share."""
+    if set(every) <= set(shares) and not sum(shares.values()) > 0:
+        raise ValueError(f"{name} gives every entry a weight of 0; allowed: at least one positive share")
+
+
+def peak_firms(population: PopulationSpec, time: TimeSpec) -> float:
+    """An upper bound on the firms alive at any month of the run (for the memory limit).
+
+    Below-scale firms grow at most at the larger of the two growth rates; above-scale firms
+    follow ``above_scale_year_end`` rescaled to the start count, as
+    :func:`sim.core.population.above_scale_path` does.
+    """
+    start = month_number(time.start)
+    years = month_number(time.end) - start
+    growth = max(1.0, 1.0 + population.industrial_growth_per_year, 1.0 + population.service_growth_per_year)
+    bound = population.total_firms * growth ** (years / 12)
+    path = population.above_scale_year_end
+    if path:
+        xs = np.array([y * 12 + 11 for y in sorted(path)], dtype=float)
+        ys = np.array([path[y] for y in sorted(path)], dtype=float)
+        first = float(np.interp(start, xs, ys))
+        if first > 0:
+            scale = population.total_firms / 2_000_000
+            a0 = population.above_scale_firms if population.above_scale_firms is not None else first * scale
+            bound += float(ys.max()) * a0 / first
+    return bound
 
 
 class InitialState(Strict):
@@ -301,15 +367,15 @@ class Platforms(Strict):
 
     enabled: bool = Field(True, description="Switch all platforms on or off.")
     scale: float = Field(1.0, ge=0, le=100, description="Multiplier on every adoption effect of the platforms (1 = as specified, 0 = no effect).")
-    items: list[Platform] = Field(default_factory=lambda: [Platform()], description="The platforms (a list; each item as in the next table).")
+    items: list[Platform] = Field(default_factory=lambda: [Platform()], max_length=100, description="The platforms (a list; each item as in the next table).")
 
 
 class Pilot(Strict):
     level: Literal["park", "cluster"] = Field("park", description="Pilot whole clusters or selected parks (一园一策; annual pilots: 粤府〔2021〕45号).")
     clusters: ClusterList = Field(default_factory=lambda: ["all"], description="Clusters the pilots are drawn from ('all' or cluster ids).")
     cities: CityList | None = Field(None, description="Restrict to these cities (null = all).")
-    parks_per_year: int = Field(20, ge=0, description="Parks newly selected each year (level=park). ASSUMPTION.")
-    years: list[int] = Field(default_factory=lambda: [2021, 2022, 2023, 2024, 2025], description="Calendar years in which pilots are selected.")
+    parks_per_year: int = Field(20, ge=0, le=1_000_000, description="Parks newly selected each year (level=park). ASSUMPTION.")
+    years: list[int] = Field(default_factory=lambda: [2021, 2022, 2023, 2024, 2025], max_length=100, description="Calendar years in which pilots are selected.")
     duration_months: int = Field(24, ge=1, le=600, description="How long a selected park/cluster is boosted. ASSUMPTION.")
     cloud_rate_per_year: Rate = Field(0.1, description="Added cloud hazard per year in pilots. ASSUMPTION.")
     transform_rate_per_year: Rate = Field(0.2, description="Added transformation hazard per year in pilots. ASSUMPTION.")
@@ -318,7 +384,7 @@ class Pilot(Strict):
 class Pilots(Strict):
     enabled: bool = Field(True, description="Switch all pilot programmes on or off.")
     scale: float = Field(1.0, ge=0, le=100, description="Multiplier on every adoption effect of the pilots (1 = as specified, 0 = no effect).")
-    items: list[Pilot] = Field(default_factory=lambda: [Pilot()], description="The pilot programmes (a list; each item as in the next table).")
+    items: list[Pilot] = Field(default_factory=lambda: [Pilot()], max_length=100, description="The pilot programmes (a list; each item as in the next table).")
 
 
 class ChainLeaders(Window):
@@ -375,8 +441,8 @@ class Goals(Strict):
 
 
 class RunSpec(Strict):
-    replicates: int = Field(1, ge=1, le=100_000, description="Independent replicates (seeds spawned from `seed`).")
-    seed: int = Field(20210706, ge=0, description="Root seed of numpy.random.SeedSequence (default: the plan's publication date).")
+    replicates: int = Field(1, ge=1, le=limits.MAX_REPLICATES, description="Independent replicates (seeds spawned from `seed`).")
+    seed: int = Field(20210706, ge=0, le=2**63 - 1, description="Root seed of numpy.random.SeedSequence (default: the plan's publication date).")
 
 
 class Outputs(Strict):
@@ -415,8 +481,13 @@ class Uncertainty(Strict):
 class Scenario(Strict):
     """A complete, validated scenario."""
 
-    name: str = Field("unnamed", pattern=r"^[A-Za-z0-9_.-]+$", description="Short name, used for the results folder.")
-    description: str = Field("", description="The question this scenario answers.")
+    name: str = Field(
+        "unnamed",
+        pattern=limits.SAFE_NAME_PATTERN,
+        max_length=limits.MAX_NAME_CHARS,
+        description=f"Short name, used as the results folder name: letters, digits, '_', '-', '.', not starting with '.', at most {limits.MAX_NAME_CHARS} characters.",
+    )
+    description: str = Field("", max_length=limits.MAX_TEXT_CHARS, description="The question this scenario answers.")
     time: TimeSpec = Field(default_factory=TimeSpec)
     population: PopulationSpec = Field(default_factory=PopulationSpec)
     initial: InitialState = Field(default_factory=InitialState)
@@ -427,6 +498,7 @@ class Scenario(Strict):
     outputs: Outputs = Field(default_factory=Outputs)
     uncertainties: list[Uncertainty] = Field(
         default_factory=list,
+        max_length=100,
         description="Parameters drawn anew for every replicate (parametric uncertainty); the draws are saved in parameters.csv.",
     )
     posterior: str | None = Field(
@@ -439,6 +511,23 @@ class Scenario(Strict):
             "stochastic-only unless 'uncertainties' are given)."
         ),
     )
+
+    @model_validator(mode="after")
+    def _within_limits(self) -> Scenario:
+        # Cross-field checks that would otherwise fail only after every replicate has run.
+        if month_number(self.goals.date) < month_number(self.time.start):
+            raise ValueError(
+                f"goals.date {self.goals.date} is before time.start {self.time.start}; allowed: a month "
+                f"from {self.time.start} on (a goal after time.end is evaluated at time.end)"
+            )
+        peak = peak_firms(self.population, self.time)
+        if peak > limits.MAX_FIRMS:
+            raise ValueError(
+                f"the population would reach about {peak:,.0f} firms by {self.time.end}, more than the "
+                f"{limits.MAX_FIRMS:,} a run may hold (~{limits.BYTES_PER_FIRM} bytes per firm); allowed: "
+                "a smaller population.total_firms, growth rates or above_scale_year_end, or a shorter run"
+            )
+        return self
 
     @model_validator(mode="after")
     def _uncertain_paths(self) -> Scenario:

@@ -223,14 +223,16 @@ def _key_of(label: str) -> str:
     return label.lstrip("-").replace("-", "_")
 
 
-def check_int(label: str, value: int, minimum: int) -> None:
-    """An integer argument at least ``minimum``; else ``<label>: <name>: got v: too small``.
+def check_int(label: str, value: int, minimum: int, maximum: int | None = None) -> None:
+    """An integer argument in ``[minimum, maximum]``; else ``<label>: <name>: got v: too small``
+    (or ``too large``).
 
     ``label`` is the option or argument name (``--samples`` on the command line, ``n_samples``
     in Python); the key is the same name without dashes.
     """
-    if value < minimum:
-        raise ScenarioError(label, _key_of(label), f"got {value}: too small", f"an integer >= {minimum}")
+    if value < minimum or maximum is not None and value > maximum:
+        raise ScenarioError(label, _key_of(label), f"got {value}: too {'small' if value < minimum else 'large'}",
+                            f"an integer >= {minimum}" + (f" and <= {maximum:,}" if maximum is not None else ""))
 
 
 def check_fraction(label: str, value: float, *, upper_inclusive: bool = False) -> None:
