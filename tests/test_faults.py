@@ -403,6 +403,7 @@ def test_p4_dashboard_limits_concurrent_large_models(monkeypatch) -> None:
         ("http://127.0.0.1:9999", "127.0.0.1:8765", False),
         ("null", "127.0.0.1:8765", False),
         ("https://dash.example.org", "10.0.0.5:8765", True),  # listed
+        ("http://rebind.example:8765", "rebind.example:8765", False),  # DNS rebinding to 127.0.0.1
     ],
 )
 def test_p4_websocket_origin_rule(origin, host, ok) -> None:
