@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also accept the WebSocket from this origin, e.g. https://dash.example.org "
                          "behind a proxy (repeatable; default: only the page's own origin)")
     args, rest = ap.parse_known_args(argv)
+    os.environ["GDCLOUD_DASHBOARD_HOST"] = args.host  # the names the page may be reached by
     if args.allow_origin:
         known = [o for o in os.environ.get("GDCLOUD_DASHBOARD_ORIGINS", "").split(",") if o]
         os.environ["GDCLOUD_DASHBOARD_ORIGINS"] = ",".join(known + args.allow_origin)

@@ -11,7 +11,8 @@ value over the WebSocket. So, on the server:
   a message), so browsers cannot exhaust the server's memory (~250 bytes per firm:
   :mod:`sim.scenario.limits`);
 * :func:`origin_allowed` accepts a WebSocket only from the page's own origin (scheme, host and
-  port of the ``Host`` header) or from an origin listed in ``GDCLOUD_DASHBOARD_ORIGINS``
+  port of the ``Host`` header, the host being a loopback name or the ``--host`` the server was
+  started with, against DNS rebinding) or from an origin listed in ``GDCLOUD_DASHBOARD_ORIGINS``
   (comma-separated); :func:`install_origin_check` wraps Solara's WebSocket route with it.
 
 Limits can be changed with ``GDCLOUD_DASHBOARD_MAX_FIRMS`` and ``GDCLOUD_DASHBOARD_MAX_MODELS``.
@@ -193,7 +194,23 @@ def origin_allowed(origin: str | None, host: str | None, extra: set[str] | None 
     if not host:
         return False
     scheme = got.split("://", 1)[0]
-    return got == _normalise(f"{scheme}://{host}")
+    same = _normalise(f"{scheme}://{host}")
+    return got == same and same is not None and _served_host(same)
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def _served_host(origin: str) -> bool:
+    """Whether the page's host is one this server is meant to be reached by: a loopback name,
+    or the ``--host`` it was started with (``GDCLOUD_DASHBOARD_HOST``; any name if it listens
+    on every interface). Against DNS rebinding, where a foreign site's name points to 127.0.0.1
+    and its origin then equals the ``Host`` it sends."""
+    hostname = urlsplit(origin).hostname or ""
+    bound = os.environ.get("GDCLOUD_DASHBOARD_HOST", "127.0.0.1").strip("[]")
+    if bound in ("0.0.0.0", "::"):
+        return True
+    return hostname in LOOPBACK or hostname == bound.lower()
 
 
 def origin_guard(app: Any) -> Any:
