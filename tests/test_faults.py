@@ -237,8 +237,7 @@ def test_p2_results_folder_refuses_an_unsafe_name(tmp_path) -> None:
 
 
 def test_p3_spec_write_scenario_cannot_leave_its_folders(tmp_path, capsys) -> None:
-    from sim.analysis.calibration import scenario_target
-    from sim.analysis.calibration_spec import load_spec
+    from sim.analysis.calibration_spec import load_spec, scenario_target
 
     shipped = (REPO / "scenarios" / "analysis" / "calibration.yaml").read_text(encoding="utf-8")
     spec_dir = tmp_path / "specs"

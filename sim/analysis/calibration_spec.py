@@ -1,7 +1,7 @@
 """The calibration spec (:class:`CalibrationSpec`: parameters, targets, optimizer, ABC, profiles)
 and the parameter spec shared by calibration, sensitivity and the policy questions
-(:class:`ParameterSpec`, set on a scenario by :func:`with_values`). The calibration itself is
-:mod:`sim.analysis.calibration`."""
+(:class:`ParameterSpec`, set on a scenario by :func:`with_values`), and where a spec may write the
+calibrated scenario (:func:`scenario_target`). The calibration itself is :mod:`sim.analysis.calibration`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim import datasets
+from sim.errors import ScenarioError
 from sim.scenario import limits
+from sim.scenario.locations import scenarios_dir
 from sim.scenario.parameters import Real, label_of
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario, YearMonth
@@ -155,3 +157,59 @@ def with_values(config: Scenario, params: Sequence[ParameterSpec], theta: Sequen
 
 SPEC_LABEL = "(calibration spec)"
 """Named in errors about a spec given as an object rather than a file."""
+
+
+def spec_write_path(spec: CalibrationSpec) -> Path | None:
+    """The spec's ``write_scenario`` as a path (relative paths from the repository root), or None."""
+    if not spec.write_scenario:
+        return None
+    path = Path(spec.write_scenario)
+    return path if path.is_absolute() else Path(__file__).resolve().parents[2] / path
+
+
+def scenario_target(spec: CalibrationSpec, write_scenario: bool | str | Path | None,
+                    has_out_dir: bool, *, results_root: Path | None = None,
+                    force: bool = False) -> Path | None:
+    """Where :func:`calibrate` writes the extra copy of the calibrated scenario (None: nowhere).
+
+    A path named by the caller (``write_scenario`` as a path: ``--write-scenario``) is used as
+    given, and so is the ``write_scenario`` of a spec built in Python. The ``write_scenario`` of a
+    spec read from a file is checked with :func:`check_spec_target` unless ``force``: a spec file
+    must not be able to replace an arbitrary file.
+    """
+    if write_scenario is None:
+        path = spec_write_path(spec) if has_out_dir else None
+    elif isinstance(write_scenario, bool):
+        path = spec_write_path(spec) if write_scenario else None
+    else:
+        return Path(write_scenario)
+    if path is not None and not force and spec.folder is not None:  # a spec read from a file
+        check_spec_target(spec, path, results_root)
+    return path
+
+
+def check_spec_target(spec: CalibrationSpec, path: Path, results_root: Path | None = None) -> None:
+    """Refuse a spec's ``write_scenario`` that could replace a file it has no business with.
+
+    Allowed: a ``.yaml``/``.yml`` file (not a symbolic link, not a folder) inside the spec's own
+    folder, the shipped scenarios folder (:func:`sim.scenario.locations.scenarios_dir`) or the
+    results root. Anything else needs ``--force`` (or an explicit ``--write-scenario PATH``).
+
+    Raises:
+        ScenarioError: The target is not allowed.
+    """
+    roots = [spec.folder if spec.folder is not None else Path.cwd(), scenarios_dir()] + ([results_root] if results_root is not None else [])
+    resolved = path.resolve()
+    inside = any(resolved.is_relative_to(Path(r).resolve()) for r in roots)
+    problem = None
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        problem = "is not a .yaml file"
+    elif path.is_symlink() or path.is_dir():
+        problem = "is a symbolic link or a folder"
+    elif not inside:
+        problem = "is outside the spec's folder, the scenarios folder and the results root"
+    if problem:
+        label = str(spec.folder) if spec.folder is not None else "(spec)"
+        raise ScenarioError(label, "write_scenario", f"{path} {problem}",
+                            "a .yaml file in one of: " + ", ".join(str(r) for r in roots)
+                            + " (or pass --force, or name the file with --write-scenario PATH)")

@@ -99,7 +99,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     spec = load_spec(args.spec)
     path, label = spec.file, spec.label
     problem = make_problem(spec)
-    from sim.analysis.calibration import scenario_target, spec_write_path
+    from sim.analysis.calibration_spec import scenario_target, spec_write_path
 
     write = False if args.no_write_scenario else args.write_scenario
     target = scenario_target(spec, write, True, results_root=args.out, force=args.force)
