@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.core import uncertainty
@@ -41,7 +42,7 @@ def test_common_random_numbers_across_scenarios(posterior_csv: Path) -> None:
     # a list of uncertainties draws the same values with or without a posterior after it
     share = posterior_csv.parent / "share.csv"
     share.write_text("initial.above_scale_cloud_share,weight\n0.4,1\n0.6,1\n", encoding="utf-8")
-    listed = uncertainty.parameters_frame(load_scenario("baseline_uncertain"), range(20))
+    listed = uncertainty.parameters_frame(load_scenario("baseline_uncertain", {"posterior": None}), range(20))
     both = uncertainty.parameters_frame(load_scenario("baseline_uncertain", {"posterior": str(share)}), range(20))
     assert both[listed.columns].equals(listed)
     assert set(both["initial.above_scale_cloud_share"]) == {0.4, 0.6}
@@ -67,3 +68,14 @@ def test_bad_posteriors_are_refused(tmp_path: Path) -> None:
     noweight.write_text(f"{CLOUD}\n0.1\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match="'weight' column"):
         load_scenario("baseline", {"posterior": str(noweight)})
+
+
+def test_shipped_uncertain_baseline_draws_from_the_record_posterior() -> None:
+    cfg = load_scenario("baseline_uncertain")
+    assert cfg.posterior == "record"
+    df = uncertainty.parameters_frame(cfg, range(30))
+    post = pd.read_csv(Path(__file__).resolve().parents[1] / "scenarios" / "posteriors" / "record.csv")
+    cols = [c for c in post.columns if c != "weight"]
+    # every replicate's set is one row of the posterior (jointly drawn)
+    rows = {tuple(r) for r in post[cols].to_numpy()}
+    assert all(tuple(r) in rows for r in df[cols].to_numpy())
