@@ -1,0 +1,43 @@
+"""The README's record section is the output of scripts/record_figures.py on docs/record/."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / "docs" / "record"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("record_figures", ROOT / "scripts" / "record_figures.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def test_readme_section_is_the_script_output() -> None:
+    text = _script().block()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text in readme, "regenerate with: python scripts/record_figures.py --write"
+
+
+def test_every_published_figure_has_a_posterior_predictive_interval() -> None:
+    p = pd.read_csv(RECORD / "evaluate" / "predictive.csv")
+    # every figure with a value in 2020-12..2025-12 (targets excluded), stale ones included
+    assert sorted(p["row"]) == [1, 2, 3, 4, 5, 6, 12, 13, 14, 15, 16, 17, 18]
+    assert (p["p05"] <= p["p50"]).all() and (p["p50"] <= p["p95"]).all()
+    assert set(p.loc[p["used"], "row"]) == {3, 4, 5, 6, 14, 15, 17, 18}
+
+
+def test_backtest_covers_the_three_origins_and_the_naive_methods() -> None:
+    s = pd.read_csv(RECORD / "backtest" / "backtest_summary.csv")
+    assert sorted(set(s["origin"])) == ["2021-12", "2023-09", "2025-06"]
+    assert set(s["method"]) == {"model", "last_growth", "linear_trend", "bass"}
+
+
+def test_shipped_posterior_is_the_record_posterior() -> None:
+    shipped = ROOT / "scenarios" / "posteriors" / "record.csv"
+    assert shipped.read_bytes() == (RECORD / "evaluate" / "posterior.csv").read_bytes()
