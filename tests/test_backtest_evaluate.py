@@ -99,3 +99,18 @@ def test_cli_backtest_writes_table_and_fans(tmp_path) -> None:
                                                   "generations_2023-09.csv", "settings.json"}
     table = pd.read_csv(folder / "backtest.csv")
     assert sorted(set(table["row"])) == [17, 18] and set(table["origin"]) == {"2023-09"}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["backtest", "--origins", "2021-13"], "2021-13 is not a month"),
+    (["backtest", "--origins", "2020-06"], "no figure was published between"),
+    (["evaluate", "--start", "2025-12"], "no published figure after --start 2025-12"),
+    (["history-match", "--particles", "1"], "--particles is too small"),
+])
+def test_cli_bad_input_is_one_line(argv, message, tmp_path, capsys) -> None:
+    from sim.cli.main import main
+
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing written

@@ -100,11 +100,31 @@ def _write_match(match, folder: Path, title: str) -> None:
 
 def cmd_record(args: argparse.Namespace, argv=None) -> int:
     """Run one of the three commands (dispatch on ``args.command``)."""
+    import re
+
+    from sim.cli.main import UsageError  # imported here: main imports this module
     from sim.runs.jobs import executor_for
     from sim.runs.rundir import MANIFEST, run_analysis
     from sim.scenario.loader import resolved_yaml
 
+    month = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+    months = [args.start] + ([o.strip() for o in args.origins.split(",")] if args.command == "backtest" else [])
+    bad = [m for m in months if not month.match(m)]
+    if bad:
+        raise UsageError(f"{args.command}: {', '.join(bad)} is not a month; use YYYY-MM (e.g. 2021-12)")
+    for name in ("particles", "generations", "max_simulations", "total_firms"):
+        if getattr(args, name) < (2 if name != "total_firms" else 1_000):
+            raise UsageError(f"{args.command}: --{name.replace('_', '-')} is too small ({getattr(args, name)})")
     base, overrides = _base(args.scenario)
+    from sim.analysis import observation
+
+    if not observation.evidence(after=args.start, until="2025-12"):
+        raise UsageError(f"{args.command}: no published figure after --start {args.start}")
+    if args.command == "backtest":
+        empty = [o for o in months[1:] if not observation.evidence(after=args.start, published_by=o)]
+        if empty:
+            raise UsageError(f"backtest: no figure was published between --start {args.start} and origin "
+                             f"{', '.join(empty)}")
     t0, c0 = time.time(), time.process_time()
     inputs = {"scenario": base.name, "overrides": overrides, **{k: v for k, v in vars(args).items()
                                                                  if k not in ("command", "out", "scenario")}}
