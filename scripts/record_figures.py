@@ -95,7 +95,10 @@ def bias_lines(path: Path) -> list[str]:
 
 def backtest_lines(folder: Path) -> list[str]:
     s = pd.read_csv(folder / "backtest_summary.csv")
-    out = ["| origin | method | targets | mean abs. error of median | 50% coverage | 90% coverage | "
+    cfg = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
+    out = [f"Scenario `{cfg['scenario']}` at {cfg['total_firms']:,} firms, {cfg['particles']} particles and at most "
+           f"{cfg['max_simulations']:,} model runs per origin.", "",
+           "| origin | method | targets | mean abs. error of median | 50% coverage | 90% coverage | "
            "mean 90% interval score / value |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in s.itertuples():
         out.append(f"| {r.origin} | {r.method.replace('_', ' ')} | {r.targets} | {_pct(r.mean_abs_median_error)} | "
