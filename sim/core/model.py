@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
-import scipy.sparse as sp
 
 from sim import datasets
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
@@ -327,7 +326,6 @@ class CloudAdoptionModel(mesa.Model):
     def _recount(self) -> None:
         """All peer counts from scratch (set-up only; steps update them incrementally)."""
         pop = self.pop
-        n = pop.n_firms
         pres = self.present
         on = pres & (self.cloud_state == ON_CLOUD)
         tr = pres & (self.trans_month != NEVER)
@@ -347,13 +345,8 @@ class CloudAdoptionModel(mesa.Model):
         self.park_as, self.park_trans = count(park, ab, npk), count(park, tr, npk)
         self.cc_n, self.cc_cloud = count(cc, pres, ncc), count(cc, on, ncc)
         self.cc_as, self.cc_trans = count(cc, ab, ncc), count(cc, tr, ncc)
-        adj = sp.csr_matrix((np.ones(pop.adj_indices.size, dtype=np.float32), pop.adj_indices, pop.adj_indptr),
-                            shape=(n, n))
-        # One sparse product for all six partner counts (one pass over the links).
-        counts = adj @ np.stack((pres, on, ab, tr, ld, ld_tr), axis=1).astype(np.float32)
         self.chain_n, self.chain_cloud, self.chain_as, self.chain_trans, self.lead_n, self.lead_trans = (
-            np.ascontiguousarray(counts[:, j], dtype=np.float32) for j in range(6))
-        del counts
+            pop.partner_counts(mask) for mask in (pres, on, ab, tr, ld, ld_tr))
         self.chain_share_cloud = self.chain_cloud / np.maximum(self.chain_n, np.float32(1))
         self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())

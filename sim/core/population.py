@@ -20,10 +20,10 @@ Derivation of the default population (``docs/model.md`` has the full text):
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 from sim import datasets
 from sim.scenario.schema import PopulationSpec, Scenario, month_number
@@ -84,6 +84,22 @@ class Population:
     def neighbours(self, firms: np.ndarray) -> np.ndarray:
         """Supply-chain partners of ``firms``, concatenated (with repeats), vectorized."""
         return gather_rows(self.adj_indptr, self.adj_indices, firms)
+
+    def partner_counts(self, mask: np.ndarray) -> np.ndarray:
+        """For every firm, how many of its supply-chain partners have ``mask`` set (float32).
+
+        The adjacency is symmetric, so this is a count over the partners of the masked firms:
+        one pass over their links, not over all links (exact integers, so the same values as a
+        sparse product in any order).
+        """
+        firms = np.flatnonzero(mask)
+        if firms.size and int(firms[-1]) - int(firms[0]) + 1 == firms.size:  # a contiguous block
+            nb = self.adj_indices[self.adj_indptr[firms[0]]:self.adj_indptr[firms[-1] + 1]]
+        else:
+            nb = self.neighbours(firms)
+        out = np.zeros(self.n_firms, dtype=np.float32)
+        np.add.at(out, nb, np.float32(1))  # measured faster than bincount + astype
+        return out
 
     def nbytes(self) -> int:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
@@ -215,21 +231,39 @@ def _city_weights() -> np.ndarray:
     return w / w.sum()
 
 
-def _pick_in_groups(group: np.ndarray, candidates: np.ndarray, cand_group: np.ndarray,
-                    n_groups: int, u: np.ndarray) -> np.ndarray:
-    """For each query group id, pick a uniformly random candidate of that group (-1 if none)."""
+def _group_order(cand_group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the candidates sorted by group (stable) and the size of every group."""
     # Group ids fit in 16 bits (at most 420 cluster-city groups): NumPy's stable sort is then a
     # radix sort, ~6x faster than on int32/int64 (same order, so the same population).
     key = cand_group.astype(np.int16) if n_groups <= np.iinfo(np.int16).max else cand_group
-    order = np.argsort(key, kind="stable")
-    sorted_cands = candidates[order]
-    counts = np.bincount(cand_group, minlength=n_groups)
+    return np.argsort(key, kind="stable"), np.bincount(cand_group, minlength=n_groups)
+
+
+def _pick_in_groups(group: np.ndarray, candidates: np.ndarray, cand_group: np.ndarray,
+                    n_groups: int, u: np.ndarray) -> np.ndarray:
+    """For each query group id, pick a uniformly random candidate of that group (-1 if none)."""
+    order, counts = _group_order(cand_group, n_groups)
+    return _pick_sorted(group, np.append(candidates[order], -1), counts, u)
+
+
+def _pick_sorted(group: np.ndarray, sorted_cands: np.ndarray, counts: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Candidate ``floor(u * size)`` of each query's group in ``sorted_cands`` (candidates
+    sorted by group, then a final -1 returned for an empty group)."""
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    c = counts[group]
-    pick = np.full(group.shape, -1, dtype=candidates.dtype)
-    ok = c > 0
-    pick[ok] = sorted_cands[starts[group[ok]] + np.minimum((u[ok] * c[ok]).astype(np.int64), c[ok] - 1)]
-    return pick
+    empty = counts == 0
+    starts[empty] = sorted_cands.size - 1  # the -1 sentinel
+    size = np.where(empty, 1.0, counts.astype(np.float64))
+    # float64 product of the float32 u and the group size, as an exact float64 of the size
+    # (min(floor(x), c - 1) == floor(min(x, c - 1)) for an integer c).
+    at_f = size[group]
+    last = at_f - 1.0
+    np.multiply(at_f, u, out=at_f)
+    np.minimum(at_f, last, out=at_f)
+    del last
+    at = at_f.astype(np.int64)
+    del at_f
+    at += starts[group]
+    return sorted_cands[at]
 
 
 def build_population(config: Scenario, seed: np.random.SeedSequence) -> Population:
@@ -364,46 +398,74 @@ def _supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nd
     if m == 0:
         return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
     u_kind, u_city, u_big, u_pick = rng.random((4, m), dtype=np.float32)
-    all_idx = np.arange(n, dtype=np.int32)
-    above = size_class <= ABOVE
+    above_idx = np.flatnonzero(size_class <= ABOVE).astype(np.int32)
     leads = np.flatnonzero(size_class == LEAD).astype(np.int32)
-
-    src_cl = cluster[src].astype(np.int32)
-    same_city = u_city < spec.same_city_link_share
-    del u_city
-    group_cc = cc[src].astype(np.int32)
-    dst = np.full(m, -1, dtype=np.int32)
-
-    big = u_big < 0.5
-    del u_big
     cc32, cl32 = cc.astype(np.int32), cluster.astype(np.int32)
-    # same city-cluster, larger customer / any customer; other city: same cluster
-    for mask, cands, grp_of_cands, grp_q, n_groups in (
-        (same_city & big, all_idx[above], cc32[above], group_cc, n_cl * n_ci),
-        (same_city & ~big, all_idx, cc32, group_cc, n_cl * n_ci),
-        (~same_city & big, all_idx[above], cl32[above], src_cl, n_cl),
-        (~same_city & ~big, all_idx, cl32, src_cl, n_cl),
-    ):
-        idx = np.flatnonzero(mask)
-        dst[idx] = _pick_in_groups(grp_q[idx], cands, grp_of_cands, n_groups, u_pick[idx])
-    # Fallback where no larger customer exists in the group: any firm of the group.
-    missing = np.flatnonzero(dst < 0)
-    if missing.size:
-        dst[missing] = _pick_in_groups(src_cl[missing], all_idx, cl32, n_cl, u_pick[missing])
+    n_cc = n_cl * n_ci
+
+    # The four kinds of customer as one table of groups (one pass over the links instead of one
+    # per kind): same city-cluster and larger | same city-cluster, any | same cluster and larger |
+    # same cluster, any. A group without candidates falls back to any firm of the cluster.
+    tables = [(above_idx, cc32[above_idx], n_cc), (None, cc32, n_cc),
+              (above_idx, cl32[above_idx], n_cl), (None, cl32, n_cl)]
+    sorted_parts, count_parts = [], []
+    for cands, cand_group, n_groups in tables:
+        order, counts = _group_order(cand_group, n_groups)
+        sorted_parts.append(order.astype(np.int32) if cands is None else cands[order])
+        count_parts.append(counts)
+    sorted_cands = np.concatenate([*sorted_parts, np.array([-1], dtype=np.int32)])
+    counts = np.concatenate(count_parts)
+    fallback = 2 * n_cc + n_cl + np.concatenate(  # the 'same cluster, any' group of each group
+        [np.arange(n_cc) // n_ci, np.arange(n_cc) // n_ci, np.arange(n_cl), np.arange(n_cl)])
+    group_of = np.arange(counts.size)
+    group_of[counts == 0] = fallback[counts == 0]
+
+    same_city = u_city < spec.same_city_link_share
+    other = u_big >= 0.5  # any customer rather than a larger one
+    del u_city, u_big
+    group = np.where(same_city, np.repeat(cc32, n_links) + other * np.int32(n_cc),
+                     np.repeat(cl32 + 2 * n_cc, n_links) + other * np.int32(n_cl))
+    del same_city, other
+    dst = _pick_sorted(group_of[group], sorted_cands, counts, u_pick)
+    del group
     if leads.size:
-        to_lead = (u_kind < spec.leader_link_share) & (size_class[src] >= ABOVE) & (size_class[src] <= IND_SME)
+        industrial = (size_class >= ABOVE) & (size_class <= IND_SME)
+        to_lead = np.repeat(industrial, n_links)
+        to_lead &= u_kind < spec.leader_link_share
         idx = np.flatnonzero(to_lead)
-        picked = _pick_in_groups(src_cl[idx], leads, cl32[leads], n_cl, u_pick[idx])
+        picked = _pick_in_groups(np.repeat(cl32, n_links)[idx], leads, cl32[leads], n_cl, u_pick[idx])
         ok = picked >= 0
         dst[idx[ok]] = picked[ok]
+    return symmetric_csr(n, src, dst)
 
+
+def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr int64, indices int32; columns sorted) of the undirected links src -- dst,
+    without self-links, without -1 targets and with a link drawn twice kept once."""
     keep = (dst >= 0) & (dst != src)
     src, dst = src[keep], dst[keep]
-    del u_kind, u_pick, src_cl, group_cc, same_city, big
-    # Symmetric CSR (scipy's counting sort); a link drawn twice is merged into one.
-    adj = sp.coo_matrix((np.ones(2 * src.size, dtype=np.float32),
-                         (np.concatenate((src, dst)), np.concatenate((dst, src)))), shape=(n, n)).tocsr()
-    return adj.indptr.astype(np.int64), adj.indices.astype(np.int32)
+    m = src.size
+    # One sort of 64-bit (row, column) keys (vectorised quicksort) orders both directions.
+    key = np.empty(2 * m, dtype=np.uint64)
+    key[:m] = src
+    key[m:] = dst
+    key <<= np.uint64(32)
+    key[:m] |= dst.astype(np.uint64)
+    key[m:] |= src.astype(np.uint64)
+    del src, dst
+    key.sort()
+    first = np.empty(key.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    key = key[first]
+    if sys.byteorder == "little":  # the two 32-bit halves of a key are (column, row)
+        halves = key.view(np.uint32)
+        indices, rows = halves[0::2].astype(np.int32), halves[1::2]
+    else:
+        indices, rows = (key & np.uint64(0xFFFFFFFF)).astype(np.int32), key >> np.uint64(32)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return indptr, indices
 
 
 def _ring(n: int) -> tuple[np.ndarray, np.ndarray]:
