@@ -31,7 +31,7 @@ import numpy as np
 from sim import datasets
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
 from sim.core.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
-from sim.core.seeds import run_seed, spawn_streams, structure_seed
+from sim.core.seeds import replicate_structure_seed, run_seed, spawn_streams
 from sim.scenario.paths import keyword_values, set_values
 from sim.scenario.schema import Scenario, StageRates, month_number
 
@@ -46,6 +46,59 @@ firms waiting for service capacity at month end."""
 
 # cloud_state codes (EXITED: left the population before adopting)
 NONE, WAITING, ON_CLOUD, CHURNED, EXITED = 0, 1, 2, 3, 4
+
+
+def static_tables(pop: Population) -> dict[str, np.ndarray]:
+    """The model's replicate-independent tables of a population, computed once and kept in
+    ``pop.derived`` (the batch path reuses them). Never modified by a model: counts that change
+    during a run are copied first.
+
+    Park x size-class groups: every group-level term of the hazard (market and policy rates, park
+    and cluster-city shares) is constant inside one, so it is computed per group and gathered
+    once per firm. Start counts are those of the firms present at the start.
+    """
+    t = pop.derived.get("model")
+    if t is not None:
+        return t
+    is_above = pop.size_class <= ABOVE
+    is_lead = pop.size_class == LEAD
+    # intp indices: NumPy gathers with int32 indices convert them first (measured 2.7x slower).
+    pg = pop.park.astype(np.intp) * 4 + pop.size_class
+    pg_park = np.arange(pop.n_parks * 4) // 4
+    pg_cc = pop.park_cluster[pg_park].astype(np.int64) * N_CITIES + pop.park_city[pg_park]
+    cc = pop.cluster.astype(np.int64) * N_CITIES + pop.city
+    pres = np.zeros(pop.n_firms, dtype=bool)
+    pres[:pop.n_initial] = True
+    ab = pres & is_above
+    ncc = N_CLUSTERS * N_CITIES
+    t = {
+        "is_above": is_above, "is_lead": is_lead, "pg": pg, "pg_park": pg_park, "pg_cc": pg_cc,
+        "pg_cell": pg_cc * 4 + np.arange(pop.n_parks * 4) % 4, "cc": cc,
+        "park_n": _count(pop.park, pres, pop.n_parks), "park_as": _count(pop.park, ab, pop.n_parks),
+        "cc_n": _count(cc, pres, ncc), "cc_as": _count(cc, ab, ncc), "cell_n": _count(pop.cell, pres, N_CELLS),
+        "chain_n": pop.partner_counts(pres), "chain_as": pop.partner_counts(ab),
+        "lead_n": pop.partner_counts(pres & is_lead),
+    }
+    for v in t.values():
+        v.flags.writeable = False
+    pop.derived["model"] = t
+    return t
+
+
+def _young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.ndarray]:
+    """Firms below the voucher age at the start, ordered by the month they reach it (stable),
+    and that month; cached with the population per minimum age."""
+    key = ("voucher_young", int(min_age_months))
+    if key not in pop.derived:
+        elig_month = pop.birth_month.astype(np.int32) + min_age_months
+        young = np.flatnonzero(elig_month > 0)
+        young = young[np.argsort(elig_month[young], kind="stable")]
+        pop.derived[key] = (young, elig_month[young])
+    return pop.derived[key]
+
+
+def _count(group: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(group[mask], minlength=size).astype(np.float64)
 
 
 @dataclass
@@ -193,7 +246,8 @@ class CloudAdoptionModel(mesa.Model):
         self.dt_years = 1.0 / (12.0 * self.substeps)
         self.dates = month_end_dates(config.time.start, self.n_months)
 
-        self.pop = population if population is not None else build_population(config, structure_seed(config, self.streams))
+        self.pop = (population if population is not None
+                    else build_population(config, replicate_structure_seed(config, root, replicate)))
         self._init_state()
         self.instruments = build_instruments(config, self.pop, np.random.default_rng(self.streams["pilots"]), self.n_months)
         v = self.instruments["vouchers"]
@@ -201,10 +255,7 @@ class CloudAdoptionModel(mesa.Model):
             # Voucher push per year of each firm if eligible (readiness x rate x static
             # eligibility); the age rule is checked against elig_month each step.
             self.voucher_w = (self.readiness_dt * np.float32(v.rate) * v.static_ok).astype(np.float32)
-            elig_month = self.pop.birth_month.astype(np.int32) + config.policies.vouchers.min_age_months
-            self._young = np.flatnonzero(elig_month > 0)
-            self._young = self._young[np.argsort(elig_month[self._young], kind="stable")]
-            self._young_month = elig_month[self._young]
+            self._young, self._young_month = _young_firms(self.pop, config.policies.vouchers.min_age_months)
             self._voucher_cur = self.voucher_w.copy()
             self._voucher_cur[self._young] = 0
             self._voucher_k = 0
@@ -244,18 +295,9 @@ class CloudAdoptionModel(mesa.Model):
         self.priority = np.random.default_rng(s["priority"]).random(n, dtype=np.float32)
         # New thresholds of claimants refused a voucher, drawn in the order of refusal.
         self.rng_refusal = np.random.default_rng(s["voucher_refusal"])
-        self.is_above = pop.size_class <= ABOVE
-        self.is_lead = pop.size_class == LEAD
-        # Park x size-class groups: every group-level term of the hazard (market and policy
-        # rates, park and cluster-city shares) is constant inside one, so it is computed per
-        # group and gathered once per firm.
-        # intp indices: NumPy gathers with int32 indices convert them first (measured 2.7x slower).
-        self.pg = pop.park.astype(np.intp) * 4 + pop.size_class
-        pg_ids = np.arange(pop.n_parks * 4)
-        self.pg_park = pg_ids // 4
-        pg_size = pg_ids % 4
-        self.pg_cc = pop.park_cluster[self.pg_park].astype(np.int64) * N_CITIES + pop.park_city[self.pg_park]
-        self.pg_cell = self.pg_cc * 4 + pg_size
+        st = static_tables(pop)
+        self.is_above, self.is_lead, self.pg = st["is_above"], st["is_lead"], st["pg"]
+        self.pg_park, self.pg_cc, self.pg_cell, self.cc = st["pg_park"], st["pg_cc"], st["pg_cell"], st["cc"]
         self.present = np.zeros(n, dtype=bool)
         self.queue = np.empty(0, dtype=np.int64)
         self.subsidy_watch = np.empty(0, dtype=np.int64)
@@ -324,37 +366,32 @@ class CloudAdoptionModel(mesa.Model):
         self.trans_month[trans] = 0
 
     def _recount(self) -> None:
-        """All peer counts from scratch (set-up only; steps update them incrementally)."""
+        """All peer counts from scratch (set-up only; steps update them incrementally). Counts of
+        the firms present come from the population's static tables (copied: they change)."""
         pop = self.pop
+        st = static_tables(pop)
         pres = self.present
         on = pres & (self.cloud_state == ON_CLOUD)
         tr = pres & (self.trans_month != NEVER)
-        ab = pres & self.is_above
-        ld = pres & self.is_lead
-        ld_tr = ld & tr
+        ld_tr = pres & self.is_lead & tr
         npk = pop.n_parks
-        cc = pop.cluster.astype(np.int64) * N_CITIES + pop.city
-        self.cc = cc
+        cc = self.cc
         ncc = N_CLUSTERS * N_CITIES
         park, cell = pop.park, pop.cell
-
-        def count(group: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-            return np.bincount(group[mask], minlength=size).astype(np.float64)
-
-        self.park_n, self.park_cloud = count(park, pres, npk), count(park, on, npk)
-        self.park_as, self.park_trans = count(park, ab, npk), count(park, tr, npk)
-        self.cc_n, self.cc_cloud = count(cc, pres, ncc), count(cc, on, ncc)
-        self.cc_as, self.cc_trans = count(cc, ab, ncc), count(cc, tr, ncc)
-        self.chain_n, self.chain_cloud, self.chain_as, self.chain_trans, self.lead_n, self.lead_trans = (
-            pop.partner_counts(mask) for mask in (pres, on, ab, tr, ld, ld_tr))
+        self.park_n, self.park_cloud = st["park_n"].copy(), _count(park, on, npk)
+        self.park_as, self.park_trans = st["park_as"].copy(), _count(park, tr, npk)
+        self.cc_n, self.cc_cloud = st["cc_n"].copy(), _count(cc, on, ncc)
+        self.cc_as, self.cc_trans = st["cc_as"].copy(), _count(cc, tr, ncc)
+        self.chain_n, self.chain_as, self.lead_n = st["chain_n"].copy(), st["chain_as"].copy(), st["lead_n"].copy()
+        self.chain_cloud, self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (on, tr, ld_tr))
         self.chain_share_cloud = self.chain_cloud / np.maximum(self.chain_n, np.float32(1))
         self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
         self.prov_cloud = float(on.sum())
-        self.cell_n = count(cell, pres, N_CELLS)
-        self.cell_cum = count(cell, pres & (self.cloud_state >= ON_CLOUD), N_CELLS)
-        self.cell_active = count(cell, on, N_CELLS)
-        self.cell_trans = count(cell, tr, N_CELLS)
+        self.cell_n = st["cell_n"].copy()
+        self.cell_cum = _count(cell, pres & (self.cloud_state >= ON_CLOUD), N_CELLS)
+        self.cell_active = _count(cell, on, N_CELLS)
+        self.cell_trans = _count(cell, tr, N_CELLS)
         self.cell_wait = np.zeros(N_CELLS)
 
     def _init_rates(self) -> None:

@@ -72,6 +72,9 @@ class Population:
     adj_indptr: np.ndarray
     adj_indices: np.ndarray
     meta: dict = field(default_factory=dict)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+    """Replicate-independent tables computed from this structure by its users (e.g. the model's
+    static tables), kept with it so a reused population does not recompute them. Read-only."""
 
     @property
     def n_firms(self) -> int:
@@ -102,7 +105,12 @@ class Population:
         return out
 
     def nbytes(self) -> int:
-        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+        """Bytes of the arrays held, including the derived tables."""
+        arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]
+        for table in self.derived.values():
+            items = table.values() if isinstance(table, dict) else table if isinstance(table, tuple) else [table]
+            arrays += [v for v in items if isinstance(v, np.ndarray)]
+        return sum(v.nbytes for v in arrays)
 
 
 def gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:

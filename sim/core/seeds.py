@@ -37,3 +37,12 @@ def structure_seed(config: Scenario, streams: dict[str, np.random.SeedSequence])
     if config.population.structure_seed is not None:
         return np.random.SeedSequence(config.population.structure_seed)
     return streams["structure"]
+
+
+def replicate_structure_seed(config: Scenario, root_seed: int, replicate: int) -> np.random.SeedSequence:
+    """The seed replicate ``replicate`` builds its population from: the fixed
+    ``population.structure_seed``, else the ``structure`` stream of replicate ``replicate mod K``
+    in a pool of K structures (``population.structure_pool``), else its own."""
+    pool = config.population.structure_pool
+    j = replicate % pool if pool is not None and config.population.structure_seed is None else replicate
+    return structure_seed(config, spawn_streams(run_seed(root_seed, j)))

@@ -7,7 +7,8 @@ failures kept as data.
   ``population`` and ``time`` sections and the structure seed determine it, so a calibration
   trial, a sensitivity point or a lever value that changes other parameters reuses it (common
   random numbers and no rebuild). With ``population.structure_seed`` set, every replicate shares
-  one population.
+  one population; with ``population.structure_pool = K`` replicates cycle over K of them (the
+  core's batch path, :mod:`sim.core.batch`).
 * :func:`run_groups`: groups of model runs (the replicates of a parameter point) submitted to the
   executor together; results are put back in submission order, so nothing depends on the
   executor, the worker count or the finishing order. A run that fails is recorded (scenario,
@@ -24,19 +25,17 @@ executor choice and population cache.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sim.core import batch
 from sim.core.model import simulate
-from sim.core.population import Population, build_population
-from sim.core.seeds import run_seed, spawn_streams, structure_seed
+from sim.core.population import Population
+from sim.core.seeds import run_seed
 from sim.errors import RunsFailed
 from sim.runs.executors import Executor, SerialExecutor, make_executor
 from sim.scenario.schema import Scenario
@@ -176,59 +175,33 @@ class Progress:
 
 # --------------------------------------------------------------------------- population cache
 
-_POPULATIONS: OrderedDict[tuple, Population] = OrderedDict()
-POPULATION_CACHE_SIZE = 16
-"""Most populations kept per process."""
-POPULATION_CACHE_FIRMS = 6_000_000
-"""Most firms kept in the cache per process (about 130 MB per 2,750,000 firms), so a full-scale
-analysis keeps two populations and a 200,000-firm calibration keeps sixteen."""
-
-
-def population_key(config: Scenario, replicate: int) -> tuple:
-    """What determines a replicate's population: the population and time sections and the
-    structure seed (the fixed ``population.structure_seed`` or the replicate's own stream)."""
-    sections = {"population": config.population.model_dump(mode="json"),
-                "time": config.time.model_dump(mode="json")}
-    text = json.dumps(sections, sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    fixed = config.population.structure_seed
-    return (digest, "structure_seed", fixed) if fixed is not None else (digest, config.run.seed, replicate)
-
-
 def population_for(config: Scenario, replicate: int, *,
                    shared_only: bool = False) -> tuple[Population | None, bool]:
-    """The population replicate ``replicate`` of ``config`` runs on, built or from the cache.
+    """The population replicate ``replicate`` of ``config`` runs on, built or from this process's
+    cache (the core's batch path, :func:`sim.core.batch.structure_for`, which also keeps the
+    model's static tables with it).
 
     It equals the one :class:`~sim.core.model.CloudAdoptionModel` would build itself.
 
     Args:
         config: The scenario (its ``run.seed`` is the root seed).
         replicate: The replicate.
-        shared_only: Only use the cache for a population shared by every replicate
-            (``population.structure_seed`` set); otherwise return ``(None, False)`` and let the
-            model build its own.
+        shared_only: Only use the cache for populations shared by several replicates
+            (``population.structure_seed`` or ``population.structure_pool`` set); otherwise
+            return ``(None, False)`` and let the model build its own.
 
     Returns:
         ``(population, was_cached)``.
     """
-    if shared_only and config.population.structure_seed is None:
+    spec = config.population
+    if shared_only and spec.structure_seed is None and spec.structure_pool is None:
         return None, False
-    key = population_key(config, replicate)
-    pop = _POPULATIONS.get(key)
-    if pop is not None:
-        _POPULATIONS.move_to_end(key)
-        return pop, True
-    pop = build_population(config, structure_seed(config, spawn_streams(run_seed(config.run.seed, replicate))))
-    _POPULATIONS[key] = pop
-    while len(_POPULATIONS) > 1 and (len(_POPULATIONS) > POPULATION_CACHE_SIZE or sum(
-            p.n_firms for p in _POPULATIONS.values()) > POPULATION_CACHE_FIRMS):
-        _POPULATIONS.popitem(last=False)
-    return pop, False
+    return batch.structure_for(config, replicate)
 
 
 def clear_population_cache() -> None:
     """Forget the populations cached in this process."""
-    _POPULATIONS.clear()
+    batch.clear_cache()
 
 
 # --------------------------------------------------------------------------- batches of runs

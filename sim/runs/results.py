@@ -201,6 +201,7 @@ class RunFolder:
                       "hash": h, "short_hash": h[:10]},
             root_seed=scenario.run.seed,
             structure_seed=scenario.population.structure_seed,
+            structure_pool=scenario.population.structure_pool,
             replicates={"planned": scenario.run.replicates, "done": [], "failed": []},
             replicate_seeds=[],
             failures=[],

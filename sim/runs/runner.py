@@ -12,7 +12,7 @@ Replicate ``r`` always uses the seed ``run_seed(root_seed, r)``, whatever the ex
 of workers or the order in which runs finish, and rows are written sorted by replicate, so the
 same scenario and seed give byte-identical ``timeseries.csv`` files.
 
-When ``population.structure_seed`` is set, every replicate shares one population; a worker
+When ``population.structure_seed`` (or ``population.structure_pool``) is set, replicates share populations; a worker
 process builds it once and keeps it (keyed by the structure seed and a hash of the scenario's
 ``population`` and ``time`` sections) for its later replicates.
 

@@ -216,11 +216,23 @@ class PopulationSpec(Strict):
         ge=0,
         description="If set, the population structure (firms, parks, links, readiness) is built from this seed and shared by all replicates (and cached); if null it is drawn anew from each replicate's seed.",
     )
+    structure_pool: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description=(
+            "If set (K) and structure_seed is null, replicates cycle over a pool of K population structures: replicate r "
+            "runs on the structure replicate r mod K draws, so a worker builds at most K of them (the batch path: "
+            "sim/core/batch.py) while structural variation stays; null: every replicate draws its own."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PopulationSpec:
         if any(not 1900 <= year <= 2200 for year in self.above_scale_year_end):
             raise ValueError("above_scale_year_end years must be from 1900 to 2200")
+        if self.structure_seed is not None and self.structure_pool is not None:
+            raise ValueError("set structure_seed (one shared structure) or structure_pool (K structures), not both")
         if self.industrial_firms is not None and self.industrial_firms > self.total_firms:
             raise ValueError("industrial_firms cannot exceed total_firms")
         if self.above_scale_firms is not None:

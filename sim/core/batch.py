@@ -1,0 +1,105 @@
+"""The batch path: population structures built once per worker process and reused.
+
+A batch of runs that differ only in parameters and seeds (a sweep, a calibration, a backtest, a
+sensitivity design, replicates of one scenario) does not need a new population for every run.
+:func:`structure_for` gives the population a replicate runs on, from a per-process cache, and
+each cached population also keeps the model's replicate-independent tables (group ids, counts of
+the firms present at the start, the partners of chain leaders, voucher age order: see
+:func:`sim.core.model.static_tables`), so a reused structure skips both the build and most of the
+model's initialisation.
+
+Which structure a replicate uses (:func:`structure_index`):
+
+* ``population.structure_seed`` set: one structure for every replicate (no structural variation);
+* ``population.structure_pool = K``: a pool of K structures cycled over the replicates:
+  replicate ``r`` runs on the structure replicate ``r mod K`` would draw for itself, so the first
+  K replicates are exactly those of an unpooled run and a worker builds at most K structures;
+* neither: every replicate draws its own structure (cached too, so that calibration trials and
+  backtests re-running the same replicates with other parameters reuse it).
+
+The structure depends only on the ``population`` and ``time`` sections and the seed, so runs of
+any parameter values share it (common random numbers across trials). Results are the same bytes as
+without the cache: a cached population is exactly the one the model would build.
+
+Example:
+    >>> from sim.scenario.loader import load_scenario
+    >>> sc = load_scenario("demo", ["population.total_firms=5000", "population.structure_pool=2"])
+    >>> [structure_index(sc, r) for r in range(5)]
+    [0, 1, 0, 1, 0]
+    >>> pop, cached = structure_for(sc, 2)
+    >>> pop is structure_for(sc, 0)[0], cached
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+
+from sim.core.population import Population, build_population
+from sim.core.seeds import replicate_structure_seed
+from sim.scenario.schema import Scenario
+
+CACHE_BYTES = 2_000_000_000
+"""Bytes of cached structures kept per process (a full-scale population with its model tables
+is about 200 MB, so ~10 of them); least recently used ones are dropped first."""
+
+_CACHE: OrderedDict[tuple, Population] = OrderedDict()
+
+
+def structure_index(config: Scenario, replicate: int) -> int | None:
+    """Index of the structure replicate ``replicate`` runs on: None for the single structure of a
+    fixed ``population.structure_seed``, ``replicate mod K`` in a pool of K, else the replicate."""
+    spec = config.population
+    if spec.structure_seed is not None:
+        return None
+    if spec.structure_pool is not None:
+        return replicate % spec.structure_pool
+    return replicate
+
+
+def structure_key(config: Scenario, replicate: int, root_seed: int | None = None) -> tuple:
+    """Cache key: what the structure of this replicate depends on (seed and population/time)."""
+    root = config.run.seed if root_seed is None else int(root_seed)
+    j = structure_index(config, replicate)
+    seed = ("fixed", config.population.structure_seed) if j is None else ("replicate", root, j)
+    sections = {"population": config.population.model_dump(mode="json", exclude={"structure_pool"}),
+                "time": config.time.model_dump(mode="json")}
+    text = json.dumps(sections, sort_keys=True, separators=(",", ":"))
+    return seed, hashlib.sha256(text.encode()).hexdigest()
+
+
+def structure_for(config: Scenario, replicate: int, root_seed: int | None = None) -> tuple[Population, bool]:
+    """The population replicate ``replicate`` runs on, built or taken from this process's cache.
+
+    Args:
+        config: The scenario (values after parametric uncertainty do not matter unless they
+            touch the population: the model then rebuilds its own).
+        replicate: Replicate index.
+        root_seed: Root seed if not ``config.run.seed``.
+
+    Returns:
+        ``(population, was_cached)``.
+    """
+    key = structure_key(config, replicate, root_seed)
+    pop = _CACHE.get(key)
+    if pop is not None:
+        _CACHE.move_to_end(key)
+        return pop, True
+    root = config.run.seed if root_seed is None else int(root_seed)
+    pop = build_population(config, replicate_structure_seed(config, root, replicate))
+    _CACHE[key] = pop
+    while len(_CACHE) > 1 and sum(p.nbytes() for p in _CACHE.values()) > CACHE_BYTES:
+        _CACHE.popitem(last=False)
+    return pop, False
+
+
+def cached_structures() -> int:
+    """How many structures this process holds."""
+    return len(_CACHE)
+
+
+def clear_cache() -> None:
+    """Forget the structures cached in this process."""
+    _CACHE.clear()

@@ -1,0 +1,70 @@
+"""The batch path (sim/core/batch.py): structures reused across replicates give the same bytes.
+
+A cached population and its static model tables must give exactly what a model building its own
+population gives, for a fixed structure, a pool of K structures and per-replicate structures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from sim.core import batch
+from sim.core.model import CloudAdoptionModel, apply_overrides
+from sim.scenario.schema import Scenario
+
+
+def scenario(**population) -> Scenario:
+    return Scenario.model_validate({"population": {"total_firms": 6_000, **population},
+                                    "time": {"start": "2021-06", "end": "2022-12"}})
+
+
+def cells(config: Scenario, replicate: int, population=None) -> np.ndarray:
+    return CloudAdoptionModel(config, replicate=replicate, population=population).run().cells
+
+
+def test_pool_cycles_k_structures_and_matches_models_building_their_own():
+    batch.clear_cache()
+    pooled, unpooled = scenario(structure_pool=2), scenario()
+    pops = [batch.structure_for(pooled, r) for r in range(5)]
+    assert [cached for _, cached in pops] == [False, False, True, True, True]
+    assert pops[4][0] is pops[0][0] and pops[3][0] is pops[1][0] and pops[0][0] is not pops[1][0]
+    assert batch.cached_structures() == 2
+    for r in (0, 1, 4):
+        got = cells(pooled, r, pops[r][0])
+        np.testing.assert_array_equal(got, cells(pooled, r))  # the model draws the same structure
+    # The first K replicates of a pool are those of an unpooled run; later ones differ from it.
+    np.testing.assert_array_equal(cells(pooled, 1, pops[1][0]), cells(unpooled, 1))
+    assert not np.array_equal(cells(pooled, 4, pops[4][0]), cells(unpooled, 4))
+    batch.clear_cache()
+
+
+def test_reused_structure_and_static_tables_give_the_same_bytes_as_fresh_ones():
+    batch.clear_cache()
+    sc = scenario(exit_rate_per_year=0.05)
+    pop, _ = batch.structure_for(sc, 3)
+    first = cells(sc, 3, pop)
+    tables = pop.derived["model"]
+    second = cells(sc, 3, pop)  # static tables reused, counts copied (the first run changed its own)
+    assert pop.derived["model"] is tables
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, cells(sc, 3))
+    assert first[-1, :, 1].sum() > first[0, :, 1].sum()  # adoption happened: a real run
+    with pytest.raises(ValueError):
+        tables["chain_n"][0] = 1.0  # read-only: a model cannot corrupt the shared tables
+    # other parameters on the same structure: another result, same structure object
+    other = apply_overrides(sc, {"diffusion__cloud__market_rate_per_year": 0.2})
+    again, cached = batch.structure_for(other, 3)
+    assert cached and again is pop
+    assert not np.array_equal(cells(other, 3, again), first)
+    batch.clear_cache()
+
+
+def test_fixed_structure_is_one_structure_and_pool_excludes_it():
+    batch.clear_cache()
+    sc = scenario(structure_seed=5)
+    assert batch.structure_for(sc, 0)[0] is batch.structure_for(sc, 7)[0]
+    with pytest.raises(ValidationError, match="not both"):
+        scenario(structure_seed=5, structure_pool=3)
+    batch.clear_cache()
