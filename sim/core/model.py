@@ -29,6 +29,7 @@ import mesa
 import numpy as np
 
 from sim import datasets
+from sim.core import kernel
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
 from sim.core.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
 from sim.core.seeds import replicate_structure_seed, run_seed, spawn_streams
@@ -366,10 +367,10 @@ class CloudAdoptionModel(mesa.Model):
         self.trans_month[trans] = 0
 
     def _recount(self) -> None:
-        """All peer counts from scratch (set-up only; steps update them incrementally). Counts of
-        the firms present come from the population's static tables (copied: they change)."""
+        """All peer counts from scratch (set-up; steps update them incrementally). At the start
+        the counts of the firms present come from the population's static tables (copied: they
+        change); later (a check) they are counted from the state."""
         pop = self.pop
-        st = static_tables(pop)
         pres = self.present
         on = pres & (self.cloud_state == ON_CLOUD)
         tr = pres & (self.trans_month != NEVER)
@@ -378,17 +379,24 @@ class CloudAdoptionModel(mesa.Model):
         cc = self.cc
         ncc = N_CLUSTERS * N_CITIES
         park, cell = pop.park, pop.cell
-        self.park_n, self.park_cloud = st["park_n"].copy(), _count(park, on, npk)
-        self.park_as, self.park_trans = st["park_as"].copy(), _count(park, tr, npk)
-        self.cc_n, self.cc_cloud = st["cc_n"].copy(), _count(cc, on, ncc)
-        self.cc_as, self.cc_trans = st["cc_as"].copy(), _count(cc, tr, ncc)
-        self.chain_n, self.chain_as, self.lead_n = st["chain_n"].copy(), st["chain_as"].copy(), st["lead_n"].copy()
+        if self.month == 0:
+            st = {k: v.copy() for k, v in static_tables(pop).items() if k.endswith(("_n", "_as"))}
+        else:
+            ab, ld = pres & self.is_above, pres & self.is_lead
+            st = {"park_n": _count(park, pres, npk), "park_as": _count(park, ab, npk), "cc_n": _count(cc, pres, ncc),
+                  "cc_as": _count(cc, ab, ncc), "cell_n": _count(cell, pres, N_CELLS), "chain_n": pop.partner_counts(pres),
+                  "chain_as": pop.partner_counts(ab), "lead_n": pop.partner_counts(ld)}
+        self.park_n, self.park_cloud = st["park_n"], _count(park, on, npk)
+        self.park_as, self.park_trans = st["park_as"], _count(park, tr, npk)
+        self.cc_n, self.cc_cloud = st["cc_n"], _count(cc, on, ncc)
+        self.cc_as, self.cc_trans = st["cc_as"], _count(cc, tr, ncc)
+        self.chain_n, self.chain_as, self.lead_n = st["chain_n"], st["chain_as"], st["lead_n"]
         self.chain_cloud, self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (on, tr, ld_tr))
         self.chain_share_cloud = self.chain_cloud / np.maximum(self.chain_n, np.float32(1))
         self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
         self.prov_cloud = float(on.sum())
-        self.cell_n = st["cell_n"].copy()
+        self.cell_n = st["cell_n"]
         self.cell_cum = _count(cell, pres & (self.cloud_state >= ON_CLOUD), N_CELLS)
         self.cell_active = _count(cell, on, N_CELLS)
         self.cell_trans = _count(cell, tr, N_CELLS)
@@ -415,8 +423,8 @@ class CloudAdoptionModel(mesa.Model):
         if firms.size == 0:
             return
         pop = self.pop
-        nb = pop.neighbours(firms)
         park, cc, cell = pop.park[firms], self.cc[firms], pop.cell[firms]
+        ptr, ind = pop.adj_indptr, pop.adj_indices
 
         def add(arr, idx):
             # The value must have the array's dtype: a Python float on a float32 array sends
@@ -426,36 +434,33 @@ class CloudAdoptionModel(mesa.Model):
         if what == "present":
             add(self.park_n, park)
             add(self.cc_n, cc)
-            add(self.chain_n, nb)
             add(self.cell_n, cell)
-            self.chain_share_cloud[nb] = self.chain_cloud[nb] / np.maximum(self.chain_n[nb], np.float32(1))
+            kernel.add_to_partners(ptr, ind, firms, self.chain_n, sign, self.chain_cloud, self.chain_n,
+                                   self.chain_share_cloud)
             self.prov_n += sign * firms.size
             ab = firms[self.is_above[firms]]
             if ab.size:
                 add(self.park_as, pop.park[ab])
                 add(self.cc_as, self.cc[ab])
-                add(self.chain_as, pop.neighbours(ab))
+                kernel.add_to_partners(ptr, ind, ab, self.chain_as, sign)
             ld = firms[self.is_lead[firms]]
             if ld.size:
-                lnb = pop.neighbours(ld)
-                add(self.lead_n, lnb)
-                self.lead_share[lnb] = self.lead_trans[lnb] / np.maximum(self.lead_n[lnb], np.float32(1))
+                kernel.add_to_partners(ptr, ind, ld, self.lead_n, sign, self.lead_trans, self.lead_n, self.lead_share)
         elif what == "cloud":
             add(self.park_cloud, park)
             add(self.cc_cloud, cc)
-            add(self.chain_cloud, nb)
             add(self.cell_active, cell)
-            self.chain_share_cloud[nb] = self.chain_cloud[nb] / np.maximum(self.chain_n[nb], np.float32(1))
+            kernel.add_to_partners(ptr, ind, firms, self.chain_cloud, sign, self.chain_cloud, self.chain_n,
+                                   self.chain_share_cloud)
             self.prov_cloud += sign * firms.size
         elif what == "trans":
             add(self.park_trans, park)
             add(self.cc_trans, cc)
-            add(self.chain_trans, nb)
+            kernel.add_to_partners(ptr, ind, firms, self.chain_trans, sign)
             ld = firms[self.is_lead[firms]]
             if ld.size:
-                lnb = pop.neighbours(ld)
-                add(self.lead_trans, lnb)
-                self.lead_share[lnb] = self.lead_trans[lnb] / np.maximum(self.lead_n[lnb], np.float32(1))
+                kernel.add_to_partners(ptr, ind, ld, self.lead_trans, sign, self.lead_trans, self.lead_n,
+                                       self.lead_share)
 
     # ------------------------------------------------------------------ dynamics
 
@@ -595,34 +600,25 @@ class CloudAdoptionModel(mesa.Model):
         # meaningless cumulative hazard that is never read.
         n = int(pop.n_present[k])
         g_rate, g_chain = self._group_tables(cloud_cell, cloud_park)
-        pg = self.pg[:n]
-        # Preallocated buffers: fresh 10 MB temporaries each step cost page faults.
-        h, tmp = self._buf_h[:n], self._buf_tmp[:n]
-        np.take(g_rate, pg, out=h, mode="wrap")  # pg is always in range; 'wrap' skips the check
-        if g_chain.size == 1:  # one chain weight for all firms (no per-cluster multiplier)
-            if g_chain[0] != 0:
-                h += np.multiply(self.chain_share_cloud[:n], g_chain[0], out=tmp)
-        else:
-            h += np.multiply(np.take(g_chain, pg, out=tmp, mode="wrap"), self.chain_share_cloud[:n], out=tmp)
-        if pull_cloud > 0:
-            h += np.multiply(self.lead_share[:n], np.float32(pull_cloud), out=tmp)
-        h *= self.readiness_dt[:n]
-        voucher_h = None
+        open_city = None
         if vouchers.on(k) and vouchers.rate > 0:
             open_city = vouchers.open_for_city()
-            if open_city.any():
-                voucher_h = self._voucher_now(k)[:n]
-                if open_city.size > 1:
-                    # A new array: the stored eligibility must survive a city's quota running out.
-                    voucher_h = voucher_h * open_city[pop.city[:n]]
-                h += voucher_h
-        lam = self.lam_cloud[:n]
-        lam += h
-        # thr_live is the threshold of firms still deciding and +inf for all others.
-        deciders = np.flatnonzero(lam >= self.thr_live[:n])
+            if not open_city.any():
+                open_city = None
+        voucher_cur = self._voucher_now(k) if open_city is not None else None
+        deciders = kernel.cloud_deciders(n, self.pg, g_rate, g_chain, self.chain_share_cloud, self.lead_share,
+                                         np.float32(pull_cloud), self.readiness_dt, voucher_cur, open_city,
+                                         pop.city, self.lam_cloud, self.thr_live, self._buf_h, self._buf_tmp)
+        lam = self.lam_cloud
+
+        def voucher_at(firms: np.ndarray) -> np.ndarray:
+            """The voucher push of ``firms`` in this step (as added to their hazard)."""
+            v = voucher_cur[firms]
+            return v * open_city[pop.city[firms]] if open_city.size > 1 else v
+
         granted_firms = deciders[:0]
-        if voucher_h is not None and deciders.size:
-            claim = deciders[voucher_h[deciders] > 0]
+        if voucher_cur is not None and deciders.size:
+            claim = deciders[voucher_at(deciders) > 0]
             claim = claim[np.argsort(self.priority[claim], kind="stable")]
             granted = vouchers.grant(claim, pop.city[claim])
             granted_firms = claim[granted]
@@ -630,7 +626,7 @@ class CloudAdoptionModel(mesa.Model):
             if late.size:
                 # Budget gone before their turn: no voucher push for them in this step, so they
                 # decide only if their hazard without it carries them over the threshold.
-                lam[late] -= voucher_h[late]
+                lam[late] -= voucher_at(late)
                 drop = late[lam[late] < self.thr_cloud[late]]
                 deciders = np.setdiff1d(deciders, drop, assume_unique=True)
                 if drop.size:
