@@ -302,6 +302,7 @@ class CloudAdoptionModel(mesa.Model):
         self.present = np.zeros(n, dtype=bool)
         self.queue = np.empty(0, dtype=np.int64)
         self.subsidy_watch = np.empty(0, dtype=np.int64)
+        self.subsidy_watch_end = np.empty(0, dtype=np.int16)  # subsidy end of each watched firm
 
         n0 = pop.n_initial
         self.present[:n0] = True
@@ -391,7 +392,7 @@ class CloudAdoptionModel(mesa.Model):
         self.cc_n, self.cc_cloud = st["cc_n"], _count(cc, on, ncc)
         self.cc_as, self.cc_trans = st["cc_as"], _count(cc, tr, ncc)
         self.chain_n, self.chain_as, self.lead_n = st["chain_n"], st["chain_as"], st["lead_n"]
-        self.chain_cloud, self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (on, tr, ld_tr))
+        self.chain_cloud, self.chain_trans, self.lead_trans = (self._partner_counts(m) for m in (on, tr, ld_tr))
         self.chain_share_cloud = self.chain_cloud / np.maximum(self.chain_n, np.float32(1))
         self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
@@ -401,6 +402,13 @@ class CloudAdoptionModel(mesa.Model):
         self.cell_active = _count(cell, on, N_CELLS)
         self.cell_trans = _count(cell, tr, N_CELLS)
         self.cell_wait = np.zeros(N_CELLS)
+
+    def _partner_counts(self, mask: np.ndarray) -> np.ndarray:
+        """For every firm, how many of its partners have ``mask`` set (float32), by the kernel's
+        partner update (exact integers: the same values as :meth:`Population.partner_counts`)."""
+        out = np.zeros(self.pop.n_firms, dtype=np.float32)
+        kernel.add_to_partners(self.pop.adj_indptr, self.pop.adj_indices, np.flatnonzero(mask), out, 1.0)
+        return out
 
     def _init_rates(self) -> None:
         d = self.config.diffusion
@@ -525,8 +533,10 @@ class CloudAdoptionModel(mesa.Model):
         """Voucher push x dt of every firm that is eligible in month k (age rule included);
         firms reaching the minimum age are switched on incrementally."""
         if k != self._voucher_k:
-            lo = np.searchsorted(self._young_month, self._voucher_k, side="right")
-            hi = np.searchsorted(self._young_month, k, side="right")
+            # Keys of the array's dtype: a Python int makes searchsorted convert the whole array.
+            month = self._young_month.dtype.type
+            lo = np.searchsorted(self._young_month, month(self._voucher_k), side="right")
+            hi = np.searchsorted(self._young_month, month(k), side="right")
             f = self._young[lo:hi]
             self._voucher_cur[f] = self.voucher_w[f]
             self._voucher_k = k
@@ -652,10 +662,18 @@ class CloudAdoptionModel(mesa.Model):
         churners = self.subsidy_watch[:0]
         churn_rate = self.config.diffusion.churn_rate_per_year
         if churn_rate > 0 and self.subsidy_watch.size:
-            w = self.subsidy_watch
-            w = w[(self.cloud_state[w] == ON_CLOUD) & self.present[w]]
-            self.subsidy_watch = w
-            due = w[self.subsidy_end[w] <= k]
+            # The watch list is appended month by month, so subsidy ends never decrease along it
+            # and the firms due are a prefix; later entries are filtered when they fall due (a
+            # firm off the cloud or out of the population stays so): the same firms as a filter
+            # of the whole list every step.
+            w, ends = self.subsidy_watch, self.subsidy_watch_end
+            cut = int(np.searchsorted(ends, ends.dtype.type(k), side="right"))
+            head = w[:cut]
+            keep = (self.cloud_state[head] == ON_CLOUD) & self.present[head]
+            due = head[keep]
+            if due.size < cut:
+                self.subsidy_watch = np.concatenate((due, w[cut:]))
+                self.subsidy_watch_end = np.concatenate((ends[:cut][keep], ends[cut:]))
             if due.size:
                 self.lam_churn[due] += np.float32(churn_rate) * dt
                 churners = due[self.lam_churn[due] >= self.thr_churn[due]]
@@ -697,6 +715,7 @@ class CloudAdoptionModel(mesa.Model):
             if sub_on.size:
                 self.subsidy_end[sub_on] = k + vouchers.spec.subsidy_months
                 self.subsidy_watch = np.concatenate((self.subsidy_watch, sub_on))
+                self.subsidy_watch_end = np.concatenate((self.subsidy_watch_end, self.subsidy_end[sub_on]))
             self._cand_trans = np.concatenate((self._cand_trans, onboard[self.is_above[onboard]]))
 
     def _record(self) -> None:

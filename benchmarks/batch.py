@@ -1,0 +1,109 @@
+"""CPU cost per run of a batch of full-scale runs that differ only in parameters and seeds.
+
+This is the batch path (``sim/core/batch.py``) as a calibration, a sweep or a backtest uses it:
+one process, ``--runs`` runs of the default scenario (2,000,000 firms unless ``--firms``), each
+with another replicate seed and another value of two diffusion parameters, over a pool of ``--pool``
+population structures (``population.structure_pool = K``; replicate r runs on structure r mod K).
+Printed: CPU seconds per run in total and split into structure builds (paid K times), model
+set-up (per run) and simulation, and the kernel in use (``GDCLOUD_KERNEL``: numpy or numba).
+Also the floor of the kernel (:func:`stream_floor_ns`): the CPU time per firm of streaming the
+~40 bytes of state a firm-step must read and write, measured with NumPy on this machine.
+
+Usage::
+
+    python benchmarks/batch.py                         # 12 runs, pool of 2, 2,000,000 firms
+    python benchmarks/batch.py --runs 20 --pool 4 --firms 1000000
+    GDCLOUD_KERNEL=numpy python benchmarks/batch.py    # the NumPy fallback
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def stream_floor_ns(n: int = 2_400_000, repeat: int = 7) -> float:
+    """CPU ns per firm of reading 40 bytes per firm in one streaming pass (median of ``repeat``).
+
+    The bytes a cloud-stage firm-step cannot avoid: group id (8), chain share, lead share,
+    readiness, voucher push, threshold, cumulative hazard (4 each), and the hazard written back
+    (4). One vectorised sum over a buffer of that size, much larger than the caches, measures how
+    fast this machine streams them; a firm-step cannot be cheaper.
+    """
+    buf = np.ones(10 * n, dtype=np.float32)
+    times = []
+    for _ in range(repeat):
+        c = time.process_time()
+        np.add.reduce(buf)
+        times.append(time.process_time() - c)
+    return 1e9 * statistics.median(times) / n
+
+
+def warm_up() -> float:
+    """Load the kernel (Numba compiles or loads its cache once per process); CPU seconds."""
+    from sim.core.model import CloudAdoptionModel
+    from sim.scenario.schema import Scenario
+
+    c = time.process_time()
+    CloudAdoptionModel(Scenario.model_validate({"population": {"total_firms": 2000},
+                                                "time": {"end": "2021-08"}})).run()
+    return time.process_time() - c
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--runs", type=int, default=12, help="runs in the batch")
+    p.add_argument("--pool", type=int, default=2, help="population structures (K)")
+    p.add_argument("--firms", type=int, default=2_000_000, help="firms at the start")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    args = p.parse_args(argv)
+
+    from sim.core import batch, kernel
+    from sim.core.model import CloudAdoptionModel
+    from sim.scenario.paths import set_values
+    from sim.scenario.schema import Scenario
+
+    base = Scenario.model_validate({"population": {"total_firms": args.firms, "structure_pool": args.pool}})
+    load = warm_up()
+    rng = np.random.default_rng(0)
+    build = setup = sim = 0.0
+    firm_steps = 0.0
+    c_all = time.process_time()
+    for r in range(args.runs):
+        config = set_values(base, {"diffusion.cloud.market_rate_per_year": float(rng.uniform(0.02, 0.06)),
+                                   "diffusion.cloud.chain_weight_per_year": float(rng.uniform(0.1, 0.4))})
+        c0 = time.process_time()
+        pop, _ = batch.structure_for(config, r)
+        c1 = time.process_time()
+        model = CloudAdoptionModel(config, replicate=r, population=pop)
+        c2 = time.process_time()
+        out = model.run()
+        c3 = time.process_time()
+        build, setup, sim = build + c1 - c0, setup + c2 - c1, sim + c3 - c2
+        firm_steps += float(out.totals["n_firms"][1:].sum()) * config.time.substeps_per_month
+    total = time.process_time() - c_all
+    floor = stream_floor_ns()
+    res = {"runs": args.runs, "pool": args.pool, "firms": args.firms, "kernel": kernel.kernel_name(),
+           "kernel_load_once_s": load,
+           "cpu_per_run_s": total / args.runs, "structure_builds_per_run_s": build / args.runs,
+           "setup_per_run_s": setup / args.runs, "simulation_per_run_s": sim / args.runs,
+           "ns_per_firm_step": 1e9 * sim / firm_steps, "floor_ns_per_firm": floor}
+    print(f"{args.runs} runs, pool of {args.pool} structures, {args.firms:,} firms, kernel {res['kernel']} "
+          f"(CPU time):\n  per run {res['cpu_per_run_s']:.2f} s = structure builds "
+          f"{res['structure_builds_per_run_s']:.2f} + model set-up {res['setup_per_run_s']:.2f} + "
+          f"simulation {res['simulation_per_run_s']:.2f}\n  simulation {res['ns_per_firm_step']:.2f} ns per "
+          f"firm-step; streaming floor {floor:.2f} ns per firm (ratio {res['ns_per_firm_step'] / floor:.1f})\n"
+          f"  once per process: loading the kernel {load:.2f} s")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
