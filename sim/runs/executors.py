@@ -249,26 +249,60 @@ def _broken(exc: BaseException) -> bool:
     return isinstance(exc, BrokenProcessPool)
 
 
+LOST_WORKER_TIMEOUT_S = 60.0
+"""How long a Dask run waits with no worker connected before it stops (seconds); override with
+the environment variable ``GDCLOUD_DASK_LOST_WORKER_TIMEOUT_S`` or the executor's argument."""
+
+ALLOWED_FAILURES = 2
+"""Worker losses a replicate may suffer (it is re-run on another worker each time) before it is
+reported as failed: ``distributed.scheduler.allowed-failures`` of a LocalCluster started here
+(an existing scheduler uses its own setting, default 3)."""
+
+WORKER_TTL = "30s"
+"""A LocalCluster started here drops a worker that has not sent a heartbeat for this long
+(``distributed.scheduler.worker-ttl``; a killed process is noticed at once, a hung host after
+this)."""
+
+
 class DaskExecutor(Executor):
     """Runs on a Dask cluster: an existing scheduler, or a LocalCluster started on demand.
 
     Needs the optional extra: ``pip install '.[dask]'`` (``dask[distributed]``). The package is
     imported only when the executor is first used.
 
+    Lost workers (``docs/distributed.md``): the scheduler re-runs the replicates of a worker that
+    dies on another worker, at most ``ALLOWED_FAILURES`` times per replicate (then that replicate
+    is reported as failed: ``KilledWorker``). If no worker is connected for
+    ``lost_worker_timeout_s``, the replicates not finished are reported as failed with a message
+    naming the scheduler, and the run ends (finished replicates are kept; ``--resume`` completes
+    it). Nothing waits forever.
+
     Args:
         address: Scheduler address such as ``tcp://10.0.0.5:8786``; if None, a
             ``LocalCluster`` of worker processes is started (and stopped by :meth:`close`).
         workers: Worker processes of the LocalCluster (default: the CPUs available); ignored
             when ``address`` is given.
+        lost_worker_timeout_s: Seconds without any worker before the run stops (default
+            ``GDCLOUD_DASK_LOST_WORKER_TIMEOUT_S`` or :data:`LOST_WORKER_TIMEOUT_S`).
     """
 
     name = "dask"
 
-    def __init__(self, address: str | None = None, workers: int | None = None):
+    def __init__(self, address: str | None = None, workers: int | None = None,
+                 lost_worker_timeout_s: float | None = None):
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
+        if lost_worker_timeout_s is None:
+            env = os.environ.get("GDCLOUD_DASK_LOST_WORKER_TIMEOUT_S")
+            try:
+                lost_worker_timeout_s = float(env) if env else LOST_WORKER_TIMEOUT_S
+            except ValueError:
+                raise ExecutorError(f"GDCLOUD_DASK_LOST_WORKER_TIMEOUT_S={env!r} is not a number of seconds") from None
+        if not lost_worker_timeout_s > 0:
+            raise ValueError(f"lost_worker_timeout_s must be > 0, got {lost_worker_timeout_s}")
         self.address = address
         self.workers = workers
+        self.lost_worker_timeout_s = float(lost_worker_timeout_s)
         self._client = None
         self._cluster = None
         if importlib.util.find_spec("distributed") is None:
@@ -277,9 +311,10 @@ class DaskExecutor(Executor):
                 "with: pip install 'gdcloud-sim[dask]' (or pip install 'dask[distributed]')")
 
     def describe(self):
-        d: dict[str, Any] = {"name": self.name, "address": self.address}
+        d: dict[str, Any] = {"name": self.name, "address": self.address,
+                             "lost_worker_timeout_s": self.lost_worker_timeout_s}
         if self.address is None:
-            d["workers"] = self.workers or default_workers()
+            d.update(workers=self.workers or default_workers(), allowed_failures=ALLOWED_FAILURES)
         return d
 
     def start(self) -> None:
@@ -289,6 +324,7 @@ class DaskExecutor(Executor):
         if self._client is not None:
             return self._client
         try:
+            import dask
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:
             raise ExecutorError(
@@ -299,10 +335,12 @@ class DaskExecutor(Executor):
 
         try:
             if self.address is None:
-                self._cluster = LocalCluster(
-                    n_workers=self.workers or default_workers(), threads_per_worker=1,
-                    processes=True, dashboard_address=None, silence_logs=logging.ERROR,
-                )
+                with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                                      "distributed.scheduler.worker-ttl": WORKER_TTL}):
+                    self._cluster = LocalCluster(
+                        n_workers=self.workers or default_workers(), threads_per_worker=1,
+                        processes=True, dashboard_address=None, silence_logs=logging.ERROR,
+                    )
                 self._client = Client(self._cluster)
             else:
                 self._client = Client(self.address, timeout="20s")
@@ -311,29 +349,69 @@ class DaskExecutor(Executor):
             raise ExecutorError(f"cannot connect to the Dask scheduler at {self.address}: {exc}") from exc
         return self._client
 
+    def _n_workers(self, client) -> int:
+        try:
+            return len(client.nthreads())
+        except Exception:  # noqa: BLE001 - a scheduler that cannot answer has no usable worker
+            return 0
+
     def map(self, fn, specs, on_result, on_error=None):
         specs = list(specs)
         if not specs:
             return
-        from dask.distributed import as_completed
+        import time
+
+        from dask.distributed import wait as dask_wait
 
         client = self._ensure_client()
         futures = client.map(fn, specs, pure=False)
         spec_of = {f.key: s for f, s in zip(futures, specs, strict=True)}
+        pending = set(futures)
+        alone_since: float | None = None
+        poll_s = min(1.0, self.lost_worker_timeout_s / 4)
         try:
-            for fut in as_completed(futures):
+            while pending:
                 try:
-                    result = fut.result()
-                except Exception as exc:  # noqa: BLE001 - reported as data
-                    if on_error is None:
-                        raise
-                    on_error(spec_of[fut.key], exc)
+                    done, _ = dask_wait(list(pending), timeout=poll_s, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    done = set()
+                for fut in done:
+                    pending.discard(fut)
+                    try:
+                        result = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - reported as data
+                        if on_error is None:
+                            raise
+                        on_error(spec_of[fut.key], exc)
+                        continue
+                    on_result(result)
+                    fut.release()
+                if not pending:
+                    break
+                if self._n_workers(client) > 0:
+                    alone_since = None
                     continue
-                on_result(result)
-                fut.release()
+                now = time.monotonic()
+                alone_since = alone_since or now
+                if now - alone_since >= self.lost_worker_timeout_s:
+                    self._give_up(client, pending, spec_of, on_error)
+                    return
         except BaseException:
             client.cancel(futures)
             raise
+
+    def _give_up(self, client, pending, spec_of, on_error) -> None:
+        """No worker for the timeout: every unfinished replicate is reported as failed."""
+        where = self.address or "the local cluster"
+        err = ExecutorError(
+            f"no Dask worker connected to {where} for {self.lost_worker_timeout_s:g} s (all workers "
+            f"lost); {len(pending)} replicate(s) not run, finished ones are kept: start workers "
+            "and complete the run with --resume")
+        client.cancel(list(pending))
+        if on_error is None:
+            raise err
+        for fut in pending:
+            on_error(spec_of[fut.key], err)
 
     def close(self) -> None:
         client, cluster = self._client, self._cluster

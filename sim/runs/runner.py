@@ -23,12 +23,14 @@ public ``sim.run``; its code checks every input before the folder is created, th
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,7 @@ from sim.runs.results import (
 from sim.runs.rundir import (
     default_command,
     utc_now,
+    versions,
 )
 from sim.scenario.loader import load_scenario, scenario_hash, with_overrides
 from sim.scenario.schema import Scenario
@@ -106,7 +109,8 @@ class ReplicateResult:
         wall_time_s: Seconds spent in the worker.
         error_type, error_message, traceback: The failure (None if ok).
         population_cached: True if a cached population was reused.
-        worker: ``host:pid`` of the process that ran it.
+        worker: ``host:pid`` of the process that ran it (and its Dask address, if any).
+        versions: Package versions in that process (:func:`sim.runs.results.versions`).
     """
 
     scenario_name: str
@@ -122,6 +126,7 @@ class ReplicateResult:
     traceback: str | None = None
     population_cached: bool = False
     worker: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
 
     def failure_record(self) -> dict[str, Any]:
         """The row of ``failures.csv`` / the manifest entry for a failed run."""
@@ -150,7 +155,7 @@ def run_one(spec: ReplicateRun) -> ReplicateResult:
     seq = run_seed(spec.root_seed, spec.replicate)
     base = {"scenario_name": spec.scenario_name, "label": spec.key, "replicate": spec.replicate,
             "seed_entropy": int(seq.entropy), "seed_spawn_key": tuple(int(k) for k in seq.spawn_key),
-            "worker": f"{socket.gethostname()}:{os.getpid()}"}
+            "worker": _worker_id(), "versions": _worker_versions()}
     cached = False
     try:
         config = spec.scenario if isinstance(spec.scenario, Scenario) else Scenario.model_validate(spec.scenario)
@@ -165,6 +170,24 @@ def run_one(spec: ReplicateRun) -> ReplicateResult:
                                traceback=traceback.format_exc(), population_cached=cached)
     return ReplicateResult(**base, ok=True, timeseries=ts, wall_time_s=time.perf_counter() - t0,
                            population_cached=cached)
+
+
+def _worker_id() -> str:
+    """``host:pid`` of this process, plus the Dask worker address when run by a Dask worker."""
+    ident = f"{socket.gethostname()}:{os.getpid()}"
+    if "distributed" in sys.modules:
+        try:
+            from distributed import get_worker
+
+            ident += f" ({get_worker().address})"
+        except ValueError:  # not inside a Dask worker
+            pass
+    return ident
+
+
+@functools.cache
+def _worker_versions() -> dict[str, str]:
+    return versions()
 
 
 def _lost_run(spec: ReplicateRun, exc: BaseException) -> ReplicateResult:
@@ -231,6 +254,10 @@ class ScenarioJob:
     def add(self, res: ReplicateResult) -> None:
         self.wall[res.replicate] = res.wall_time_s
         self.reused += bool(res.population_cached)
+        if self.folder is not None and res.worker:
+            # Which process ran each replicate, with which package versions (once per process).
+            self.folder.manifest.setdefault("replicate_workers", {})[str(res.replicate)] = res.worker
+            self.folder.manifest.setdefault("workers", {})[res.worker] = res.versions
         if res.ok:
             self.failures.pop(res.replicate, None)
             if self.folder is not None:
