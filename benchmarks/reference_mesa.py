@@ -362,6 +362,9 @@ class ReferenceModel(mesa.Model):
             where a firm that did not adopt in a step kept no trace of the push.
     """
 
+    firm_class: type[Firm] = Firm
+    """The agent class (the tuned variant, reference_mesa_tuned.py, substitutes its own)."""
+
     def __init__(self, config: Scenario | None = None, *, replicate: int = 0,
                  population: Population | None = None, voucher_push_cumulative: bool = True):
         config = config if config is not None else Scenario()
@@ -435,7 +438,7 @@ class ReferenceModel(mesa.Model):
         self.all_firms: list[Firm] = []
         for i in range(n):
             exit_month = cols["exit_month"][i]
-            self.all_firms.append(Firm(
+            self.all_firms.append(self.firm_class(
                 self, i, cluster=clusters[cols["cluster"][i]], city=cities[cols["city"][i]],
                 size_class=sizes[cols["size_class"][i]], cell=cols["cell"][i], park=cols["park"][i],
                 readiness=cols["readiness"][i], revenue_cny=cols["revenue_cny"][i],

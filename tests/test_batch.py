@@ -68,3 +68,12 @@ def test_fixed_structure_is_one_structure_and_pool_excludes_it():
     with pytest.raises(ValidationError, match="not both"):
         scenario(structure_seed=5, structure_pool=3)
     batch.clear_cache()
+
+
+def test_docstring_examples():
+    import doctest
+
+    batch.clear_cache()
+    failed, _ = doctest.testmod(batch)
+    assert failed == 0
+    batch.clear_cache()

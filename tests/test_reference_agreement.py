@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from compare_reference import all_mechanisms_scenario  # noqa: E402
 from reference_mesa import ReferenceModel  # noqa: E402
+from reference_mesa_tuned import TunedReferenceModel  # noqa: E402
 
 from sim.core.model import METRICS, CloudAdoptionModel, run_seed, spawn_streams, structure_seed  # noqa: E402
 from sim.core.population import build_population  # noqa: E402
@@ -103,3 +104,21 @@ def test_identical_with_city_quotas() -> None:
         "city_quota_shares": {"Guangzhou": 0.3, "Foshan": 0.2, "Dongguan": 0.2}}}})
     model, ref = run_both(config, 0)
     assert not differing(model, ref)
+
+
+@pytest.mark.parametrize("replicate", SEEDS[:2])
+def test_tuned_reference_identical(runs, replicate) -> None:
+    """The tuned per-agent variant (incremental partner and area counts) gives the same series."""
+    config = all_mechanisms_scenario(N_FIRMS, MONTHS)
+    pop = build_population(config, structure_seed(config, spawn_streams(run_seed(config.run.seed, replicate))))
+    tuned = TunedReferenceModel(config, replicate=replicate, population=pop).run()
+    model, _ = runs[SEEDS.index(replicate)]
+    assert not differing(model, tuned)
+
+
+def test_tuned_reference_identical_with_substeps() -> None:
+    config = all_mechanisms_scenario(2_000, 12, substeps=3,
+                                     extra={"policies": {"service_capacity": {"scale": 1.5}}})
+    model, _ = run_both(config, 0)
+    pop = build_population(config, structure_seed(config, spawn_streams(run_seed(config.run.seed, 0))))
+    assert not differing(model, TunedReferenceModel(config, replicate=0, population=pop).run())

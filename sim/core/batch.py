@@ -26,8 +26,9 @@ Example:
     >>> sc = load_scenario("demo", ["population.total_firms=5000", "population.structure_pool=2"])
     >>> [structure_index(sc, r) for r in range(5)]
     [0, 1, 0, 1, 0]
+    >>> first, _ = structure_for(sc, 0)
     >>> pop, cached = structure_for(sc, 2)
-    >>> pop is structure_for(sc, 0)[0], cached
+    >>> pop is first, cached
     (True, True)
 """
 
