@@ -392,7 +392,7 @@ class CloudAdoptionModel(mesa.Model):
         self.cc_n, self.cc_cloud = st["cc_n"], _count(cc, on, ncc)
         self.cc_as, self.cc_trans = st["cc_as"], _count(cc, tr, ncc)
         self.chain_n, self.chain_as, self.lead_n = st["chain_n"], st["chain_as"], st["lead_n"]
-        self.chain_cloud, self.chain_trans, self.lead_trans = (self._partner_counts(m) for m in (on, tr, ld_tr))
+        self.chain_cloud, self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (on, tr, ld_tr))
         self.chain_share_cloud = self.chain_cloud / np.maximum(self.chain_n, np.float32(1))
         self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
@@ -402,13 +402,6 @@ class CloudAdoptionModel(mesa.Model):
         self.cell_active = _count(cell, on, N_CELLS)
         self.cell_trans = _count(cell, tr, N_CELLS)
         self.cell_wait = np.zeros(N_CELLS)
-
-    def _partner_counts(self, mask: np.ndarray) -> np.ndarray:
-        """For every firm, how many of its partners have ``mask`` set (float32), by the kernel's
-        partner update (exact integers: the same values as :meth:`Population.partner_counts`)."""
-        out = np.zeros(self.pop.n_firms, dtype=np.float32)
-        kernel.add_to_partners(self.pop.adj_indptr, self.pop.adj_indices, np.flatnonzero(mask), out, 1.0)
-        return out
 
     def _init_rates(self) -> None:
         d = self.config.diffusion
