@@ -49,7 +49,7 @@ MUTATIONS: tuple[Mutation, ...] = (
              "fresh = lam[drop] + self.rng_refusal.standard_exponential(drop.size, dtype=np.float32)",
              "fresh = self.thr_cloud[drop]"),
     Mutation("churn starts at onboarding instead of when the subsidy ends", "sim/core/model.py",
-             "due = w[self.subsidy_end[w] <= k]", "due = w"),
+             'cut = int(np.searchsorted(ends, ends.dtype.type(k), side="right"))', "cut = w.size"),
 )
 
 
