@@ -14,6 +14,7 @@ import pytest
 
 from sim.core import kernel
 from sim.core.model import CloudAdoptionModel, apply_overrides
+from sim.core.population import symmetric_csr
 from sim.scenario.schema import Scenario
 
 HAS_NUMBA = importlib.util.find_spec("numba") is not None
@@ -51,3 +52,22 @@ def test_unknown_kernel_is_refused(monkeypatch):
     monkeypatch.setenv("GDCLOUD_KERNEL", "fortran")
     with pytest.raises(ValueError, match="allowed: numpy, numba"):
         kernel.kernel_name()
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_compiled_adjacency_equals_the_key_sort(monkeypatch):
+    rng = np.random.default_rng(5)
+    n = 2_000
+    src = np.sort(rng.integers(0, n, 9_000)).astype(np.int32)
+    dst = rng.integers(-1, n, 9_000).astype(np.int32)
+    dst[:300] = src[:300]  # self-links
+    dst[300:600], src[300:600] = dst[600:900], src[600:900]  # links drawn twice
+    hub = rng.integers(0, n, 3_000).astype(np.int32)  # a hub row longer than any sort threshold
+    src, dst = np.concatenate((src, np.full(3_000, 7, dtype=np.int32))), np.concatenate((dst, hub))
+    out = {}
+    for name in ("numpy", "numba"):
+        monkeypatch.setenv("GDCLOUD_KERNEL", name)
+        out[name] = symmetric_csr(n, src, dst)
+    assert out["numpy"][0].tobytes() == out["numba"][0].tobytes()
+    assert out["numpy"][1].tobytes() == out["numba"][1].tobytes()
+    assert out["numba"][1].dtype == np.int32 and out["numba"][0][-1] > 15_000

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim import datasets
+from sim.core import kernel
 from sim.scenario.schema import PopulationSpec, Scenario, month_number
 
 DEFAULT_TOTAL_FIRMS = 2_000_000
@@ -86,7 +87,7 @@ class Population:
 
     def neighbours(self, firms: np.ndarray) -> np.ndarray:
         """Supply-chain partners of ``firms``, concatenated (with repeats), vectorized."""
-        return gather_rows(self.adj_indptr, self.adj_indices, firms)
+        return kernel.gather_rows(self.adj_indptr, self.adj_indices, firms)
 
     def partner_counts(self, mask: np.ndarray) -> np.ndarray:
         """For every firm, how many of its supply-chain partners have ``mask`` set (float32).
@@ -111,19 +112,6 @@ class Population:
             items = table.values() if isinstance(table, dict) else table if isinstance(table, tuple) else [table]
             arrays += [v for v in items if isinstance(v, np.ndarray)]
         return sum(v.nbytes for v in arrays)
-
-
-def gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Concatenate ``indices[indptr[r]:indptr[r+1]]`` for every r in ``rows`` without a loop."""
-    starts = indptr[rows]
-    lengths = indptr[rows + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.empty(0, dtype=indices.dtype)
-    # Position of each output element: start of its row plus its offset within the row.
-    row_of = np.repeat(np.arange(rows.size), lengths)
-    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return indices[starts[row_of] + offsets]
 
 
 def _scale_factor(spec: PopulationSpec) -> float:
@@ -452,6 +440,8 @@ def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray,
     without self-links, without -1 targets and with a link drawn twice kept once."""
     keep = (dst >= 0) & (dst != src)
     src, dst = src[keep], dst[keep]
+    if kernel.kernel_name() == "numba":
+        return kernel.symmetric_csr_compiled(n, src, dst)
     m = src.size
     # One sort of 64-bit (row, column) keys (vectorised quicksort) orders both directions.
     key = np.empty(2 * m, dtype=np.uint64)
