@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import sim
-from sim.core.model import CloudAdoptionModel, run_seed, spawn_streams, structure_seed
+from sim.core.model import CloudAdoptionModel
 from sim.core.population import build_population
+from sim.core.seeds import run_seed, spawn_streams, structure_seed
 from sim.scenario.schema import Scenario, month_number
 
 

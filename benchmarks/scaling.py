@@ -49,8 +49,9 @@ def _rss_now_bytes() -> int:
 
 def child(size: int, replicate: int) -> dict:
     """Build and run one model of ``size`` firms in this process; return the measurements."""
-    from sim.core.model import CloudAdoptionModel, run_seed, spawn_streams, structure_seed
+    from sim.core.model import CloudAdoptionModel
     from sim.core.population import build_population
+    from sim.core.seeds import run_seed, spawn_streams, structure_seed
     from sim.scenario.schema import Scenario
 
     config = Scenario.model_validate({"population": {"total_firms": size}})
