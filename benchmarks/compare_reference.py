@@ -318,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     ref_seeds = min(args.ref_seeds, args.seeds)
     config = all_mechanisms_scenario(args.firms, args.months, substeps=args.substeps, seed=args.seed)
+    # Not timed: load the compiled kernel if there is one (once per process, like the imports).
+    CloudAdoptionModel(all_mechanisms_scenario(2_000, 2, seed=args.seed)).run()
     runs = []
     for r in range(args.seeds):
         runs.append(run_pair(config, r, with_reference=r < ref_seeds))

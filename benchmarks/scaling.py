@@ -51,7 +51,10 @@ def child(size: int, replicate: int) -> dict:
     """Build and run one model of ``size`` firms in this process; return the measurements."""
     from sim.core.model import CloudAdoptionModel
     from sim.core.population import build_population
-    from sim.core.seeds import run_seed, spawn_streams, structure_seed
+    try:
+        from sim.core.seeds import run_seed, spawn_streams, structure_seed
+    except ImportError:  # checkouts before sim/core/seeds.py (side_by_side.py compares versions)
+        from sim.core.model import run_seed, spawn_streams, structure_seed
     from sim.scenario.schema import Scenario
 
     config = Scenario.model_validate({"population": {"total_firms": size}})
