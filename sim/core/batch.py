@@ -42,9 +42,13 @@ from sim.core.population import Population, build_population
 from sim.core.seeds import replicate_structure_seed
 from sim.scenario.schema import Scenario
 
-CACHE_BYTES = 2_000_000_000
-"""Bytes of cached structures kept per process (a full-scale population with its model tables
-is about 200 MB, so ~10 of them); least recently used ones are dropped first."""
+CACHE_BYTES = 1_200_000_000
+"""Bytes of cached structures kept per process (a full-scale population is 95 MB, 157 MB with its
+model tables: measured; so 7 of them next to a running model's ~0.7 GB); least recently used
+ones are dropped first."""
+
+CACHE_ENTRIES = 16
+"""Most structures kept per process (small populations: a calibration at 200,000 firms)."""
 
 _CACHE: OrderedDict[tuple, Population] = OrderedDict()
 
@@ -91,7 +95,8 @@ def structure_for(config: Scenario, replicate: int, root_seed: int | None = None
     root = config.run.seed if root_seed is None else int(root_seed)
     pop = build_population(config, replicate_structure_seed(config, root, replicate))
     _CACHE[key] = pop
-    while len(_CACHE) > 1 and sum(p.nbytes() for p in _CACHE.values()) > CACHE_BYTES:
+    while len(_CACHE) > 1 and (len(_CACHE) > CACHE_ENTRIES
+                               or sum(p.nbytes() for p in _CACHE.values()) > CACHE_BYTES):
         _CACHE.popitem(last=False)
     return pop, False
 
