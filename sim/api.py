@@ -18,6 +18,12 @@ Everything here is also available from the package itself (``import sim``)::
     sim.attribution("baseline"); sim.discover("baseline")
 
     old = sim.load_results("results/baseline/20251126T101500Z-0123456789")
+    old = sim.load_results(sim.latest("baseline"))      # newest complete run (or a --label)
+    cmp = sim.load_results(sim.latest("compare"))       # a comparison folder -> CompareResult
+
+Results are written under one results root: ``out_dir=`` if given, else the environment variable
+``GDCLOUD_RESULTS_DIR``, else ``results`` (:func:`results_root`). ``lang="zh"`` writes figures,
+table headers and sentences in Simplified Chinese.
 
 Runs are serial by default in Python; pass ``workers=4`` (local processes) or
 ``executor="dask"`` (optionally with ``address="tcp://host:8786"``) to run replicates in
@@ -56,11 +62,23 @@ from sim.runs.executors import (
     SerialExecutor,
     make_executor,
 )
-from sim.runs.results import ScenarioResult, load_results
+from sim.runs.finding import (
+    SavedSweep,
+    latest,
+    list_results,
+    load_any,
+    load_compare,
+    load_sweep,
+    results_root,
+)
+from sim.runs.results import ScenarioResult
 from sim.runs.runner import run_scenario
 from sim.scenario.loader import load_scenario, resolved_yaml, scenario_hash, shipped_scenarios
 from sim.scenario.paths import get_value, set_values
 from sim.scenario.schema import Scenario
+
+load_results = load_any
+"""Alias of :func:`sim.runs.finding.load_any`: read a run, comparison or sweep folder back."""
 
 run = run_scenario
 """Alias of :func:`sim.runs.runner.run_scenario`: run every replicate of a scenario and save them."""
@@ -82,4 +100,5 @@ __all__ = [
     "plot_compare", "write_figures", "CloudAdoptionModel", "Firm", "simulate",
     "sweep", "run_sweep", "calibrate", "sensitivity", "run_sensitivity", "what_it_takes",
     "attribution", "discover", "get_value", "set_values", "ScenarioError", "RunsFailed",
+    "latest", "list_results", "load_compare", "load_sweep", "results_root", "SavedSweep",
 ]

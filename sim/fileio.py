@@ -15,16 +15,31 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 
+FILE_MODE = 0o666
+"""Mode of a new file before the umask is applied (as ``open(path, "w")`` creates it)."""
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it: os has no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary name in the same folder, then rename it to ``path``.
 
-    The temporary file is removed if ``write`` fails or is interrupted.
+    The file gets ordinary permissions (``0666`` less the umask, e.g. ``0644``), not the
+    ``0600`` of ``mkstemp``. The temporary file is removed if ``write`` fails or is interrupted.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        # mkstemp creates the file 0600; results are shared with colleagues, so give the file
+        # the permissions an ordinary open() would.
+        os.chmod(tmp_path, FILE_MODE & ~current_umask())
         write(tmp_path)
         os.replace(tmp_path, path)
     except BaseException as exc:

@@ -16,6 +16,7 @@ from sim.analysis.outcomes import scaled_goals
 from sim.core.model import CloudAdoptionModel
 from sim.core.outputs import concat_replicates, tidy_timeseries
 from sim.core.population import population_scale
+from sim.plots import maps
 from sim.plots.scenario import (
     plot_city_gap,
     plot_clusters,
@@ -120,17 +121,19 @@ def test_write_figures(run, tmp_path: Path) -> None:
     folder = tmp_path / "figures"
     paths = write_figures(folder, ts, cfg, compare={"demo": ts, "more": ts2})
     names = [p.name for p in paths]
-    assert names == ["provincial_cloud.png", "provincial_transformed.png", "clusters.png",
-                     "city_gap.png", "compare.png"]
+    expected = ["provincial_cloud.png", "provincial_transformed.png", "clusters.png",
+                "city_gap.png", "progress_city.png", "progress_cluster.png"]
+    expected += ["map_cities.png"] if maps.available() else []
+    assert names == [*expected, "compare.png"]
     for p in paths:
         assert p.read_bytes()[:8] == PNG_MAGIC and p.stat().st_size > 10_000
     # no temporary files left behind
     assert sorted(x.name for x in folder.iterdir()) == sorted(names)
-    # 150 dpi: a 9 x 5.5 inch figure is 1350 pixels wide
+    # 150 dpi: a 9-inch-wide figure is 1350 pixels wide
     width = int.from_bytes(paths[0].read_bytes()[16:20], "big")
     assert width == 1350
-    # without a comparison, four files
-    assert len(write_figures(tmp_path / "f2", ts, cfg)) == 4
+    # without a comparison, no compare.png
+    assert [p.name for p in write_figures(tmp_path / "f2", ts, cfg)] == expected
 
 
 def test_backend_untouched_and_helpers() -> None:

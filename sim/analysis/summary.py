@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from sim import i18n
 from sim.analysis.outcomes import goal_date, goal_outcomes, scaled_goals
 from sim.core.outputs import METRIC_COLUMNS, select
 from sim.core.population import population_scale
@@ -28,8 +29,16 @@ Z95 = 1.959963984540054
 
 SUMMARY_COLUMNS: list[str] = [
     "scenario", "outcome", "unit", "median", "p10", "p90", "mean", "mc_se", "n_replicates", "note",
+    "median_month", "p10_month", "p90_month",
 ]
-"""Columns of :func:`summarize` (``summary.csv``)."""
+"""Columns of :func:`summarize` (``summary.csv``). The statistic columns hold numbers only; the
+first-met month of a goal is in the ``*_month`` columns (ISO month-end date, empty if not reached
+by the goal month)."""
+
+SUMMARY_DECIMALS: dict[str, int] = {"firms": 1, "CNY": 0, "probability": 4}
+"""Decimals kept in ``summary.csv`` per unit: statistics of whole firms to a tenth (a median of
+an even count of replicates or a percentile falls between two counts), money to the yuan, a
+probability to 0.01 percentage point (finer than its Monte Carlo error)."""
 
 BAND_STATS: list[str] = ["median", "p10", "p90", "mean", "mean_ci_low", "mean_ci_high", "n_replicates"]
 """Statistic columns of :func:`bands`."""
@@ -155,15 +164,15 @@ def _month_stats(first: pd.Series, goal_month: str) -> dict[str, object]:
     """Median, p10, p90 of first-met dates; never-met replicates count as later than any month.
 
     Quantiles take the later of two middle observations (``method="higher"``), so the median is
-    a date only when more than half of the replicates met the goal.
+    a date only when more than half of the replicates met the goal. Results go to the
+    ``<stat>_month`` keys (ISO date, or ``""`` if not reached by the goal month).
     """
-    never = f"not by {goal_month}"
     keys = np.array([np.inf if v is None or (isinstance(v, float) and math.isnan(v))
                      else pd.Timestamp(v).value for v in first], dtype=np.float64)
     out: dict[str, object] = {}
     for name, q in (("median", 0.5), ("p10", 0.1), ("p90", 0.9)):
         k = float(np.quantile(keys, q, method="higher"))
-        out[name] = never if math.isinf(k) else pd.Timestamp(int(k)).strftime("%Y-%m-%d")
+        out[f"{name}_month"] = "" if math.isinf(k) else pd.Timestamp(int(k)).strftime("%Y-%m-%d")
     return out
 
 
@@ -192,8 +201,9 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
     * ``p_meet_cloud_goal``, ``p_meet_transformed_goal``: share of replicates meeting the goal at
       the goal date (in ``mean``), with its Monte Carlo standard error in ``mc_se``;
     * ``month_cloud_goal_met``, ``month_transformed_goal_met``: month end at which the goal is
-      first reached; a replicate that never reaches it counts as later than any month, so the
-      median reads ``"not by <goal month>"`` unless more than half of the replicates met it;
+      first reached (in ``median_month``, ``p10_month``, ``p90_month``); a replicate that never
+      reaches it counts as later than any month, so the median month is empty unless more than
+      half of the replicates met it;
     * ``voucher_spend_total_cny``: voucher money granted from the start to the goal date;
     * ``cluster_gap:<cluster_id>`` and ``city_gap:<city>``: the five largest (by median)
       shortfalls of a group's cloud firms versus its proportional share of the goal
@@ -206,8 +216,10 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
         config: The scenario (its name and goals are used).
 
     Returns:
-        Long table with columns :data:`SUMMARY_COLUMNS`. ``median``, ``p10`` and ``p90`` hold
-        strings for the month outcomes and NaN for the probabilities; ``mc_se`` is the Monte
+        Long table with columns :data:`SUMMARY_COLUMNS`, rounded by :func:`round_summary`.
+        The statistic columns are numbers only (NaN where they do not apply: quantiles of a
+        probability, every statistic of a month outcome; the months are in ``*_month``, empty if
+        not reached by the goal month); ``mc_se`` is the Monte
         Carlo standard error of ``mean`` (NaN for months and with one replicate).
     """
     goals = scaled_goals(config)
@@ -223,7 +235,8 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
     def add(outcome: str, unit: str, stats: Mapping[str, object], note: str) -> None:
         row = {"scenario": config.name, "outcome": outcome, "unit": unit, "median": math.nan,
                "p10": math.nan, "p90": math.nan, "mean": math.nan, "mc_se": math.nan,
-               "n_replicates": n, "note": note}
+               "n_replicates": n, "note": note, "median_month": "", "p10_month": "",
+               "p90_month": ""}
         row.update(stats)
         rows.append(row)
 
@@ -240,7 +253,8 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
         add(f"p_meet_{label}_goal", "probability", {"mean": p, "mc_se": se}, note)
     for key in ("cloud", "transformed"):
         add(f"month_{key}_goal_met", "month end", _month_stats(go[f"{key}_goal_first_met"], goals.date),
-            "first month end at which the goal is reached; replicates that never reach it count "
+            "first month end at which the goal is reached (median_month, p10_month, p90_month; "
+            "empty = not reached by the goal month); replicates that never reach it count "
             "as latest")
     add("voucher_spend_total_cny", "CNY", _describe(go["voucher_spend_total_cny"]),
         f"voucher money granted from the start to {gdate}")
@@ -256,6 +270,18 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
                 f"positive = short")
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     out["n_replicates"] = out["n_replicates"].astype(np.int64)
+    return round_summary(out)
+
+
+def round_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Round the statistic columns of a summary table to :data:`SUMMARY_DECIMALS` of each row's
+    unit (float noise such as ``14764.49651756334`` becomes ``14764.5``)."""
+    out = table.copy()
+    stats = ["median", "p10", "p90", "mean", "mc_se"]
+    out[stats] = out[stats].astype(np.float64)
+    for unit, decimals in SUMMARY_DECIMALS.items():
+        rows = out["unit"] == unit
+        out.loc[rows, stats] = out.loc[rows, stats].round(decimals)
     return out
 
 
@@ -293,29 +319,37 @@ def _num(x: float, step: float) -> str:
     return f"{r:,.0f}".replace("-", "\u2212")
 
 
-def _sentence(name: str, reference: str, outcome: str, st: Mapping[str, float]) -> str:
+def _sentence(name: str, reference: str, outcome: str, st: Mapping[str, float],
+              lang: str = "en") -> str:
+    """The finding of one paired difference as a sentence in ``lang`` (:mod:`sim.i18n`): counts
+    rounded to about two significant digits of their spread, money as a report writes it
+    (``1.35 billion CNY`` / ``13.5亿元``), one minus sign."""
     med, lo, hi = st["median"], st["p10"], st["p90"]
-    if outcome in ("cloud_firms", "transformed_firms", "voucher_spend_total_cny"):
+    if outcome == "voucher_spend_total_cny":
+        more = i18n.text("sent.more" if med >= 0 else "sent.less", lang)
+        return i18n.text("sent.spend", lang, name=name, value=i18n.format_cny(abs(med), lang),
+                         more=more, lo=i18n.format_cny(lo, lang), hi=i18n.format_cny(hi, lang),
+                         reference=reference)
+    if outcome in ("cloud_firms", "transformed_firms"):
         step = _step([med, lo, hi])
-        rng = f"({_num(lo, step)} to {_num(hi, step)} in 80% of paired replicates) vs {reference}"
-        if outcome == "voucher_spend_total_cny":
-            more = "more" if med >= 0 else "less"
-            return f"{name} spends {_num(abs(med), step)} CNY {more} on vouchers {rng}"
-        what = "cloud firms" if outcome == "cloud_firms" else "transformed firms"
-        verb = "removes" if med < 0 else "adds"
-        return f"{name} {verb} {_num(abs(med), step)} {what} {rng}"
-    goal = "cloud" if outcome.startswith("cloud") else "transformation"
+        what = i18n.text("sent.what_cloud" if outcome == "cloud_firms" else "sent.what_transformed", lang)
+        verb = i18n.text("sent.verb_removes" if med < 0 else "sent.verb_adds", lang)
+        return i18n.text("sent.adds", lang, name=name, verb=verb, value=_num(abs(med), step),
+                         what=what, lo=_num(lo, step), hi=_num(hi, step), reference=reference)
+    goal = i18n.text("goal.cloud" if outcome.startswith("cloud") else "goal.transformed", lang)
+    if lang == "en":
+        goal = "cloud goal" if outcome.startswith("cloud") else "transformation goal"
     mean, cl, ch = 100 * st["mean"], 100 * st["ci_low"], 100 * st["ci_high"]
-    ci = "" if math.isnan(cl) else f" (95% CI {cl:+.0f} to {ch:+.0f})"
+    ci = "" if math.isnan(cl) else i18n.text("sent.ci", lang, lo=i18n.signed(cl), hi=i18n.signed(ch))
     if mean == 0 and (math.isnan(cl) or cl == ch):
-        return f"{name} leaves the probability of meeting the {goal} goal unchanged vs {reference}"
-    verb = "raises" if mean > 0 else "lowers"
-    return (f"{name} {verb} the probability of meeting the {goal} goal by {abs(mean):.0f} "
-            f"percentage points{ci} vs {reference}")
+        return i18n.text("sent.prob_same", lang, name=name, goal=goal, reference=reference)
+    verb = i18n.text("sent.raises" if mean > 0 else "sent.lowers", lang)
+    return i18n.text("sent.prob", lang, name=name, verb=verb, goal=goal, value=f"{abs(mean):.0f}",
+                     ci=ci, reference=reference)
 
 
 def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, *,
-                       goals: Goals | None = None) -> pd.DataFrame:
+                       goals: Goals | None = None, lang: str = "en") -> pd.DataFrame:
     """Per-replicate differences of goal outcomes against a reference scenario.
 
     Replicate ``r`` of every scenario shares its seeds, so ``outcome(s, r) - outcome(ref, r)``
@@ -326,6 +360,7 @@ def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, 
         reference: Name of the reference scenario.
         goals: Goals at the population's scale (default: the plan's goals); they matter for
             the ``*_goal_met`` outcomes only.
+        lang: Language of the ``sentence`` column, ``"en"`` or ``"zh"``.
 
     Returns:
         One row per (other scenario, outcome of :data:`PAIRED_OUTCOMES`), columns
@@ -353,7 +388,7 @@ def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, 
                 lo, hi = max(lo, -1.0), min(hi, 1.0)
             st.update(ci_low=lo, ci_high=hi)
             rows.append({"scenario": name, "reference": reference, "outcome": outcome, **st,
-                         "n_pairs": int(d.size), "sentence": _sentence(name, reference, outcome, st)})
+                         "n_pairs": int(d.size), "sentence": _sentence(name, reference, outcome, st, lang)})
     return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
 
 

@@ -92,6 +92,7 @@ from sim.analysis.sweep_plan import (
     value_text,
 )
 from sim.runs.executors import Executor
+from sim.runs.finding import results_root
 from sim.scenario.schema import Scenario
 
 SWEEP_DIR = "sweep"
@@ -384,7 +385,8 @@ def run_sweep(
             ``"dask"`` (default: serial, or processes if ``workers`` is given).
         workers: Worker processes for ``processes`` / a local ``dask`` cluster.
         address: Dask scheduler address.
-        out_dir: Folder under which ``sweep/<timestamp>-<hash>/`` is created (default ``results``).
+        out_dir: Folder under which ``sweep/<timestamp>-<hash>/`` is created (default:
+            ``$GDCLOUD_RESULTS_DIR`` or ``results``).
         save: If False, nothing is written (``folder`` is None).
         figures: Write ``figures/sweep.png``.
         progress: Show a progress bar (default: only if stderr is a terminal).
@@ -398,7 +400,6 @@ def run_sweep(
         SweepInterrupted: Ctrl-C; the finished points are kept in the folder.
     """
     from sim.fileio import atomic_write_text
-    from sim.runs import runner
     from sim.runs.jobs import Progress, resolve_executor, want_progress
     from sim.runs.rundir import (
         MANIFEST,
@@ -420,7 +421,7 @@ def run_sweep(
     try:
         ex.start()
         if save:
-            root = Path(out_dir) if out_dir is not None else runner.DEFAULT_RESULTS_DIR
+            root = results_root(out_dir)
             folder = new_run_folder(root, SWEEP_DIR, plan.hash()[:10])
             (folder / RUNS).mkdir()
             atomic_write_text(folder / RESOLVED_BASE, resolved_yaml(plan.base))

@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         else:
             result = run_scenario(sc, executor=executor, out_dir=args.out,
                                   figures=not args.no_figures, progress=args.progress,
-                                  command=command_line(argv))
+                                  command=command_line(argv), label=args.label)
     finally:
         executor.close()
     for line in run_summary_lines(result):
@@ -153,6 +153,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"OK {path} (name {sc.name}, hash {scenario_hash(sc)[:10]}, "
               f"{sc.run.replicates} replicate{'s' if sc.run.replicates != 1 else ''})")
     return status
+
+
+def cmd_latest(args: argparse.Namespace) -> int:
+    """``gdcloud latest [NAME]``: the newest complete folder of a scenario, or every folder."""
+    from sim.runs.finding import latest, list_results
+
+    if args.name is None:
+        table = list_results(root=args.out)
+        if table.empty:
+            print(f"no results under {args.out}")
+            return EXIT_OK
+        for row in table.itertuples(index=False):
+            print(f"{row.folder}  ({row.kind}, {row.status}, {row.created})")
+        return EXIT_OK
+    print(latest(args.name, root=args.out, complete_only=not args.any_status))
+    return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from sim.cli.commands import (
     EXIT_OK,
     EXIT_USAGE,
     cmd_compare,
+    cmd_latest,
     cmd_list,
     cmd_run,
     cmd_schema,
@@ -60,6 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
+        if getattr(args, "lang", None):
+            args.overrides.append(f"outputs.lang={args.lang}")
+        if hasattr(args, "out"):  # one results root: --out, else $GDCLOUD_RESULTS_DIR, else results
+            from sim.runs.finding import results_root
+
+            args.out = results_root(args.out)
         if args.command == "run":
             return cmd_run(args, argv)
         if args.command == "compare":
@@ -70,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_validate(args)
         if args.command == "list":
             return cmd_list(args)
+        if args.command == "latest":
+            return cmd_latest(args)
         if args.command in ANALYSIS_COMMANDS:
             return ANALYSIS_COMMANDS[args.command](args, argv)
         return cmd_schema(args)

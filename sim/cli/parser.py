@@ -60,9 +60,9 @@ def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one scenario value, e.g. --set policies.vouchers.scale=2 "
                         "(repeatable; values are read as YAML)")
-    p.add_argument("--out", type=out_dir, default="results", metavar="DIR",
+    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
                    help="folder under which <scenario>/<timestamp>-<hash>/ is created "
-                        "(default: results)")
+                        "(default: $GDCLOUD_RESULTS_DIR, else results)")
     p.add_argument("--executor", choices=("serial", "processes", "dask"),
                    help="where replicates run (default: processes, or serial for a single run)")
     p.add_argument("--workers", "-j", type=int, metavar="N",
@@ -71,10 +71,17 @@ def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
     p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
                    help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
     if resume:
+        p.add_argument("--label", metavar="NAME", default=None,
+                       help="name the results folder <out>/<NAME>/<timestamp>-<hash>/ instead of "
+                            "by the scenario name (e.g. to tell --set runs apart; "
+                            "`gdcloud latest NAME` finds it)")
         p.add_argument("--resume", type=Path, metavar="FOLDER",
                        help="complete an interrupted run folder: only missing replicates are "
                             "run; the scenario (if given) must be the same")
     p.add_argument("--no-figures", action="store_true", help="do not write figures/*.png")
+    p.add_argument("--lang", choices=("en", "zh"), default=None,
+                   help="language of figures, table headers and sentences: en or zh "
+                        "(default: the scenario's outputs.lang, en)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: only when stderr is a terminal)")
 
@@ -140,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "write nothing")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one value of the base scenario (repeatable; values are read as YAML)")
-    p.add_argument("--out", type=out_dir, default="results", metavar="DIR",
-                   help="folder under which sweep/<timestamp>-<hash>/ is created (default: results)")
+    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
+                   help="folder under which sweep/<timestamp>-<hash>/ is created (default: $GDCLOUD_RESULTS_DIR, else results)")
     p.add_argument("--executor", choices=("serial", "processes", "dask"),
                    help="where runs go (default: processes, or serial for a single run)")
     p.add_argument("--workers", "-j", type=int, metavar="N",
@@ -160,6 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one value (repeatable)")
+
+    p = sub.add_parser("latest", help="print the newest complete results folder of a scenario",
+                       description="Print the newest complete results folder of a scenario, a "
+                                   "--label, 'compare' or 'sweep' (under --out, else "
+                                   "$GDCLOUD_RESULTS_DIR, else results); with no NAME, list "
+                                   "every results folder.")
+    p.add_argument("name", nargs="?", metavar="NAME", help="scenario name or label")
+    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
+                   help="results root (default: $GDCLOUD_RESULTS_DIR, else results)")
+    p.add_argument("--any-status", action="store_true",
+                   help="also consider running, interrupted or failed runs")
 
     sub.add_parser("list", help="list the shipped scenarios",
                    description="List the shipped scenarios (scenarios/*.yaml) with their descriptions.")
@@ -194,8 +212,8 @@ def _add_common_analysis(p: argparse.ArgumentParser, *, overrides: bool, progres
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                        help="override one scenario value, e.g. --set time.end=2023-12 (repeatable; "
                             "values are read as YAML)")
-    p.add_argument("--out", type=out_dir, default="results", metavar="DIR",
-                   help="folder under which <command>/<timestamp>-<hash>/ is created (default: results)")
+    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
+                   help="folder under which <command>/<timestamp>-<hash>/ is created (default: $GDCLOUD_RESULTS_DIR, else results)")
     if progress:
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="print progress on stderr (default: only when stderr is a terminal)")

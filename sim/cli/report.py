@@ -56,7 +56,8 @@ def run_summary_lines(result) -> list[str]:
                          f"(10-90%: {_count_text(float(val['p10']))} to {_count_text(float(val['p90']))})")
         if p is None:
             continue
-        month = _month(when["median"]) if when is not None else "n/a"
+        month = (_month(when.get("median_month", when["median"])) or f"not by {goals.date}"
+                 if when is not None else "n/a")
         if n_done == 1:
             met = "met" if float(p["mean"]) >= 1 else "not met"
             lines.append(f"    goal {goal:,}{scale_note}: {met}; first reached: {month}")

@@ -1,9 +1,10 @@
 """Figures of a scenario: provincial paths against the goals, clusters, city gaps, comparisons.
 
 Every drawing function takes the matplotlib ``Axes`` (or ``Figure``) to draw into and returns
-it, so notebooks can place the plots in their own layouts. :func:`write_figures` builds its own
-``matplotlib.figure.Figure`` objects (no pyplot state, safe in worker processes and without a
-display) and writes PNGs atomically.
+it, so notebooks can place the plots in their own layouts, and a ``lang`` argument (``"en"`` or
+``"zh"``, :mod:`sim.i18n`). :func:`write_figures` builds its own ``matplotlib.figure.Figure``
+objects (no pyplot state, safe in worker processes and without a display), titles each with the
+scenario, its scale and a caveat line, and writes PNGs atomically.
 
 Lines are medians over replicates; shaded bands span the 10th to 90th percentiles.
 """
@@ -11,135 +12,84 @@ Lines are medians over replicates; shaded bands span the 10th to 90th percentile
 from __future__ import annotations
 
 import os
-import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from sim import datasets
+from sim import datasets, i18n
 from sim.analysis import observation
 from sim.analysis.outcomes import scaled_goals
-from sim.analysis.summary import bands, group_gaps
+from sim.analysis.summary import group_gaps
 from sim.core.outputs import select
 from sim.core.population import population_scale
-from sim.fileio import save_figure
+from sim.plots import goals as goal_plots
+from sim.plots import maps
+from sim.plots.common import (
+    DPI,
+    GOAL_COLOR,
+    PALETTE,
+    REPORTED_COLOR,
+    SIM_COLOR,
+    band_frame,
+    draw_band,
+    figure_header,
+    footnote,
+    format_time_axis,
+    save,
+    short_source,
+    thousands,
+)
 from sim.scenario.schema import Goals, Scenario
 
-METRIC_TITLE: dict[str, str] = {
-    "cloud_cumulative": "Firms on the cloud (cumulative), Guangdong",
-    "cloud_active": "Firms on the cloud now (net of churn), Guangdong",
-    "transformed": "Above-scale industrial firms digitally transformed, Guangdong",
-    "n_firms": "Firms in the population, Guangdong",
-    "waiting": "Firms waiting for a cloud service provider, Guangdong",
-}
+__all__ = [
+    "DPI", "FIGURE_STYLE", "METRIC_TITLE", "draw_figures", "plot_provincial", "plot_transformed",
+    "plot_clusters", "plot_city_gap", "plot_compare", "write_figures", "write_compare_figures",
+    "short_source", "thousands",
+]
 
-SIM_COLOR = "#1f5fa8"
-GOAL_COLOR = "#c0392b"
-REPORTED_COLOR = "#222222"
-PALETTE = ("#1f5fa8", "#e67e22", "#27ae60", "#8e44ad", "#7f8c8d", "#c71585", "#17becf",
-           "#8c564b", "#bcbd22", "#000000")
+METRIC_TITLE: dict[str, str] = {m: i18n.text(f"metric.{m}", "en")
+                                for m in ("cloud_cumulative", "cloud_active", "transformed",
+                                          "n_firms", "waiting")}
+"""English title of each plotted metric (``sim.i18n`` key ``metric.<name>`` in both languages)."""
 
-_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
-_DATE_IN_PARENS = re.compile(r"\((\d{4}-\d{2}(?:-\d{2})?)\)")
+
+def _metric_title(metric: str, lang: str) -> str:
+    key = f"metric.{metric}"
+    return i18n.text(key, lang) if key in i18n.keys() else metric
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def thousands(x: float, _pos: object = None) -> str:
-    """Tick label with thousands separators (``1,000,000``)."""
-    return f"{x:,.0f}".replace("-", "\u2212")
-
-
-def _dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values.astype(str))
-
-
-def _format_time_axis(ax: Axes, *, labelsize: float | None = None) -> None:
-    """Year boundaries as ticks, year labels centred on each year (call after plotting).
-
-    Month-end points sit just before a year boundary (2025-12-31), so labelling the boundary
-    ticks would put the end of 2025 under "2026". Fixed locators are used because the
-    rrule-based date locators are slow when many panels are laid out.
-    """
-    lo, hi = ax.dataLim.intervalx
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return
-    y0, y1 = mdates.num2date(lo).year, mdates.num2date(hi).year + 1
-    bounds = [mdates.date2num(pd.Timestamp(y, 1, 1)) for y in range(y0, y1 + 1)]
-    mids = [mdates.date2num(pd.Timestamp(y, 7, 1)) for y in range(y0, y1 + 1)]
-    ax.xaxis.set_major_locator(FixedLocator(bounds))
-    ax.xaxis.set_major_formatter(NullFormatter())
-    ax.xaxis.set_minor_locator(FixedLocator(mids))
-    labels = {m: str(y) for m, y in zip(mids, range(y0, y1 + 1), strict=True)}
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _pos: labels.get(x, "")))
-    ax.tick_params(axis="x", which="major", length=6)
-    ax.tick_params(axis="x", which="minor", length=0)
-    if labelsize is not None:
-        ax.tick_params(axis="x", which="minor", labelsize=labelsize)
-
-
-def _band_frame(rows: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
-    b = bands(rows, metrics=[metric], by=by)
-    b["t"] = _dates(b["date"])
-    return b.sort_values("t", kind="stable")
-
-
-def _draw_band(ax: Axes, b: pd.DataFrame, *, color: str, label: str | None,
-               band_label: str | None) -> None:
-    ax.fill_between(b["t"], b["p10"], b["p90"], color=color, alpha=0.22, linewidth=0,
-                    label=band_label)
-    ax.plot(b["t"], b["median"], color=color, linewidth=2.0, label=label)
 
 
 def _goal_timestamp(goals: Goals) -> pd.Timestamp:
     return pd.Period(goals.date, freq="M").to_timestamp(how="end").normalize()
 
 
-def _draw_goal(ax: Axes, goals: Goals, value: float, what: str) -> None:
+def _draw_goal(ax: Axes, goals: Goals, value: float, lang: str = "en") -> None:
     t = _goal_timestamp(goals)
     ax.axhline(value, color=GOAL_COLOR, linestyle="--", linewidth=1.2, zorder=1)
     ax.plot([t], [value], marker="*", markersize=13, color=GOAL_COLOR, linestyle="none",
-            zorder=4, label=f"Goal: {value:,.0f} {what} by {goals.date}")
-
-
-def short_source(source: str) -> str:
-    """A source citation shortened to ASCII-renderable text for a footnote.
-
-    Segments written in Chinese are dropped (the default fonts cannot draw them); of the rest,
-    the first clause and a date in parentheses are kept, e.g. ``"Xinhua, China's ...
-    (2021-04-05)"`` -> ``"Xinhua (2021-04-05)"``.
-    """
-    parts = [p.strip() for p in source.split(";")]
-    latin = [p for p in parts if p and not _CJK.search(p)]
-    if not latin:
-        m = _DATE_IN_PARENS.search(source)
-        return f"official document ({m.group(1)})" if m else "official document"
-    p = latin[0]
-    head = p.split(",")[0].strip()
-    m = _DATE_IN_PARENS.search(p)
-    if m and m.group(0) not in head:
-        head = f"{head} ({m.group(1)})"
-    return head
+            zorder=4, label=i18n.text("goal_line", lang, value=i18n.format_count(value), date=goals.date))
 
 
 FIGURE_STYLE: dict[str, tuple[str, str, str]] = {
-    "exact": ("o", REPORTED_COLOR, "Reported (rounding interval)"),
-    "date_window": ("o", REPORTED_COLOR, "Reported, date approximate (window)"),
-    "lower_bound": ("^", REPORTED_COLOR, "Reported lower bound ('more than')"),
-    "stale": ("^", "white", "Repeated / stale headline (no evidence)"),
+    m: (shape, face, i18n.text(f"reported.{m}", "en"))
+    for m, shape, face in (("exact", "o", REPORTED_COLOR), ("date_window", "o", REPORTED_COLOR),
+                           ("lower_bound", "^", REPORTED_COLOR), ("stale", "^", "white"))
 }
-"""Marker, face colour and legend label of each :attr:`sim.analysis.observation.Figure.marker`."""
+"""Marker, face colour and English legend label of each
+:attr:`sim.analysis.observation.Figure.marker` (other languages: ``sim.i18n`` key
+``reported.<marker>``)."""
 
 
-def draw_figures(ax: Axes, metric: str, *, scale: float = 1.0, notes: list[str] | None = None) -> list[float]:
+def draw_figures(ax: Axes, metric: str, *, scale: float = 1.0, notes: list[str] | None = None,
+                 lang: str = "en") -> list[float]:
     """Mark the published figures of ``metric`` by their observation rule; return their values.
 
     Exact figures are filled circles with their rounding interval, lower bounds filled triangles
@@ -149,7 +99,7 @@ def draw_figures(ax: Axes, metric: str, *, scale: float = 1.0, notes: list[str] 
     figs = [f for f in observation.figures() if f.metric == metric and f.marker != "none"]
     seen: set[str] = set()
     for f in figs:
-        shape, face, text = FIGURE_STYLE[f.marker]
+        shape, face, _ = FIGURE_STYLE[f.marker]
         t = pd.Timestamp(f.date)
         v = float(f.value) * scale  # type: ignore[arg-type]
         kw: dict[str, object] = {}
@@ -161,25 +111,20 @@ def draw_figures(ax: Axes, metric: str, *, scale: float = 1.0, notes: list[str] 
             kw["yerr"] = [[v - f.lower * scale], [f.upper * scale - v]]
         ax.errorbar([t], [v], fmt=shape, markersize=7, markerfacecolor=face, markeredgecolor=REPORTED_COLOR,
                     markeredgewidth=1.5, ecolor=REPORTED_COLOR, capsize=3, zorder=5,
-                    label=None if f.marker in seen else text, **kw)
+                    label=None if f.marker in seen else i18n.text(f"reported.{f.marker}", lang), **kw)
         seen.add(f.marker)
     if figs and notes is not None:
         srcs = list(dict.fromkeys(short_source(f.source) for f in figs))
-        notes.append("Reported: " + "; ".join(srcs) + ".")
+        notes.append(i18n.text("reported_note", lang, sources="; ".join(srcs)))
     return [float(f.value) * scale for f in figs]  # type: ignore[arg-type]
-
-
-def _footnote(ax: Axes, text: str) -> None:
-    ax.annotate(textwrap.fill(text, 130), xy=(0.0, 0.0), xycoords="axes fraction",
-                xytext=(0, -34), textcoords="offset points", ha="left", va="top",
-                fontsize=7, color="#444444")
 
 
 # --------------------------------------------------------------------------- provincial
 
 
 def plot_provincial(ax: Axes, ts: pd.DataFrame, goals: Goals, *, metric: str = "cloud_cumulative",
-                    reported: bool = True, label: str | None = None, scale: float = 1.0) -> Axes:
+                    reported: bool = True, label: str | None = None, scale: float = 1.0,
+                    lang: str = "en") -> Axes:
     """Provincial path of one metric: median and 10-90% band, goal, reported figures.
 
     Args:
@@ -192,70 +137,72 @@ def plot_provincial(ax: Axes, ts: pd.DataFrame, goals: Goals, *, metric: str = "
         label: Legend label of the median line (default: "Simulated median (n replicates)").
         scale: Population scale (``total_firms / 2,000,000``); reported figures are multiplied
             by it so that they compare with a scaled-down run.
+        lang: ``"en"`` or ``"zh"``.
 
     Returns:
         The axes.
     """
     prov = select(ts, "province")
     n_rep = prov["replicate"].nunique()
-    b = _band_frame(prov, metric, ["date"])
-    _draw_band(ax, b, color=SIM_COLOR,
-               label=label or (f"Simulated median ({n_rep} replicates)" if n_rep > 1
-                               else "Simulated (1 replicate)"),
-               band_label="10\u201390% of replicates" if n_rep > 1 else None)
+    b = band_frame(prov, metric, ["date"])
+    draw_band(ax, b, color=SIM_COLOR,
+              label=label or (i18n.text("sim_median", lang, n=n_rep) if n_rep > 1
+                              else i18n.text("sim_one", lang)),
+              band_label=i18n.text("band", lang) if n_rep > 1 else None)
     goal_value = {"cloud_cumulative": goals.cloud_firms, "transformed": goals.transformed_firms}.get(metric)
     if goal_value is not None:
-        _draw_goal(ax, goals, goal_value, "firms")
+        _draw_goal(ax, goals, goal_value, lang)
     notes = []
     tops: list[float] = []
     if reported:
-        tops.extend(draw_figures(ax, metric, scale=scale, notes=notes))
+        tops.extend(draw_figures(ax, metric, scale=scale, notes=notes, lang=lang))
     if scale != 1.0:
-        notes.append(f"Goal and reported figures scaled \u00d7{scale:.4g} to the simulated population "
-                     f"(total_firms / 2,000,000).")
+        notes.append(i18n.text("scaled_note", lang, scale=f"{scale:.4g}"))
     if notes:
-        _footnote(ax, " ".join(notes))
-    ax.set_title(METRIC_TITLE.get(metric, metric))
-    _finish_firms_axes(ax, [b["p90"].max(), goal_value or 0.0, *tops])
+        footnote(ax, " ".join(notes))
+    ax.set_title(_metric_title(metric, lang))
+    _finish_firms_axes(ax, [b["p90"].max(), goal_value or 0.0, *tops], lang)
     ax.legend(loc="lower right", fontsize=8, frameon=True, framealpha=0.9, edgecolor="none")
     return ax
 
 
-def _finish_firms_axes(ax: Axes, tops: list[float]) -> None:
-    ax.set_xlabel("Month end")
-    ax.set_ylabel("Firms")
+def _finish_firms_axes(ax: Axes, tops: list[float], lang: str = "en") -> None:
+    ax.set_xlabel(i18n.text("month_end", lang))
+    ax.set_ylabel(i18n.text("firms_axis", lang))
     ax.yaxis.set_major_formatter(FuncFormatter(thousands))
     top = float(np.nanmax(np.asarray(tops, dtype=float))) if tops else 0.0
     ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
-    _format_time_axis(ax)
+    format_time_axis(ax)
     ax.grid(True, axis="y", alpha=0.3)
 
 
 def plot_transformed(ax: Axes, ts: pd.DataFrame, goals: Goals, *, reported: bool = True,
-                     label: str | None = None, scale: float = 1.0) -> Axes:
+                     label: str | None = None, scale: float = 1.0, lang: str = "en") -> Axes:
     """Transformed above-scale firms against their goal (see :func:`plot_provincial`)."""
     return plot_provincial(ax, ts, goals, metric="transformed", reported=reported, label=label,
-                           scale=scale)
+                           scale=scale, lang=lang)
 
 
 # --------------------------------------------------------------------------- clusters and cities
 
 
-def plot_clusters(fig: Figure, ts: pd.DataFrame, *, goals: Goals | None = None) -> np.ndarray:
+def plot_clusters(fig: Figure, ts: pd.DataFrame, *, goals: Goals | None = None,
+                  lang: str = "en") -> np.ndarray:
     """Cloud-adoption share of each of the 20 clusters, one small panel each (5 rows x 4).
 
     Args:
-        fig: Figure to draw into (it should be empty; about 11 x 12 inches reads well).
+        fig: Figure to draw into (it should be empty; about 11 x 13 inches reads well).
         ts: Tidy time series with the cluster marginal rows.
         goals: If given, a dashed line marks the provincial share the cloud goal implies
             (goal / median firms at the goal date).
+        lang: ``"en"`` or ``"zh"``.
 
     Returns:
         The 5 x 4 array of axes.
     """
     rows = select(ts, "cluster").copy()
     rows["cloud_share"] = rows["cloud_cumulative"] / rows["n_firms"].where(rows["n_firms"] > 0)
-    b = _band_frame(rows, "cloud_share", ["date", "cluster"])
+    b = band_frame(rows, "cloud_share", ["date", "cluster"])
     # Same limits on every panel, set by hand: shared axes make the layout very slow.
     axes = fig.subplots(5, 4, squeeze=False)
     needed = None
@@ -268,34 +215,36 @@ def plot_clusters(fig: Figure, ts: pd.DataFrame, *, goals: Goals | None = None) 
     ylim = (0.0, min(1.0, top * 1.08) if top > 0 else 1.0)
     t0, t1 = b["t"].min(), b["t"].max()
     pad = (t1 - t0) * 0.03
-    names = {c.cluster_id: c.name_en for c in datasets.clusters()}
+    wrap = 30 if lang == "en" else 14
     for (i, j), cid in zip(np.ndindex(axes.shape), datasets.cluster_ids(), strict=True):
         ax = axes[i, j]
         sub = b[b["cluster"] == cid]
-        _draw_band(ax, sub, color=SIM_COLOR, label="Median", band_label="10\u201390% of replicates")
+        draw_band(ax, sub, color=SIM_COLOR, label=i18n.text("median", lang),
+                  band_label=i18n.text("band", lang))
         if needed is not None:
             ax.axhline(needed, color=GOAL_COLOR, linestyle="--", linewidth=1.0,
-                       label="Provincial share the goal implies")
-        ax.set_title(textwrap.fill(names.get(cid, cid), 30), fontsize=8.5)
+                       label=i18n.text("goal_share_implied", lang))
+        # Full names (wrapped, never cut): an analyst must recognise the cluster.
+        ax.set_title(textwrap.fill(i18n.cluster_name(cid, lang), wrap), fontsize=8.5)
         ax.set_ylim(*ylim)
         ax.set_xlim(t0 - pad, t1 + pad)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.grid(True, axis="y", alpha=0.3)
         ax.tick_params(labelsize=8)
-        _format_time_axis(ax, labelsize=7)
+        format_time_axis(ax, labelsize=7)
         if j > 0:
             ax.tick_params(axis="y", labelleft=False)
         else:
-            ax.set_ylabel("Share on cloud", fontsize=8)
+            ax.set_ylabel(i18n.text("share_on_cloud", lang), fontsize=8)
         if i < axes.shape[0] - 1:
             ax.tick_params(axis="x", which="both", labelbottom=False)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=9)
-    fig.suptitle("Share of firms on the cloud (cumulative) by strategic cluster")
+    fig.suptitle(i18n.text("clusters_title", lang))
     return axes
 
 
-def plot_city_gap(ax: Axes, ts: pd.DataFrame, goals: Goals) -> Axes:
+def plot_city_gap(ax: Axes, ts: pd.DataFrame, goals: Goals, *, lang: str = "en") -> Axes:
     """Each city's shortfall against a proportional share of the cloud goal at the goal date.
 
     The proportional share is ``goal x city's share of firms``; bars are medians over
@@ -305,6 +254,7 @@ def plot_city_gap(ax: Axes, ts: pd.DataFrame, goals: Goals) -> Axes:
         ax: Axes to draw into (about 8 x 7 inches for 21 cities).
         ts: Tidy time series with the city marginal rows.
         goals: Goals at the population's scale.
+        lang: ``"en"`` or ``"zh"``.
 
     Returns:
         The axes.
@@ -319,13 +269,12 @@ def plot_city_gap(ax: Axes, ts: pd.DataFrame, goals: Goals) -> Axes:
     show_err = bool(np.any(err > 0))
     ax.barh(y, st["median"], color=colors, alpha=0.85, height=0.7,
             xerr=err if show_err else None, error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "#333333"})
-    ax.set_yticks(y, st.index.tolist(), fontsize=9)
+    ax.set_yticks(y, [i18n.city_name(c, lang) for c in st.index], fontsize=9)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.xaxis.set_major_formatter(FuncFormatter(thousands))
-    ax.set_xlabel("Firms short of the city's proportional share of the goal (negative = ahead)")
-    ax.set_title(f"Cities: gap to a proportional share of the {goals.cloud_firms:,}-firm cloud goal "
-                 f"at {goals.date}\nbars: median over replicates; whiskers: 10\u201390%",
-                 fontsize=11)
+    ax.set_xlabel(i18n.text("city_gap_x", lang))
+    ax.set_title(i18n.text("city_gap_title", lang, goal=i18n.format_count(goals.cloud_firms),
+                           date=goals.date), fontsize=11)
     ax.grid(True, axis="x", alpha=0.3)
     vals = np.concatenate([st["p10"], st["p90"], st["median"], [0.0]])
     lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
@@ -340,7 +289,7 @@ def plot_city_gap(ax: Axes, ts: pd.DataFrame, goals: Goals) -> Axes:
 
 
 def plot_compare(ax: Axes, ts_by_scenario: Mapping[str, pd.DataFrame], goals: Goals,
-                 metric: str = "cloud_cumulative") -> Axes:
+                 metric: str = "cloud_cumulative", *, lang: str = "en") -> Axes:
     """Several scenarios on one chart: median line and 10-90% band each, and the goal.
 
     Args:
@@ -348,78 +297,140 @@ def plot_compare(ax: Axes, ts_by_scenario: Mapping[str, pd.DataFrame], goals: Go
         ts_by_scenario: Tidy time series per scenario name (drawn in the given order).
         goals: Goals at the population's scale.
         metric: Column to plot.
+        lang: ``"en"`` or ``"zh"``.
 
     Returns:
         The axes.
     """
     tops: list[float] = []
     for i, (name, ts) in enumerate(ts_by_scenario.items()):
-        b = _band_frame(select(ts, "province"), metric, ["date"])
-        _draw_band(ax, b, color=PALETTE[i % len(PALETTE)], label=name, band_label=None)
+        b = band_frame(select(ts, "province"), metric, ["date"])
+        draw_band(ax, b, color=PALETTE[i % len(PALETTE)], label=name, band_label=None)
         tops.append(float(b["p90"].max()))
     goal_value = {"cloud_cumulative": goals.cloud_firms, "transformed": goals.transformed_firms}.get(metric)
     if goal_value is not None:
-        _draw_goal(ax, goals, goal_value, "firms")
+        _draw_goal(ax, goals, goal_value, lang)
         tops.append(float(goal_value))
-    ax.set_title(METRIC_TITLE.get(metric, metric) + ": scenarios")
-    _finish_firms_axes(ax, tops)
+    ax.set_title(i18n.text("compare_title", lang, metric=_metric_title(metric, lang)))
+    _finish_firms_axes(ax, tops, lang)
     ax.legend(loc="lower right", fontsize=8, frameon=True, framealpha=0.9, edgecolor="none",
-              title="Median and 10\u201390% band", title_fontsize=8)
+              title=i18n.text("compare_legend", lang), title_fontsize=8)
     return ax
 
 
 # --------------------------------------------------------------------------- files
 
 
+def _n_replicates(ts: pd.DataFrame) -> int:
+    return int(ts["replicate"].nunique()) if "replicate" in ts.columns else 0
+
+
 def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scenario, *,
-                  compare: Mapping[str, pd.DataFrame] | None = None) -> list[Path]:
+                  compare: Mapping[str, pd.DataFrame] | None = None,
+                  lang: str | None = None) -> list[Path]:
     """Write the report figures of a scenario as PNGs (150 dpi), each atomically.
 
     Files: ``provincial_cloud.png``, ``provincial_transformed.png``, ``clusters.png``,
-    ``city_gap.png`` and, if ``compare`` is given, ``compare.png``. Goals and reported figures
-    are scaled to the population (:func:`sim.analysis.outcomes.scaled_goals`).
+    ``city_gap.png``, ``progress_city.png`` and ``progress_cluster.png`` (both goals as shares
+    of each group's proportional share of the goal), ``map_cities.png`` (only if the optional
+    ``maps`` extra is installed) and, if ``compare`` is given, ``compare.png``. Each figure is
+    titled with the scenario, its scale and a caveat line. Goals and reported figures are scaled
+    to the population (:func:`sim.analysis.outcomes.scaled_goals`).
 
     Args:
         folder: Output folder (created if missing).
         ts: Tidy time series of all replicates of the scenario.
         config: The scenario.
-        compare: Optional tidy time series per scenario name for the comparison chart.
+        compare: Optional tidy time series per scenario name for the comparison chart (a
+            comparison folder uses :func:`write_compare_figures` instead).
+        lang: ``"en"`` or ``"zh"`` (default: the scenario's ``outputs.lang``).
 
     Returns:
         The paths written, in the order above.
     """
+    lang = i18n.check_lang(lang or getattr(config.outputs, "lang", "en"))
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     goals = scaled_goals(config)
     scale = population_scale(config)
+    n_rep = _n_replicates(ts)
+    firms = config.population.total_firms
     written: list[Path] = []
 
-    def emit(name: str, fig: Figure) -> None:
-        path = out / name
-        try:
-            save_figure(fig, path)
-        finally:
-            fig.clear()
-        written.append(path)
+    def emit(name: str, fig: Figure, note: str | None = None) -> None:
+        figure_header(fig, config.name, firms, n_rep, lang, note=note)
+        written.append(save(fig, out / name))
 
-    fig = Figure(figsize=(9, 5.5), layout="constrained")
-    plot_provincial(fig.add_subplot(), ts, goals, scale=scale)
+    fig = Figure(figsize=(9, 6), layout="constrained")
+    plot_provincial(fig.add_subplot(), ts, goals, scale=scale, lang=lang)
     emit("provincial_cloud.png", fig)
 
-    fig = Figure(figsize=(9, 5.5), layout="constrained")
-    plot_transformed(fig.add_subplot(), ts, goals, scale=scale)
+    fig = Figure(figsize=(9, 6), layout="constrained")
+    plot_transformed(fig.add_subplot(), ts, goals, scale=scale, lang=lang)
     emit("provincial_transformed.png", fig)
 
-    fig = Figure(figsize=(11, 13), layout="constrained")
-    plot_clusters(fig, ts, goals=goals)
+    fig = Figure(figsize=(11, 13.5), layout="constrained")
+    plot_clusters(fig, ts, goals=goals, lang=lang)
     emit("clusters.png", fig)
 
-    fig = Figure(figsize=(9, 7), layout="constrained")
-    plot_city_gap(fig.add_subplot(), ts, goals)
+    fig = Figure(figsize=(9, 7.5), layout="constrained")
+    plot_city_gap(fig.add_subplot(), ts, goals, lang=lang)
     emit("city_gap.png", fig)
 
+    for level in ("city", "cluster"):
+        fig = Figure(figsize=(12, 8.5 if level == "city" else 8.0), layout="constrained")
+        goal_plots.plot_group_progress(fig, ts, goals, level=level, lang=lang, config=config)
+        emit(f"progress_{level}.png", fig, note=i18n.text("progress_note", lang))
+
+    if maps.available():
+        fig = Figure(figsize=(12, 6), layout="constrained")
+        maps.plot_city_map(fig, ts, goals, lang=lang)
+        emit("map_cities.png", fig)
+
     if compare:
-        fig = Figure(figsize=(9, 5.5), layout="constrained")
-        plot_compare(fig.add_subplot(), compare, goals)
+        fig = Figure(figsize=(9, 6), layout="constrained")
+        plot_compare(fig.add_subplot(), compare, goals, lang=lang)
         emit("compare.png", fig)
+    return written
+
+
+def write_compare_figures(folder: str | os.PathLike[str], ts_by_scenario: Mapping[str, pd.DataFrame],
+                          differences: pd.DataFrame, config: Scenario, *,
+                          lang: str | None = None) -> list[Path]:
+    """Write the figures of a comparison folder (no copies of one scenario's own figures).
+
+    Files: ``compare_cloud.png`` and ``compare_transformed.png`` (every scenario's path with
+    its band against each goal), ``goal_cloud.png`` and ``goal_transformed.png`` (per goal:
+    paired differences vs the reference with 10-90% spread and the 95% CI of the mean, and each
+    scenario's probability of meeting the goal with its 95% interval).
+
+    Args:
+        folder: Output folder (created if missing).
+        ts_by_scenario: Tidy time series per scenario label (first = reference).
+        differences: :func:`sim.analysis.summary.paired_differences` of the comparison.
+        config: The reference scenario (its goals, scale and name).
+        lang: ``"en"`` or ``"zh"`` (default: the scenario's ``outputs.lang``).
+
+    Returns:
+        The paths written.
+    """
+    lang = i18n.check_lang(lang or getattr(config.outputs, "lang", "en"))
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    goals = scaled_goals(config)
+    names = list(ts_by_scenario)
+    label = " vs ".join(names) if len(names) <= 4 else f"{names[0]} vs {len(names) - 1}"
+    n_rep = min(_n_replicates(t) for t in ts_by_scenario.values())
+    firms = config.population.total_firms
+    written: list[Path] = []
+    for key, metric in (("cloud", "cloud_cumulative"), ("transformed", "transformed")):
+        fig = Figure(figsize=(9, 6), layout="constrained")
+        plot_compare(fig.add_subplot(), ts_by_scenario, goals, metric, lang=lang)
+        figure_header(fig, label, firms, n_rep, lang)
+        written.append(save(fig, out / f"compare_{key}.png"))
+    for key in ("cloud", "transformed"):
+        fig = Figure(figsize=(12, 0.55 * len(names) + 3.2), layout="constrained")
+        goal_plots.plot_goal_comparison(fig, ts_by_scenario, differences, goals, goal=key, lang=lang)
+        figure_header(fig, label, firms, n_rep, lang)
+        written.append(save(fig, out / f"goal_{key}.png"))
     return written

@@ -22,6 +22,7 @@ from sim.core import uncertainty
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
+from sim.runs.finding import results_root
 from sim.runs.jobs import resolve_executor
 from sim.runs.results import (
     FIGURES,
@@ -39,7 +40,6 @@ from sim.runs.rundir import (
     utc_now,
 )
 from sim.runs.runner import (
-    DEFAULT_RESULTS_DIR,
     Interrupted,
     ScenarioJob,
     ScenarioLike,
@@ -47,7 +47,7 @@ from sim.runs.runner import (
     finish_jobs,
     record_write_error,
     resolve_scenario,
-    scenario_figures,
+    with_lang,
 )
 from sim.scenario.loader import scenario_hash
 from sim.scenario.schema import Scenario
@@ -134,6 +134,7 @@ def compare_scenarios(
     progress: bool | None = None,
     command: str | None = None,
     uncertainties_from: ScenarioLike | None = None,
+    lang: str | None = None,
 ) -> CompareResult:
     """Run several scenarios with common random numbers and compare them with the first.
 
@@ -149,7 +150,7 @@ def compare_scenarios(
         replicates: Replicates per scenario (default: the first scenario's ``run.replicates``).
         seed: Common root seed (default: the first scenario's ``run.seed``).
         overrides: ``--set`` overrides applied to every scenario.
-        executor, workers, address, out_dir, save, figures, progress, command: As in
+        executor, workers, address, out_dir, save, figures, progress, command, lang: As in
             :func:`run_scenario`.
         uncertainties_from: A scenario whose ``uncertainties`` every compared scenario takes
             (replacing its own), so that the policies are compared under the same parameter
@@ -175,6 +176,7 @@ def compare_scenarios(
     if len(scenarios) < 2:
         raise ScenarioError("(arguments)", "scenarios", f"got {len(scenarios)} scenario(s)",
                             "two or more scenarios (the first is the reference)")
+    overrides = with_lang(overrides, lang)
     first = resolve_scenario(scenarios[0], seed=seed, replicates=replicates, overrides=overrides)
     root, n = first.run.seed, first.run.replicates
     resolved = [first] + [resolve_scenario(s, seed=root, replicates=n, overrides=overrides)
@@ -183,7 +185,7 @@ def compare_scenarios(
         source = resolve_scenario(uncertainties_from)
         resolved = [uncertainty.with_uncertainties(sc, source) for sc in resolved]
     labels = _labels(resolved)
-    root_dir = Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR
+    root_dir = results_root(out_dir)
     ex, owned = resolve_executor(executor, workers, address)
     cmd = command or default_command()
     start = utc_now()
@@ -215,7 +217,8 @@ def compare_scenarios(
         from sim.analysis import summary
         from sim.analysis.outcomes import scaled_goals
 
-        diffs = summary.paired_differences(ts_ok, labels[0], goals=scaled_goals(ref_cfg))
+        diffs = summary.paired_differences(ts_ok, labels[0], goals=scaled_goals(ref_cfg),
+                                           lang=ref_cfg.outputs.lang)
     cmp = CompareResult(results, diffs, labels[0])
     if save:
         cmp.folder, cmp.manifest = _write_compare_folder(root_dir, cmp, resolved, figures, cmd, ex, start)
@@ -244,10 +247,15 @@ def _write_compare_folder(root: Path, cmp: CompareResult, scenarios: list[Scenar
     summ = cmp.summary
     if not summ.empty:
         atomic_write_text(folder / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
+        from sim.analysis import tables
+
+        tables.write_compare_tables(folder, summ, cmp.differences, scenarios[0].outputs.lang)
     if figures and cmp.differences is not None and scenarios[0].outputs.figures:
         try:
-            made = scenario_figures(folder / FIGURES, cmp.results[cmp.reference].timeseries,
-                                  scenarios[0], compare=cmp.timeseries)
+            from sim.plots import scenario as plots
+
+            cfg, _ = goals_evaluated(scenarios[0])
+            made = plots.write_compare_figures(folder / FIGURES, cmp.timeseries, cmp.differences, cfg)
             manifest["figures"] = [str(p.relative_to(folder)) for p in made]
         except Exception as exc:  # noqa: BLE001
             manifest["figures_error"] = f"{type(exc).__name__}: {exc}"

@@ -140,8 +140,14 @@ def executor_for(executor: Executor | str | None = None, workers: int | None = N
 
 
 def want_progress(progress: bool | None) -> bool:
+    """Show a bar if asked, else in a terminal or a Jupyter kernel (tqdm.auto draws a widget
+    there; stderr is not a terminal in Jupyter, so checking isatty alone kept notebooks silent)."""
     if progress is not None:
         return bool(progress)
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if type(shell).__name__ == "ZMQInteractiveShell":  # a Jupyter kernel, not a test importing it
+        return True
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):

@@ -479,21 +479,29 @@ class ScenarioResult:
                 f"{self.scenario.run.replicates}, failed={len(self.failures)}{where})")
 
 
+MONTH_COLUMNS: tuple[str, ...] = ("median_month", "p10_month", "p90_month")
+"""Text columns of ``summary.csv`` (ISO dates or empty); every statistic column is numeric."""
+
+
 def read_summary(path: Path) -> pd.DataFrame:
-    """Read ``summary.csv``: numbers in median/p10/p90 as floats, month outcomes as text."""
-    summ = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    """Read ``summary.csv`` with its types: statistics as floats, months as text (``""`` if none).
 
-    def value(v: object) -> object:
-        if isinstance(v, float):
-            return v
-        try:
-            return float(v)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return v
-
+    A summary written before the month columns existed (months as text in ``median``, ``p10``,
+    ``p90``) is converted: the months move to ``*_month`` and the statistics become numeric.
+    """
+    stats = ("median", "p10", "p90", "mean", "mc_se")
+    summ = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in stats},
+                       dtype={c: str for c in MONTH_COLUMNS})
     for col in ("median", "p10", "p90"):
-        if col in summ.columns:
-            summ[col] = pd.Series([value(v) for v in summ[col]], index=summ.index, dtype=object)
+        if col in summ.columns and not pd.api.types.is_numeric_dtype(summ[col]):
+            month = f"{col}_month"
+            if month not in summ.columns:
+                text = summ[col].astype(str)
+                summ[month] = text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}$"), "")
+            summ[col] = pd.to_numeric(summ[col], errors="coerce")
+    for month in MONTH_COLUMNS:
+        if month in summ.columns:
+            summ[month] = summ[month].fillna("").astype(str)
     return summ
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import socket
 import sys
 import time
@@ -42,6 +43,7 @@ from sim.core.seeds import run_seed
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
+from sim.runs.finding import results_root
 from sim.runs.jobs import Progress, population_for, resolve_executor, want_progress
 from sim.runs.results import (
     FIGURES,
@@ -66,7 +68,8 @@ from sim.scenario.loader import load_scenario, scenario_hash, with_overrides
 from sim.scenario.schema import Scenario
 
 DEFAULT_RESULTS_DIR = Path("results")
-"""Where run folders are created unless ``out_dir`` / ``--out`` says otherwise."""
+"""Where run folders are created unless ``out_dir`` / ``--out`` or ``$GDCLOUD_RESULTS_DIR`` says
+otherwise (:func:`sim.runs.finding.results_root`)."""
 
 ScenarioLike = Scenario | str | Path | dict
 
@@ -307,6 +310,7 @@ class ScenarioJob:
             ts = read_timeseries(rf.path / TIMESERIES)
             summ = summarize_scenario(ts, sc)
             atomic_write_text(rf.path / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
+            report_tables(rf.path, ts, summ, sc)
             if uncertainty.has_uncertainty(sc):
                 params = uncertainty.parameters_frame(sc, done)
                 atomic_write_text(rf.path / uncertainty.PARAMETERS, params.to_csv(index=False, lineterminator="\n"))
@@ -323,6 +327,41 @@ class ScenarioJob:
 
 def _empty_timeseries() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in outputs.TIMESERIES_COLUMNS})
+
+
+def report_tables(folder: Path, ts: pd.DataFrame, summ: pd.DataFrame, config: Scenario) -> list[Path]:
+    """Write a run folder's report tables (:func:`sim.analysis.tables.write_report_tables`)."""
+    from sim.analysis import tables
+    from sim.analysis.outcomes import scaled_goals
+
+    cfg, _ = goals_evaluated(config)
+    return tables.write_report_tables(folder, ts, summ, cfg, scaled_goals(cfg))
+
+
+def check_label(label: str | None) -> str | None:
+    """``label`` if it is a safe folder name (letters, digits, ``_ . -``; not starting with ``.``).
+
+    Raises:
+        ScenarioError: Otherwise, saying what is allowed.
+    """
+    if label is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}", label):
+        raise ScenarioError("(arguments)", "label", f"{label!r} is not a folder name",
+                            "1-100 letters, digits, '_', '.', '-' (not starting with '.')")
+    return label
+
+
+def with_lang(overrides: Sequence[str] | dict | None, lang: str | None) -> Sequence[str] | dict | None:
+    """``overrides`` plus ``outputs.lang=<lang>`` (unchanged if ``lang`` is None)."""
+    if lang is None:
+        return overrides
+    from sim import i18n
+
+    i18n.check_lang(lang)
+    if isinstance(overrides, dict):
+        return {**overrides, "outputs.lang": lang}
+    return [*(overrides or []), f"outputs.lang={lang}"]
 
 
 def scenario_figures(folder: Path, ts: pd.DataFrame, config: Scenario, compare=None) -> list[Path]:
@@ -366,6 +405,8 @@ def run_scenario(
     progress: bool | None = None,
     resume: str | Path | None = None,
     command: str | None = None,
+    lang: str | None = None,
+    label: str | None = None,
 ) -> ScenarioResult:
     """Run every replicate of a scenario and save the results in a new folder.
 
@@ -380,11 +421,16 @@ def run_scenario(
             ``"dask"`` (default: serial, or processes if ``workers`` is given).
         workers: Worker processes for ``processes`` / a local ``dask`` cluster.
         address: Dask scheduler address (``tcp://host:8786``).
-        out_dir: Folder under which ``<scenario>/<timestamp>-<hash>/`` is created
-            (default ``results``).
+        out_dir: Folder under which ``<scenario>/<timestamp>-<hash>/`` is created (default:
+            ``$GDCLOUD_RESULTS_DIR`` or ``results``, :func:`sim.runs.finding.results_root`).
         save: If False, nothing is written and the result has ``folder=None``.
         figures: Write ``figures/*.png`` (if ``outputs.figures`` is also true).
-        progress: Show a progress bar (default: only if stderr is a terminal).
+        progress: Show a progress bar (default: in a terminal or a Jupyter kernel).
+        lang: Language of figures, headers and sentences, ``"en"`` or ``"zh"`` (sets the
+            scenario's ``outputs.lang``; default: the scenario's own).
+        label: Name of the results folder's parent instead of the scenario name
+            (``<out_dir>/<label>/<timestamp>-<hash>/``), e.g. to tell runs with ``--set`` apart;
+            :func:`sim.latest` finds runs by it.
         resume: An interrupted run folder to complete; only missing replicates are run and the
             final files equal those of an uninterrupted run.
         command: Command line recorded in the manifest.
@@ -410,7 +456,7 @@ def run_scenario(
         if scenario is None and (overrides or seed is not None):
             scenario = read_resolved_scenario(Path(resume))  # --set/--seed must leave it unchanged
         if scenario is not None:
-            scenario = resolve_scenario(scenario, seed=seed, overrides=overrides)
+            scenario = resolve_scenario(scenario, seed=seed, overrides=with_lang(overrides, lang))
         rf: RunFolder | None = RunFolder.reopen(Path(resume), scenario)
         planned = replicates if replicates is not None else rf.manifest["replicates"]["planned"]
         rf.lock()  # one writer at a time; replicate files that fail their checksum are dropped
@@ -426,15 +472,17 @@ def run_scenario(
         if scenario is None:
             raise ScenarioError("(arguments)", "scenario", "no scenario given",
                                 "a scenario file, a shipped scenario name, or resume=FOLDER")
-        sc = resolve_scenario(scenario, replicates=replicates, seed=seed, overrides=overrides)
+        sc = resolve_scenario(scenario, replicates=replicates, seed=seed,
+                              overrides=with_lang(overrides, lang))
         rf = None
         todo = list(range(sc.run.replicates))
+    label = check_label(label)
     ex, owned = resolve_executor(executor, workers, address)
     try:
         ex.start()
         # 2. Then the folder is created (or reopened) and the replicates run.
         if resume is None and save:
-            rf = RunFolder.create(Path(out_dir) if out_dir is not None else DEFAULT_RESULTS_DIR, sc)
+            rf = RunFolder.create(results_root(out_dir), sc, label=label)
         job = ScenarioJob(sc, sc.name, rf, todo)
         if rf is not None:
             rf.begin_session(replicates=todo, command=command or default_command(),

@@ -460,6 +460,7 @@ class RunSpec(Strict):
 class Outputs(Strict):
     figures: bool = Field(True, description="Write PNG figures.")
     cells: bool = Field(False, description="Also write cluster x city x size-class cell counts (large).")
+    lang: Literal["en", "zh"] = Field("en", description="Language of figures, table headers, category names and summary sentences: en (English) or zh (Simplified Chinese); `--lang` overrides it.")
 
 
 class Uncertainty(Strict):

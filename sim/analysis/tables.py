@@ -1,0 +1,230 @@
+"""Report tables for Excel and pandas: a wide one-row-per-scenario table, group progress tables,
+the provincial series, and ``results.xlsx`` holding them on separate sheets.
+
+CSV columns are stable English identifiers in both languages (code that reads them works
+whatever ``--lang`` was); a ``*_name`` column carries the human name in the run's language. With
+``lang="zh"`` CSVs are written as UTF-8 with a byte-order mark (``utf-8-sig``) so that Excel
+opens them with Chinese text intact; ``pd.read_csv`` reads both (pass ``encoding="utf-8-sig"``
+to drop the mark from the first header). In ``results.xlsx`` the headers are in the run's
+language.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from sim import i18n
+from sim.analysis.progress import LEVELS, progress_table
+from sim.analysis.summary import bands
+from sim.core.outputs import select
+from sim.fileio import atomic_write
+
+WIDE = "wide.csv"
+XLSX = "results.xlsx"
+PROGRESS = "progress_{level}.csv"
+PROVINCIAL = "provincial.csv"
+
+PROVINCIAL_METRICS: list[str] = ["n_firms", "cloud_cumulative", "cloud_active", "transformed",
+                                 "waiting", "voucher_spend_cny"]
+"""Metrics of the provincial series table (median, p10, p90 per month end)."""
+
+DECIMALS: dict[str, int] = {"firms": 1, "probability": 3, "CNY": 0, "share": 4, "ratio": 3}
+"""Decimals kept per unit: a count's mean to a tenth of a firm, money to the yuan, a probability
+to 0.1 percentage point (far finer than its Monte Carlo error at any feasible replicate count)."""
+
+
+def csv_encoding(lang: str) -> str:
+    """``utf-8-sig`` (with a byte-order mark, for Excel) for Chinese, ``utf-8`` otherwise."""
+    return "utf-8-sig" if i18n.check_lang(lang) == "zh" else "utf-8"
+
+
+def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame, lang: str = "en") -> Path:
+    """Write a table as CSV atomically in the encoding for ``lang`` (``\\n`` line ends)."""
+    text = frame.to_csv(index=False, lineterminator="\n")
+    return atomic_write(path, lambda p: p.write_bytes(text.encode(csv_encoding(lang))))
+
+
+def round_meaningful(frame: pd.DataFrame, unit_of: Mapping[str, str]) -> pd.DataFrame:
+    """Round float columns to :data:`DECIMALS` of their unit (``unit_of``: column -> unit)."""
+    out = frame.copy()
+    for col, unit in unit_of.items():
+        if col in out.columns and pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(DECIMALS.get(unit, 3))
+    return out
+
+
+# --------------------------------------------------------------------------- wide tables
+
+
+def _is_group_row(outcome: str) -> bool:
+    return ":" in outcome
+
+
+def wide_table(summary: pd.DataFrame, *, config=None) -> pd.DataFrame:
+    """One row per scenario from a (typed) summary table, for reports.
+
+    Columns: ``scenario``, and if ``config`` is given ``total_firms`` and ``goal_date``; then per
+    outcome: ``<outcome>_median``, ``_p10``, ``_p90`` for counts and money; ``<outcome>`` and
+    ``<outcome>_mc_se`` for probabilities; ``<outcome>_median`` (text, month) for first-met
+    months. Group gaps (``cluster_gap:...``) are left out: they differ between scenarios.
+    """
+    rows = []
+    for name, sub in summary.groupby("scenario", sort=False):
+        row: dict[str, object] = {"scenario": name}
+        if config is not None:
+            row["total_firms"] = int(config.population.total_firms)
+            row["goal_date"] = config.goals.date
+        row["n_replicates"] = int(sub["n_replicates"].iloc[0])
+        for r in sub.itertuples(index=False):
+            if _is_group_row(r.outcome):
+                continue
+            if r.unit == "probability":
+                row[r.outcome] = r.mean
+                row[f"{r.outcome}_mc_se"] = r.mc_se
+            elif r.unit == "month end":
+                for stat in ("median", "p10", "p90"):
+                    row[f"{r.outcome}_{stat}"] = _month_value(r, stat)
+            else:
+                for stat in ("median", "p10", "p90"):
+                    row[f"{r.outcome}_{stat}"] = getattr(r, stat)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _month_value(row: object, stat: str) -> str:
+    """The month of a first-met outcome: the typed ``<stat>_month`` column, else ``<stat>``."""
+    v = getattr(row, f"{stat}_month", None)
+    if v is None:
+        v = getattr(row, stat)
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v)
+
+
+def wide_differences(differences: pd.DataFrame) -> pd.DataFrame:
+    """One row per compared scenario: every paired difference vs the reference in columns
+    ``<outcome>_diff_<stat>`` (median, p10, p90, mean, ci_low, ci_high)."""
+    rows = []
+    for (name, ref), sub in differences.groupby(["scenario", "reference"], sort=False):
+        row: dict[str, object] = {"scenario": name, "reference": ref,
+                                  "n_pairs": int(sub["n_pairs"].iloc[0])}
+        for r in sub.itertuples(index=False):
+            for stat in ("median", "p10", "p90", "mean", "ci_low", "ci_high"):
+                row[f"{r.outcome}_diff_{stat}"] = getattr(r, stat)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- series and groups
+
+
+def provincial_table(ts: pd.DataFrame) -> pd.DataFrame:
+    """Provincial series per month end: median, p10 and p90 over replicates of each metric."""
+    b = bands(select(ts, "province"), metrics=PROVINCIAL_METRICS, by=["date"])
+    wide = b.pivot(index="date", columns="metric", values=["median", "p10", "p90"])
+    wide.columns = [f"{metric}_{stat}" for stat, metric in wide.columns]
+    cols = [f"{m}_{s}" for m in PROVINCIAL_METRICS for s in ("median", "p10", "p90")]
+    return wide[cols].reset_index().sort_values("date", kind="stable").reset_index(drop=True)
+
+
+def group_table(ts: pd.DataFrame, goals, level: str, config=None, lang: str = "en") -> pd.DataFrame:
+    """:func:`sim.analysis.progress.progress_table` with a ``group_name`` column in ``lang`` and
+    shares rounded to four decimals, counts to one."""
+    tab = progress_table(ts, goals, level, config)
+    tab.insert(2, "group_name", [i18n.group_name(level, g, lang) for g in tab["group"]])
+    units = {c: ("share" if ("share" in c or "progress" in c) else "firms") for c in tab.columns
+             if c not in ("level", "group", "group_name", "n_replicates")}
+    return round_meaningful(tab, units)
+
+
+# --------------------------------------------------------------------------- Excel
+
+
+def localized_headers(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Column headers in ``lang`` where the translation table has them (``col.<name>``)."""
+    if lang == "en":
+        return frame
+    names = {}
+    for c in frame.columns:
+        key = f"col.{c}"
+        names[c] = i18n.text(key, lang) if key in i18n.keys() else c
+    return frame.rename(columns=names)
+
+
+def write_xlsx(path: str | os.PathLike[str], sheets: Mapping[str, pd.DataFrame],
+               lang: str = "en") -> Path:
+    """Write tables to one Excel workbook, one sheet each, atomically (openpyxl).
+
+    Header row frozen and bold, columns sized to their content (up to 60 characters).
+    """
+    from openpyxl.styles import Font
+
+    def write(tmp: Path) -> None:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+            for name, frame in sheets.items():
+                frame = localized_headers(frame, lang)
+                frame.to_excel(xw, sheet_name=name[:31], index=False)
+                ws = xw.sheets[name[:31]]
+                ws.freeze_panes = "A2"
+                for cell in ws[1]:
+                    cell.font = Font(bold=True)
+                for i, col in enumerate(frame.columns, start=1):
+                    values = [str(col), *(str(v) for v in frame[col].head(200))]
+                    width = min(60, max(len(v) for v in values) + 2)
+                    ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = width
+
+    return atomic_write(path, write)
+
+
+def write_compare_tables(folder: str | os.PathLike[str], summary: pd.DataFrame,
+                         differences: pd.DataFrame | None, lang: str = "en") -> list[Path]:
+    """Write a comparison folder's ``wide.csv`` (one row per scenario),
+    ``differences_wide.csv`` (one row per compared scenario) and ``results.xlsx``."""
+    out = Path(folder)
+    wide = wide_table(summary)
+    written = [write_csv(out / WIDE, wide, lang)]
+    sheets = {"summary": summary, "wide": wide}
+    if differences is not None and not differences.empty:
+        dw = wide_differences(differences)
+        written.append(write_csv(out / "differences_wide.csv", dw, lang))
+        sheets.update(differences=differences, differences_wide=dw)
+    written.append(write_xlsx(out / XLSX, sheets, lang))
+    return written
+
+
+def write_report_tables(folder: str | os.PathLike[str], ts: pd.DataFrame, summary: pd.DataFrame,
+                        config, goals, *, lang: str | None = None) -> list[Path]:
+    """Write a run folder's report tables: ``wide.csv``, ``provincial.csv``,
+    ``progress_city.csv``, ``progress_cluster.csv`` and ``results.xlsx`` (sheets summary, wide,
+    provincial, city, cluster).
+
+    Args:
+        folder: The run folder.
+        ts: Tidy time series of all replicates.
+        summary: The run's summary table.
+        config: The scenario (goals as evaluated).
+        goals: Goals at the population's scale.
+        lang: ``"en"`` or ``"zh"`` (default: ``config.outputs.lang``).
+
+    Returns:
+        The paths written.
+    """
+    lang = i18n.check_lang(lang or getattr(config.outputs, "lang", "en"))
+    out = Path(folder)
+    wide = wide_table(summary, config=config)
+    prov = provincial_table(ts)
+    groups = {level: group_table(ts, goals, level, config, lang) for level in LEVELS}
+    written = [write_csv(out / WIDE, wide, lang), write_csv(out / PROVINCIAL, prov, lang)]
+    written += [write_csv(out / PROGRESS.format(level=lv), t, lang) for lv, t in groups.items()]
+    summ = summary.copy()
+    summ.insert(2, "outcome_name", [i18n.outcome_name(o, lang) for o in summ["outcome"]])
+    sheets = {"summary": summ, "wide": wide, "provincial": prov,
+              "city": groups["city"], "cluster": groups["cluster"]}
+    written.append(write_xlsx(out / XLSX, sheets, lang))
+    return written
+
