@@ -224,7 +224,7 @@ def test_set_unknown_key_path_names_the_override(tmp_path: Path) -> None:
     err = error_of(path, ["policies.vouchers.budjet_cny_per_year=1"])
     assert str(err).startswith(
         "--set policies.vouchers.budjet_cny_per_year=1: policies.vouchers.budjet_cny_per_year: "
-        "unknown key 'budjet_cny_per_year'; allowed: enabled, start, end, scale, budget_cny_per_year"
+        "unknown key 'budjet_cny_per_year'; allowed: enabled, start, end, scale, rounds, budget_cny_per_year"
     )
     assert str(err).endswith("(did you mean 'budget_cny_per_year'?)")
     err = error_of(path, ["polices.x=1"])
@@ -260,7 +260,7 @@ def test_misspelt_key_one_line_with_suggestion(tmp_path: Path) -> None:
     err = error_of(path)
     text = str(err)
     assert text.startswith(f"{path}: policies.vouchers.budjet_cny_per_year: unknown key ")
-    assert "; allowed: enabled, start, end, scale, budget_cny_per_year," in text
+    assert "; allowed: enabled, start, end, scale, rounds, budget_cny_per_year," in text
     assert text.endswith("(did you mean 'budget_cny_per_year'?)")
 
 

@@ -609,6 +609,10 @@ class CloudAdoptionModel(mesa.Model):
             if not open_city.any():
                 open_city = None
         voucher_cur = self._voucher_now(k) if open_city is not None else None
+        factor = vouchers.rate_factor(k)
+        if voucher_cur is not None and factor is not None:
+            # A scheduled push: a new array (the stored push is at the reference rate).
+            voucher_cur = voucher_cur * factor
         deciders = kernel.cloud_deciders(n, self.pg, g_rate, g_chain, self.chain_share_cloud, self.lead_share,
                                          np.float32(pull_cloud), self.readiness_dt, voucher_cur, open_city,
                                          pop.city, self.lam_cloud, self.thr_live, self._buf_h, self._buf_tmp)

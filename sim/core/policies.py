@@ -17,8 +17,9 @@ import numpy as np
 
 from sim import datasets
 from sim.core.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population, population_scale
+from sim.core.schedules import monthly, value_at, window_months
 from sim.scenario import schema
-from sim.scenario.schema import month_number
+from sim.scenario.schema import month_number, schedule_max
 
 N_CLUSTERS = len(datasets.cluster_ids())
 N_CITIES = len(datasets.city_names())
@@ -64,6 +65,10 @@ class Calendar:
     def month_in_year(self, k: int) -> int:
         return (self.start_month + k) % 12 + 1
 
+    def monthly(self, value: float | dict[str, float], n_months: int) -> np.ndarray:
+        """A number or schedule as its value in each month index 0..n_months."""
+        return monthly(value, self.start_month, n_months)
+
 
 class Instrument:
     """Base: contributes nothing unless a subclass says otherwise."""
@@ -88,19 +93,21 @@ class PlatformsInstrument(Instrument):
 
     name = "platforms"
 
-    def __init__(self, spec: schema.Platforms, cal: Calendar):
+    def __init__(self, spec: schema.Platforms, cal: Calendar, n_months: int):
         self.items = []
-        if spec.enabled and spec.scale > 0:
+        if spec.enabled and schedule_max(spec.scale) > 0:
             cl, _, _ = cell_grid()
+            scale = cal.monthly(spec.scale, n_months)
             for p in spec.items:
                 mask = _cluster_mask(p.clusters)[cl]
                 self.items.append((cal.month_of(p.start), cal.month_of(p.end), mask,
-                                   p.cloud_rate_per_year * spec.scale, p.transform_rate_per_year * spec.scale))
+                                   cal.monthly(p.cloud_rate_per_year, n_months) * scale,
+                                   cal.monthly(p.transform_rate_per_year, n_months) * scale))
 
     def _rate(self, k: int, which: int) -> np.ndarray | None:
         out = None
         for s, e, mask, rc, rt in self.items:
-            r = (rc, rt)[which]
+            r = (rc, rt)[which][k]
             if s <= k <= e and r > 0:
                 if out is None:
                     out = np.zeros(N_CELLS)
@@ -158,13 +165,16 @@ class PilotsInstrument(Instrument):
         self.cloud_park = np.zeros((n_months + 1, pop.n_parks))
         self.trans_park = np.zeros((n_months + 1, pop.n_parks))
         self.selected_parks: list[np.ndarray] = []
-        self.active = spec.enabled and spec.scale > 0
+        self.active = spec.enabled and schedule_max(spec.scale) > 0
         if not self.active:
             return
         cl, ci, _ = cell_grid()
         park_firms = np.bincount(pop.park, minlength=pop.n_parks)  # firms allocated to each park
+        scale = cal.monthly(spec.scale, n_months)
         for p in spec.items:
             cmask, tmask = _cluster_mask(p.clusters), _city_mask(p.cities)
+            rc = cal.monthly(p.cloud_rate_per_year, n_months) * scale
+            rt = cal.monthly(p.transform_rate_per_year, n_months) * scale
             for year in p.years:
                 s = max(1, year * 12 - cal.start_month)  # January of the pilot year, month index
                 e = min(n_months, s + p.duration_months - 1)
@@ -172,16 +182,18 @@ class PilotsInstrument(Instrument):
                     continue
                 if p.level == "cluster":
                     m = cmask[cl] & tmask[ci]
-                    self.cloud_cell[s:e + 1, m] += p.cloud_rate_per_year * spec.scale
-                    self.trans_cell[s:e + 1, m] += p.transform_rate_per_year * spec.scale
+                    self.cloud_cell[s:e + 1, m] += rc[s:e + 1, None]
+                    self.trans_cell[s:e + 1, m] += rt[s:e + 1, None]
                 else:
                     eligible = np.flatnonzero(cmask[pop.park_cluster] & tmask[pop.park_city])
-                    n_pick = min(pilot_park_count(p.parks_per_year, pop_scale, park_size_mean,
+                    # The year's count is the schedule's value in January of the pilot year.
+                    parks_this_year = int(value_at(p.parks_per_year, year * 12))
+                    n_pick = min(pilot_park_count(parks_this_year, pop_scale, park_size_mean,
                                                   park_firms[eligible], rng), eligible.size)
                     chosen = rng.choice(eligible, size=n_pick, replace=False) if n_pick else eligible[:0]
                     self.selected_parks.append(chosen)
-                    self.cloud_park[s:e + 1, chosen] += p.cloud_rate_per_year * spec.scale
-                    self.trans_park[s:e + 1, chosen] += p.transform_rate_per_year * spec.scale
+                    self.cloud_park[s:e + 1, chosen] += rc[s:e + 1, None]
+                    self.trans_park[s:e + 1, chosen] += rt[s:e + 1, None]
 
     def cloud_cell_rate(self, k):
         return self.cloud_cell[k] if self.active and self.cloud_cell[k].any() else None
@@ -205,11 +217,16 @@ class SmePilotCitiesInstrument(Instrument):
     def __init__(self, spec: schema.SmePilotCities, cal: Calendar, n_months: int):
         self.cloud_cell = np.zeros((n_months + 1, N_CELLS))
         self.trans_cell = np.zeros((n_months + 1, N_CELLS))
-        self.active = spec.enabled and spec.scale > 0
+        on = window_months(spec, cal.start_month, n_months)
+        self.active = bool(on.any())
         if not self.active:
             return
         _, ci, sz = cell_grid()
         names = datasets.city_names()
+        scale = cal.monthly(spec.scale, n_months)
+        # Months outside the window or a round get rate 0 (x 1.0 leaves the other months exact).
+        rc = cal.monthly(spec.cloud_rate_per_year, n_months) * scale * on
+        rt = cal.monthly(spec.transform_rate_per_year, n_months) * scale * on
         w0, w1 = max(1, cal.month_of(spec.start)), min(n_months, cal.month_of(spec.end))
         for city, year in spec.schedule.items():
             s = max(w0, year * 12 - cal.start_month)
@@ -217,8 +234,8 @@ class SmePilotCitiesInstrument(Instrument):
             if s > e:
                 continue
             in_city = ci == names.index(city)
-            self.cloud_cell[s:e + 1, in_city & ((sz == IND_SME) | (sz == SERVICE))] += spec.cloud_rate_per_year * spec.scale
-            self.trans_cell[s:e + 1, in_city & (sz <= ABOVE)] += spec.transform_rate_per_year * spec.scale
+            self.cloud_cell[s:e + 1, in_city & ((sz == IND_SME) | (sz == SERVICE))] += rc[s:e + 1, None]
+            self.trans_cell[s:e + 1, in_city & (sz <= ABOVE)] += rt[s:e + 1, None]
 
     def cloud_cell_rate(self, k):
         return self.cloud_cell[k] if self.active and self.cloud_cell[k].any() else None
@@ -233,27 +250,28 @@ class ChainLeadersInstrument(Instrument):
 
     name = "chain_leaders"
 
-    def __init__(self, spec: schema.ChainLeaders, cal: Calendar):
-        self.active = spec.enabled and spec.scale > 0
-        self.s, self.e = cal.month_of(spec.start), cal.month_of(spec.end)
+    def __init__(self, spec: schema.ChainLeaders, cal: Calendar, n_months: int):
+        self.on_month = window_months(spec, cal.start_month, n_months)
+        self.active = bool(self.on_month.any())
         _, _, sz = cell_grid()
         self.leader_cells = sz == LEAD
-        self.leader_rate = spec.leader_transform_rate_per_year * spec.scale
-        self.cloud_pull = spec.supplier_cloud_pull_per_year * spec.scale
-        self.transform_pull = spec.supplier_transform_pull_per_year * spec.scale
+        scale = cal.monthly(spec.scale, n_months)
+        self.leader_rate = cal.monthly(spec.leader_transform_rate_per_year, n_months) * scale
+        self.cloud_pull = cal.monthly(spec.supplier_cloud_pull_per_year, n_months) * scale
+        self.transform_pull = cal.monthly(spec.supplier_transform_pull_per_year, n_months) * scale
 
     def on(self, k: int) -> bool:
-        return self.active and self.s <= k <= self.e
+        return bool(self.on_month[k])
 
     def transform_cell_rate(self, k):
-        if not self.on(k) or self.leader_rate <= 0:
+        if not self.on(k) or self.leader_rate[k] <= 0:
             return None
         out = np.zeros(N_CELLS)
-        out[self.leader_cells] = self.leader_rate
+        out[self.leader_cells] = self.leader_rate[k]
         return out
 
     def pulls(self, k: int) -> tuple[float, float]:
-        return (self.cloud_pull, self.transform_pull) if self.on(k) else (0.0, 0.0)
+        return (float(self.cloud_pull[k]), float(self.transform_pull[k])) if self.on(k) else (0.0, 0.0)
 
 
 class VoucherBudget:
@@ -264,17 +282,29 @@ class VoucherBudget:
     external hazard. Firms that decide to adopt in a step claim a voucher in their fixed priority
     order; those beyond the budget decide again without the voucher push. Budgets reset each
     January, pro rata in the first year; unspent money lapses unless ``carry_over_unspent``.
+
+    Budget, rate and scale may be schedules: the year's budget is the schedule's value in the
+    month it is allotted (January, or the first month of a round, pro rata for the months left in
+    the year), and the push of each month follows the rate and scale of that month.
     """
 
-    def __init__(self, spec: schema.Vouchers, cal: Calendar, pop: Population, pop_scale: float = 1.0):
+    def __init__(self, spec: schema.Vouchers, cal: Calendar, pop: Population, pop_scale: float = 1.0,
+                 n_months: int = 0):
         self.spec = spec
         # Budgets are given for the full-size population; a smaller population gets its share.
-        self.budget_cny_per_year = spec.budget_cny_per_year * pop_scale
+        self.budget_cny_per_year = cal.monthly(spec.budget_cny_per_year, n_months) * pop_scale
         self.cal = cal
-        self.active = spec.enabled and spec.scale > 0 and spec.budget_cny_per_year > 0 and spec.voucher_cny > 0
-        self.s, self.e = cal.month_of(spec.start), cal.month_of(spec.end)
+        # Push per year at each month (rate x subsidy share x scale), 0 outside the window/rounds.
+        self.rate_by_month = (cal.monthly(spec.rate_per_year_at_full_subsidy, n_months) * spec.subsidy_share
+                              * cal.monthly(spec.scale, n_months))
+        self.on_month = window_months(spec, cal.start_month, n_months) & (self.rate_by_month > 0)
+        self.active = (bool(self.on_month.any()) and schedule_max(spec.budget_cny_per_year) > 0
+                       and spec.voucher_cny > 0)
         self.voucher_cny = spec.voucher_cny
-        self.rate = spec.rate_per_year_at_full_subsidy * spec.subsidy_share * spec.scale
+        # The firms' push is stored at the reference rate; months with another rate rescale it.
+        self.rate = float(self.rate_by_month[self.on_month].max()) if self.on_month.any() else 0.0
+        constant = np.all(self.rate_by_month[self.on_month] == self.rate)
+        self._factor = None if constant else (self.rate_by_month / max(self.rate, 1e-300)).astype(np.float32)
         names = datasets.city_names()
         excluded = np.zeros(N_CITIES, dtype=bool)
         for c in spec.excluded_cities:
@@ -289,16 +319,37 @@ class VoucherBudget:
         self.remaining = np.zeros(N_CITIES if self.shares is not None else 1)
 
     def on(self, k: int) -> bool:
-        return self.active and self.s <= k <= self.e
+        return self.active and bool(self.on_month[k])
+
+    def rate_factor(self, k: int) -> np.float32 | None:
+        """Push of month k relative to ``rate`` (None when the push never changes)."""
+        return None if self._factor is None else self._factor[k]
+
+    def allotment_cny(self, k: int) -> float | None:
+        """Money allotted at the start of month k (None if none is): the year's budget in January,
+        pro rata for the months left in the year at the first month of each spell of acting."""
+        if not self.on(k):
+            return None
+        first = k == 1 or not self.on_month[k - 1]
+        if not (first or self.cal.month_in_year(k) == 1):
+            return None
+        months_left = 13 - self.cal.month_in_year(k) if first else 12
+        return self.budget_cny_per_year[k] * months_left / 12.0
+
+    def budget_by_year(self) -> dict[int, float]:
+        """Money allotted per calendar year (CNY, at the population's scale; no carry-over)."""
+        out: dict[int, float] = {}
+        for k in range(1, self.on_month.size):
+            fresh = self.allotment_cny(k)
+            if fresh is not None:
+                out[self.cal.year(k)] = out.get(self.cal.year(k), 0.0) + fresh
+        return out
 
     def start_month(self, k: int) -> None:
-        """Reset the budget in January (and pro rata at the first month the instrument acts)."""
-        if not self.on(k):
-            return
-        first = k == max(1, self.s)
-        if first or self.cal.month_in_year(k) == 1:
-            months_left = 13 - self.cal.month_in_year(k) if first else 12
-            fresh = self.budget_cny_per_year * months_left / 12.0
+        """Reset the budget in January (and pro rata at the first month of each spell of acting)."""
+        fresh = self.allotment_cny(k)
+        if fresh is not None:
+            first = k == 1 or not self.on_month[k - 1]
             pot = fresh * (self.shares if self.shares is not None else np.ones(1))
             if self.spec.carry_over_unspent and not first:
                 self.remaining = self.remaining + pot
@@ -336,21 +387,32 @@ class ServiceQueue:
     (scale 0 = no constraint, the same as disabled).
     """
 
-    def __init__(self, spec: schema.ServiceCapacity, cal: Calendar, substeps: int, pop_scale: float = 1.0):
+    def __init__(self, spec: schema.ServiceCapacity, cal: Calendar, substeps: int, pop_scale: float = 1.0,
+                 n_months: int = 0):
         self.pop_scale = pop_scale  # capacity is given for the full-size population
-        self.active = spec.enabled and spec.scale > 0
-        self.s, self.e = cal.month_of(spec.start), cal.month_of(spec.end)
+        self.on_month = window_months(spec, cal.start_month, n_months)
+        self.active = bool(self.on_month.any())
+        self.s = cal.month_of(spec.start)
         self.spec = spec
+        self.onboardings = cal.monthly(spec.onboardings_per_month, n_months)
+        self.scale = cal.monthly(spec.scale, n_months)
         self.substeps = substeps
         self.allowance = 0.0
 
+    def capacity_per_month(self, k: int) -> float | None:
+        """Onboardings allowed in month k (population scale), or None for unlimited."""
+        if not self.on_month[k]:
+            return None
+        per_month = self.pop_scale * self.onboardings[k] * (1 + self.spec.growth_per_year) ** ((k - max(self.s, 1)) / 12)
+        return per_month / self.scale[k]
+
     def capacity_this_substep(self, k: int) -> int | None:
         """Onboardings allowed in this substep, or None for unlimited."""
-        if not (self.active and self.s <= k <= self.e):
+        per_month = self.capacity_per_month(k)
+        if per_month is None:
             return None
-        per_month = self.pop_scale * self.spec.onboardings_per_month * (1 + self.spec.growth_per_year) ** ((k - max(self.s, 1)) / 12)
         # Accumulate fractions so no onboarding is lost to rounding.
-        self.allowance += per_month / self.spec.scale / self.substeps
+        self.allowance += per_month / self.substeps
         n = int(np.floor(self.allowance))
         self.allowance -= n
         return n
@@ -362,11 +424,12 @@ def build_instruments(config: schema.Scenario, pop: Population, rng_pilots: np.r
     p = config.policies
     pop_scale = population_scale(config)
     return {
-        "platforms": PlatformsInstrument(p.platforms, cal),
+        "platforms": PlatformsInstrument(p.platforms, cal, n_months),
         "pilots": PilotsInstrument(p.pilots, cal, pop, rng_pilots, n_months, pop_scale,
                                    config.population.park_size_mean),
         "sme_pilot_cities": SmePilotCitiesInstrument(p.sme_pilot_cities, cal, n_months),
-        "chain_leaders": ChainLeadersInstrument(p.chain_leaders, cal),
-        "vouchers": VoucherBudget(p.vouchers, cal, pop, pop_scale),
-        "service_capacity": ServiceQueue(p.service_capacity, cal, config.time.substeps_per_month, pop_scale),
+        "chain_leaders": ChainLeadersInstrument(p.chain_leaders, cal, n_months),
+        "vouchers": VoucherBudget(p.vouchers, cal, pop, pop_scale, n_months),
+        "service_capacity": ServiceQueue(p.service_capacity, cal, config.time.substeps_per_month, pop_scale,
+                                         n_months),
     }

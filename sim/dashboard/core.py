@@ -241,25 +241,17 @@ class DashboardModel(CloudAdoptionModel):
         out = np.full(self.n_months + 1, np.nan)
         if not q.active:
             return out
-        for k in range(max(q.s, 1), min(q.e, self.n_months) + 1):
-            out[k] = (q.pop_scale * q.spec.onboardings_per_month
-                      * (1 + q.spec.growth_per_year) ** ((k - max(q.s, 1)) / 12) / q.spec.scale)
+        for k in range(1, self.n_months + 1):
+            cap = q.capacity_per_month(k)
+            if cap is not None:
+                out[k] = cap
         return out
 
     def voucher_budget_per_year(self) -> dict[int, float]:
         """Voucher money available per calendar year (model scale, CNY), pro rata in the
         first year, as in :class:`sim.core.policies.VoucherBudget` (no carry-over shown)."""
         v = self.instruments["vouchers"]
-        out: dict[int, float] = {}
-        if not v.active:
-            return out
-        first = max(1, v.s)
-        for k in range(first, min(v.e, self.n_months) + 1):
-            year = v.cal.year(k)
-            if year not in out:
-                months_left = 13 - v.cal.month_in_year(k) if k == first else 12
-                out[year] = v.budget_cny_per_year * months_left / 12.0
-        return out
+        return v.budget_by_year() if v.active else {}
 
     # ------------------------------------------------------------------ network sample
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from sim import datasets
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import Scenario, ScheduleBounds
 
 EXTENDS_DESCRIPTION = (
     "Parent scenario this file starts from: a path relative to this file, or the name of a "
@@ -124,7 +124,10 @@ def type_text(annotation: Any) -> str:
     core, meta, nullable = strip(annotation)
     names = _validator_names(meta)
     origin, args = get_origin(core), get_args(core)
-    if "_check_year_month" in names:
+    if _schedule_bounds(meta) is not None:
+        value = type_text(args[0])
+        text = f"{value} or schedule {{YYYY or YYYY-MM: {value}}}"
+    elif "_check_year_month" in names:
         text = "month"
     elif "_check_cities" in names:
         text = "list of city names"
@@ -145,6 +148,10 @@ def type_text(annotation: Any) -> str:
     return f"null or {text}" if nullable else text
 
 
+def _schedule_bounds(meta: list[Any]) -> ScheduleBounds | None:
+    return next((m for m in meta if isinstance(m, ScheduleBounds)), None)
+
+
 def _plural(text: str) -> str:
     return {"integer": "integers", "number": "numbers", "section": "sections"}.get(text, text)
 
@@ -154,6 +161,9 @@ def range_text(annotation: Any) -> str:
     core, meta, _ = strip(annotation)
     lower = upper = ""
     parts: list[str] = []
+    bounds = _schedule_bounds(meta)
+    if bounds is not None:
+        return "; ".join(p for p in (bounds.text(), "schedule keys YYYY (from January) or YYYY-MM") if p)
     for m in meta:
         if isinstance(m, at.Ge):
             lower = f"{_num(m.ge)} <= "

@@ -11,12 +11,14 @@ from __future__ import annotations
 import difflib
 import re
 import types
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -50,29 +52,83 @@ def _check_window(start: str, end: str) -> None:
         raise ValueError(f"end {end} is before start {start}")
 
 
-def _check_cities(values: list[str]) -> list[str]:
-    known = set(datasets.city_names())
-    for v in values:
-        if v not in known:
-            close = difflib.get_close_matches(str(v), datasets.city_names(), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown city {v!r}{hint}; allowed: {', '.join(datasets.city_names())}")
-    return values
+# --------------------------------------------------------------------------- schedules
+
+_SCHEDULE_KEY = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2]))?$")
 
 
-def _check_clusters(values: list[str]) -> list[str]:
-    known = set(datasets.cluster_ids())
-    for v in values:
-        if v != "all" and v not in known:
-            close = difflib.get_close_matches(str(v), datasets.cluster_ids(), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown cluster {v!r}{hint}; allowed: 'all' or {', '.join(datasets.cluster_ids())}")
-    return values
+def schedule_month(key: str) -> int:
+    """Month number of a schedule key: ``YYYY`` means January of that year, ``YYYY-MM`` that month."""
+    return month_number(key if len(key) == 7 else f"{key}-01")
 
 
-CityList = Annotated[list[str], AfterValidator(_check_cities)]
-ClusterList = Annotated[list[str], AfterValidator(_check_clusters)]
-Rate = Annotated[float, Field(ge=0.0, le=100.0)]
+def _schedule_keys(value: Any) -> Any:
+    # YAML reads an unquoted year key (2023:) as an integer: schedule keys are always text.
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class ScheduleBounds:
+    """Bounds of every value of a number-or-schedule field (read by the checks and the docs)."""
+
+    ge: float | None = None
+    le: float | None = None
+
+    def text(self) -> str:
+        lower = "" if self.ge is None else f"{self.ge:g} <= "
+        upper = "" if self.le is None else f" <= {self.le:g}"
+        return f"{lower}x{upper}" if lower or upper else ""
+
+    def check(self, what: str, v: float) -> None:
+        if (self.ge is not None and v < self.ge) or (self.le is not None and v > self.le):
+            raise ValueError(f"{what} {v:g} is out of range; allowed: {self.text()}")
+
+
+def _schedule_checker(bounds: ScheduleBounds):
+    def _check_schedule(value: Any) -> Any:
+        if not isinstance(value, dict):
+            bounds.check("value", value)
+            return value
+        if not value:
+            raise ValueError("a schedule needs at least one entry 'YYYY: value' or 'YYYY-MM: value'")
+        seen: dict[int, str] = {}
+        for key, v in value.items():
+            if not _SCHEDULE_KEY.match(key):
+                raise ValueError(f"schedule key {key!r}: expected a year 'YYYY' or a month 'YYYY-MM' (month 01-12)")
+            m = schedule_month(key)
+            if m in seen:
+                raise ValueError(f"schedule keys {seen[m]!r} and {key!r} name the same month")
+            seen[m] = key
+            bounds.check(f"schedule value at {key}:", v)
+        return {seen[m]: value[seen[m]] for m in sorted(seen)}
+
+    return _check_schedule
+
+
+def Scheduled(kind: type = float, *, ge: float | None = None, le: float | None = None) -> Any:  # noqa: N802 (a type factory)
+    """A number, or a schedule ``{YYYY or YYYY-MM: number}`` of values that change over time.
+
+    A schedule is a step function: each value holds from the start of its year (January) or month
+    until the next entry; before the first entry the first value holds. ``ge`` / ``le`` bound every
+    value.
+    """
+    bounds = ScheduleBounds(ge, le)
+    return Annotated[kind | dict[str, kind], BeforeValidator(_schedule_keys), AfterValidator(_schedule_checker(bounds)),
+                     bounds]
+
+
+def schedule_values(value: float | dict[str, float]) -> list[tuple[int, float]]:
+    """``[(month number from which it holds, value)]`` of a number or a schedule, in date order."""
+    if isinstance(value, dict):
+        return sorted((schedule_month(str(k)), float(v)) for k, v in value.items())
+    return [(-1, float(value))]
+
+
+def schedule_max(value: float | dict[str, float]) -> float:
+    """Largest value a number or schedule takes."""
+    return max(v for _, v in schedule_values(value))
 
 
 def _accepts_bool(annotation: Any) -> bool:
@@ -99,19 +155,82 @@ class Strict(BaseModel):
         return value
 
 
+class Round(Strict):
+    """One round of an instrument: it acts from ``start`` to ``end`` (inclusive)."""
+
+    start: YearMonth = Field(description="First month of the round (YYYY-MM).")
+    end: YearMonth = Field(description="Last month of the round (YYYY-MM).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Round:
+        _check_window(self.start, self.end)
+        return self
+
+
+def check_rounds(rounds: list[Round] | None) -> None:
+    """Rounds must be in date order and must not overlap (a month belongs to at most one round)."""
+    for i in range(1, len(rounds or [])):
+        a, b = rounds[i - 1], rounds[i]
+        if month_number(b.start) <= month_number(a.end):
+            raise ValueError(
+                f"rounds {i - 1} ({a.start} to {a.end}) and {i} ({b.start} to {b.end}) overlap or are not in "
+                "date order; each round must start after the previous one ends"
+            )
+
+
+def _check_cities(values: list[str]) -> list[str]:
+    known = set(datasets.city_names())
+    for v in values:
+        if v not in known:
+            close = difflib.get_close_matches(str(v), datasets.city_names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown city {v!r}{hint}; allowed: {', '.join(datasets.city_names())}")
+    return values
+
+
+def _check_clusters(values: list[str]) -> list[str]:
+    known = set(datasets.cluster_ids())
+    for v in values:
+        if v != "all" and v not in known:
+            close = difflib.get_close_matches(str(v), datasets.cluster_ids(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown cluster {v!r}{hint}; allowed: 'all' or {', '.join(datasets.cluster_ids())}")
+    return values
+
+
+CityList = Annotated[list[str], AfterValidator(_check_cities)]
+ClusterList = Annotated[list[str], AfterValidator(_check_clusters)]
+Rate = Annotated[float, Field(ge=0.0, le=100.0)]
+RateSchedule = Scheduled(ge=0.0, le=100.0)
+"""A rate or multiplier in [0, 100], or a schedule of them by year or month."""
+MoneySchedule = Scheduled(ge=0.0)
+"""An amount of money (CNY) >= 0, or a schedule of amounts by year or month."""
+CountSchedule = Scheduled(int, ge=0, le=limits.MAX_FIRMS)
+"""A whole count >= 0, or a schedule of counts by year or month."""
+
+_SCALE_TEXT = (
+    "Multiplier on every adoption effect of the instrument (1 = as specified, 0 = no effect); a number or a "
+    "schedule by year or month, e.g. {2021: 1, 2023-07: 2} (programme intensity changing over time)."
+)
+_ROUNDS_TEXT = (
+    "Optional rounds (a list of {start, end}, in date order, not overlapping): the instrument then acts only "
+    "in months inside a round (and inside start..end); null = one round from start to end."
+)
+
+
 class Window(Strict):
     """Common switches of a policy instrument."""
 
     enabled: bool = Field(True, description="Switch the instrument on or off.")
     start: YearMonth = Field("2021-07", description="First month the instrument acts (YYYY-MM).")
     end: YearMonth = Field("2025-12", description="Last month the instrument acts (YYYY-MM).")
-    scale: float = Field(
-        1.0, ge=0.0, le=100.0, description="Multiplier on every adoption effect of the instrument (1 = as specified, 0 = no effect)."
-    )
+    scale: RateSchedule = Field(1.0, description=_SCALE_TEXT)
+    rounds: list[Round] | None = Field(None, description=_ROUNDS_TEXT)
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
         _check_window(self.start, self.end)
+        check_rounds(self.rounds)
         return self
 
 
@@ -334,11 +453,11 @@ class Diffusion(Strict):
 class Vouchers(Window):
     """上云上平台 service vouchers: first come, first served under a yearly budget."""
 
-    budget_cny_per_year: float = Field(300e6, ge=0, description="Voucher money per calendar year, CNY, for the full 2,000,000-firm population (scaled by total_firms/2,000,000). ASSUMPTION (amounts not published; order of magnitude of the 24.765亿 CNY 2022 SME fund: policy_instruments.csv).")
+    budget_cny_per_year: MoneySchedule = Field(300e6, description="Voucher money per calendar year, CNY (a number or a schedule by year or month, e.g. {2021: 3.0e8, 2023: 6.0e8}), for the full 2,000,000-firm population (scaled by total_firms/2,000,000). ASSUMPTION (amounts not published; order of magnitude of the 24.765亿 CNY 2022 SME fund: policy_instruments.csv).")
     contract_value_cny: float = Field(50_000, gt=0, description="Typical cloud contract value per firm, CNY. ASSUMPTION (Guizhou first voucher <= 50,000 CNY; Qingxi cap 40,000 CNY/yr: policy_instruments.csv).")
     subsidy_share: float = Field(0.3, ge=0, le=1, description="Government share of the contract value (平台让一点、政府补一点、企业出一点). ASSUMPTION (Guizhou 40-60%, Qingxi 20%).")
     max_voucher_cny: float = Field(50_000, ge=0, description="Cap per voucher, CNY (Guizhou first voucher cap, policy_instruments.csv).")
-    rate_per_year_at_full_subsidy: Rate = Field(0.5, description="Added cloud-adoption hazard per year for an eligible firm at subsidy_share = 1 (scaled linearly). ASSUMPTION.")
+    rate_per_year_at_full_subsidy: RateSchedule = Field(0.5, description="Added cloud-adoption hazard per year for an eligible firm at subsidy_share = 1 (scaled linearly). ASSUMPTION.")
     min_age_months: int = Field(12, ge=0, description="Eligibility: firm at least this old (2018 rules: >= 1 year, policy_instruments.csv).")
     min_revenue_cny: float = Field(10e6, ge=0, description="Eligibility: prior-year revenue at least this (2018 rules: >= 10 million CNY).")
     excluded_cities: CityList = Field(default_factory=lambda: ["Shenzhen"], description="Cities outside the provincial rounds (Shenzhen runs its own programmes: 2020 round notice).")
@@ -365,8 +484,8 @@ class Platform(Strict):
     clusters: ClusterList = Field(default_factory=lambda: ["all"], description="Clusters the platform serves ('all' or cluster ids).")
     start: YearMonth = Field("2021-07", description="First month the platform serves firms (YYYY-MM).")
     end: YearMonth = Field("2025-12", description="Last month the platform serves firms (YYYY-MM).")
-    cloud_rate_per_year: Rate = Field(0.01, description="Added cloud hazard per year in served clusters (lower adoption cost). ASSUMPTION.")
-    transform_rate_per_year: Rate = Field(0.02, description="Added transformation hazard per year in served clusters. ASSUMPTION.")
+    cloud_rate_per_year: RateSchedule = Field(0.01, description="Added cloud hazard per year in served clusters (lower adoption cost). ASSUMPTION.")
+    transform_rate_per_year: RateSchedule = Field(0.02, description="Added transformation hazard per year in served clusters. ASSUMPTION.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Platform:
@@ -378,7 +497,7 @@ class Platforms(Strict):
     """Industrial internet platforms (4 national cross-industry platforms in Guangdong in 2021, 6 by 2022: policy_instruments.csv)."""
 
     enabled: bool = Field(True, description="Switch all platforms on or off.")
-    scale: float = Field(1.0, ge=0, le=100, description="Multiplier on every adoption effect of the platforms (1 = as specified, 0 = no effect).")
+    scale: RateSchedule = Field(1.0, description="Multiplier on every adoption effect of the platforms (1 = as specified, 0 = no effect; a number or a schedule by year or month).")
     items: list[Platform] = Field(default_factory=lambda: [Platform()], max_length=100, description="The platforms (a list; each item as in the next table).")
 
 
@@ -386,16 +505,16 @@ class Pilot(Strict):
     level: Literal["park", "cluster"] = Field("park", description="Pilot whole clusters or selected parks (一园一策; annual pilots: 粤府〔2021〕45号).")
     clusters: ClusterList = Field(default_factory=lambda: ["all"], description="Clusters the pilots are drawn from ('all' or cluster ids).")
     cities: CityList | None = Field(None, description="Restrict to these cities (null = all).")
-    parks_per_year: int = Field(20, ge=0, le=1_000_000, description="Parks newly selected each year (level=park). ASSUMPTION.")
+    parks_per_year: CountSchedule = Field(20, description="Parks newly selected each year (level=park); a number or a schedule by year (annual programme targets). ASSUMPTION.")
     years: list[int] = Field(default_factory=lambda: [2021, 2022, 2023, 2024, 2025], max_length=100, description="Calendar years in which pilots are selected.")
     duration_months: int = Field(24, ge=1, le=600, description="How long a selected park/cluster is boosted. ASSUMPTION.")
-    cloud_rate_per_year: Rate = Field(0.1, description="Added cloud hazard per year in pilots. ASSUMPTION.")
-    transform_rate_per_year: Rate = Field(0.2, description="Added transformation hazard per year in pilots. ASSUMPTION.")
+    cloud_rate_per_year: RateSchedule = Field(0.1, description="Added cloud hazard per year in pilots. ASSUMPTION.")
+    transform_rate_per_year: RateSchedule = Field(0.2, description="Added transformation hazard per year in pilots. ASSUMPTION.")
 
 
 class Pilots(Strict):
     enabled: bool = Field(True, description="Switch all pilot programmes on or off.")
-    scale: float = Field(1.0, ge=0, le=100, description="Multiplier on every adoption effect of the pilots (1 = as specified, 0 = no effect).")
+    scale: RateSchedule = Field(1.0, description="Multiplier on every adoption effect of the pilots (1 = as specified, 0 = no effect; a number or a schedule by year or month).")
     items: list[Pilot] = Field(default_factory=lambda: [Pilot()], max_length=100, description="The pilot programmes (a list; each item as in the next table).")
 
 
@@ -403,16 +522,16 @@ class ChainLeaders(Window):
     """链主 programme: leaders transform; their suppliers feel a stronger pull (一链一策)."""
 
     start: YearMonth = Field("2021-07", description="First month the programme acts (YYYY-MM).")
-    leader_transform_rate_per_year: Rate = Field(0.5, description="Added transformation hazard of chain leaders, per year. ASSUMPTION.")
-    supplier_cloud_pull_per_year: Rate = Field(0.1, description="Added cloud hazard of a supplier whose chain-leader customers are all transformed. ASSUMPTION (a major customer's transformation raises its suppliers': data README).")
-    supplier_transform_pull_per_year: Rate = Field(0.1, description="Added transformation hazard of such a supplier. ASSUMPTION.")
+    leader_transform_rate_per_year: RateSchedule = Field(0.5, description="Added transformation hazard of chain leaders, per year. ASSUMPTION.")
+    supplier_cloud_pull_per_year: RateSchedule = Field(0.1, description="Added cloud hazard of a supplier whose chain-leader customers are all transformed. ASSUMPTION (a major customer's transformation raises its suppliers': data README).")
+    supplier_transform_pull_per_year: RateSchedule = Field(0.1, description="Added transformation hazard of such a supplier. ASSUMPTION.")
 
 
 class ServiceCapacity(Window):
     """Service-provider capacity: at most so many cloud onboardings a month; excess demand waits."""
 
-    scale: float = Field(1.0, ge=0.0, le=100.0, description="Strength of the constraint: capacity = onboardings_per_month / scale (1 = as specified, 2 = half the capacity, 0 = no constraint).")
-    onboardings_per_month: int = Field(25_000, ge=0, description="Onboardings the provider pool can do per month at the start, for the full 2,000,000-firm population (scaled by total_firms/2,000,000). ASSUMPTION (144 providers in the provincial pool in 2019: policy_instruments.csv).")
+    scale: RateSchedule = Field(1.0, description="Strength of the constraint: capacity = onboardings_per_month / scale (1 = as specified, 2 = half the capacity, 0 = no constraint); a number or a schedule by year or month.")
+    onboardings_per_month: CountSchedule = Field(25_000, description="Onboardings the provider pool can do per month at the start (a number or a schedule by year or month), for the full 2,000,000-firm population (scaled by total_firms/2,000,000). ASSUMPTION (144 providers in the provincial pool in 2019: policy_instruments.csv).")
     growth_per_year: float = Field(0.10, ge=-0.9, le=10, description="Growth of capacity per year (cultivation of service providers, 粤府〔2021〕45号). ASSUMPTION.")
 
 
@@ -425,8 +544,8 @@ class SmePilotCities(Window):
         description="City -> first pilot year (national batches 2023-2025, policy_instruments.csv).",
     )
     duration_months: int = Field(24, ge=1, le=600, description="Months each city's pilot lasts (national pilots run two years). ASSUMPTION.")
-    cloud_rate_per_year: Rate = Field(0.05, description="Added cloud hazard per year for SMEs in pilot cities. ASSUMPTION.")
-    transform_rate_per_year: Rate = Field(0.05, description="Added transformation hazard per year for firms in pilot cities. ASSUMPTION.")
+    cloud_rate_per_year: RateSchedule = Field(0.05, description="Added cloud hazard per year for SMEs in pilot cities. ASSUMPTION.")
+    transform_rate_per_year: RateSchedule = Field(0.05, description="Added transformation hazard per year for firms in pilot cities. ASSUMPTION.")
 
     @model_validator(mode="after")
     def _cities(self) -> SmePilotCities:
