@@ -308,6 +308,7 @@ class CloudAdoptionModel(mesa.Model):
         self.present[:n0] = True
         self._select_initial(np.random.default_rng(s["initial"]))
         self.thr_live[self.cloud_state != NONE] = np.inf
+        self._limit_candidates(np.random.default_rng(s["candidates"]))
         self.readiness_dt = pop.readiness * np.float32(self.dt_years)
         self._buf_h = np.empty(n, dtype=np.float32)
         self._buf_tmp = np.empty(n, dtype=np.float32)
@@ -366,6 +367,28 @@ class CloudAdoptionModel(mesa.Model):
         self.cloud_state[on] = ON_CLOUD
         self.cloud_month[on] = 0
         self.trans_month[trans] = 0
+
+    def _limit_candidates(self, rng: np.random.Generator) -> None:
+        """Finite candidate pools (``diffusion.cloud_candidate_share``, ``transform_candidate_share``).
+
+        A firm outside a pool never crosses that stage's threshold (its threshold is +inf): only a
+        share of the SMEs not on the cloud at the start can join the cloud tally, and only a share
+        of the above-scale firms not transformed at the start can become transformed. Both draws
+        come from their own stream and are made whenever either share is below 1, so a pool of
+        1 changes nothing (common random numbers) and the two pools do not disturb each other.
+        """
+        d = self.config.diffusion
+        if d.cloud_candidate_share >= 1.0 and d.transform_candidate_share >= 1.0:
+            return
+        n = self.pop.n_firms
+        u_cloud = rng.random(n, dtype=np.float32)
+        u_trans = rng.random(n, dtype=np.float32)
+        if d.cloud_candidate_share < 1.0:
+            out = (~self.is_above) & (self.cloud_state == NONE) & (u_cloud >= d.cloud_candidate_share)
+            self.thr_live[out] = np.inf
+        if d.transform_candidate_share < 1.0:
+            out = self.is_above & (self.trans_month == NEVER) & (u_trans >= d.transform_candidate_share)
+            self.thr_trans[out] = np.inf
 
     def _recount(self) -> None:
         """All peer counts from scratch (set-up; steps update them incrementally). At the start

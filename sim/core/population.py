@@ -142,7 +142,10 @@ def above_scale_path(spec: PopulationSpec, start_month: int, n_months: int) -> n
     xs = np.array([y * 12 + 11 for y in years], dtype=float)
     ys = np.array([spec.above_scale_year_end[y] for y in years], dtype=float)
     months = start_month + np.arange(n_months + 1)
-    path = np.interp(months, xs, ys)  # flat beyond the last given year (no extrapolation)
+    path = np.interp(months, xs, ys)  # flat before the first given year
+    # ASSUMPTION: beyond the last given year-end the count grows at a constant rate (runs to 2030).
+    after = months > xs[-1]
+    path[after] = ys[-1] * (1 + spec.above_scale_growth_after_data_per_year) ** ((months[after] - xs[-1]) / 12)
     a0 = _scaled(spec, "above_scale_firms", path[0])
     return path * (a0 / path[0]) if path[0] > 0 else np.zeros_like(path)
 

@@ -12,7 +12,8 @@ import numpy as np
 from sim.scenario.schema import Scenario
 
 STREAMS: tuple[str, ...] = ("structure", "initial", "threshold_cloud", "threshold_transform",
-                            "threshold_churn", "priority", "pilots", "uncertainties", "voucher_refusal")
+                            "threshold_churn", "priority", "pilots", "uncertainties", "voucher_refusal",
+                            "candidates")
 """Named random streams, spawned in this order from the run's SeedSequence (one per decision).
 New streams are only ever appended: the children spawned before them stay the same."""
 

@@ -53,6 +53,10 @@ def strip(annotation: Any) -> tuple[Any, list[Any], bool]:
         elif origin in (Union, types.UnionType):
             args = [a for a in get_args(annotation) if a is not type(None)]
             nullable = nullable or len(args) < len(get_args(annotation))
+            if _schedule_bounds(meta) is not None:
+                # A number or a schedule: its core is the number (a numeric key for every tool;
+                # a plain number set by a tool replaces the schedule).
+                return args[0], meta, nullable
             if len(args) != 1:
                 return annotation, meta, nullable
             annotation = args[0]
@@ -125,7 +129,7 @@ def type_text(annotation: Any) -> str:
     names = _validator_names(meta)
     origin, args = get_origin(core), get_args(core)
     if _schedule_bounds(meta) is not None:
-        value = type_text(args[0])
+        value = type_text(core)
         text = f"{value} or schedule {{YYYY or YYYY-MM: {value}}}"
     elif "_check_year_month" in names:
         text = "month"
@@ -150,6 +154,12 @@ def type_text(annotation: Any) -> str:
 
 def _schedule_bounds(meta: list[Any]) -> ScheduleBounds | None:
     return next((m for m in meta if isinstance(m, ScheduleBounds)), None)
+
+
+def is_scheduled(annotation: Any) -> bool:
+    """Whether a field takes a number or a schedule (:func:`sim.scenario.schema.Scheduled`): a
+    numeric key for the analysis tools (a plain number they set replaces the schedule)."""
+    return _schedule_bounds(strip(annotation)[1]) is not None
 
 
 def _plural(text: str) -> str:

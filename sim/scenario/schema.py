@@ -242,7 +242,7 @@ class TimeSpec(Strict):
         "2021-06",
         description="Month whose end is the initial state (default 2021-06: 550,000 cloud firms reported, progress_reported.csv).",
     )
-    end: YearMonth = Field("2025-12", description="Last simulated month (the plan's horizon, 2025-12-31).")
+    end: YearMonth = Field("2025-12", description="Last simulated month (the plan's horizon, 2025-12-31). Runs may go on to 2030 and beyond; entry after the data then follows the ASSUMPTION growth rates of the population section.")
     substeps_per_month: int = Field(
         1,
         ge=1,
@@ -303,6 +303,12 @@ class PopulationSpec(Strict):
     above_scale_year_end: dict[int, Annotated[int, Field(ge=0, le=limits.MAX_FIRMS)]] = Field(
         default_factory=lambda: {**datasets.above_scale_year_end(), 2024: 73_292, 2025: 74_611},
         description="Above-scale industrial firms at year ends; 2019-2023 reported (广东统计年鉴2024 t.12-6), 2024-2025 ASSUMPTION: +1.8%/yr as in 2022-2023. Entry of above-scale firms follows this path.",
+    )
+    above_scale_growth_after_data_per_year: float = Field(
+        0.018,
+        ge=-0.5,
+        le=1.0,
+        description="Growth per year of the above-scale firms after the last year of above_scale_year_end (runs beyond 2025, up to 2030). ASSUMPTION: +1.8%/yr as in 2022-2023 (广东统计年鉴2024 t.12-6); no data beyond 2024.",
     )
     industrial_growth_per_year: float = Field(0.055, ge=-0.5, le=1.0, description="Net growth of below-scale industrial firms per year: +30.7% 2018-2023 = 5.5%/yr (5th economic census, population.csv).")
     service_growth_per_year: float = Field(0.083, ge=-0.5, le=1.0, description="Net growth of service/other firms per year: +49.0% 2018-2023 = 8.3%/yr (5th economic census, population.csv).")
@@ -445,6 +451,14 @@ class Diffusion(Strict):
     cloud: StageRates = Field(default_factory=_cloud_rates, description="Hazard of a firm not on the cloud.")
     transform: StageRates = Field(default_factory=_transform_rates, description="Hazard of an above-scale firm on the cloud becoming digitally transformed.")
     churn_rate_per_year: Rate = Field(0.1, description="Dis-adoption hazard of subsidised adopters after their subsidy ends. ASSUMPTION (no churn-adjusted figure is published: data README).")
+    cloud_candidate_share: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="Finite addressable pool (a competing explanation of the bend in the cloud count): share of the SMEs not on the cloud at the start (and of SME entrants) that are candidates for the programme tally; the others never join it. 1 = every firm is a candidate. ASSUMPTION (the tallies count firms reached by the programmes: data README).",
+    )
+    transform_candidate_share: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="Saturation of the ready above-scale firms: share of the above-scale firms not transformed at the start (and of above-scale entrants) that can become transformed; the others never do. 1 = all can. ASSUMPTION.",
+    )
 
 
 # --------------------------------------------------------------------------- policy instruments
