@@ -9,7 +9,7 @@ Degenerate configuration (``validation_reference.md``: homogeneous firms, no ent
   0.5 each for the two-group check;
 * homogeneous readiness: ``readiness_sigma = 0`` and every size-class and cluster multiplier 1.0
   (the cluster readiness of ``cluster_assumptions.csv`` is overridden for all 20 clusters);
-* no entry or exit: both growth rates 0, a constant ``above_scale_year_end`` path, exit rate 0;
+* no entry or exit: both growth rates 0, a constant ``above_scale_year_end`` path (no growth after it), exit rate 0;
 * no policy: every instrument ``enabled: false``;
 * nobody on the cloud at the start: ``initial.cloud_firms = 0``, ``transformed_firms = 0``,
   ``above_scale_cloud_share = 0``;
@@ -106,6 +106,7 @@ def degenerate_scenario(
             "industrial_growth_per_year": 0.0,
             "service_growth_per_year": 0.0,
             "above_scale_year_end": years_end,
+            "above_scale_growth_after_data_per_year": 0.0,
             "exit_rate_per_year": 0.0,
             "network": network,
         },
