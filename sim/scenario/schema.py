@@ -205,8 +205,10 @@ RateSchedule = Scheduled(ge=0.0, le=100.0)
 """A rate or multiplier in [0, 100], or a schedule of them by year or month."""
 MoneySchedule = Scheduled(ge=0.0)
 """An amount of money (CNY) >= 0, or a schedule of amounts by year or month."""
-CountSchedule = Scheduled(int, ge=0, le=limits.MAX_FIRMS)
+CountSchedule = Scheduled(int, ge=0)
 """A whole count >= 0, or a schedule of counts by year or month."""
+ParkCountSchedule = Scheduled(int, ge=0, le=1_000_000)
+"""A park count in [0, 1,000,000], or a schedule of them by year."""
 
 _SCALE_TEXT = (
     "Multiplier on every adoption effect of the instrument (1 = as specified, 0 = no effect); a number or a "
@@ -519,7 +521,7 @@ class Pilot(Strict):
     level: Literal["park", "cluster"] = Field("park", description="Pilot whole clusters or selected parks (一园一策; annual pilots: 粤府〔2021〕45号).")
     clusters: ClusterList = Field(default_factory=lambda: ["all"], description="Clusters the pilots are drawn from ('all' or cluster ids).")
     cities: CityList | None = Field(None, description="Restrict to these cities (null = all).")
-    parks_per_year: CountSchedule = Field(20, description="Parks newly selected each year (level=park); a number or a schedule by year (annual programme targets). ASSUMPTION.")
+    parks_per_year: ParkCountSchedule = Field(20, description="Parks newly selected each year (level=park); a number or a schedule by year (annual programme targets). ASSUMPTION.")
     years: list[int] = Field(default_factory=lambda: [2021, 2022, 2023, 2024, 2025], max_length=100, description="Calendar years in which pilots are selected.")
     duration_months: int = Field(24, ge=1, le=600, description="How long a selected park/cluster is boosted. ASSUMPTION.")
     cloud_rate_per_year: RateSchedule = Field(0.1, description="Added cloud hazard per year in pilots. ASSUMPTION.")
