@@ -85,3 +85,24 @@ def test_runs_to_2030_with_above_scale_entry_growing_after_the_data() -> None:
     out = simulate(config, replicate=0)
     assert out.dates[-1] == "2030-12-31"
     assert np.all(np.diff(out.total("n_firms")) >= 0)
+
+
+def test_market_scale_schedule_is_programme_intensity_over_time() -> None:
+    quiet = {"chain_weight_per_year": 0.0, "park_weight_per_year": 0.0, "cluster_city_weight_per_year": 0.0}
+    off = {name: {"enabled": False} for name in ("vouchers", "platforms", "pilots", "chain_leaders",
+                                                 "service_capacity", "sme_pilot_cities")}
+
+    def run(scale) -> object:
+        cloud = {**Scenario().diffusion.cloud.model_dump(), **quiet, "market_scale": scale}
+        config = Scenario.model_validate({"population": {"total_firms": N_FIRMS}, "time": {"end": "2024-12"},
+                                          "diffusion": {"cloud": cloud}, "policies": off})
+        return simulate(config, replicate=0)
+
+    plain, constant, stopped = run(1.0), run({"2021": 1.0}), run({"2021": 1.0, "2023": 0.0})
+    assert np.array_equal(plain.cells, constant.cells)
+    new = stopped.total("new_cloud")
+    first_2023 = [d[:7] for d in stopped.dates].index("2023-01")
+    assert new[1:first_2023].sum() > 0
+    assert not new[first_2023:].any()  # market pull only, and it stops in January 2023
+    # Identical until the schedule changes (common random numbers).
+    assert np.array_equal(plain.cells[:first_2023], stopped.cells[:first_2023])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim import datasets
 from sim.core.model import simulate
 from sim.scenario.loader import load_scenario, shipped_scenarios
 
@@ -23,10 +24,14 @@ def test_shipped_scenario_runs(name: str) -> None:
     assert np.all(np.diff(cloud) >= 0)
     assert np.all(cloud <= firms)
     assert np.all(out.total("transformed") <= out.total("cloud_cumulative"))
-    # Every scenario starts from the reported 2021-06 state (550,000 and 17,000, scaled).
+    # Every scenario starts from the reported state at its start month (550,000 and 17,000 at
+    # 2021-06; 500,000 and 15,000 at 2020-12 for the history scenarios), scaled.
     scale = config.population.total_firms / 2_000_000
-    assert cloud[0] == pytest.approx(550_000 * scale, rel=0.01)
-    assert out.total("transformed")[0] == pytest.approx(17_000 * scale, rel=0.01)
+    ym = (int(config.time.start[:4]), int(config.time.start[5:7]))
+    cloud0 = datasets.interpolate_progress("cloud_enterprises_cumulative", ym)
+    trans0 = datasets.interpolate_progress("above_scale_transformed_cumulative", ym)
+    assert cloud[0] == pytest.approx(cloud0 * scale, rel=0.01)
+    assert out.total("transformed")[0] == pytest.approx(trans0 * scale, rel=0.01)
     assert cloud[-1] > cloud[0]
 
 

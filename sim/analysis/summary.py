@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from sim import i18n
+from sim.analysis.goal_list import goal_label, listed_goal_outcomes
 from sim.analysis.outcomes import goal_date, goal_outcomes, scaled_goals
 from sim.core.outputs import METRIC_COLUMNS, select
 from sim.core.population import population_scale
-from sim.scenario.schema import Goals, Scenario
+from sim.scenario.schema import GOAL_RATES, Goals, Scenario
 
 Z95 = 1.959963984540054
 """Two-sided 95% normal quantile."""
@@ -268,6 +269,7 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
             add(f"{prefix}:{grp}", "firms", _describe(sub["gap"]),
                 f"goal x {level} share of firms at {gdate} ({share:.1%}) minus its cloud firms; "
                 f"positive = short")
+    _add_listed_goals(ts, config, add)
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     out["n_replicates"] = out["n_replicates"].astype(np.int64)
     return round_summary(out)
@@ -283,6 +285,26 @@ def round_summary(table: pd.DataFrame) -> pd.DataFrame:
         rows = out["unit"] == unit
         out.loc[rows, stats] = out.loc[rows, stats].round(decimals)
     return out
+
+
+def _add_listed_goals(ts: pd.DataFrame, config: Scenario, add) -> None:
+    """Rows ``goal:<label>`` (simulated value) and ``p_meet:<label>`` for every goal of
+    ``goals.more`` (:mod:`sim.analysis.goal_list`; the headline goals have their own rows)."""
+    if not config.goals.more:
+        return
+    lo = listed_goal_outcomes(ts, config)
+    for goal in config.goals.more:
+        label = goal_label(goal)
+        sub = lo[lo["goal"] == label]
+        unit = "share" if goal.indicator in GOAL_RATES else "firms"
+        where = f"{goal.indicator} at {goal.date}; goal {goal.value:g}" + (f" ({goal.scope})" if goal.scope else "")
+        if sub["value"].isna().all():
+            add(f"goal:{label}", unit, {}, f"{where}; not evaluable: the date is outside the run")
+            continue
+        target = sub["target"].iloc[0]
+        add(f"goal:{label}", unit, _describe(sub["value"]), f"{where}; target at this population {target:g}")
+        p, se, note = _probability_row(sub["met"].astype(bool).to_numpy())
+        add(f"p_meet:{label}", "probability", {"mean": p, "mc_se": se}, note)
 
 
 # --------------------------------------------------------------------------- comparisons

@@ -32,6 +32,7 @@ from sim import datasets
 from sim.core import kernel
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
 from sim.core.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
+from sim.core.schedules import monthly
 from sim.core.seeds import replicate_structure_seed, run_seed, spawn_streams
 from sim.scenario.paths import keyword_values, set_values
 from sim.scenario.schema import Scenario, StageRates, month_number
@@ -430,6 +431,20 @@ class CloudAdoptionModel(mesa.Model):
         d = self.config.diffusion
         self.cloud_rates = self._stage_tables(d.cloud)
         self.trans_rates = self._stage_tables(d.transform)
+        # market_scale: a constant multiplies the market rate once; a schedule every month (step).
+        self._market_by_month: list[tuple[dict, np.ndarray, np.ndarray]] = []
+        start = month_number(self.config.time.start)
+        for rates, spec in ((self.cloud_rates, d.cloud), (self.trans_rates, d.transform)):
+            by_month = monthly(spec.market_scale, start, self.n_months)
+            if np.any(by_month != by_month[0]):
+                self._market_by_month.append((rates, rates["market_cell"], by_month))
+            elif by_month[0] != 1.0:
+                rates["market_cell"] = rates["market_cell"] * by_month[0]
+
+    def _set_market_rates(self, k: int) -> None:
+        """The month's market rates when a stage's ``market_scale`` is a schedule."""
+        for rates, base, by_month in self._market_by_month:
+            rates["market_cell"] = base * by_month[k]
 
     @staticmethod
     def _stage_tables(r: StageRates) -> dict[str, object]:
@@ -496,6 +511,7 @@ class CloudAdoptionModel(mesa.Model):
         k = self.month + 1
         self.month = k
         self._enter_and_exit(k)
+        self._set_market_rates(k)
         inst = self.instruments
         cloud_cell, trans_cell, cloud_park, trans_park = self._policy_rates(k)
         vouchers = inst["vouchers"]

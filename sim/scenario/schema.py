@@ -421,6 +421,10 @@ class InitialState(Strict):
 
 class StageRates(Strict):
     market_rate_per_year: Rate = Field(description="External (market pull) hazard, per year, scaled by readiness.")
+    market_scale: RateSchedule = Field(
+        1.0,
+        description="Multiplier of market_rate_per_year over time: a number or a schedule by year or month (programme intensity following annual targets and funds, a competing explanation of the bend in the record: docs/model.md 7.9). 1 = constant.",
+    )
     chain_weight_per_year: Rate = Field(description="Internal hazard per year at 100% of supply-chain partners adopted.")
     park_weight_per_year: Rate = Field(description="Internal hazard per year at 100% of the park adopted.")
     cluster_city_weight_per_year: Rate = Field(description="Internal hazard per year at 100% of the cluster in the firm's city adopted.")
@@ -581,10 +585,39 @@ class Policies(Strict):
 # --------------------------------------------------------------------------- goals, run, outputs
 
 
+GOAL_RATES = ("cloud_rate", "sme_cloud_rate", "transformed_rate")
+"""Goal indicators that are shares in [0, 1] (the others are firm counts)."""
+
+
+class Goal(Strict):
+    """One goal of ``goals.more``: an indicator, a value and the month by whose end it is due."""
+
+    indicator: Literal["cloud_firms", "transformed_firms", "cloud_firms_added", "transformed_firms_added",
+                       "cloud_rate", "sme_cloud_rate", "transformed_rate"] = Field(
+        description="What the model compares: cloud_firms (firms ever on the cloud, cumulative); transformed_firms (above-scale firms transformed, cumulative); cloud_firms_added / transformed_firms_added (added in the 12 months up to the date: an annual target); cloud_rate (share of the firms present ever on the cloud); sme_cloud_rate (the same among SMEs: below-scale industrial and service firms); transformed_rate (share of the above-scale firms present that are transformed).")
+    value: float = Field(ge=0, le=limits.MAX_FIRMS, description="Firms for the counts (given for the full 2,000,000-firm population and scaled like the headline goals), a share in [0, 1] for the rates.")
+    date: YearMonth = Field(description="Month by whose end the goal is due (YYYY-MM).")
+    scope: str = Field("", max_length=limits.MAX_TEXT_CHARS, description="What the published goal covers, in words (e.g. 'national; SMEs'); the indicator says what the model compares.")
+    source: str = Field("", max_length=limits.MAX_TEXT_CHARS, description="Where the goal comes from (file and row of shared/data, or the publication), or ASSUMPTION.")
+    denominator_firms: int | None = Field(None, ge=1, le=limits.MAX_FIRMS, description="Rates only: the firms the published rate is taken over (full scale, scaled like the counts), when that is not the modelled population (e.g. all 7,745,000 registered private enterprises at end-2024, population.csv); null = the modelled firms of the indicator.")
+
+    @model_validator(mode="after")
+    def _rate_or_count(self) -> Goal:
+        if self.indicator in GOAL_RATES and self.value > 1:
+            raise ValueError(f"{self.indicator} is a share: value must be in [0, 1], got {self.value:g}")
+        if self.denominator_firms is not None and self.indicator not in GOAL_RATES:
+            raise ValueError(f"denominator_firms applies to the rates ({', '.join(GOAL_RATES)}), not to {self.indicator}")
+        return self
+
+
 class Goals(Strict):
+    """The plan's two headline goals (the old two-goal form, still read as before) and a list of
+    further goals, each evaluated in the run summary."""
+
     date: YearMonth = Field("2025-12", description="Month by whose end the goals are to be met (广东省制造业数字化转型实施方案 2021-2025).")
     cloud_firms: int = Field(1_000_000, ge=0, description="Firms on the cloud (上云用云), cumulative (progress_reported.csv target).")
     transformed_firms: int = Field(50_000, ge=0, description="Above-scale industrial firms digitally transformed (progress_reported.csv target).")
+    more: list[Goal] = Field(default_factory=list, max_length=100, description="Further goals (a list; each item as in the next table): any indicator, value and date, e.g. the annual targets or the national SME cloud rate above 40% by 2027. Each is evaluated in summary.csv.")
 
 
 class RunSpec(Strict):
