@@ -87,13 +87,13 @@ def test_runs_to_2030_with_above_scale_entry_growing_after_the_data() -> None:
     assert np.all(np.diff(out.total("n_firms")) >= 0)
 
 
-def test_market_scale_schedule_is_programme_intensity_over_time() -> None:
+def test_intensity_schedule_is_programme_intensity_over_time() -> None:
     quiet = {"chain_weight_per_year": 0.0, "park_weight_per_year": 0.0, "cluster_city_weight_per_year": 0.0}
     off = {name: {"enabled": False} for name in ("vouchers", "platforms", "pilots", "chain_leaders",
                                                  "service_capacity", "sme_pilot_cities")}
 
     def run(scale) -> object:
-        cloud = {**Scenario().diffusion.cloud.model_dump(), **quiet, "market_scale": scale}
+        cloud = {**Scenario().diffusion.cloud.model_dump(), **quiet, "intensity": scale}
         config = Scenario.model_validate({"population": {"total_firms": N_FIRMS}, "time": {"end": "2024-12"},
                                           "diffusion": {"cloud": cloud}, "policies": off})
         return simulate(config, replicate=0)

@@ -75,7 +75,7 @@ def test_pool_variant_changes_only_the_pool() -> None:
 
 def test_intensity_variant_follows_the_annual_targets() -> None:
     history, intensity = load_scenario("history"), load_scenario("history_intensity")
-    drop = ("diffusion.cloud.market_scale", "diffusion.transform.market_scale", "policies.pilots")
+    drop = ("diffusion.cloud.intensity", "diffusion.transform.intensity", "policies.pilots")
     assert _dump(history, drop) == _dump(intensity, drop)
     targets = {(r["date"], r["indicator"]): float(r["value"]) for r in _rows("progress_reported.csv")
                if r["kind"] == "target"}
@@ -85,8 +85,8 @@ def test_intensity_variant_follows_the_annual_targets() -> None:
                            - reported[("2021-06-30", "cloud_enterprises_cumulative")])
     trans_pace_2021 = (reported[("2021-12-31", "above_scale_transformed_cumulative")]
                        - reported[("2020-12-31", "above_scale_transformed_cumulative")])
-    cloud = intensity.diffusion.cloud.market_scale
-    trans = intensity.diffusion.transform.market_scale
+    cloud = intensity.diffusion.cloud.intensity
+    trans = intensity.diffusion.transform.intensity
     assert cloud["2022"] == pytest.approx(targets[("2023-12-31", "cloud_enterprises_annual_flow")] / cloud_pace_2021, abs=0.01)
     assert trans["2022"] == pytest.approx(targets[("2023-12-31", "above_scale_transformed_annual_flow")] / trans_pace_2021, abs=0.01)
     assert trans["2024"] == pytest.approx(targets[("2024-12-31", "above_scale_transformed_annual_flow")] / trans_pace_2021, abs=0.01)

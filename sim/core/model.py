@@ -431,18 +431,18 @@ class CloudAdoptionModel(mesa.Model):
         d = self.config.diffusion
         self.cloud_rates = self._stage_tables(d.cloud)
         self.trans_rates = self._stage_tables(d.transform)
-        # market_scale: a constant multiplies the market rate once; a schedule every month (step).
+        # intensity: a constant multiplies the market rate once; a schedule every month (step).
         self._market_by_month: list[tuple[dict, np.ndarray, np.ndarray]] = []
         start = month_number(self.config.time.start)
         for rates, spec in ((self.cloud_rates, d.cloud), (self.trans_rates, d.transform)):
-            by_month = monthly(spec.market_scale, start, self.n_months)
+            by_month = monthly(spec.intensity, start, self.n_months)
             if np.any(by_month != by_month[0]):
                 self._market_by_month.append((rates, rates["market_cell"], by_month))
             elif by_month[0] != 1.0:
                 rates["market_cell"] = rates["market_cell"] * by_month[0]
 
     def _set_market_rates(self, k: int) -> None:
-        """The month's market rates when a stage's ``market_scale`` is a schedule."""
+        """The month's market rates when a stage's ``intensity`` is a schedule."""
         for rates, base, by_month in self._market_by_month:
             rates["market_cell"] = base * by_month[k]
 

@@ -421,7 +421,7 @@ class InitialState(Strict):
 
 class StageRates(Strict):
     market_rate_per_year: Rate = Field(description="External (market pull) hazard, per year, scaled by readiness.")
-    market_scale: RateSchedule = Field(
+    intensity: RateSchedule = Field(
         1.0,
         description="Multiplier of market_rate_per_year over time: a number or a schedule by year or month (programme intensity following annual targets and funds, a competing explanation of the bend in the record: docs/model.md 7.9). 1 = constant.",
     )
