@@ -36,7 +36,7 @@ SUMMARY_COLUMNS: list[str] = [
 first-met month of a goal is in the ``*_month`` columns (ISO month-end date, empty if not reached
 by the goal month)."""
 
-SUMMARY_DECIMALS: dict[str, int] = {"firms": 1, "CNY": 0, "probability": 4}
+SUMMARY_DECIMALS: dict[str, int] = {"firms": 1, "CNY": 0, "probability": 4, "share": 4}
 """Decimals kept in ``summary.csv`` per unit: statistics of whole firms to a tenth (a median of
 an even count of replicates or a percentile falls between two counts), money to the yuan, a
 probability to 0.01 percentage point (finer than its Monte Carlo error)."""
