@@ -29,7 +29,7 @@ __all__ = [
     "sweep", "run_sweep", "calibrate", "sensitivity", "run_sensitivity", "what_it_takes",
     "attribution", "discover", "get_value", "set_values", "ScenarioError", "RunsFailed",
     "latest", "list_results", "load_compare", "load_sweep", "results_root", "SavedSweep",
-    "__version__",
+    "scaled_goals", "population_scale", "group_gaps", "format_table", "__version__",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +51,9 @@ if TYPE_CHECKING:  # pragma: no cover
         compare,
         compare_scenarios,
         discover,
+        format_table,
         get_value,
+        group_gaps,
         latest,
         list_results,
         load_compare,
@@ -64,12 +66,14 @@ if TYPE_CHECKING:  # pragma: no cover
         plot_compare,
         plot_provincial,
         plot_transformed,
+        population_scale,
         resolved_yaml,
         results_root,
         run,
         run_scenario,
         run_sensitivity,
         run_sweep,
+        scaled_goals,
         scenario_hash,
         sensitivity,
         set_values,

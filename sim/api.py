@@ -41,10 +41,14 @@ from __future__ import annotations
 
 from sim.analysis.calibration import calibrate
 from sim.analysis.discover import discover
+from sim.analysis.outcomes import scaled_goals
 from sim.analysis.questions import attribution, what_it_takes
 from sim.analysis.sensitivity import run_sensitivity
+from sim.analysis.summary import group_gaps
 from sim.analysis.sweep import run_sweep
+from sim.analysis.tables import format_table
 from sim.core.model import CloudAdoptionModel, Firm, simulate
+from sim.core.population import population_scale
 from sim.errors import RunsFailed, ScenarioError
 from sim.plots.scenario import (
     plot_city_gap,
@@ -101,4 +105,5 @@ __all__ = [
     "sweep", "run_sweep", "calibrate", "sensitivity", "run_sensitivity", "what_it_takes",
     "attribution", "discover", "get_value", "set_values", "ScenarioError", "RunsFailed",
     "latest", "list_results", "load_compare", "load_sweep", "results_root", "SavedSweep",
+    "scaled_goals", "population_scale", "group_gaps", "format_table",
 ]

@@ -1,15 +1,18 @@
-"""The dashboard (``sim.dashboard``): levers, panels, the SolaraViz page in-process, and the
-served page in a real headless browser.
+"""The dashboard (``sim.dashboard``): levers and the step-by-step model, the report view
+(runs, figures, download, uploaded scenarios), the page in-process, and the served page in a
+real headless browser.
 
-* The first tests need only the core dependencies (model, Matplotlib, networkx).
-* ``test_solaraviz_page_in_process`` renders Mesa's SolaraViz page with Solara's test renderer
-  (no server, no browser) and drives it: slider, Reset, Step. Skipped without the ``dashboard``
-  extra.
+* The model and report tests need only the core dependencies (model, Matplotlib, networkx).
+* ``test_page_in_process`` renders the page with Solara's test renderer (no server, no browser)
+  and drives it: first run, language switch, scenario picker and Run. Skipped without the
+  ``dashboard`` extra.
 * ``test_dashboard_in_headless_chromium`` starts ``python -m sim.dashboard`` on a free localhost
-  port, opens it in the system Chromium through Playwright, moves the population slider, presses
-  Reset and Step and checks the headline (population, month counter) and that a chart is redrawn; the screenshot goes to ``tests/browser/artifacts/``
-  (git-ignored; ``GDCLOUD_TEST_ARTIFACTS`` overrides the folder). Skipped, with the reason, when
-  Playwright, Solara or Chromium is missing (``GDCLOUD_CHROMIUM`` may name the browser binary).
+  port (50,000 firms, 2 replicates for speed), opens it in the system Chromium through
+  Playwright and checks the title, that no Mesa internals are on screen, the language switch,
+  the scenario picker with Run, and the one-click download (a zip of figures and tables); the
+  screenshot goes to ``tests/browser/artifacts/`` (git-ignored; ``GDCLOUD_TEST_ARTIFACTS``
+  overrides the folder). Skipped, with the reason, when Playwright, Solara or Chromium is
+  missing (``GDCLOUD_CHROMIUM`` may name the browser binary).
 """
 
 from __future__ import annotations
@@ -138,27 +141,109 @@ def test_network_layout_is_reproducible():
     assert len(a.agents) == 0  # the sampled agent views were released
 
 
-# --------------------------------------------------------------------------- SolaraViz in-process
+# --------------------------------------------------------------------------- report view
+
+
+QUICK = ["time.end=2022-06"]
+
+
+@pytest.fixture(scope="module")
+def quick_run():
+    from sim.dashboard import report
+    from sim.scenario.loader import load_scenario
+
+    sc = report.build_scenario(load_scenario("baseline", QUICK), total_firms=50_000, replicates=2,
+                               levers={"voucher_budget_m_cny": 600, "chain_leaders_on": False})
+    return report.run_dashboard(sc)
+
+
+def test_report_run_uses_levers_and_size(quick_run):
+    from sim.dashboard import report
+    from sim.errors import ScenarioError
+    from sim.scenario.loader import load_scenario
+
+    sc = quick_run.scenario
+    assert sc.population.total_firms == 50_000 and sc.run.replicates == 2
+    assert sc.policies.vouchers.budget_cny_per_year == 600e6
+    assert sc.policies.chain_leaders.enabled is False
+    h = quick_run.headline()
+    assert h["cloud_p10"] <= h["cloud_median"] <= h["cloud_p90"]
+    assert 0 <= h["transformed_p_meet"] <= 1
+    # province-equivalent: the model's count divided by the scale (50,000 / 2,000,000)
+    med = quick_run.result.summary.set_index("outcome").loc["cloud_firms_2022", "median"]
+    assert h["cloud_median"] == pytest.approx(med * 40)
+    assert report.lever_values(load_scenario("baseline"))["voucher_budget_m_cny"] == 300
+    with pytest.raises(ScenarioError, match="replicates"):
+        report.build_scenario(load_scenario("baseline"), replicates=0)
+    with pytest.raises(ScenarioError, match="total_firms"):
+        report.build_scenario(load_scenario("baseline"), total_firms=12_345)
+    assert report.scenario_names()[0] == "baseline" and "no_policy" in report.scenario_names()
+
+
+def test_report_figures_in_chinese_and_the_download(quick_run, tmp_path):
+    import io
+    import warnings
+    import zipfile
+
+    from sim.dashboard import report
+
+    figs = report.figures_for(quick_run, "zh")
+    assert set(figs) == {"cloud", "transformed", "progress_city", "progress_cluster"}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=r".*[Gg]lyph.*missing.*")
+        for fig in figs.values():
+            fig.savefig(tmp_path / "x.png", dpi=40)
+    assert figs["cloud"].axes[0].get_title() == "广东省上云用云企业（累计）"
+    data = report.download_bundle(quick_run, "zh")
+    names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    assert {"figures/provincial_cloud.png", "figures/progress_city.png", "summary.csv",
+            "wide.csv", "progress_city.csv", "results.xlsx", "scenario.resolved.yaml"} <= names
+    assert report.bundle_name(quick_run) == "baseline-50000-2rep.zip"
+
+
+def test_uploaded_scenario_is_validated_with_one_line_errors():
+    from sim.dashboard import report
+    from sim.errors import ScenarioError
+
+    ok = report.scenario_from_upload("mine.yaml", b"extends: baseline\nname: mine\n"
+                                     b"policies:\n  vouchers:\n    subsidy_share: 0.5\n")
+    assert ok.name == "mine" and ok.policies.vouchers.subsidy_share == 0.5
+    with pytest.raises(ScenarioError) as e:
+        report.scenario_from_upload("mine.yaml", b"extends: baseline\npolicies:\n  vouchers:\n"
+                                    b"    subsidy_share: 2\n")
+    line = str(e.value)
+    assert "\n" not in line and line.startswith("mine.yaml: policies.vouchers.subsidy_share")
+    with pytest.raises(ScenarioError, match="not a YAML file"):
+        report.scenario_from_upload("notes.txt", b"x")
 
 
 def _status(rc) -> str:
     import solara.widgets
 
-    return next(w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets if "gd-status" in w.unsafe_innerHTML)
+    return next((w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets
+                 if "gd-status" in w.unsafe_innerHTML), "")
 
 
-def _month(rc) -> int:
-    return int(re.search(r'data-month="(\d+)"', _status(rc)).group(1))
+def _wait(rc, pattern: str, timeout: float = 120.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        html = _status(rc)
+        if re.search(pattern, html):
+            return html
+        time.sleep(0.2)
+    raise AssertionError(f"{pattern!r} not shown within {timeout} s; status: {_status(rc)[:300]}")
 
 
-def test_solaraviz_page_in_process():
+def test_page_in_process(monkeypatch):
     if not (_has("solara") and _has("altair")):
         pytest.skip("needs the dashboard extra: pip install -e '.[dashboard]'")
     import ipyvuetify as v
-    import ipywidgets as w
     import solara
 
-    from sim.dashboard import app
+    from sim.dashboard import app, report
+
+    monkeypatch.setattr(report, "DASHBOARD_POPULATION", 50_000)
+    monkeypatch.setattr(report, "DEFAULT_REPLICATES", 2)
 
     @solara.component
     def Harness():
@@ -168,19 +253,20 @@ def test_solaraviz_page_in_process():
 
     _, rc = solara.render(Harness(), handle_error=False)
     try:
-        assert _month(rc) == 0
+        html = _wait(rc, r'data-scenario="baseline" data-lang="en"')
+        assert 'data-firms="50000"' in html and 'data-replicates="2"' in html
         labels = {s.label for s in rc.find(v.Slider).widgets}
-        assert {lv.label for lv in LEVERS if lv.kind in ("int", "float")} <= labels
-        rc.find(v.Slider, label=next(lv.label for lv in LEVERS if lv.name == "total_firms")).widget.v_model = 20_000
-        rc.find(v.Btn, children=["Reset"]).widget.click()
-        assert "20,000 firms" in _status(rc) and _month(rc) == 0
-        chart = rc.find(w.Image).widgets[0]
-        before = bytes(chart.value)
-        for k in (1, 2, 3):
-            rc.find(v.Btn, children=["Step"]).widget.click()
-            assert _month(rc) == k
-        assert bytes(rc.find(w.Image).widgets[0].value) != before
-        assert len(rc.find(w.Image).widgets) == 5  # cloud, transformed, clusters, network, bottlenecks
+        assert "Voucher budget, million CNY / year (province-wide)" in labels
+        rc.find(v.BtnToggle).widget.v_model = 1  # what clicking "中文" does in the browser
+        _wait(rc, r'data-lang="zh"')
+        assert "上云用云企业数" in _status(rc)
+        assert "服务券预算（百万元/年，全省）" in {s.label for s in rc.find(v.Slider).widgets}
+        rc.find(v.Select, label="情景").widget.v_model = "no_policy"
+        rc.find(v.Btn, children=["运行"]).widget.click()
+        _wait(rc, r'data-scenario="no_policy" data-lang="zh"')
+        text = " ".join(str(getattr(w, "children", "")) for w in rc.find(v.Html).widgets)
+        for internal in ("Play Interval", "Render Interval", "Use Threads"):
+            assert internal not in text
     finally:
         rc.close()
 
@@ -213,7 +299,8 @@ def dashboard_url(tmp_path_factory):
         pytest.skip("needs a Chromium binary: apt-get install chromium (or set GDCLOUD_CHROMIUM)")
     port = _free_port()
     log = tmp_path_factory.mktemp("dashboard") / "server.log"
-    env = {**os.environ, "MPLBACKEND": "Agg", "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    env = {**os.environ, "MPLBACKEND": "Agg", "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+           "GDCLOUD_DASHBOARD_FIRMS": "50000", "GDCLOUD_DASHBOARD_REPLICATES": "2"}
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "sim.dashboard", "--port", str(port)], cwd=ROOT,
                                 env=env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -242,7 +329,9 @@ def dashboard_url(tmp_path_factory):
             proc.wait()
 
 
-def test_dashboard_in_headless_chromium(dashboard_url):
+def test_dashboard_in_headless_chromium(dashboard_url, tmp_path):
+    import zipfile
+
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -251,37 +340,36 @@ def test_dashboard_in_headless_chromium(dashboard_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1750})
+            page = browser.new_page(viewport={"width": 1600, "height": 1750}, accept_downloads=True)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(dashboard_url)
-            month = page.locator(".gd-month")
-            expect(month).to_have_attribute("data-month", "0", timeout=90_000)
-            expect(page.get_by_text("Guangdong enterprises on the cloud")).to_be_visible()
-
-            # A lever: click the population slider's track near its left end (10,000 .. 2,000,000
-            # firms in steps of 10,000), as a user would, then Reset to build the new model.
-            lever = page.locator(".v-input__slider", has_text="Simulated firms at the start")
-            box = lever.locator(".v-slider").bounding_box()
-            page.mouse.click(box["x"] + box["width"] * 0.01, box["y"] + box["height"] / 2)
-            chosen = int(lever.locator("[role=slider]").get_attribute("aria-valuenow"))
-            assert 10_000 <= chosen <= 100_000 and chosen != 50_000
             status = page.locator(".gd-status")
-            serial = status.get_attribute("data-model")
-            page.get_by_role("button", name="Reset").click()
-            expect(status).not_to_have_attribute("data-model", serial or "", timeout=60_000)
-            expect(status).to_contain_text(f"{chosen:,} firms")
-            expect(month).to_have_attribute("data-month", "0")
+            expect(status).to_have_attribute("data-scenario", "baseline", timeout=180_000)
+            expect(page).to_have_title("Guangdong firms on the cloud: will the 2025 goals be met?")
+            body = page.locator("body").inner_text()
+            for internal in ("Play Interval", "Render Interval", "Use Threads", "PAGE 0", "Time:"):
+                assert internal not in body, internal
 
-            chart = page.locator("img.widget-image").first
-            expect(chart).to_be_visible()
-            before = chart.get_attribute("src")
-            step = page.get_by_role("button", name="Step")
-            for k in (1, 2, 3):
-                step.click()
-                expect(month).to_have_attribute("data-month", str(k), timeout=60_000)
-            expect(month).to_contain_text("Sep 2021")
-            expect(chart).not_to_have_attribute("src", before or "", timeout=30_000)
-            expect(page.locator("img.widget-image")).to_have_count(5)
+            # the language switch: Chinese headline, title and tiles from the same run
+            page.get_by_role("button", name="中文").click()
+            expect(status).to_have_attribute("data-lang", "zh", timeout=60_000)
+            expect(page).to_have_title("广东省企业上云用云：2025年目标能否实现？")
+            expect(status).to_contain_text("上云用云企业数")
+
+            # the scenario picker: another shipped scenario, then Run
+            page.locator(".v-select", has_text="情景").click()
+            page.get_by_role("option", name="no_policy").click()
+            page.get_by_role("button", name="运行").click()
+            expect(status).to_have_attribute("data-scenario", "no_policy", timeout=180_000)
+
+            # one-click download of the current run's figures and tables
+            with page.expect_download(timeout=240_000) as dl:  # figures are drawn on click
+                page.get_by_role("button", name="下载图表与数据表（zip）").click()
+            path = tmp_path / dl.value.suggested_filename
+            dl.value.save_as(path)
+            assert path.name.startswith("no_policy-")
+            names = set(zipfile.ZipFile(path).namelist())
+            assert {"figures/provincial_cloud.png", "summary.csv", "results.xlsx"} <= names
             page.wait_for_timeout(500)
             page.screenshot(path=str(shot), full_page=True)
         finally:

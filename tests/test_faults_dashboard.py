@@ -114,13 +114,18 @@ def test_p4_origin_guard_closes_a_foreign_websocket() -> None:
 
 
 @pytest.mark.skipif(not HAVE_SOLARA, reason="dashboard extra not installed")
-def test_p4_page_shows_refused_value_as_a_message() -> None:
+def test_p4_page_shows_refused_value_as_a_message(monkeypatch) -> None:
+    import time
+
     import ipyvuetify as v
     import solara
     import solara.widgets
 
-    from sim.dashboard import app
-    from sim.dashboard.core import LEVERS
+    from sim.dashboard import app, report
+    from sim.dashboard.core import LEVER_BY_NAME
+
+    monkeypatch.setattr(report, "DASHBOARD_POPULATION", 50_000)
+    monkeypatch.setattr(report, "DEFAULT_REPLICATES", 1)
 
     @solara.component
     def Harness():
@@ -128,13 +133,24 @@ def test_p4_page_shows_refused_value_as_a_message() -> None:
             app.Page()
         return main
 
+    def html_text() -> str:
+        return " ".join(h.unsafe_innerHTML for h in rc.find(solara.widgets.HTML).widgets)
+
+    def wait_for(phrase: str) -> str:
+        deadline = time.monotonic() + 180
+        while phrase not in html_text():
+            assert time.monotonic() < deadline, f"{phrase!r} not shown: {html_text()[:300]}"
+            time.sleep(0.2)
+        return html_text()
+
     _, rc = solara.render(Harness(), handle_error=False)
     try:
-        label = next(lv.label for lv in LEVERS if lv.name == "total_firms")
-        rc.find(v.Slider, label=label).widget.v_model = 4_000_000
-        rc.find(v.Btn, children=["Reset"]).widget.click()
-        text = " ".join(h.unsafe_innerHTML for h in rc.find(solara.widgets.HTML).widgets)
-        assert "not a number from 10,000 to 2,000,000" in text and "Traceback" not in text
+        wait_for('data-scenario="baseline"')
+        label = LEVER_BY_NAME["voucher_budget_m_cny"].label
+        rc.find(v.Slider, label=label).widget.v_model = 4_000_000  # beyond the slider: a script
+        rc.find(v.Btn, children=["Run"]).widget.click()
+        text = wait_for("gd-error")
+        assert "not a number from 0 to 2,000" in text and "Traceback" not in text
     finally:
         rc.close()
 

@@ -165,3 +165,16 @@ def test_written_files_respect_the_umask(tmp_path: Path) -> None:
         assert stat.S_IMODE(q.stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_paired_sentences_in_both_languages(runs) -> None:
+    cfg, ts, ts2 = runs
+    goals = scaled_goals(cfg)
+    en = paired_differences({"demo": ts, "more": ts2}, "demo", goals=goals).set_index("outcome")
+    zh = paired_differences({"demo": ts, "more": ts2}, "demo", goals=goals, lang="zh").set_index("outcome")
+    spend = en.loc["voucher_spend_total_cny"]
+    # 9e8 vs 3e8 CNY a year at 1:100 scale: millions of CNY, written as a report writes them
+    assert spend["sentence"].startswith("more spends ") and " million CNY more on vouchers" in spend["sentence"]
+    assert "亿元" in zh.loc["voucher_spend_total_cny", "sentence"] or "万元" in zh.loc["voucher_spend_total_cny", "sentence"]
+    assert zh.loc["cloud_firms", "sentence"].startswith("与demo相比，more增加上云用云企业")
+    assert "-" not in en.loc["cloud_goal_met", "sentence"].replace("demo", "")

@@ -75,6 +75,7 @@ from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, atomic_write_text, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
+from sim.scenario.labels import parameter_label
 from sim.scenario.loader import extends_chain
 from sim.scenario.paths import assign, get_value, set_values
 from sim.scenario.schema import Scenario
@@ -515,6 +516,7 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
     """Fit against data (time series of the fitted and ABC-kept runs) and the profiles."""
     # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     files: dict[str, Path] = {}
     cfg = with_values(problem.config, problem.params, result.fitted)
@@ -538,7 +540,11 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
         rep = [x for x in datasets.reported_progress() if x["indicator"] == indic[m]]
         ax.scatter(pd.to_datetime([x["date"] for x in rep]), [x["value"] for x in rep], color="C3",
                    zorder=5, label="reported")
-        ax.set_title(m.replace("_", " "))
+        ax.set_title({"cloud_cumulative": "Firms on the cloud (cumulative)",
+                      "transformed": "Above-scale firms digitally transformed"}.get(m, m))
+        ax.set_xlabel("Month end")
+        ax.set_ylabel("Firms (province-equivalent)")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:,.0f}"))
         ax.legend(fontsize=8)
     fig.suptitle("Calibration: model (scaled to 2,000,000 firms) vs reported figures")
     fig.autofmt_xdate()
@@ -547,7 +553,7 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
     save_figure(fig, files["fit_plot"])
     if len(result.profiles):
         d = len(result.labels)
-        fig = Figure(figsize=(4 * d, 3.2))
+        fig = Figure(figsize=(4.5 * d, 3.6))
         axes = fig.subplots(1, d, squeeze=False)
         for ax, lab, th in zip(axes[0], result.labels, result.fitted, strict=True):
             pr = result.profiles[result.profiles.parameter == lab]
@@ -558,8 +564,10 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
                            label="ABC 90%")
                 ax.legend(fontsize=8)
             ax.set_yscale("log")
-            ax.set_title(lab, fontsize=9)
-            ax.set_ylabel("objective")
+            ax.set_title("Profile of the fit", fontsize=9)
+            ax.set_xlabel(parameter_label(lab), fontsize=8)
+            ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+            ax.set_ylabel("objective (distance to reported figures, log scale)", fontsize=8)
         fig.tight_layout()
         files["profile_plot"] = out / "calibration_profiles.png"
         save_figure(fig, files["profile_plot"])

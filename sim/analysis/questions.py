@@ -37,6 +37,7 @@ from sim.fileio import atomic_write_csv, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
 from sim.scenario.docs import strip
+from sim.scenario.labels import parameter_label
 from sim.scenario.loader import load_scenario
 from sim.scenario.paths import annotation_of, set_values
 from sim.scenario.schema import Scenario
@@ -330,7 +331,7 @@ def _plot_what_it_takes(res: WhatItTakesResult, path: Path) -> Path:
     from matplotlib.figure import Figure
 
     ev = res.evaluations
-    fig = Figure(figsize=(7, 4))
+    fig = Figure(figsize=(8, 4.6))
     ax = fig.subplots()
     ax.step(ev.lever_value, ev.probability, where="post", color="C0", label="share of replicates meeting goal")
     ax.errorbar(ev.lever_value, ev.probability, yerr=[ev.probability - ev.ci_low, ev.ci_high - ev.probability],
@@ -338,11 +339,13 @@ def _plot_what_it_takes(res: WhatItTakesResult, path: Path) -> Path:
     ax.axhline(res.probability, color="C3", ls="--", label=f"required {res.probability:.0%}")
     if res.value is not None:
         ax.axvline(res.value, color="C2", ls=":", label=f"smallest value found {res.value:.4g}")
-    ax.set_xlabel(res.lever)
-    ax.set_ylabel(f"P({res.goal} goal met)")
+    ax.set_xlabel(parameter_label(res.lever))
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    ax.set_ylabel(f"Probability of meeting the {res.goal} goal")
     ax.set_ylim(-0.05, 1.05)
     ax.legend(fontsize=8)
-    ax.set_title(f"What it takes: {res.goal} goal, {res.replicates} replicates (common random numbers)")
+    ax.set_title(f"What it takes to meet the {res.goal} goal\n({res.replicates} replicates per value, "
+                 "common random numbers)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
     return path
@@ -456,15 +459,20 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
 def _plot_attribution(res: AttributionResult, path: Path) -> Path:
     # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
-    fig = Figure(figsize=(12, 4))
+    fig = Figure(figsize=(12, 4.6))
     axes = fig.subplots(1, 2)
     for ax, m in zip(axes, ("cloud_cumulative", "transformed"), strict=True):
         sub = res.table[res.table.metric == m]
         wide = sub.pivot(index="date", columns="channel", values="attributed")
         x = pd.to_datetime(wide.index)
         ax.stackplot(x, wide.to_numpy().T, labels=list(wide.columns), alpha=0.85)
-        ax.set_title(f"new {m.replace('_', ' ')} since start, by channel (normalised)")
+        what = {"cloud_cumulative": "firms on the cloud", "transformed": "transformed firms"}.get(m, m)
+        ax.set_title(f"New {what} since the start, by channel (normalised)", fontsize=10)
+        ax.set_xlabel("Month end")
+        ax.set_ylabel("Firms (model population)")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:,.0f}"))
         ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()

@@ -48,6 +48,7 @@ from sim.fileio import atomic_write_csv, save_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import Job, executor_for, run_groups
 from sim.scenario import limits
+from sim.scenario.labels import parameter_label
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import BaseScenarioSpec, check_parameters
@@ -419,15 +420,23 @@ def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
         keys = ("S1", "ST") if result.spec.method == "sobol" else ("mu_star",)
         main = sub[sub["index"] == keys[-1]].sort_values("value")
         names = main.parameter.tolist()
-        fig = Figure(figsize=(7, 0.5 * len(names) + 1.5))
+        fig = Figure(figsize=(9, 0.5 * len(names) + 1.8))
         ax = fig.subplots()
         h = 0.8 / len(keys)
         for j, key in enumerate(keys):
             s = sub[sub["index"] == key].set_index("parameter").loc[names]
             ax.barh(np.arange(len(names)) + j * h, s.value, height=h, xerr=s.conf, label=key, capsize=3)
         ax.set_yticks(np.arange(len(names)) + h * (len(keys) - 1) / 2)
-        ax.set_yticklabels(names, fontsize=8)
-        ax.set_title(f"{result.spec.method}: {outcome}")
+        ax.set_yticklabels([parameter_label(n) for n in names], fontsize=8)
+        what = outcome.replace("_", " ")
+        if result.spec.method == "sobol":
+            ax.set_xlabel("Sobol index: share of the outcome's variance (S1 alone, ST with interactions)")
+            ax.set_title(f"Which parameters drive {what}? Sobol indices")
+        else:
+            ax.set_xlabel(f"Morris mu*: mean absolute change of {what} per step of the parameter "
+                          "(outcome units)")
+            ax.set_title(f"Which parameters drive {what}? Morris screening")
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)  # no "1e9" offset
         ax.legend()
         fig.tight_layout()
         p = out / f"sensitivity_{outcome}.png"

@@ -10,6 +10,7 @@ import pandas as pd
 
 from sim.analysis.sweep_plan import SweepPlan, value_text
 from sim.fileio import save_figure
+from sim.scenario.labels import parameter_label
 
 
 def _axis(values: pd.Series) -> tuple[np.ndarray, list[str] | None]:
@@ -49,8 +50,8 @@ def plot_sweep(plan: SweepPlan, summary: pd.DataFrame, path: Path) -> Path:
                         marker="o", capsize=3, color=color, label=f"{goal} goal (95% Clopper-Pearson)")
         if ticks is not None:
             ax.set_xticks(range(len(ticks)), ticks)
-        ax.set_xlabel(p)
-        ax.set_ylabel("share of replicates meeting the goal")
+        ax.set_xlabel(parameter_label(p))
+        ax.set_ylabel("Share of replicates meeting the goal")
         ax.set_ylim(-0.05, 1.05)
         ax.legend(fontsize=8)
         ax.set_title(f"Probability of meeting each goal\n({reps})", fontsize=10)
@@ -72,8 +73,8 @@ def plot_sweep(plan: SweepPlan, summary: pd.DataFrame, path: Path) -> Path:
             ax.set_xticks(range(len(xt)), xt)
         if yt is not None:
             ax.set_yticks(range(len(yt)), yt)
-        ax.set_xlabel(px)
-        ax.set_ylabel(py)
+        ax.set_xlabel(parameter_label(px))
+        ax.set_ylabel(parameter_label(py))
         more = "; other parameters vary too" if len(plan.parameters) > 2 else ""
         numbers = "; numbers: P(cloud goal met) / P(transformed goal met)" if len(done) <= 60 else ""
         ax.set_title(f"Median cloud firms at the goal date by point\n({reps}{numbers}{more})", fontsize=9)

@@ -58,6 +58,25 @@ def round_meaningful(frame: pd.DataFrame, unit_of: Mapping[str, str]) -> pd.Data
     return out
 
 
+def format_table(frame: pd.DataFrame, formats: Mapping[str, str]) -> pd.DataFrame:
+    """A copy of ``frame`` with the given columns formatted as text for display.
+
+    Args:
+        frame: Any table.
+        formats: Column -> format string, e.g. ``{"firms": "{:,.0f}", "share": "{:.0%}"}``.
+            Missing values show as empty cells; negative numbers use the one minus sign.
+
+    Example:
+        >>> import pandas as pd
+        >>> format_table(pd.DataFrame({"gap": [-1234.0, None]}), {"gap": "{:+,.0f}"})["gap"].tolist()
+        ['−1,234', '']
+    """
+    out = frame.copy()
+    for col, fmt in formats.items():
+        out[col] = [i18n.minus(fmt.format(v)) if pd.notna(v) else "" for v in out[col]]
+    return out
+
+
 # --------------------------------------------------------------------------- wide tables
 
 

@@ -1,9 +1,13 @@
-"""The Solara page: Mesa's ``SolaraViz`` around :class:`DashboardModel`.
+"""The Solara page for decision makers: pick a scenario, run its replicates, read both goals.
 
 Run with ``python -m sim.dashboard`` (http://127.0.0.1:8765) or ``solara run sim.dashboard.app``.
 
-Sidebar: Mesa's Reset / Play / Step controls and the levers. As everywhere in Mesa, a changed
-lever takes effect when *Reset* is pressed (a new model is built); *Step* advances one month.
+Sidebar: language (English / 中文), scenario picker (any shipped scenario, or an uploaded YAML
+file validated with the command line's one-line errors), population size, replicates, the policy
+levers and *Run*. Main area: headline tiles (median and 10-90% band of both goals'
+province-equivalent counts, probability of meeting each goal), the provincial paths with their
+bands, progress of every city and cluster toward both goals, and one button that downloads the
+current run's figures and tables. Everything drawn comes from :mod:`sim.dashboard.report`.
 """
 
 from __future__ import annotations
@@ -12,160 +16,177 @@ import html
 from typing import Any
 
 import solara
-from mesa.visualization import SolaraViz
 
-from sim.dashboard import figures, guard
-from sim.dashboard.core import LEVERS, DashboardModel, default_levers
-
-TITLE = "Guangdong enterprises on the cloud, 2021-2025: scenario dashboard"
+from sim import i18n
+from sim.dashboard import guard, report
+from sim.dashboard.core import LEVER_BY_NAME
+from sim.errors import ScenarioError
+from sim.plots.common import scale_text
+from sim.scenario.loader import load_scenario
 
 CSS = """
-/* Sidebar sliders: label on its own line above a full-width track, current value shown. */
-.v-input__slider .v-input__slot { flex-wrap: wrap; }
-.v-input__slider .v-input__slot > .v-label {
-    flex: 0 0 100%; max-width: 100%; white-space: normal; margin: 0 0 14px 0 !important;
-    font-size: 13px; color: rgba(0, 0, 0, 0.75) !important;
-}
-.v-input__slider .v-slider__thumb-container::after {
-    content: attr(aria-valuenow); position: absolute; top: -19px; left: 50%;
-    transform: translateX(-50%); font-size: 11px; font-weight: 600; color: #1f5fa8; white-space: nowrap;
-}
-/* Headline panel */
-.gd-status { font-family: Roboto, sans-serif; padding: 4px 8px; }
-.gd-month { font-size: 24px; font-weight: 500; margin: 2px 0 10px 0; }
-.gd-month span { font-size: 14px; color: #666; font-weight: 400; margin-left: 8px; }
-.gd-tiles { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
-.gd-tile { border: 1px solid #e3e3e3; border-radius: 6px; padding: 8px 10px; background: #fafafa; }
-.gd-label { font-size: 12px; color: #555; text-transform: uppercase; letter-spacing: .02em; }
-.gd-value { font-size: 24px; font-weight: 600; line-height: 1.3; }
-.gd-note { font-size: 12px; color: #555; }
-.gd-bar { height: 6px; background: #e6e6e6; border-radius: 3px; margin: 3px 0; overflow: hidden; }
-.gd-bar > div { height: 100%; }
+.gd-tiles { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; margin: 4px 0 8px 0; }
+.gd-tile { border: 1px solid #e3e3e3; border-radius: 6px; padding: 10px 12px; background: #fafafa;
+           font-family: Roboto, "Noto Sans CJK SC", sans-serif; }
+.gd-label { font-size: 13px; color: #555; }
+.gd-value { font-size: 26px; font-weight: 600; line-height: 1.3; color: #1f5fa8; }
+.gd-note { font-size: 12.5px; color: #444; }
+.gd-text { font-size: 12.5px; color: #444; margin: 6px 0; }
 .gd-error { font-size: 13px; color: #a00000; background: #fff0f0; border: 1px solid #e0b0b0;
     border-radius: 4px; padding: 4px 8px; margin: 0 0 8px 0; }
-.gd-text { font-size: 12.5px; color: #444; margin: 10px 0 0 0; line-height: 1.4; }
-/* Panels: figures shrink to their grid cell instead of overflowing it. */
-.vue-grid-item img.widget-image { max-width: 100%; max-height: 100%; height: auto; object-fit: contain; }
-.vue-grid-item { overflow: hidden; }
 """
 
+LANG_LABELS = {"en": "English", "zh": "中文"}
 
-def model_params() -> dict[str, dict[str, Any]]:
-    """Mesa ``model_params``: one input per lever, default = scenario default."""
-    out: dict[str, dict[str, Any]] = {}
-    for lv in LEVERS:
-        d = lv.default()
-        if lv.kind == "bool":
-            out[lv.name] = {"type": "Checkbox", "value": d, "label": lv.label}
-        elif lv.kind == "text_int":
-            out[lv.name] = {"type": "InputText", "value": str(d), "label": lv.label}
-        elif lv.kind == "int":
-            out[lv.name] = {"type": "SliderInt", "value": d, "label": lv.label,
-                            "min": int(lv.min), "max": int(lv.max), "step": int(lv.step)}
-        else:
-            out[lv.name] = {"type": "SliderFloat", "value": d, "label": lv.label,
-                            "min": lv.min, "max": lv.max, "step": lv.step}
-    return out
-
-
-def _png(fig) -> solara.Element:
-    return solara.FigureMatplotlib(fig, format="png")
-
-
-def _sig(x: float, digits: int = 3) -> str:
-    """Round a province-equivalent count to ``digits`` significant figures (x 40 of a model
-    count is not precise to the firm)."""
-    if x == 0:
-        return "0"
-    from math import floor, log10
-
-    return f"{round(x, -int(floor(log10(abs(x)))) + digits - 1):,.0f}"
-
-
-def _tile(label: str, value: str, note: str, share: float | None = None, colour: str = "#1f5fa8") -> str:
-    bar = ""
-    if share is not None:
-        w = max(0.0, min(share, 1.0)) * 100
-        bar = f'<div class="gd-bar"><div style="width:{w:.1f}%;background:{colour}"></div></div>'
-    return (f'<div class="gd-tile"><div class="gd-label">{label}</div>'
-            f'<div class="gd-value" style="color:{colour}">{value}</div>{bar}<div class="gd-note">{note}</div></div>')
-
-
-def status_html(model: DashboardModel) -> str:
-    """The headline panel as HTML: month, progress to both goals (province-equivalent)."""
-    s = model.series()
-    scale = model.scale
-    cum, trans = float(s["cloud_cumulative"][-1]), float(s["transformed"][-1])
-    wait = float(s["waiting"][-1])
-    spend = float(s["voucher_spend_cny"].sum())
-    g = model.config.goals
-    n = model.config.population.total_firms
-    lv = model.levers
-    ratio = f"1 : {round(1 / scale):,}" if scale < 1 else "full scale"
-    p_cloud, p_trans = cum / model.goal_cloud, trans / model.goal_transformed
-    tiles = "".join((
-        _tile("Firms on the cloud (ever)", _sig(cum / scale), f"{p_cloud:.0%} of the {g.cloud_firms:,} goal",
-              p_cloud, figures.C_CUM),
-        _tile("Above-scale firms transformed", _sig(trans / scale),
-              f"{p_trans:.0%} of the {g.transformed_firms:,} goal", p_trans, figures.C_TRANS),
-        _tile("Waiting for a service provider", _sig(wait / scale), "firms at month end", None, "#b07000"),
-        _tile("Voucher money granted", f"CNY {spend / scale / 1e6:,.0f} m", "since the start", None, "#444444"),
-    ))
-    chain = f"on, x {lv['chain_leader_strength']:g}" if lv["chain_leaders_on"] else "off"
-    refused = "".join(f'<p class="gd-error">{html.escape(m)}</p>' for m in getattr(model, "input_messages", []))
-    return f"""
-<div class="gd-status" data-model="{model.serial}">{refused}
-  <div class="gd-month" data-month="{model.month}">{figures.month_label(model.dates[model.month])}
-    <span>month {model.month} of {model.n_months}</span></div>
-  <div class="gd-tiles">{tiles}</div>
-  <p class="gd-text">Figures are <b>province-equivalent</b>: model counts x {1 / scale:,.0f}, rounded to
-  3 significant figures. Simulated population: <b>{n:,} firms</b> at the start ({ratio} of Guangdong's 2,000,000).</p>
-  <p class="gd-text">This run: vouchers CNY {lv['voucher_budget_m_cny']:,} m / year at {lv['voucher_subsidy_share']:.0%}
-  subsidy; chain-leader programme {chain}; service capacity {lv['service_capacity_per_month']:,} / month;
-  seed {model.config.run.seed}. <b>Change a lever in the sidebar, then press Reset</b> to apply it.</p>
-</div>"""
-
-
-def Status(model: DashboardModel) -> solara.Element:
-    """Headline: the month and progress toward both goals."""
-    return solara.HTML(tag="div", unsafe_innerHTML=status_html(model))
-
-
-def CloudChart(model: DashboardModel) -> solara.Element:
-    return _png(figures.cloud_figure(model))
-
-
-def TransformedChart(model: DashboardModel) -> solara.Element:
-    return _png(figures.transformed_figure(model))
-
-
-def ClusterChart(model: DashboardModel) -> solara.Element:
-    return _png(figures.cluster_figure(model))
-
-
-def NetworkChart(model: DashboardModel) -> solara.Element:
-    return _png(figures.network_figure(model))
-
-
-def BottleneckChart(model: DashboardModel) -> solara.Element:
-    return _png(figures.bottleneck_figure(model))
-
-
-COMPONENTS = [Status, CloudChart, TransformedChart, ClusterChart, NetworkChart, BottleneckChart]
-"""Panels on the dashboard's page, in grid order (two per row)."""
-
-
-def new_model() -> DashboardModel:
-    return DashboardModel(**default_levers())
-
+LANG_CODES = {label: code for code, label in LANG_LABELS.items()}
 
 guard.install_origin_check()  # the server this module is loaded into accepts only its own origin
 
 
+def tiles_html(run: report.DashboardRun, lang: str) -> str:
+    """The headline tiles as HTML (``data-scenario``/``data-lang`` let a test read the state)."""
+    h = run.headline()
+    g = run.scenario.goals
+    n = len(run.result.replicates_done)
+    tiles = []
+    for key, goal in (("cloud", g.cloud_firms), ("transformed", g.transformed_firms)):
+        label = i18n.text(f"dash.tile_{key}", lang, date=run.goals.date)
+        band = i18n.text("dash.tile_band", lang, lo=i18n.format_count(_sig(h[f"{key}_p10"])),
+                         hi=i18n.format_count(_sig(h[f"{key}_p90"])))
+        prob = i18n.text("dash.tile_prob", lang, goal=i18n.format_count(goal),
+                         p=f"{h[f'{key}_p_meet']:.0%}")
+        tiles.append(f'<div class="gd-tile"><div class="gd-label">{label}</div>'
+                     f'<div class="gd-value">{i18n.format_count(_sig(h[f"{key}_median"]))}</div>'
+                     f'<div class="gd-note">{band}</div><div class="gd-note">{prob}</div></div>')
+    firms = run.scenario.population.total_firms
+    note = i18n.text("dash.province_equivalent", lang, scale=f"{run.scale:g}",
+                     scale_text=scale_text(firms, lang), n=n)
+    caveat = i18n.text("caveat", lang)
+    refused = "".join(f'<p class="gd-error">{html.escape(m)}</p>' for m in run.messages)
+    return (f'<div class="gd-status" data-scenario="{html.escape(run.scenario.name)}" '
+            f'data-lang="{lang}" data-firms="{firms}" data-replicates="{n}">{refused}'
+            f'<div class="gd-tiles">{"".join(tiles)}</div>'
+            f'<p class="gd-text">{note}</p><p class="gd-text">{caveat}</p></div>')
+
+
+def _sig(x: float, digits: int = 3) -> float:
+    """Round a province-equivalent count to ``digits`` significant figures (a scaled-up model
+    count is not precise to the firm)."""
+    if x == 0 or x != x:
+        return x
+    from math import floor, log10
+
+    return round(x, -int(floor(log10(abs(x)))) + digits - 1)
+
+
+@solara.component
+def LeverInputs(values: dict[str, Any], on_change, lang: str):
+    """One input per policy lever (labels in ``lang``; ranges from :data:`LEVERS`)."""
+    for name in report.POLICY_LEVERS:
+        lv = LEVER_BY_NAME[name]
+        label = i18n.text(f"lever.{name}", lang)
+
+        def set_value(v, name=name):
+            on_change({**values, name: v})
+
+        if lv.kind == "bool":
+            solara.Checkbox(label=label, value=bool(values[name]), on_value=set_value)
+        elif lv.kind == "int":
+            solara.SliderInt(label=label, value=int(values[name]), min=int(lv.min), max=int(lv.max),
+                             step=int(lv.step), on_value=set_value, thumb_label="always")
+        else:
+            solara.SliderFloat(label=label, value=float(values[name]), min=lv.min, max=lv.max,
+                               step=lv.step, on_value=set_value, thumb_label="always")
+
+
 @solara.component
 def Page():
-    """One model per browser session (a reset builds a new one from the sidebar's levers)."""
-    model = solara.use_memo(new_model, dependencies=[])
+    """The dashboard page (one state per browser session)."""
+    lang, set_lang = solara.use_state("en")
+    name, set_name = solara.use_state("baseline")
+    uploaded, set_uploaded = solara.use_state(None)
+    upload_error, set_upload_error = solara.use_state("")
+    firms, set_firms = solara.use_state(report.DASHBOARD_POPULATION)
+    reps, set_reps = solara.use_state(report.DEFAULT_REPLICATES)
+    request, set_request = solara.use_state(1)  # bumped by Run; the first run starts on load
+    base = solara.use_memo(lambda: uploaded if uploaded is not None else load_scenario(name),
+                           dependencies=[name, uploaded])
+    levers, set_levers = solara.use_state(report.lever_values(base))
+    solara.use_effect(lambda: set_levers(report.lever_values(base)), dependencies=[base])
+
+    def start() -> report.DashboardRun | None:
+        if request == 0:
+            return None
+        # Checked on the server: a scripted client can send any value over the WebSocket.
+        values, n_firms, messages, token = report.check_inputs(base, levers, firms)
+        sc = report.build_scenario(base, levers=values, total_firms=n_firms, replicates=reps,
+                                   lang=lang)
+        return report.run_dashboard(sc, messages=tuple(messages), token=token)
+
+    result = solara.use_thread(start, dependencies=[request])
+    run = result.value if result.state == solara.ResultState.FINISHED else None
+
+    def on_file(info) -> None:
+        try:
+            sc = report.scenario_from_upload(info["name"], info["file_obj"].read())
+        except ScenarioError as exc:
+            set_upload_error(str(exc))
+            return
+        set_upload_error("")
+        set_uploaded(sc)
+
+    def pick(value: str) -> None:
+        if value not in report.scenario_names():  # only a shipped scenario can be picked
+            return
+        set_uploaded(None)
+        set_upload_error("")
+        set_name(value)
+
+    title = i18n.text("dash.title", lang)
+    solara.Title(title)
     solara.Style(CSS)
-    SolaraViz(model, components=[(c, 0) for c in COMPONENTS], model_params=model_params(),
-              name=TITLE, play_interval=150)
+    with solara.AppBar():
+        solara.AppBarTitle(title)
+    with solara.Sidebar():
+        solara.ToggleButtonsSingle(value=LANG_LABELS[lang], values=list(LANG_LABELS.values()),
+                                   on_value=lambda v: set_lang(LANG_CODES.get(v, "en")))
+        solara.Select(label=i18n.text("dash.scenario", lang), value=name,
+                      values=report.scenario_names(), on_value=pick)
+        solara.FileDrop(label=i18n.text("dash.upload", lang), on_file=on_file, lazy=True)
+        if upload_error:
+            solara.Error(upload_error, classes=["gd-upload-error"])
+        elif uploaded is not None:
+            solara.Info(i18n.text("dash.uploaded", lang, name=uploaded.name))
+        solara.Select(label=i18n.text("dash.population", lang), value=f"{firms:,}",
+                      values=[f"{p:,}" for p in report.POPULATIONS],
+                      on_value=lambda v: set_firms(int(v.replace(",", ""))))
+        solara.SliderInt(label=i18n.text("dash.replicates", lang), value=reps, min=1,
+                         max=report.MAX_REPLICATES, on_value=set_reps, thumb_label="always")
+        solara.HTML(tag="div", unsafe_innerHTML=f"<b>{i18n.text('dash.levers', lang)}</b>")
+        LeverInputs(levers, set_levers, lang)
+        solara.Button(i18n.text("dash.run", lang), color="primary",
+                      on_click=lambda: set_request(request + 1),
+                      disabled=result.state == solara.ResultState.RUNNING)
+
+    if result.state == solara.ResultState.RUNNING:
+        solara.Info(i18n.text("dash.running", lang, n=reps, name=base.name,
+                              firms=i18n.format_count(firms)))
+        solara.ProgressLinear(True)
+    if result.state == solara.ResultState.ERROR:
+        solara.Error(i18n.text("dash.error", lang, message=str(result.error)))
+    if run is not None:
+        Results(run, lang)
+
+
+@solara.component
+def Results(run: report.DashboardRun, lang: str):
+    """Tiles, figures and the download of one finished run, in ``lang``."""
+    figs = solara.use_memo(lambda: report.figures_for(run, lang), dependencies=[run, lang])
+    solara.HTML(tag="div", unsafe_innerHTML=tiles_html(run, lang))
+    solara.FileDownload(lambda: report.download_bundle(run, lang), filename=report.bundle_name(run),
+                        label=i18n.text("dash.download", lang), mime_type="application/zip")
+    with solara.Columns([1, 1]):
+        solara.FigureMatplotlib(figs["cloud"], format="png")
+        solara.FigureMatplotlib(figs["transformed"], format="png")
+    solara.FigureMatplotlib(figs["progress_city"], format="png")
+    solara.FigureMatplotlib(figs["progress_cluster"], format="png")
