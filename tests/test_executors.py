@@ -113,3 +113,24 @@ def test_dask_local_cluster_streams_and_reports_errors():
         ex.map(fail_on_three, range(6), out.append, lambda s, e: errors.append(s))
     assert sorted(out) == [0, 1, 2, 4, 5]
     assert errors == [3]
+
+
+def test_an_interrupt_behind_a_compiled_kernel_error_stops_the_serial_run() -> None:
+    """Ctrl-C inside Numba code surfaces as a SystemError whose context is the interrupt."""
+    from sim.runs.executors import SerialExecutor
+
+    def fn(spec):
+        if spec == 2:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise SystemError("CPUDispatcher(...) returned a result with an exception set")  # noqa: B904
+        return spec
+
+    done, failed = [], []
+    with pytest.raises(KeyboardInterrupt):
+        SerialExecutor().map(fn, [1, 2, 3], done.append, lambda s, e: failed.append(s))
+    assert done == [1] and failed == []
+    # an ordinary error is still data
+    SerialExecutor().map(lambda s: 1 / (s - 2), [1, 2, 3], done.append, lambda s, e: failed.append(s))
+    assert failed == [2] and done == [1, -1.0, 1.0]

@@ -107,11 +107,31 @@ class SerialExecutor(Executor):
             try:
                 result = fn(spec)
             except Exception as exc:  # noqa: BLE001 - reported as data
+                interrupt = interrupt_behind(exc)
+                if interrupt is not None:
+                    raise interrupt from exc
                 if on_error is None:
                     raise
                 on_error(spec, exc)
                 continue
             on_result(result)
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or SIGTERM) hidden behind ``exc``, if any.
+
+    A KeyboardInterrupt raised by the signal handler while compiled code (the Numba kernel) runs
+    comes back as ``SystemError: ... returned a result with an exception set`` whose context is
+    the interrupt; it must stop the run, not be recorded as a failed replicate.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return None
 
 
 def default_workers() -> int:
