@@ -9,7 +9,7 @@ Everything here is also available from the package itself (``import sim``)::
     res.plot_provincial()                               # median path, band, goal, reported points
     res.folder                                          # results/baseline/<timestamp>-<hash>/
 
-    cmp = sim.compare(["baseline", "no_policy"], replicates=20)
+    cmp = sim.compare(["baseline", "no_policy_at_all"], replicates=20)
     cmp.differences[["scenario", "outcome", "median", "p10", "p90", "sentence"]]
 
     sim.sweep("sweep_vouchers")                         # the analysis tools, as on the command line

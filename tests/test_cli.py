@@ -255,18 +255,18 @@ def test_resume_with_a_different_scenario_exits_2(tmp_path, capsys):
 
 def test_compare_reports_paired_differences(tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["compare", "baseline", "no_policy", *TINY, "-n", "2", "--executor", "serial",
+    code = main(["compare", "baseline", "no_policy_at_all", *TINY, "-n", "2", "--executor", "serial",
                  "--no-figures", "--out", str(out)])
     assert code == 0
     folder = only_folder(out, "compare")
     diffs = pd.read_csv(folder / "differences.csv")
     assert list(diffs.columns) == PAIRED_COLUMNS
-    assert set(diffs["scenario"]) == {"no_policy"} and set(diffs["reference"]) == {"baseline"}
+    assert set(diffs["scenario"]) == {"no_policy_at_all"} and set(diffs["reference"]) == {"baseline"}
     assert (diffs["n_pairs"] == 2).all()
     # both scenarios used the same seeds
     seeds = {json.loads((only_folder(out, s) / "manifest.json").read_text())["root_seed"]
-             for s in ("baseline", "no_policy")}
+             for s in ("baseline", "no_policy_at_all")}
     assert len(seeds) == 1
     printed = capsys.readouterr().out
     assert "paired differences vs baseline" in printed
-    assert "no_policy" in printed and "cloud firms" in printed
+    assert "no_policy_at_all" in printed and "cloud firms" in printed

@@ -405,8 +405,8 @@ def test_firm_view_is_a_mesa_agent_matching_the_columns(default_run):
 
 def test_mesa_batch_run(make_default_style):
     """``mesa.batch_run`` drives the model: the scenario is passed as ``config``, overrides as
-    ``a__b__c`` keywords, and seeds through ``rng`` (iterations without ``rng`` all use
-    ``run.seed`` and are identical)."""
+    ``a__b__c`` keywords, and seeds through ``rng``; ``iterations`` without ``rng`` gives
+    different (unseeded, recorded) runs, as Mesa means it."""
     cfg = make_default_style(5_000)
     key = "policies__vouchers__budget_cny_per_year"
     method = multiprocessing.get_start_method(allow_none=True)
@@ -415,7 +415,7 @@ def test_mesa_batch_run(make_default_style):
             warnings.simplefilter("ignore", DeprecationWarning)
             rows = mesa.batch_run(CloudAdoptionModel, parameters={"config": [cfg], key: [1e8, 2e8]},
                                   rng=[1, 2], max_steps=12, number_processes=1, display_progress=False)
-            same = mesa.batch_run(CloudAdoptionModel, parameters={"config": [cfg]}, iterations=2,
+            unseeded = mesa.batch_run(CloudAdoptionModel, parameters={"config": [cfg]}, iterations=2,
                                   max_steps=12, number_processes=1, display_progress=False)
     finally:  # batch_run forces the 'spawn' start method process-wide
         multiprocessing.set_start_method(method, force=True)
@@ -425,8 +425,15 @@ def test_mesa_batch_run(make_default_style):
     direct = CloudAdoptionModel(cfg, rng=2, **{key: 2e8})
     direct.run_for(12)
     row = next(r for r in rows if r["rng"] == 2 and r[key] == 2e8)
-    for name in ("cloud_cumulative", "cloud_active", "transformed", "voucher_spend_cny"):
-        assert row[name] == direct.datacollector.get_model_vars_dataframe()[name].iloc[-1]
+    frame = direct.datacollector.get_model_vars_dataframe()
+    for name in ("cloud_cumulative", "cloud_active", "transformed", "voucher_spend_cny_month",
+                 "voucher_spend_cny_cumulative"):
+        assert row[name] == frame[name].iloc[-1]
+    # the end-of-run row carries the whole spend since the start, not the last month's
+    assert row["voucher_spend_cny_cumulative"] == frame["voucher_spend_cny_month"].sum() > 0
     by_seed = {r["rng"]: r["cloud_cumulative"] for r in rows if r[key] == 1e8}
     assert by_seed[1] != by_seed[2]
-    assert same[0]["cloud_cumulative"] == same[1]["cloud_cumulative"]
+    # iterations=n (rng=None for each): n different unseeded runs, as in Mesa
+    assert unseeded[0]["cloud_cumulative"] != unseeded[1]["cloud_cumulative"]
+    # a model built without rng uses run.seed (reproducible)
+    assert CloudAdoptionModel(cfg).root_seed == cfg.run.seed

@@ -40,7 +40,7 @@ documented modules (the Mesa model, summaries and goals, public data, analysis t
 
 RESULTS_WRITTEN = {
     "01_baseline": ["baseline"],
-    "02_policy_comparison": ["compare", "baseline", "no_policy", "vouchers_doubled", "vouchers_halved",
+    "02_policy_comparison": ["compare", "baseline", "no_policy_at_all", "vouchers_doubled", "vouchers_halved",
                              "chain_leaders", "plan_2021"],
     "03_sensitivity_and_calibration": ["compare"],
     "04_the_record": ["baseline"],

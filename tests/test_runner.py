@@ -205,16 +205,16 @@ def test_resume_refuses_another_scenario(tmp_path):
 
 
 def test_compare_uses_common_random_numbers_and_reports_paired_differences(tmp_path):
-    cmp = sim.compare(["baseline", "no_policy"], replicates=3, overrides=TINY, out_dir=tmp_path,
+    cmp = sim.compare(["baseline", "no_policy_at_all"], replicates=3, overrides=TINY, out_dir=tmp_path,
                       figures=False)
-    assert list(cmp.results) == ["baseline", "no_policy"] and cmp.reference == "baseline"
+    assert list(cmp.results) == ["baseline", "no_policy_at_all"] and cmp.reference == "baseline"
     d = cmp.differences
     assert list(d.columns) == PAIRED_COLUMNS
-    assert list(d["outcome"]) == PAIRED_OUTCOMES and set(d["scenario"]) == {"no_policy"}
+    assert list(d["outcome"]) == PAIRED_OUTCOMES and set(d["scenario"]) == {"no_policy_at_all"}
     assert (d["n_pairs"] == 3).all()
     # Replicate r of each scenario is the same run as replicate r run on its own (same seeds).
-    alone = run_scenario("no_policy", replicates=3, overrides=TINY, save=False)
-    pd.testing.assert_frame_equal(cmp["no_policy"].timeseries, alone.timeseries)
+    alone = run_scenario("no_policy_at_all", replicates=3, overrides=TINY, save=False)
+    pd.testing.assert_frame_equal(cmp["no_policy_at_all"].timeseries, alone.timeseries)
     # The paired median equals the median of per-replicate differences computed by hand.
     end = "2022-06-30"
 
@@ -222,7 +222,7 @@ def test_compare_uses_common_random_numbers_and_reports_paired_differences(tmp_p
         prov = ts[(ts["cluster"] == "all") & (ts["city"] == "all") & (ts["size_class"] == "all")]
         return prov[prov["date"] == end].set_index("replicate")["cloud_cumulative"]
 
-    diff = cloud(cmp["no_policy"].timeseries) - cloud(cmp["baseline"].timeseries)
+    diff = cloud(cmp["no_policy_at_all"].timeseries) - cloud(cmp["baseline"].timeseries)
     row = d[d["outcome"] == "cloud_firms"].iloc[0]
     assert row["median"] == pytest.approx(diff.median())
     files = {p.name for p in cmp.folder.iterdir()}
@@ -230,7 +230,7 @@ def test_compare_uses_common_random_numbers_and_reports_paired_differences(tmp_p
     m = json.loads((cmp.folder / "manifest.json").read_text())
     assert tuple(m)[:len(COMMON_KEYS)] == COMMON_KEYS and m["kind"] == "compare"
     assert m["status"] == "complete" and "differences.csv" in m["files"]
-    assert [s["name"] for s in m["scenarios"]] == ["baseline", "no_policy"]
+    assert [s["name"] for s in m["scenarios"]] == ["baseline", "no_policy_at_all"]
     assert all((cmp.folder / s["folder"]).is_dir() for s in m["scenarios"])
 
 

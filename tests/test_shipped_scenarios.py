@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 EXPECTED = {
     "baseline",
     "plan_2021",
-    "no_policy",
+    "no_provincial_policy",
+    "no_policy_at_all",
     "vouchers_doubled",
     "vouchers_halved",
     "chain_leaders",
@@ -110,19 +111,37 @@ def test_plan_2021_strengthens_the_announced_measures(shipped: dict[str, Scenari
 
 
 def test_no_policy_switches_every_instrument_off_but_capacity(shipped: dict[str, Scenario]) -> None:
-    p = shipped["no_policy"].policies
+    p = shipped["no_policy_at_all"].policies
     assert not any(
         (p.vouchers.enabled, p.platforms.enabled, p.pilots.enabled, p.chain_leaders.enabled)
     )
     assert not p.sme_pilot_cities.enabled
     assert p.service_capacity == shipped["baseline"].policies.service_capacity
-    assert changed(shipped["baseline"], shipped["no_policy"]) == {
+    assert changed(shipped["baseline"], shipped["no_policy_at_all"]) == {
         "name",
         "description",
         "policies.vouchers.enabled",
         "policies.platforms.enabled",
         "policies.pilots.enabled",
         "policies.chain_leaders.enabled",
+        "policies.sme_pilot_cities.enabled",
+    }
+
+
+def test_no_provincial_policy_keeps_the_national_pilot_cities(shipped: dict[str, Scenario]) -> None:
+    """The names say what they remove: no_provincial_policy switches off the four provincial
+    instruments only; no_policy_at_all also the national SME pilot cities."""
+    assert changed(shipped["baseline"], shipped["no_provincial_policy"]) == {
+        "name",
+        "description",
+        "policies.vouchers.enabled",
+        "policies.platforms.enabled",
+        "policies.pilots.enabled",
+        "policies.chain_leaders.enabled",
+    }
+    assert changed(shipped["no_provincial_policy"], shipped["no_policy_at_all"]) == {
+        "name",
+        "description",
         "policies.sme_pilot_cities.enabled",
     }
 

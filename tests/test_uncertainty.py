@@ -111,7 +111,7 @@ def test_compare_under_shared_uncertainty() -> None:
 def test_cli_compare_with_uncertainties(tmp_path, capsys) -> None:
     from sim.cli.main import main
 
-    code = main(["compare", "baseline", "no_policy", "--uncertainties-from", "baseline_uncertain",
+    code = main(["compare", "baseline", "no_policy_at_all", "--uncertainties-from", "baseline_uncertain",
                  "-n", "2", "--executor", "serial", "--no-figures", "--out", str(tmp_path),
                  *[a for kv in SMALL for a in ("--set", kv)]])
     assert code == 0

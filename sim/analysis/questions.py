@@ -45,7 +45,7 @@ from sim.scenario.specs import check_fraction, check_int
 
 POLICY_INSTRUMENTS = ("vouchers", "platforms", "pilots", "chain_leaders", "sme_pilot_cities")
 """Instruments switched off by the ``policy`` channel (service capacity is a market constraint
-and stays on, as in ``scenarios/no_policy.yaml``)."""
+and stays on, as in ``scenarios/no_policy_at_all.yaml``)."""
 
 CHANNELS: dict[str, dict[str, Any]] = {
     "policy": {f"policies.{p}.enabled": False for p in POLICY_INSTRUMENTS},

@@ -363,6 +363,11 @@ def _sentence(name: str, reference: str, outcome: str, st: Mapping[str, float],
         goal = "cloud goal" if outcome.startswith("cloud") else "transformation goal"
     mean, cl, ch = 100 * st["mean"], 100 * st["ci_low"], 100 * st["ci_high"]
     ci = "" if math.isnan(cl) else i18n.text("sent.ci", lang, lo=i18n.signed(cl), hi=i18n.signed(ch))
+    if math.isnan(cl) and mean in (-100, 0, 100) and st.get("n_pairs", 0) > 1:
+        # the same 0/1 difference in every pair: not a confidence interval (paired_differences)
+        n = st["n_pairs"]
+        ci = (f" (in every one of the {n} paired replicates: no interval)" if lang == "en"
+              else f"（{n} 对配对重复全部相同：无区间）")
     if mean == 0 and (math.isnan(cl) or cl == ch):
         return i18n.text("sent.prob_same", lang, name=name, goal=goal, reference=reference)
     verb = i18n.text("sent.raises" if mean > 0 else "sent.lowers", lang)
@@ -387,7 +392,8 @@ def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, 
     Returns:
         One row per (other scenario, outcome of :data:`PAIRED_OUTCOMES`), columns
         :data:`PAIRED_COLUMNS`: median, 10th and 90th percentiles and mean of the paired
-        differences, the 95% normal-approximation CI of the mean (NaN with one pair), the number
+        differences, the 95% normal-approximation CI of the mean (NaN with one pair, and for a
+        goal indicator whose paired difference is the same in every pair), the number
         of pairs, and a sentence. For ``*_goal_met`` the mean is the change in the probability of
         meeting the goal.
 
@@ -408,7 +414,12 @@ def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, 
             lo, hi = st["mean"] - half, st["mean"] + half
             if outcome.endswith("_goal_met"):  # a change of probability lies in [-1, 1]
                 lo, hi = max(lo, -1.0), min(hi, 1.0)
-            st.update(ci_low=lo, ci_high=hi)
+                if d.size > 1 and np.all(d == d[0]):
+                    # Every pair differs by the same 0/±1: without parametric uncertainty the
+                    # goal indicator barely varies between replicates, so a zero-width
+                    # "interval" is an artefact, not a confidence interval.
+                    lo = hi = math.nan
+            st.update(ci_low=lo, ci_high=hi, n_pairs=int(d.size))
             rows.append({"scenario": name, "reference": reference, "outcome": outcome, **st,
                          "n_pairs": int(d.size), "sentence": _sentence(name, reference, outcome, st, lang)})
     return pd.DataFrame(rows, columns=PAIRED_COLUMNS)

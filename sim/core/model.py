@@ -46,6 +46,9 @@ counts), firms on the cloud now (net of churn), transformed above-scale firms (c
 cloud adopters and transformations in the month, voucher money granted in the month (CNY), and
 firms waiting for service capacity at month end."""
 
+RUN_SEED = "run.seed"
+"""Default of ``CloudAdoptionModel(rng=...)``: the root seed is the scenario's ``run.seed``."""
+
 # cloud_state codes (EXITED: left the population before adopting)
 NONE, WAITING, ON_CLOUD, CHURNED, EXITED = 0, 1, 2, 3, 4
 
@@ -215,19 +218,29 @@ class CloudAdoptionModel(mesa.Model):
     Args:
         config: a validated :class:`~sim.scenario.Scenario` (default: all defaults).
         replicate: replicate index; its seed is child ``replicate`` of ``config.run.seed``.
-        rng: optional root seed overriding ``config.run.seed`` (so ``mesa.batch_run`` can vary it).
+        rng: root seed. Left out: ``config.run.seed`` (reproducible). An integer: that seed (so
+            ``mesa.batch_run(rng=[...])`` can vary it). ``None``, as Mesa passes it for
+            ``batch_run(iterations=n)``: fresh entropy from the operating system (Mesa's meaning
+            of an unseeded run), so the n iterations differ; the seed used is kept in
+            ``root_seed`` and in the output's ``seed_entropy``, so each run can be repeated.
         population: optional pre-built population to reuse (must come from the same structure
             seed and population spec; used when ``population.structure_seed`` is fixed).
         **overrides: dotted scenario overrides written with double underscores, e.g.
             ``policies__vouchers__budget_cny_per_year=6e8`` (for ``mesa.batch_run``).
     """
 
-    def __init__(self, config: Scenario | None = None, *, replicate: int = 0, rng: int | None = None,
+    def __init__(self, config: Scenario | None = None, *, replicate: int = 0, rng: int | str | None = RUN_SEED,
                  population: Population | None = None, **overrides):
         config = config if config is not None else Scenario()
         if overrides:
             config = apply_overrides(config, overrides)
-        root = int(rng) if rng is not None else config.run.seed
+        if isinstance(rng, str) and rng == RUN_SEED:
+            root = config.run.seed
+        elif rng is None:
+            root = int(np.random.SeedSequence().entropy)  # unseeded: fresh, but recorded
+        else:
+            root = int(rng)
+        self.root_seed = root
         super().__init__(rng=root)
         self.replicate = replicate
         self.seed_sequence = run_seed(root, replicate)
@@ -268,7 +281,10 @@ class CloudAdoptionModel(mesa.Model):
             "cloud_active": lambda m: int(m.cube[m.month, :, 2].sum()),
             "transformed": lambda m: int(m.cube[m.month, :, 3].sum()),
             "waiting": lambda m: int(m.cube[m.month, :, 7].sum()),
-            "voucher_spend_cny": lambda m: float(m.cube[m.month, :, 6].sum()),
+            # money granted in the month, and since the start (the end-of-run row of
+            # mesa.batch_run then gives the whole spend, not only the last month's)
+            "voucher_spend_cny_month": lambda m: float(m.cube[m.month, :, 6].sum()),
+            "voucher_spend_cny_cumulative": lambda m: float(m.cube[1:m.month + 1, :, 6].sum()),
         })
         self._record()
         self.datacollector.collect(self)

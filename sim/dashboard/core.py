@@ -171,6 +171,7 @@ class DashboardModel(CloudAdoptionModel):
         # Mesa's SolaraViz passes its own (experimental) ``scenario`` object on Reset; the
         # randomness of this model comes from the seed lever, so it is not used.
         kwargs.pop("scenario", None)
+        kwargs.pop("rng", None)  # the seed lever sets the randomness (rng=None would be unseeded)
         levers = default_levers()
         extra = {}
         for key, value in kwargs.items():

@@ -164,7 +164,7 @@ def compare_scenarios(
 
     Example:
         >>> import sim
-        >>> cmp = sim.compare(["baseline", "no_policy"], replicates=2,
+        >>> cmp = sim.compare(["baseline", "no_policy_at_all"], replicates=2,
         ...                   overrides=["population.total_firms=20000", "time.end=2022-06"],
         ...                   save=False)
         >>> list(cmp.differences["outcome"].unique())[:2]
@@ -172,7 +172,7 @@ def compare_scenarios(
     """
     if isinstance(scenarios, str | Path | Scenario | dict):  # a str would be read letter by letter
         raise ScenarioError("(arguments)", "scenarios", f"got one {type(scenarios).__name__}, not a list",
-                            "a list of two or more scenarios, e.g. ['baseline', 'no_policy']")
+                            "a list of two or more scenarios, e.g. ['baseline', 'no_policy_at_all']")
     if len(scenarios) < 2:
         raise ScenarioError("(arguments)", "scenarios", f"got {len(scenarios)} scenario(s)",
                             "two or more scenarios (the first is the reference)")
