@@ -98,12 +98,25 @@ def test_full_scale_population(full_model):
 
 
 def test_city_distribution_follows_above_scale_firms(mid_pop):
+    """Firms outside the electronics cluster spread like above-scale firms (2021); electronics
+    firms in Shenzhen, Dongguan, Huizhou and Guangzhou like the cluster's value added there
+    (clusters.csv), those four cities keeping their combined share."""
     _, pop = mid_pop
     w = np.array(list(datasets.above_scale_by_city(2021).values()))
     w = w / w.sum()
-    n = pop.n_firms
-    share = np.bincount(pop.city, minlength=w.size) / n
+    electronics = pop.cluster == datasets.cluster_ids().index("electronics")
+    n = int((~electronics).sum())
+    share = np.bincount(pop.city[~electronics], minlength=w.size) / n
     assert np.all(np.abs(share - w) <= 4 * np.sqrt(w * (1 - w) / n))
+    names = datasets.city_names()
+    four = [names.index(c) for c in ("Shenzhen", "Dongguan", "Huizhou", "Guangzhou")]
+    va = np.array([3706, 1017, 457, 305]) / (3706 + 1017 + 457 + 305)
+    w_el = w.copy()
+    w_el[four] = w[four].sum() * va
+    n_el = int(electronics.sum())
+    share_el = np.bincount(pop.city[electronics], minlength=w.size) / n_el
+    assert np.all(np.abs(share_el - w_el) <= 4 * np.sqrt(w_el * (1 - w_el) / n_el) + 1e-9)
+    assert share_el[four[0]] > 0.3  # Shenzhen: 68% of the four cities' 49%
     # the eleven cities not in the yearbook table share their region's remainder equally
     by_city = datasets.above_scale_by_city(2021)
     assert by_city["Shenzhen"] == 13_027
@@ -240,7 +253,28 @@ def test_sme_city_shares_move_smes_only() -> None:
     gz = 0  # Guangzhou is the first city of cities.csv
     above_a, above_b = a.size_class <= ABOVE, b.size_class <= ABOVE
     assert np.array_equal(a.city[above_a], b.city[above_b])
-    share_a = np.mean(a.city[~above_a] == gz)
-    share_b = np.mean(b.city[~above_b] == gz)
+    other = a.cluster != datasets.cluster_ids().index("electronics")  # same clusters in b
+    share_a = np.mean(a.city[~above_a & other] == gz)
+    share_b = np.mean(b.city[~above_b & other] == gz)
     assert share_a == pytest.approx(0.102, abs=0.01)  # 6,757 / 66,329 above-scale firms (2021)
     assert share_b == pytest.approx(0.3 / (1 - 0.102 + 0.3), abs=0.01)
+
+
+def test_sme_guangzhou_odds_ratio_moves_smes_only() -> None:
+    """The starting assumption for service-heavy Guangzhou: SMEs' odds of being there x r."""
+    from sim.core.population import ABOVE, build_population
+    from sim.scenario import Scenario
+
+    base = Scenario.model_validate({"population": {"total_firms": 100_000}})
+    moved = Scenario.model_validate({"population": {"total_firms": 100_000, "sme_guangzhou_odds_ratio": 1.7}})
+    a = build_population(base, np.random.SeedSequence(5))
+    b = build_population(moved, np.random.SeedSequence(5))
+    above = a.size_class <= ABOVE
+    assert np.array_equal(a.city[above], b.city[above])
+    other = ~above & (a.cluster != datasets.cluster_ids().index("electronics"))
+    g = 0.10187  # Guangzhou's share of above-scale firms, 2021
+    odds = 1.7 * g / (1 - g)
+    assert np.mean(b.city[other] == 0) == pytest.approx(odds / (1 + odds), abs=0.01)  # 0.162
+    with pytest.raises(ValueError, match="not both"):
+        Scenario.model_validate({"population": {"sme_guangzhou_odds_ratio": 1.7,
+                                                "sme_city_shares": {"Guangzhou": 0.2}}})

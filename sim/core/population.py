@@ -224,10 +224,59 @@ def _cluster_weights(spec: PopulationSpec) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _city_weights() -> np.ndarray:
-    # ASSUMPTION: firms of every size class are spread over cities like above-scale firms in 2021
-    # (广东统计年鉴2024; unreported cities share their region's remainder equally).
+    # ASSUMPTION: firms are spread over cities like above-scale firms in 2021 (广东统计年鉴2024;
+    # unreported cities share their region's remainder equally), except where the data or the
+    # scenario say otherwise (city_weight_table).
     w = np.array(list(datasets.above_scale_by_city(2021).values()), dtype=float)
     return w / w.sum()
+
+
+ELECTRONICS_VALUE_ADDED_100M_CNY = {"Shenzhen": 3706.0, "Dongguan": 1017.0, "Huizhou": 457.0, "Guangzhou": 305.0}
+"""Value added of the electronics cluster in Q1-Q3 2020, 亿 CNY, in the four cities reported
+(``clusters.csv`` row ``electronics``, known_fact; 第一财经 2019-04-17 / Xinhua): the only cluster x
+city figures in the data."""
+
+
+def city_weight_table(spec: PopulationSpec, n_clusters: int) -> np.ndarray:
+    """City weights (rows sum to 1) of the firms of each cluster: rows ``0..n_clusters-1`` for
+    above-scale firms (incl. leads), rows ``n_clusters..2 n_clusters-1`` for SMEs.
+
+    Start: every row like above-scale firms in 2021. Then, where the data have a cluster x city
+    split (``cluster_cities_from_data``: electronics by value added), that cluster's firms in the
+    reported cities are split like it, the reported cities keeping their combined share
+    (ASSUMPTION). SME rows then take ``sme_city_shares`` (listed cities get the given weight) and
+    ``sme_guangzhou_odds_ratio`` (Guangzhou's odds multiplied by it).
+    """
+    base = _city_weights()
+    names = datasets.city_names()
+    table = np.tile(base, (2 * n_clusters, 1))
+    if spec.cluster_cities_from_data:
+        e = datasets.cluster_ids().index("electronics")
+        cols = [names.index(c) for c in ELECTRONICS_VALUE_ADDED_100M_CNY]
+        va = np.array(list(ELECTRONICS_VALUE_ADDED_100M_CNY.values()))
+        for r in (e, n_clusters + e):
+            table[r, cols] = table[r, cols].sum() * va / va.sum()
+    sme = slice(n_clusters, 2 * n_clusters)
+    if spec.sme_city_shares:
+        for c, v in spec.sme_city_shares.items():
+            table[sme, names.index(c)] = v
+        table[sme] /= table[sme].sum(axis=1, keepdims=True)
+    if spec.sme_guangzhou_odds_ratio != 1.0:
+        # odds w/(1-w) times the ratio, the other cities keeping their relative weights
+        table[sme, names.index("Guangzhou")] *= spec.sme_guangzhou_odds_ratio
+        table[sme] /= table[sme].sum(axis=1, keepdims=True)
+    return table
+
+
+def _draw_rows(table: np.ndarray, row: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Column drawn for each item from its row of weights, by inverting the row's distribution
+    function at ``u`` (vectorized: row r's cumulative weights are shifted by r, so the rows form
+    one increasing sequence and one searchsorted serves all)."""
+    cdf = np.cumsum(table, axis=1)
+    cdf /= cdf[:, -1:]
+    shifted = (cdf + np.arange(table.shape[0])[:, None]).ravel()
+    pick = np.searchsorted(shifted, row + u, side="right") - row * table.shape[1]
+    return np.minimum(pick, table.shape[1] - 1)
 
 
 def _group_order(cand_group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -297,20 +346,15 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     n_cl, n_ci = cluster_w.size, city_w.size
 
     cluster = rng_assign.choice(n_cl, size=n, p=cluster_w).astype(np.int8)
-    city = rng_assign.choice(n_ci, size=n, p=city_w).astype(np.int8)
-    if spec.sme_city_shares:
-        # SMEs follow the given city weights (cities not listed keep their default weight).
-        w = city_w.copy()
-        names = datasets.city_names()
-        for c, v in spec.sme_city_shares.items():
-            w[names.index(c)] = v
-        sme = np.flatnonzero(size_class >= IND_SME)
-        city[sme] = rng_assign.choice(n_ci, size=sme.size, p=w / w.sum()).astype(np.int8)
     # Leads: apportioned so every cluster has its chain leaders (百链: 2-3 per key chain).
     lead_idx = np.flatnonzero(size_class == LEAD)
     if lead_idx.size:
         per_cluster = _apportion_at_least_one(lead_idx.size, cluster_w)
         cluster[lead_idx] = np.repeat(np.arange(n_cl), per_cluster).astype(np.int8)
+    # City: one weight row per (cluster, above-scale or SME), one uniform per firm.
+    table = city_weight_table(spec, n_cl)
+    row = cluster.astype(np.int64) + n_cl * (size_class >= IND_SME)
+    city = _draw_rows(table, row, rng_assign.random(n)).astype(np.int8)
     cell = ((cluster.astype(np.int16) * n_ci + city) * N_SIZE + size_class).astype(np.int16)
 
     # Parks: the firms of one cluster in one city are split into parks of ~park_size_mean firms.

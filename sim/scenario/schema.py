@@ -263,10 +263,10 @@ class TimeSpec(Strict):
 
 
 class SizeReadiness(Strict):
-    lead: float = Field(4.0, gt=0, le=100, description="Readiness multiplier of chain-leader/lead firms. ASSUMPTION (large firms adopt IT earlier: Eurostat 2018, large 56% vs small 23% cloud use).")
-    above_scale: float = Field(2.5, gt=0, le=100, description="Readiness multiplier of other above-scale industrial firms. ASSUMPTION (same basis).")
-    industrial_sme: float = Field(1.0, gt=0, le=100, description="Readiness multiplier of below-scale industrial firms (reference class).")
-    service_sme: float = Field(1.0, gt=0, le=100, description="Readiness multiplier of service/other SMEs. ASSUMPTION.")
+    lead: float = Field(4.0, gt=0, le=100, description="Readiness multiplier of chain-leader/lead firms. ASSUMPTION (large firms adopt IT earlier: Eurostat 2018, large 56% vs small 23% cloud use). Plausible range 2-6; a starting assumption to calibrate or carry as an uncertainty.")
+    above_scale: float = Field(2.5, gt=0, le=100, description="Readiness multiplier of other above-scale industrial firms. ASSUMPTION (same basis). Plausible range 1.5-3.5. The transformation answer moves with it more than with the transformation rates: calibrate it or carry it as an uncertainty. Constrained by the transformed-firm path (17,000 at 2021-06, 21,000 at end-2021 and the later figures of progress_reported.csv) together with initial.above_scale_cloud_share.")
+    industrial_sme: float = Field(1.0, gt=0, le=100, description="Readiness multiplier of below-scale industrial firms (reference class; the market and peer rates carry the level, so it stays 1).")
+    service_sme: float = Field(1.0, gt=0, le=100, description="Readiness multiplier of service/other SMEs relative to industrial SMEs. ASSUMPTION. Plausible range 0.5-1.5; constrained by the cloud-firm path (progress_reported.csv) only through the SME mix, so weakly.")
 
 
 class PopulationSpec(Strict):
@@ -331,6 +331,31 @@ class PopulationSpec(Strict):
             "policy_instruments.csv) against ~10% of firms in the default."
         ),
     )
+    sme_guangzhou_odds_ratio: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description=(
+            "Odds of an SME (below-scale industrial or service firm) being in Guangzhou relative to an above-scale "
+            "firm of the same cluster; the other cities keep their relative weights. Default 1: SMEs spread like "
+            "above-scale industrial firms (广东统计年鉴2024; ASSUMPTION), about 10% in Guangzhou. The data say "
+            "otherwise for service-heavy Guangzhou: more than 100,000 of the province's 625,000 cloud firms at end-2021 "
+            "(16%) and a target of 200,000 by 2025 (policy_instruments.csv rows guangzhou_status, guangzhou_measures), "
+            "i.e. an odds ratio of at least (0.16/0.84)/(0.10/0.90) = 1.7 if SMEs there adopt like elsewhere "
+            "(scripts/guangzhou_check.py prints the model's Guangzhou count at a given ratio). Plausible range "
+            "1-2.5; a starting assumption to calibrate against the Guangzhou figure or carry as an uncertainty. Not "
+            "combinable with a Guangzhou entry in sme_city_shares."
+        ),
+    )
+    cluster_cities_from_data: bool = Field(
+        True,
+        description=(
+            "Where the data give a cluster's split over cities, its firms follow it instead of the above-scale city "
+            "distribution. Only the electronics cluster has such data: its value added in Q1-Q3 2020 in Shenzhen (3,706), "
+            "Dongguan (1,017), Huizhou (457) and Guangzhou (305 亿 CNY) (clusters.csv row electronics); ASSUMPTION: its "
+            "firms in these four cities are split like that value added, the four cities keeping their combined share."
+        ),
+    )
     cluster_shares: dict[str, float] | None = Field(None, description="Override of the share of firms in each cluster (cluster_assumptions.csv, ASSUMPTION); renormalized.")
     sme_revenue_median_cny: float = Field(3.0e6, gt=0, description="Median annual revenue of SMEs (below-scale and service firms). ASSUMPTION; used only for voucher eligibility.")
     sme_revenue_sigma: float = Field(1.2, ge=0, le=5, description="Std. dev. of log SME revenue. ASSUMPTION.")
@@ -368,6 +393,8 @@ class PopulationSpec(Strict):
                 raise ValueError("above_scale_firms cannot exceed industrial_firms")
         if self.sme_city_shares:
             _check_cities(list(self.sme_city_shares))
+            if "Guangzhou" in self.sme_city_shares and self.sme_guangzhou_odds_ratio != 1.0:
+                raise ValueError("set Guangzhou's SMEs either in sme_city_shares or by sme_guangzhou_odds_ratio, not both")
             if any(v < 0 for v in self.sme_city_shares.values()):
                 raise ValueError("sme_city_shares values must be >= 0")
             _check_some_weight("sme_city_shares", self.sme_city_shares, datasets.city_names())
@@ -413,7 +440,7 @@ def peak_firms(population: PopulationSpec, time: TimeSpec) -> float:
 class InitialState(Strict):
     cloud_firms: int | None = Field(None, ge=0, description="Firms on the cloud at the start; default: reported figure for the start month (550,000 at 2021-06, progress_reported.csv), scaled by total_firms/2,000,000.")
     transformed_firms: int | None = Field(None, ge=0, description="Above-scale firms transformed at the start; default: reported (17,000 at 2021-06), scaled like cloud_firms.")
-    above_scale_cloud_share: float = Field(0.50, ge=0.0, le=1.0, description="Share of above-scale firms on the cloud at the start. ASSUMPTION: above the 27% already transformed (17,000 of ~62,400) and near Guangzhou's 44% of above-scale firms on cloud/platform at end-2021 under the narrower 上云上平台 count (policy_instruments.csv); a transformation pipeline this large is needed to match 21,000 transformed at end-2021.")
+    above_scale_cloud_share: float = Field(0.50, ge=0.0, le=1.0, description="Share of above-scale firms on the cloud at the start. ASSUMPTION: above the 27% already transformed (17,000 of ~62,400) and near Guangzhou's 44% of above-scale firms on cloud/platform at end-2021 under the narrower 上云上平台 count (policy_instruments.csv); a transformation pipeline this large is needed to match 21,000 transformed at end-2021. Plausible range 0.35-0.65: it sets the pool of transformation candidates, so the transformation answer moves with it; calibrate it or carry it as an uncertainty. Constrained by the transformed-firm path (progress_reported.csv) and the Guangzhou figure.")
 
 
 # --------------------------------------------------------------------------- diffusion
