@@ -300,7 +300,7 @@ class PopulationSpec(Strict):
         None,
         ge=0,
         le=limits.MAX_FIRMS,
-        description="Chain-leader/lead firms (一企一策, 链主); default 300 x total_firms/2,000,000. ASSUMPTION: 20 clusters x ~5 key chains x 2-3 leaders per chain (百链 programme, policy_instruments.csv).",
+        description="Chain-leader/lead firms (一企一策, 链主); default 300 x total_firms/2,000,000 but at least one per cluster with firms (20), so the supplier pull reaches every cluster at any population size. ASSUMPTION: 20 clusters x ~5 key chains x 2-3 leaders per chain (百链 programme, policy_instruments.csv).",
     )
     above_scale_year_end: dict[int, Annotated[int, Field(ge=0, le=limits.MAX_FIRMS)]] = Field(
         default_factory=lambda: {**datasets.above_scale_year_end(), 2024: 73_292, 2025: 74_611},
@@ -552,7 +552,7 @@ class Pilot(Strict):
     level: Literal["park", "cluster"] = Field("park", description="Pilot whole clusters or selected parks (一园一策; annual pilots: 粤府〔2021〕45号).")
     clusters: ClusterList = Field(default_factory=lambda: ["all"], description="Clusters the pilots are drawn from ('all' or cluster ids).")
     cities: CityList | None = Field(None, description="Restrict to these cities (null = all).")
-    parks_per_year: ParkCountSchedule = Field(20, description="Parks newly selected each year (level=park); a number or a schedule by year (annual programme targets). ASSUMPTION.")
+    parks_per_year: ParkCountSchedule = Field(20, description="Parks newly selected each year (level=park); a number or a schedule by year (annual programme targets). Given for the full 2,000,000-firm population where a park holds ~park_size_mean firms; a smaller population selects parks covering the same expected share of firms (stochastic rounding, docs/model.md 7.3). ASSUMPTION.")
     years: list[int] = Field(default_factory=lambda: [2021, 2022, 2023, 2024, 2025], max_length=100, description="Calendar years in which pilots are selected.")
     duration_months: int = Field(24, ge=1, le=600, description="How long a selected park/cluster is boosted. ASSUMPTION.")
     cloud_rate_per_year: RateSchedule = Field(0.1, description="Added cloud hazard per year in pilots. ASSUMPTION.")
