@@ -37,7 +37,7 @@ def test_rows_are_drawn_jointly_by_weight(posterior_csv: Path) -> None:
 
 def test_common_random_numbers_across_scenarios(posterior_csv: Path) -> None:
     a = load_scenario("baseline", {"posterior": str(posterior_csv)})
-    b = load_scenario("no_policy", {"posterior": str(posterior_csv)})
+    b = load_scenario("no_policy_at_all", {"posterior": str(posterior_csv)})
     assert uncertainty.parameters_frame(a, range(50)).equals(uncertainty.parameters_frame(b, range(50)))
     # a list of uncertainties draws the same values with or without a posterior after it
     share = posterior_csv.parent / "share.csv"
