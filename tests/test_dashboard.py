@@ -177,7 +177,7 @@ def test_report_run_uses_levers_and_size(quick_run):
         report.build_scenario(load_scenario("baseline"), replicates=0)
     with pytest.raises(ScenarioError, match="total_firms"):
         report.build_scenario(load_scenario("baseline"), total_firms=12_345)
-    assert report.scenario_names()[0] == "baseline" and "no_policy" in report.scenario_names()
+    assert report.scenario_names()[0] == "baseline" and "no_policy_at_all" in report.scenario_names()
 
 
 def test_report_figures_in_chinese_and_the_download(quick_run, tmp_path):
@@ -261,9 +261,9 @@ def test_page_in_process(monkeypatch):
         _wait(rc, r'data-lang="zh"')
         assert "上云用云企业数" in _status(rc)
         assert "服务券预算（百万元/年，全省）" in {s.label for s in rc.find(v.Slider).widgets}
-        rc.find(v.Select, label="情景").widget.v_model = "no_policy"
+        rc.find(v.Select, label="情景").widget.v_model = "no_policy_at_all"
         rc.find(v.Btn, children=["运行"]).widget.click()
-        _wait(rc, r'data-scenario="no_policy" data-lang="zh"')
+        _wait(rc, r'data-scenario="no_policy_at_all" data-lang="zh"')
         text = " ".join(str(getattr(w, "children", "")) for w in rc.find(v.Html).widgets)
         for internal in ("Play Interval", "Render Interval", "Use Threads"):
             assert internal not in text
@@ -358,16 +358,16 @@ def test_dashboard_in_headless_chromium(dashboard_url, tmp_path):
 
             # the scenario picker: another shipped scenario, then Run
             page.locator(".v-select", has_text="情景").click()
-            page.get_by_role("option", name="no_policy").click()
+            page.get_by_role("option", name="no_policy_at_all").click()
             page.get_by_role("button", name="运行").click()
-            expect(status).to_have_attribute("data-scenario", "no_policy", timeout=180_000)
+            expect(status).to_have_attribute("data-scenario", "no_policy_at_all", timeout=180_000)
 
             # one-click download of the current run's figures and tables
             with page.expect_download(timeout=240_000) as dl:  # figures are drawn on click
                 page.get_by_role("button", name="下载图表与数据表（zip）").click()
             path = tmp_path / dl.value.suggested_filename
             dl.value.save_as(path)
-            assert path.name.startswith("no_policy-")
+            assert path.name.startswith("no_policy_at_all-")
             names = set(zipfile.ZipFile(path).namelist())
             assert {"figures/provincial_cloud.png", "summary.csv", "results.xlsx"} <= names
             page.wait_for_timeout(500)

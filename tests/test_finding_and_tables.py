@@ -23,7 +23,7 @@ def runs(tmp_path_factory):
                     progress=False)
     labelled = sim.run("demo", overrides=SMALL, replicates=2, out_dir=root, figures=False,
                        progress=False, label="demo-zh", lang="zh")
-    cmp = sim.compare(["demo", "no_policy"], overrides=SMALL, replicates=2, out_dir=root,
+    cmp = sim.compare(["demo", "no_policy_at_all"], overrides=SMALL, replicates=2, out_dir=root,
                       figures=False, progress=False)
     return root, plain, labelled, cmp
 
@@ -56,8 +56,8 @@ def test_load_results_reads_run_and_compare_folders(runs) -> None:
     pd.testing.assert_frame_equal(back.timeseries, plain.timeseries)
     c = sim.load_results(cmp.folder)
     assert isinstance(c, sim.CompareResult)
-    assert list(c.results) == ["demo", "no_policy"] and c.reference == "demo"
-    pd.testing.assert_frame_equal(c["no_policy"].timeseries, cmp["no_policy"].timeseries)
+    assert list(c.results) == ["demo", "no_policy_at_all"] and c.reference == "demo"
+    pd.testing.assert_frame_equal(c["no_policy_at_all"].timeseries, cmp["no_policy_at_all"].timeseries)
     assert c.differences["sentence"].tolist() == cmp.differences["sentence"].tolist()
 
 
@@ -82,9 +82,9 @@ def test_report_tables(runs) -> None:
     assert "指标名称" in zh.columns and "中位数" in zh.columns
     # comparison folder: one row per scenario, and one per comparison
     cw = pd.read_csv(cmp.folder / "wide.csv")
-    assert cw["scenario"].tolist() == ["demo", "no_policy"]
+    assert cw["scenario"].tolist() == ["demo", "no_policy_at_all"]
     dw = pd.read_csv(cmp.folder / "differences_wide.csv")
-    assert dw["scenario"].tolist() == ["no_policy"] and "cloud_firms_diff_median" in dw
+    assert dw["scenario"].tolist() == ["no_policy_at_all"] and "cloud_firms_diff_median" in dw
 
 
 def test_cli_latest_and_env_root(runs, monkeypatch, capsys) -> None:
