@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.calibration import run_totals
 from sim.analysis.history_match import IN_FORCE_SINCE_2018, match_config
+from sim.runs.jobs import run_totals
 from sim.runs.runner import resolve_scenario
 from sim.scenario.loader import scenarios_dir
 

@@ -41,3 +41,16 @@ def test_backtest_covers_the_three_origins_and_the_naive_methods() -> None:
 def test_shipped_posterior_is_the_record_posterior() -> None:
     shipped = ROOT / "scenarios" / "posteriors" / "record.csv"
     assert shipped.read_bytes() == (RECORD / "evaluate" / "posterior.csv").read_bytes()
+
+
+def test_shipped_record_is_the_best_supported_explanation() -> None:
+    mod = _script()
+    table = mod.variant_table(RECORD / "variants")
+    assert {"history", "history_pool", "history_intensity"} <= set(table["scenario"])
+    assert (table["criterion"] >= table["median_distance"]).all()
+    shipped = (RECORD / "evaluate" / "settings.json").read_text(encoding="utf-8")
+    best = table.iloc[0]["scenario"]
+    assert f'"scenario": "{best}"' in shipped
+    # the shipped evaluation is that variant's own output, byte for byte
+    assert (RECORD / "evaluate" / "posterior.csv").read_bytes() == \
+        (RECORD / "variants" / best / "posterior.csv").read_bytes()
