@@ -73,9 +73,9 @@ from sim.runs.finding import (
     load_any,
     load_compare,
     load_sweep,
-    results_root,
 )
 from sim.runs.results import ScenarioResult
+from sim.runs.root import results_root
 from sim.runs.runner import run_scenario
 from sim.scenario.loader import load_scenario, resolved_yaml, scenario_hash, shipped_scenarios
 from sim.scenario.paths import get_value, set_values

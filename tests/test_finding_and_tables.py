@@ -11,7 +11,7 @@ import pytest
 import sim
 from sim.cli.main import main
 from sim.errors import ScenarioError
-from sim.runs.finding import ENV_VAR, results_root
+from sim.runs.root import ENV_VAR, results_root
 
 SMALL = ["population.total_firms=20000", "time.end=2022-06"]
 

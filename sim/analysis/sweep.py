@@ -92,7 +92,7 @@ from sim.analysis.sweep_plan import (
     value_text,
 )
 from sim.runs.executors import Executor
-from sim.runs.finding import results_root
+from sim.runs.root import results_root
 from sim.scenario.schema import Scenario
 
 SWEEP_DIR = "sweep"

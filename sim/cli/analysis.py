@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sim.cli import record as record_commands
 from sim.cli.commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, choose_executor, command_line
-from sim.cli.parser import UsageError
 from sim.cli.report import executor_text, number_text, progress_callbacks
+from sim.cli.usage import UsageError
 from sim.errors import ScenarioError
 
 

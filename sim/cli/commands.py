@@ -10,8 +10,8 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from sim.cli.parser import UsageError
 from sim.cli.report import print_error, print_failures, run_summary_lines
+from sim.cli.usage import UsageError
 from sim.errors import ScenarioError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

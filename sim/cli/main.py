@@ -40,8 +40,9 @@ from sim.cli.commands import (
     cmd_sweep,
     cmd_validate,
 )
-from sim.cli.parser import UsageError, build_parser
+from sim.cli.parser import build_parser
 from sim.cli.report import print_error
+from sim.cli.usage import UsageError
 from sim.errors import ScenarioError
 
 
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "lang", None):
             args.overrides.append(f"outputs.lang={args.lang}")
         if hasattr(args, "out"):  # one results root: --out, else $GDCLOUD_RESULTS_DIR, else results
-            from sim.runs.finding import results_root
+            from sim.runs.root import results_root
 
             args.out = results_root(args.out)
         if args.command == "run":

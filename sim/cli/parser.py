@@ -11,16 +11,13 @@ import argparse
 from pathlib import Path
 
 from sim.cli import record as record_commands
+from sim.cli.usage import UsageError
 
 EPILOG_SCENARIO = (
     "SCENARIO is a YAML file or the name of a shipped scenario (see `gdcloud list`). "
     "Precedence, lowest first: schema defaults < extended file < the file < --set < "
     "--replicates/--seed. Reference of every key: docs/scenario_reference.md."
 )
-
-
-class UsageError(Exception):
-    """Bad command-line arguments (exit code 2)."""
 
 
 class _Parser(argparse.ArgumentParser):

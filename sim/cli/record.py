@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sim.cli.usage import UsageError
 from sim.fileio import atomic_write_csv, atomic_write_text
 
 HELP = {
@@ -102,7 +103,6 @@ def cmd_record(args: argparse.Namespace, argv=None) -> int:
     """Run one of the three commands (dispatch on ``args.command``)."""
     import re
 
-    from sim.cli.main import UsageError  # imported here: main imports this module
     from sim.runs.jobs import executor_for
     from sim.runs.rundir import MANIFEST, run_analysis
     from sim.scenario.loader import resolved_yaml

@@ -22,7 +22,6 @@ from sim.core import uncertainty
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
-from sim.runs.finding import results_root
 from sim.runs.jobs import resolve_executor
 from sim.runs.results import (
     FIGURES,
@@ -31,6 +30,7 @@ from sim.runs.results import (
     ScenarioResult,
     goals_evaluated,
 )
+from sim.runs.root import results_root
 from sim.runs.rundir import (
     default_command,
     finish_manifest,

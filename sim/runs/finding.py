@@ -22,30 +22,10 @@ import pandas as pd
 
 from sim.errors import ScenarioError
 from sim.runs.results import MANIFEST, ScenarioResult, load_results
-
-ENV_VAR = "GDCLOUD_RESULTS_DIR"
-"""Environment variable naming the results root."""
-
-DEFAULT_ROOT = Path("results")
-"""The results root when neither ``--out`` nor :data:`ENV_VAR` is given."""
+from sim.runs.root import results_root
 
 KINDS: tuple[str, ...] = ("run", "compare", "sweep")
 """Kinds of results folders."""
-
-
-def results_root(out: str | os.PathLike[str] | None = None) -> Path:
-    """The folder under which results are written and searched.
-
-    Args:
-        out: An explicit folder (``--out``, ``out_dir=``); wins over everything else.
-
-    Returns:
-        ``out``, else ``$GDCLOUD_RESULTS_DIR`` if set and not empty, else ``results``.
-    """
-    if out is not None:
-        return Path(out)
-    env = os.environ.get(ENV_VAR, "").strip()
-    return Path(env).expanduser() if env else DEFAULT_ROOT
 
 
 def raw_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:

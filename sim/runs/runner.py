@@ -43,7 +43,6 @@ from sim.core.seeds import run_seed
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
-from sim.runs.finding import results_root
 from sim.runs.jobs import Progress, population_for, resolve_executor, want_progress
 from sim.runs.results import (
     FIGURES,
@@ -59,6 +58,7 @@ from sim.runs.results import (
     read_timeseries,
     summarize_scenario,
 )
+from sim.runs.root import results_root
 from sim.runs.rundir import (
     default_command,
     utc_now,
@@ -69,7 +69,7 @@ from sim.scenario.schema import Scenario
 
 DEFAULT_RESULTS_DIR = Path("results")
 """Where run folders are created unless ``out_dir`` / ``--out`` or ``$GDCLOUD_RESULTS_DIR`` says
-otherwise (:func:`sim.runs.finding.results_root`)."""
+otherwise (:func:`sim.runs.root.results_root`)."""
 
 ScenarioLike = Scenario | str | Path | dict
 
@@ -422,7 +422,7 @@ def run_scenario(
         workers: Worker processes for ``processes`` / a local ``dask`` cluster.
         address: Dask scheduler address (``tcp://host:8786``).
         out_dir: Folder under which ``<scenario>/<timestamp>-<hash>/`` is created (default:
-            ``$GDCLOUD_RESULTS_DIR`` or ``results``, :func:`sim.runs.finding.results_root`).
+            ``$GDCLOUD_RESULTS_DIR`` or ``results``, :func:`sim.runs.root.results_root`).
         save: If False, nothing is written and the result has ``folder=None``.
         figures: Write ``figures/*.png`` (if ``outputs.figures`` is also true).
         progress: Show a progress bar (default: in a terminal or a Jupyter kernel).
