@@ -340,5 +340,57 @@ def test_help_mentions_the_designs(capsys):
 def test_docstring_examples():
     import doctest
 
-    failed, _ = doctest.testmod(sweep, optionflags=doctest.ELLIPSIS)
-    assert failed == 0
+    for module in (sweep, sweep_plan):
+        failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert failed == 0
+
+
+def test_dry_run_counts_a_large_design_without_building_its_points(tmp_path, capsys, monkeypatch):
+    """--dry-run checks the base, each value and range end, and the first and last point only:
+    49,000 points are counted (and 10^6 refused) without building or validating the others."""
+    from sim.analysis import sweep_estimate
+    from sim.analysis.sweep_plan import SweepOutline
+
+    built = []
+    real = SweepOutline.point_scenario
+    monkeypatch.setattr(SweepOutline, "point_scenario", lambda self, k, row: built.append(k) or real(self, k, row))
+    params = [{"path": BUDGET, "lower": 0, "upper": 1e9, "levels": 70},
+              {"path": SHARE, "lower": 0.1, "upper": 0.9, "levels": 70},
+              {"path": "population.total_firms", "values": [10000, 20000, 30000, 40000, 50000,
+                                                            60000, 70000, 80000, 90000, 100000]}]
+    f = write(tmp_path / "big.yaml", spec(parameters=params))
+    dry = sweep_estimate.dry_run(f, measure=False)
+    assert dry.outline.n_points == 70 * 70 * 10 and dry.outline.n_runs == 49_000
+    assert built == [0, 48_999]
+    # the rough estimate follows the swept population (mean 55,000 firms) over one year
+    per_run = sweep_estimate.NS_PER_FIRM_MONTH * 55_000 * 12 + sweep_estimate.SETUP_PER_FIRM * 55_000
+    assert dry.estimate.model_s == pytest.approx(per_run * 49_000)
+    lines = dry.summary_lines()
+    assert "design factorial: 49,000 point(s) x 1 replicate(s) = 49,000 model runs" in lines[1]
+    assert f"  {SHARE}: 70 distinct value(s): 0.1, " in "\n".join(lines)
+    # the command line: the same lines, and the last point is checked (it fails here)
+    built.clear()
+    assert main(["sweep", str(f), "--dry-run", "--executor", "serial", "--out", str(tmp_path / "o")]) == 0
+    assert "49,000 model runs" in capsys.readouterr().out and built == [0, 48_999]
+    bad = write(tmp_path / "bad_last.yaml", spec(parameters=[
+        *params[:2], {"path": "policies.vouchers.start", "values": ["2022-01", "2024-01"]},
+        {"path": "policies.vouchers.end", "values": ["2025-01", "2023-01"]}]))
+    built.clear()
+    assert main(["sweep", str(bad), "--dry-run", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "point 19599 (" in err and "end 2023-01 is before start 2024-01" in err and built == [0, 19_599]
+    # 10^6 points: refused from the counts alone
+    huge = write(tmp_path / "huge.yaml", spec(parameters=[
+        {"path": BUDGET, "lower": 0, "upper": 1e9, "levels": 1000},
+        {"path": SHARE, "lower": 0.1, "upper": 0.9, "levels": 1000}]))
+    built.clear()
+    with pytest.raises(ScenarioError, match="the design has 1,000,000 points"):
+        sweep_estimate.dry_run(huge, measure=False)
+    assert built == [] and not (tmp_path / "o").exists()
+
+
+def test_outline_and_prepare_agree_on_the_count(tmp_path):
+    lhs = spec(parameters=[{"path": CAPACITY, "lower": 10000, "upper": 10002, "levels": 5}])
+    assert sweep_plan.outline(lhs).n_points == len(sweep_plan.prepare(lhs).points) == 3
+    lhs = spec(design="latin_hypercube", samples=7, parameters=[{"path": MARKET, "lower": 0.02, "upper": 0.1}])
+    assert sweep_plan.outline(lhs).n_points == sweep_plan.prepare(lhs).n_points == 7

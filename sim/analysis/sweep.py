@@ -77,21 +77,9 @@ import pandas as pd
 import yaml
 
 from sim.analysis.sweep_figure import plot_sweep
-from sim.analysis.sweep_plan import (
-    RESOLVED_BASE,
-    RESOLVED_SPEC,
-    Estimate,
-    SweepParameter,
-    SweepPlan,
-    SweepSpec,
-    design_points,
-    estimate,
-    load_sweep,
-    native,
-    prepare,
-    value_text,
-)
-from sim.runs.executors import Executor
+from sim.analysis.sweep_plan import SweepPlan, prepare
+from sim.analysis.sweep_spec import RESOLVED_BASE, RESOLVED_SPEC, SweepSpec, native, value_text
+from sim.runs.jobs import ExecutorChoice
 from sim.runs.root import results_root
 from sim.scenario.schema import Scenario
 
@@ -366,7 +354,7 @@ def run_sweep(
     spec: str | Path | SweepSpec | dict | SweepPlan,
     *,
     overrides: Sequence[str] | None = None,
-    executor: Executor | str | None = None,
+    executor: ExecutorChoice = None,
     workers: int | None = None,
     address: str | None = None,
     out_dir: str | Path | None = None,
@@ -382,7 +370,8 @@ def run_sweep(
             a :class:`SweepSpec` or a :class:`SweepPlan` from :func:`prepare`.
         overrides: ``--set`` strings applied to the base (ignored for a SweepPlan).
         executor: An :class:`~sim.runs.executors.Executor` or ``"serial"``, ``"processes"``,
-            ``"dask"`` (default: serial, or processes if ``workers`` is given).
+            ``"dask"`` (default: serial, or processes if ``workers`` is given), or a
+            :class:`~sim.runs.jobs.SizedExecutor` (the command line's choice by size).
         workers: Worker processes for ``processes`` / a local ``dask`` cluster.
         address: Dask scheduler address.
         out_dir: Folder under which ``sweep/<timestamp>-<hash>/`` is created (default:
@@ -413,7 +402,7 @@ def run_sweep(
     from sim.scenario.loader import resolved_yaml, scenario_hash
 
     plan = spec if isinstance(spec, SweepPlan) else prepare(spec, overrides)
-    ex, owned = resolve_executor(executor, workers, address)
+    ex, owned = resolve_executor(executor, workers, address, n_runs=plan.n_runs, scenario=plan.base)
     start = utc_now()
     t0 = time.perf_counter()
     folder: Path | None = None
@@ -525,40 +514,3 @@ def summary_lines(result: SweepResult, *, max_rows: int = 20) -> list[str]:
     if len(done) > max_rows:
         lines.append(f"  ... {len(done) - max_rows} more point(s) in {POINT_SUMMARY}")
     return lines
-
-
-def duration_text(seconds: float) -> str:
-    """``42 s``, ``12 min`` or ``3.5 h`` (for time estimates)."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def dry_run_lines(plan: SweepPlan, est: Estimate) -> list[str]:
-    """What ``gdcloud sweep --dry-run`` prints."""
-
-    sc = plan.base
-    lines = [f"sweep dry run ({plan.label}): nothing written",
-             f"  design {plan.spec.design}: {plan.n_points:,} point(s) x {plan.replicates} replicate(s) = "
-             f"{plan.n_runs:,} model runs of {sc.name} ({sc.population.total_firms:,} firms, "
-             f"{sc.time.start} to {sc.time.end}), root seed {plan.seed}"]
-    for p in plan.parameters:
-        col = plan.points[p]
-        distinct = list(dict.fromkeys(value_text(native(v)) for v in col))
-        shown = ", ".join(distinct[:6]) + (", ..." if len(distinct) > 6 else "")
-        lines.append(f"  {p}: {len(distinct)} distinct value(s): {shown}")
-    how = (f"one run of the base measured at {est.base_run_s:.2f} s" if est.measured else
-           f"rough estimate {est.base_run_s:.1f} s per run of the base: about 10 ns per firm-month "
-           "plus 1.5 s per million firms of set-up")
-    lines.append(f"  estimated time: about {duration_text(est.wall_s)} on {est.workers} worker(s) "
-                 f"({duration_text(est.model_s)} of model time; {how}; plus start-up and figures)")
-    return lines
-
-
-__all__ = [
-    "SweepSpec", "SweepParameter", "SweepPlan", "SweepResult", "SweepInterrupted", "Estimate",
-    "load_sweep", "prepare", "design_points", "run_sweep", "estimate", "run_point",
-    "outcomes_table", "point_summary", "plot_sweep", "summary_lines", "dry_run_lines",
-]

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.sweep_plan import SweepPlan, value_text
+from sim.analysis.sweep_plan import SweepPlan
+from sim.analysis.sweep_spec import value_text
 from sim.fileio import save_figure
 from sim.scenario.labels import parameter_label
 

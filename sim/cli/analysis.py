@@ -186,7 +186,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
         n_points,
         run_sensitivity,
     )
-    from sim.analysis.sweep import duration_text
+    from sim.analysis.sweep_estimate import duration_text
 
     spec = load_spec(args.spec)
     path = spec.file

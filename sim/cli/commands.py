@@ -104,27 +104,23 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.analysis import sweep, sweep_plan
+    from sim.analysis import sweep
+    from sim.analysis.sweep_estimate import dry_run
+    from sim.runs.jobs import SizedExecutor
 
-    plan = sweep_plan.prepare(args.sweep, args.overrides)  # every point checked: nothing written if bad
-    executor = choose_executor(args, plan.n_runs, plan.base)
-    if args.dry_run:
-        try:
-            workers = int(executor.describe().get("workers") or 1)
-        finally:
-            executor.close()
-        for line in sweep.dry_run_lines(plan, sweep_plan.estimate(plan, workers=workers)):
+    executor = SizedExecutor(args.executor, args.workers, args.address)
+    if args.dry_run:  # points counted, not built: instant whatever the design's size
+        for line in dry_run(args.sweep, args.overrides, executor=executor).summary_lines():
             print(line)
         return EXIT_OK
     try:
-        result = sweep.run_sweep(plan, executor=executor, out_dir=args.out, figures=not args.no_figures,
-                                 progress=args.progress, command=command_line(argv))
+        result = sweep.run_sweep(args.sweep, overrides=args.overrides, executor=executor, out_dir=args.out,
+                                 figures=not args.no_figures, progress=args.progress,
+                                 command=command_line(argv))
     except sweep.SweepInterrupted as exc:
         where = f"the finished points are kept in {exc.folder / sweep.RUNS}; " if exc.folder else ""
         print(f"\ninterrupted: {where}a sweep cannot be resumed: run it again", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        executor.close()
     for line in sweep.summary_lines(result):
         print(line)
     f = result.failures

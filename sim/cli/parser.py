@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "numbers). Every point is checked as a full scenario before anything runs. "
                     "--dry-run prints the number of points and runs and an estimated time, and writes "
                     "nothing.",
-        epilog="SWEEP is a YAML file of sim.analysis.sweep_plan.SweepSpec (keys: description, base, overrides, "
+        epilog="SWEEP is a YAML file of sim.analysis.sweep_spec.SweepSpec (keys: description, base, overrides, "
                "parameters [path, values | lower, upper, levels, integer], design "
                "factorial|latin_hypercube|table, samples, table, replicates, seed; unknown keys are "
                "errors) or the name of a shipped sweep in scenarios/analysis/ (sweep_vouchers). "

@@ -43,15 +43,45 @@ from sim.scenario.schema import Scenario
 # --------------------------------------------------------------------------- executors
 
 
-def resolve_executor(executor: Executor | str | None = None, workers: int | None = None,
-                     address: str | None = None) -> tuple[Executor, bool]:
+@dataclass(frozen=True)
+class SizedExecutor:
+    """An executor chosen once the size of the work is known (:func:`sized_executor`): what the
+    command line passes to the library, which knows the number of runs and the scenario only
+    after checking its inputs.
+
+    Attributes:
+        name: ``serial``, ``processes``, ``dask`` or None (chosen by size).
+        workers: Worker processes (None: as many as CPUs, runs and memory allow).
+        address: Dask scheduler address.
+    """
+
+    name: str | None = None
+    workers: int | None = None
+    address: str | None = None
+
+    def make(self, n_runs: int, scenario: Scenario) -> Executor:
+        return sized_executor(self.name, self.workers, self.address, n_runs=n_runs, scenario=scenario)
+
+
+ExecutorChoice = Executor | SizedExecutor | str | None
+"""What the library's ``executor=`` takes: an executor, a :class:`SizedExecutor`, a name or None."""
+
+
+def resolve_executor(executor: ExecutorChoice = None, workers: int | None = None,
+                     address: str | None = None, *, n_runs: int = 1,
+                     scenario: Scenario | None = None) -> tuple[Executor, bool]:
     """The executor of a call and whether it was created here (and so must be closed here).
 
     None, None, None is serial (in this process); ``workers`` alone means local processes;
-    ``address`` a Dask scheduler. An :class:`~sim.runs.executors.Executor` is used as it is.
+    ``address`` a Dask scheduler. An :class:`~sim.runs.executors.Executor` is used as it is; a
+    :class:`SizedExecutor` is made for ``n_runs`` runs of ``scenario``.
     """
     if isinstance(executor, Executor):
         return executor, False
+    if isinstance(executor, SizedExecutor):
+        if scenario is None:
+            raise TypeError("a SizedExecutor needs the scenario of the runs")
+        return executor.make(n_runs, scenario), True
     if executor is None and workers is None and address is None:
         return SerialExecutor(), True
     return make_executor(executor or "processes", workers=workers, address=address), True
@@ -125,10 +155,11 @@ def check_memory(scenario: Scenario, workers: int | None) -> None:
 
 
 @contextmanager
-def executor_for(executor: Executor | str | None = None, workers: int | None = None,
-                 address: str | None = None) -> Iterator[Executor]:
+def executor_for(executor: ExecutorChoice = None, workers: int | None = None,
+                 address: str | None = None, *, n_runs: int = 1,
+                 scenario: Scenario | None = None) -> Iterator[Executor]:
     """:func:`resolve_executor` as a context: an executor created here is closed on exit."""
-    ex, owned = resolve_executor(executor, workers, address)
+    ex, owned = resolve_executor(executor, workers, address, n_runs=n_runs, scenario=scenario)
     try:
         yield ex
     finally:
