@@ -29,11 +29,12 @@ __all__ = [
     "sweep", "run_sweep", "calibrate", "sensitivity", "run_sensitivity", "what_it_takes",
     "attribution", "discover", "get_value", "set_values", "ScenarioError", "RunsFailed",
     "latest", "list_results", "load_compare", "load_sweep", "results_root", "SavedSweep",
-    "scaled_goals", "population_scale", "group_gaps", "format_table", "__version__",
+    "scaled_goals", "population_scale", "group_gaps", "format_table", "AnalysisFailed", "__version__",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.api import (
+        AnalysisFailed,
         CloudAdoptionModel,
         CompareResult,
         DaskExecutor,

@@ -39,17 +39,16 @@ Example:
 
 from __future__ import annotations
 
-from sim.analysis.calibration import calibrate
-from sim.analysis.discover import discover
 from sim.analysis.outcomes import scaled_goals
-from sim.analysis.questions import attribution, what_it_takes
+from sim.analysis.question_tools import attribution_tool, discover_tool, what_it_takes_tool
 from sim.analysis.sensitivity import run_sensitivity
 from sim.analysis.summary import group_gaps
 from sim.analysis.sweep import run_sweep
 from sim.analysis.tables import format_table
+from sim.analysis.tools import calibrate_tool, sensitivity_tool
 from sim.core.model import CloudAdoptionModel, Firm, simulate
 from sim.core.population import population_scale
-from sim.errors import RunsFailed, ScenarioError
+from sim.errors import AnalysisFailed, RunsFailed, ScenarioError
 from sim.plots.scenario import (
     plot_city_gap,
     plot_clusters,
@@ -93,8 +92,21 @@ compare = compare_scenarios
 sweep = run_sweep
 """Alias of :func:`sim.analysis.sweep.run_sweep`: a factorial, Latin-hypercube or table sweep."""
 
-sensitivity = run_sensitivity
-"""Alias of :func:`sim.analysis.sensitivity.run_sensitivity`: Sobol or Morris indices."""
+sensitivity = sensitivity_tool
+"""Alias of :func:`sim.analysis.tools.sensitivity_tool` (``gdcloud sensitivity``): Sobol or Morris
+indices in a new results folder."""
+
+calibrate = calibrate_tool
+"""Alias of :func:`sim.analysis.tools.calibrate_tool` (``gdcloud calibrate``)."""
+
+what_it_takes = what_it_takes_tool
+"""Alias of :func:`sim.analysis.question_tools.what_it_takes_tool` (``gdcloud what-it-takes``)."""
+
+attribution = attribution_tool
+"""Alias of :func:`sim.analysis.question_tools.attribution_tool` (``gdcloud attribution``)."""
+
+discover = discover_tool
+"""Alias of :func:`sim.analysis.question_tools.discover_tool` (``gdcloud discover``)."""
 
 __all__ = [
     "load_scenario", "run", "run_scenario", "compare", "compare_scenarios", "load_results",
@@ -105,5 +117,5 @@ __all__ = [
     "sweep", "run_sweep", "calibrate", "sensitivity", "run_sensitivity", "what_it_takes",
     "attribution", "discover", "get_value", "set_values", "ScenarioError", "RunsFailed",
     "latest", "list_results", "load_compare", "load_sweep", "results_root", "SavedSweep",
-    "scaled_goals", "population_scale", "group_gaps", "format_table",
+    "scaled_goals", "population_scale", "group_gaps", "format_table", "AnalysisFailed",
 ]

@@ -106,3 +106,24 @@ class RunsFailed(Exception):
             f"{first['scenario']!r} replicate {first['replicate']}: {first['error_type']}: "
             f"{first['message']}"
         )
+
+
+class AnalysisFailed(Exception):
+    """An analysis stopped by an error after its results folder was created; the folder's
+    manifest is closed as ``failed`` with the error and its traceback.
+
+    ``str(error)`` is the one line the command line prints:
+    ``<kind> failed: <ErrorType>: <message> (traceback in <folder>/manifest.json)``.
+
+    Attributes:
+        kind: The analysis (``calibrate``, ``sensitivity``, ...).
+        manifest: The manifest file that holds the traceback.
+        error: The exception that stopped it (e.g. :class:`RunsFailed`).
+    """
+
+    def __init__(self, kind: str, manifest: object, error: BaseException) -> None:
+        self.kind = kind
+        self.manifest = manifest
+        self.error = error
+        super().__init__(f"{kind} failed: {type(error).__name__}: {' '.join(str(error).split())} "
+                         f"(traceback in {manifest})")

@@ -379,3 +379,53 @@ def test_bad_executor_options_exit_2_and_write_nothing(args, message, tmp_path, 
     cap = capsys.readouterr()
     assert code == 2 and cap.err.startswith("error: ") and message in cap.err and cap.out == ""
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- one library call
+
+
+def test_api_and_command_line_give_the_same_folder_and_lines(tmp_path, capsys):
+    """`sim.attribution(...)` is what `gdcloud attribution` calls: the same files (byte for byte,
+    figures aside), the same manifest layout and result, the same summary lines."""
+    import sim
+
+    out = tmp_path / "out"
+    assert main(["attribution", "baseline", "--replicates", "1", "--total-firms", "10000",
+                 "--set", "time.end=2022-06", "--executor", "serial", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    [cli_folder] = new_folders(out, "attribution")
+    run = sim.attribution("baseline", replicates=1, total_firms=10000, overrides=["time.end=2022-06"],
+                          out_dir=tmp_path / "api")
+    assert run.ok and run.folder.parent == tmp_path / "api" / "attribution"
+    for name in ("attribution.csv", "scenario.resolved.yaml"):
+        assert (run.folder / name).read_bytes() == (cli_folder / name).read_bytes()
+    m_cli = json.loads((cli_folder / "manifest.json").read_text())
+    assert run.manifest["result"] == m_cli["result"] and run.manifest["inputs"] == m_cli["inputs"]
+    assert list(run.manifest)[:len(COMMON_KEYS)] == list(COMMON_KEYS)
+    assert run.manifest["command"].startswith("(python API)") and m_cli["command"].startswith("gdcloud attribution")
+    lines = run.summary_lines()
+    assert lines[1] == f"  results: {run.folder}" and printed[1] == f"  results: {cli_folder}"
+    assert lines[2:] == printed[2:] and len(lines) >= 4
+    assert lines[0].split(", 1 replicate")[0] == printed[0].split(", 1 replicate")[0]
+    assert lines[0].endswith("s (serial)") and printed[0].endswith("s (serial)")
+    # not saved: the same lines without a folder
+    unsaved = sim.attribution("baseline", replicates=1, total_firms=10000, overrides=["time.end=2022-06"],
+                              save=False)
+    assert unsaved.folder is None and unsaved.summary_lines()[1:] == printed[2:]
+
+
+def test_api_failure_raises_analysis_failed_with_the_folder(tmp_path):
+    import sim
+    from sim.errors import RunsFailed
+
+    with pytest.raises(sim.AnalysisFailed) as info:
+        sim.attribution("baseline", replicates=1, total_firms=10000, out_dir=tmp_path,
+                        overrides=["time.end=2022-06", "initial.cloud_firms=1000000"])
+    assert isinstance(info.value.error, RunsFailed)
+    assert str(info.value).startswith("attribution failed: RunsFailed: 5 of 5 model runs failed")
+    m = json.loads(info.value.manifest.read_text())
+    assert m["status"] == "failed" and len(m["error"]["failures"]) == 5
+    # bad input through the API: the command line's one line, argument names, nothing written
+    with pytest.raises(sim.ScenarioError, match=r"^replicates: replicates: got 0: too small"):
+        sim.attribution("baseline", replicates=0, out_dir=tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

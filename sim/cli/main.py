@@ -43,7 +43,7 @@ from sim.cli.commands import (
 from sim.cli.parser import build_parser
 from sim.cli.report import print_error
 from sim.cli.usage import UsageError
-from sim.errors import ScenarioError
+from sim.errors import AnalysisFailed, ScenarioError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, UsageError, ExecutorError) as exc:
         print_error(exc)
         return EXIT_USAGE
+    except AnalysisFailed as exc:  # the folder's manifest holds the traceback
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
     except Interrupted as exc:
         print(file=sys.stderr)
         for folder in exc.folders:

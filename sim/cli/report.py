@@ -89,22 +89,6 @@ def print_failures(result) -> None:
         print(f"    ... and {len(f) - 5} more", file=sys.stderr)
 
 
-def executor_text(executor) -> str:
-    """``serial``, ``2 worker processes``, ``dask at tcp://...`` for the summary line."""
-    d = executor.describe()
-    if d["name"] == "processes":
-        return f"{d['workers']} worker process{'es' if d['workers'] != 1 else ''}"
-    if d["name"] == "dask":
-        return f"dask at {d['address']}" if d.get("address") else f"dask, {d.get('workers')} local workers"
-    return d["name"]
-
-
-def number_text(x: float | None, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.{digits}g}"
-
-
 def progress_callbacks(args: argparse.Namespace):
     """(message callback, (done, total) callback) printing on stderr, or (None, None)."""
     show = args.progress if args.progress is not None else sys.stderr.isatty()

@@ -467,3 +467,13 @@ def make_executor(name: str | Executor | None = None, *, workers: int | None = N
     if name == "dask":
         return DaskExecutor(address, workers)
     raise ValueError(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
+
+
+def describe_text(description: dict[str, Any]) -> str:
+    """``serial``, ``2 worker processes``, ``dask at tcp://...`` from :meth:`Executor.describe`."""
+    d = description
+    if d["name"] == "processes":
+        return f"{d['workers']} worker process{'es' if d['workers'] != 1 else ''}"
+    if d["name"] == "dask":
+        return f"dask at {d['address']}" if d.get("address") else f"dask, {d.get('workers')} local workers"
+    return d["name"]

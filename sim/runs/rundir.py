@@ -203,19 +203,32 @@ class AnalysisRun:
 
     Attributes:
         result: The analysis result (None if it failed or was interrupted).
-        folder: The results folder.
+        folder: The results folder (None if nothing was saved).
         manifest: Its manifest (``status`` complete, failed or interrupted).
         error: The exception that stopped the analysis (None if complete).
+        lines: The analysis's summary lines (:meth:`summary_lines` adds the folder and time).
+        executor_text: Where the model runs went (:func:`sim.runs.executors.describe_text`).
     """
 
     result: Any
-    folder: Path
+    folder: Path | None
     manifest: dict[str, Any] = field(default_factory=dict)
     error: BaseException | None = None
+    lines: list[str] = field(default_factory=list)
+    executor_text: str = ""
 
     @property
     def ok(self) -> bool:
         return self.manifest.get("status") == "complete"
+
+    def summary_lines(self) -> list[str]:
+        """What the command line prints: the analysis's own lines, the first with the wall time
+        and where the runs went, then the results folder (when one was written)."""
+        lines = list(self.lines)
+        if self.folder is not None and lines:
+            lines[0] += f", {self.manifest['wall_time_s']:.1f} s ({self.executor_text})"
+            lines.insert(1, f"  results: {self.folder}")
+        return lines
 
 
 class AnalysisInterrupted(KeyboardInterrupt):
