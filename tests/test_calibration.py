@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.analysis.calibration import calibrate, make_problem
-from sim.analysis.calibration_spec import CalibrationSpec, load_spec
+from sim.analysis.calibration_spec import CalibrationSpec
 from sim.errors import ScenarioError
 from sim.scenario.loader import load_scenario
 
@@ -65,7 +65,7 @@ def test_default_targets_are_the_end_2021_reports() -> None:
 
 
 def test_shipped_spec_loads() -> None:
-    spec = load_spec(REPO / "scenarios" / "analysis" / "calibration.yaml")
+    spec = CalibrationSpec.load(REPO / "scenarios" / "analysis" / "calibration.yaml")
     assert spec.start == "2020-12" and len(spec.targets) == 4
     make_problem(spec)
 
@@ -131,7 +131,7 @@ def test_relative_base_is_resolved_from_the_spec_file(own_base: Path, tmp_path: 
     elsewhere = tmp_path / "x" / "y"  # ../bases does not exist from here
     elsewhere.mkdir(parents=True)
     monkeypatch.chdir(elsewhere)  # not the spec's folder: the base must still be found
-    spec = load_spec(spec_file)
+    spec = CalibrationSpec.load(spec_file)
     assert spec.base_file() == own_base
     assert make_problem(spec).config.policies.vouchers.scale == 2.0
     # the same spec as a dict has no file: relative paths are taken from the current directory

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.analysis.sensitivity import load_spec, n_model_runs
+from sim.analysis.sensitivity import SensitivitySpec, n_model_runs
 from sim.cli.main import main
 from sim.runs.rundir import COMMON_KEYS
 
@@ -116,7 +116,7 @@ def test_sensitivity_dry_run_counts_runs_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["sensitivity", str(spec), "--dry-run", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    n = n_model_runs(load_spec(spec))
+    n = n_model_runs(SensitivitySpec.load(spec))
     assert n == 6 * 1 * 2  # 2 trajectories x (2 + 1) points, 1 replicate, x2 for the voucher outcome
     assert f"= {n:,} model runs" in printed
     assert "estimated time: about" in printed and "nothing written" in printed

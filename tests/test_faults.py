@@ -237,7 +237,7 @@ def test_p2_results_folder_refuses_an_unsafe_name(tmp_path) -> None:
 
 
 def test_p3_spec_write_scenario_cannot_leave_its_folders(tmp_path, capsys) -> None:
-    from sim.analysis.calibration_spec import load_spec, scenario_target
+    from sim.analysis.calibration_spec import CalibrationSpec, scenario_target
 
     shipped = (REPO / "scenarios" / "analysis" / "calibration.yaml").read_text(encoding="utf-8")
     spec_dir = tmp_path / "specs"
@@ -254,10 +254,10 @@ def test_p3_spec_write_scenario_cannot_leave_its_folders(tmp_path, capsys) -> No
         assert code == 2 and phrase in one_error_line(err)
     assert victim.read_text(encoding="utf-8") == "precious"
     assert not (tmp_path / "out").exists()
-    inside = load_spec(write_file(spec_dir, "ok.yaml", text + "\nwrite_scenario: calibrated.yaml\n"))
+    inside = CalibrationSpec.load(write_file(spec_dir, "ok.yaml", text + "\nwrite_scenario: calibrated.yaml\n"))
     inside.write_scenario = str(spec_dir / "calibrated.yaml")
     assert scenario_target(inside, None, True) == spec_dir / "calibrated.yaml"
-    outside = load_spec(spec)
+    outside = CalibrationSpec.load(spec)
     assert scenario_target(outside, None, True, force=True) is not None  # --force
 
 

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from sim.analysis.sensitivity import (
     ModelEvaluator,
     SensitivitySpec,
-    load_spec,
     n_model_runs,
     run_sensitivity,
 )
@@ -68,7 +67,7 @@ def test_misaligned_evaluator_is_refused() -> None:
 
 
 def test_dry_run_and_spec_checks() -> None:
-    spec = load_spec(REPO / "scenarios" / "analysis" / "sensitivity.yaml")
+    spec = SensitivitySpec.load(REPO / "scenarios" / "analysis" / "sensitivity.yaml")
     res = run_sensitivity(spec, dry_run=True)
     d = len(spec.parameters)
     assert len(res.samples) == spec.n * (d + 2 if spec.method == "sobol" else d + 1)

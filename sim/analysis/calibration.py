@@ -64,7 +64,6 @@ from sim.analysis.calibration_spec import (
     SPEC_LABEL,
     CalibrationSpec,
     ParameterSpec,
-    load_spec,
     scenario_target,
     with_values,
 )
@@ -355,7 +354,7 @@ def calibrate(spec_path_or_spec: str | Path | CalibrationSpec | dict, *, out_dir
     Returns:
         A :class:`CalibrationResult`.
     """
-    spec = load_spec(spec_path_or_spec)
+    spec = CalibrationSpec.load(spec_path_or_spec)
     problem = make_problem(spec)
     with executor_for(executor, workers, address) as ex:
         problem.executor = ex

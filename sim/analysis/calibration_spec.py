@@ -19,7 +19,6 @@ from sim.scenario.parameters import Real, label_of
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario, YearMonth
 from sim.scenario.specs import BaseScenarioSpec, StrictSpec
-from sim.scenario.specs import load_spec as load_base_spec
 
 INDICATOR_METRIC: dict[str, str] = {
     "cloud_enterprises_cumulative": "cloud_cumulative",
@@ -137,16 +136,6 @@ class CalibrationSpec(BaseScenarioSpec):
         if len(set(labels)) != len(labels):
             raise ValueError(f"parameter labels must be unique, got {labels}")
         return v
-
-
-def load_spec(spec: str | Path | CalibrationSpec | dict) -> CalibrationSpec:
-    """A validated :class:`CalibrationSpec` (:func:`sim.scenario.specs.load_spec`): a YAML file, a
-    shipped spec name, a dict or a spec; a relative ``base`` is taken from the spec file's folder.
-
-    Raises:
-        ScenarioError: One line naming the file and the key.
-    """
-    return load_base_spec(spec, CalibrationSpec)
 
 
 def with_values(config: Scenario, params: Sequence[ParameterSpec], theta: Sequence[float]) -> Scenario:

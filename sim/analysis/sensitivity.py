@@ -52,7 +52,6 @@ from sim.scenario.labels import parameter_label
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import BaseScenarioSpec, check_parameters
-from sim.scenario.specs import load_spec as load_base_spec
 
 OUTCOMES: tuple[str, ...] = ("cloud_firms", "transformed_firms", "p_cloud_goal", "p_transformed_goal",
                              "p_both_goals", "voucher_cny_per_extra_cloud_firm")
@@ -142,16 +141,6 @@ class SensitivitySpec(BaseScenarioSpec):
         check_parameters(config, self.parameters, self.label)
         check_goal_in_horizon(config, self.label, spec=True)
         return config
-
-
-def load_spec(spec: str | Path | SensitivitySpec | dict) -> SensitivitySpec:
-    """A validated :class:`SensitivitySpec` (:func:`sim.scenario.specs.load_spec`): a YAML file, a
-    shipped spec name, a dict or a spec; a relative ``base`` is taken from the spec file's folder.
-
-    Raises:
-        ScenarioError: One line naming the file and the key.
-    """
-    return load_base_spec(spec, SensitivitySpec)
 
 
 def n_points(spec: SensitivitySpec) -> int:
@@ -375,7 +364,7 @@ def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
     Returns:
         A :class:`SensitivityResult`.
     """
-    spec = load_spec(spec_path_or_spec)
+    spec = SensitivitySpec.load(spec_path_or_spec)
     samples = sample(spec)
     assert len(samples) == n_points(spec)
     if dry_run:

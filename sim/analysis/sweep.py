@@ -208,14 +208,12 @@ def run_point(run: SweepRun) -> SweepRunResult:
                           outcome=out)
 
 
-def _lost(run: SweepRun, exc: BaseException) -> SweepRunResult:
-    from sim.core.seeds import run_seed
+def lost_point_run(run: SweepRun, exc: BaseException) -> SweepRunResult:
+    """Failure record for a run whose worker could not report back (e.g. it died)."""
+    from sim.runs.jobs import failure_fields
 
-    seq = run_seed(run.root_seed, run.replicate)
-    return SweepRunResult(run.point, run.replicate, False, int(seq.entropy),
-                          tuple(int(k) for k in seq.spawn_key), 0.0, error_type=type(exc).__name__,
-                          error_message=" ".join(str(exc).split()) or type(exc).__name__,
-                          traceback="".join(traceback.format_exception(exc)))
+    return SweepRunResult(run.point, run.replicate, False, wall_time_s=0.0,
+                          **failure_fields(run.root_seed, run.replicate, exc))
 
 
 def _csv_value(v: Any) -> Any:
@@ -389,7 +387,7 @@ def run_sweep(
         SweepInterrupted: Ctrl-C; the finished points are kept in the folder.
     """
     from sim.fileio import atomic_write_text
-    from sim.runs.jobs import Progress, resolve_executor, want_progress
+    from sim.runs.jobs import collect, resolve_executor
     from sim.runs.rundir import (
         MANIFEST,
         atomic_write_json,
@@ -434,16 +432,9 @@ def run_sweep(
         dumps = [sc.model_dump(mode="json") for sc in plan.scenarios]  # one per point, shared by its runs
         runs = [SweepRun(k, r, dumps[k], plan.seed, plan.base.name)
                 for k in range(plan.n_points) for r in range(plan.replicates)]
-        bar = Progress(len(runs), "sweep", want_progress(progress))
-
-        def on_result(res: SweepRunResult) -> None:
-            col.add(res)
-            bar.update(res.ok)
-
         try:
-            ex.map(run_point, runs, on_result, lambda run, exc: on_result(_lost(run, exc)))
+            collect(ex, run_point, runs, on_result=col.add, lost=lost_point_run, progress=progress, desc="sweep")
         except KeyboardInterrupt as exc:
-            bar.close()
             if folder is not None:
                 failed = col.failures()
                 manifest.update(status="interrupted", end_time=iso(utc_now()),
@@ -453,7 +444,6 @@ def run_sweep(
                                 failures=failed.drop(columns="traceback").to_dict(orient="records"))
                 atomic_write_json(folder / MANIFEST, manifest)
             raise SweepInterrupted(folder) from exc
-        bar.close()
     finally:
         if owned:
             ex.close()

@@ -35,7 +35,6 @@ from sim.analysis.sweep_spec import (
     RESOLVED_BASE,
     SweepParameter,
     SweepSpec,
-    load_sweep,
     native,
     read_table,
     value_key,
@@ -290,7 +289,7 @@ def outline(spec: str | Path | SweepSpec | dict, overrides: Sequence[str] | None
     Raises:
         ScenarioError: Anything invalid (one line naming the sweep file, or the ``--set``).
     """
-    spec = load_sweep(spec)
+    spec = SweepSpec.load(spec)
     label = spec.label
     sets = list(overrides or [])
     _check_design(spec, label)

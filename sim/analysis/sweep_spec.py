@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from sim.errors import ScenarioError
 from sim.scenario import limits
 from sim.scenario.safeyaml import YamlProblem, load_yaml
-from sim.scenario.specs import BaseScenarioSpec, StrictSpec, load_spec
+from sim.scenario.specs import BaseScenarioSpec, StrictSpec
 
 RESOLVED_SPEC = "sweep.resolved.yaml"
 """The spec as resolved, in a sweep's results folder (loads back as the same sweep)."""
@@ -82,18 +82,6 @@ class SweepSpec(BaseScenarioSpec):
     table: str | list[dict[str, Any]] | None = Field(None, description="design: table: a CSV file (relative to the sweep file) or a list of rows (mappings dotted key -> value).")
     replicates: int | None = Field(None, ge=1, le=100_000, description="Replicates per point (default: the base's run.replicates).")
     seed: int | None = Field(None, ge=0, description="Root seed of the replicates and of the Latin hypercube (default: the base's run.seed).")
-
-
-def load_sweep(spec: str | Path | SweepSpec | dict) -> SweepSpec:
-    """A validated :class:`SweepSpec` from a YAML file, a shipped sweep name, a dict or a spec.
-
-    A bare name (``sweep_vouchers``) that is not a file is looked up in ``scenarios/analysis/``.
-
-    Raises:
-        ScenarioError: Missing or unreadable file, invalid YAML, an unknown key or a bad value
-            (one line naming the file and the key).
-    """
-    return load_spec(spec, SweepSpec)
 
 
 def value_text(value: Any) -> str:

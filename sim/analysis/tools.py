@@ -163,7 +163,7 @@ def calibrate_tool(spec: str | Path | CalibrationSpec | dict, *, seed: int = 0,
     names = {"seed": "seed", "write_scenario": "write_scenario", "no_write_scenario": "write_scenario=False",
              **(labels or {})}
     check_int(names["seed"], seed, 0)
-    spec = calibration.load_spec(spec)
+    spec = CalibrationSpec.load(spec)
     problem = calibration.make_problem(spec)
     target = scenario_target(spec, write_scenario, save, results_root=results_root(out_dir), force=force)
     if target is not None and target.is_dir():
@@ -253,7 +253,7 @@ def sensitivity_tool(spec: str | Path | SensitivitySpec | dict, *, dry_run: bool
         An :class:`~sim.runs.rundir.AnalysisRun` whose ``result`` is the
         :class:`~sim.analysis.sensitivity.SensitivityResult`.
     """
-    spec = sensitivity.load_spec(spec)
+    spec = SensitivitySpec.load(spec)
     config = spec.scenario()
     n_runs = n_model_runs(spec)
     per = " x 2 (runs without vouchers for voucher_cny_per_extra_cloud_firm)" \

@@ -50,23 +50,47 @@ def scheduler_address(text: str) -> str:
     return text
 
 
+PROGRESS_BAR = "show a progress bar (default: only when stderr is a terminal)"
+SET_HELP = ("override one scenario value, e.g. --set policies.vouchers.scale=2 (repeatable; values are "
+            "read as YAML)")
+
+
+def add_shared_options(p: argparse.ArgumentParser, *, out: str, runs: str, executor: str,
+                       set_help: str | None = SET_HELP, figures: str | None = None,
+                       progress: str | None = PROGRESS_BAR) -> None:
+    """The options every running command shares, in one place: ``--set``, ``--out``,
+    ``--executor``, ``--workers``, ``--address``, ``--no-figures`` and ``--progress``.
+
+    Args:
+        p: The subcommand's parser.
+        out: What ``--out`` holds, e.g. ``sweep/<timestamp>-<hash>/``.
+        runs: What a worker runs at most one of (``replicate``, ``run``...).
+        executor: The ``--executor`` help: where the runs go and what goes together.
+        set_help: The ``--set`` help (None: no ``--set``).
+        figures: The figures ``--no-figures`` skips (None: no ``--no-figures``).
+        progress: The ``--progress`` help (None: no ``--progress``).
+    """
+    if set_help is not None:
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                       help=set_help)
+    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
+                   help=f"folder under which {out} is created (default: $GDCLOUD_RESULTS_DIR, else results)")
+    p.add_argument("--executor", choices=("serial", "processes", "dask"), help=executor)
+    p.add_argument("--workers", "-j", type=int, metavar="N",
+                   help=f"worker processes (default: CPUs available, at most one per {runs} and as many "
+                        "as memory allows)")
+    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
+                   help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
+    if figures is not None:
+        p.add_argument("--no-figures", action="store_true", help=f"do not write {figures}")
+    if progress is not None:
+        p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help=progress)
+
+
 def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
     p.add_argument("--replicates", "-n", type=int, metavar="N",
                    help="number of replicates (overrides run.replicates)")
     p.add_argument("--seed", type=int, metavar="S", help="root seed (overrides run.seed)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                   help="override one scenario value, e.g. --set policies.vouchers.scale=2 "
-                        "(repeatable; values are read as YAML)")
-    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
-                   help="folder under which <scenario>/<timestamp>-<hash>/ is created "
-                        "(default: $GDCLOUD_RESULTS_DIR, else results)")
-    p.add_argument("--executor", choices=("serial", "processes", "dask"),
-                   help="where replicates run (default: processes, or serial for a single run)")
-    p.add_argument("--workers", "-j", type=int, metavar="N",
-                   help="worker processes (default: CPUs available, at most one per replicate "
-                        "and as many as memory allows)")
-    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
-                   help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
     if resume:
         p.add_argument("--label", metavar="NAME", default=None,
                        help="name the results folder <out>/<NAME>/<timestamp>-<hash>/ instead of "
@@ -75,12 +99,12 @@ def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
         p.add_argument("--resume", type=Path, metavar="FOLDER",
                        help="complete an interrupted run folder: only missing replicates are "
                             "run; the scenario (if given) must be the same")
-    p.add_argument("--no-figures", action="store_true", help="do not write figures/*.png")
     p.add_argument("--lang", choices=("en", "zh"), default=None,
                    help="language of figures, table headers and sentences: en or zh "
                         "(default: the scenario's outputs.lang, en)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show a progress bar (default: only when stderr is a terminal)")
+    add_shared_options(p, out="<scenario>/<timestamp>-<hash>/", runs="replicate",
+                       executor="where replicates run (default: processes, or serial for a single run)",
+                       figures="figures/*.png")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,20 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="check the sweep, print the number of points and runs and an estimated time; "
                         "write nothing")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                   help="override one value of the base scenario (repeatable; values are read as YAML)")
-    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
-                   help="folder under which sweep/<timestamp>-<hash>/ is created (default: $GDCLOUD_RESULTS_DIR, else results)")
-    p.add_argument("--executor", choices=("serial", "processes", "dask"),
-                   help="where runs go (default: processes, or serial for a single run)")
-    p.add_argument("--workers", "-j", type=int, metavar="N",
-                   help="worker processes (default: CPUs available, at most one per run and as many as "
-                        "memory allows)")
-    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
-                   help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
-    p.add_argument("--no-figures", action="store_true", help="do not write figures/sweep.png")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show a progress bar (default: only when stderr is a terminal)")
+    add_shared_options(p, out="sweep/<timestamp>-<hash>/", runs="run",
+                       executor="where runs go (default: processes, or serial for a single run)",
+                       set_help="override one value of the base scenario (repeatable; values are read as YAML)",
+                       figures="figures/sweep.png")
 
     p = sub.add_parser("validate", help="check scenario files without running them",
                        description="Load and validate each scenario (extends chain, --set "
@@ -204,19 +218,6 @@ def _epilog(label: str, files: str, extra: str = "") -> str:
     return (extra + " " if extra else "") + ANALYSIS_EPILOG.format(label=label, files=files)
 
 
-def _add_common_analysis(p: argparse.ArgumentParser, *, overrides: bool, progress: bool = True) -> None:
-    if overrides:
-        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                       help="override one scenario value, e.g. --set time.end=2023-12 (repeatable; "
-                            "values are read as YAML)")
-    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
-                   help="folder under which <command>/<timestamp>-<hash>/ is created (default: $GDCLOUD_RESULTS_DIR, else results)")
-    if progress:
-        p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help="print progress on stderr (default: only when stderr is a terminal)")
-    _add_executor_options(p)
-
-
 PARALLEL_HELP = {
     "calibrate": "the ABC draws, the profile points and the plotted runs go together; each "
                  "optimizer step runs its replicates together",
@@ -228,16 +229,22 @@ PARALLEL_HELP = {
 """What each analysis submits to the executor at once (shown in --help)."""
 
 
-def _add_executor_options(p: argparse.ArgumentParser) -> None:
+def _add_common_analysis(p: argparse.ArgumentParser, *, overrides: bool, progress: bool = True) -> None:
     together = PARALLEL_HELP.get(p.prog.split()[-1], "")
-    p.add_argument("--executor", choices=("serial", "processes", "dask"),
-                   help="where the model runs go (default: processes, or serial for a single run; "
-                        f"{together})")
-    p.add_argument("--workers", "-j", type=int, metavar="N",
-                   help="worker processes (default: CPUs available, at most one per run that can go at "
-                        "once and as many as memory allows)")
-    p.add_argument("--address", type=scheduler_address, metavar="tcp://HOST:PORT",
-                   help="Dask scheduler to use (implies --executor dask; default: a local cluster)")
+    add_shared_options(
+        p, out="<command>/<timestamp>-<hash>/", runs="run that can go at once",
+        executor=f"where the model runs go (default: processes, or serial for a single run; {together})",
+        set_help="override one scenario value, e.g. --set time.end=2023-12 (repeatable; values are read as YAML)"
+        if overrides else None,
+        progress="print progress on stderr (default: only when stderr is a terminal)" if progress else None)
+
+
+def _add_question_size(p: argparse.ArgumentParser, *, replicates: int, per: str, total_firms: int) -> None:
+    """``--replicates`` and ``--total-firms`` of a policy question."""
+    p.add_argument("--replicates", "-n", type=int, default=replicates, metavar="N",
+                   help=f"replicates per {per} (default {replicates})")
+    p.add_argument("--total-firms", type=int, default=total_firms, metavar="N",
+                   help=f"population simulated; counts are scaled to 2,000,000 firms (default {total_firms})")
 
 
 def _add_analysis_parsers(sub) -> None:
@@ -312,10 +319,7 @@ def _add_analysis_parsers(sub) -> None:
                    help="required share of replicates meeting the goal, 0 < P < 1 (default 0.9)")
     p.add_argument("--bounds", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
                    help="search interval of the lever (default 0 1)")
-    p.add_argument("--replicates", "-n", type=int, default=20, metavar="N",
-                   help="replicates per lever value, the same seeds at every value (default 20)")
-    p.add_argument("--total-firms", type=int, default=100_000, metavar="N",
-                   help="population simulated; counts are scaled to 2,000,000 firms (default 100000)")
+    _add_question_size(p, replicates=20, per="lever value, the same seeds at every value", total_firms=100000)
     p.add_argument("--rel-tol", type=float, default=0.01, metavar="R",
                    help="stop when the bracket is narrower than R x (HI - LO) (default 0.01)")
     p.add_argument("--decreasing", action="store_true",
@@ -336,10 +340,7 @@ def _add_analysis_parsers(sub) -> None:
         epilog=_epilog("attribution", "attribution.csv, attribution.png, scenario.resolved.yaml",
                        QUESTION_EPILOG))
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped scenario name")
-    p.add_argument("--replicates", "-n", type=int, default=4, metavar="N",
-                   help="replicates per run, the same seeds in every counterfactual (default 4)")
-    p.add_argument("--total-firms", type=int, default=100_000, metavar="N",
-                   help="population simulated; counts are scaled to 2,000,000 firms (default 100000)")
+    _add_question_size(p, replicates=4, per="run, the same seeds in every counterfactual", total_firms=100000)
     _add_common_analysis(p, overrides=True, progress=False)
 
     p = sub.add_parser(
@@ -355,10 +356,7 @@ def _add_analysis_parsers(sub) -> None:
                        "scenario.resolved.yaml; no figure", QUESTION_EPILOG))
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped scenario name")
     p.add_argument("--samples", type=int, default=200, metavar="N", help="points of the sweep (default 200)")
-    p.add_argument("--replicates", "-n", type=int, default=1, metavar="N",
-                   help="replicates per point, the same seeds at every point (default 1)")
-    p.add_argument("--total-firms", type=int, default=50_000, metavar="N",
-                   help="population simulated; counts are scaled to 2,000,000 firms (default 50000)")
+    _add_question_size(p, replicates=1, per="point, the same seeds at every point", total_firms=50000)
     p.add_argument("--goal", choices=("cloud", "transformed", "both"), default="cloud",
                    help="goal whose miss is the case of interest (default cloud)")
     p.add_argument("--threshold", type=float, default=0.8, metavar="D",

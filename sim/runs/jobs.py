@@ -20,7 +20,8 @@ failures kept as data.
 
 ``gdcloud run`` / ``compare`` (:mod:`sim.runs.runner`) and ``sweep`` keep the time series or the
 outcomes of each run and report failed replicates next to the finished ones; they use the same
-executor choice and population cache.
+executor choice, population cache and collector (:func:`collect`: results handed over as they
+arrive, lost runs made into failure records by :func:`failure_fields`, one progress bar).
 """
 
 from __future__ import annotations
@@ -210,6 +211,42 @@ class Progress:
             self.bar.close()
 
 
+# --------------------------------------------------------------------------- collecting
+
+
+def failure_fields(root_seed: int, replicate: int, exc: BaseException) -> dict[str, Any]:
+    """What every failure record holds about a run that raised ``exc``: its seed (entropy and
+    spawn key of ``run_seed(root_seed, replicate)``), the error type, a one-line message and the
+    traceback."""
+    seq = run_seed(root_seed, replicate)
+    return {"seed_entropy": int(seq.entropy), "seed_spawn_key": tuple(int(k) for k in seq.spawn_key),
+            "error_type": type(exc).__name__, "error_message": " ".join(str(exc).split()) or type(exc).__name__,
+            "traceback": "".join(traceback.format_exception(exc))}
+
+
+def collect(executor: Executor, fn: Callable[[Any], Any], tasks: Sequence[Any], *,
+            on_result: Callable[[Any], None], lost: Callable[[Any, BaseException], Any],
+            progress: bool | None, desc: str) -> None:
+    """The one collector of ``run``, ``compare`` and ``sweep``: run ``fn`` on every task on the
+    executor and hand each result to ``on_result`` as it arrives (which writes it where it
+    belongs), a run whose worker could not report back as the failure record ``lost(task, exc)``,
+    with a progress bar of runs done and failed (a result's ``ok`` says which).
+
+    Raises:
+        KeyboardInterrupt: On Ctrl-C, after the bar is closed (the results so far were handed over).
+    """
+    bar = Progress(len(tasks), desc, want_progress(progress))
+
+    def take(res: Any) -> None:
+        on_result(res)
+        bar.update(res.ok)
+
+    try:
+        executor.map(fn, tasks, take, lambda task, exc: take(lost(task, exc)))
+    finally:
+        bar.close()
+
+
 # --------------------------------------------------------------------------- population cache
 
 def population_for(config: Scenario, replicate: int, *,
@@ -285,11 +322,10 @@ Job = tuple[Scenario, int, Sequence[str]]
 
 def failure_record(run: TotalsRun, exc: BaseException) -> dict[str, Any]:
     """The record of a failed run: which scenario and replicate, its seed, the error."""
-    seq = run_seed(run.scenario.run.seed, run.replicate)
+    f = failure_fields(run.scenario.run.seed, run.replicate, exc)
     return {"scenario": run.scenario.name, "replicate": run.replicate, "index": run.index,
-            "seed_entropy": int(seq.entropy), "seed_spawn_key": [int(k) for k in seq.spawn_key],
-            "error_type": type(exc).__name__, "message": " ".join(str(exc).split()) or type(exc).__name__,
-            "traceback": "".join(traceback.format_exception(exc))}
+            "seed_entropy": f["seed_entropy"], "seed_spawn_key": list(f["seed_spawn_key"]),
+            "error_type": f["error_type"], "message": f["error_message"], "traceback": f["traceback"]}
 
 
 def run_groups(groups: Sequence[Sequence[Job]], executor: Executor | None = None, *,

@@ -43,7 +43,7 @@ from sim.core.seeds import run_seed
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
-from sim.runs.jobs import Progress, population_for, resolve_executor, want_progress
+from sim.runs.jobs import collect, failure_fields, population_for, resolve_executor
 from sim.runs.results import (
     FIGURES,
     SUMMARY,
@@ -193,15 +193,11 @@ def _worker_versions() -> dict[str, str]:
     return versions()
 
 
-def _lost_run(spec: ReplicateRun, exc: BaseException) -> ReplicateResult:
+def lost_run(spec: ReplicateRun, exc: BaseException) -> ReplicateResult:
     """Failure record for a run whose worker could not report back (e.g. it died)."""
-    seq = run_seed(spec.root_seed, spec.replicate)
-    return ReplicateResult(
-        scenario_name=spec.scenario_name, label=spec.key, replicate=spec.replicate,
-        seed_entropy=int(seq.entropy), seed_spawn_key=tuple(int(k) for k in seq.spawn_key),
-        ok=False, timeseries=None, wall_time_s=0.0, error_type=type(exc).__name__,
-        error_message=" ".join(str(exc).split()) or type(exc).__name__,
-        traceback="".join(traceback.format_exception(exc)))
+    return ReplicateResult(scenario_name=spec.scenario_name, label=spec.key, replicate=spec.replicate,
+                           ok=False, timeseries=None, wall_time_s=0.0,
+                           **failure_fields(spec.root_seed, spec.replicate, exc))
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -373,18 +369,9 @@ def scenario_figures(folder: Path, ts: pd.DataFrame, config: Scenario, compare=N
 
 def execute_jobs(jobs: list[ScenarioJob], executor: Executor, progress: bool | None, desc: str) -> None:
     """Run every job's replicates on one executor, dispatching results as they arrive."""
-    specs = [s for job in jobs for s in job.specs()]
     by_label = {job.label: job for job in jobs}
-    bar = Progress(len(specs), desc, want_progress(progress))
-
-    def on_result(res: ReplicateResult) -> None:
-        by_label[res.label].add(res)
-        bar.update(res.ok)
-
-    try:
-        executor.map(run_one, specs, on_result, lambda spec, exc: on_result(_lost_run(spec, exc)))
-    finally:
-        bar.close()
+    collect(executor, run_one, [s for job in jobs for s in job.specs()],
+            on_result=lambda res: by_label[res.label].add(res), lost=lost_run, progress=progress, desc=desc)
 
 
 # --------------------------------------------------------------------------- public entry points

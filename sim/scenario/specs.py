@@ -6,7 +6,7 @@ for the base scenario.
   it is a path relative to the spec file's folder (the current directory for a spec built in
   Python), tried as written and with ``.yaml`` added, else the name of a shipped scenario
   (``baseline``), exactly like ``extends`` in a scenario file (:func:`resolve_base`).
-* :func:`load_spec` reads a spec from a YAML file, a shipped spec name
+* :func:`load_spec` (``<Spec class>.load(...)``) reads a spec from a YAML file, a shipped spec name
   (``scenarios/analysis/<name>.yaml``), a dict or a spec object; every problem is the same
   one-line :class:`~sim.errors.ScenarioError` the command line prints.
 """
@@ -17,7 +17,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -41,6 +41,17 @@ class StrictSpec(BaseModel):
     """What the spec is, for messages (``no such <KIND> spec file``)."""
 
     _file: Path | None = PrivateAttr(default=None)
+
+    @classmethod
+    def load(cls, spec: str | Path | Mapping[str, Any] | StrictSpec) -> Self:
+        """A validated spec of this class (:func:`load_spec`) from a YAML file, a shipped spec
+        name (``scenarios/analysis/<name>.yaml``), a dict or a spec; a relative ``base`` is taken
+        from the spec file's folder.
+
+        Raises:
+            ScenarioError: One line naming the file and the key.
+        """
+        return load_spec(spec, cls)
 
     def located(self, file: str | Path | None) -> StrictSpec:
         """Record the spec file (relative paths are taken from its folder); returns self."""
