@@ -14,12 +14,9 @@ from sim.core.outputs import TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write, atomic_write_text
 from sim.runs import rundir
-from sim.runs.results import (
-    load_results,
-    read_timeseries,
-    replicates_on_disk,
-)
+from sim.runs.results import load_results
 from sim.runs.rundir import DEPENDENCIES, new_run_folder
+from sim.runs.runfolder import read_timeseries, replicates_on_disk
 from sim.runs.runner import run_scenario
 from sim.scenario.loader import load_scenario, scenario_hash
 from sim.scenario.schema import Scenario

@@ -18,8 +18,9 @@ from sim.core.model import CloudAdoptionModel
 from sim.core.outputs import TIMESERIES_COLUMNS
 from sim.errors import ScenarioError
 from sim.runs import jobs, runner
+from sim.runs.replicate import ReplicateResult, ReplicateRun, run_one
 from sim.runs.rundir import COMMON_KEYS, read_manifest
-from sim.runs.runner import ReplicateResult, ReplicateRun, run_one, run_scenario
+from sim.runs.runner import run_scenario
 from sim.scenario.loader import load_scenario, scenario_hash
 
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
@@ -271,8 +272,8 @@ def test_docstring_examples():
     import doctest
 
     from sim import api
-    from sim.runs import executors
+    from sim.runs import executors, replicate
 
-    for module in (runner, api, executors):
+    for module in (runner, replicate, api, executors):
         failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert failed == 0, module.__name__

@@ -102,7 +102,7 @@ def estimate(plan: SweepOutline, *, workers: int = 1, measure: bool = True) -> E
     """Estimate the sweep's time: one timed run of the base at its population size if it is quick
     (rough estimate below :data:`MEASURE_LIMIT_S`), else :func:`rough_run_seconds`; the points
     scaled from it by :func:`mean_rough_seconds`. Takes an outline or a plan."""
-    from sim.runs.runner import ReplicateRun, run_one
+    from sim.runs.replicate import ReplicateRun, run_one
 
     rough = rough_run_seconds(plan.base)
     base_s, measured = rough, False

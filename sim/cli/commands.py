@@ -31,7 +31,7 @@ def command_line(argv: Sequence[str] | None) -> str:
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.runs.results import RunFolder, read_resolved_scenario
+    from sim.runs.runfolder import RunFolder, read_resolved_scenario
     from sim.runs.runner import resolve_scenario, run_scenario
 
     if args.scenario is None and args.resume is None:

@@ -23,13 +23,7 @@ from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
 from sim.runs.jobs import resolve_executor
-from sim.runs.results import (
-    FIGURES,
-    SUMMARY,
-    RunFolder,
-    ScenarioResult,
-    goals_evaluated,
-)
+from sim.runs.results import ScenarioResult, goals_evaluated
 from sim.runs.root import results_root
 from sim.runs.rundir import (
     default_command,
@@ -39,6 +33,7 @@ from sim.runs.rundir import (
     new_run_folder,
     utc_now,
 )
+from sim.runs.runfolder import FIGURES, SUMMARY, RunFolder
 from sim.runs.runner import (
     Interrupted,
     ScenarioJob,

@@ -5,7 +5,7 @@ each run specification and hands each result to a callback *as soon as that run 
 whatever order runs finish). Results never depend on the executor: every run carries its own
 seed (:func:`sim.core.model.run_seed`), and the runner sorts results by replicate before writing.
 
-Failures are data: the run function (:func:`sim.runs.runner.run_one`) catches exceptions and returns
+Failures are data: the run function (:func:`sim.runs.replicate.run_one`) catches exceptions and returns
 a failure record. If a run cannot even report back (a worker process dies, a result cannot be
 unpickled), ``map`` calls ``on_error(spec, exception)`` instead of stopping the other runs.
 

@@ -21,8 +21,9 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import ScenarioError
-from sim.runs.results import MANIFEST, ScenarioResult, load_results
+from sim.runs.results import ScenarioResult, load_results
 from sim.runs.root import results_root
+from sim.runs.rundir import MANIFEST
 
 KINDS: tuple[str, ...] = ("run", "compare", "sweep")
 """Kinds of results folders."""
@@ -31,7 +32,7 @@ KINDS: tuple[str, ...] = ("run", "compare", "sweep")
 def raw_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON of any results folder's manifest (run, comparison or sweep), unchecked.
 
-    A run folder's manifest is checked in full by :func:`sim.runs.results.read_manifest` when
+    A run folder's manifest is checked in full by :func:`sim.runs.rundir.read_manifest` when
     the run is loaded; this only reads what is needed to find and classify folders.
 
     Raises:

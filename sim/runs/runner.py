@@ -1,9 +1,8 @@
 """Run replicates of one or several scenarios on an executor and save them as they finish.
 
-* :class:`ReplicateRun` is what a worker needs for one replicate (small and picklable);
-  :func:`run_one` runs it and returns a :class:`ReplicateResult`: the replicate's tidy time
-  series (:func:`sim.core.outputs.tidy_timeseries`) and wall time, or a failure record (error type,
-  message, traceback, seed). It never raises: failures are data.
+* :func:`sim.runs.replicate.run_one` runs one replicate (:class:`~sim.runs.replicate.ReplicateRun`)
+  and returns a :class:`~sim.runs.replicate.ReplicateResult`: its tidy time series and wall time,
+  or a failure record. It never raises: failures are data.
 * :func:`run_scenario` runs the replicates of one scenario (:class:`ScenarioJob` collects them,
   :func:`execute_jobs` runs the jobs of one or several scenarios on one executor);
   :func:`sim.runs.compare.compare_scenarios` builds on them to compare scenarios.
@@ -23,46 +22,33 @@ public ``sim.run``; its code checks every input before the folder is created, th
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import re
-import socket
-import sys
-import time
-import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sim.core import outputs, uncertainty
-from sim.core.model import CloudAdoptionModel
-from sim.core.seeds import run_seed
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
-from sim.runs.jobs import collect, failure_fields, population_for, resolve_executor
-from sim.runs.results import (
-    FIGURES,
-    SUMMARY,
-    TIMESERIES,
-    RunFolder,
-    ScenarioResult,
-    concatenate_replicate_files,
-    failures_frame,
-    goals_evaluated,
-    normalise_timeseries,
-    read_resolved_scenario,
-    read_timeseries,
-    summarize_scenario,
-)
+from sim.runs.jobs import collect, resolve_executor
+from sim.runs.replicate import ReplicateResult, ReplicateRun, lost_run, run_one
+from sim.runs.results import ScenarioResult, failures_frame, goals_evaluated, summarize_scenario
 from sim.runs.root import results_root
 from sim.runs.rundir import (
     default_command,
     utc_now,
-    versions,
+)
+from sim.runs.runfolder import (
+    FIGURES,
+    SUMMARY,
+    TIMESERIES,
+    RunFolder,
+    concatenate_replicate_files,
+    read_resolved_scenario,
+    read_timeseries,
 )
 from sim.scenario.loader import load_scenario, scenario_hash, with_overrides
 from sim.scenario.schema import Scenario
@@ -72,132 +58,6 @@ DEFAULT_RESULTS_DIR = Path("results")
 otherwise (:func:`sim.runs.root.results_root`)."""
 
 ScenarioLike = Scenario | str | Path | dict
-
-
-# --------------------------------------------------------------------------- one replicate
-
-
-@dataclass(frozen=True)
-class ReplicateRun:
-    """One replicate to run (picklable; sent to worker processes).
-
-    Attributes:
-        scenario: The resolved scenario, as a :class:`Scenario` or its ``model_dump()`` dict.
-        scenario_name: Name used in messages and results.
-        replicate: Replicate index ``r``; the run's seed is ``run_seed(root_seed, r)``.
-        root_seed: Root seed (normally ``scenario.run.seed``).
-        label: Key of the scenario within a comparison (default: ``scenario_name``).
-    """
-
-    scenario: Scenario | dict
-    scenario_name: str
-    replicate: int
-    root_seed: int
-    label: str = ""
-
-    @property
-    def key(self) -> str:
-        return self.label or self.scenario_name
-
-
-@dataclass
-class ReplicateResult:
-    """What one replicate returns: its time series and wall time, or why it failed.
-
-    Attributes:
-        scenario_name, label, replicate: Which run this is.
-        seed_entropy, seed_spawn_key: The run's ``SeedSequence`` (entropy = root seed).
-        ok: True if the run finished.
-        timeseries: Tidy time series of this replicate (None if it failed).
-        wall_time_s: Seconds spent in the worker.
-        error_type, error_message, traceback: The failure (None if ok).
-        population_cached: True if a cached population was reused.
-        worker: ``host:pid`` of the process that ran it (and its Dask address, if any).
-        versions: Package versions in that process (:func:`sim.runs.results.versions`).
-    """
-
-    scenario_name: str
-    label: str
-    replicate: int
-    seed_entropy: int
-    seed_spawn_key: tuple[int, ...]
-    ok: bool
-    timeseries: pd.DataFrame | None
-    wall_time_s: float
-    error_type: str | None = None
-    error_message: str | None = None
-    traceback: str | None = None
-    population_cached: bool = False
-    worker: str = ""
-    versions: dict[str, str] = field(default_factory=dict)
-
-    def failure_record(self) -> dict[str, Any]:
-        """The row of ``failures.csv`` / the manifest entry for a failed run."""
-        return {"replicate": self.replicate, "seed_entropy": self.seed_entropy,
-                "seed_spawn_key": list(self.seed_spawn_key), "error_type": self.error_type,
-                "message": self.error_message, "traceback": self.traceback}
-
-
-def run_one(spec: ReplicateRun) -> ReplicateResult:
-    """Run one replicate; never raises (a failure is returned as a record).
-
-    Args:
-        spec: The replicate to run.
-
-    Returns:
-        A :class:`ReplicateResult` holding the replicate's tidy time series, or the error.
-
-    Example:
-        >>> from sim.scenario.loader import load_scenario
-        >>> sc = load_scenario("demo", ["population.total_firms=20000", "time.end=2021-09"])
-        >>> res = run_one(ReplicateRun(sc, sc.name, replicate=0, root_seed=sc.run.seed))
-        >>> res.ok, sorted(res.timeseries["date"].unique())[-1]
-        (True, '2021-09-30')
-    """
-    t0 = time.perf_counter()
-    seq = run_seed(spec.root_seed, spec.replicate)
-    base = {"scenario_name": spec.scenario_name, "label": spec.key, "replicate": spec.replicate,
-            "seed_entropy": int(seq.entropy), "seed_spawn_key": tuple(int(k) for k in seq.spawn_key),
-            "worker": _worker_id(), "versions": _worker_versions()}
-    cached = False
-    try:
-        config = spec.scenario if isinstance(spec.scenario, Scenario) else Scenario.model_validate(spec.scenario)
-        pop, cached = population_for(config, spec.replicate, shared_only=True)
-        model = CloudAdoptionModel(config, replicate=spec.replicate, rng=spec.root_seed, population=pop)
-        out = model.run()
-        ts = normalise_timeseries(outputs.tidy_timeseries(out, cells=config.outputs.cells))
-    except Exception as exc:  # noqa: BLE001 - failures are data
-        return ReplicateResult(**base, ok=False, timeseries=None,
-                               wall_time_s=time.perf_counter() - t0, error_type=type(exc).__name__,
-                               error_message=" ".join(str(exc).split()) or type(exc).__name__,
-                               traceback=traceback.format_exc(), population_cached=cached)
-    return ReplicateResult(**base, ok=True, timeseries=ts, wall_time_s=time.perf_counter() - t0,
-                           population_cached=cached)
-
-
-def _worker_id() -> str:
-    """``host:pid`` of this process, plus the Dask worker address when run by a Dask worker."""
-    ident = f"{socket.gethostname()}:{os.getpid()}"
-    if "distributed" in sys.modules:
-        try:
-            from distributed import get_worker
-
-            ident += f" ({get_worker().address})"
-        except ValueError:  # not inside a Dask worker
-            pass
-    return ident
-
-
-@functools.cache
-def _worker_versions() -> dict[str, str]:
-    return versions()
-
-
-def lost_run(spec: ReplicateRun, exc: BaseException) -> ReplicateResult:
-    """Failure record for a run whose worker could not report back (e.g. it died)."""
-    return ReplicateResult(scenario_name=spec.scenario_name, label=spec.key, replicate=spec.replicate,
-                           ok=False, timeseries=None, wall_time_s=0.0,
-                           **failure_fields(spec.root_seed, spec.replicate, exc))
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -535,7 +395,6 @@ class Interrupted(KeyboardInterrupt):
 
 
 __all__ = [
-    "ReplicateRun", "ReplicateResult", "run_one", "Interrupted", "run_scenario", "resolve_scenario",
-    "ScenarioJob", "execute_jobs", "finish_jobs", "scenario_figures", "record_write_error",
-    "DEFAULT_RESULTS_DIR",
+    "Interrupted", "run_scenario", "resolve_scenario", "ScenarioJob", "execute_jobs", "finish_jobs",
+    "scenario_figures", "record_write_error", "DEFAULT_RESULTS_DIR",
 ]
