@@ -8,6 +8,9 @@ replicate (common random numbers, :func:`paired_differences`).
 Goals of a scenario are given for the full 2,000,000-firm population; a smaller demo population
 keeps proportions, so :func:`summarize` compares it with the goals at its scale by the one rule
 of :mod:`sim.analysis.outcomes`.
+
+Long function: :func:`summarize` (about 80 lines, 30 of them its docstring) adds the rows of
+``summary.csv`` one by one in their order, so the table reads as the code.
 """
 
 from __future__ import annotations

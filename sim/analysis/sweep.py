@@ -55,7 +55,7 @@ Counts are those of the simulated population and the goals are scaled to it, as 
 ``gdcloud run`` (:func:`sim.analysis.outcomes.scaled_goals`); a run that ends before ``goals.date`` is
 evaluated at its last month.
 
-Long function: :func:`run_sweep` (about 130 lines, 40 of them its docstring) keeps the folder's
+Long function: :func:`run_sweep` (about 120 lines, 40 of them its docstring) keeps the folder's
 write order in one place (manifest ``running``, resolved inputs, points, one file per finished
 point, outcomes, summary, figure, manifest closed), so an interruption at any line leaves a
 consistent folder.

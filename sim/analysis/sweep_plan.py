@@ -8,10 +8,6 @@
   scenario (what :func:`sim.analysis.sweep.run_sweep` runs).
 
 The spec is :mod:`sim.analysis.sweep_spec`; the time estimate, :mod:`sim.analysis.sweep_estimate`.
-
-Long function: :func:`outline` (about 95 lines) checks a sweep in the order its errors are
-reported (design, base, size, each parameter path, each value, then the first and last point),
-so it reads top to bottom; a third of it is the docstring and the error messages.
 """
 
 from __future__ import annotations

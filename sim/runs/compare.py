@@ -2,7 +2,7 @@
 ``run_seed(root, r)``; each scenario gets its run folder and the comparison its own folder with the
 paired differences (:func:`compare_scenarios`).
 
-Long function: :func:`compare_scenarios` (about 95 lines) is half docstring, the reference of the
+Long function: :func:`compare_scenarios` (about 105 lines) is half docstring, the reference of the
 public ``sim.compare``.
 """
 

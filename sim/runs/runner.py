@@ -15,7 +15,7 @@ When ``population.structure_seed`` (or ``population.structure_pool``) is set, re
 process builds it once and keeps it (keyed by the structure seed and a hash of the scenario's
 ``population`` and ``time`` sections) for its later replicates.
 
-Long functions: :func:`run_scenario` (about 90 lines) is half docstring, the reference of the
+Long function: :func:`run_scenario` (about 110 lines) is half docstring, the reference of the
 public ``sim.run``; its code checks every input before the folder is created, then runs.
 """
 

@@ -4,6 +4,14 @@ Every model refuses unknown keys (``extra="forbid"``) and checks ranges, so a mi
 out-of-range value in a YAML file is rejected before anything runs. Field descriptions are the
 single reference of the scenario format (``docs/scenario_reference.md`` is generated from them).
 Defaults marked ASSUMPTION are modelling choices, not data; the others cite their source.
+
+Long module (about 770 lines), on purpose for now: it is the one reference of the scenario format
+(docs/scenario_reference.md and the JSON Schema are generated from it, section by section), most of
+its length is field descriptions with their sources, and its classes and helpers (``month_number``,
+``PopulationSpec``, ``StageRates``, the instrument sections) are imported by name throughout
+``sim/core``. A split (building blocks: months, schedules, ``Strict``, ``Window``; then population,
+policies) moves those imports in modules other engineers are changing in parallel this session,
+and their new schema fields with them; it is left until those changes are merged.
 """
 
 from __future__ import annotations
