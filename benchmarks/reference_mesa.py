@@ -128,30 +128,50 @@ class PeerCounts:
 
     def shares(self) -> PeerShares:
         # The firm reading a share has not adopted (it is still deciding), so its own row is
-        # taken out of the denominator: the share among its peers (others only).
+        # taken out of the denominator: the share among its peers (others only). Groups whose
+        # only member is the reader have no peers and are left out: the reader then looks up
+        # the enclosing group (PeerShares.nested; sim/core/peers.py).
         def per_key(num: Counter, den: Counter) -> dict:
-            return {key: share(num[key], n - 1) for key, n in den.items()}
+            return {key: share(num[key], n - 1) for key, n in den.items() if n > 1}
+
+        def by_cluster(area_counts: Counter) -> Counter:
+            out = Counter()
+            for (cluster, _city), v in area_counts.items():
+                out[cluster] += v
+            return out
 
         return PeerShares(
             park_cloud=per_key(self.park_cloud, self.park_firms),
             area_cloud=per_key(self.area_cloud, self.area_firms),
+            cluster_cloud=per_key(by_cluster(self.area_cloud), by_cluster(self.area_firms)),
             province_cloud=share(self.cloud, self.firms - 1),
             park_transformed=per_key(self.park_transformed, self.park_above),
             area_transformed=per_key(self.area_transformed, self.area_above),
+            cluster_transformed=per_key(by_cluster(self.area_transformed), by_cluster(self.area_above)),
             province_transformed=share(self.transformed, self.above - 1))
 
 
 @dataclass
 class PeerShares:
     """Adopter shares at the start of a step: on the cloud among present firms (cloud stage);
-    transformed among present above-scale firms (transformation stage). Missing key = 0."""
+    transformed among present above-scale firms (transformation stage). A group without peers is missing (nested reads the enclosing group)."""
 
     park_cloud: dict
     area_cloud: dict
+    cluster_cloud: dict
     province_cloud: float
     park_transformed: dict
     area_transformed: dict
+    cluster_transformed: dict
     province_transformed: float
+
+    def nested(self, stage: str, park: int, area: tuple) -> tuple[float, float]:
+        """(park share, cluster-city share) read by a firm of ``park`` in ``area``: a group
+        without peers reads the smallest enclosing group that has some (cluster, province)."""
+        province = getattr(self, f"province_{stage}")
+        cluster = getattr(self, f"cluster_{stage}").get(area[0], province)
+        area_share = getattr(self, f"area_{stage}").get(area, cluster)
+        return getattr(self, f"park_{stage}").get(park, area_share), area_share
 
 
 def share(num: float, den: float) -> float:
@@ -249,9 +269,10 @@ class Firm(mesa.Agent):
         """
         m = self.model
         r, s = m.cloud_params, m.shares
+        park_share, area_share = s.nested("cloud", self.park, self.area)
         peer = (r.chain * self.chain_cloud_share()
-                + r.park * s.park_cloud[self.park]
-                + r.area * s.area_cloud[self.area]
+                + r.park * park_share
+                + r.area * area_share
                 + r.province * s.province_cloud)
         h = (r.market[self.cluster] + m.cloud_cell_rate[self.cell]
              + r.peer_mult[self.cluster] * peer + m.cloud_park_rate[self.park])
@@ -263,9 +284,10 @@ class Firm(mesa.Agent):
         """Transformation hazard of an above-scale firm on the cloud (peers: above-scale firms)."""
         m = self.model
         r, s = m.transform_params, m.shares
+        park_share, area_share = s.nested("transformed", self.park, self.area)
         peer = (r.chain * self.chain_transformed_share()
-                + r.park * s.park_transformed.get(self.park, 0.0)
-                + r.area * s.area_transformed.get(self.area, 0.0)
+                + r.park * park_share
+                + r.area * area_share
                 + r.province * s.province_transformed)
         h = (r.market[self.cluster] + m.transform_cell_rate[self.cell]
              + r.peer_mult[self.cluster] * peer + m.transform_park_rate[self.park])

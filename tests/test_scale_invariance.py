@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim import datasets
+from sim.core import peers
 from sim.core.model import CloudAdoptionModel
 from sim.core.policies import pilot_park_count
 from sim.scenario.loader import load_scenario
@@ -83,3 +85,51 @@ def test_every_cluster_keeps_a_chain_leader(total_firms) -> None:
     leaders = m.pop.cluster[m.pop.size_class == 0]
     assert np.unique(leaders).size == 20
     assert leaders.size == max(20, round(300 * total_firms / 2_000_000))
+
+
+def test_a_group_without_peers_reads_the_enclosing_group() -> None:
+    """peers.with_enclosing / nested_counts: groups whose only member is the deciding firm take the
+    (adopters, members) of the smallest enclosing group that has peers; others are unchanged."""
+    # two clusters x two cities: cluster-cities 0,1 (cluster 0) and 2,3 (cluster 1)
+    cc_adopters = np.array([3.0, 0.0, 0.0, 0.0])
+    cc_members = np.array([7.0, 1.0, 1.0, 0.0])  # cluster 1 has a single member: the province
+    park_cc = np.array([0, 0, 1, 2])
+    park_adopters = np.array([3.0, 0.0, 0.0, 0.0])
+    park_members = np.array([6.0, 1.0, 1.0, 1.0])
+    pa, pm, ca, cm = peers.nested_counts(park_adopters, park_members, park_cc, cc_adopters, cc_members, 2)
+    assert ca.tolist() == [3.0, 3.0, 3.0, 3.0] and cm.tolist() == [7.0, 8.0, 9.0, 9.0]
+    # park 1 (cc 0) reads cc 0; park 2 reads cc 1 -> cluster 0 (3 of 8); park 3 -> province (3 of 9)
+    assert pa.tolist() == [3.0, 3.0, 3.0, 3.0] and pm.tolist() == [6.0, 7.0, 8.0, 9.0]
+    # nothing alone: the same arrays come back
+    same = peers.nested_counts(park_adopters[:1], park_members[:1], park_cc[:1], cc_adopters[:1], cc_members[:1], 1)
+    assert all(np.array_equal(a, b) for a, b in zip(same, (park_adopters[:1], park_members[:1], cc_adopters[:1], cc_members[:1]), strict=True))
+
+
+def test_an_above_scale_firm_alone_in_its_cluster_city_feels_its_cluster(make_degenerate) -> None:
+    """Pure cluster-city peer term u of the transformation stage in a small population (two
+    clusters, 300 above-scale firms over 21 cities, so several firms are alone in their
+    cluster-city): after one month every candidate's cumulative hazard is u x T / (A - 1) / 12
+    with (T, A) the transformed and above-scale firms of its cluster-city, or of its cluster where
+    it has no above-scale peer in its cluster-city (before: 0 for those firms, which made small
+    runs low)."""
+    ids = datasets.cluster_ids()
+    u, n, above, trans0 = 1.2, 3_000, 300, 90
+    cfg = make_degenerate(0.0, 0.0, total_firms=n, substeps=1, years=1, groups={ids[0]: 0.5, ids[1]: 0.5}, extra={
+        "population": {"above_scale_firms": above, "industrial_firms": 1_000, "lead_firms": 0},
+        "initial": {"cloud_firms": above, "transformed_firms": trans0, "above_scale_cloud_share": 1.0},
+        "diffusion": {"transform": {"cluster_city_weight_per_year": u}}})
+    model = CloudAdoptionModel(cfg)
+    pop = model.pop
+    ab = np.flatnonzero(pop.size_class <= 1)
+    cc = pop.cluster[ab].astype(int) * 21 + pop.city[ab]
+    tr = model.trans_month[ab] == 0
+    a_cc, t_cc = np.bincount(cc, minlength=420), np.bincount(cc, weights=tr, minlength=420)
+    a_cl, t_cl = np.bincount(pop.cluster[ab], minlength=20), np.bincount(pop.cluster[ab], weights=tr, minlength=20)
+    model.step()
+    cand = ab[~tr]
+    ccc = cc[~tr]
+    alone = a_cc[ccc] == 1
+    assert 3 <= alone.sum() < cand.size  # the case occurs, next to firms with peers
+    share = np.where(alone, t_cl[pop.cluster[cand]] / (a_cl[pop.cluster[cand]] - 1), t_cc[ccc] / np.maximum(a_cc[ccc] - 1, 1))
+    assert np.allclose(model.lam_trans[cand], u * share / 12, rtol=1e-5)
+    assert np.all(model.lam_trans[cand][alone] > 0)

@@ -29,7 +29,7 @@ import mesa
 import numpy as np
 
 from sim import datasets
-from sim.core import kernel
+from sim.core import kernel, peers
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
 from sim.core.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
 from sim.core.schedules import monthly
@@ -600,10 +600,13 @@ class CloudAdoptionModel(mesa.Model):
         # but not among the adopters, so it is taken out of the denominator (others only);
         # otherwise small parks and cluster-cities would dilute peer effects (a bias that grows
         # as the population shrinks).
+        # A firm alone in its park or cluster-city reads the enclosing group's share (peers.py).
+        pk_num, pk_den, cc_num, cc_den = peers.nested_counts(self.park_cloud, self.park_n, self.pg_cc[::4],
+                                                             self.cc_cloud, self.cc_n, N_CITIES)
         if r["park"] > 0:
-            peer += r["park"] * (self.park_cloud / np.maximum(self.park_n - 1.0, 1.0))[pk]
+            peer += r["park"] * (pk_num / np.maximum(pk_den - 1.0, 1.0))[pk]
         if r["cc"] > 0:
-            peer += r["cc"] * (self.cc_cloud / np.maximum(self.cc_n - 1.0, 1.0))[self.pg_cc]
+            peer += r["cc"] * (cc_num / np.maximum(cc_den - 1.0, 1.0))[self.pg_cc]
         if r["prov"] > 0:
             peer += r["prov"] * self.prov_cloud / max(self.prov_n - 1.0, 1.0)
         peer_mult = r["peer_cell"][self.pg_cell]
@@ -626,8 +629,10 @@ class CloudAdoptionModel(mesa.Model):
         cell = pop.cell[idx]
         park = pop.park[idx]
         cc = self.cc[idx]
-        ch_num, ch_den, pk_num, pk_den = self.chain_trans, self.chain_as, self.park_trans, self.park_as
-        cc_num, cc_den = self.cc_trans, self.cc_as
+        ch_num, ch_den = self.chain_trans, self.chain_as
+        # A firm alone in its park or cluster-city reads the enclosing group's share (peers.py).
+        pk_num, pk_den, cc_num, cc_den = peers.nested_counts(self.park_trans, self.park_as, self.pg_cc[::4],
+                                                             self.cc_trans, self.cc_as, N_CITIES)
         # Shares among the firm's above-scale peers (the candidate itself is not transformed,
         # so it is taken out of the denominator: see _group_tables).
         prov = float(self.cc_trans.sum()) / max(float(self.cc_as.sum()) - 1.0, 1.0)
