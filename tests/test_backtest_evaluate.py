@@ -43,6 +43,22 @@ def test_bass_path_and_fit_recover_a_bass_curve() -> None:
     assert bt.bass_fit(pts, "cloud_cumulative")(54) == pytest.approx(truth, rel=0.03)
 
 
+def test_crps_of_draws_against_a_point_an_interval_and_a_lower_bound() -> None:
+    # two equally likely draws 0 and 2 against the point 1: E|X-1| = 1, E|X-X'| = 1 -> 0.5
+    w = np.array([0.5, 0.5])
+    assert bt.crps_set(np.array([0.0, 2.0]), w, 1.0, 1.0) == pytest.approx(0.5)
+    # against the point 4: E|X-4| = 3 -> 2.5; the interval [3, 5] is scored at its nearest point 3
+    assert bt.crps_set(np.array([0.0, 2.0]), w, 4.0, 4.0) == pytest.approx(2.5)
+    assert bt.crps_set(np.array([0.0, 2.0]), w, 3.0, 5.0) == pytest.approx(1.5)
+    # a lower bound the median lies above costs only the spread term: E|X-y| at y = median 1
+    assert bt.crps_set(np.array([0.0, 2.0]), w, -1.0, np.inf) == pytest.approx(0.5)
+    # one point forecast: its distance from the set
+    assert bt.crps_set(np.array([7.0]), np.ones(1), 3.0, 5.0) == pytest.approx(2.0)
+    # matches the closed form of a uniform sample against a point (many draws)
+    x = np.linspace(0, 1, 2001)
+    assert bt.crps_set(x, np.ones_like(x), 0.5, 0.5) == pytest.approx(0.25 - 1 / 6, abs=1e-3)
+
+
 @pytest.fixture(scope="module")
 def match() -> hm.MatchResult:
     return hm.history_match(load_scenario("baseline"), params=hm.DEFAULT_PARAMETERS[:3], published_by="2021-12",
@@ -61,6 +77,7 @@ def test_scores_of_every_later_figure(match: hm.MatchResult) -> None:
     r = naive[(naive["row"] == 15) & (naive["method"] == "linear_trend")].iloc[0]
     miss = max(r["median"] - 29_500, 28_500 - r["median"], 0)
     assert r["is90"] == pytest.approx(20 * miss)
+    assert r["crps"] == pytest.approx(miss)  # a point forecast's CRPS is its miss
     summ = bt.summary(s)
     assert summ["targets"].tolist() == [4, 4, 4, 4]
 

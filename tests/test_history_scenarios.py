@@ -17,7 +17,7 @@ from sim import datasets
 from sim.scenario.loader import load_scenario, scenarios_dir
 from sim.scenario.schema import Scenario
 
-RECORD_FILES = ("history", "history_pool", "history_intensity", "outlook_2030")
+RECORD_FILES = ("history", "history_pool", "history_intensity", "history_quota", "outlook_2030")
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -90,6 +90,17 @@ def test_intensity_variant_follows_the_annual_targets() -> None:
     assert cloud["2022"] == pytest.approx(targets[("2023-12-31", "cloud_enterprises_annual_flow")] / cloud_pace_2021, abs=0.01)
     assert trans["2022"] == pytest.approx(targets[("2023-12-31", "above_scale_transformed_annual_flow")] / trans_pace_2021, abs=0.01)
     assert trans["2024"] == pytest.approx(targets[("2024-12-31", "above_scale_transformed_annual_flow")] / trans_pace_2021, abs=0.01)
+
+
+def test_quota_variant_adds_only_the_programme_at_the_published_targets() -> None:
+    history, quota = load_scenario("history"), load_scenario("history_quota")
+    assert not history.policies.transformation_programme.enabled
+    assert _dump(history, ("policies.transformation_programme",)) == _dump(quota, ("policies.transformation_programme",))
+    prog = quota.policies.transformation_programme
+    targets = {r["date"][:4]: int(r["value"]) for r in _rows("progress_reported.csv")
+               if r["kind"] == "target" and r["indicator"] == "above_scale_transformed_annual_flow"}
+    assert prog.enabled and prog.start == "2023-01"
+    assert prog.firms_per_year == {"2023": targets["2023"], "2024": targets["2024"]}  # 2025 holds 2024's
 
 
 def test_outlook_continues_history_to_2030_with_the_2027_sme_goal() -> None:

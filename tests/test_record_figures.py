@@ -54,3 +54,18 @@ def test_shipped_record_is_the_best_supported_explanation() -> None:
     # the shipped evaluation is that variant's own output, byte for byte
     assert (RECORD / "evaluate" / "posterior.csv").read_bytes() == \
         (RECORD / "variants" / best / "posterior.csv").read_bytes()
+
+
+def test_diagnosis_splits_every_above_scale_firm() -> None:
+    """scripts/record_diagnose.py: transformed + pool + never ready + not on the cloud = above-scale
+    firms, and the transformations per year follow from the transformed counts."""
+    spec = importlib.util.spec_from_file_location("record_diagnose", ROOT / "scripts" / "record_diagnose.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    rows = pd.DataFrame(mod.pool_rows("intensity", "history_intensity", {}, 20_000, 0))
+    assert rows["month"].tolist() == list(mod.MONTHS)
+    parts = rows[["transformed", "pool", "never_ready_on_cloud", "not_on_cloud"]].sum(axis=1)
+    assert (parts == rows["above_scale"]).all()
+    assert rows["transformed"].is_monotonic_increasing
+    # 2021-12 -> 2023-09 is 21 months
+    assert rows["transformed_per_year"].iloc[1] == (rows["transformed"].iloc[1] - rows["transformed"].iloc[0]) * 12 / 21

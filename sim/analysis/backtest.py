@@ -14,7 +14,9 @@ scored by the same rules as the calibration uses:
   bound only counts misses below it);
 * ``covered50`` / ``covered90``: the central 50% / 90% interval meets the figure's set;
 * ``is50`` / ``is90``: interval scores of those intervals, censored (:func:`observation.interval_score`),
-  also divided by the figure's value (``is90_rel``) so that indicators can be averaged.
+  also divided by the figure's value (``is90_rel``) so that indicators can be averaged;
+* ``crps``: the continuous ranked probability score of the weighted predictive draws
+  (:func:`crps_set`), also relative to the figure's value (``crps_rel``).
 
 The same targets are forecast by three naive methods from the same published figures:
 ``last_growth`` (the last published relative growth continued, compounding), ``linear_trend``
@@ -50,6 +52,23 @@ two to four published points cannot identify three Bass parameters on their own.
 CEILING = {"cloud_cumulative": 2_750_000.0, "transformed": 74_611.0}
 """Largest market potential of a Bass fit: the firms that can adopt (2.75 M firms by 2025-12,
 schema population growth; 74,611 above-scale firms at end-2025, schema above_scale_year_end)."""
+
+
+def crps_set(draws: np.ndarray, weights: np.ndarray, lower: float, upper: float) -> float:
+    """Sample CRPS of weighted draws against a figure that stands for the set ``[lower, upper]``.
+
+    ``CRPS(F, y) = E|X - y| - E|X - X'| / 2`` (Gneiting and Raftery 2007, eq. 20) with the
+    draws' weights; the figure only says that the true count lies in its set, so the score is
+    the smallest over that set, reached at the weighted median projected onto it (``E|X - y|`` is
+    convex in ``y`` with its minimum at the median). For an exact point it is the usual CRPS; for
+    one point forecast it is the distance from the set; a lower bound is censored like the interval
+    score.
+    """
+    x = np.asarray(draws, float)
+    w = np.asarray(weights, float) / np.sum(weights)
+    y = float(np.clip(weighted_quantile(x, w, [0.5])[0], lower, upper))
+    spread = float(w @ np.abs(x[:, None] - x[None, :]) @ w)
+    return float(w @ np.abs(x - y)) - 0.5 * spread
 
 
 def _month(m: str) -> int:
@@ -139,15 +158,16 @@ def score_origin(origin: str, match: MatchResult) -> pd.DataFrame:
         pm = observation.point_month(f)
         x = match.series(f.metric)[:, months.index(pm)]  # type: ignore[arg-type]
         q = weighted_quantile(x, w, [0.05, 0.25, 0.5, 0.75, 0.95])
-        rows.append(_score_row(origin, "model", f, q))
+        rows.append(_score_row(origin, "model", f, q, crps_set(x, w, f.lower, f.upper)))
         pts = published_points(f.metric, origin)  # type: ignore[arg-type]
         for method in NAIVE_METHODS:
             v = naive_forecast(method, pts, _month(pm), f.metric)  # type: ignore[arg-type]
-            rows.append(_score_row(origin, method, f, np.full(5, v)))
+            rows.append(_score_row(origin, method, f, np.full(5, v), crps_set(np.array([v]), np.ones(1),
+                                                                               f.lower, f.upper)))
     return pd.DataFrame(rows)
 
 
-def _score_row(origin: str, method: str, f: observation.Figure, q: np.ndarray) -> dict:
+def _score_row(origin: str, method: str, f: observation.Figure, q: np.ndarray, crps: float) -> dict:
     value = float(f.value)  # type: ignore[arg-type]
     is90 = observation.interval_score(f, q[0], q[4], 0.1)
     return {"origin": origin, "method": method, "row": f.row, "figure": f.label, "metric": f.metric,
@@ -155,16 +175,17 @@ def _score_row(origin: str, method: str, f: observation.Figure, q: np.ndarray) -
             "p05": q[0], "p25": q[1], "median": q[2], "p75": q[3], "p95": q[4],
             "median_error": observation.median_error(f, q[2]),
             "covered50": observation.covers(f, q[1], q[3]), "covered90": observation.covers(f, q[0], q[4]),
-            "is50": observation.interval_score(f, q[1], q[3], 0.5), "is90": is90, "is90_rel": is90 / value}
+            "is50": observation.interval_score(f, q[1], q[3], 0.5), "is90": is90, "is90_rel": is90 / value,
+            "crps": crps, "crps_rel": crps / value}
 
 
 def summary(scores: pd.DataFrame) -> pd.DataFrame:
     """Per origin and method: targets, mean |median error|, coverage of the 50%/90% intervals,
-    mean relative 90% interval score."""
+    mean relative 90% interval score, mean relative CRPS."""
     g = scores.assign(abs_err=scores["median_error"].abs()).groupby(["origin", "method"], sort=False)
     return g.agg(targets=("row", "size"), mean_abs_median_error=("abs_err", "mean"),
                  coverage50=("covered50", "mean"), coverage90=("covered90", "mean"),
-                 mean_is90_rel=("is90_rel", "mean")).reset_index()
+                 mean_is90_rel=("is90_rel", "mean"), mean_crps_rel=("crps_rel", "mean")).reset_index()
 
 
 def backtest(base: Scenario, *, origins: Sequence[str] = ORIGINS, **match_kw) -> list[OriginResult]:

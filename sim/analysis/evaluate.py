@@ -36,7 +36,8 @@ from sim.runs.executors import Executor
 from sim.runs.jobs import run_groups
 from sim.scenario.schema import Scenario
 
-INSTRUMENTS: tuple[str, ...] = ("vouchers", "platforms", "pilots", "chain_leaders", "sme_pilot_cities")
+INSTRUMENTS: tuple[str, ...] = ("vouchers", "platforms", "pilots", "chain_leaders", "sme_pilot_cities",
+                                "transformation_programme")
 """Policy instruments evaluated (``policies.<name>.enabled`` switched off); service capacity is a
 market constraint, not an instrument."""
 

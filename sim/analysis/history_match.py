@@ -83,8 +83,15 @@ MECHANISM_PARAMETERS: tuple[Parameter, ...] = (
 calibrated when the scenario schema has them. ASSUMPTION: prior boxes."""
 
 
+PROGRAMME_PARAMETER = Parameter("programme_delivery", ("policies.transformation_programme.scale",), 0.5, 1.5)
+"""How much of its annual targets the transformation programme delivers (1 = the targets exactly),
+calibrated when the scenario switches the programme on (history_quota.yaml). ASSUMPTION: the box
+(half to one and a half times the targets; the record says the 2025 goal was "exceeded")."""
+
+
 def parameters_for(config: Scenario, include_mechanisms: bool = True) -> tuple[Parameter, ...]:
-    """:data:`DEFAULT_PARAMETERS`, plus the :data:`MECHANISM_PARAMETERS` the schema knows."""
+    """:data:`DEFAULT_PARAMETERS`, plus the :data:`MECHANISM_PARAMETERS` the schema knows and
+    :data:`PROGRAMME_PARAMETER` when the transformation programme is on."""
     from sim.scenario.paths import get_value
 
     out = list(DEFAULT_PARAMETERS)
@@ -95,6 +102,8 @@ def parameters_for(config: Scenario, include_mechanisms: bool = True) -> tuple[P
             except Exception:  # noqa: BLE001 - a key this schema does not have
                 continue
             out.append(p)
+        if config.policies.transformation_programme.enabled:
+            out.append(PROGRAMME_PARAMETER)
     return tuple(out)
 
 

@@ -45,6 +45,10 @@ def add_parsers(sub) -> None:
                        help="results root (default results/record)")
         p.add_argument("--workers", "-j", type=int, default=None, metavar="N",
                        help="worker processes (default: serial)")
+        if name == "evaluate":
+            p.add_argument("--instruments", default="all", metavar="LIST",
+                           help="instruments switched off one at a time in the paired runs, comma-separated, "
+                                "'all' (default) or 'none' (only the goals at the end date)")
         if name == "backtest":
             p.add_argument("--origins", default="2021-12,2023-09,2025-06", metavar="LIST",
                            help="forecast origins, comma-separated YYYY-MM (default 2021-12,2023-09,2025-06)")
@@ -63,8 +67,21 @@ def _base(name: str | None):
     return base, overrides
 
 
+def _code_commit() -> str:
+    """Short git commit of the code that ran (``""`` outside a git checkout): the saved record
+    outputs say which model version produced them."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
 def _settings(args: argparse.Namespace, base, overrides: dict, folder: Path, extra: dict[str, Any]) -> None:
-    data = {"command": args.command, "scenario": base.name, "overrides": overrides,
+    data = {"command": args.command, "scenario": base.name, "commit": _code_commit(), "overrides": overrides,
             "particles": args.particles, "generations": args.generations,
             "max_simulations": args.max_simulations, "total_firms": args.total_firms,
             "start": args.start, "seed": args.seed, **extra}
@@ -115,6 +132,13 @@ def cmd_record(args: argparse.Namespace, argv=None) -> int:
     for name in ("particles", "generations", "max_simulations", "total_firms"):
         if getattr(args, name) < (2 if name != "total_firms" else 1_000):
             raise UsageError(f"{args.command}: --{name.replace('_', '-')} is too small ({getattr(args, name)})")
+    if args.command == "evaluate" and args.instruments not in ("all", "none"):
+        from sim.analysis.evaluate import INSTRUMENTS
+
+        unknown = [i for i in args.instruments.split(",") if i.strip() not in INSTRUMENTS]
+        if unknown:
+            raise UsageError(f"evaluate: --instruments: unknown {', '.join(unknown)}; use all, none or a "
+                             f"comma-separated list of {', '.join(INSTRUMENTS)}")
     base, overrides = _base(args.scenario)
     from sim.analysis import observation
 
@@ -141,7 +165,7 @@ def cmd_record(args: argparse.Namespace, argv=None) -> int:
                 match = history_match(base, **kw)
                 _write_match(match, folder, f"History match of {base.name}: posterior predictive vs every figure")
                 if args.command == "evaluate":
-                    _evaluate(match, folder, ex)
+                    _evaluate(match, folder, ex, args.instruments)
             _settings(args, base, overrides, folder, {"wall_s": round(time.time() - t0, 1),
                                                       "cpu_s_this_process": round(time.process_time() - c0, 1)})
 
@@ -180,16 +204,20 @@ def _backtest(args: argparse.Namespace, base, folder: Path, kw: dict) -> None:
     print(summ.to_string(index=False))
 
 
-def _evaluate(match, folder: Path, ex) -> None:
-    from sim.analysis.evaluate import evaluate
+def _evaluate(match, folder: Path, ex, instruments: str = "all") -> None:
+    from sim.analysis.evaluate import INSTRUMENTS, evaluate
     from sim.plots.record import instruments_figure
 
-    ev = evaluate(match, executor=ex)
+    names = {"all": INSTRUMENTS, "none": ()}.get(instruments)
+    if names is None:
+        names = tuple(i.strip() for i in instruments.split(",") if i.strip())
+    ev = evaluate(match, instruments=names, executor=ex)
     goals = ev.goals_table()
-    inst = ev.instruments_table()
     atomic_write_csv(folder / "goals.csv", goals, index=False)
-    atomic_write_csv(folder / "instruments.csv", inst, index=False)
-    instruments_figure(inst, folder / "instruments.png", ev.end)
+    inst = ev.instruments_table()
+    if names:
+        atomic_write_csv(folder / "instruments.csv", inst, index=False)
+        instruments_figure(inst, folder / "instruments.png", ev.end)
     print(goals.to_string(index=False))
     print(inst.to_string(index=False))
 

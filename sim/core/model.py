@@ -29,7 +29,7 @@ import mesa
 import numpy as np
 
 from sim import datasets
-from sim.core import kernel, peers
+from sim.core import kernel, peers, programme
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, build_instruments, cell_grid
 from sim.core.population import ABOVE, LEAD, NEVER, Population, build_population, population_scale
 from sim.core.schedules import monthly
@@ -536,6 +536,8 @@ class CloudAdoptionModel(mesa.Model):
         self.cell_new[:] = 0
         for sub in range(self.substeps):
             self._substep(k, sub, cloud_cell, trans_cell, cloud_park, trans_park, pull_cloud, pull_trans)
+        if inst["transformation_programme"].on(k):
+            self._programme_quota(k, inst["transformation_programme"])
         self._record()
         self.datacollector.collect(self)
         if self.month >= self.n_months:
@@ -774,6 +776,36 @@ class CloudAdoptionModel(mesa.Model):
                 self.subsidy_watch = np.concatenate((self.subsidy_watch, sub_on))
                 self.subsidy_watch_end = np.concatenate((self.subsidy_watch_end, self.subsidy_end[sub_on]))
             self._cand_trans = np.concatenate((self._cand_trans, onboard[self.is_above[onboard]]))
+
+    def _programme_quota(self, k: int, quota) -> None:
+        """End of month ``k``: the transformation programme's quota (sim/core/programme.py)."""
+        flows = self.cube[: k + 1, :, 5].sum(axis=1)
+        flows[k] = self.cell_new[1].sum()
+        n = quota.due(k, flows)
+        if n <= 0:
+            return
+        state = self.cloud_state
+        ok = self.present & self.is_above & (self.trans_month == NEVER) & np.isfinite(self.thr_trans)
+        ok &= (state == ON_CLOUD) | ((state == NONE) if quota.spec.pool == "above_scale" else False)
+        eligible = np.flatnonzero(ok)
+        remaining = (self.thr_trans[eligible] - self.lam_trans[eligible]) / self.pop.readiness[eligible]
+        firms = programme.readiest(eligible, remaining, n)
+        quota.record(k, firms.size)
+        pop = self.pop
+        new_cloud = firms[state[firms] == NONE]
+        if new_cloud.size:
+            # A programme project brings the firm onto the cloud with its transformation.
+            state[new_cloud] = ON_CLOUD
+            self.cloud_month[new_cloud] = k
+            self.thr_live[new_cloud] = np.inf
+            np.add.at(self.cell_cum, pop.cell[new_cloud], 1.0)
+            np.add.at(self.cell_new[0], pop.cell[new_cloud], 1.0)
+            self._update(new_cloud, "cloud", 1.0)
+        if firms.size:
+            self.trans_month[firms] = k
+            self._update(firms, "trans", 1.0)
+            np.add.at(self.cell_trans, pop.cell[firms], 1.0)
+            np.add.at(self.cell_new[1], pop.cell[firms], 1.0)
 
     def _record(self) -> None:
         k = self.month

@@ -17,6 +17,7 @@ import numpy as np
 
 from sim import datasets
 from sim.core.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population, population_scale
+from sim.core.programme import TransformationQuota
 from sim.core.schedules import monthly, value_at, window_months
 from sim.scenario import schema
 from sim.scenario.schema import month_number, schedule_max
@@ -432,4 +433,6 @@ def build_instruments(config: schema.Scenario, pop: Population, rng_pilots: np.r
         "vouchers": VoucherBudget(p.vouchers, cal, pop, pop_scale, n_months),
         "service_capacity": ServiceQueue(p.service_capacity, cal, config.time.substeps_per_month, pop_scale,
                                          n_months),
+        "transformation_programme": TransformationQuota(p.transformation_programme, cal.start_month, n_months,
+                                                        pop_scale),
     }

@@ -608,6 +608,17 @@ class SmePilotCities(Window):
         return self
 
 
+class TransformationProgramme(Window):
+    """Programme quota of transformed above-scale firms following published annual targets
+    (a count-like instrument, scaled with the population; sim/core/programme.py)."""
+
+    enabled: bool = Field(False, description="Switch the quota on (off by default: the shipped baseline has no quota).")
+    start: YearMonth = Field("2023-01", description="First month the quota acts (YYYY-MM; the first published annual target is for 2023, progress_reported.csv).")
+    firms_per_year: CountSchedule = Field(0, description="Above-scale firms the programme must count as transformed in each calendar year (a number or a schedule by year), for the full 2,000,000-firm population (scaled by total_firms/2,000,000); delivered pro rata month by month, times scale. E.g. {2023: 5000, 2024: 9200} (progress_reported.csv annual targets).")
+    mode: Literal["top_up", "additive"] = Field("top_up", description="top_up: the programme transforms firms only while the year's transformations (its own and all others) are below the target to date (a target that is met, not exceeded, by the programme); additive: the quota comes on top of every other transformation.")
+    pool: Literal["above_scale", "on_cloud"] = Field("above_scale", description="Firms the programme can count: above_scale = any above-scale firm not transformed (one not yet on the cloud goes onto it with the transformation); on_cloud = only those already on the cloud (the transformation stage's own pool). The readiest firms go first (smallest remaining distance to their transformation threshold, divided by readiness); a firm outside diffusion.transform_candidate_share is never counted.")
+
+
 class Policies(Strict):
     vouchers: Vouchers = Field(default_factory=Vouchers)
     platforms: Platforms = Field(default_factory=Platforms)
@@ -615,6 +626,7 @@ class Policies(Strict):
     chain_leaders: ChainLeaders = Field(default_factory=ChainLeaders)
     service_capacity: ServiceCapacity = Field(default_factory=ServiceCapacity)
     sme_pilot_cities: SmePilotCities = Field(default_factory=SmePilotCities)
+    transformation_programme: TransformationProgramme = Field(default_factory=TransformationProgramme)
 
 
 # --------------------------------------------------------------------------- goals, run, outputs
