@@ -45,6 +45,10 @@ fitted (ASSUMPTION: the conservative count); history_quota the three yearly quot
 calibrated parameter (the programme's delivery). history, history_pool and history_intensity
 calibrate the same 8 parameters, history_quota 9."""
 
+COUNTED_EXTRA_QUANTITIES = 1
+"""A variant read with ``--counted with_sme_programmes`` (what was counted, option d) adds one
+hand-set quantity: the SMEs the later tallies may include (sim/analysis/observation.py)."""
+
 SKILL_ORIGIN = "2023-09"
 """Origin of the out-of-sample skill columns of the variant table (the last published figures
 before the acceleration of the transformed count)."""
@@ -117,7 +121,18 @@ def bias_lines(path: Path) -> list[str]:
     return [f"Population size: at {int(b.small_firms.iloc[0]):,} firms the scaled counts of `{b.scenario.iloc[0]}` "
             f"differ from the 2,000,000-firm runs (same seeds, default parameters) by " + "; ".join(parts) +
             ". The posterior is conditioned at that size, so its predictive counts match the data there; "
-            "its rates carry the bias into full-scale runs."]
+            "its rates carry the bias into full-scale runs.", *noise_lines(b)]
+
+
+def noise_lines(b: pd.DataFrame) -> list[str]:
+    """The Monte Carlo noise of one run at the match's size: a floor for the ABC tolerance."""
+    if "small_run_sd" not in b:
+        return []
+    parts = [f"{r.quantity} {100 * r.small_run_sd / r.small_mean:.1f}%" for r in b.itertuples()]
+    return ["", f"Monte Carlo noise of one run at {int(b.small_firms.iloc[0]):,} firms (s.d. over "
+            f"{int(b.small_replicates.iloc[0])} replicates at fixed parameters, relative): " + "; ".join(parts) +
+            ". A particle of the history match is one run, so a tolerance below about this noise needs "
+            "the parameters to be right and the run to be lucky at once; the acceptance then falls steeply."]
 
 
 def backtest_lines(folder: Path) -> list[str]:
@@ -197,10 +212,12 @@ def variant_table(folder: Path) -> pd.DataFrame:
         pred = pd.read_csv(sub / "predictive.csv")
         used = pred[pred["used"]]
         goals = pd.read_csv(sub / "goals.csv").set_index("quantity")
-        extra = EXTRA_FIXED_QUANTITIES[cfg["scenario"]]
+        counted = cfg.get("counted", "above_scale")
+        name = cfg["scenario"] if counted == "above_scale" else f"{cfg['scenario']} + {counted}"
+        extra = EXTRA_FIXED_QUANTITIES[cfg["scenario"]] + (0 if counted == "above_scale" else COUNTED_EXTRA_QUANTITIES)
         dist = float(used["median_error"].abs().max())
         skill = _skill(sub)
-        rows.append({**skill, "scenario": cfg["scenario"], "runs": int(g["simulations"].sum()),
+        rows.append({**skill, "scenario": name, "runs": int(g["simulations"].sum()),
                      "total_firms": int(cfg["total_firms"]),
                      "tolerance": float(last.tolerance), "ess": float(last.ess),
                      "acceptance": float(last.acceptance_rate), "median_distance": dist,

@@ -9,7 +9,10 @@ counts at 2023-09 and 2025-12 (mean, Monte Carlo standard error, relative bias) 
 
 Usage::
 
-    python scripts/record_scale_bias.py --small 50000 --replicates 8 --full-replicates 2
+    python scripts/record_scale_bias.py --small 50000 --replicates 8 --full-replicates 2 [--scenario NAME]
+
+The standard deviation of one run at the small size (``small_se`` x sqrt(replicates)) is also the
+Monte Carlo noise of one history-match particle: a floor for the ABC tolerance.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ def main() -> int:
     ap.add_argument("--small", type=int, default=50_000)
     ap.add_argument("--replicates", type=int, default=8)
     ap.add_argument("--full-replicates", type=int, default=2)
+    ap.add_argument("--scenario", default=None, help="scenario (default: history if shipped, else baseline)")
     args = ap.parse_args()
-    name = "history" if (scenarios_dir() / "history.yaml").is_file() else "baseline"
+    name = args.scenario or ("history" if (scenarios_dir() / "history.yaml").is_file() else "baseline")
     base = resolve_scenario(name)
     overrides = {} if str(base.policies.vouchers.start) <= "2018-12" else IN_FORCE_SINCE_2018
     small = runs(base, overrides, args.small, args.replicates)
@@ -55,7 +59,8 @@ def main() -> int:
     rows = []
     for k in small:
         s, f = small[k], full[k]
-        rows.append({"scenario": name, "quantity": k, "small_firms": args.small,
+        rows.append({"scenario": name, "quantity": k, "small_firms": args.small, "small_replicates": len(s),
+                     "small_run_sd": s.std(ddof=1),
                      "small_mean": s.mean(), "small_se": s.std(ddof=1) / np.sqrt(len(s)),
                      "full_mean": f.mean(), "full_se": f.std(ddof=1) / np.sqrt(len(f)) if len(f) > 1 else np.nan,
                      "relative_bias": s.mean() / f.mean() - 1})

@@ -116,6 +116,28 @@ def test_cli_backtest_writes_table_and_fans(tmp_path) -> None:
                                                   "generations_2023-09.csv", "settings.json"}
     table = pd.read_csv(folder / "backtest.csv")
     assert sorted(set(table["row"])) == [17, 18] and set(table["origin"]) == {"2023-09"}
+    assert (table["crps"] >= 0).all()
+
+
+def test_cli_evaluate_goals_only_with_what_was_counted(tmp_path) -> None:
+    """--instruments none writes the goals and no instrument table; --counted is recorded and
+    moves the later transformed figures' lower ends (predictive.csv)."""
+    import json
+
+    import pandas as pd
+
+    from sim.cli.main import main
+
+    code = main(["evaluate", "baseline", "--instruments", "none", "--counted", "with_sme_programmes",
+                 "--particles", "4", "--generations", "2", "--max-simulations", "4", "--total-firms", "3000",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    (folder,) = (tmp_path / "evaluate").iterdir()
+    names = {p.name for p in folder.iterdir()}
+    assert "goals.csv" in names and "instruments.csv" not in names
+    assert json.loads((folder / "settings.json").read_text())["counted"] == "with_sme_programmes"
+    pred = pd.read_csv(folder / "predictive.csv").set_index("row")
+    assert pred.loc[18, "lower"] == 43_000 and pred.loc[15, "lower"] == 28_500
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -123,6 +145,7 @@ def test_cli_backtest_writes_table_and_fans(tmp_path) -> None:
     (["backtest", "--origins", "2020-06"], "no figure was published between"),
     (["evaluate", "--start", "2025-12"], "no published figure after --start 2025-12"),
     (["history-match", "--particles", "1"], "--particles is too small"),
+    (["evaluate", "--instruments", "vouchers,magic"], "--instruments: unknown magic"),
 ])
 def test_cli_bad_input_is_one_line(argv, message, tmp_path, capsys) -> None:
     from sim.cli.main import main

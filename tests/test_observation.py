@@ -149,3 +149,20 @@ def test_plot_marks_lower_bounds_stale_and_exact_differently() -> None:
     assert shapes[FIGURE_STYLE["stale"][2]][1] == "white"
     assert shapes[FIGURE_STYLE["exact"][2]][0] == "o"
     plt.close(fig)
+
+
+def test_what_was_counted_lowers_only_the_later_transformed_figures() -> None:
+    base = {f.row: f for f in obs.evidence()}
+    wide = {f.row: f for f in obs.evidence(counted="with_sme_programmes")}
+    assert set(base) == set(wide)
+    changed = {r for r in base if base[r] != wide[r]}
+    # 44,000 (2025, date window from 2025-03) and >50,000 (2025-12); not 29,000 (2023-09), no cloud figure
+    assert changed == {17, 18}
+    assert wide[17].lower == base[17].lower - obs.SME_PROGRAMME_FIRMS == 36_500
+    assert wide[18].lower == 43_000 and wide[18].upper == base[18].upper
+    # a model count of 45,000 at end-2025 misses the lower bound as above-scale firms only, not with SMEs
+    dates = ["2025-12-31"]
+    assert obs.distance(base[18], dates, np.array([45_000.0])) == pytest.approx(0.1)
+    assert obs.distance(wide[18], dates, np.array([45_000.0])) == 0.0
+    with pytest.raises(ValueError, match="what was counted"):
+        obs.recount(obs.figures(), "everything")

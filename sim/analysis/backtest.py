@@ -144,9 +144,10 @@ class OriginResult:
     scores: pd.DataFrame
 
 
-def later_figures(origin: str, end: str = "2025-12") -> list[observation.Figure]:
-    """Figures used as evidence that were stated after ``origin`` (the forecast targets)."""
-    return [f for f in observation.evidence(until=end) if f.date[:7] > origin]
+def later_figures(origin: str, end: str = "2025-12", counted: str = "above_scale") -> list[observation.Figure]:
+    """Figures used as evidence that were stated after ``origin`` (the forecast targets), read as
+    ``counted`` (:func:`sim.analysis.observation.recount`)."""
+    return [f for f in observation.evidence(until=end, counted=counted) if f.date[:7] > origin]
 
 
 def score_origin(origin: str, match: MatchResult) -> pd.DataFrame:
@@ -154,7 +155,7 @@ def score_origin(origin: str, match: MatchResult) -> pd.DataFrame:
     rows = []
     months = [d[:7] for d in match.dates]
     w = match.abc.weights
-    for f in later_figures(origin, months[-1]):
+    for f in later_figures(origin, months[-1], match.counted):
         pm = observation.point_month(f)
         x = match.series(f.metric)[:, months.index(pm)]  # type: ignore[arg-type]
         q = weighted_quantile(x, w, [0.05, 0.25, 0.5, 0.75, 0.95])

@@ -161,6 +161,7 @@ class MatchResult:
     config: Scenario
     figures: tuple[observation.Figure, ...]
     dates: list[str]
+    counted: str = "above_scale"
 
     def series(self, metric: str) -> np.ndarray:
         """Posterior predictive series of ``metric`` (particles x months, full scale)."""
@@ -186,7 +187,7 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
                   particles: int = 100, generations: int = 8, max_simulations: int = 2_000,
                   min_tolerance: float = DATA_PRECISION, quantile: float = 0.5, seed: int = 0,
                   overrides: dict[str, Any] | None = None, executor: Executor | None = None,
-                  on_generation=None) -> MatchResult:
+                  on_generation=None, counted: str = "above_scale") -> MatchResult:
     """ABC-SMC posterior of ``params`` given the published figures.
 
     Args:
@@ -204,11 +205,13 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
         overrides: Dotted overrides of the base (e.g. :data:`IN_FORCE_SINCE_2018`).
         executor: Where the model runs go (None: serially here).
         on_generation: Progress callback with each generation's row.
+        counted: What the transformed tallies count (:func:`sim.analysis.observation.recount`).
     """
     config = match_config(base, total_firms=total_firms, start=start, end=end, seed=seed, overrides=overrides)
     params = tuple(params)
     if figures is None:
-        figures = observation.evidence(after=config.time.start, until=end, published_by=published_by)
+        figures = observation.evidence(after=config.time.start, until=end, published_by=published_by,
+                                       counted=counted)
     figures = tuple(figures)
     if not figures:
         raise ValueError("no published figure to match in this window")
@@ -226,7 +229,7 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
                   np.array([p.upper for p in params]), particles=particles, generations=generations,
                   quantile=quantile, min_tolerance=min_tolerance, max_simulations=max_simulations,
                   seed=seed, on_generation=on_generation)
-    return MatchResult(res, params, config, figures, dates_box[0])
+    return MatchResult(res, params, config, figures, dates_box[0], counted)
 
 
 def predictive_table(dates: Sequence[str], series: dict[str, np.ndarray], weights: np.ndarray,

@@ -45,6 +45,9 @@ def add_parsers(sub) -> None:
                        help="results root (default results/record)")
         p.add_argument("--workers", "-j", type=int, default=None, metavar="N",
                        help="worker processes (default: serial)")
+        p.add_argument("--counted", default="above_scale", choices=("above_scale", "with_sme_programmes"),
+                       help="what the transformed tallies count: above_scale (default) or with_sme_programmes "
+                            "(from 2024 they may include up to 7,000 SMEs of the SME pilot-city programmes)")
         if name == "evaluate":
             p.add_argument("--instruments", default="all", metavar="LIST",
                            help="instruments switched off one at a time in the paired runs, comma-separated, "
@@ -81,7 +84,8 @@ def _code_commit() -> str:
 
 
 def _settings(args: argparse.Namespace, base, overrides: dict, folder: Path, extra: dict[str, Any]) -> None:
-    data = {"command": args.command, "scenario": base.name, "commit": _code_commit(), "overrides": overrides,
+    data = {"command": args.command, "scenario": base.name, "commit": _code_commit(), "counted": args.counted,
+            "overrides": overrides,
             "particles": args.particles, "generations": args.generations,
             "max_simulations": args.max_simulations, "total_firms": args.total_firms,
             "start": args.start, "seed": args.seed, **extra}
@@ -99,7 +103,7 @@ def _match_kw(args: argparse.Namespace, base, overrides: dict, executor) -> dict
     return {"params": parameters_for(base), "total_firms": args.total_firms, "start": args.start,
             "particles": args.particles, "generations": args.generations,
             "max_simulations": args.max_simulations, "seed": args.seed, "overrides": overrides,
-            "executor": executor, "on_generation": _progress}
+            "executor": executor, "on_generation": _progress, "counted": args.counted}
 
 
 def _write_match(match, folder: Path, title: str) -> None:
@@ -111,7 +115,7 @@ def _write_match(match, folder: Path, title: str) -> None:
     atomic_write_csv(folder / "generations.csv", match.abc.generations, index=False)
     atomic_write_csv(folder / "parameters.csv", match.abc.summary(), index=False)
     table = predictive_table(match.dates, {m: match.series(m) for m in METRICS}, match.abc.weights,
-                             observation.figures(), used=match.figures)
+                             observation.recount(observation.figures(), match.counted), used=match.figures)
     atomic_write_csv(folder / "predictive.csv", table, index=False)
     predictive_figure(match, folder / "predictive.png", title)
 
