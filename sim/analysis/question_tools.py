@@ -55,7 +55,7 @@ def _inputs(scenario: Scenario | str | Path, sc: Scenario, overrides: Sequence[s
 
 def what_it_takes_tool(scenario: Scenario | str | Path, lever: str, *, goal: Goal = "cloud",
                        probability: float = 0.9, bounds: tuple[float, float] = (0.0, 1.0),
-                       replicates: int = 20, total_firms: int | None = 100_000,
+                       replicates: int = 20, total_firms: int | None = 400_000,
                        overrides: Sequence[str] | dict | None = None, rel_tol: float = 0.01,
                        increasing: bool = True, integer: bool = False, out_dir: str | Path | None = None,
                        save: bool = True, progress: Callable[[str], None] | None = None,

@@ -202,7 +202,7 @@ def check_what_it_takes(cfg: Scenario, lever_path: str, probability: float, boun
 
 def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cloud", probability: float = 0.9,
                   bounds: tuple[float, float] = (0.0, 1.0), replicates: int = 20, *,
-                  total_firms: int | None = 100_000, overrides: dict | None = None, seed: int | None = None,
+                  total_firms: int | None = 400_000, overrides: dict | None = None, seed: int | None = None,
                   rel_tol: float = 0.01, grid: int = 0, increasing: bool = True, integer: bool = False,
                   out_dir: str | Path | None = None, progress: Callable[[str], None] | None = None,
                   executor: Executor | str | None = None, workers: int | None = None,

@@ -319,7 +319,8 @@ def _add_analysis_parsers(sub) -> None:
                    help="required share of replicates meeting the goal, 0 < P < 1 (default 0.9)")
     p.add_argument("--bounds", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
                    help="search interval of the lever (default 0 1)")
-    _add_question_size(p, replicates=20, per="lever value, the same seeds at every value", total_firms=100000)
+    # 400,000: the smallest size whose bias is below the MC error of 20 replicates (scripts/scale_bias.py)
+    _add_question_size(p, replicates=20, per="lever value, the same seeds at every value", total_firms=400000)
     p.add_argument("--rel-tol", type=float, default=0.01, metavar="R",
                    help="stop when the bracket is narrower than R x (HI - LO) (default 0.01)")
     p.add_argument("--decreasing", action="store_true",
