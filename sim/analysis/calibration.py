@@ -67,6 +67,7 @@ from sim.analysis.design import latin_hypercube
 from sim.analysis.outcomes import scale_up
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, atomic_write_text, save_figure
+from sim.i18n.header import figure_header
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
 from sim.scenario.labels import parameter_label
@@ -446,7 +447,8 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
         ax.legend(fontsize=8)
     fig.suptitle("Calibration: model (scaled to 2,000,000 firms) vs reported figures")
     fig.autofmt_xdate()
-    fig.tight_layout()
+    firms, reps = cfg.population.total_firms, problem.spec.replicates
+    figure_header(fig, cfg.name, firms, reps, cfg.outputs.lang)
     files["fit_plot"] = out / "calibration_fit.png"
     save_figure(fig, files["fit_plot"])
     if len(result.profiles):
@@ -466,7 +468,7 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
             ax.set_xlabel(parameter_label(lab), fontsize=8)
             ax.ticklabel_format(axis="x", style="plain", useOffset=False)
             ax.set_ylabel("objective (distance to reported figures, log scale)", fontsize=8)
-        fig.tight_layout()
+        figure_header(fig, cfg.name, firms, reps, cfg.outputs.lang, title="Calibration: profile of the fit")
         files["profile_plot"] = out / "calibration_profiles.png"
         save_figure(fig, files["profile_plot"])
     return files

@@ -13,6 +13,7 @@ import pandas as pd
 
 from sim.analysis.calibration_spec import ParameterSpec, with_values
 from sim.analysis.design import latin_hypercube
+from sim.analysis.discover_figure import plot_discovery
 from sim.analysis.outcomes import Goal, check_goal_in_horizon, goals_met, scale_up
 from sim.analysis.prim import PrimResult, find_box
 from sim.analysis.questions import goal_counts_many, question_scenario, scenario_label
@@ -96,8 +97,8 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
         seed: Seed of the Latin hypercube.
         threshold: Minimum density of the reported PRIM box.
         goal: Which goal must be missed to be a case of interest.
-        out_dir: If given, writes ``discovery_cases.csv``, ``prim_trajectory.csv`` and
-            ``prim_box.csv``.
+        out_dir: If given, writes ``discovery_cases.csv``, ``prim_trajectory.csv``,
+            ``prim_box.csv`` and ``discovery.png``.
         progress: Callback ``(done, total)`` as points complete.
         executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
             ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
@@ -142,4 +143,5 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
         box = res.box.assign(coverage=pr.stats.coverage, density=pr.stats.density, mass=pr.stats.mass,
                              backend=pr.backend)
         atomic_write_csv(res.files["box"], box, index=False)
+        res.files["plot"] = plot_discovery(res, labels, cfg, replicates, goal, out / "discovery.png")
     return res

@@ -31,9 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import i18n
 from sim.analysis.outcomes import Goal, check_goal_in_horizon, goal_month_index, goals_met, scale_up
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
+from sim.i18n.header import figure_header
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
 from sim.scenario.docs import strip
@@ -322,11 +324,11 @@ def _what_it_takes(cfg: Scenario, lever_path: str, goal: Goal, probability: floa
         out.mkdir(parents=True, exist_ok=True)
         res.files["csv"] = out / "what_it_takes.csv"
         atomic_write_csv(res.files["csv"], ev, index=False)
-        res.files["plot"] = _plot_what_it_takes(res, out / "what_it_takes.png")
+        res.files["plot"] = _plot_what_it_takes(res, out / "what_it_takes.png", cfg)
     return res
 
 
-def _plot_what_it_takes(res: WhatItTakesResult, path: Path) -> Path:
+def _plot_what_it_takes(res: WhatItTakesResult, path: Path, cfg: Scenario) -> Path:
     # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
     from matplotlib.figure import Figure
 
@@ -346,7 +348,9 @@ def _plot_what_it_takes(res: WhatItTakesResult, path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title(f"What it takes to meet the {res.goal} goal\n({res.replicates} replicates per value, "
                  "common random numbers)", fontsize=10)
-    fig.tight_layout()
+    lang = cfg.outputs.lang
+    note = i18n.text("analysis_note", lang, points=len(ev), n=res.replicates, runs=len(ev) * res.replicates)
+    figure_header(fig, cfg.name, cfg.population.total_firms, res.replicates, lang, note=note)
     save_figure(fig, path)
     return path
 
@@ -452,11 +456,12 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
         out.mkdir(parents=True, exist_ok=True)
         res.files["csv"] = out / "attribution.csv"
         atomic_write_csv(res.files["csv"], table, index=False)
-        res.files["plot"] = _plot_attribution(res, out / "attribution.png")
+        res.files["plot"] = _plot_attribution(res, out / "attribution.png", cfg, replicates, len(configs))
     return res
 
 
-def _plot_attribution(res: AttributionResult, path: Path) -> Path:
+def _plot_attribution(res: AttributionResult, path: Path, cfg: Scenario, replicates: int,
+                      n_configs: int) -> Path:
     # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
@@ -475,6 +480,8 @@ def _plot_attribution(res: AttributionResult, path: Path) -> Path:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:,.0f}"))
         ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
-    fig.tight_layout()
+    lang = cfg.outputs.lang
+    note = i18n.text("analysis_note", lang, points=n_configs, n=replicates, runs=n_configs * replicates)
+    figure_header(fig, cfg.name, cfg.population.total_firms, replicates, lang, note=note)
     save_figure(fig, path)
     return path

@@ -41,10 +41,12 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
+from sim import i18n
 from sim.analysis.calibration_spec import ParameterSpec, with_values
 from sim.analysis.outcomes import check_goal_in_horizon, goal_month_index, goals_met, scale_up
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
+from sim.i18n.header import figure_header
 from sim.runs.executors import Executor
 from sim.runs.jobs import Job, executor_for, run_groups
 from sim.scenario import limits
@@ -402,6 +404,10 @@ def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
 
     files = {}
     idx = result.indices
+    cfg = result.spec.base_scenario()  # not .scenario(): a custom evaluator's keys need not be scenario keys
+    lang = cfg.outputs.lang
+    points, reps = len(result.samples), result.spec.replicates
+    note = i18n.text("analysis_note", lang, points=points, n=reps, runs=points * reps)
     for outcome in idx.outcome.unique():
         sub = idx[idx.outcome == outcome]
         if (sub["index"] == "constant").all():
@@ -427,7 +433,7 @@ def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
             ax.set_title(f"Which parameters drive {what}? Morris screening")
         ax.ticklabel_format(axis="x", style="plain", useOffset=False)  # no "1e9" offset
         ax.legend()
-        fig.tight_layout()
+        figure_header(fig, cfg.name, result.spec.total_firms, reps, lang, note=note)
         p = out / f"sensitivity_{outcome}.png"
         save_figure(fig, p)
         files[f"plot_{outcome}"] = p

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim import i18n
 from sim.analysis.sweep_plan import SweepPlan
 from sim.analysis.sweep_spec import value_text
 from sim.fileio import save_figure
+from sim.i18n.header import figure_header
 from sim.scenario.labels import parameter_label
 
 
@@ -80,6 +82,10 @@ def plot_sweep(plan: SweepPlan, summary: pd.DataFrame, path: Path) -> Path:
         numbers = "; numbers: P(cloud goal met) / P(transformed goal met)" if len(done) <= 60 else ""
         ax.set_title(f"Median cloud firms at the goal date by point\n({reps}{numbers}{more})", fontsize=9)
         ax.margins(0.08)
+    base, lang = plan.base, plan.base.outputs.lang
+    note = i18n.text("analysis_note", lang, points=len(done), n=plan.replicates,
+                     runs=len(done) * plan.replicates)
+    figure_header(fig, base.name, base.population.total_firms, plan.replicates, lang, note=note)
     try:
         save_figure(fig, path)
     finally:

@@ -57,7 +57,7 @@ SET_HELP = ("override one scenario value, e.g. --set policies.vouchers.scale=2 (
 
 def add_shared_options(p: argparse.ArgumentParser, *, out: str, runs: str, executor: str,
                        set_help: str | None = SET_HELP, figures: str | None = None,
-                       progress: str | None = PROGRESS_BAR) -> None:
+                       progress: str | None = PROGRESS_BAR, lang: str | None = None) -> None:
     """The options every running command shares, in one place: ``--set``, ``--out``,
     ``--executor``, ``--workers``, ``--address``, ``--no-figures`` and ``--progress``.
 
@@ -69,10 +69,14 @@ def add_shared_options(p: argparse.ArgumentParser, *, out: str, runs: str, execu
         set_help: The ``--set`` help (None: no ``--set``).
         figures: The figures ``--no-figures`` skips (None: no ``--no-figures``).
         progress: The ``--progress`` help (None: no ``--progress``).
+        lang: The ``--lang`` help (None: no ``--lang``; ``gdcloud run`` and ``compare`` add
+            their own). The CLI turns ``--lang`` into ``--set outputs.lang=...``.
     """
     if set_help is not None:
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                        help=set_help)
+    if lang is not None:
+        p.add_argument("--lang", choices=("en", "zh"), default=None, help=lang)
     p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
                    help=f"folder under which {out} is created (default: $GDCLOUD_RESULTS_DIR, else results)")
     p.add_argument("--executor", choices=("serial", "processes", "dask"), help=executor)
@@ -169,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_shared_options(p, out="sweep/<timestamp>-<hash>/", runs="run",
                        executor="where runs go (default: processes, or serial for a single run)",
                        set_help="override one value of the base scenario (repeatable; values are read as YAML)",
-                       figures="figures/sweep.png")
+                       figures="figures/sweep.png", lang=LANG_HEADER_HELP)
 
     p = sub.add_parser("validate", help="check scenario files without running them",
                        description="Load and validate each scenario (extends chain, --set "
@@ -218,6 +222,11 @@ def _epilog(label: str, files: str, extra: str = "") -> str:
     return (extra + " " if extra else "") + ANALYSIS_EPILOG.format(label=label, files=files)
 
 
+LANG_HEADER_HELP = ("language of the figure header and caveat line: en or zh "
+                    "(default: the scenario's outputs.lang, en)")
+"""``--lang`` of the sweep and the analysis commands (their figures' other text is English)."""
+
+
 PARALLEL_HELP = {
     "calibrate": "the ABC draws, the profile points and the plotted runs go together; each "
                  "optimizer step runs its replicates together",
@@ -236,7 +245,8 @@ def _add_common_analysis(p: argparse.ArgumentParser, *, overrides: bool, progres
         executor=f"where the model runs go (default: processes, or serial for a single run; {together})",
         set_help="override one scenario value, e.g. --set time.end=2023-12 (repeatable; values are read as YAML)"
         if overrides else None,
-        progress="print progress on stderr (default: only when stderr is a terminal)" if progress else None)
+        progress="print progress on stderr (default: only when stderr is a terminal)" if progress else None,
+        lang=LANG_HEADER_HELP if overrides else None)
 
 
 def _add_question_size(p: argparse.ArgumentParser, *, replicates: int, per: str, total_firms: int) -> None:
@@ -354,7 +364,7 @@ def _add_analysis_parsers(sub) -> None:
                     "points that miss) reaches --threshold. A point misses when the goal is missed in "
                     "more than half of its replicates.",
         epilog=_epilog("discover", "discovery_cases.csv, prim_trajectory.csv, prim_box.csv, "
-                       "scenario.resolved.yaml; no figure", QUESTION_EPILOG))
+                       "discovery.png, scenario.resolved.yaml", QUESTION_EPILOG))
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped scenario name")
     p.add_argument("--samples", type=int, default=200, metavar="N", help="points of the sweep (default 200)")
     _add_question_size(p, replicates=1, per="point, the same seeds at every point", total_firms=50000)

@@ -221,7 +221,7 @@ def _evaluate(match, folder: Path, ex, instruments: str = "all") -> None:
     inst = ev.instruments_table()
     if names:
         atomic_write_csv(folder / "instruments.csv", inst, index=False)
-        instruments_figure(inst, folder / "instruments.png", ev.end)
+        instruments_figure(inst, folder / "instruments.png", ev.end, match)
     print(goals.to_string(index=False))
     print(inst.to_string(index=False))
 

@@ -21,7 +21,7 @@ from sim import i18n
 from sim.dashboard import guard, report
 from sim.dashboard.core import LEVER_BY_NAME
 from sim.errors import ScenarioError
-from sim.plots.common import scale_text
+from sim.i18n.header import scale_text
 from sim.scenario.loader import load_scenario
 
 CSS = """

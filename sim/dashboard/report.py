@@ -31,8 +31,8 @@ from sim.core.population import population_scale
 from sim.dashboard import guard
 from sim.dashboard.core import LEVER_BY_NAME, LEVERS
 from sim.errors import ScenarioError
+from sim.i18n.header import figure_header
 from sim.plots import goals as goal_plots
-from sim.plots.common import figure_header
 from sim.plots.scenario import plot_provincial, write_figures
 from sim.runs.results import ScenarioResult, goals_evaluated
 from sim.runs.runner import resolve_scenario, run_scenario

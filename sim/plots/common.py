@@ -1,8 +1,7 @@
-"""Shared drawing helpers: colours, resolution, number formats, time axes, bands, figure headers.
+"""Shared drawing helpers: colours, resolution, number formats, time axes, bands.
 
-Every report figure carries a header naming the scenario, the population scale and the number of
-replicates, and a caveat line (results are conditional on the scenario's stated assumptions);
-:func:`figure_header` draws it. Text comes from :mod:`sim.i18n` in the figure's language.
+Every figure's header (scenario, population scale, replicates, caveat line) is drawn by
+:func:`sim.i18n.header.figure_header`, the one helper the analysis figures use too.
 """
 
 from __future__ import annotations
@@ -30,12 +29,8 @@ SIM_COLOR = "#1f5fa8"
 GOAL_COLOR = "#c0392b"
 AHEAD_COLOR = "#2e8b57"
 REPORTED_COLOR = "#222222"
-CAVEAT_COLOR = "#555555"
 PALETTE = ("#1f5fa8", "#e67e22", "#27ae60", "#8e44ad", "#7f8c8d", "#c71585", "#17becf",
            "#8c564b", "#bcbd22", "#000000")
-
-FULL_SCALE_FIRMS = 2_000_000
-"""Firms of the full-scale population (population scale 1)."""
 
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _DATE_IN_PARENS = re.compile(r"\((\d{4}-\d{2}(?:-\d{2})?)\)")
@@ -126,38 +121,6 @@ def footnote(ax: Axes, text: str) -> None:
     ax.annotate(textwrap.fill(text, width), xy=(0.0, 0.0), xycoords="axes fraction",
                 xytext=(0, -34), textcoords="offset points", ha="left", va="top",
                 fontsize=7, color="#444444")
-
-
-def scale_text(total_firms: int, lang: str = "en") -> str:
-    """The population scale in words: full scale, or ``scale 1:40 (50,000 firms)``."""
-    firms = i18n.format_count(total_firms, lang)
-    if total_firms == FULL_SCALE_FIRMS:
-        return i18n.text("scale_full", lang, firms=firms)
-    ratio = FULL_SCALE_FIRMS / total_firms
-    shown = f"{ratio:,.0f}" if abs(ratio - round(ratio)) < 0.05 else f"{ratio:,.2g}"
-    return i18n.text("scale_part", lang, ratio=shown, firms=firms)
-
-
-def header_text(scenario: str, total_firms: int, n_replicates: int, lang: str = "en") -> str:
-    """The first header line: scenario, scale and replicates."""
-    return i18n.text("header", lang, scenario=scenario, scale=scale_text(total_firms, lang),
-                     n=n_replicates)
-
-
-def figure_header(fig: Figure, scenario: str, total_firms: int, n_replicates: int,
-                  lang: str = "en", *, title: str | None = None, note: str | None = None) -> None:
-    """Title a figure with ``title`` (default: its current suptitle, if any), the scenario, its
-    scale and replicates; write ``note`` (optional) and the caveat line at the bottom."""
-    if title is None:
-        title = fig.get_suptitle() or None
-    lines = [title] if title else []
-    lines.append(header_text(scenario, total_firms, n_replicates, lang))
-    fig.suptitle("\n".join(lines), fontsize=11 if title else 10)
-    bottom = i18n.text("caveat", lang)
-    if note:
-        width = 160 if lang == "en" else 90
-        bottom = textwrap.fill(note, width) + "\n" + bottom
-    fig.supxlabel(bottom, fontsize=7.5, color=CAVEAT_COLOR, x=0.01, ha="left")
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> Path:

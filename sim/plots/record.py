@@ -14,9 +14,17 @@ from sim.analysis.abc import weighted_quantile
 from sim.analysis.backtest import NAIVE_METHODS, OriginResult, naive_forecast, published_points
 from sim.analysis.history_match import METRICS, MatchResult
 from sim.fileio import save_figure
+from sim.i18n.header import figure_header
 from sim.plots.scenario import SIM_COLOR, draw_figures, thousands
 
 TITLES = {"cloud_cumulative": "Firms on the cloud (cumulative)", "transformed": "Above-scale firms transformed"}
+
+
+def _header(fig: Figure, match: MatchResult, title: str) -> None:
+    """The header every figure carries: the matched scenario, its scale, the posterior runs."""
+    cfg = match.config
+    figure_header(fig, cfg.name, cfg.population.total_firms, len(match.abc.kept), cfg.outputs.lang,
+                  title=title, runs="posterior")
 
 
 def _month(m: str) -> int:
@@ -44,7 +52,7 @@ def predictive_figure(match: MatchResult, path: str | os.PathLike[str], title: s
         draw_figures(ax, metric)
         ax.set_title(TITLES[metric], fontsize=10)
         ax.legend(fontsize=6, loc="upper left")
-    fig.suptitle(title, fontsize=11)
+    _header(fig, match, title)
     save_figure(fig, path)
 
 
@@ -67,11 +75,11 @@ def fan_chart(result: OriginResult, path: str | os.PathLike[str]) -> None:
         draw_figures(ax, metric)
         ax.set_title(TITLES[metric], fontsize=10)
         ax.legend(fontsize=6, loc="upper left")
-    fig.suptitle(f"Backtest from {result.origin}: calibrated on the figures stated by then", fontsize=11)
+    _header(fig, result.match, f"Backtest from {result.origin}: calibrated on the figures stated by then")
     save_figure(fig, path)
 
 
-def instruments_figure(table: pd.DataFrame, path: str | os.PathLike[str], end: str) -> None:
+def instruments_figure(table: pd.DataFrame, path: str | os.PathLike[str], end: str, match: MatchResult) -> None:
     """What each instrument accounts for at the end date (median, 90% interval), both series."""
     fig = Figure(figsize=(11, 4), layout="constrained")
     for i, (metric, label) in enumerate((("transformed", "Transformed above-scale firms"),
@@ -86,4 +94,5 @@ def instruments_figure(table: pd.DataFrame, path: str | os.PathLike[str], end: s
         ax.xaxis.set_major_formatter(thousands)
         ax.set_title(f"{label} at {end} it accounts for\n(history minus the same run without it; 90% interval)",
                      fontsize=9)
+    _header(fig, match, "What each instrument accounts for (ex-post evaluation)")
     save_figure(fig, path)

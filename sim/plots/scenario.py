@@ -28,6 +28,7 @@ from sim.analysis.outcomes import scaled_goals
 from sim.analysis.summary import group_gaps
 from sim.core.outputs import select
 from sim.core.population import population_scale
+from sim.i18n.header import figure_header
 from sim.plots import goals as goal_plots
 from sim.plots import maps
 from sim.plots.common import (
@@ -38,7 +39,6 @@ from sim.plots.common import (
     SIM_COLOR,
     band_frame,
     draw_band,
-    figure_header,
     footnote,
     format_time_axis,
     save,

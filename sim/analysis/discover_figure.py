@@ -1,0 +1,73 @@
+"""The figure of a scenario discovery (``discovery.png``): the sampled points of the two inputs
+the selected PRIM box restricts most, coloured by whether the goal is missed, with the box drawn,
+and the peeling trajectory (coverage against density) with the selected box marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sim import i18n
+from sim.fileio import save_figure
+from sim.i18n.header import figure_header
+from sim.scenario.labels import parameter_label
+from sim.scenario.schema import Scenario
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.analysis.discover import DiscoveryResult
+
+
+def _axes_inputs(res: DiscoveryResult, labels: list[str]) -> list[str]:
+    """The two inputs to show: the box's restricted ones first (most narrowed first), then the
+    others in sweep order."""
+    order = []
+    if len(res.box):
+        width = (res.box.box_max - res.box.box_min) / (res.box.data_max - res.box.data_min).replace(0, 1)
+        order = list(res.box.assign(w=width.to_numpy()).sort_values("w", kind="stable").input)
+    order += [x for x in labels if x not in order]
+    return order[:2]
+
+
+def plot_discovery(res: DiscoveryResult, labels: list[str], cfg: Scenario, replicates: int,
+                   goal: str, path: Path) -> Path:
+    """Write the discovery figure (see the module docstring) with the one figure header."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    fig = Figure(figsize=(12, 5))
+    ax, tr = fig.subplots(1, 2, width_ratios=(1.3, 1))
+    cases = res.cases
+    shown = _axes_inputs(res, labels)
+    missed = cases.missed.to_numpy()
+    if len(shown) == 2:
+        px, py = shown
+        ax.scatter(cases[px][~missed], cases[py][~missed], s=18, color="#2e8b57", label="goal met")
+        ax.scatter(cases[px][missed], cases[py][missed], s=18, color="#c0392b", marker="x",
+                   label="goal missed (in more than half of the replicates)")
+        box = res.prim.box
+        x0, x1 = box.loc["min", px], box.loc["max", px]
+        y0, y1 = box.loc["min", py], box.loc["max", py]
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5, ls="--", color="0.2",
+                               label="PRIM box (other inputs may be restricted too)"))
+        ax.set_xlabel(parameter_label(px))
+        ax.set_ylabel(parameter_label(py))
+        ax.ticklabel_format(style="plain", useOffset=False)
+        ax.legend(fontsize=7, loc="best")
+    ax.set_title(f"Where the {goal} goal is missed: sampled points", fontsize=10)
+    t = res.prim.trajectory
+    tr.plot(t.coverage, t.density, marker="o", ms=3, color="#1f5fa8", label="peeling trajectory")
+    s = res.prim.stats
+    tr.scatter([s.coverage], [s.density], s=80, facecolors="none", edgecolors="#c0392b", lw=1.5,
+               label=f"selected box: coverage {s.coverage:.2f}, density {s.density:.2f}", zorder=5)
+    tr.set_xlabel("Coverage: share of the missed cases inside the box")
+    tr.set_ylabel("Density: share of the box's cases that miss")
+    tr.set_xlim(-0.02, 1.02)
+    tr.set_ylim(-0.02, 1.02)
+    tr.legend(fontsize=7, loc="lower left")
+    tr.set_title("PRIM peeling trajectory", fontsize=10)
+    lang, n = cfg.outputs.lang, len(cases)
+    note = i18n.text("analysis_note", lang, points=n, n=replicates, runs=n * replicates)
+    figure_header(fig, cfg.name, cfg.population.total_firms, replicates, lang,
+                  title="Scenario discovery: in which inputs is the goal missed?", note=note)
+    save_figure(fig, path)
+    return path
