@@ -315,7 +315,7 @@ def test_discover_writes_a_new_folder(tmp_path, capsys):
                  *SHORT, "--out", str(out)]) == 0
     [folder] = new_folders(out, "discover")
     check_folder(folder, {"discovery_cases.csv", "prim_trajectory.csv", "prim_box.csv",
-                          "scenario.resolved.yaml"})
+                          "discovery.png", "scenario.resolved.yaml"})
     assert len(pd.read_csv(folder / "discovery_cases.csv")) == 8
     printed = capsys.readouterr().out
     assert "discover: 8 points" in printed and "PRIM box" in printed
