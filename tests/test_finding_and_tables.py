@@ -71,7 +71,7 @@ def test_report_tables(runs) -> None:
     assert pd.api.types.is_float_dtype(wide["p_meet_cloud_goal"])
     assert pd.api.types.is_numeric_dtype(wide["cloud_firms_2022_median"])
     book = pd.read_excel(plain.folder / "results.xlsx", sheet_name=None)
-    assert list(book) == ["summary", "wide", "provincial", "city", "cluster"]
+    assert list(book) == ["summary", "wide", "goals", "provincial", "city", "cluster"]
     assert len(book["city"]) == 21 and len(book["cluster"]) == 20
     # Chinese run: CSVs with a byte-order mark, Chinese names and headers in the workbook
     raw = (labelled.folder / "progress_city.csv").read_bytes()

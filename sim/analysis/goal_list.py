@@ -70,25 +70,48 @@ def _series(ts: pd.DataFrame, size_classes: tuple[str, ...] | None) -> pd.DataFr
     return out
 
 
-def _value(goal: Goal, config: Scenario, by_rep: pd.DataFrame, months: list[str]) -> float:
-    """Simulated value of ``goal`` in one replicate (``by_rep`` indexed by month, in order)."""
-    if goal.date not in months:
-        return np.nan
-    k = months.index(goal.date)
+def _group(goal: Goal) -> tuple[str, ...] | None:
+    """Size classes an indicator counts (None: all firms)."""
+    if goal.indicator == "sme_cloud_rate":
+        return SME_CLASSES
+    if goal.indicator == "transformed_rate":
+        return ("lead", "above_scale")
+    return None
+
+
+def _path(goal: Goal, config: Scenario, table: pd.DataFrame) -> pd.Series:
+    """Simulated value of ``goal``'s indicator at every month (``table``: :func:`_series` of its
+    group, indexed by replicate and date); a 12-month flow is NaN in a replicate's first 12 months."""
     if goal.indicator in ("cloud_firms", "transformed_firms"):
-        col = "cloud_cumulative" if goal.indicator == "cloud_firms" else "transformed"
-        return float(by_rep[col].iloc[k])
+        return table["cloud_cumulative" if goal.indicator == "cloud_firms" else "transformed"].astype(float)
     if goal.indicator in ("cloud_firms_added", "transformed_firms_added"):
-        if k < 12:
-            return np.nan  # the 12 months before the date are not all in the run
         col = "new_cloud" if goal.indicator == "cloud_firms_added" else "new_transformed"
-        return float(by_rep[col].iloc[k - 11:k + 1].sum())
-    num = by_rep["transformed" if goal.indicator == "transformed_rate" else "cloud_cumulative"].iloc[k]
+        # the 12 months up to each date; NaN until 12 months after the start month are in the run
+        # (the start month holds the initial state, not a month of adoption)
+        flows = table[col].astype(float).groupby(level="replicate", sort=False)
+        summed = flows.transform(lambda x: x.rolling(12, min_periods=12).sum())
+        return summed.where(flows.cumcount() >= 12)
+    num = table["transformed" if goal.indicator == "transformed_rate" else "cloud_cumulative"].astype(float)
     if goal.denominator_firms is not None:
-        den = goal.denominator_firms * config.population.total_firms / DEFAULT_TOTAL_FIRMS
+        den = pd.Series(goal.denominator_firms * config.population.total_firms / DEFAULT_TOTAL_FIRMS,
+                        index=table.index)
     else:
-        den = by_rep["n_firms"].iloc[k]
-    return float(num / den) if den > 0 else np.nan
+        den = table["n_firms"].astype(float)
+    return (num / den).where(den > 0)
+
+
+def indicator_paths(ts: pd.DataFrame, config: Scenario, goal: Goal) -> pd.DataFrame:
+    """The path of a goal's indicator in every replicate: what the goal is compared with, month
+    by month (counts at the population's scale, rates as shares; as :func:`listed_goal_outcomes`
+    reads them at the goal's month).
+
+    Returns:
+        Columns ``replicate``, ``date`` (``YYYY-MM``) and ``value``.
+    """
+    path = _path(goal, config, _series(ts, _group(goal)))
+    out = path.rename("value").reset_index()
+    out["date"] = [str(d)[:7] for d in out["date"]]
+    return out[["replicate", "date", "value"]]
 
 
 def listed_goal_outcomes(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
@@ -104,21 +127,48 @@ def listed_goal_outcomes(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
         :func:`scaled_count`; rates: the share) and ``met`` (NA when the goal is outside the run).
     """
     n = config.population.total_firms
-    tables = {None: _series(ts, None), SME_CLASSES: _series(ts, SME_CLASSES),
-              ("lead", "above_scale"): _series(ts, ("lead", "above_scale"))}
+    tables = {g: _series(ts, g) for g in (None, SME_CLASSES, ("lead", "above_scale"))}
     rows = []
     for goal in listed_goals(config):
-        group = SME_CLASSES if goal.indicator == "sme_cloud_rate" else (
-            ("lead", "above_scale") if goal.indicator == "transformed_rate" else None)
-        table = tables[group]
+        table = tables[_group(goal)]
         rate = goal.indicator in GOAL_RATES
         target = goal.value if rate else scaled_count(goal.value, n)
-        for rep, by_rep in table.groupby(level="replicate", sort=True):
-            by_rep = by_rep.droplevel("replicate")
-            months = [str(d)[:7] for d in by_rep.index]
-            value = _value(goal, config, by_rep, months)
+        path = _path(goal, config, table)
+        for rep, by_rep in path.groupby(level="replicate", sort=True):
+            months = [str(d)[:7] for d in by_rep.index.get_level_values("date")]
+            value = float(by_rep.iloc[months.index(goal.date)]) if goal.date in months else np.nan
             met = pd.NA if np.isnan(value) else bool(value >= target)
             rows.append({"replicate": int(rep), "goal": goal_label(goal), "indicator": goal.indicator,
                          "date": goal.date, "value": value, "target": target, "met": met})
     return pd.DataFrame(rows, columns=LISTED_GOAL_COLUMNS)
 
+
+
+GOAL_TABLE_COLUMNS: list[str] = [
+    "goal", "indicator", "date", "goal_value", "scope", "source", "total_firms", "target",
+    "value_median", "value_p10", "value_p90", "p_meet", "p_meet_mc_se", "n_evaluable"]
+"""Columns of :func:`goal_table`."""
+
+
+def goal_table(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
+    """One row per listed goal (the two headline goals, then ``goals.more``): the goal as written
+    (``goal_value`` for the full population, ``scope``, ``source``), its ``target`` at the
+    simulated population (``total_firms``; counts by the one goal rule, rates unchanged), the
+    simulated value at the goal's month (median, 10th and 90th percentiles over replicates, at
+    the same scale as ``target``) and the share of replicates meeting it (``p_meet`` with its
+    Monte Carlo standard error; empty when the month is outside the run: ``n_evaluable`` 0)."""
+    lo = listed_goal_outcomes(ts, config)
+    rows = []
+    for goal in listed_goals(config):
+        sub = lo[lo["goal"] == goal_label(goal)]
+        vals = sub["value"].dropna().to_numpy(dtype=float)
+        met = sub["met"].dropna().astype(bool).to_numpy()
+        n = int(met.size)
+        p = float(met.mean()) if n else np.nan
+        q = np.quantile(vals, [0.5, 0.1, 0.9]) if vals.size else [np.nan] * 3
+        rows.append({"goal": goal_label(goal), "indicator": goal.indicator, "date": goal.date,
+                     "goal_value": goal.value, "scope": goal.scope, "source": goal.source,
+                     "total_firms": config.population.total_firms, "target": float(sub["target"].iloc[0]),
+                     "value_median": q[0], "value_p10": q[1], "value_p90": q[2], "p_meet": p,
+                     "p_meet_mc_se": float(np.sqrt(p * (1 - p) / n)) if n else np.nan, "n_evaluable": n})
+    return pd.DataFrame(rows, columns=GOAL_TABLE_COLUMNS)

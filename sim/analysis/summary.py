@@ -180,18 +180,17 @@ def _month_stats(first: pd.Series, goal_month: str) -> dict[str, object]:
     return out
 
 
-def _probability_row(met: np.ndarray) -> tuple[float, float, str]:
+def _probability_row(met: np.ndarray, lang: str = "en") -> tuple[float, float, str]:
     n = met.size
     p = float(np.mean(met))
     se = math.sqrt(p * (1.0 - p) / n)
-    notes = [f"share of {n} replicates meeting the goal; mc_se = sqrt(p(1-p)/n)"]
+    notes = [i18n.text("note.p_share", lang, n=n)]
     if p in (0.0, 1.0):
-        bound = (f"; the probability of the other outcome is below about {3.0 / n:.2g} "
-                 f"(rule of three, 95%)") if n > 3 else ""
-        notes.append(f"{'no' if p == 0.0 else 'every'} replicate met the goal, so mc_se is 0{bound}")
+        bound = i18n.text("note.p_bound", lang, x=f"{3.0 / n:.2g}") if n > 3 else ""
+        notes.append(i18n.text("note.p_none" if p == 0.0 else "note.p_every", lang, bound=bound))
     if n < N_PRECISE:
-        notes.append(f"only {n} replicates (< {N_PRECISE}): Monte Carlo precision is limited")
-    return p, se, "; ".join(notes)
+        notes.append(i18n.text("note.p_few", lang, n=n, min=N_PRECISE))
+    return p, se, i18n.text("note.sep", lang).join(notes)
 
 
 def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
@@ -231,8 +230,9 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
     n = len(go)
     year = goals.date[:4]
     s = population_scale(config)
-    scale_note = "" if s == 1.0 else (
-        f"; goal scaled x{s:.4g} to the {config.population.total_firms:,}-firm population")
+    lang = config.outputs.lang  # the note column is written in the run's language
+    scale_note = "" if s == 1.0 else i18n.text("note.scaled", lang, scale=f"{s:.4g}",
+                                               firms=f"{config.population.total_firms:,}")
     gdate = go["goal_date"].iloc[0]
     rows: list[dict[str, object]] = []
 
@@ -244,24 +244,23 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
         row.update(stats)
         rows.append(row)
 
+    cloud_goal, transformed_goal = f"{goals.cloud_firms:,}", f"{goals.transformed_firms:,}"
     add(f"cloud_firms_{year}", "firms", _describe(go["cloud_firms"]),
-        f"firms ever on the cloud at {gdate}; goal {goals.cloud_firms:,}{scale_note}")
+        i18n.text("note.cloud_firms", lang, date=gdate, goal=cloud_goal, scaled=scale_note))
     add(f"transformed_firms_{year}", "firms", _describe(go["transformed_firms"]),
-        f"above-scale firms transformed at {gdate}; goal {goals.transformed_firms:,}{scale_note}")
+        i18n.text("note.transformed_firms", lang, date=gdate, goal=transformed_goal, scaled=scale_note))
     add("cloud_gap", "firms", _describe(go["cloud_gap"]),
-        f"goal {goals.cloud_firms:,} minus cloud firms at {gdate}; positive = short")
+        i18n.text("note.cloud_gap", lang, goal=cloud_goal, date=gdate))
     add("transformed_gap", "firms", _describe(go["transformed_gap"]),
-        f"goal {goals.transformed_firms:,} minus transformed firms at {gdate}; positive = short")
+        i18n.text("note.transformed_gap", lang, goal=transformed_goal, date=gdate))
     for key, label in (("cloud", "cloud"), ("transformed", "transformed")):
-        p, se, note = _probability_row(go[f"{key}_goal_met"].to_numpy(dtype=bool))
+        p, se, note = _probability_row(go[f"{key}_goal_met"].to_numpy(dtype=bool), lang)
         add(f"p_meet_{label}_goal", "probability", {"mean": p, "mc_se": se}, note)
     for key in ("cloud", "transformed"):
         add(f"month_{key}_goal_met", "month end", _month_stats(go[f"{key}_goal_first_met"], goals.date),
-            "first month end at which the goal is reached (median_month, p10_month, p90_month; "
-            "empty = not reached by the goal month); replicates that never reach it count "
-            "as latest")
+            i18n.text("note.month_met", lang))
     add("voucher_spend_total_cny", "CNY", _describe(go["voucher_spend_total_cny"]),
-        f"voucher money granted from the start to {gdate}")
+        i18n.text("note.voucher_spend", lang, date=gdate))
     for level, prefix in (("cluster", "cluster_gap"), ("city", "city_gap")):
         gg = group_gaps(ts, goals, level)
         med = gg.groupby("group", sort=False)["gap"].median()
@@ -270,9 +269,9 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
             sub = gg[gg["group"] == grp]
             share = float(sub["share"].median())
             add(f"{prefix}:{grp}", "firms", _describe(sub["gap"]),
-                f"goal x {level} share of firms at {gdate} ({share:.1%}) minus its cloud firms; "
-                f"positive = short")
-    _add_listed_goals(ts, config, add)
+                i18n.text("note.group_gap", lang, level=i18n.text(f"level.{level}", lang), date=gdate,
+                          share=f"{share:.1%}"))
+    _add_listed_goals(ts, config, add, lang)
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     out["n_replicates"] = out["n_replicates"].astype(np.int64)
     return round_summary(out)
@@ -290,7 +289,7 @@ def round_summary(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _add_listed_goals(ts: pd.DataFrame, config: Scenario, add) -> None:
+def _add_listed_goals(ts: pd.DataFrame, config: Scenario, add, lang: str = "en") -> None:
     """Rows ``goal:<label>`` (simulated value) and ``p_meet:<label>`` for every goal of
     ``goals.more`` (:mod:`sim.analysis.goal_list`; the headline goals have their own rows)."""
     if not config.goals.more:
@@ -300,13 +299,17 @@ def _add_listed_goals(ts: pd.DataFrame, config: Scenario, add) -> None:
         label = goal_label(goal)
         sub = lo[lo["goal"] == label]
         unit = "share" if goal.indicator in GOAL_RATES else "firms"
-        where = f"{goal.indicator} at {goal.date}; goal {goal.value:g}" + (f" ({goal.scope})" if goal.scope else "")
+        indicator = goal.indicator if lang == "en" else i18n.indicator_name(goal.indicator, lang)
+        where = i18n.text("note.more_goal", lang, indicator=indicator, date=goal.date, value=f"{goal.value:g}")
+        if goal.scope and lang == "en":  # the scope is the scenario's own (English) text: goals.csv has it
+            where += i18n.text("note.more_scope", lang, scope=goal.scope)
         if sub["value"].isna().all():
-            add(f"goal:{label}", unit, {}, f"{where}; not evaluable: the date is outside the run")
+            add(f"goal:{label}", unit, {}, where + i18n.text("note.more_outside", lang))
             continue
         target = sub["target"].iloc[0]
-        add(f"goal:{label}", unit, _describe(sub["value"]), f"{where}; target at this population {target:g}")
-        p, se, note = _probability_row(sub["met"].astype(bool).to_numpy())
+        add(f"goal:{label}", unit, _describe(sub["value"]),
+            where + i18n.text("note.more_target", lang, target=f"{target:g}"))
+        p, se, note = _probability_row(sub["met"].astype(bool).to_numpy(), lang)
         add(f"p_meet:{label}", "probability", {"mean": p, "mc_se": se}, note)
 
 

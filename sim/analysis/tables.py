@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim import i18n
+from sim.analysis.goal_list import goal_table
 from sim.analysis.progress import LEVELS, progress_table
 from sim.analysis.summary import bands
 from sim.core.outputs import select
@@ -28,6 +29,7 @@ WIDE = "wide.csv"
 XLSX = "results.xlsx"
 PROGRESS = "progress_{level}.csv"
 PROVINCIAL = "provincial.csv"
+GOALS = "goals.csv"
 
 PROVINCIAL_METRICS: list[str] = ["n_firms", "cloud_cumulative", "cloud_active", "transformed",
                                  "waiting", "voucher_spend_cny"]
@@ -58,6 +60,19 @@ def round_meaningful(frame: pd.DataFrame, unit_of: Mapping[str, str]) -> pd.Data
     return out
 
 
+def round_goal_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Round a goal table: values and targets of rate goals as shares, of count goals as firms,
+    probabilities as probabilities (:data:`DECIMALS`)."""
+    out = table.copy()
+    rate = out["indicator"].str.endswith("_rate").to_numpy()
+    for col in ("target", "value_median", "value_p10", "value_p90"):
+        v = out[col].astype(float)
+        out[col] = v.round(DECIMALS["share"]).where(rate, v.round(DECIMALS["firms"]))
+    for col in ("p_meet", "p_meet_mc_se"):
+        out[col] = out[col].astype(float).round(DECIMALS["probability"])
+    return out
+
+
 def format_table(frame: pd.DataFrame, formats: Mapping[str, str]) -> pd.DataFrame:
     """A copy of ``frame`` with the given columns formatted as text for display.
 
@@ -81,7 +96,9 @@ def format_table(frame: pd.DataFrame, formats: Mapping[str, str]) -> pd.DataFram
 
 
 def _is_group_row(outcome: str) -> bool:
-    return ":" in outcome
+    """A city or cluster gap row (``city_gap:Shenzhen``); the rows of ``goals.more``
+    (``goal:...``, ``p_meet:...``) are scenario-level and stay in the wide table."""
+    return outcome.startswith(("city_gap:", "cluster_gap:"))
 
 
 def wide_table(summary: pd.DataFrame, *, config=None) -> pd.DataFrame:
@@ -164,6 +181,18 @@ def group_table(ts: pd.DataFrame, goals, level: str, config=None, lang: str = "e
 # --------------------------------------------------------------------------- Excel
 
 
+def readable_summary(summary: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The summary as a report sheet: an ``outcome_name`` column and the units in ``lang``
+    (the ``note`` column is already in the run's language; ``summary.csv`` keeps the unit
+    identifiers, which code reads)."""
+    summ = summary.copy()
+    summ.insert(2, "outcome_name", [i18n.outcome_name(o, lang) for o in summ["outcome"]])
+    keys = set(i18n.keys())
+    summ["unit"] = [i18n.text(k, lang) if (k := f"unit.{str(u).lower().replace(' ', '_')}") in keys else u
+                    for u in summ["unit"]]
+    return summ
+
+
 def localized_headers(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Column headers in ``lang`` where the translation table has them (``col.<name>``)."""
     if lang == "en":
@@ -207,7 +236,7 @@ def write_compare_tables(folder: str | os.PathLike[str], summary: pd.DataFrame,
     out = Path(folder)
     wide = wide_table(summary)
     written = [write_csv(out / WIDE, wide, lang)]
-    sheets = {"summary": summary, "wide": wide}
+    sheets = {"summary": readable_summary(summary, lang), "wide": wide}
     if differences is not None and not differences.empty:
         dw = wide_differences(differences)
         written.append(write_csv(out / "differences_wide.csv", dw, lang))
@@ -218,9 +247,10 @@ def write_compare_tables(folder: str | os.PathLike[str], summary: pd.DataFrame,
 
 def write_report_tables(folder: str | os.PathLike[str], ts: pd.DataFrame, summary: pd.DataFrame,
                         config, goals, *, lang: str | None = None) -> list[Path]:
-    """Write a run folder's report tables: ``wide.csv``, ``provincial.csv``,
-    ``progress_city.csv``, ``progress_cluster.csv`` and ``results.xlsx`` (sheets summary, wide,
-    provincial, city, cluster).
+    """Write a run folder's report tables: ``wide.csv``, ``goals.csv`` (every listed goal:
+    :func:`sim.analysis.goal_list.goal_table`), ``provincial.csv``, ``progress_city.csv``,
+    ``progress_cluster.csv`` and ``results.xlsx`` (sheets summary, wide, goals, provincial, city,
+    cluster).
 
     Args:
         folder: The run folder.
@@ -238,11 +268,14 @@ def write_report_tables(folder: str | os.PathLike[str], ts: pd.DataFrame, summar
     wide = wide_table(summary, config=config)
     prov = provincial_table(ts)
     groups = {level: group_table(ts, goals, level, config, lang) for level in LEVELS}
-    written = [write_csv(out / WIDE, wide, lang), write_csv(out / PROVINCIAL, prov, lang)]
+    goal_rows = goal_table(ts, config)
+    goal_rows.insert(2, "indicator_name", [i18n.indicator_name(x, lang) for x in goal_rows["indicator"]])
+    goal_rows = round_goal_table(goal_rows)
+    written = [write_csv(out / WIDE, wide, lang), write_csv(out / GOALS, goal_rows, lang),
+               write_csv(out / PROVINCIAL, prov, lang)]
     written += [write_csv(out / PROGRESS.format(level=lv), t, lang) for lv, t in groups.items()]
-    summ = summary.copy()
-    summ.insert(2, "outcome_name", [i18n.outcome_name(o, lang) for o in summ["outcome"]])
-    sheets = {"summary": summ, "wide": wide, "provincial": prov,
+    summ = readable_summary(summary, lang)
+    sheets = {"summary": summ, "wide": wide, "goals": goal_rows, "provincial": prov,
               "city": groups["city"], "cluster": groups["cluster"]}
     written.append(write_xlsx(out / XLSX, sheets, lang))
     return written

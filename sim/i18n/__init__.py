@@ -130,6 +130,12 @@ def outcome_name(outcome: str, lang: str = "en") -> str:
     m = _YEAR_SUFFIX.match(outcome)
     if m:
         return text(f"outcome.{m.group(1)}_at", lang, year=m.group(2))
+    if outcome.startswith(("goal:", "p_meet:")):  # a goal of goals.more: <indicator>>=<value>@<date>
+        prefix, label = outcome.split(":", 1)
+        indicator, rest = label.split(">=", 1)
+        value, date = rest.split("@", 1)
+        return text(f"outcome.{prefix}", lang, indicator=indicator_name(indicator, lang),
+                    value=goal_value_text(indicator, float(value), lang), date=date)
     if ":" in outcome:
         prefix, group = outcome.split(":", 1)
         level = prefix.removesuffix("_gap")
@@ -137,6 +143,20 @@ def outcome_name(outcome: str, lang: str = "en") -> str:
         return text(f"outcome.{prefix}", lang) + sep + group_name(level, group, lang)
     key = f"outcome.{outcome}"
     return text(key, lang) if key in _terms() else outcome
+
+
+def indicator_name(indicator: str, lang: str = "en") -> str:
+    """Name of a goal indicator (``goals.more[].indicator``, e.g. ``sme_cloud_rate``)."""
+    key = f"indicator.{indicator}"
+    return text(key, lang) if key in _terms() else indicator
+
+
+def goal_value_text(indicator: str, value: float, lang: str = "en") -> str:
+    """A goal's value as people read it: a share as a percentage (``40%``), a count of firms
+    with separators (``1,500,000``)."""
+    if indicator.endswith("_rate"):
+        return f"{value:.0%}" if abs(value * 100 - round(value * 100)) < 1e-9 else f"{value:.1%}"
+    return format_count(value, lang)
 
 
 def instrument_name(instrument: str, lang: str = "en") -> str:

@@ -45,6 +45,7 @@ from sim.plots.common import (
     short_source,
     thousands,
 )
+from sim.plots.listed_goals import MAX_PANELS, draw_more_goals, more_goal_points, plot_more_goals
 from sim.scenario.schema import Goals, Scenario
 
 __all__ = [
@@ -124,7 +125,7 @@ def draw_figures(ax: Axes, metric: str, *, scale: float = 1.0, notes: list[str] 
 
 def plot_provincial(ax: Axes, ts: pd.DataFrame, goals: Goals, *, metric: str = "cloud_cumulative",
                     reported: bool = True, label: str | None = None, scale: float = 1.0,
-                    lang: str = "en") -> Axes:
+                    lang: str = "en", config: Scenario | None = None) -> Axes:
     """Provincial path of one metric: median and 10-90% band, goal, reported figures.
 
     Args:
@@ -138,6 +139,8 @@ def plot_provincial(ax: Axes, ts: pd.DataFrame, goals: Goals, *, metric: str = "
         scale: Population scale (``total_firms / 2,000,000``); reported figures are multiplied
             by it so that they compare with a scaled-down run.
         lang: ``"en"`` or ``"zh"``.
+        config: If given, the count goals of its ``goals.more`` on this metric that fall inside
+            the run are marked too (hollow diamonds, scaled like the headline goal).
 
     Returns:
         The axes.
@@ -154,6 +157,8 @@ def plot_provincial(ax: Axes, ts: pd.DataFrame, goals: Goals, *, metric: str = "
         _draw_goal(ax, goals, goal_value, lang)
     notes = []
     tops: list[float] = []
+    if config is not None:
+        tops.extend(draw_more_goals(ax, more_goal_points(config, metric, b["date"]), lang))
     if reported:
         tops.extend(draw_figures(ax, metric, scale=scale, notes=notes, lang=lang))
     if scale != 1.0:
@@ -177,10 +182,11 @@ def _finish_firms_axes(ax: Axes, tops: list[float], lang: str = "en") -> None:
 
 
 def plot_transformed(ax: Axes, ts: pd.DataFrame, goals: Goals, *, reported: bool = True,
-                     label: str | None = None, scale: float = 1.0, lang: str = "en") -> Axes:
+                     label: str | None = None, scale: float = 1.0, lang: str = "en",
+                     config: Scenario | None = None) -> Axes:
     """Transformed above-scale firms against their goal (see :func:`plot_provincial`)."""
     return plot_provincial(ax, ts, goals, metric="transformed", reported=reported, label=label,
-                           scale=scale, lang=lang)
+                           scale=scale, lang=lang, config=config)
 
 
 # --------------------------------------------------------------------------- clusters and cities
@@ -330,7 +336,9 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
                   lang: str | None = None) -> list[Path]:
     """Write the report figures of a scenario as PNGs (150 dpi), each atomically.
 
-    Files: ``provincial_cloud.png``, ``provincial_transformed.png``, ``clusters.png``,
+    Files: ``provincial_cloud.png``, ``provincial_transformed.png`` (with the count goals of
+    ``goals.more`` marked), ``goals_more.png`` (only if ``goals.more`` lists goals: one panel
+    per goal with its indicator's path), ``clusters.png``,
     ``city_gap.png``, ``progress_city.png`` and ``progress_cluster.png`` (both goals as shares
     of each group's proportional share of the goal), ``map_cities.png`` (only if the optional
     ``maps`` extra is installed) and, if ``compare`` is given, ``compare.png``. Each figure is
@@ -362,12 +370,19 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
         written.append(save(fig, out / name))
 
     fig = Figure(figsize=(9, 6), layout="constrained")
-    plot_provincial(fig.add_subplot(), ts, goals, scale=scale, lang=lang)
+    plot_provincial(fig.add_subplot(), ts, goals, scale=scale, lang=lang, config=config)
     emit("provincial_cloud.png", fig)
 
     fig = Figure(figsize=(9, 6), layout="constrained")
-    plot_transformed(fig.add_subplot(), ts, goals, scale=scale, lang=lang)
+    plot_transformed(fig.add_subplot(), ts, goals, scale=scale, lang=lang, config=config)
     emit("provincial_transformed.png", fig)
+
+    if config.goals.more:
+        k = min(len(config.goals.more), MAX_PANELS)
+        fig = Figure(figsize=(4.6 * min(3, k), 3.9 * -(-k // 3) + 1.2), layout="constrained")
+        plot_more_goals(fig, ts, config, lang=lang)
+        fig.suptitle(i18n.text("more_goals_title", lang))
+        emit("goals_more.png", fig, note=i18n.text("scaled_note", lang, scale=f"{scale:.4g}") if scale != 1.0 else None)
 
     fig = Figure(figsize=(11, 13.5), layout="constrained")
     plot_clusters(fig, ts, goals=goals, lang=lang)
