@@ -1,0 +1,199 @@
+"""The README's forward-scenario table: the shipped policy variants of the baseline under the
+record posterior, with common random numbers, written to ``docs/forward/forward.csv`` and
+rendered into README.md between the ``forward-table`` markers.
+
+Which scenarios, and why. The forward question an analyst brings is "which policy mix from
+mid-2021 makes the 2025 goals likely, given what the 2020-2025 record says about behaviour?".
+The scenarios that answer it start from the reported 2021-06 state and differ from
+``baseline`` only in policy: ``vouchers_halved`` / ``vouchers_doubled`` (the assumed budget
+bracketed), ``chain_leaders`` (a strong 链主 programme), ``plan_2021`` (the plan's announced
+measures), ``no_provincial_policy`` and ``no_policy_at_all`` (what the support adds). Every one
+is given the uncertainties of ``baseline_uncertain``, i.e. its parameters drawn jointly per
+replicate from the saved posterior ``scenarios/posteriors/record.csv`` (``posterior: record``)
+plus the two ranges the record does not identify, so replicate r of every scenario has the same
+parameter set and the same random numbers, and the paired differences isolate the policy.
+Left out: ``strong_peer_effects``, ``weak_peer_effects`` and ``calibrated`` (they change the
+behavioural parameters that the posterior draws replace, so under the posterior they equal the
+baseline); ``demo`` (a small copy of the baseline); ``history*`` and ``outlook_2030`` (they start
+at end-2020 from the record: the README's record section reports them).
+
+Size. 200,000 firms (1:10), the size the dashboard uses: ``scripts/scale_bias.py`` measures its
+bias against 2,000,000 firms at -0.01% (cloud) and -0.26% (transformed) at 2025-12, far inside
+the Monte Carlo error of this table (the ``*_mc_se`` columns). Counts are simulated at that size
+and shown province-equivalent (divided by ``total_firms / 2,000,000``,
+:func:`sim.population_scale`); goal probabilities use the one goal rule
+(:mod:`sim.analysis.outcomes`: the count at the population against the scaled goal).
+
+Usage::
+
+    PYTHONPATH=. .venv/bin/python scripts/forward_table.py               # ~10-30 min on 2 cores
+    PYTHONPATH=. .venv/bin/python scripts/forward_table.py --render-only # README from the CSV
+
+``tests/test_forward_table.py`` checks that the README's table is the rendering of the committed
+CSV and runs this script end to end at a tiny size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+CSV = REPO / "docs" / "forward" / "forward.csv"
+README = REPO / "README.md"
+START, END = "<!-- forward-table:start -->", "<!-- forward-table:end -->"
+
+UNCERTAINTIES_FROM = "baseline_uncertain"
+"""Scenario whose ``posterior`` and ``uncertainties`` every forward scenario takes."""
+
+FORWARD: dict[str, str] = {
+    "baseline": "mid-2021 policies continue",
+    "vouchers_halved": "voucher budget halved (150 M CNY a year)",
+    "vouchers_doubled": "voucher budget doubled (600 M CNY a year)",
+    "chain_leaders": "strong chain-leader (链主) programme",
+    "plan_2021": "the measures of 粤府〔2021〕45号",
+    "no_provincial_policy": "no provincial support (national SME pilot cities stay)",
+    "no_policy_at_all": "no support at all (no pilot cities either)",
+}
+"""The forward scenarios (the first is the reference of the paired differences) and what each
+changes."""
+
+TOTAL_FIRMS = 200_000
+REPLICATES = 40
+COLUMNS = ["scenario", "changes", "total_firms", "replicates", "posterior", "posterior_sha256",
+           "cloud_median", "cloud_p10", "cloud_p90", "p_cloud_goal", "p_cloud_goal_mc_se",
+           "transformed_median", "transformed_p10", "transformed_p90", "p_transformed_goal",
+           "p_transformed_goal_mc_se", "d_cloud_median", "d_cloud_p10", "d_cloud_p90",
+           "d_transformed_median", "d_transformed_p10", "d_transformed_p90", "wall_time_s"]
+"""Columns of ``forward.csv``: counts at 2025-12 province-equivalent (median and 10-90% of
+replicates), goal probabilities with their Monte Carlo standard error, paired differences from
+the baseline (median and 10-90% of pairs, province-equivalent), and the run's wall time."""
+
+
+def posterior_file() -> Path:
+    """The saved posterior the forward scenarios draw from (``baseline_uncertain``'s)."""
+    from sim.scenario.loader import load_scenario
+
+    name = load_scenario(UNCERTAINTIES_FROM).posterior
+    path = Path(name) if name and name.endswith(".csv") else REPO / "scenarios" / "posteriors" / f"{name}.csv"
+    return path
+
+
+def compute(total_firms: int = TOTAL_FIRMS, replicates: int = REPLICATES, workers: int | None = None) -> pd.DataFrame:
+    """Run the forward scenarios and return the table (:data:`COLUMNS`)."""
+    import sim
+
+    post = posterior_file()
+    digest = hashlib.sha256(post.read_bytes()).hexdigest()[:12]
+    t0 = time.time()
+    cmp = sim.compare(list(FORWARD), replicates=replicates, overrides=[f"population.total_firms={total_firms}"],
+                      uncertainties_from=UNCERTAINTIES_FROM, save=False, workers=workers)
+    wall = time.time() - t0
+    if not cmp.ok:
+        raise RuntimeError("a forward run failed: " + ", ".join(n for n, r in cmp.results.items() if not r.ok))
+    scale = sim.population_scale(next(iter(cmp.results.values())).scenario)
+    summ = cmp.summary.set_index(["scenario", "outcome"])
+    diff = cmp.differences.set_index(["scenario", "outcome"])
+    rows = []
+    for name, changes in FORWARD.items():
+        year = sim.load_scenario(name).goals.date[:4]
+        row: dict[str, object] = {"scenario": name, "changes": changes, "total_firms": total_firms,
+                                  "replicates": replicates, "posterior": post.name, "posterior_sha256": digest}
+        for key, outcome in (("cloud", f"cloud_firms_{year}"), ("transformed", f"transformed_firms_{year}")):
+            s = summ.loc[(name, outcome)]
+            for stat in ("median", "p10", "p90"):
+                row[f"{key}_{stat}"] = round(float(s[stat]) / scale)
+            p = summ.loc[(name, f"p_meet_{key}_goal")]
+            row[f"p_{key}_goal"], row[f"p_{key}_goal_mc_se"] = round(float(p["mean"]), 3), round(float(p["mc_se"]), 3)
+            for stat in ("median", "p10", "p90"):
+                d = diff.loc[(name, f"{key}_firms"), stat] if name != next(iter(FORWARD)) else 0.0
+                row[f"d_{key}_{stat}"] = round(float(d) / scale)
+        row["wall_time_s"] = round(wall)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _count(v: float) -> str:
+    """A province-equivalent count to the nearest 100 firms (finer is noise at 1:10)."""
+    return f"{round(float(v), -2):,.0f}".replace("-", "\u2212")
+
+
+def _signed(v: float) -> str:
+    r = round(float(v), -2)
+    return ("+" if r > 0 else "") + f"{r:,.0f}".replace("-", "\u2212")
+
+
+def render(table: pd.DataFrame) -> str:
+    """The README block (between the markers, markers excluded) for a forward table."""
+    first = table.iloc[0]
+    lines = [
+        "| scenario | changes | cloud firms 2025-12, median (10–90%) | P(≥ 1,000,000) | "
+        "transformed 2025-12, median (10–90%) | P(≥ 50,000) | vs baseline: cloud, transformed (median of pairs) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples(index=False):
+        paired = "reference" if r.scenario == first.scenario else (
+            f"{_signed(r.d_cloud_median)}, {_signed(r.d_transformed_median)}")
+        lines.append(
+            f"| `{r.scenario}` | {r.changes} | {_count(r.cloud_median)} ({_count(r.cloud_p10)}–{_count(r.cloud_p90)}) "
+            f"| {r.p_cloud_goal:.2f} ± {r.p_cloud_goal_mc_se:.2f} "
+            f"| {_count(r.transformed_median)} ({_count(r.transformed_p10)}–{_count(r.transformed_p90)}) "
+            f"| {r.p_transformed_goal:.2f} ± {r.p_transformed_goal_mc_se:.2f} | {paired} |")
+    lines += [
+        "",
+        f"Goal probabilities are **data-conditioned**: each of the {int(first.replicates)} replicates per "
+        f"scenario draws its behavioural parameters jointly from the record posterior "
+        f"(`scenarios/posteriors/{first.posterior}`, sha256 {first.posterior_sha256}…) and the voucher "
+        f"effect and churn from `{UNCERTAINTIES_FROM}`'s ranges (ASSUMPTION); replicate r of every "
+        f"scenario uses the same draw and seeds. ± is one Monte Carlo standard error. Simulated at "
+        f"{int(first.total_firms):,} firms (1:{2_000_000 / first.total_firms:,.0f}), counts shown "
+        f"province-equivalent to the nearest 100. Produced by `python scripts/forward_table.py` "
+        f"({int(first.wall_time_s)} s) into `docs/forward/forward.csv`.",
+    ]
+    return "\n".join(lines)
+
+
+def write_readme(table: pd.DataFrame, readme: Path = README) -> None:
+    """Replace the block between the markers of ``readme`` by :func:`render` of ``table``."""
+    text = readme.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(START) + r"\n.*?\n" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{readme}: no {START} ... {END} block")
+    readme.write_text(pattern.sub(lambda _m: f"{START}\n{render(table)}\n{END}", text), encoding="utf-8")
+
+
+def readme_block(readme: Path = README) -> str:
+    """The text between the markers of ``readme``."""
+    text = readme.read_text(encoding="utf-8")
+    return text.split(START + "\n", 1)[1].split("\n" + END, 1)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--total-firms", type=int, default=TOTAL_FIRMS)
+    p.add_argument("--replicates", "-n", type=int, default=REPLICATES)
+    p.add_argument("--workers", "-j", type=int, default=2)
+    p.add_argument("--csv", type=Path, default=CSV, help="where the table is written")
+    p.add_argument("--readme", type=Path, default=README, help="README whose block is replaced")
+    p.add_argument("--render-only", action="store_true", help="only render the existing CSV into the README")
+    args = p.parse_args(argv)
+    if args.render_only:
+        table = pd.read_csv(args.csv)
+    else:
+        table = compute(args.total_firms, args.replicates, args.workers)
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False, lineterminator="\n")
+        table = pd.read_csv(args.csv)  # render what a reader of the CSV sees
+    write_readme(table, args.readme)
+    print(render(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
