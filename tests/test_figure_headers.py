@@ -132,3 +132,24 @@ def test_record_figures_have_the_header(saved, tmp_path: Path) -> None:
     instruments_figure(table, tmp_path / "instruments.png", "2022-06", match)
     for name in ("predictive.png", "fan.png", "instruments.png"):
         _assert_header(saved[name], "baseline", 5_000, n, "zh", runs="posterior")
+
+
+def test_chinese_header_renders_without_importing_sim_plots(tmp_path: Path) -> None:
+    """Analysis figures are drawn without sim.plots (which registers the CJK font on import):
+    the header registers it, so no glyph is missing."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, warnings\n"
+        "from matplotlib.figure import Figure\n"
+        "from sim.i18n.header import figure_header\n"
+        "fig = Figure(); fig.subplots()\n"
+        "figure_header(fig, 'baseline', 50_000, 4, 'zh', title='敏感性分析')\n"
+        "warnings.filterwarnings('error', message=r'.*[Gg]lyph.*missing.*')\n"
+        f"fig.savefig({str(tmp_path / 'zh.png')!r}, dpi=40)\n"
+        "assert 'sim.plots' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -16,7 +16,7 @@ from sim.analysis.progress import group_progress, progress_table
 from sim.analysis.summary import paired_differences, scaled_goals
 from sim.core.model import CloudAdoptionModel
 from sim.core.outputs import concat_replicates, tidy_timeseries
-from sim.plots import fonts
+from sim.i18n import fonts
 from sim.plots.goals import plot_goal_comparison, plot_group_progress, wilson_interval
 from sim.plots.scenario import plot_city_gap, plot_clusters, plot_provincial, write_compare_figures
 from sim.scenario import Scenario

@@ -143,5 +143,6 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
         box = res.box.assign(coverage=pr.stats.coverage, density=pr.stats.density, mass=pr.stats.mass,
                              backend=pr.backend)
         atomic_write_csv(res.files["box"], box, index=False)
-        res.files["plot"] = plot_discovery(res, labels, cfg, replicates, goal, out / "discovery.png")
+        res.files["plot"] = plot_discovery(cases, pr, res.box, labels, cfg, replicates, goal,
+                                           out / "discovery.png")
     return res

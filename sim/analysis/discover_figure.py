@@ -5,48 +5,57 @@ and the peeling trajectory (coverage against density) with the selected box mark
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from sim import i18n
+from sim.analysis.prim import PrimResult
 from sim.fileio import save_figure
 from sim.i18n.header import figure_header
 from sim.scenario.labels import parameter_label
 from sim.scenario.schema import Scenario
 
-if TYPE_CHECKING:  # pragma: no cover
-    from sim.analysis.discover import DiscoveryResult
 
-
-def _axes_inputs(res: DiscoveryResult, labels: list[str]) -> list[str]:
+def _axes_inputs(box: pd.DataFrame, labels: list[str]) -> list[str]:
     """The two inputs to show: the box's restricted ones first (most narrowed first), then the
     others in sweep order."""
     order = []
-    if len(res.box):
-        width = (res.box.box_max - res.box.box_min) / (res.box.data_max - res.box.data_min).replace(0, 1)
-        order = list(res.box.assign(w=width.to_numpy()).sort_values("w", kind="stable").input)
+    if len(box):
+        width = (box.box_max - box.box_min) / (box.data_max - box.data_min).replace(0, 1)
+        order = list(box.assign(w=width.to_numpy()).sort_values("w", kind="stable").input)
     order += [x for x in labels if x not in order]
     return order[:2]
 
 
-def plot_discovery(res: DiscoveryResult, labels: list[str], cfg: Scenario, replicates: int,
-                   goal: str, path: Path) -> Path:
-    """Write the discovery figure (see the module docstring) with the one figure header."""
+def plot_discovery(cases: pd.DataFrame, prim: PrimResult, box: pd.DataFrame, labels: list[str],
+                   cfg: Scenario, replicates: int, goal: str, path: Path) -> Path:
+    """Write the discovery figure (see the module docstring) with the one figure header.
+
+    Args:
+        cases: :attr:`sim.analysis.discover.DiscoveryResult.cases`.
+        prim: The PRIM result.
+        box: The restricted dimensions of the selected box.
+        labels: The swept inputs' labels (columns of ``cases``).
+        cfg: The base scenario of the sweep.
+        replicates: Replicates per point.
+        goal: The goal whose miss is the case of interest.
+        path: Where the PNG goes.
+    """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
     fig = Figure(figsize=(12, 5))
     ax, tr = fig.subplots(1, 2, width_ratios=(1.3, 1))
-    cases = res.cases
-    shown = _axes_inputs(res, labels)
+    shown = _axes_inputs(box, labels)
     missed = cases.missed.to_numpy()
     if len(shown) == 2:
         px, py = shown
         ax.scatter(cases[px][~missed], cases[py][~missed], s=18, color="#2e8b57", label="goal met")
         ax.scatter(cases[px][missed], cases[py][missed], s=18, color="#c0392b", marker="x",
                    label="goal missed (in more than half of the replicates)")
-        box = res.prim.box
-        x0, x1 = box.loc["min", px], box.loc["max", px]
-        y0, y1 = box.loc["min", py], box.loc["max", py]
+        lim = prim.box
+        x0, x1 = lim.loc["min", px], lim.loc["max", px]
+        y0, y1 = lim.loc["min", py], lim.loc["max", py]
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5, ls="--", color="0.2",
                                label="PRIM box (other inputs may be restricted too)"))
         ax.set_xlabel(parameter_label(px))
@@ -54,9 +63,9 @@ def plot_discovery(res: DiscoveryResult, labels: list[str], cfg: Scenario, repli
         ax.ticklabel_format(style="plain", useOffset=False)
         ax.legend(fontsize=7, loc="best")
     ax.set_title(f"Where the {goal} goal is missed: sampled points", fontsize=10)
-    t = res.prim.trajectory
+    t = prim.trajectory
     tr.plot(t.coverage, t.density, marker="o", ms=3, color="#1f5fa8", label="peeling trajectory")
-    s = res.prim.stats
+    s = prim.stats
     tr.scatter([s.coverage], [s.density], s=80, facecolors="none", edgecolors="#c0392b", lw=1.5,
                label=f"selected box: coverage {s.coverage:.2f}, density {s.density:.2f}", zorder=5)
     tr.set_xlabel("Coverage: share of the missed cases inside the box")

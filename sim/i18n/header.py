@@ -17,6 +17,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from sim import i18n
+from sim.i18n.fonts import register_cjk_font
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -63,6 +64,7 @@ def figure_header(fig: Figure, scenario: str, total_firms: int, n_replicates: in
     The figure is switched to the constrained layout (if it is not already) so that the header
     and the caveat line get room; call this last, just before saving.
     """
+    register_cjk_font()  # analysis figures are drawn without importing sim.plots
     if title is None:
         title = fig.get_suptitle() or None
     lines = [title] if title else []
