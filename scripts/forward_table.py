@@ -129,6 +129,14 @@ def _signed(v: float) -> str:
     return ("+" if r > 0 else "") + f"{r:,.0f}".replace("-", "\u2212")
 
 
+def _probability(p: float, se: float, n: int) -> str:
+    """A goal probability with its Monte Carlo error; 0 or 1 as a count of replicates (its
+    standard error is 0 there, which says nothing about precision)."""
+    if p in (0.0, 1.0):
+        return f"{p:.2f} ({round(p * n)} of {n})"
+    return f"{p:.2f} ± {se:.2f}"
+
+
 def render(table: pd.DataFrame) -> str:
     """The README block (between the markers, markers excluded) for a forward table."""
     first = table.iloc[0]
@@ -142,9 +150,9 @@ def render(table: pd.DataFrame) -> str:
             f"{_signed(r.d_cloud_median)}, {_signed(r.d_transformed_median)}")
         lines.append(
             f"| `{r.scenario}` | {r.changes} | {_count(r.cloud_median)} ({_count(r.cloud_p10)}–{_count(r.cloud_p90)}) "
-            f"| {r.p_cloud_goal:.2f} ± {r.p_cloud_goal_mc_se:.2f} "
+            f"| {_probability(r.p_cloud_goal, r.p_cloud_goal_mc_se, int(r.replicates))} "
             f"| {_count(r.transformed_median)} ({_count(r.transformed_p10)}–{_count(r.transformed_p90)}) "
-            f"| {r.p_transformed_goal:.2f} ± {r.p_transformed_goal_mc_se:.2f} | {paired} |")
+            f"| {_probability(r.p_transformed_goal, r.p_transformed_goal_mc_se, int(r.replicates))} | {paired} |")
     lines += [
         "",
         f"Goal probabilities are **data-conditioned**: each of the {int(first.replicates)} replicates per "
