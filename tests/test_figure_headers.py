@@ -153,3 +153,12 @@ def test_chinese_header_renders_without_importing_sim_plots(tmp_path: Path) -> N
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_cli_lang_reaches_the_analysis_figure_header(saved, tmp_path: Path) -> None:
+    from sim.cli.main import main
+
+    assert main(["discover", "baseline", "--samples", "8", "--total-firms", "5000", "--seed", "1",
+                 "--set", "time.end=2022-06", "--set", "goals.date=2022-06", "--set", "goals.cloud_firms=750000",
+                 "--lang", "zh", "--out", str(tmp_path)]) == 0
+    _assert_header(saved["discovery.png"], "baseline", 5_000, 1, "zh")
