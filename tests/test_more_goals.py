@@ -83,7 +83,7 @@ def test_summary_and_wide_carry_the_further_goals(run) -> None:
 def test_further_goals_are_drawn(run) -> None:
     res, texts = run
     more = texts["goals_more.png"]
-    assert "中小企业上云率：2027-12前目标40%" in more and "情景 outlook_2030" in more
+    assert "中小企业上云率：\n2027-12前目标40%" in more and "情景 outlook_2030" in more
     assert "2次重复中" in more  # the share of replicates meeting each goal
     assert "其他目标：2030-12前3,750家（goals.more）" in texts["provincial_cloud.png"]
     assert "其他目标：2030-12前175家（goals.more）" in texts["provincial_transformed.png"]
@@ -101,9 +101,9 @@ def test_further_goal_markers_in_english(run) -> None:
     fig = Figure()
     axes = plot_more_goals(fig, res.timeseries, cfg, lang="en")
     assert [a.get_title() for a in axes] == [
-        "SME cloud adoption rate: goal 40% by 2027-12",
-        "Firms on the cloud (cumulative): goal 1,500,000 by 2030-12",
-        "Above-scale firms transformed (cumulative): goal 70,000 by 2030-12"]
+        "SME cloud adoption rate:\ngoal 40% by 2027-12",
+        "Firms on the cloud (cumulative):\ngoal 1,500,000 by 2030-12",
+        "Above-scale firms transformed (cumulative):\ngoal 70,000 by 2030-12"]
     # the goal line of a count goal is at its scaled target, of a rate at the share
     stars = [next(ln for ln in a.get_lines() if ln.get_marker() == "*") for a in axes]
     assert [float(s.get_ydata()[0]) for s in stars] == [0.4, 3_750.0, 175.0]
