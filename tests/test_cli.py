@@ -135,7 +135,7 @@ def test_run_writes_every_promised_file(tmp_path, capsys):
     folder = only_folder(out, "baseline")
     names = {p.name for p in folder.iterdir()}
     assert names == {"manifest.json", "scenario.resolved.yaml", "replicates", "timeseries.csv",
-                     "summary.csv", "figures", "wide.csv", "provincial.csv", "progress_city.csv",
+                     "summary.csv", "figures", "wide.csv", "goals.csv", "provincial.csv", "progress_city.csv",
                      "progress_cluster.csv", "results.xlsx"}
     assert sorted(p.name for p in (folder / "replicates").iterdir()) == ["rep-00000.csv", "rep-00001.csv"]
     assert any((folder / "figures").glob("*.png"))

@@ -40,7 +40,7 @@ def test_folder_name_and_layout(saved):
     assert short == scenario_hash(saved.scenario)[:10]
     names = {p.name for p in folder.iterdir()}
     assert names == {"manifest.json", "scenario.resolved.yaml", "replicates", "timeseries.csv",
-                     "summary.csv", "wide.csv", "provincial.csv", "progress_city.csv",
+                     "summary.csv", "wide.csv", "goals.csv", "provincial.csv", "progress_city.csv",
                      "progress_cluster.csv", "results.xlsx"}
     assert replicates_on_disk(folder) == [0, 1, 2]
     assert not [p for p in folder.rglob("*") if p.name.startswith(".")]  # no temporary files
