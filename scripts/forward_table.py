@@ -26,7 +26,7 @@ and shown province-equivalent (divided by ``total_firms / 2,000,000``,
 
 Usage::
 
-    PYTHONPATH=. .venv/bin/python scripts/forward_table.py               # 477 s, 2 workers, busy 2-core machine
+    PYTHONPATH=. .venv/bin/python scripts/forward_table.py               # 390-477 s with 2 workers on the busy 2-core machine
     PYTHONPATH=. .venv/bin/python scripts/forward_table.py --render-only # README from the CSV
 
 ``tests/test_forward_table.py`` checks that the README's table is the rendering of the committed
