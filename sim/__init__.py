@@ -8,6 +8,10 @@ that ``import sim`` and the scenario tools stay fast::
     res.plot_provincial()
 
 Command line: ``gdcloud --help`` (or ``python -m sim --help``).
+
+``__all__`` repeats ``sim.api.__all__`` (plus ``__version__``) on purpose: importing ``sim.api``
+here would make ``import sim`` load the whole library, and ``sim.api`` needs its own literal list
+for its imports; tests/test_cli_analysis.py keeps the two equal.
 """
 
 from __future__ import annotations

@@ -429,3 +429,14 @@ def test_api_failure_raises_analysis_failed_with_the_folder(tmp_path):
     with pytest.raises(sim.ScenarioError, match=r"^replicates: replicates: got 0: too small"):
         sim.attribution("baseline", replicates=0, out_dir=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_public_names_are_the_same_in_sim_and_sim_api():
+    import sim
+    import sim.api
+
+    assert sorted(sim.__all__) == sorted([*sim.api.__all__, "__version__"])
+    assert len(set(sim.__all__)) == len(sim.__all__)
+    for name in ("calibrate", "sensitivity", "what_it_takes", "attribution", "discover", "sweep"):
+        assert getattr(sim, name) is getattr(sim.api, name)
+    assert sim.calibrate.__name__ == "calibrate_tool" and sim.sweep.__name__ == "run_sweep"

@@ -76,9 +76,9 @@ BOMB = "".join(
 def test_p7_alias_bomb_refused_fast(tmp_path, capsys) -> None:
     path = write_file(tmp_path, "bomb.yaml", BOMB)
     assert len(BOMB) < 500
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time of this process: not inflated by other load on the machine
     code, err = validate_cli(capsys, str(path))
-    assert time.perf_counter() - t0 < 5
+    assert time.process_time() - t0 < 5  # expanded, the bomb took 88 s and 2.9 GB
     line = one_error_line(err)
     assert code == 2 and "aliases are expanded" in line and len(line) < 400
 
@@ -296,9 +296,9 @@ def test_p7_factorial_sweep_size_counted_before_building(tmp_path, capsys) -> No
         "policies.vouchers.scale", "policies.pilots.scale", "policies.platforms.scale",
         "policies.chain_leaders.scale"))
     spec = write_file(tmp_path, "huge.yaml", f"base: demo\nparameters:\n{params}")
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time of this process
     code, err = cli(capsys, "sweep", str(spec), "--dry-run")
-    assert time.perf_counter() - t0 < 10
+    assert time.process_time() - t0 < 10
     line = one_error_line(err)
     assert code == 2 and "the design has 1,000,000,000,000 points" in line
     lhs = write_file(tmp_path, "lhs.yaml", "base: demo\ndesign: latin_hypercube\nsamples: 900000\n"

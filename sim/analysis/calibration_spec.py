@@ -121,10 +121,8 @@ class CalibrationSpec(BaseScenarioSpec):
     def _design_size(self) -> CalibrationSpec:
         # Counted before anything runs: ABC draws, profile grid and optimizer trials, x seeds.
         points = self.abc.draws + self.profile.points * len(self.parameters) + self.optimizer.max_evaluations
-        if points > limits.MAX_DESIGN_POINTS or points * self.replicates > limits.MAX_RUNS:
-            raise ValueError(f"abc.draws + profile.points x parameters + optimizer.max_evaluations = "
-                             f"{points:,} trials ({points * self.replicates:,} runs); allowed: at most "
-                             f"{limits.MAX_DESIGN_POINTS:,} trials and {limits.MAX_RUNS:,} runs")
+        limits.check_design(points, self.replicates, "abc.draws + profile.points x parameters + "
+                            "optimizer.max_evaluations", "trials")
         return self
 
     @field_validator("parameters")

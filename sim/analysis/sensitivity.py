@@ -93,10 +93,8 @@ class SensitivitySpec(BaseScenarioSpec):
     def _design_size(self) -> SensitivitySpec:
         # Counted before any sample is drawn: Sobol N(d+2) points, Morris N(d+1), x replicates.
         points = self.n * (len(self.parameters) + (2 if self.method == "sobol" else 1))
-        if points > limits.MAX_DESIGN_POINTS or points * self.replicates > limits.MAX_RUNS:
-            raise ValueError(f"n = {self.n} gives {points:,} sample points and {points * self.replicates:,} "
-                             f"runs; allowed: at most {limits.MAX_DESIGN_POINTS:,} points and "
-                             f"{limits.MAX_RUNS:,} runs (sim/scenario/limits.py)")
+        limits.check_design(points, self.replicates, f"n = {self.n}, {len(self.parameters)} parameter(s)",
+                            "sample points")
         return self
 
     @field_validator("n")

@@ -70,3 +70,22 @@ def name_problem(name: object) -> str | None:
     if len(name) > MAX_NAME_CHARS:
         return f"longer than {MAX_NAME_CHARS} characters"
     return None
+
+
+def check_design(points: int, replicates: int, counted: str, noun: str = "points") -> None:
+    """A design of ``points`` points run ``replicates`` times each must stay within
+    :data:`MAX_DESIGN_POINTS` and :data:`MAX_RUNS` (the analysis specs' one size rule).
+
+    Args:
+        points: Points (trials, sample points) of the design.
+        replicates: Runs per point.
+        counted: How the points were counted, e.g. ``n = 16384, 2 parameter(s)``.
+        noun: What a point is called in the message.
+
+    Raises:
+        ValueError: ``<counted>: <points> <noun> (<runs> runs); allowed: at most ...`` (pydantic
+            turns it into the spec's one-line error).
+    """
+    if points > MAX_DESIGN_POINTS or points * replicates > MAX_RUNS:
+        raise ValueError(f"{counted}: {points:,} {noun} ({points * replicates:,} runs); allowed: at most "
+                         f"{MAX_DESIGN_POINTS:,} {noun} and {MAX_RUNS:,} runs (sim/scenario/limits.py)")
