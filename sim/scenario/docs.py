@@ -95,17 +95,18 @@ def _field_annotation(field: FieldInfo) -> Any:
     return field.annotation
 
 
-def locate(loc: tuple[object, ...]) -> Any | None:
+def locate(loc: tuple[object, ...], root: Any = Scenario) -> Any | None:
     """Annotation of the value at key path ``loc`` of a scenario (``()`` is the Scenario).
 
     Args:
         loc: Keys from the top, list indices as ints.
+        root: The model at the top (a scenario by default; an analysis spec's model for its keys).
 
     Returns:
         The annotation (with constraints as ``Annotated`` metadata) or None if the path does
         not exist in the schema.
     """
-    annotation: Any = Scenario
+    annotation: Any = root
     for key in loc:
         annotation = child_annotation(annotation, key)
         if annotation is None:

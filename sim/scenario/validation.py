@@ -14,7 +14,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import ScenarioError
-from sim.scenario.docs import allowed_text, child_annotation, model_class, strip
+from sim.scenario.docs import allowed_text, child_annotation, locate, model_class, strip
 from sim.scenario.schema import Scenario
 
 Loc = tuple[object, ...]
@@ -79,15 +79,6 @@ def _clean(loc: Loc, root: type[BaseModel]) -> tuple[Loc, Any, bool]:
     return tuple(out), annotation, key_error
 
 
-def _annotation_at(root: type[BaseModel], loc: Loc) -> Any:
-    annotation: Any = root
-    for key in loc:
-        annotation = child_annotation(annotation, key)
-        if annotation is None:
-            return None
-    return annotation
-
-
 def _source(origin: Mapping[Loc, str], loc: Loc, fallback: str) -> str:
     for k in range(len(loc), 0, -1):
         if loc[:k] in origin:
@@ -135,13 +126,13 @@ def convert(exc: ValidationError, root: type[BaseModel], label: str,
     where = dotted(loc)
     kind, msg = same[0]["type"], same[0]["msg"]
     if kind == "extra_forbidden" and loc:
-        parent = model_class(_annotation_at(root, loc[:-1]))
+        parent = model_class(locate(loc[:-1], root))
         keys = list(parent.model_fields) if parent is not None else []
         if len(loc) == 1 and root is Scenario:
             keys.insert(0, "extends")
         return ScenarioError.unknown_key(source, where, loc[-1], keys, more=more)
     if key_error:
-        args = get_args(strip(_annotation_at(root, loc[:-1]))[0])
+        args = get_args(strip(locate(loc[:-1], root))[0])
         allowed = f"keys of type {allowed_text(args[0])}" if args else "valid keys"
         return ScenarioError(source, where, f"invalid key {loc[-1]!r}: {_lower(msg)}", allowed,
                              more=more)
