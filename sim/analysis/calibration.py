@@ -338,13 +338,11 @@ def calibrate(spec_path_or_spec: str | Path | CalibrationSpec | dict, *, out_dir
             ``write_scenario``, False for nowhere; None (default) means the spec's
             ``write_scenario`` if it is set and ``out_dir`` is given.
         progress: Optional callback receiving one-line progress messages.
-        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
-            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
-            or local processes if ``workers`` is given. The ABC draws, the profile points and
-            the plotted runs are submitted together; each optimizer evaluation (sequential by
-            nature) runs its ``replicates`` seeds together. Results do not depend on it.
-        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
-        address: Dask scheduler address (implies ``dask``).
+        executor, workers, address: Where the model runs go (:func:`sim.runs.jobs.resolve_executor`:
+            serially in this process by default; an executor given is left open). The ABC draws, the
+            profile points and the plotted runs are submitted together; each optimizer evaluation
+            (sequential by nature) runs its ``replicates`` seeds together. Results do not depend on
+            it.
 
     Returns:
         A :class:`CalibrationResult`.

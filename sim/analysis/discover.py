@@ -100,12 +100,9 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
         out_dir: If given, writes ``discovery_cases.csv``, ``prim_trajectory.csv``,
             ``prim_box.csv`` and ``discovery.png``.
         progress: Callback ``(done, total)`` as points complete.
-        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
-            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
-            or local processes if ``workers`` is given. Every point's replicates are submitted
-            together; results do not depend on it.
-        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
-        address: Dask scheduler address (implies ``dask``).
+        executor, workers, address: Where the model runs go (:func:`sim.runs.jobs.resolve_executor`:
+            serially in this process by default; an executor given is left open). Every point's
+            replicates are submitted together; results do not depend on it.
 
     Returns:
         A :class:`DiscoveryResult`.

@@ -232,13 +232,10 @@ def what_it_takes(base: Scenario | str | Path, lever_path: str, goal: Goal = "cl
         integer: Round lever values (for counts such as onboardings per month).
         out_dir: If given, writes ``what_it_takes.csv`` and ``what_it_takes.png``.
         progress: Optional callback of one-line messages.
-        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
-            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
-            or local processes if ``workers`` is given. The replicates of a lever value run
-            together, and so do the ``grid`` values with the first bound; the bisection steps
-            themselves are sequential. Results do not depend on it.
-        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
-        address: Dask scheduler address (implies ``dask``).
+        executor, workers, address: Where the model runs go (:func:`sim.runs.jobs.resolve_executor`:
+            serially in this process by default; an executor given is left open). The replicates of
+            a lever value run together, and so do the ``grid`` values with the first bound; the
+            bisection steps themselves are sequential. Results do not depend on it.
 
     Returns:
         A :class:`WhatItTakesResult`.
@@ -401,13 +398,10 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
         seed: Root seed (default: the scenario's).
         channels: Channels to evaluate (keys of :data:`CHANNELS`).
         out_dir: If given, writes ``attribution.csv`` and a stacked-area ``attribution.png``.
-        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
-            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
-            or local processes if ``workers`` is given. The full run and every counterfactual
-            (``(1 + channels) x replicates`` runs) are submitted together; results do not depend
-            on it.
-        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
-        address: Dask scheduler address (implies ``dask``).
+        executor, workers, address: Where the model runs go (:func:`sim.runs.jobs.resolve_executor`:
+            serially in this process by default; an executor given is left open). The full run and
+            every counterfactual (``(1 + channels) x replicates`` runs) are submitted together;
+            results do not depend on it.
 
     Returns:
         An :class:`AttributionResult`.

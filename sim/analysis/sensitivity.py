@@ -354,12 +354,9 @@ def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
         dry_run: Only sample and count: returns empty outputs and ``n_runs = 0``; the number of
             model runs the analysis would need is ``n_model_runs(spec)``.
         progress: Callback ``(done, total)`` per evaluated row (model evaluator only).
-        executor: Where the model runs go: an :class:`~sim.runs.executors.Executor` (left open) or
-            ``"serial"``, ``"processes"``, ``"dask"``. Default None: serially in this process,
-            or local processes if ``workers`` is given. The outputs do not depend on it. Not
-            used with ``evaluate``.
-        workers: Worker processes for ``processes`` / a local ``dask`` cluster.
-        address: Dask scheduler address (implies ``dask``).
+        executor, workers, address: Where the model runs go (:func:`sim.runs.jobs.resolve_executor`:
+            serially in this process by default; an executor given is left open). The outputs do not
+            depend on it. Not used with ``evaluate``.
 
     Returns:
         A :class:`SensitivityResult`.
