@@ -1,5 +1,5 @@
 """``gdcloud run``, ``compare``, ``sweep``, ``validate``, ``list``, ``schema``: parse, one library
-call, print; and the executor choice shared by every command."""
+call, print. The executor is the library's choice by size (:class:`sim.runs.jobs.SizedExecutor`)."""
 
 from __future__ import annotations
 
@@ -17,51 +17,21 @@ from sim.errors import ScenarioError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def choose_executor(args: argparse.Namespace, n_runs: int, scenario):
-    """The executor for a command from --executor/--workers/--address and the run size
-    (:func:`sim.runs.jobs.sized_executor`)."""
-    from sim.runs.jobs import sized_executor
-
-    return sized_executor(args.executor, args.workers, args.address, n_runs=n_runs, scenario=scenario)
-
-
 def command_line(argv: Sequence[str] | None) -> str:
     args = list(sys.argv[1:] if argv is None else argv)
     return " ".join(shlex.quote(a) for a in ["gdcloud", *args])
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from sim.runs.runfolder import RunFolder, read_resolved_scenario
-    from sim.runs.runner import resolve_scenario, run_scenario
+    from sim.runs.jobs import SizedExecutor
+    from sim.runs.runner import run_scenario
 
     if args.scenario is None and args.resume is None:
         raise UsageError("give a SCENARIO (file or shipped name) or --resume FOLDER")
-    # Validate the scenario first: nothing is written for bad input.
-    if args.resume is not None:
-        given = args.scenario
-        if given is None and (args.overrides or args.seed is not None):
-            given = read_resolved_scenario(args.resume)  # --set/--seed must leave the scenario unchanged
-        given_sc = resolve_scenario(given, seed=args.seed, overrides=args.overrides) if given else None
-        rf = RunFolder.reopen(args.resume, given_sc)
-        planned = args.replicates if args.replicates is not None else rf.manifest["replicates"]["planned"]
-        sc = resolve_scenario(rf.scenario, replicates=planned)
-        n_runs = planned - len([r for r in rf.done() if r < planned])
-    else:
-        sc = resolve_scenario(args.scenario, replicates=args.replicates, seed=args.seed,
-                              overrides=args.overrides)
-        n_runs = sc.run.replicates
-    executor = choose_executor(args, n_runs, sc)
-    try:
-        if args.resume is not None:
-            result = run_scenario(given_sc, replicates=args.replicates,
-                                  executor=executor, resume=args.resume, figures=not args.no_figures,
-                                  progress=args.progress, command=command_line(argv))
-        else:
-            result = run_scenario(sc, executor=executor, out_dir=args.out,
-                                  figures=not args.no_figures, progress=args.progress,
-                                  command=command_line(argv), label=args.label)
-    finally:
-        executor.close()
+    result = run_scenario(args.scenario, replicates=args.replicates, seed=args.seed, overrides=args.overrides,
+                          executor=SizedExecutor(args.executor, args.workers, args.address), out_dir=args.out,
+                          resume=args.resume, figures=not args.no_figures, progress=args.progress,
+                          command=command_line(argv), label=args.label if args.resume is None else None)
     for line in run_summary_lines(result):
         print(line)
     print_failures(result)
@@ -70,26 +40,14 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from sim.runs.compare import compare_scenarios
-    from sim.runs.runner import resolve_scenario
+    from sim.runs.jobs import SizedExecutor
 
     if len(args.scenarios) < 2:
         raise UsageError("compare needs at least two scenarios (the first is the reference)")
-    first = resolve_scenario(args.scenarios[0], replicates=args.replicates, seed=args.seed,
-                             overrides=args.overrides)
-    resolved = [first] + [resolve_scenario(s, replicates=first.run.replicates, seed=first.run.seed,
-                                           overrides=args.overrides) for s in args.scenarios[1:]]
-    if args.uncertainties_from:
-        from sim.core.uncertainty import with_uncertainties
-
-        source = resolve_scenario(args.uncertainties_from)
-        resolved = [with_uncertainties(sc, source) for sc in resolved]
-    executor = choose_executor(args, first.run.replicates * len(resolved), first)
-    try:
-        cmp = compare_scenarios(resolved, executor=executor, out_dir=args.out,
-                                figures=not args.no_figures, progress=args.progress,
-                                command=command_line(argv))
-    finally:
-        executor.close()
+    cmp = compare_scenarios(args.scenarios, replicates=args.replicates, seed=args.seed, overrides=args.overrides,
+                            uncertainties_from=args.uncertainties_from,
+                            executor=SizedExecutor(args.executor, args.workers, args.address), out_dir=args.out,
+                            figures=not args.no_figures, progress=args.progress, command=command_line(argv))
     for res in cmp.results.values():
         for line in run_summary_lines(res):
             print(line)

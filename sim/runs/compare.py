@@ -22,7 +22,7 @@ from sim.core import uncertainty
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
-from sim.runs.jobs import resolve_executor
+from sim.runs.jobs import ExecutorChoice, resolve_executor
 from sim.runs.results import ScenarioResult, goals_evaluated
 from sim.runs.root import results_root
 from sim.runs.rundir import (
@@ -120,7 +120,7 @@ def compare_scenarios(
     replicates: int | None = None,
     seed: int | None = None,
     overrides: Sequence[str] | dict | None = None,
-    executor: Executor | str | None = None,
+    executor: ExecutorChoice = None,
     workers: int | None = None,
     address: str | None = None,
     out_dir: str | Path | None = None,
@@ -181,7 +181,7 @@ def compare_scenarios(
         resolved = [uncertainty.with_uncertainties(sc, source) for sc in resolved]
     labels = _labels(resolved)
     root_dir = results_root(out_dir)
-    ex, owned = resolve_executor(executor, workers, address)
+    ex, owned = resolve_executor(executor, workers, address, n_runs=n * len(resolved), scenario=first)
     cmd = command or default_command()
     start = utc_now()
     try:

@@ -33,7 +33,7 @@ from sim.core import outputs, uncertainty
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
-from sim.runs.jobs import collect, resolve_executor
+from sim.runs.jobs import ExecutorChoice, collect, resolve_executor
 from sim.runs.replicate import ReplicateResult, ReplicateRun, lost_run, run_one
 from sim.runs.results import ScenarioResult, failures_frame, goals_evaluated, summarize_scenario
 from sim.runs.root import results_root
@@ -243,7 +243,7 @@ def run_scenario(
     replicates: int | None = None,
     seed: int | None = None,
     overrides: Sequence[str] | dict | None = None,
-    executor: Executor | str | None = None,
+    executor: ExecutorChoice = None,
     workers: int | None = None,
     address: str | None = None,
     out_dir: str | Path | None = None,
@@ -265,7 +265,8 @@ def run_scenario(
         seed: Root seed (overrides ``run.seed``).
         overrides: ``--set`` style overrides, e.g. ``["population.total_firms=50000"]``.
         executor: An :class:`~sim.runs.executors.Executor` or ``"serial"``, ``"processes"``,
-            ``"dask"`` (default: serial, or processes if ``workers`` is given).
+            ``"dask"`` (default: serial, or processes if ``workers`` is given), or a
+            :class:`~sim.runs.jobs.SizedExecutor` (chosen for the replicates to run).
         workers: Worker processes for ``processes`` / a local ``dask`` cluster.
         address: Dask scheduler address (``tcp://host:8786``).
         out_dir: Folder under which ``<scenario>/<timestamp>-<hash>/`` is created (default:
@@ -299,6 +300,7 @@ def run_scenario(
         [0, 1]
     """
     # 1. Everything that can be wrong with the input is checked before anything is written.
+    label = check_label(label)
     if resume is not None:
         if scenario is None and (overrides or seed is not None):
             scenario = read_resolved_scenario(Path(resume))  # --set/--seed must leave it unchanged
@@ -323,8 +325,12 @@ def run_scenario(
                               overrides=with_lang(overrides, lang))
         rf = None
         todo = list(range(sc.run.replicates))
-    label = check_label(label)
-    ex, owned = resolve_executor(executor, workers, address)
+    try:  # the executor is chosen for the replicates to run (a SizedExecutor sizes itself)
+        ex, owned = resolve_executor(executor, workers, address, n_runs=len(todo), scenario=sc)
+    except BaseException:
+        if rf is not None:
+            rf.unlock()
+        raise
     try:
         ex.start()
         # 2. Then the folder is created (or reopened) and the replicates run.
