@@ -277,3 +277,28 @@ def test_docstring_examples():
     for module in (runner, replicate, api, executors):
         failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert failed == 0, module.__name__
+
+
+def test_an_interrupt_inside_the_kernel_stops_the_run_instead_of_failing_a_replicate(monkeypatch):
+    """A Ctrl-C or SIGTERM that lands in compiled code comes back as a SystemError whose context is
+    the KeyboardInterrupt; run_one caught it as a failed replicate (flaky test_ctrl_c_exits_130 and
+    test_p9_two_concurrent_resumes: the manifest said 'failed', not 'interrupted')."""
+    from sim.runs import replicate
+
+    def interrupted_run(self):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemError("CPUDispatcher(<function csr>) returned a result with an exception set") from None
+
+    sc = load_scenario("demo", ["population.total_firms=5000", "time.end=2021-09"])
+    monkeypatch.setattr(replicate.CloudAdoptionModel, "run", interrupted_run)
+    with pytest.raises(KeyboardInterrupt):
+        run_one(ReplicateRun(sc, sc.name, replicate=0, root_seed=sc.run.seed))
+
+    def broken_run(self):
+        raise SystemError("a real failure")
+
+    monkeypatch.setattr(replicate.CloudAdoptionModel, "run", broken_run)
+    res = run_one(ReplicateRun(sc, sc.name, replicate=0, root_seed=sc.run.seed))
+    assert not res.ok and res.error_type == "SystemError" and res.error_message == "a real failure"

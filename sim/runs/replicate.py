@@ -20,6 +20,7 @@ import pandas as pd
 from sim.core import outputs
 from sim.core.model import CloudAdoptionModel
 from sim.core.seeds import run_seed
+from sim.runs.executors import interrupt_behind
 from sim.runs.jobs import failure_fields, population_for
 from sim.runs.rundir import versions
 from sim.runs.runfolder import normalise_timeseries
@@ -116,6 +117,9 @@ def run_one(spec: ReplicateRun) -> ReplicateResult:
         out = model.run()
         ts = normalise_timeseries(outputs.tidy_timeseries(out, cells=config.outputs.cells))
     except Exception as exc:  # noqa: BLE001 - failures are data
+        interrupt = interrupt_behind(exc)
+        if interrupt is not None:  # Ctrl-C/SIGTERM inside the compiled kernel: stop, not a failed replicate
+            raise interrupt from exc
         return ReplicateResult(**base, ok=False, timeseries=None,
                                wall_time_s=time.perf_counter() - t0, error_type=type(exc).__name__,
                                error_message=" ".join(str(exc).split()) or type(exc).__name__,
