@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from sim.core import kernel
+from sim.core.links import symmetric_csr
 from sim.core.model import CloudAdoptionModel, apply_overrides
-from sim.core.population import symmetric_csr
 from sim.scenario.schema import Scenario
 
 HAS_NUMBA = importlib.util.find_spec("numba") is not None

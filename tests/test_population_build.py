@@ -8,11 +8,15 @@ constructions on the same inputs, so a shortcut that drops, duplicates or misord
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
+from sim.core.links import symmetric_csr
 from sim.core.model import CloudAdoptionModel
-from sim.core.population import build_population, symmetric_csr
+from sim.core.population import build_population
 from sim.scenario.schema import Scenario
 
 
@@ -70,3 +74,29 @@ def test_model_initial_counts_match_a_recount_by_links():
     expect = np.bincount(rows[on[pop.adj_indices]], minlength=pop.n_firms)
     np.testing.assert_array_equal(model.chain_cloud, expect)
     assert model.chain_cloud.sum() > 1000  # the test sees real links
+
+
+HAS_NUMBA = importlib.util.find_spec("numba") is not None
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+@pytest.mark.parametrize("population", [
+    {"total_firms": 40_000},
+    # other link shares (float32 thresholds), a few chain leaders, more links per firm, a city split
+    {"total_firms": 25_000, "same_city_link_share": 0.3, "leader_link_share": 0.37, "lead_firms": 7,
+     "customers_per_firm": 3.3, "sme_guangzhou_odds_ratio": 1.7},
+    {"total_firms": 8_000, "lead_firms": 0},  # no chain leader
+])
+def test_compiled_population_build_gives_the_same_bytes(monkeypatch, population):
+    config = Scenario.model_validate({"population": population})
+    built = {}
+    for name in ("numpy", "numba"):
+        monkeypatch.setenv("GDCLOUD_KERNEL", name)
+        pop = build_population(config, np.random.SeedSequence(11))
+        built[name] = {k: v for k, v in vars(pop).items() if isinstance(v, np.ndarray)}
+        built[name]["chain_n"] = pop.partner_counts(np.arange(pop.n_firms) < pop.n_initial)
+    assert built["numpy"].keys() == built["numba"].keys()
+    for key, a in built["numpy"].items():
+        b = built["numba"][key]
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), key
+    assert built["numba"]["adj_indices"].size > 2 * population["total_firms"]  # real links

@@ -145,57 +145,8 @@ def _numba_kernels() -> dict[str, object]:
                     share[b] = num[b] / (d if d > one else one)
         return 0
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def csr(n, src, dst):
-        # Counting sort of both directions by row, then each row sorted and de-duplicated.
-        m = src.size
-        start = np.zeros(n + 1, dtype=np.int64)
-        for i in range(m):
-            start[src[i] + 1] += 1
-            start[dst[i] + 1] += 1
-        for r in range(n):
-            start[r + 1] += start[r]
-        pos = start[:-1].copy()
-        cols = np.empty(2 * m, dtype=np.int32)
-        for i in range(m):
-            a, b = src[i], dst[i]
-            cols[pos[a]] = b
-            pos[a] += 1
-            cols[pos[b]] = a
-            pos[b] += 1
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        w = 0
-        for r in range(n):
-            a, b = start[r], start[r + 1]
-            if b - a > 16:
-                cols[a:b].sort()  # in place (hub rows of chain leaders)
-            else:
-                for j in range(a + 1, b):  # insertion sort: rows have ~4 partners
-                    c = cols[j]
-                    i = j - 1
-                    while i >= a and cols[i] > c:
-                        cols[i + 1] = cols[i]
-                        i -= 1
-                    cols[i + 1] = c
-            prev = -1
-            for j in range(a, b):
-                c = cols[j]
-                if c != prev:
-                    cols[w] = c
-                    w += 1
-                    prev = c
-            indptr[r + 1] = w
-        return indptr, cols[:w].copy()
-
-    _compiled.update(cloud=cloud, partners=partners, csr=csr)
+    _compiled.update(cloud=cloud, partners=partners)
     return _compiled
-
-
-def symmetric_csr_compiled(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (indptr int64, indices int32, columns sorted, no repeats) of the undirected links
-    ``src[i] -- dst[i]`` (no self-links, no -1): the compiled equivalent of the 64-bit key sort
-    in :func:`sim.core.population.symmetric_csr` (same arrays)."""
-    return _numba_kernels()["csr"](n, src.astype(np.int32), dst.astype(np.int32))
 
 
 def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarray, chain_share: np.ndarray,

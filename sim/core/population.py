@@ -20,13 +20,12 @@ Derivation of the default population (``docs/model.md`` has the full text):
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim import datasets
-from sim.core import kernel
+from sim.core import kernel, links, setup_kernel
 from sim.scenario.schema import PopulationSpec, Scenario, month_number
 
 DEFAULT_TOTAL_FIRMS = 2_000_000
@@ -34,7 +33,7 @@ INDUSTRIAL_SHARE = 0.334
 """Industrial legal units / default population at mid-2021: 584,400 x 1.307^(2.5/5) = 668,000
 (census, population.csv) over 2,000,000."""
 
-LEAD, ABOVE, IND_SME, SERVICE = 0, 1, 2, 3
+LEAD, ABOVE, IND_SME, SERVICE = links.LEAD, links.ABOVE, links.IND_SME, 3
 N_SIZE = len(datasets.SIZE_CLASSES)
 NEVER = np.iinfo(np.int16).max
 """Month index meaning 'never' in int16 month columns."""
@@ -97,6 +96,10 @@ class Population:
         sparse product in any order).
         """
         firms = np.flatnonzero(mask)
+        if kernel.kernel_name() == "numba":
+            out = np.zeros(self.n_firms, dtype=np.float32)
+            kernel.add_to_partners(self.adj_indptr, self.adj_indices, firms, out, 1.0)
+            return out
         if firms.size and int(firms[-1]) - int(firms[0]) + 1 == firms.size:  # a contiguous block
             nb = self.adj_indices[self.adj_indptr[firms[0]]:self.adj_indptr[firms[-1] + 1]]
         else:
@@ -269,49 +272,16 @@ def city_weight_table(spec: PopulationSpec, n_clusters: int) -> np.ndarray:
 
 
 def _draw_rows(table: np.ndarray, row: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Column drawn for each item from its row of weights, by inverting the row's distribution
-    function at ``u`` (vectorized: row r's cumulative weights are shifted by r, so the rows form
-    one increasing sequence and one searchsorted serves all)."""
+    """Column (int8) drawn for each item from its row of weights, by inverting the row's
+    distribution function at ``u`` (vectorized: row r's cumulative weights are shifted by r, so
+    the rows form one increasing sequence and one searchsorted serves all)."""
     cdf = np.cumsum(table, axis=1)
     cdf /= cdf[:, -1:]
     shifted = (cdf + np.arange(table.shape[0])[:, None]).ravel()
+    if kernel.kernel_name() == "numba" and np.all(np.isfinite(shifted)) and np.all(np.diff(shifted) >= 0):
+        return setup_kernel.draw_rows(shifted, table.shape[1], row, u)
     pick = np.searchsorted(shifted, row + u, side="right") - row * table.shape[1]
-    return np.minimum(pick, table.shape[1] - 1)
-
-
-def _group_order(cand_group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the candidates sorted by group (stable) and the size of every group."""
-    # Group ids fit in 16 bits (at most 420 cluster-city groups): NumPy's stable sort is then a
-    # radix sort, ~6x faster than on int32/int64 (same order, so the same population).
-    key = cand_group.astype(np.int16) if n_groups <= np.iinfo(np.int16).max else cand_group
-    return np.argsort(key, kind="stable"), np.bincount(cand_group, minlength=n_groups)
-
-
-def _pick_in_groups(group: np.ndarray, candidates: np.ndarray, cand_group: np.ndarray,
-                    n_groups: int, u: np.ndarray) -> np.ndarray:
-    """For each query group id, pick a uniformly random candidate of that group (-1 if none)."""
-    order, counts = _group_order(cand_group, n_groups)
-    return _pick_sorted(group, np.append(candidates[order], -1), counts, u)
-
-
-def _pick_sorted(group: np.ndarray, sorted_cands: np.ndarray, counts: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Candidate ``floor(u * size)`` of each query's group in ``sorted_cands`` (candidates
-    sorted by group, then a final -1 returned for an empty group)."""
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    empty = counts == 0
-    starts[empty] = sorted_cands.size - 1  # the -1 sentinel
-    size = np.where(empty, 1.0, counts.astype(np.float64))
-    # float64 product of the float32 u and the group size, as an exact float64 of the size
-    # (min(floor(x), c - 1) == floor(min(x, c - 1)) for an integer c).
-    at_f = size[group]
-    last = at_f - 1.0
-    np.multiply(at_f, u, out=at_f)
-    np.minimum(at_f, last, out=at_f)
-    del last
-    at = at_f.astype(np.int64)
-    del at_f
-    at += starts[group]
-    return sorted_cands[at]
+    return np.minimum(pick, table.shape[1] - 1).astype(np.int8)
 
 
 def build_population(config: Scenario, seed: np.random.SeedSequence) -> Population:
@@ -354,7 +324,7 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     # City: one weight row per (cluster, above-scale or SME), one uniform per firm.
     table = city_weight_table(spec, n_cl)
     row = cluster.astype(np.int64) + n_cl * (size_class >= IND_SME)
-    city = _draw_rows(table, row, rng_assign.random(n)).astype(np.int8)
+    city = _draw_rows(table, row, rng_assign.random(n))
     cell = ((cluster.astype(np.int16) * n_ci + city) * N_SIZE + size_class).astype(np.int16)
 
     # Parks: the firms of one cluster in one city are split into parks of ~park_size_mean firms.
@@ -364,15 +334,18 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     parks_per_cc[cc_count == 0] = 0
     park_offset = np.concatenate(([0], np.cumsum(parks_per_cc)[:-1]))
     u = rng_park.random(n)
-    park = (park_offset[cc] + np.minimum((u * parks_per_cc[cc]).astype(np.int64), parks_per_cc[cc] - 1)).astype(np.int32)
+    if kernel.kernel_name() == "numba":
+        park = setup_kernel.assign_parks(park_offset, parks_per_cc, cc, u)
+    else:
+        park = (park_offset[cc] + np.minimum((u * parks_per_cc[cc]).astype(np.int64), parks_per_cc[cc] - 1)).astype(np.int32)
     park_cc = np.repeat(np.arange(n_cl * n_ci), parks_per_cc)
     park_cluster = (park_cc // n_ci).astype(np.int8)
     park_city = (park_cc % n_ci).astype(np.int8)
 
     if spec.network == "supply_chain":
-        adj_indptr, adj_indices = _supply_links(spec, rng_links, cluster, cc, size_class, n_cl, n_ci)
+        adj_indptr, adj_indices = links.supply_links(spec, rng_links, cluster, cc, size_class, n_cl, n_ci)
     elif spec.network == "ring":
-        adj_indptr, adj_indices = _ring(n)
+        adj_indptr, adj_indices = links.ring(n)
     else:
         adj_indptr, adj_indices = np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
 
@@ -422,99 +395,3 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     )
 
 
-def _supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.ndarray, cc: np.ndarray,
-                  size_class: np.ndarray, n_cl: int, n_ci: int) -> tuple[np.ndarray, np.ndarray]:
-    """Supplier -> customer links within a cluster; chain leaders are hubs.
-
-    Each firm draws Poisson(customers_per_firm) customers. For industrial firms a share
-    ``leader_link_share`` of links go to a chain leader of the cluster; the rest go to a firm of
-    the same cluster, in the same city with probability ``same_city_link_share``, and to an
-    above-scale firm in half of the cases (customers are larger than suppliers: ASSUMPTION).
-    Links are symmetric for peer influence (both sides see each other's adoption); a link drawn
-    twice is kept once.
-    """
-    n = cluster.size
-    n_links = rng.poisson(spec.customers_per_firm, size=n)
-    # int32 ids and float32 uniforms: the link arrays are the peak of set-up memory.
-    src = np.repeat(np.arange(n, dtype=np.int32), n_links)
-    m = src.size
-    if m == 0:
-        return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
-    u_kind, u_city, u_big, u_pick = rng.random((4, m), dtype=np.float32)
-    above_idx = np.flatnonzero(size_class <= ABOVE).astype(np.int32)
-    leads = np.flatnonzero(size_class == LEAD).astype(np.int32)
-    cc32, cl32 = cc.astype(np.int32), cluster.astype(np.int32)
-    n_cc = n_cl * n_ci
-
-    # The four kinds of customer as one table of groups (one pass over the links instead of one
-    # per kind): same city-cluster and larger | same city-cluster, any | same cluster and larger |
-    # same cluster, any. A group without candidates falls back to any firm of the cluster.
-    tables = [(above_idx, cc32[above_idx], n_cc), (None, cc32, n_cc),
-              (above_idx, cl32[above_idx], n_cl), (None, cl32, n_cl)]
-    sorted_parts, count_parts = [], []
-    for cands, cand_group, n_groups in tables:
-        order, counts = _group_order(cand_group, n_groups)
-        sorted_parts.append(order.astype(np.int32) if cands is None else cands[order])
-        count_parts.append(counts)
-    sorted_cands = np.concatenate([*sorted_parts, np.array([-1], dtype=np.int32)])
-    counts = np.concatenate(count_parts)
-    fallback = 2 * n_cc + n_cl + np.concatenate(  # the 'same cluster, any' group of each group
-        [np.arange(n_cc) // n_ci, np.arange(n_cc) // n_ci, np.arange(n_cl), np.arange(n_cl)])
-    group_of = np.arange(counts.size)
-    group_of[counts == 0] = fallback[counts == 0]
-
-    same_city = u_city < spec.same_city_link_share
-    other = u_big >= 0.5  # any customer rather than a larger one
-    del u_city, u_big
-    group = np.where(same_city, np.repeat(cc32, n_links) + other * np.int32(n_cc),
-                     np.repeat(cl32 + 2 * n_cc, n_links) + other * np.int32(n_cl))
-    del same_city, other
-    dst = _pick_sorted(group_of[group], sorted_cands, counts, u_pick)
-    del group
-    if leads.size:
-        industrial = (size_class >= ABOVE) & (size_class <= IND_SME)
-        to_lead = np.repeat(industrial, n_links)
-        to_lead &= u_kind < spec.leader_link_share
-        idx = np.flatnonzero(to_lead)
-        picked = _pick_in_groups(np.repeat(cl32, n_links)[idx], leads, cl32[leads], n_cl, u_pick[idx])
-        ok = picked >= 0
-        dst[idx[ok]] = picked[ok]
-    return symmetric_csr(n, src, dst)
-
-
-def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (indptr int64, indices int32; columns sorted) of the undirected links src -- dst,
-    without self-links, without -1 targets and with a link drawn twice kept once."""
-    keep = (dst >= 0) & (dst != src)
-    src, dst = src[keep], dst[keep]
-    if kernel.kernel_name() == "numba":
-        return kernel.symmetric_csr_compiled(n, src, dst)
-    m = src.size
-    # One sort of 64-bit (row, column) keys (vectorised quicksort) orders both directions.
-    key = np.empty(2 * m, dtype=np.uint64)
-    key[:m] = src
-    key[m:] = dst
-    key <<= np.uint64(32)
-    key[:m] |= dst.astype(np.uint64)
-    key[m:] |= src.astype(np.uint64)
-    del src, dst
-    key.sort()
-    first = np.empty(key.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    key = key[first]
-    if sys.byteorder == "little":  # the two 32-bit halves of a key are (column, row)
-        halves = key.view(np.uint32)
-        indices, rows = halves[0::2].astype(np.int32), halves[1::2]
-    else:
-        indices, rows = (key & np.uint64(0xFFFFFFFF)).astype(np.int32), key >> np.uint64(32)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return indptr, indices
-
-
-def _ring(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each firm linked to its two ring neighbours (verification network, Fibich & Gibori 2010)."""
-    i = np.arange(n, dtype=np.int64)
-    indices = np.stack(((i - 1) % n, (i + 1) % n), axis=1).ravel().astype(np.int32)
-    return np.arange(0, 2 * n + 1, 2, dtype=np.int64), indices
