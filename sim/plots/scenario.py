@@ -46,6 +46,7 @@ from sim.plots.common import (
     thousands,
 )
 from sim.plots.listed_goals import MAX_PANELS, draw_more_goals, more_goal_points, plot_more_goals
+from sim.plots.parallel import FigureTask, run_figure_tasks
 from sim.scenario.schema import Goals, Scenario
 
 __all__ = [
@@ -363,50 +364,45 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
     scale = population_scale(config)
     n_rep = _n_replicates(ts)
     firms = config.population.total_firms
-    written: list[Path] = []
 
-    def emit(name: str, fig: Figure, note: str | None = None) -> None:
-        figure_header(fig, config.name, firms, n_rep, lang, note=note)
-        written.append(save(fig, out / name))
+    def task(name: str, size: tuple[float, float], draw, note: str | None = None):
+        def run() -> Path:
+            fig = Figure(figsize=size, layout="constrained")
+            draw(fig)
+            figure_header(fig, config.name, firms, n_rep, lang, note=note)
+            return save(fig, out / name)
+        return run
 
-    fig = Figure(figsize=(9, 6), layout="constrained")
-    plot_provincial(fig.add_subplot(), ts, goals, scale=scale, lang=lang, config=config)
-    emit("provincial_cloud.png", fig)
-
-    fig = Figure(figsize=(9, 6), layout="constrained")
-    plot_transformed(fig.add_subplot(), ts, goals, scale=scale, lang=lang, config=config)
-    emit("provincial_transformed.png", fig)
-
-    if config.goals.more:
-        k = min(len(config.goals.more), MAX_PANELS)
-        fig = Figure(figsize=(4.6 * min(3, k), 3.9 * -(-k // 3) + 1.2), layout="constrained")
+    def more_goals(fig: Figure) -> None:
         plot_more_goals(fig, ts, config, lang=lang)
         fig.suptitle(i18n.text("more_goals_title", lang))
-        emit("goals_more.png", fig, note=i18n.text("scaled_note", lang, scale=f"{scale:.4g}") if scale != 1.0 else None)
 
-    fig = Figure(figsize=(11, 13.5), layout="constrained")
-    plot_clusters(fig, ts, goals=goals, lang=lang)
-    emit("clusters.png", fig)
-
-    fig = Figure(figsize=(9, 7.5), layout="constrained")
-    plot_city_gap(fig.add_subplot(), ts, goals, lang=lang)
-    emit("city_gap.png", fig)
-
+    # (expected CPU seconds, task): the weights split the figures over two processes.
+    tasks: list[FigureTask] = [
+        (0.6, task("provincial_cloud.png", (9, 6),
+                   lambda f: plot_provincial(f.add_subplot(), ts, goals, scale=scale, lang=lang, config=config))),
+        (0.5, task("provincial_transformed.png", (9, 6),
+                   lambda f: plot_transformed(f.add_subplot(), ts, goals, scale=scale, lang=lang, config=config))),
+    ]
+    if config.goals.more:
+        k = min(len(config.goals.more), MAX_PANELS)
+        tasks.append((0.5, task("goals_more.png", (4.6 * min(3, k), 3.9 * -(-k // 3) + 1.2), more_goals,
+                                note=i18n.text("scaled_note", lang, scale=f"{scale:.4g}") if scale != 1.0 else None)))
+    tasks += [
+        (1.5, task("clusters.png", (11, 13.5), lambda f: plot_clusters(f, ts, goals=goals, lang=lang))),
+        (0.5, task("city_gap.png", (9, 7.5), lambda f: plot_city_gap(f.add_subplot(), ts, goals, lang=lang))),
+    ]
     for level in ("city", "cluster"):
-        fig = Figure(figsize=(12, 8.5 if level == "city" else 8.0), layout="constrained")
-        goal_plots.plot_group_progress(fig, ts, goals, level=level, lang=lang, config=config)
-        emit(f"progress_{level}.png", fig, note=i18n.text("progress_note", lang))
-
+        tasks.append((0.5, task(f"progress_{level}.png", (12, 8.5 if level == "city" else 8.0),
+                                lambda f, level=level: goal_plots.plot_group_progress(
+                                    f, ts, goals, level=level, lang=lang, config=config),
+                                note=i18n.text("progress_note", lang))))
     if maps.available():
-        fig = Figure(figsize=(12, 6), layout="constrained")
-        maps.plot_city_map(fig, ts, goals, lang=lang)
-        emit("map_cities.png", fig)
-
+        tasks.append((0.5, task("map_cities.png", (12, 6), lambda f: maps.plot_city_map(f, ts, goals, lang=lang))))
     if compare:
-        fig = Figure(figsize=(9, 6), layout="constrained")
-        plot_compare(fig.add_subplot(), compare, goals, lang=lang)
-        emit("compare.png", fig)
-    return written
+        tasks.append((0.5, task("compare.png", (9, 6),
+                                lambda f: plot_compare(f.add_subplot(), compare, goals, lang=lang))))
+    return run_figure_tasks(tasks)
 
 
 def write_compare_figures(folder: str | os.PathLike[str], ts_by_scenario: Mapping[str, pd.DataFrame],
