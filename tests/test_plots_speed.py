@@ -1,8 +1,9 @@
-"""Figures drawn in two processes are the same files as figures drawn in one; failures surface.
+"""The speed-ups of the run figures change nothing but speed.
 
-Not timed (speed is measured in benchmarks/): this checks that the split over a forked process
-writes every figure, in the documented order, with the same bytes, and that a figure failing in
-the child process stops the call with its traceback.
+Not timed (speed is measured in benchmarks/): figures drawn in two processes are the same files
+as figures drawn in one, in the documented order, and a figure failing in the child process stops
+the call with its traceback; the cached city outlines are the numbers computed from the
+boundaries.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 
 from sim.core.model import CloudAdoptionModel
 from sim.core.outputs import tidy_timeseries
-from sim.plots import parallel
+from sim.plots import maps, parallel
 from sim.plots.scenario import write_figures
 from sim.scenario.schema import Scenario
 
@@ -56,3 +57,22 @@ def test_child_failure_is_raised_and_bad_setting_refused(monkeypatch, tmp_path: 
     with pytest.raises(RuntimeError, match="no such panel"):
         parallel.run_figure_tasks([(5.0, broken), (1.0, ok("d"))])  # the heavier task goes to the child
     assert (tmp_path / "d").read_text() == "d"  # this process drew its own part
+
+
+@pytest.mark.skipif(not maps.available(), reason="the optional maps extra is not installed")
+def test_cached_city_outlines_equal_the_computed_ones(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    maps.city_outlines.cache_clear()
+    try:
+        computed = maps.city_outlines()
+        files = list((tmp_path / "gdcloud-sim").glob("city_outlines-*.npz"))
+        assert len(files) == 1
+        maps.city_outlines.cache_clear()
+        cached = maps.city_outlines()
+    finally:
+        maps.city_outlines.cache_clear()
+    assert list(cached) == list(computed) and len(cached) == 21
+    for name, (verts, codes, xy) in computed.items():
+        v2, c2, xy2 = cached[name]
+        assert verts.tobytes() == v2.tobytes() and codes.tobytes() == c2.tobytes() and xy == xy2
+        assert verts.shape[0] > 100  # real boundaries
