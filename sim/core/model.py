@@ -1,5 +1,13 @@
 """The firm-level cloud-adoption model: a ``mesa.Model`` whose firms live in NumPy columns.
 
+Why this module is over ~500 lines: the model's set-up, its incremental peer counts and its
+monthly step rules all read and write the same state columns of one object; split into
+mix-in classes they would share private attributes across modules. It is not split in this
+session because three other pieces of work edit it at the same time (the peer-share rule, the
+transformation-programme hook, the scale fixes); the static tables and the kernels are already
+outside (:mod:`sim.core.kernel`, :mod:`sim.core.batch`; the population build in
+:mod:`sim.core.population` and :mod:`sim.core.links`).
+
 Process order of one month ``k`` (``docs/model.md``, ODD section 3):
 
 1. firms entering in month k join (and exiting firms leave) their parks, cities and chains;

@@ -195,8 +195,11 @@ class Progress:
         if enabled and total:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True,
-                            smoothing=0.1)
+            # No tqdm monitor thread (it outlives the bar): the run figures are drawn in a forked
+            # process, which sim.plots.parallel allows only when no other thread runs.
+            bar_class = type("RunsBar", (tqdm,), {"monitor_interval": 0})
+            self.bar = bar_class(total=total, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True,
+                                 smoothing=0.1)
             self.bar.set_postfix(failed=0)
 
     def update(self, ok: bool) -> None:
