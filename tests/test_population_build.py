@@ -86,6 +86,7 @@ HAS_NUMBA = importlib.util.find_spec("numba") is not None
     {"total_firms": 25_000, "same_city_link_share": 0.3, "leader_link_share": 0.37, "lead_firms": 7,
      "customers_per_firm": 3.3, "sme_guangzhou_odds_ratio": 1.7},
     {"total_firms": 8_000, "lead_firms": 0},  # no chain leader
+    {"total_firms": 12_000, "cluster_shares": {"electronics": 0.0, "light_industry_textiles": 0.3}},  # an empty cluster
 ])
 def test_compiled_population_build_gives_the_same_bytes(monkeypatch, population):
     config = Scenario.model_validate({"population": population})
@@ -100,3 +101,14 @@ def test_compiled_population_build_gives_the_same_bytes(monkeypatch, population)
         b = built["numba"][key]
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), key
     assert built["numba"]["adj_indices"].size > 2 * population["total_firms"]  # real links
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_compiled_category_draw_is_generator_choice():
+    from sim.core import setup_kernel
+
+    for p in (np.full(20, 0.05), np.array([0.0, 0.2, 0.0, 0.5, 0.3, 0.0]), np.array([1.0])):
+        drawn = np.random.default_rng(4).choice(p.size, size=50_000, p=p).astype(np.int8)
+        cdf = p.cumsum()
+        cdf /= cdf[-1]
+        assert drawn.tobytes() == setup_kernel.draw_categories(cdf, np.random.default_rng(4).random(50_000)).tobytes()

@@ -111,7 +111,7 @@ def _young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.n
 
 
 def _count(group: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-    return np.bincount(group[mask], minlength=size).astype(np.float64)
+    return kernel.count_in_groups(group, mask, size)
 
 
 @dataclass

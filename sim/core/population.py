@@ -315,7 +315,15 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     city_w = _city_weights()
     n_cl, n_ci = cluster_w.size, city_w.size
 
-    cluster = rng_assign.choice(n_cl, size=n, p=cluster_w).astype(np.int8)
+    if kernel.kernel_name() == "numba":
+        # What Generator.choice(p=...) does (the same uniforms from Generator.random, inverted
+        # through the normalised cumulative weights), with a scan of the 20 weights instead of a
+        # binary search per firm; tests/test_population_build.py checks the bytes.
+        cdf = cluster_w.cumsum()
+        cdf /= cdf[-1]
+        cluster = setup_kernel.draw_categories(cdf, rng_assign.random(n))
+    else:
+        cluster = rng_assign.choice(n_cl, size=n, p=cluster_w).astype(np.int8)
     # Leads: apportioned so every cluster has its chain leaders (百链: 2-3 per key chain).
     lead_idx = np.flatnonzero(size_class == LEAD)
     if lead_idx.size:

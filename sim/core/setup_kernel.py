@@ -80,10 +80,11 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return src[:k], dst[:k]
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def csr(n, src, dst):
+    def csr(n, src, dst, start):
         # Counting sort of both directions by row, then each row sorted and de-duplicated.
+        # ``start`` (zeros, n + 1) is int32 when the links allow: the row positions are the
+        # randomly accessed array, so half its bytes is fewer cache misses.
         m = src.size
-        start = np.zeros(n + 1, dtype=np.int64)
         for i in range(m):
             start[src[i] + 1] += 1
             start[dst[i] + 1] += 1
@@ -147,7 +148,20 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
             out[i] = offset[c] + (p if p < last else last)
         return out
 
-    _compiled.update(group_order=group_order, links=links, csr=csr, draw_rows=draw_rows, parks=parks)
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def categories(cdf, u):
+        out = np.empty(u.size, dtype=np.int8)
+        k = cdf.size
+        for i in range(u.size):
+            j = 0
+            x = u[i]
+            while j < k and cdf[j] <= x:
+                j += 1
+            out[i] = j
+        return out
+
+    _compiled.update(group_order=group_order, links=links, csr=csr, draw_rows=draw_rows, parks=parks,
+                     categories=categories)
     return _compiled
 
 
@@ -170,7 +184,8 @@ def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray,
     """CSR (indptr int64, indices int32, columns sorted, no repeats) of the undirected links
     ``src[i] -- dst[i]`` (no self-links, no -1): the compiled equivalent of the 64-bit key sort
     in :func:`sim.core.links.symmetric_csr` (same arrays)."""
-    return _kernels()["csr"](n, src.astype(np.int32, copy=False), dst.astype(np.int32, copy=False))
+    start = np.zeros(n + 1, dtype=np.int32 if 2 * src.size < np.iinfo(np.int32).max else np.int64)
+    return _kernels()["csr"](n, src.astype(np.int32, copy=False), dst.astype(np.int32, copy=False), start)
 
 
 def draw_rows(shifted: np.ndarray, n_cols: int, row: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -182,3 +197,10 @@ def draw_rows(shifted: np.ndarray, n_cols: int, row: np.ndarray, u: np.ndarray) 
 def assign_parks(offset: np.ndarray, per_cc: np.ndarray, cc: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Park (int32) of each firm: ``offset[cc] + min(floor(u * per_cc[cc]), per_cc[cc] - 1)``."""
     return _kernels()["parks"](offset, per_cc, cc, u)
+
+
+def draw_categories(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(cdf, u, side="right")`` as int8 for a short nondecreasing ``cdf`` (at
+    most 127 categories) by a forward scan: with ``cdf = p.cumsum() / p.cumsum()[-1]`` and
+    ``u = rng.random(n)`` this is what ``rng.choice(len(p), n, p=p)`` draws."""
+    return _kernels()["categories"](cdf, u)
