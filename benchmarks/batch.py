@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from sim.scenario.schema import Scenario
 
     base = Scenario.model_validate({"population": {"total_firms": args.firms, "structure_pool": args.pool}})
+    load_before = os.getloadavg()[0]
     load = warm_up()
     rng = np.random.default_rng(0)
     build = setup = sim = 0.0
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{res['structure_builds_per_run_s']:.2f} + model set-up {res['setup_per_run_s']:.2f} + "
           f"simulation {res['simulation_per_run_s']:.2f}\n  simulation {res['ns_per_firm_step']:.2f} ns per "
           f"firm-step; streaming floor {floor:.2f} ns per firm (ratio {res['ns_per_firm_step'] / floor:.1f})\n"
-          f"  once per process: loading the kernel {load:.2f} s")
+          f"  once per process: loading the kernel {load:.2f} s\n"
+          f"  load average before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f} (target: <= 1.0 s per run)")
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
     return 0

@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'firms':>10} {'allocated':>10} | {'setup s':>8} {'(cpu)':>7} | {'sim s':>7} {'(cpu)':>7} | "
           f"{'ns/firm-step':>12} {'(cpu)':>6} | {'peak RSS':>9} {'B/firm':>7} {'B/firm>imp':>10}")
     results = []
+    load_before = os.getloadavg()
     for size in args.sizes:
         rs = [run_child(size, args.replicate) for _ in range(args.repeat)]
         r = {k: _median(rs, k) if isinstance(v, float) else v for k, v in rs[0].items()}
@@ -176,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{b['sim_cpu'] / a['sim_cpu']:.2f} cpu; set-up {b['setup_wall'] / a['setup_wall']:.2f} wall, "
               f"{b['setup_cpu'] / a['setup_cpu']:.2f} cpu (firm-steps ratio "
               f"{b['firm_steps'] / a['firm_steps']:.2f})")
+        print(f"set-up per million firms at 5e6: {b['setup_cpu'] / 5:.2f} s cpu (targets: 5e6/1e6 <= 5.3, "
+              f"<= 0.6 s per million); load average before/after: "
+              f"{load_before[0]:.1f} / {os.getloadavg()[0]:.1f}")
     if args.cli:
         print(time_cli(args.cli_scenario, args.cli_figures))
     if args.json:
