@@ -71,3 +71,27 @@ def test_compiled_adjacency_equals_the_key_sort(monkeypatch):
     assert out["numpy"][0].tobytes() == out["numba"][0].tobytes()
     assert out["numpy"][1].tobytes() == out["numba"][1].tobytes()
     assert out["numba"][1].dtype == np.int32 and out["numba"][0][-1] > 15_000
+
+
+def test_ctrl_c_inside_a_compiled_call_is_a_keyboard_interrupt():
+    def dispatcher_with_pending_interrupt(*args):  # what Numba's dispatcher does on a SIGINT
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("CPUDispatcher returned a result with an exception set") from exc
+
+    def wrapped_twice(*args):  # the unpickler of a cached kernel, inside the dispatcher
+        try:
+            dispatcher_with_pending_interrupt()
+        except SystemError as exc:
+            raise SystemError("CPUDispatcher returned a result with an exception set") from exc
+
+    for fn in (dispatcher_with_pending_interrupt, wrapped_twice):
+        with pytest.raises(KeyboardInterrupt):
+            kernel.interruptible(fn)(1, 2)
+
+    def other_error(*args):
+        raise SystemError("a real one")
+
+    with pytest.raises(SystemError, match="a real one"):
+        kernel.interruptible(other_error)()

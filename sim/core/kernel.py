@@ -96,6 +96,28 @@ def _add_to_partners_numpy(indptr, indices, firms, counts, sign, num, den, share
 _compiled: dict[str, object] = {}
 
 
+def interruptible(fn):
+    """``fn`` (a compiled function) with a Ctrl-C during the call raised as KeyboardInterrupt.
+
+    A SIGINT that arrives while Numba's dispatcher converts the arguments sets KeyboardInterrupt
+    inside the call; the dispatcher still returns a result, which Python reports as a SystemError
+    caused by the KeyboardInterrupt, and the run layer would record a failed replicate instead of
+    stopping (seen in ``tests/test_cli.py``'s Ctrl-C test, once wrapped twice).
+    """
+    @functools.wraps(fn)
+    def call(*args):
+        try:
+            return fn(*args)
+        except SystemError as exc:
+            cause = exc.__cause__
+            while isinstance(cause, SystemError):  # the dispatcher's unpickler may wrap it too
+                cause = cause.__cause__
+            if isinstance(cause, KeyboardInterrupt):
+                raise cause from None
+            raise
+    return call
+
+
 def _numba_kernels() -> dict[str, object]:
     """Compile (or load from Numba's on-disk cache) the fused loops, once per process."""
     if _compiled:
@@ -156,7 +178,8 @@ def _numba_kernels() -> dict[str, object]:
                 out[g] += 1.0
         return out, True
 
-    _compiled.update(cloud=cloud, partners=partners, count=count)
+    _compiled.update({name: interruptible(f) for name, f in (("cloud", cloud), ("partners", partners),
+                                                             ("count", count))})
     return _compiled
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.core.kernel import interruptible
+
 _compiled: dict[str, object] = {}
 
 
@@ -170,8 +172,9 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
             out[i] = j
         return out
 
-    _compiled.update(group_order=group_order, links=links, csr=csr, draw_rows=draw_rows, parks=parks,
-                     categories=categories)
+    loops = {"group_order": group_order, "links": links, "csr": csr, "draw_rows": draw_rows, "parks": parks,
+             "categories": categories}
+    _compiled.update({name: interruptible(f) for name, f in loops.items()})
     return _compiled
 
 
