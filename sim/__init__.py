@@ -33,7 +33,8 @@ __all__ = [
     "sweep", "run_sweep", "calibrate", "sensitivity", "run_sensitivity", "what_it_takes",
     "attribution", "discover", "get_value", "set_values", "ScenarioError", "RunsFailed",
     "latest", "list_results", "load_compare", "load_sweep", "results_root", "SavedSweep",
-    "scaled_goals", "population_scale", "group_gaps", "format_table", "AnalysisFailed", "__version__",
+    "scaled_goals", "population_scale", "group_gaps", "format_table", "AnalysisFailed",
+    "history_match", "backtest", "evaluate", "__version__",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,13 +53,16 @@ if TYPE_CHECKING:  # pragma: no cover
         ScenarioResult,
         SerialExecutor,
         attribution,
+        backtest,
         calibrate,
         compare,
         compare_scenarios,
         discover,
+        evaluate,
         format_table,
         get_value,
         group_gaps,
+        history_match,
         latest,
         list_results,
         load_compare,

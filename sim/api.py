@@ -16,6 +16,7 @@ Everything here is also available from the package itself (``import sim``)::
     sim.calibrate("calibration"); sim.sensitivity("sensitivity")
     sim.what_it_takes("baseline", "policies.vouchers.budget_cny_per_year", bounds=(0, 2e9))
     sim.attribution("baseline"); sim.discover("baseline")
+    sim.history_match(); sim.backtest(); sim.evaluate()  # the 2020-2025 record
 
     old = sim.load_results("results/baseline/20251126T101500Z-0123456789")
     old = sim.load_results(sim.latest("baseline"))      # newest complete run (or a --label)
@@ -49,6 +50,7 @@ from sim.analysis.tools import calibrate_tool, sensitivity_tool
 from sim.core.model import CloudAdoptionModel, Firm, simulate
 from sim.core.population import population_scale
 from sim.errors import AnalysisFailed, RunsFailed, ScenarioError
+from sim.plots.record_tools import backtest_tool, evaluate_tool, history_match_tool
 from sim.plots.scenario import (
     plot_city_gap,
     plot_clusters,
@@ -108,6 +110,16 @@ attribution = attribution_tool
 discover = discover_tool
 """Alias of :func:`sim.analysis.question_tools.discover_tool` (``gdcloud discover``)."""
 
+history_match = history_match_tool
+"""Alias of :func:`sim.plots.record_tools.history_match_tool` (``gdcloud history-match``): the
+ABC-SMC posterior of the model's rates given every published figure 2020-2025."""
+
+backtest = backtest_tool
+"""Alias of :func:`sim.plots.record_tools.backtest_tool` (``gdcloud backtest``)."""
+
+evaluate = evaluate_tool
+"""Alias of :func:`sim.plots.record_tools.evaluate_tool` (``gdcloud evaluate``)."""
+
 __all__ = [
     "load_scenario", "run", "run_scenario", "compare", "compare_scenarios", "load_results",
     "Scenario", "ScenarioResult", "CompareResult", "shipped_scenarios", "resolved_yaml",
@@ -118,4 +130,5 @@ __all__ = [
     "attribution", "discover", "get_value", "set_values", "ScenarioError", "RunsFailed",
     "latest", "list_results", "load_compare", "load_sweep", "results_root", "SavedSweep",
     "scaled_goals", "population_scale", "group_gaps", "format_table", "AnalysisFailed",
+    "history_match", "backtest", "evaluate",
 ]

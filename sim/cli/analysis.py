@@ -5,11 +5,10 @@ a new results folder with its manifest), print its ``summary_lines()``."""
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sim.cli import record as record_commands
-from sim.cli.commands import EXIT_INTERRUPTED, EXIT_OK, command_line
+from sim.cli.commands import command_line, run_and_print
 from sim.cli.report import progress_callbacks
 from sim.cli.usage import UsageError
 
@@ -18,22 +17,6 @@ def _executor(args: argparse.Namespace):
     from sim.runs.jobs import SizedExecutor
 
     return SizedExecutor(args.executor, args.workers, args.address)
-
-
-def _print(label: str, call: Callable[[], object]) -> int:
-    """Run ``call()`` (one library call returning an AnalysisRun) and print its summary lines."""
-    from sim.runs.rundir import AnalysisInterrupted
-
-    try:
-        run = call()
-    except AnalysisInterrupted as exc:
-        print(f"\ninterrupted: {label} stopped; whatever it wrote is in {exc.folder} (status 'interrupted' "
-              "in manifest.json); an analysis cannot be resumed: run the command again",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    for line in run.summary_lines():
-        print(line)
-    return EXIT_OK
 
 
 QUESTION_OPTIONS: dict[str, str] = {
@@ -48,7 +31,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
     say, _ = progress_callbacks(args)
     write = False if args.no_write_scenario else args.write_scenario
-    return _print("calibrate", lambda: calibrate_tool(
+    return run_and_print("calibrate", lambda: calibrate_tool(
         args.spec, seed=args.seed, write_scenario=write, force=args.force, out_dir=args.out, progress=say,
         executor=_executor(args), command=command_line(argv),
         labels={"seed": "--seed", "write_scenario": "--write-scenario",
@@ -63,7 +46,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
     if importlib.util.find_spec("SALib") is None:
         raise UsageError("sensitivity needs SALib: pip install '.[analysis]'")
     _, count = progress_callbacks(args)
-    return _print("sensitivity", lambda: sensitivity_tool(
+    return run_and_print("sensitivity", lambda: sensitivity_tool(
         args.spec, dry_run=args.dry_run, out_dir=args.out, progress=count, executor=_executor(args),
         command=command_line(argv)))
 
@@ -72,7 +55,7 @@ def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> i
     from sim.analysis.question_tools import what_it_takes_tool
 
     say, _ = progress_callbacks(args)
-    return _print("what_it_takes", lambda: what_it_takes_tool(
+    return run_and_print("what_it_takes", lambda: what_it_takes_tool(
         args.scenario, args.lever, goal=args.goal, probability=args.probability, bounds=tuple(args.bounds),
         replicates=args.replicates, total_firms=args.total_firms, overrides=args.overrides,
         rel_tol=args.rel_tol, increasing=not args.decreasing, integer=args.integer, out_dir=args.out,
@@ -82,7 +65,7 @@ def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> i
 def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from sim.analysis.question_tools import attribution_tool
 
-    return _print("attribution", lambda: attribution_tool(
+    return run_and_print("attribution", lambda: attribution_tool(
         args.scenario, replicates=args.replicates, total_firms=args.total_firms, overrides=args.overrides,
         out_dir=args.out, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS))
 
@@ -91,7 +74,7 @@ def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from sim.analysis.question_tools import discover_tool
 
     _, count = progress_callbacks(args)
-    return _print("discover", lambda: discover_tool(
+    return run_and_print("discover", lambda: discover_tool(
         args.scenario, n_samples=args.samples, replicates=args.replicates, total_firms=args.total_firms,
         overrides=args.overrides, seed=args.seed, threshold=args.threshold, goal=args.goal, out_dir=args.out,
         progress=count, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS))

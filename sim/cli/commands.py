@@ -8,7 +8,7 @@ import json
 import shlex
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sim.cli.report import print_error, print_failures, run_summary_lines
 from sim.cli.usage import UsageError
@@ -20,6 +20,22 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def command_line(argv: Sequence[str] | None) -> str:
     args = list(sys.argv[1:] if argv is None else argv)
     return " ".join(shlex.quote(a) for a in ["gdcloud", *args])
+
+
+def run_and_print(label: str, call: Callable[[], object]) -> int:
+    """Run ``call()`` (one library call returning an AnalysisRun) and print its summary lines."""
+    from sim.runs.rundir import AnalysisInterrupted
+
+    try:
+        run = call()
+    except AnalysisInterrupted as exc:
+        print(f"\ninterrupted: {label} stopped; whatever it wrote is in {exc.folder} (status 'interrupted' "
+              "in manifest.json); an analysis cannot be resumed: run the command again",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for line in run.summary_lines():
+        print(line)
+    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
