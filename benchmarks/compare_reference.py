@@ -39,7 +39,8 @@ from reference_mesa_tuned import TunedReferenceModel  # noqa: E402
 from sim.core.model import METRICS, CloudAdoptionModel  # noqa: E402
 from sim.core.population import build_population  # noqa: E402
 from sim.core.seeds import run_seed, spawn_streams, structure_seed  # noqa: E402
-from sim.scenario.schema import Scenario, month_number  # noqa: E402
+from sim.scenario.schema import Scenario  # noqa: E402
+from sim.scenario.schema_types import month_number  # noqa: E402
 
 START = "2021-06"
 

@@ -36,7 +36,8 @@ import sim
 from sim.core.model import CloudAdoptionModel
 from sim.core.population import build_population
 from sim.core.seeds import run_seed, spawn_streams, structure_seed
-from sim.scenario.schema import Scenario, month_number
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_types import month_number
 
 
 def _profile_cprofile(label: str, fn: Callable[[], Any], top: int) -> Any:

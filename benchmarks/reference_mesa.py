@@ -60,7 +60,13 @@ from sim.core.model import METRICS
 from sim.core.policies import N_CELLS, build_instruments
 from sim.core.population import NEVER, Population, build_population
 from sim.core.seeds import run_seed, spawn_streams, structure_seed
-from sim.scenario.schema import Scenario, StageRates, month_number
+from sim.scenario.schema import Scenario
+
+# Cloud states of a firm.
+from sim.scenario.schema_policies import StageRates
+
+# Cloud states of a firm.
+from sim.scenario.schema_types import month_number
 
 # Cloud states of a firm.
 NONE = "none"  # not on the cloud, never decided

@@ -22,7 +22,7 @@ import numpy as np
 from sim.core.model import simulate
 from sim.core.population import DEFAULT_TOTAL_FIRMS
 from sim.scenario.loader import load_scenario, shipped_scenarios
-from sim.scenario.schema import month_number
+from sim.scenario.schema_types import month_number
 
 TOTAL_FIRMS = 100_000
 

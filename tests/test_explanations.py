@@ -12,7 +12,8 @@ import pytest
 
 from sim.core.model import CloudAdoptionModel, simulate
 from sim.core.population import above_scale_path
-from sim.scenario.schema import Scenario, month_number
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_types import month_number
 
 N_FIRMS = 20_000
 

@@ -135,7 +135,7 @@ def test_p7_population_bounded(capsys, override, phrase) -> None:
 
 def test_p7_largest_allowed_population_fits_the_stated_rule() -> None:
     sc = load_scenario("baseline", ["population.total_firms=10000000"])
-    from sim.scenario.schema import peak_firms
+    from sim.scenario.schema_population import peak_firms
 
     peak = peak_firms(sc.population, sc.time)
     assert 10_000_000 < peak <= limits.MAX_FIRMS

@@ -17,7 +17,8 @@ from sim.core.model import CloudAdoptionModel, simulate
 from sim.core.schedules import monthly, value_at
 from sim.errors import ScenarioError
 from sim.scenario.loader import load_scenario
-from sim.scenario.schema import Scenario, month_number
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_types import month_number
 
 N_FIRMS = 20_000
 

@@ -16,7 +16,8 @@ from sim.scenario.loader import (
     scenarios_dir,
     shipped_scenarios,
 )
-from sim.scenario.schema import Scenario, _cloud_rates, _transform_rates
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_policies import default_cloud_rates, default_transform_rates
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED = {
@@ -176,7 +177,7 @@ def test_chain_leaders(shipped: dict[str, Scenario]) -> None:
 )
 def test_peer_effect_variants(shipped: dict[str, Scenario], name: str, factor: float) -> None:
     sc = shipped[name]
-    for stage, defaults in (("cloud", _cloud_rates()), ("transform", _transform_rates())):
+    for stage, defaults in (("cloud", default_cloud_rates()), ("transform", default_transform_rates())):
         rates = getattr(sc.diffusion, stage)
         for key in PEER_KEYS:
             assert getattr(rates, key) == pytest.approx(factor * getattr(defaults, key)), (

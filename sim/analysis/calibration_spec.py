@@ -17,7 +17,8 @@ from sim.scenario import limits
 from sim.scenario.locations import scenarios_dir
 from sim.scenario.parameters import Real, label_of
 from sim.scenario.paths import set_values
-from sim.scenario.schema import Scenario, YearMonth
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_types import YearMonth
 from sim.scenario.specs import BaseScenarioSpec, StrictSpec
 
 INDICATOR_METRIC: dict[str, str] = {

@@ -29,7 +29,8 @@ import pandas as pd
 from sim.core.outputs import select
 from sim.core.population import DEFAULT_TOTAL_FIRMS, population_scale
 from sim.errors import ScenarioError
-from sim.scenario.schema import Goals, Scenario, month_number
+from sim.scenario.schema import Goals, Scenario
+from sim.scenario.schema_types import month_number
 
 Goal = Literal["cloud", "transformed", "both"]
 """Which goal a question is about: the cloud goal, the transformation goal, or both at once."""

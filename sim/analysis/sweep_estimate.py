@@ -15,7 +15,8 @@ from sim.analysis.sweep_plan import SweepOutline, outline
 from sim.analysis.sweep_spec import SweepSpec, native, value_text
 from sim.runs.jobs import ExecutorChoice, resolve_executor
 from sim.scenario.paths import get_value
-from sim.scenario.schema import Scenario, month_number
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_types import month_number
 
 NS_PER_FIRM_MONTH = 10e-9
 """Rough model time per firm and simulated month (s), used when a run is not timed: measured

@@ -41,7 +41,8 @@ from sim.scenario import limits
 from sim.scenario.docs import strip, type_text
 from sim.scenario.parameters import Categorical, Integer, Parameter, Real, integer_bounds
 from sim.scenario.paths import annotation_of, assign, get_value, set_values
-from sim.scenario.schema import Scenario, month_number
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_types import month_number
 
 
 def _plain(path: str) -> str:

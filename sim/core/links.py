@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from sim.core import kernel, setup_kernel
-from sim.scenario.schema import PopulationSpec
+from sim.scenario.schema_population import PopulationSpec
 
 LEAD, ABOVE, IND_SME = 0, 1, 2
 """Size classes (the same codes as :mod:`sim.core.population`, which imports this module)."""

@@ -43,7 +43,9 @@ from sim.core.population import ABOVE, LEAD, NEVER, Population, build_population
 from sim.core.schedules import monthly
 from sim.core.seeds import replicate_structure_seed, run_seed, spawn_streams
 from sim.scenario.paths import keyword_values, set_values
-from sim.scenario.schema import Scenario, StageRates, month_number
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_policies import StageRates
+from sim.scenario.schema_types import month_number
 
 METRICS: tuple[str, ...] = (
     "n_firms", "cloud_cumulative", "cloud_active", "transformed", "new_cloud", "new_transformed",

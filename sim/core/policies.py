@@ -19,8 +19,8 @@ from sim import datasets
 from sim.core.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population, population_scale
 from sim.core.programme import TransformationQuota
 from sim.core.schedules import monthly, value_at, window_months
-from sim.scenario import schema
-from sim.scenario.schema import month_number, schedule_max
+from sim.scenario import schema, schema_policies
+from sim.scenario.schema_types import month_number, schedule_max
 
 N_CLUSTERS = len(datasets.cluster_ids())
 N_CITIES = len(datasets.city_names())
@@ -94,7 +94,7 @@ class PlatformsInstrument(Instrument):
 
     name = "platforms"
 
-    def __init__(self, spec: schema.Platforms, cal: Calendar, n_months: int):
+    def __init__(self, spec: schema_policies.Platforms, cal: Calendar, n_months: int):
         self.items = []
         if spec.enabled and schedule_max(spec.scale) > 0:
             cl, _, _ = cell_grid()
@@ -159,7 +159,7 @@ class PilotsInstrument(Instrument):
 
     name = "pilots"
 
-    def __init__(self, spec: schema.Pilots, cal: Calendar, pop: Population, rng: np.random.Generator,
+    def __init__(self, spec: schema_policies.Pilots, cal: Calendar, pop: Population, rng: np.random.Generator,
                  n_months: int, pop_scale: float = 1.0, park_size_mean: float = 400.0):
         self.cloud_cell = np.zeros((n_months + 1, N_CELLS))
         self.trans_cell = np.zeros((n_months + 1, N_CELLS))
@@ -215,7 +215,7 @@ class SmePilotCitiesInstrument(Instrument):
 
     name = "sme_pilot_cities"
 
-    def __init__(self, spec: schema.SmePilotCities, cal: Calendar, n_months: int):
+    def __init__(self, spec: schema_policies.SmePilotCities, cal: Calendar, n_months: int):
         self.cloud_cell = np.zeros((n_months + 1, N_CELLS))
         self.trans_cell = np.zeros((n_months + 1, N_CELLS))
         on = window_months(spec, cal.start_month, n_months)
@@ -251,7 +251,7 @@ class ChainLeadersInstrument(Instrument):
 
     name = "chain_leaders"
 
-    def __init__(self, spec: schema.ChainLeaders, cal: Calendar, n_months: int):
+    def __init__(self, spec: schema_policies.ChainLeaders, cal: Calendar, n_months: int):
         self.on_month = window_months(spec, cal.start_month, n_months)
         self.active = bool(self.on_month.any())
         _, _, sz = cell_grid()
@@ -289,7 +289,7 @@ class VoucherBudget:
     the year), and the push of each month follows the rate and scale of that month.
     """
 
-    def __init__(self, spec: schema.Vouchers, cal: Calendar, pop: Population, pop_scale: float = 1.0,
+    def __init__(self, spec: schema_policies.Vouchers, cal: Calendar, pop: Population, pop_scale: float = 1.0,
                  n_months: int = 0):
         self.spec = spec
         # Budgets are given for the full-size population; a smaller population gets its share.
@@ -388,7 +388,7 @@ class ServiceQueue:
     (scale 0 = no constraint, the same as disabled).
     """
 
-    def __init__(self, spec: schema.ServiceCapacity, cal: Calendar, substeps: int, pop_scale: float = 1.0,
+    def __init__(self, spec: schema_policies.ServiceCapacity, cal: Calendar, substeps: int, pop_scale: float = 1.0,
                  n_months: int = 0):
         self.pop_scale = pop_scale  # capacity is given for the full-size population
         self.on_month = window_months(spec, cal.start_month, n_months)

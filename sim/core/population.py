@@ -26,7 +26,9 @@ import numpy as np
 
 from sim import datasets
 from sim.core import kernel, links, setup_kernel
-from sim.scenario.schema import PopulationSpec, Scenario, month_number
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_population import PopulationSpec
+from sim.scenario.schema_types import month_number
 
 DEFAULT_TOTAL_FIRMS = 2_000_000
 INDUSTRIAL_SHARE = 0.334

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.core.schedules import monthly, window_months
-from sim.scenario import schema
+from sim.scenario import schema_policies
 
 
 class TransformationQuota:
@@ -38,7 +38,7 @@ class TransformationQuota:
         pop_scale: ``total_firms / 2,000,000`` (the targets are for the full population).
     """
 
-    def __init__(self, spec: schema.TransformationProgramme, start_month: int, n_months: int, pop_scale: float):
+    def __init__(self, spec: schema_policies.TransformationProgramme, start_month: int, n_months: int, pop_scale: float):
         self.spec = spec
         self.start_month = start_month
         self.active = window_months(spec, start_month, n_months)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario import schema
-from sim.scenario.schema import month_number, schedule_values
+from sim.scenario import schema_types
+from sim.scenario.schema_types import month_number, schedule_values
 
 
 def monthly(value: float | dict[str, float], start_month: int, n_months: int) -> np.ndarray:
@@ -40,7 +40,7 @@ def value_at(value: float | dict[str, float], month: int) -> float:
     return current
 
 
-def window_months(spec: schema.Window, start_month: int, n_months: int) -> np.ndarray:
+def window_months(spec: schema_types.Window, start_month: int, n_months: int) -> np.ndarray:
     """Months (index 0..n_months, bool) in which an instrument with a window acts.
 
     The instrument acts when it is enabled, the month lies in ``start..end`` and, if rounds are

@@ -23,7 +23,8 @@ from sim.runs.runfolder import (
     replicates_on_disk,
 )
 from sim.scenario.loader import scenario_hash
-from sim.scenario.schema import Scenario, month_number
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_types import month_number
 
 
 def goals_evaluated(config: Scenario) -> tuple[Scenario, str | None]:

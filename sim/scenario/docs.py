@@ -21,7 +21,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from sim import datasets
-from sim.scenario.schema import Scenario, ScheduleBounds
+from sim.scenario.schema import Scenario
+from sim.scenario.schema_types import ScheduleBounds
 
 EXTENDS_DESCRIPTION = (
     "Parent scenario this file starts from: a path relative to this file, or the name of a "
@@ -134,9 +135,9 @@ def type_text(annotation: Any) -> str:
         text = f"{value} or schedule {{YYYY or YYYY-MM: {value}}}"
     elif "_check_year_month" in names:
         text = "month"
-    elif "_check_cities" in names:
+    elif "check_cities" in names:
         text = "list of city names"
-    elif "_check_clusters" in names:
+    elif "check_clusters" in names:
         text = "list of cluster ids or 'all'"
     elif origin is Literal:
         text = "text"
@@ -191,9 +192,9 @@ def range_text(annotation: Any) -> str:
     names = _validator_names(meta)
     if "_check_year_month" in names:
         parts.append("YYYY-MM (month 01-12)")
-    if "_check_cities" in names:
+    if "check_cities" in names:
         parts.append("city names (see the list at the top)")
-    if "_check_clusters" in names:
+    if "check_clusters" in names:
         parts.append("'all' or cluster ids (see the list at the top)")
     if get_origin(core) is Literal:
         parts.append("one of " + ", ".join(repr(a) for a in get_args(core)))
@@ -263,9 +264,9 @@ def _enrich(prop: dict[str, Any], annotation: Any) -> None:
     for branch in branches:
         if "_check_year_month" in names and branch.get("type") == "string":
             branch["pattern"] = _YM_PATTERN
-        if branch.get("type") == "array" and "_check_cities" in names:
+        if branch.get("type") == "array" and "check_cities" in names:
             branch["items"] = {"enum": list(datasets.city_names())}
-        if branch.get("type") == "array" and "_check_clusters" in names:
+        if branch.get("type") == "array" and "check_clusters" in names:
             branch["items"] = {"enum": ["all", *datasets.cluster_ids()]}
 
 
@@ -274,7 +275,7 @@ def _enrich(prop: dict[str, Any], annotation: Any) -> None:
 _INTRO = """\
 # Scenario file reference
 
-Generated from `sim/scenario/schema.py` by `python -m sim.scenario.docs`; do not edit by hand.
+Generated from the models of `sim/scenario/schema*.py` by `python -m sim.scenario.docs`; do not edit by hand.
 The JSON Schema of the same format is `docs/scenario.schema.json`.
 
 A scenario is a YAML file. Every key is optional: a missing key takes the value from the file
