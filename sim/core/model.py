@@ -1,12 +1,15 @@
 """The firm-level cloud-adoption model: a ``mesa.Model`` whose firms live in NumPy columns.
 
 Why this module is over ~500 lines: the model's set-up, its incremental peer counts and its
-monthly step rules all read and write the same state columns of one object; split into
-mix-in classes they would share private attributes across modules. It is not split in this
-session because three other pieces of work edit it at the same time (the peer-share rule, the
-transformation-programme hook, the scale fixes); the static tables and the kernels are already
-outside (:mod:`sim.core.kernel`, :mod:`sim.core.batch`; the population build in
-:mod:`sim.core.population` and :mod:`sim.core.links`).
+monthly step rules all read and write the same state columns of one ``mesa.Model`` object; split
+into mix-in classes they would share private attributes across modules, which the project's
+layering rule forbids. What does not need that state is already outside: the static tables and
+the compiled kernels (:mod:`sim.core.kernel`, :mod:`sim.core.batch`), the peer-share rule
+(:mod:`sim.core.peers`), the programme quota (:mod:`sim.core.programme`), the instruments
+(:mod:`sim.core.policies`) and the population build (:mod:`sim.core.population`,
+:mod:`sim.core.links`). A further split (the ``Firm`` view and ``RunOutput`` into modules of their
+own; the cloud and transformation rules of ``_substep`` as functions over a state object) is the
+next step.
 
 Process order of one month ``k`` (``docs/model.md``, ODD section 3):
 
