@@ -1,5 +1,9 @@
 """Sequential approximate Bayesian computation (ABC-SMC) with an adaptive tolerance, in NumPy.
 
+Long function: :func:`abc_smc` (about 90 lines, 20 of them its docstring) is the loop of the
+algorithm below, generation by generation; its state (particles, weights, distances, tolerance,
+budget) is shared by every step, and split into helpers it would be passed around whole.
+
 The algorithm is the population Monte Carlo ABC of Beaumont et al. (2009, Biometrika 96:983)
 with the adaptive tolerance of Del Moral et al. (2012) and the perturbation kernel of Filippi
 et al. (2013):

@@ -7,7 +7,9 @@ layering rule forbids. What does not need that state is already outside: the sta
 the compiled kernels (:mod:`sim.core.kernel`, :mod:`sim.core.batch`), the peer-share rule
 (:mod:`sim.core.peers`), the programme quota (:mod:`sim.core.programme`), the instruments
 (:mod:`sim.core.policies`) and the population build (:mod:`sim.core.population`,
-:mod:`sim.core.links`). A further split (the ``Firm`` view and ``RunOutput`` into modules of their
+:mod:`sim.core.links`). The long method ``_substep`` (about 120 lines) is one synchronous
+update of both stages, vouchers, the queue and churn reading the state at its start; its order is
+the process order below and must stay visible in one place. A further split (the ``Firm`` view and ``RunOutput`` into modules of their
 own; the cloud and transformation rules of ``_substep`` as functions over a state object) is the
 next step.
 

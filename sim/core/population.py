@@ -1,5 +1,10 @@
 """Build the synthetic firm population at 1:1 scale: firms, parks, supply-chain links.
 
+Long function: :func:`build_population` (about 115 lines) draws the columns in one fixed order
+from six named random streams (assignment, parks, links, readiness, revenue, exit); keeping the
+draws in one body keeps that order visible, and the order is what makes the same seed give the
+same bytes (``tests/test_population_build.py``). The supply links are already in :mod:`sim.core.links`.
+
 The population is a set of NumPy columns (one row per firm) plus a CSR adjacency of supply-chain
 links. Firms that enter during the run are allocated up front and ordered by entry month, so the
 firms present in month ``k`` are always the prefix ``[0, n_present[k])`` of every column.
