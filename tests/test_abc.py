@@ -18,11 +18,12 @@ def gaussian(thetas: np.ndarray, keys: np.ndarray) -> Simulation:
     return Simulation(np.abs(x - Y_OBS), keep=list(x))
 
 
-def test_recovers_the_normal_posterior() -> None:
+@pytest.mark.parametrize("kernel", ["olcm", "scaled"])
+def test_recovers_the_normal_posterior(kernel: str) -> None:
     # prior U(-10, 10), x ~ N(theta, 1), observed 1: the posterior as eps -> 0 is N(1, 1).
     # At tolerance eps it is the prior times P(|x - 1| <= eps): variance 1 + eps^2 / 3.
     res = abc_smc(gaussian, ["theta"], np.array([-10.0]), np.array([10.0]), particles=400,
-                  generations=15, min_tolerance=0.1, max_simulations=40_000, seed=3)
+                  generations=15, min_tolerance=0.1, max_simulations=40_000, seed=3, kernel=kernel)
     g = res.generations
     assert g["complete"].all()
     assert g["tolerance"].iloc[0] == np.inf and g["tolerance"].is_monotonic_decreasing
@@ -51,3 +52,21 @@ def test_same_seed_same_posterior_and_budget_stop() -> None:
     assert a.budget_exhausted and not a.generations["complete"].iloc[-1]
     assert len(a.particles) == 50 and a.generations["complete"].iloc[-2]
     assert a.summary()["parameter"].tolist() == ["theta"]
+
+
+def test_stop_ends_at_the_last_complete_generation_and_a_rerun_reproduces_it() -> None:
+    calls = {"n": 0}
+
+    def stop() -> bool:  # a deadline reached during the fourth generation's batches
+        calls["n"] += 1
+        return calls["n"] > 6
+
+    kw = dict(particles=50, generations=12, min_tolerance=0.0, max_simulations=20_000, seed=2, max_batch=40)
+    a = abc_smc(gaussian, ["theta"], np.array([-10.0]), np.array([10.0]), stop=stop, **kw)
+    assert a.budget_exhausted and not a.generations["complete"].iloc[-1]
+    done = int(a.generations["complete"].sum())
+    assert 2 <= done < 12
+    b = abc_smc(gaussian, ["theta"], np.array([-10.0]), np.array([10.0]), **(kw | {"generations": done}))
+    assert np.array_equal(a.particles, b.particles) and np.array_equal(a.weights, b.weights)
+    with pytest.raises(ValueError, match="unknown kernel"):
+        abc_smc(gaussian, ["theta"], np.array([-10.0]), np.array([10.0]), kernel="wide")

@@ -77,3 +77,30 @@ def test_docstring_examples():
     failed, _ = doctest.testmod(batch)
     assert failed == 0
     batch.clear_cache()
+
+
+def test_structure_reused_for_other_readiness_multipliers_gives_the_same_bytes():
+    # The history match calibrates population.readiness_by_size.above_scale: a pooled structure
+    # is reused with only its readiness column redrawn, exactly what a fresh build gives.
+    from dataclasses import fields
+
+    from sim.core.population import build_population
+    from sim.core.seeds import replicate_structure_seed
+
+    batch.clear_cache()
+    sc = scenario(structure_pool=2)
+    first, _ = batch.structure_for(sc, 0)
+    other = apply_overrides(sc, {"population__readiness_by_size__above_scale": 3.1})
+    pop, cached = batch.structure_for(other, 2)  # replicate 2 runs on structure 0
+    assert cached and pop is not first and batch.cached_structures() == 1
+    fresh = build_population(other, replicate_structure_seed(other, other.run.seed, 2))
+    for f in fields(fresh):
+        if isinstance(getattr(fresh, f.name), np.ndarray):
+            np.testing.assert_array_equal(getattr(pop, f.name), getattr(fresh, f.name), err_msg=f.name)
+    above = fresh.size_class == 1
+    ratio = pop.readiness[above] / first.readiness[above]
+    assert np.allclose(ratio, 3.1 / sc.population.readiness_by_size.above_scale, rtol=1e-6)
+    assert np.array_equal(pop.readiness[~above], first.readiness[~above])
+    np.testing.assert_array_equal(cells(other, 2, pop), cells(other, 2))
+    assert batch.structure_for(other, 0)[0] is pop  # the cache now holds the new column
+    batch.clear_cache()

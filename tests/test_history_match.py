@@ -55,3 +55,23 @@ def test_predictive_table_against_every_figure(match: hm.MatchResult) -> None:
     assert (t["p05"] <= t["p50"]).all() and (t["p50"] <= t["p95"]).all()
     assert t.loc[t["row"] == 1, "p50"].item() == pytest.approx(500_000)  # the initial state
     assert t["consistent"].between(0, 1).all()
+
+
+def test_match_runs_on_the_batch_path(match: hm.MatchResult) -> None:
+    """The particles' runs cycle over STRUCTURE_POOL cached structures (readiness redrawn per
+    particle), and a kept particle's series is what a fresh run of it gives (same bytes)."""
+    from sim.core import batch
+    from sim.core.model import simulate
+    from sim.core.population import build_population
+    from sim.core.seeds import replicate_structure_seed
+
+    assert match.config.population.structure_pool == hm.STRUCTURE_POOL
+    assert int(match.abc.generations["simulations"].sum()) > hm.STRUCTURE_POOL  # so structures were reused
+    assert hm.DATA_PRECISION == observation.REPORTING_REL_SD
+    i = int(np.argmax(match.keys))  # the latest run: its structure came from the cache
+    cfg = hm.uncertainty.apply(match.config, hm.values_of(match.params, match.abc.particles[i]))
+    key = int(match.keys[i])
+    pop = build_population(cfg, replicate_structure_seed(cfg, cfg.run.seed, key))  # no cache
+    fresh = simulate(cfg, key, population=pop).total("transformed") * hm.scale_up(cfg)
+    np.testing.assert_array_equal(fresh.astype(np.float32), match.series("transformed")[i])
+    assert batch.structure_index(cfg, key) == key % hm.STRUCTURE_POOL

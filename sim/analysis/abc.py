@@ -12,14 +12,15 @@ et al. (2013):
    each once and keeps them all (tolerance infinite), with equal weights;
 2. generation t sets the tolerance ``eps_t`` to the ``quantile`` of the previous generation's
    distances (never below ``min_tolerance``), then proposes: a particle of generation t-1 drawn
-   by weight, moved by a Gaussian kernel with twice the weighted covariance of generation t-1;
+   by weight, moved by a Gaussian kernel (:data:`KERNELS`: by default the optimal local
+   covariance of Filippi et al. 2013, built from the particles of generation t-1 within eps_t);
    proposals outside the box have prior density 0 and are dropped unsimulated; a proposal is
    accepted if its simulated distance is ``<= eps_t``. Accepted particles get the importance
    weight ``prior(theta) / sum_j w_j K(theta | theta_j)`` (the prior is uniform, so its density
    is a constant), normalised;
 3. it stops after ``generations`` generations, once a generation ran at ``min_tolerance``, or
-   when the simulation budget ``max_simulations`` is spent (the result is then the last
-   complete generation; the unfinished one is listed with ``complete = False``).
+   when the simulation budget ``max_simulations`` is spent or ``stop()`` says so (the result is
+   then the last complete generation; the unfinished one is listed with ``complete = False``).
 
 Reported per generation: the tolerance, the simulations run, the acceptance rate and the
 effective sample size ``1 / sum w^2``.
@@ -120,20 +121,47 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: list[float] | np.ndarray)
     return np.interp(q, cdf, xs)
 
 
+KERNELS = ("olcm", "scaled")
+"""Perturbation kernels: ``olcm``, the optimal local covariance matrix of Filippi et al. (2013):
+particle i moves with covariance ``sum_k w_k (theta_k - theta_i)(theta_k - theta_i)^T`` over the
+previous particles already within the new tolerance (so near the data's precision a proposal
+stays where runs are accepted); ``scaled``: one covariance, twice the weighted covariance of the
+previous generation (Beaumont et al. 2009), for every particle."""
+
+
 def _kernel_density(theta: np.ndarray, centres: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """Gaussian density N(theta | centre, cov) for every (theta, centre) pair: shape (n, m)."""
-    inv = np.linalg.inv(cov)
-    _, logdet = np.linalg.slogdet(cov)
+    """Gaussian density N(theta | centre_m, cov_m) for every (theta, centre) pair: shape (n, m);
+    ``cov`` is one (d, d) matrix for all centres or one per centre, (m, d, d)."""
+    covs = np.broadcast_to(cov, (centres.shape[0], *cov.shape[-2:]))
+    inv = np.linalg.inv(covs)
+    _, logdet = np.linalg.slogdet(covs)
     diff = theta[:, None, :] - centres[None, :, :]
-    maha = np.einsum("nmi,ij,nmj->nm", diff, inv, diff)
+    maha = np.einsum("nmi,mij,nmj->nm", diff, inv, diff)
     d = theta.shape[1]
-    return np.exp(-0.5 * maha - 0.5 * logdet - 0.5 * d * np.log(2 * np.pi))
+    return np.exp(-0.5 * maha - 0.5 * logdet[None, :] - 0.5 * d * np.log(2 * np.pi))
+
+
+def _kernel_covariances(kernel: str, theta: np.ndarray, w: np.ndarray, dist: np.ndarray,
+                        eps: float) -> np.ndarray:
+    """Covariance of the perturbation of each particle, shape (n, d, d) (see :data:`KERNELS`).
+    ``olcm`` needs d + 1 previous particles within ``eps``; with fewer it takes ``scaled``."""
+    n, d = theta.shape
+    jitter = 1e-12 * np.eye(d)
+    near = dist <= eps
+    if kernel == "olcm" and near.sum() > d:
+        wk = w[near] / w[near].sum()
+        diff = theta[near][None, :, :] - theta[:, None, :]
+        return np.einsum("k,nki,nkj->nij", wk, diff, diff) + jitter
+    cov = 2.0 * np.atleast_2d(np.cov(theta.T, aweights=w)) + jitter
+    return np.broadcast_to(cov, (n, d, d)).copy()
 
 
 def abc_smc(simulate: Simulator, names: list[str], lower: np.ndarray, upper: np.ndarray, *,
             particles: int = 100, generations: int = 6, quantile: float = 0.5,
             min_tolerance: float = 0.0, max_simulations: int = 2_000, batch_factor: float = 1.5,
-            seed: int = 0, on_generation: Callable[[dict], None] | None = None) -> AbcResult:
+            seed: int = 0, on_generation: Callable[[dict], None] | None = None,
+            stop: Callable[[], bool] | None = None, max_batch: int | None = None,
+            kernel: str = "olcm") -> AbcResult:
     """Run ABC-SMC (module docstring) on a uniform prior over the box ``[lower, upper]``.
 
     Args:
@@ -150,10 +178,18 @@ def abc_smc(simulate: Simulator, names: list[str], lower: np.ndarray, upper: np.
             the previous generation x this factor (batches go to the executor together).
         seed: Root seed of the sampler's own random numbers (proposals, resampling).
         on_generation: Called with each generation's row when it completes.
+        kernel: Perturbation kernel, one of :data:`KERNELS`.
+        max_batch: Most proposals simulated in one batch (None: no limit); a smaller batch lets
+            ``stop`` act sooner and wastes fewer runs past the last needed acceptance.
+        stop: Asked before each batch of proposals; True ends the run as a spent budget does
+            (e.g. a wall-clock deadline): the result is the last complete generation, so a rerun
+            with ``generations`` = the complete generations gives the same bytes.
 
     Returns:
         The :class:`AbcResult` of the last generation.
     """
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; known: {', '.join(KERNELS)}")
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)
     d = lower.size
     rng = np.random.default_rng(np.random.SeedSequence(seed))
@@ -178,16 +214,18 @@ def abc_smc(simulate: Simulator, names: list[str], lower: np.ndarray, upper: np.
     exhausted = False
     accept_rate = 1.0
     for g in range(1, generations):
-        if used >= max_simulations:
+        if used >= max_simulations or (stop and stop()):
             break
         eps = max(float(np.quantile(dist, quantile)), min_tolerance)
-        cov = 2.0 * np.atleast_2d(np.cov(theta.T, aweights=w)) + 1e-12 * np.eye(d)
+        covs = _kernel_covariances(kernel, theta, w, dist, eps)
+        chol = np.linalg.cholesky(covs)
         new_theta, new_dist, new_kept, sims = [], [], [], 0
-        while len(new_theta) < particles and used < max_simulations:
+        while len(new_theta) < particles and used < max_simulations and not (stop and stop()):
             need = particles - len(new_theta)
-            n = int(min(max(np.ceil(need / max(accept_rate, 0.02) * batch_factor), need), max_simulations - used))
+            n = int(min(max(np.ceil(need / max(accept_rate, 0.02) * batch_factor), need), max_simulations - used,
+                        max_batch or max_simulations))
             parents = rng.choice(particles, size=n, p=w)
-            prop = theta[parents] + rng.multivariate_normal(np.zeros(d), cov, size=n)
+            prop = theta[parents] + np.einsum("nij,nj->ni", chol[parents], rng.standard_normal((n, d)))
             inside = np.all((prop >= lower) & (prop <= upper), axis=1)
             prop = prop[inside]
             if prop.size == 0:
@@ -208,7 +246,7 @@ def abc_smc(simulate: Simulator, names: list[str], lower: np.ndarray, upper: np.
                 on_generation(rows[-1])
             break
         nt = np.array(new_theta)
-        dens = _kernel_density(nt, theta, cov) @ w
+        dens = _kernel_density(nt, theta, covs) @ w
         nw = 1.0 / dens
         nw /= nw.sum()
         accept_rate = len(nt) / max(sims, 1)

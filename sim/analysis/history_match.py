@@ -6,8 +6,8 @@ scenario with these parameter values at ``total_firms`` firms, one replicate per
 :func:`sim.analysis.observation.total_distance` to the figures used as evidence". The distance is
 0 when every figure is matched within its precision (rounding interval, lower bound, date
 window), so the tolerance is read directly as "relative miss beyond the precision of the data";
-the default floor :data:`DATA_PRECISION` is the precision of the coarsest exact figure (550,000
-rounded to 10,000: +-0.9%).
+the default floor :data:`DATA_PRECISION` is the counting error assumed of a tally beyond its
+rounding (1% of the figure, the observation model's ``REPORTING_REL_SD``).
 
 The posterior is kept with the final particles' simulated series (each is one posterior
 predictive draw: a parameter set and one replicate's randomness), from which
@@ -45,9 +45,25 @@ from sim.scenario.schema import Scenario
 DEFAULT_TOTAL_FIRMS = 50_000
 """Population of a history-match run (1:40); its bias is measured, see the module docstring."""
 
-DATA_PRECISION = 0.009
-"""Tolerance floor: half the rounding unit of the coarsest exact figure, 5,000 / 550,000
-(progress_reported.csv row 3)."""
+STRUCTURE_POOL = 16
+"""Population structures the particles' runs cycle over (``population.structure_pool``): the batch
+path (:mod:`sim.core.batch`) builds each once per worker process and reuses it, with the readiness
+column redrawn for each particle's ``readiness_by_size``. 16 = the structures a worker caches
+(:data:`sim.core.batch.CACHE_ENTRIES`); replicate ``r`` runs on structure ``r mod 16``, so the runs
+keep structural variation and stay reproducible by seed."""
+
+MAX_BATCH = 1_000
+"""Most proposals run in one batch of the executor (near the data's precision the acceptance is a
+few per cent, so one generation would otherwise go out as one batch of several thousand runs;
+``stop`` is asked between batches)."""
+
+DATA_PRECISION = observation.REPORTING_REL_SD
+"""Tolerance floor and target (0.01): the distance is already 0 inside a figure's rounding interval
+(or above its lower bound, within its date window), so what is left of the data's precision is the
+counting error of a tally itself, whose relative s.d. the observation model assumes to be
+:data:`sim.analysis.observation.REPORTING_REL_SD` (ASSUMPTION; no source states it). A tolerance of
+0.01 accepts a run whose every count lies within its figure's rounding interval widened by one such
+s.d. (for 550,000, rounded to 10,000, that is +-1.9%; for 29,000: +-2.7%; for 625,000: +-1.1%)."""
 
 METRICS = ("cloud_cumulative", "transformed")
 
@@ -122,9 +138,13 @@ def values_of(params: Sequence[Parameter], theta: Sequence[float]) -> dict[str, 
 
 
 def match_config(base: Scenario, *, total_firms: int, start: str | None, end: str, seed: int,
-                 overrides: dict[str, Any] | None = None) -> Scenario:
-    """The base scenario at the match's size, horizon and seed, uncertainties removed."""
+                 overrides: dict[str, Any] | None = None, structure_pool: int | None = STRUCTURE_POOL) -> Scenario:
+    """The base scenario at the match's size, horizon and seed, uncertainties removed; its runs
+    cycle over ``structure_pool`` population structures unless the base fixes one structure
+    (``population.structure_seed``) or ``structure_pool`` is None."""
     ov: dict[str, Any] = {"population.total_firms": total_firms, "time.end": end, "run.seed": seed}
+    if structure_pool is not None and base.population.structure_seed is None:
+        ov["population.structure_pool"] = structure_pool
     if start is not None:
         ov["time.start"] = start
     ov.update(overrides or {})
@@ -187,7 +207,8 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
                   particles: int = 100, generations: int = 8, max_simulations: int = 2_000,
                   min_tolerance: float = DATA_PRECISION, quantile: float = 0.5, seed: int = 0,
                   overrides: dict[str, Any] | None = None, executor: Executor | None = None,
-                  on_generation=None, counted: str = "above_scale") -> MatchResult:
+                  on_generation=None, counted: str = "above_scale", stop=None,
+                  structure_pool: int | None = STRUCTURE_POOL, max_batch: int = MAX_BATCH) -> MatchResult:
     """ABC-SMC posterior of ``params`` given the published figures.
 
     Args:
@@ -206,8 +227,13 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
         executor: Where the model runs go (None: serially here).
         on_generation: Progress callback with each generation's row.
         counted: What the transformed tallies count (:func:`sim.analysis.observation.recount`).
+        stop: Asked before each batch of runs; True ends the match at its last complete
+            generation (:func:`sim.analysis.abc.abc_smc`).
+        structure_pool: Population structures the runs cycle over (:data:`STRUCTURE_POOL`).
+        max_batch: Most runs sent to the executor at once (:data:`MAX_BATCH`).
     """
-    config = match_config(base, total_firms=total_firms, start=start, end=end, seed=seed, overrides=overrides)
+    config = match_config(base, total_firms=total_firms, start=start, end=end, seed=seed, overrides=overrides,
+                          structure_pool=structure_pool)
     params = tuple(params)
     if figures is None:
         figures = observation.evidence(after=config.time.start, until=end, published_by=published_by,
@@ -228,7 +254,7 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
     res = abc_smc(simulate, [p.name for p in params], np.array([p.lower for p in params]),
                   np.array([p.upper for p in params]), particles=particles, generations=generations,
                   quantile=quantile, min_tolerance=min_tolerance, max_simulations=max_simulations,
-                  seed=seed, on_generation=on_generation)
+                  seed=seed, on_generation=on_generation, stop=stop, max_batch=max_batch)
     return MatchResult(res, params, config, figures, dates_box[0], counted)
 
 

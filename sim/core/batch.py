@@ -18,7 +18,10 @@ Which structure a replicate uses (:func:`structure_index`):
   backtests re-running the same replicates with other parameters reuse it).
 
 The structure depends only on the ``population`` and ``time`` sections and the seed, so runs of
-any parameter values share it (common random numbers across trials). Results are the same bytes as
+any parameter values share it (common random numbers across trials). The readiness multipliers by
+size class (``population.readiness_by_size``, calibrated by the history match) change only the
+readiness column: a structure cached for other values is reused with that column redrawn
+(:func:`sim.core.population.with_readiness`). Results are the same bytes as
 without the cache: a cached population is exactly the one the model would build.
 
 Example:
@@ -38,7 +41,7 @@ import hashlib
 import json
 from collections import OrderedDict
 
-from sim.core.population import Population, build_population
+from sim.core.population import READINESS_ONLY, Population, build_population, with_readiness
 from sim.core.seeds import replicate_structure_seed
 from sim.scenario.schema import Scenario
 
@@ -50,7 +53,8 @@ ones are dropped first."""
 CACHE_ENTRIES = 16
 """Most structures kept per process (small populations: a calibration at 200,000 firms)."""
 
-_CACHE: OrderedDict[tuple, Population] = OrderedDict()
+_CACHE: OrderedDict[tuple, tuple[Population, str]] = OrderedDict()
+"""Structure key -> (population, the readiness values it carries)."""
 
 
 def structure_index(config: Scenario, replicate: int) -> int | None:
@@ -69,7 +73,7 @@ def structure_key(config: Scenario, replicate: int, root_seed: int | None = None
     root = config.run.seed if root_seed is None else int(root_seed)
     j = structure_index(config, replicate)
     seed = ("fixed", config.population.structure_seed) if j is None else ("replicate", root, j)
-    sections = {"population": config.population.model_dump(mode="json", exclude={"structure_pool"}),
+    sections = {"population": config.population.model_dump(mode="json", exclude={"structure_pool", *READINESS_ONLY}),
                 "time": config.time.model_dump(mode="json")}
     text = json.dumps(sections, sort_keys=True, separators=(",", ":"))
     return seed, hashlib.sha256(text.encode()).hexdigest()
@@ -88,17 +92,30 @@ def structure_for(config: Scenario, replicate: int, root_seed: int | None = None
         ``(population, was_cached)``.
     """
     key = structure_key(config, replicate, root_seed)
-    pop = _CACHE.get(key)
-    if pop is not None:
-        _CACHE.move_to_end(key)
-        return pop, True
     root = config.run.seed if root_seed is None else int(root_seed)
+    readiness = _readiness_key(config)
+    entry = _CACHE.get(key)
+    if entry is not None:
+        _CACHE.move_to_end(key)
+        pop, built_for = entry
+        if built_for != readiness:
+            # Same structure, other readiness multipliers (a calibrated readiness_by_size):
+            # only the readiness column is redrawn, the same bytes as a fresh build.
+            pop = with_readiness(pop, config, replicate_structure_seed(config, root, replicate))
+            _CACHE[key] = (pop, readiness)
+        return pop, True
     pop = build_population(config, replicate_structure_seed(config, root, replicate))
-    _CACHE[key] = pop
+    _CACHE[key] = (pop, readiness)
     while len(_CACHE) > 1 and (len(_CACHE) > CACHE_ENTRIES
-                               or sum(p.nbytes() for p in _CACHE.values()) > CACHE_BYTES):
+                               or sum(p.nbytes() for p, _ in _CACHE.values()) > CACHE_BYTES):
         _CACHE.popitem(last=False)
     return pop, False
+
+
+def _readiness_key(config: Scenario) -> str:
+    """The values of the fields that change only the readiness column (excluded from the key)."""
+    spec = config.population.model_dump(mode="json", include=set(READINESS_ONLY))
+    return json.dumps(spec, sort_keys=True)
 
 
 def cached_structures() -> int:

@@ -25,7 +25,7 @@ Derivation of the default population (``docs/model.md`` has the full text):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -291,6 +291,37 @@ def _draw_rows(table: np.ndarray, row: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(pick, table.shape[1] - 1).astype(np.int8)
 
 
+def _readiness(spec: PopulationSpec, rng_ready: np.random.Generator, size_class: np.ndarray,
+               cluster: np.ndarray, cluster_ready: np.ndarray) -> np.ndarray:
+    # Readiness: lognormal heterogeneity (mean 1) x size-class and cluster multipliers (ASSUMPTION:
+    # larger and more digital firms are more ready; Eurostat cloud use by size, validation_reference).
+    sigma = spec.readiness_sigma
+    size_mult = np.array([spec.readiness_by_size.lead, spec.readiness_by_size.above_scale,
+                          spec.readiness_by_size.industrial_sme, spec.readiness_by_size.service_sme])
+    z = rng_ready.standard_normal(size_class.size)
+    return (np.exp(sigma * z - 0.5 * sigma * sigma) * size_mult[size_class] * cluster_ready[cluster]).astype(np.float32)
+
+
+READINESS_ONLY = ("readiness_by_size",)
+"""Fields of ``population`` that change only the readiness column of a built population (so a
+structure built for other values of them is reused with :func:`with_readiness`)."""
+
+
+def with_readiness(pop: Population, config: Scenario, seed: np.random.SeedSequence) -> Population:
+    """``pop`` (built from ``seed``) with the readiness column ``config`` gives: the same bytes as
+    ``build_population(config, seed)`` when the two specs differ only in :data:`READINESS_ONLY`.
+
+    The readiness stream is redrawn (one normal per firm), not rescaled, so the float32 column is
+    exactly the one a fresh build computes. The derived tables are shared: none of them reads
+    readiness.
+    """
+    streams = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key).spawn(6)
+    _, cluster_ready = _cluster_weights(config.population)
+    ready = _readiness(config.population, np.random.default_rng(streams[3]), pop.size_class, pop.cluster,
+                       cluster_ready)
+    return replace(pop, readiness=ready)
+
+
 def build_population(config: Scenario, seed: np.random.SeedSequence) -> Population:
     """Draw a population for ``config`` from its own random stream (structure only).
 
@@ -364,13 +395,7 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     else:
         adj_indptr, adj_indices = np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
 
-    # Readiness: lognormal heterogeneity (mean 1) x size-class and cluster multipliers (ASSUMPTION:
-    # larger and more digital firms are more ready; Eurostat cloud use by size, validation_reference).
-    sigma = spec.readiness_sigma
-    size_mult = np.array([spec.readiness_by_size.lead, spec.readiness_by_size.above_scale,
-                          spec.readiness_by_size.industrial_sme, spec.readiness_by_size.service_sme])
-    z = rng_ready.standard_normal(n)
-    readiness = (np.exp(sigma * z - 0.5 * sigma * sigma) * size_mult[size_class] * cluster_ready[cluster]).astype(np.float32)
+    readiness = _readiness(spec, rng_ready, size_class, cluster, cluster_ready)
 
     # Revenue (only used for voucher eligibility): above-scale >= 20 M CNY by definition;
     # SMEs lognormal (ASSUMPTION), below-scale industrial capped under 20 M CNY.

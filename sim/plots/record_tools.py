@@ -29,8 +29,11 @@ from sim.analysis import observation
 from sim.analysis.backtest import OriginResult, score_origin, summary
 from sim.analysis.evaluate import INSTRUMENTS, evaluate
 from sim.analysis.history_match import (
+    DATA_PRECISION,
     IN_FORCE_SINCE_2018,
+    MAX_BATCH,
     METRICS,
+    STRUCTURE_POOL,
     MatchResult,
     history_match,
     parameters_for,
@@ -119,6 +122,15 @@ def _code_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
+def _completed(out: dict[str, Any]) -> dict[str, Any]:
+    """``generations_complete`` and ``stopped_early`` of a history match (nothing for a backtest)."""
+    match = out.get("match")
+    if match is None:
+        return {}
+    g = match.abc.generations
+    return {"generations_complete": int(g["complete"].sum()), "stopped_early": bool(match.abc.budget_exhausted)}
+
+
 def _write_match(match: MatchResult, folder: Path, title: str) -> None:
     save_posterior(match, folder / "posterior.csv")
     atomic_write_csv(folder / "generations.csv", match.abc.generations, index=False)
@@ -167,11 +179,13 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
                 out_dir: str | Path | None = None, save: bool = True,
                 progress: Callable[[str], None] | None = None, executor: ExecutorChoice = None,
                 workers: int | None = None, address: str | None = None, command: str | None = None,
-                labels: Mapping[str, str] | None = None) -> AnalysisRun:
+                labels: Mapping[str, str] | None = None, stop: Callable[[], bool] | None = None) -> AnalysisRun:
     """Run ``kind`` (``history_match``, ``backtest`` or ``evaluate``); arguments as for
     :func:`history_match_tool`, ``origins`` as for :func:`backtest_tool`, ``instruments`` as for
     :func:`evaluate_tool`. A history match needs the model runs of every generation, so it stops
-    on a failed run (:class:`~sim.errors.AnalysisFailed`)."""
+    on a failed run (:class:`~sim.errors.AnalysisFailed`). ``stop`` (e.g. a wall-clock deadline)
+    ends each history match at its last complete generation (:func:`sim.analysis.abc.abc_smc`);
+    ``settings.json`` then records ``generations_complete``, the ``generations`` that reproduce it."""
     # Why this function is long: it is the one place the three commands' inputs, files and
     # summary lines are put together, so that they cannot drift apart.
     names = {k: k for k in (*MINIMUM, "start", "origins", "instruments")} | dict(labels or {})
@@ -199,7 +213,7 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
         kw = {"params": parameters_for(base), "total_firms": total_firms, "start": start,
               "particles": particles, "generations": generations, "max_simulations": max_simulations,
               "seed": seed, "overrides": overrides, "executor": ex, "on_generation": on_generation,
-              "counted": counted}
+              "counted": counted, "stop": stop}
         out: dict[str, Any] = {}
         if kind == "backtest":
             out["backtest_summary"] = _backtest(base, origins, folder, kw, say)
@@ -213,6 +227,8 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
         if folder is not None:
             settings = {"command": cmd, "scenario": base.name, "commit": _code_commit(), "counted": counted,
                         "overrides": overrides, **sizes, "start": start, "seed": seed,
+                        "min_tolerance": DATA_PRECISION, "structure_pool": STRUCTURE_POOL, "max_batch": MAX_BATCH,
+                        "kernel": "olcm", **_completed(out),
                         "wall_s": round(time.time() - t0, 1),
                         "cpu_s_this_process": round(time.process_time() - c0, 1)}
             atomic_write_text(folder / "settings.json", json.dumps(settings, indent=2, default=str) + "\n")
