@@ -5,15 +5,15 @@ algorithm below, generation by generation; its state (particles, weights, distan
 budget) is shared by every step, and split into helpers it would be passed around whole.
 
 The algorithm is the population Monte Carlo ABC of Beaumont et al. (2009, Biometrika 96:983)
-with the adaptive tolerance of Del Moral et al. (2012) and the perturbation kernel of Filippi
-et al. (2013):
+with the adaptive tolerance of Del Moral et al. (2012) and the perturbation kernels of Beaumont
+et al. (2009) and Filippi et al. (2013):
 
 1. generation 0 draws ``particles`` parameter vectors from the prior (uniform on a box), simulates
    each once and keeps them all (tolerance infinite), with equal weights;
 2. generation t sets the tolerance ``eps_t`` to the ``quantile`` of the previous generation's
    distances (never below ``min_tolerance``), then proposes: a particle of generation t-1 drawn
-   by weight, moved by a Gaussian kernel (:data:`KERNELS`: by default the optimal local
-   covariance of Filippi et al. 2013, built from the particles of generation t-1 within eps_t);
+   by weight, moved by a Gaussian kernel (:data:`KERNELS`: by default twice the weighted
+   covariance of generation t-1; optionally the optimal local covariance of Filippi et al. 2013);
    proposals outside the box have prior density 0 and are dropped unsimulated; a proposal is
    accepted if its simulated distance is ``<= eps_t``. Accepted particles get the importance
    weight ``prior(theta) / sum_j w_j K(theta | theta_j)`` (the prior is uniform, so its density
@@ -126,7 +126,10 @@ KERNELS = ("olcm", "scaled")
 particle i moves with covariance ``sum_k w_k (theta_k - theta_i)(theta_k - theta_i)^T`` over the
 previous particles already within the new tolerance (so near the data's precision a proposal
 stays where runs are accepted); ``scaled``: one covariance, twice the weighted covariance of the
-previous generation (Beaumont et al. 2009), for every particle."""
+previous generation (Beaumont et al. 2009), for every particle. ``scaled`` is the default: on the
+record's history match (9 parameters, 100 particles, 100,000 firms) ``olcm`` left an effective
+sample size of 16 after its first generation (``scaled``: 65), its narrower kernels making the
+importance weights uneven."""
 
 
 def _kernel_density(theta: np.ndarray, centres: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -161,7 +164,7 @@ def abc_smc(simulate: Simulator, names: list[str], lower: np.ndarray, upper: np.
             min_tolerance: float = 0.0, max_simulations: int = 2_000, batch_factor: float = 1.5,
             seed: int = 0, on_generation: Callable[[dict], None] | None = None,
             stop: Callable[[], bool] | None = None, max_batch: int | None = None,
-            kernel: str = "olcm") -> AbcResult:
+            kernel: str = "scaled") -> AbcResult:
     """Run ABC-SMC (module docstring) on a uniform prior over the box ``[lower, upper]``.
 
     Args:

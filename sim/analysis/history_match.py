@@ -208,7 +208,8 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
                   min_tolerance: float = DATA_PRECISION, quantile: float = 0.5, seed: int = 0,
                   overrides: dict[str, Any] | None = None, executor: Executor | None = None,
                   on_generation=None, counted: str = "above_scale", stop=None,
-                  structure_pool: int | None = STRUCTURE_POOL, max_batch: int = MAX_BATCH) -> MatchResult:
+                  structure_pool: int | None = STRUCTURE_POOL, max_batch: int = MAX_BATCH,
+                  kernel: str = "scaled") -> MatchResult:
     """ABC-SMC posterior of ``params`` given the published figures.
 
     Args:
@@ -231,6 +232,7 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
             generation (:func:`sim.analysis.abc.abc_smc`).
         structure_pool: Population structures the runs cycle over (:data:`STRUCTURE_POOL`).
         max_batch: Most runs sent to the executor at once (:data:`MAX_BATCH`).
+        kernel: Perturbation kernel (:data:`sim.analysis.abc.KERNELS`).
     """
     config = match_config(base, total_firms=total_firms, start=start, end=end, seed=seed, overrides=overrides,
                           structure_pool=structure_pool)
@@ -254,7 +256,8 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
     res = abc_smc(simulate, [p.name for p in params], np.array([p.lower for p in params]),
                   np.array([p.upper for p in params]), particles=particles, generations=generations,
                   quantile=quantile, min_tolerance=min_tolerance, max_simulations=max_simulations,
-                  seed=seed, on_generation=on_generation, stop=stop, max_batch=max_batch)
+                  seed=seed, on_generation=on_generation, stop=stop, max_batch=max_batch,
+                  kernel=kernel)
     return MatchResult(res, params, config, figures, dates_box[0], counted)
 
 

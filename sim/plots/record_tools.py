@@ -228,7 +228,7 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
             settings = {"command": cmd, "scenario": base.name, "commit": _code_commit(), "counted": counted,
                         "overrides": overrides, **sizes, "start": start, "seed": seed,
                         "min_tolerance": DATA_PRECISION, "structure_pool": STRUCTURE_POOL, "max_batch": MAX_BATCH,
-                        "kernel": "olcm", **_completed(out),
+                        "kernel": "scaled", **_completed(out),
                         "wall_s": round(time.time() - t0, 1),
                         "cpu_s_this_process": round(time.process_time() - c0, 1)}
             atomic_write_text(folder / "settings.json", json.dumps(settings, indent=2, default=str) + "\n")
