@@ -57,9 +57,9 @@ def test_same_seed_same_posterior_and_budget_stop() -> None:
 def test_stop_ends_at_the_last_complete_generation_and_a_rerun_reproduces_it() -> None:
     calls = {"n": 0}
 
-    def stop() -> bool:  # a deadline reached during the fourth generation's batches
+    def stop() -> bool:  # a deadline reached among the third generation's batches
         calls["n"] += 1
-        return calls["n"] > 6
+        return calls["n"] > 12
 
     kw = dict(particles=50, generations=12, min_tolerance=0.0, max_simulations=20_000, seed=2, max_batch=40)
     a = abc_smc(gaussian, ["theta"], np.array([-10.0]), np.array([10.0]), stop=stop, **kw)
