@@ -23,6 +23,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +56,8 @@ before the acceleration of the transformed count)."""
 
 PENALTY_PER_QUANTITY = 0.01
 """Penalty per extra structural quantity added to the fit distance (ASSUMPTION: an extra
-hand-set quantity must buy at least one percentage point of relative miss, about the data's
-precision, 0.9%, the ABC tolerance floor)."""
+hand-set quantity must buy at least one percentage point of relative miss, the data's precision
+beyond rounding: the counting error assumed of a tally, the ABC tolerance target)."""
 
 
 def _n(x: float) -> str:
@@ -98,20 +99,57 @@ def instrument_lines(folder: Path) -> list[str]:
 def match_lines(folder: Path) -> list[str]:
     g = pd.read_csv(folder / "generations.csv")
     s = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
+    target = float(s.get("min_tolerance", 0.01))
     done = g[g["complete"]]
     last = done.iloc[-1]
+    cpu = s.get("cpu_s_all_processes")
+    cpu_txt = f", {cpu:,.0f} s CPU in all processes" if cpu else ""
+    stopped = (" (stopped at a deadline inside the next generation; rerun with `--generations "
+               f"{len(done)}` to reproduce it)") if s.get("stopped_early") else ""
     lines = [f"History match of `{s['scenario']}` at {s['total_firms']:,} firms, {s['particles']} particles, "
-             f"{int(g['simulations'].sum()):,} model runs ({s['wall_s']:,.0f} s wall on a shared 2-core machine): "
-             f"{len(done)} generations, final tolerance {last.tolerance:.3f} (largest relative miss beyond a "
-             f"figure's precision; the data's precision is about 0.009), acceptance {_pct(last.acceptance_rate)}, "
-             f"ESS {last.ess:.0f}{_at_commit(s)}."]
+             f"{int(g['simulations'].sum()):,} model runs ({s['wall_s']:,.0f} s wall on a shared 2-core machine"
+             f"{cpu_txt}): {len(done)} complete generations{stopped}, final tolerance {last.tolerance:.3f} "
+             f"(the largest relative miss beyond a figure's rounding interval; target {target:.3f}, one s.d. of "
+             f"the counting error assumed of a tally), acceptance {_pct(last.acceptance_rate)}, "
+             f"ESS {last.ess:.0f}{_at_commit(s)}.", "",
+             "| generation | tolerance | model runs | accepted | acceptance | ESS |", "|---:|---:|---:|---:|---:|---:|"]
+    for r in g.itertuples():
+        ess = "incomplete" if not r.complete else f"{r.ess:.0f}"
+        lines.append(f"| {r.generation} | {r.tolerance:.3f} | {r.simulations:,} | {r.accepted} | "
+                     f"{_pct(r.acceptance_rate)} | {ess} |")
     p = pd.read_csv(folder / "predictive.csv")
     ev = p[p["used"]]
-    lines += ["", "| published figure | rule | posterior predictive median | 90% interval | consistent share |",
-              "|---|---|---:|---:|---:|"]
+    within = "within_tolerance" in ev
+    lines += ["", "| published figure | rule | posterior predictive median | 90% interval | consistent share |"
+              + (f" share within {target:.2f} |" if within else ""),
+              "|---|---|---:|---:|---:|" + ("---:|" if within else "")]
     for r in ev.itertuples():
-        lines.append(f"| {r.figure} | {r.rule} | {_n(r.p50)} | {_n(r.p05)} - {_n(r.p95)} | {r.consistent:.2f} |")
+        lines.append(f"| {r.figure} | {r.rule} | {_n(r.p50)} | {_n(r.p05)} - {_n(r.p95)} | {r.consistent:.2f} |"
+                     + (f" {r.within_tolerance:.2f} |" if within else ""))
+    if last.tolerance > target and within:
+        lines += ["", *shortfall_lines(done, ev, target, int(s["particles"]))]
     return lines
+
+
+def shortfall_lines(done: pd.DataFrame, ev: pd.DataFrame, target: float, particles: int) -> list[str]:
+    """Why the match stopped above its target: the figures its runs miss most, and the runs the
+    last generations' trend says the target would take."""
+    worst = ev.sort_values("within_tolerance").head(2)
+    names = " and ".join(f"{r.figure} ({r.within_tolerance:.0%} of the posterior's runs within {target:.2f})"
+                         for r in worst.itertuples())
+    tail = done[done["generation"] >= 1].tail(3)
+    shrink = float(np.exp(np.mean(np.diff(np.log(tail["tolerance"]))))) if len(tail) > 1 else np.nan
+    fall = float(np.exp(np.mean(np.diff(np.log(tail["acceptance_rate"]))))) if len(tail) > 1 else np.nan
+    text = (f"The target was not reached within the budget. The binding figures are {names}. Over the last "
+            f"generations the tolerance fell by a factor {shrink:.2f} per generation while the acceptance "
+            f"fell by a factor {fall:.2f}")
+    if 0 < shrink < 1 and 0 < fall < 1:
+        k = int(np.ceil(np.log(target / tail["tolerance"].iloc[-1]) / np.log(shrink)))
+        acc = tail["acceptance_rate"].iloc[-1] * fall ** np.arange(1, k + 1)
+        text += (f"; continuing that trend, reaching {target:.2f} takes about {k} more generations and "
+                 f"{particles * np.sum(1 / acc):,.0f} more model runs (the last at an acceptance of "
+                 f"{acc[-1]:.1%})")
+    return [text + "."]
 
 
 def bias_lines(path: Path) -> list[str]:

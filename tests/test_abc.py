@@ -10,7 +10,7 @@ from sim.analysis.abc import Simulation, abc_smc, weighted_quantile
 Y_OBS = 1.0
 
 
-def gaussian(thetas: np.ndarray, keys: np.ndarray) -> Simulation:
+def gaussian(thetas: np.ndarray, keys: np.ndarray, tolerance: float = np.inf) -> Simulation:
     """x ~ N(theta, 1) with the noise of each key drawn from its own SeedSequence."""
     noise = np.array([np.random.default_rng(np.random.SeedSequence(7, spawn_key=(int(k),))).standard_normal()
                       for k in keys])

@@ -75,3 +75,27 @@ def test_match_runs_on_the_batch_path(match: hm.MatchResult) -> None:
     fresh = simulate(cfg, key, population=pop).total("transformed") * hm.scale_up(cfg)
     np.testing.assert_array_equal(fresh.astype(np.float32), match.series("transformed")[i])
     assert batch.structure_index(cfg, key) == key % hm.STRUCTURE_POOL
+
+
+def test_runs_stopped_at_a_checkpoint_would_have_been_rejected(match: hm.MatchResult) -> None:
+    """A run that misses a figure by more than the batch's tolerance stops at that month; the same
+    run to the end misses by at least as much, and runs that get through are the same bytes."""
+    rng = np.random.default_rng(0)
+    lo, hi = np.array([p.lower for p in PARAMS]), np.array([p.upper for p in PARAMS])
+    thetas = lo + rng.random((8, len(PARAMS))) * (hi - lo)
+    keys = np.arange(500, 508)
+    assert hm.checkpoints(match.figures, match.dates) == [6, 12]  # 2021-06 and 2021-12 from 2020-12
+    dates, full = hm.simulate_particles(match.config, PARAMS, thetas, keys)
+    stacked = {m: np.stack([r[m] for r in full]) for m in hm.METRICS}
+    d_full = observation.total_distance(match.figures, dates, stacked)
+    tol = float(np.median(d_full))
+    _, staged = hm.simulate_particles(match.config, PARAMS, thetas, keys, figures=match.figures, tolerance=tol)
+    stopped = np.array(["distance" in r for r in staged])
+    assert stopped.any() and not stopped.all()
+    for r, f, d in zip(staged, full, d_full, strict=True):
+        if "distance" in r:
+            assert tol < r["distance"] <= d + 1e-12
+        else:
+            assert d <= tol
+            for m in hm.METRICS:
+                np.testing.assert_array_equal(r[m], f[m])

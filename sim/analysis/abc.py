@@ -29,9 +29,9 @@ Why not pyABC: pyabc 0.12/0.13 installs, but brings about 20 packages (redis, SQ
 scikit-learn, ipykernel, GitPython) and a database back end; the algorithm above is ~150 lines
 and keeps the project's executors and seed rules (every random number from one SeedSequence).
 
-The simulator is any function ``simulate(thetas, keys) -> distances`` (plus anything it wants
-to keep, see :class:`Simulation`), where ``keys`` are unique integers a caller turns into
-replicate seeds: the same seed and settings give the same posterior bytes whatever the executor.
+The simulator is any function ``simulate(thetas, keys, tolerance) -> distances`` (plus anything
+it wants to keep, see :class:`Simulation`; it may stop a run early once its distance exceeds
+``tolerance``), where ``keys`` are unique integers a caller turns into replicate seeds: the same seed and settings give the same posterior bytes whatever the executor.
 """
 
 from __future__ import annotations
@@ -58,8 +58,11 @@ class Simulation:
     keep: list[Any] | None = None
 
 
-Simulator = Callable[[np.ndarray, np.ndarray], Simulation]
-"""``simulate(thetas (n, d), keys (n,)) -> Simulation``."""
+Simulator = Callable[[np.ndarray, np.ndarray, float], Simulation]
+"""``simulate(thetas (n, d), keys (n,), tolerance) -> Simulation``: ``tolerance`` is the threshold
+the batch is accepted at (inf in generation 0). A simulator may stop a run as soon as its distance
+is known to exceed it and return that partial distance: the run is rejected either way, so the
+posterior is the same bytes."""
 
 
 @dataclass
@@ -199,14 +202,14 @@ def abc_smc(simulate: Simulator, names: list[str], lower: np.ndarray, upper: np.
     key = 0
     rows: list[dict] = []
 
-    def run(thetas: np.ndarray) -> Simulation:
+    def run(thetas: np.ndarray, tolerance: float) -> Simulation:
         nonlocal key
         keys = np.arange(key, key + len(thetas))
         key += len(thetas)
-        return simulate(thetas, keys)
+        return simulate(thetas, keys, tolerance)
 
     theta = lower + rng.random((particles, d)) * (upper - lower)
-    sim = run(theta)
+    sim = run(theta, np.inf)
     dist = np.asarray(sim.distances, float)
     kept = list(sim.keep) if sim.keep is not None else [None] * particles
     w = np.full(particles, 1.0 / particles)
@@ -233,7 +236,7 @@ def abc_smc(simulate: Simulator, names: list[str], lower: np.ndarray, upper: np.
             prop = prop[inside]
             if prop.size == 0:
                 continue
-            s = run(prop)
+            s = run(prop, eps)
             sims += len(prop)
             used += len(prop)
             ok = np.flatnonzero(np.asarray(s.distances) <= eps)

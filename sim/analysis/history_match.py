@@ -38,8 +38,11 @@ from sim.analysis import observation
 from sim.analysis.abc import AbcResult, Simulation, abc_smc, weighted_quantile
 from sim.analysis.outcomes import scale_up
 from sim.core import uncertainty
-from sim.runs.executors import Executor
-from sim.runs.jobs import run_groups
+from sim.core.model import METRICS as MODEL_METRICS
+from sim.core.model import CloudAdoptionModel
+from sim.errors import RunsFailed
+from sim.runs.executors import Executor, SerialExecutor
+from sim.runs.jobs import failure_record, population_for
 from sim.scenario.schema import Scenario
 
 DEFAULT_TOTAL_FIRMS = 50_000
@@ -152,24 +155,84 @@ def match_config(base: Scenario, *, total_firms: int, start: str | None, end: st
 
 
 def simulate_particles(config: Scenario, params: Sequence[Parameter], thetas: np.ndarray,
-                       keys: np.ndarray, executor: Executor | None = None) -> tuple[list[str], list[dict]]:
+                       keys: np.ndarray, executor: Executor | None = None,
+                       figures: Sequence[observation.Figure] = (),
+                       tolerance: float = np.inf) -> tuple[list[str], list[dict | None]]:
     """Run one replicate (``keys[i]``) per parameter vector; series scaled to 2,000,000 firms.
 
+    With ``figures`` and a finite ``tolerance`` a run stops at the first month where a figure
+    already simulated misses by more than ``tolerance`` (:func:`match_run_task`); its entry is then
+    ``{"distance": partial distance}`` without series (the ABC rejects it either way).
+
     Returns:
-        The month-end dates and, per particle, ``{metric: float array}``.
+        The month-end dates and, per particle, ``{metric: float array}`` (or the partial distance).
     """
     cfgs = [uncertainty.apply(config, values_of(params, th)) for th in thetas]
-    factor = scale_up(config)
-    dates: list[str] = []
+    figs = tuple(figures)
+    specs = [MatchRun(i, c, int(k), float(tolerance), figs) for i, (c, k) in enumerate(zip(cfgs, keys, strict=True))]
+    ex = executor if executor is not None else SerialExecutor()
+    out: list[dict | None] = [None] * len(specs)
+    failures: list[dict] = []
 
-    def reduce(g: int, results: list[dict]) -> dict:
-        nonlocal dates
-        res = results[0]
-        dates = res["dates"]
-        return {m: np.asarray(res[m], dtype=float) * factor for m in METRICS}
+    def on_result(res: tuple[int, dict]) -> None:
+        out[res[0]] = res[1]
 
-    out = run_groups([[(c, int(k), METRICS)] for c, k in zip(cfgs, keys, strict=True)], executor, reduce=reduce)
+    ex.map(match_run_task, specs, on_result, lambda run, exc: failures.append(failure_record(run, exc)))
+    if failures:
+        raise RunsFailed(sorted(failures, key=lambda f: f["index"]), len(specs))
+    dates = next((r["dates"] for r in out if r is not None and "dates" in r), [])
     return dates, out
+
+
+@dataclass(frozen=True)
+class MatchRun:
+    """One particle's run (picklable; sent to worker processes).
+
+    Attributes:
+        index: Position in its batch.
+        scenario: The scenario with the particle's values.
+        replicate: Replicate (the particle's key).
+        tolerance: The batch's acceptance threshold (inf: run to the end).
+        figures: The evidence the distance is measured on.
+    """
+
+    index: int
+    scenario: Scenario
+    replicate: int
+    tolerance: float
+    figures: tuple[observation.Figure, ...]
+
+
+def checkpoints(figures: Sequence[observation.Figure], dates: Sequence[str]) -> list[int]:
+    """Months (indices of ``dates``) after which a figure's whole window is simulated, in order."""
+    months = [d[:7] for d in dates]
+    return sorted({months.index(f.last_month) for f in figures if f.last_month in months})
+
+
+def match_run_task(run: MatchRun) -> tuple[int, dict]:
+    """Run one particle (the executors call this): month by month up to each :func:`checkpoints`
+    month, where the figures already simulated are compared; a miss beyond ``run.tolerance`` ends
+    the run with ``{"distance": d}``. A run that gets through is completed and returns
+    ``{"dates", metric: series scaled to 2,000,000 firms}``: the same bytes as
+    :func:`sim.runs.jobs.run_totals` (the model's months do not depend on where a run pauses).
+    """
+    config = run.scenario
+    model = CloudAdoptionModel(config, replicate=run.replicate,
+                               population=population_for(config, run.replicate)[0])
+    factor = scale_up(config)
+    if np.isfinite(run.tolerance):
+        col = {m: MODEL_METRICS.index(m) for m in METRICS}
+        for k in checkpoints(run.figures, model.dates):
+            if k > model.month:
+                model.run_for(k - model.month)
+            dates = model.dates[:k + 1]
+            series = {m: model.cube[:k + 1, :, col[m]].sum(axis=1) * factor for m in METRICS}
+            judged = [f for f in run.figures if f.last_month <= dates[-1][:7]]
+            d = float(observation.total_distance(judged, dates, series))
+            if d > run.tolerance:
+                return run.index, {"distance": d}
+    out = model.run()
+    return run.index, {"dates": out.dates, **{m: np.asarray(out.total(m), dtype=float) * factor for m in METRICS}}
 
 
 @dataclass
@@ -245,13 +308,18 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
         raise ValueError("no published figure to match in this window")
     dates_box: list[list[str]] = [[]]
 
-    def simulate(thetas: np.ndarray, keys: np.ndarray) -> Simulation:
-        dates, series = simulate_particles(config, params, thetas, keys, executor)
-        dates_box[0] = dates
-        stacked = {m: np.stack([s[m] for s in series]) for m in METRICS}
-        d = observation.total_distance(figures, dates, stacked)
-        return Simulation(d, keep=[{"key": int(k), **{m: s[m].astype(np.float32) for m in METRICS}}
-                                   for k, s in zip(keys, series, strict=True)])
+    def simulate(thetas: np.ndarray, keys: np.ndarray, tolerance: float) -> Simulation:
+        dates, runs = simulate_particles(config, params, thetas, keys, executor, figures, tolerance)
+        whole = [i for i, r in enumerate(runs) if "dates" in r]
+        d = np.array([r["distance"] if "distance" in r else np.nan for r in runs])
+        keep: list[dict | None] = [None] * len(runs)
+        if whole:
+            dates_box[0] = dates
+            stacked = {m: np.stack([runs[i][m] for i in whole]) for m in METRICS}
+            d[whole] = observation.total_distance(figures, dates, stacked)
+            for i in whole:
+                keep[i] = {"key": int(keys[i]), **{m: runs[i][m].astype(np.float32) for m in METRICS}}
+        return Simulation(d, keep=keep)
 
     res = abc_smc(simulate, [p.name for p in params], np.array([p.lower for p in params]),
                   np.array([p.upper for p in params]), particles=particles, generations=generations,
@@ -263,12 +331,14 @@ def history_match(base: Scenario, *, params: Sequence[Parameter] = DEFAULT_PARAM
 
 def predictive_table(dates: Sequence[str], series: dict[str, np.ndarray], weights: np.ndarray,
                      figs: Sequence[observation.Figure],
-                     used: Sequence[observation.Figure] = ()) -> pd.DataFrame:
+                     used: Sequence[observation.Figure] = (), tolerance: float = DATA_PRECISION) -> pd.DataFrame:
     """Posterior predictive interval of each figure (weighted quantiles at its point month).
 
     Columns: ``row, figure, rule, used`` (the figure was evidence of the match: in ``used``),
     ``lower, upper, p05, p25, p50, p75, p95, covered50, covered90, consistent`` (share of the
-    weighted draws within the figure's set over its window) and ``median_error``
+    weighted draws within the figure's set over its window), ``within_tolerance`` (share whose
+    :func:`sim.analysis.observation.distance` is at most ``tolerance``, the target of the match:
+    which figure keeps the match from reaching it) and ``median_error``
     (:func:`sim.analysis.observation.median_error`).
     """
     used_rows = {f.row for f in used}
@@ -281,13 +351,16 @@ def predictive_table(dates: Sequence[str], series: dict[str, np.ndarray], weight
             continue
         x = series[f.metric][:, months.index(observation.point_month(f))]
         q = weighted_quantile(x, weights, [0.05, 0.25, 0.5, 0.75, 0.95])
-        ok = observation.distance(f, dates, series[f.metric]) == 0.0
+        dist = observation.distance(f, dates, series[f.metric])
+        ok = dist == 0.0
         rows.append({"row": f.row, "figure": f.label, "rule": f.rule, "used": f.row in used_rows,
                      "lower": f.lower, "upper": f.upper,
                      "p05": q[0], "p25": q[1], "p50": q[2], "p75": q[3], "p95": q[4],
                      "covered50": observation.covers(f, q[1], q[3]),
                      "covered90": observation.covers(f, q[0], q[4]),
-                     "consistent": float(weights[ok].sum()),
+                     # shares of normalised weights: clipped, a sum of all of them may exceed 1 by 1e-16
+                     "consistent": min(float(weights[ok].sum()), 1.0),
+                     "within_tolerance": min(float(weights[dist <= tolerance].sum()), 1.0),
                      "median_error": observation.median_error(f, q[2])})
     return pd.DataFrame(rows)
 

@@ -122,6 +122,23 @@ def _code_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
+def _cpu_s_all(since: float | None = 0.0) -> float | None:
+    """CPU seconds of this process and its live descendants (the executor's workers), minus
+    ``since``; None without psutil. Read while the workers run, so their CPU is counted."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil is optional
+        return None
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            continue
+    return None if since is None else round(total - since, 1)
+
+
 def _completed(out: dict[str, Any]) -> dict[str, Any]:
     """``generations_complete`` and ``stopped_early`` of a history match (nothing for a backtest)."""
     match = out.get("match")
@@ -197,7 +214,7 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
     chosen = _instrument_names(instruments, names["instruments"]) if kind == "evaluate" else ()
     base, overrides = record_base(scenario)
     say = progress or (lambda _text: None)
-    t0, c0 = time.time(), time.process_time()
+    t0, c0, cpu0 = time.time(), time.process_time(), _cpu_s_all()
     inputs: dict[str, Any] = {"scenario": base.name, "overrides": overrides, **sizes, "start": start,
                               "seed": seed, "workers": workers, "counted": counted}
     if kind == "backtest":
@@ -230,7 +247,8 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
                         "min_tolerance": DATA_PRECISION, "structure_pool": STRUCTURE_POOL, "max_batch": MAX_BATCH,
                         "kernel": "scaled", **_completed(out),
                         "wall_s": round(time.time() - t0, 1),
-                        "cpu_s_this_process": round(time.process_time() - c0, 1)}
+                        "cpu_s_this_process": round(time.process_time() - c0, 1),
+                        "cpu_s_all_processes": _cpu_s_all(cpu0)}
             atomic_write_text(folder / "settings.json", json.dumps(settings, indent=2, default=str) + "\n")
         return out
 
