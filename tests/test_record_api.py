@@ -28,7 +28,7 @@ def test_api_and_cli_write_the_same_history_match(tmp_path, capsys) -> None:
         assert (cli_folder / name).read_bytes() == (run.folder / name).read_bytes(), name
     settings = [json.loads((f / "settings.json").read_text()) for f in (cli_folder, run.folder)]
     for s in settings:
-        s.pop("wall_s"), s.pop("cpu_s_this_process")
+        s.pop("wall_s"), s.pop("cpu_s_this_process"), s.pop("cpu_s_all_processes")
     assert settings[0] == settings[1] and settings[0]["command"] == "history-match"
     assert settings[0]["particles"] == 4 and settings[0]["total_firms"] == 3000
     # the same lines, apart from the wall time and the folder
