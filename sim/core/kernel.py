@@ -178,26 +178,83 @@ def _numba_kernels() -> dict[str, object]:
                 out[g] += 1.0
         return out, True
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def update(firms, s64, s32, park, cc, cell, is_above, is_lead, indptr, indices,
+               park_counts, cc_counts, cell_counts, has_cell, park_above, cc_above, has_above,
+               chain_counts, chain_num, chain_den, chain_share, has_share, chain_above, has_chain_above,
+               lead_counts, lead_num, lead_den, lead_share, has_lead):
+        one = np.float32(1)
+        for f in firms:
+            p, c = park[f], cc[f]
+            park_counts[p] += s64
+            cc_counts[c] += s64
+            if has_cell:
+                cell_counts[cell[f]] += s64
+            above = has_above and is_above[f]
+            if above:
+                park_above[p] += s64
+                cc_above[c] += s64
+            above_links = above and has_chain_above
+            lead = has_lead and is_lead[f]
+            for j in range(indptr[f], indptr[f + 1]):
+                b = indices[j]
+                chain_counts[b] += s32
+                if has_share:
+                    d = chain_den[b]
+                    chain_share[b] = chain_num[b] / (d if d > one else one)
+                if above_links:
+                    chain_above[b] += s32
+                if lead:
+                    lead_counts[b] += s32
+                    d = lead_den[b]
+                    lead_share[b] = lead_num[b] / (d if d > one else one)
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def scatter(counts, group, firms, s64):
+        for f in firms:
+            counts[group[f]] += s64
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def churn(head, state, on_code, present, lam, thr, inc, keep, out):
+        k = 0
+        for j in range(head.size):
+            f = head[j]
+            ok = state[f] == on_code and present[f]
+            keep[j] = ok
+            if ok:
+                x = lam[f] + inc
+                lam[f] = x
+                if x >= thr[f]:
+                    out[k] = f
+                    k += 1
+        return k
+
     _compiled.update({name: interruptible(f) for name, f in (("cloud", cloud), ("partners", partners),
-                                                             ("count", count))})
+                                                             ("count", count), ("update", update),
+                                                             ("scatter", scatter), ("churn", churn))})
     return _compiled
 
 
 def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarray, chain_share: np.ndarray,
                    lead_share: np.ndarray, pull: np.float32, readiness_dt: np.ndarray,
                    voucher_cur: np.ndarray | None, open_city: np.ndarray | None, city: np.ndarray,
-                   lam: np.ndarray, thr: np.ndarray, buf_h: np.ndarray, buf_tmp: np.ndarray) -> np.ndarray:
+                   lam: np.ndarray, thr: np.ndarray, buf_h: np.ndarray, buf_tmp: np.ndarray,
+                   pg_narrow: np.ndarray | None = None) -> np.ndarray:
     """Add one step's cloud hazard x dt to ``lam[:n]``; return the firms with ``lam >= thr``.
 
     Per firm: ``h = g_rate[pg] + chain term + pull * lead_share``, times ``readiness_dt``, plus
     the voucher push if vouchers are open (times the city's open flag if quotas are per city).
-    All float32. ``buf_h``/``buf_tmp`` are scratch arrays of at least ``n`` (NumPy path).
+    All float32. ``buf_h``/``buf_tmp`` are scratch arrays of at least ``n`` (NumPy path);
+    ``pg_narrow``, if given, is ``pg`` as int32, which the compiled loop reads instead (4 bytes
+    less per firm; NumPy gathers are faster with intp indices).
     """
     if kernel_name() == "numba":
         k = _numba_kernels()["cloud"]
         out = np.empty(n, dtype=np.intp)
         has_v = voucher_cur is not None
-        m = k(n, pg, g_rate, g_chain, chain_share, lead_share, np.float32(pull), readiness_dt,
+        m = k(n, pg if pg_narrow is None else pg_narrow, g_rate, g_chain, chain_share, lead_share, np.float32(pull), readiness_dt,
               voucher_cur if has_v else readiness_dt, has_v,
               open_city if has_v else np.ones(1, dtype=bool), city, lam, thr, out)
         return out[:m].copy()
@@ -228,3 +285,89 @@ def count_in_groups(group: np.ndarray, mask: np.ndarray, size: int) -> np.ndarra
         if ok:
             return out
     return np.bincount(group[mask], minlength=size).astype(np.float64)
+
+
+def scatter_add(counts: np.ndarray, group: np.ndarray, firms: np.ndarray, sign: float) -> None:
+    """``np.add.at(counts, group[firms], sign)`` (float64 counts), without the gathered copy when
+    compiled."""
+    if firms.size == 0:
+        return
+    if kernel_name() == "numba":
+        _numba_kernels()["scatter"](counts, group, firms, counts.dtype.type(sign))
+        return
+    np.add.at(counts, group[firms], counts.dtype.type(sign))
+
+
+def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarray, cell: np.ndarray,
+                  is_above: np.ndarray, is_lead: np.ndarray, indptr: np.ndarray, indices: np.ndarray, *,
+                  park_counts: np.ndarray, cc_counts: np.ndarray, cell_counts: np.ndarray | None = None,
+                  park_above: np.ndarray | None = None, cc_above: np.ndarray | None = None,
+                  chain_counts: np.ndarray, chain_num: np.ndarray | None = None,
+                  chain_den: np.ndarray | None = None, chain_share: np.ndarray | None = None,
+                  chain_above: np.ndarray | None = None, lead_counts: np.ndarray | None = None,
+                  lead_num: np.ndarray | None = None, lead_den: np.ndarray | None = None,
+                  lead_share: np.ndarray | None = None) -> None:
+    """Add ``sign`` to every count that ``firms`` enter: their park, cluster-city (``cc``) and
+    cell (float64 group counts), their partners' chain count (float32, with the partners' share
+    ``chain_num / max(chain_den, 1)`` recomputed if ``chain_share`` is given); for above-scale
+    firms also ``park_above``/``cc_above`` and their partners' ``chain_above``; for chain leaders
+    their partners' ``lead_counts`` with ``lead_share = lead_num / max(lead_den, 1)``.
+
+    Compiled, one pass over the firms and their links (each partner's counts touched once); the
+    NumPy path does the same additions array by array. The counts are integers in floating point,
+    so the order of the additions does not change any value, and a share is recomputed after its
+    last count change in both paths: the same bytes.
+    """
+    if firms.size == 0:
+        return
+    if kernel_name() == "numba":
+        f64, f32 = np.float64(sign), np.float32(sign)
+        dummy64, dummy32 = park_counts[:0], chain_counts[:0]
+        _numba_kernels()["update"](
+            firms, f64, f32, park, cc, cell, is_above, is_lead, indptr, indices,
+            park_counts, cc_counts, dummy64 if cell_counts is None else cell_counts, cell_counts is not None,
+            dummy64 if park_above is None else park_above, dummy64 if cc_above is None else cc_above,
+            park_above is not None,
+            chain_counts, dummy32 if chain_share is None else chain_num, dummy32 if chain_share is None else chain_den,
+            dummy32 if chain_share is None else chain_share, chain_share is not None,
+            dummy32 if chain_above is None else chain_above, chain_above is not None,
+            dummy32 if lead_counts is None else lead_counts, dummy32 if lead_counts is None else lead_num,
+            dummy32 if lead_counts is None else lead_den, dummy32 if lead_counts is None else lead_share,
+            lead_counts is not None)
+        return
+    s64 = park_counts.dtype.type(sign)
+    np.add.at(park_counts, park[firms], s64)
+    np.add.at(cc_counts, cc[firms], s64)
+    if cell_counts is not None:
+        np.add.at(cell_counts, cell[firms], s64)
+    add_to_partners(indptr, indices, firms, chain_counts, sign, chain_num, chain_den, chain_share)
+    if park_above is not None:
+        ab = firms[is_above[firms]]
+        if ab.size:
+            np.add.at(park_above, park[ab], s64)
+            np.add.at(cc_above, cc[ab], s64)
+            if chain_above is not None:
+                add_to_partners(indptr, indices, ab, chain_above, sign)
+    if lead_counts is not None:
+        ld = firms[is_lead[firms]]
+        if ld.size:
+            add_to_partners(indptr, indices, ld, lead_counts, sign, lead_num, lead_den, lead_share)
+
+
+def churn_due(watched: np.ndarray, cloud_state: np.ndarray, on_cloud: int, present: np.ndarray, lam: np.ndarray,
+              thr: np.ndarray, increment: np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the churn clock of ``watched`` firms (distinct, subsidy ended): those still
+    on the cloud (``cloud_state == on_cloud``) and present add ``increment`` to ``lam`` (float32);
+    returns (the mask of those firms over ``watched``, the firms whose ``lam`` reaches ``thr``)."""
+    if kernel_name() == "numba":
+        keep = np.empty(watched.size, dtype=bool)
+        out = np.empty(watched.size, dtype=watched.dtype)
+        m = _numba_kernels()["churn"](watched, cloud_state, cloud_state.dtype.type(on_cloud), present, lam, thr,
+                                      np.float32(increment), keep, out)
+        return keep, out[:m].copy()
+    keep = (cloud_state[watched] == on_cloud) & present[watched]
+    due = watched[keep]
+    if due.size == 0:
+        return keep, due
+    lam[due] += increment
+    return keep, due[lam[due] >= thr[due]]

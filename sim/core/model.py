@@ -84,6 +84,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     is_lead = pop.size_class == LEAD
     # intp indices: NumPy gathers with int32 indices convert them first (measured 2.7x slower).
     pg = pop.park.astype(np.intp) * 4 + pop.size_class
+    pg32 = pg.astype(np.int32)  # the same ids in half the bytes, for the compiled loop
     pg_park = np.arange(pop.n_parks * 4) // 4
     pg_cc = pop.park_cluster[pg_park].astype(np.int64) * N_CITIES + pop.park_city[pg_park]
     cc = pop.cluster.astype(np.int64) * N_CITIES + pop.city
@@ -92,7 +93,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     ab = pres & is_above
     ncc = N_CLUSTERS * N_CITIES
     t = {
-        "is_above": is_above, "is_lead": is_lead, "pg": pg, "pg_park": pg_park, "pg_cc": pg_cc,
+        "is_above": is_above, "is_lead": is_lead, "pg": pg, "pg32": pg32, "pg_park": pg_park, "pg_cc": pg_cc,
         "pg_cell": pg_cc * 4 + np.arange(pop.n_parks * 4) % 4, "cc": cc,
         "park_n": _count(pop.park, pres, pop.n_parks), "park_as": _count(pop.park, ab, pop.n_parks),
         "cc_n": _count(cc, pres, ncc), "cc_as": _count(cc, ab, ncc), "cell_n": _count(pop.cell, pres, N_CELLS),
@@ -115,6 +116,26 @@ def _young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.n
         young = young[np.argsort(elig_month[young], kind="stable")]
         pop.derived[key] = (young, elig_month[young])
     return pop.derived[key]
+
+
+def _initial_weight(pop: Population) -> np.ndarray:
+    """``max(readiness, 1e-12)`` of the firms present at the start, float64 (the weights of the
+    initial adopters' draw); cached with the population."""
+    w = pop.derived.get("initial_weight")
+    if w is None:
+        w = pop.derived["initial_weight"] = np.maximum(pop.readiness[:pop.n_initial].astype(np.float64), 1e-12)
+        w.flags.writeable = False
+    return w
+
+
+def by_priority(firms: np.ndarray, priority: np.ndarray) -> np.ndarray:
+    """``firms`` (ascending indices) ordered by ``priority`` (floats in [0, 1)), ties by index: the
+    stable sort by priority, as one sort of 64-bit keys (priority bits, index). Non-negative
+    floats order like their bit patterns, so the keys order exactly as (priority, index); this
+    sort is ~8x faster than a stable argsort of the priorities (measured, 13,000 firms)."""
+    bits = priority[firms].view(np.uint32).astype(np.uint64)
+    keys = (bits << np.uint64(32)) | firms.astype(np.uint64)
+    return (np.sort(keys) & np.uint64(0xFFFFFFFF)).astype(firms.dtype)
 
 
 def _count(group: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
@@ -329,7 +350,7 @@ class CloudAdoptionModel(mesa.Model):
         # New thresholds of claimants refused a voucher, drawn in the order of refusal.
         self.rng_refusal = np.random.default_rng(s["voucher_refusal"])
         st = static_tables(pop)
-        self.is_above, self.is_lead, self.pg = st["is_above"], st["is_lead"], st["pg"]
+        self.is_above, self.is_lead, self.pg, self.pg32 = st["is_above"], st["is_lead"], st["pg"], st["pg32"]
         self.pg_park, self.pg_cc, self.pg_cell, self.cc = st["pg_park"], st["pg_cc"], st["pg_cell"], st["cc"]
         self.present = np.zeros(n, dtype=bool)
         self.queue = np.empty(0, dtype=np.int64)
@@ -381,8 +402,11 @@ class CloudAdoptionModel(mesa.Model):
             raise ValueError(f"initial.transformed_firms={trans0} exceeds the above-scale firms ({above.size}) or the cloud firms ({cloud0})")
         if cloud0 - above_cloud > smes.size:
             raise ValueError(f"initial.cloud_firms={cloud0} exceeds the firms present ({n0})")
-        u = rng.random(n0)
-        key = np.log(np.maximum(u, 1e-300)) / np.maximum(pop.readiness[:n0].astype(np.float64), 1e-12)
+        # key = log(max(u, 1e-300)) / max(readiness, 1e-12), computed in place (fewer fresh
+        # 16 MB arrays); the readiness term depends on the structure only and is kept with it.
+        key = rng.random(n0)
+        np.log(np.maximum(key, 1e-300, out=key), out=key)
+        np.divide(key, _initial_weight(pop), out=key)
 
         def top(idx: np.ndarray, k: int) -> np.ndarray:
             if k <= 0:
@@ -493,44 +517,26 @@ class CloudAdoptionModel(mesa.Model):
         if firms.size == 0:
             return
         pop = self.pop
-        park, cc, cell = pop.park[firms], self.cc[firms], pop.cell[firms]
-        ptr, ind = pop.adj_indptr, pop.adj_indices
-
-        def add(arr, idx):
-            # The value must have the array's dtype: a Python float on a float32 array sends
-            # np.add.at down a slow casting path (measured ~28x slower).
-            np.add.at(arr, idx, arr.dtype.type(sign))
-
+        common = (firms, sign, pop.park, self.cc, pop.cell, self.is_above, self.is_lead, pop.adj_indptr,
+                  pop.adj_indices)
         if what == "present":
-            add(self.park_n, park)
-            add(self.cc_n, cc)
-            add(self.cell_n, cell)
-            kernel.add_to_partners(ptr, ind, firms, self.chain_n, sign, self.chain_cloud, self.chain_n,
-                                   self.chain_share_cloud)
+            kernel.update_counts(*common, park_counts=self.park_n, cc_counts=self.cc_n, cell_counts=self.cell_n,
+                                 park_above=self.park_as, cc_above=self.cc_as, chain_counts=self.chain_n,
+                                 chain_num=self.chain_cloud, chain_den=self.chain_n,
+                                 chain_share=self.chain_share_cloud, chain_above=self.chain_as,
+                                 lead_counts=self.lead_n, lead_num=self.lead_trans, lead_den=self.lead_n,
+                                 lead_share=self.lead_share)
             self.prov_n += sign * firms.size
-            ab = firms[self.is_above[firms]]
-            if ab.size:
-                add(self.park_as, pop.park[ab])
-                add(self.cc_as, self.cc[ab])
-                kernel.add_to_partners(ptr, ind, ab, self.chain_as, sign)
-            ld = firms[self.is_lead[firms]]
-            if ld.size:
-                kernel.add_to_partners(ptr, ind, ld, self.lead_n, sign, self.lead_trans, self.lead_n, self.lead_share)
         elif what == "cloud":
-            add(self.park_cloud, park)
-            add(self.cc_cloud, cc)
-            add(self.cell_active, cell)
-            kernel.add_to_partners(ptr, ind, firms, self.chain_cloud, sign, self.chain_cloud, self.chain_n,
-                                   self.chain_share_cloud)
+            kernel.update_counts(*common, park_counts=self.park_cloud, cc_counts=self.cc_cloud,
+                                 cell_counts=self.cell_active, chain_counts=self.chain_cloud,
+                                 chain_num=self.chain_cloud, chain_den=self.chain_n,
+                                 chain_share=self.chain_share_cloud)
             self.prov_cloud += sign * firms.size
         elif what == "trans":
-            add(self.park_trans, park)
-            add(self.cc_trans, cc)
-            kernel.add_to_partners(ptr, ind, firms, self.chain_trans, sign)
-            ld = firms[self.is_lead[firms]]
-            if ld.size:
-                kernel.add_to_partners(ptr, ind, ld, self.lead_trans, sign, self.lead_trans, self.lead_n,
-                                       self.lead_share)
+            kernel.update_counts(*common, park_counts=self.park_trans, cc_counts=self.cc_trans,
+                                 chain_counts=self.chain_trans, lead_counts=self.lead_trans,
+                                 lead_num=self.lead_trans, lead_den=self.lead_n, lead_share=self.lead_share)
 
     # ------------------------------------------------------------------ dynamics
 
@@ -574,7 +580,7 @@ class CloudAdoptionModel(mesa.Model):
                 self._update(on, "cloud", -1.0)
                 self._update(gone[self.trans_month[gone] != NEVER], "trans", -1.0)
                 wait = gone[self.cloud_state[gone] == WAITING]
-                np.add.at(self.cell_wait, pop.cell[wait], -1.0)
+                kernel.scatter_add(self.cell_wait, pop.cell, wait, -1.0)
                 never = gone[(self.cloud_state[gone] == NONE) | (self.cloud_state[gone] == WAITING)]
                 self.cloud_state[never] = EXITED
                 self.thr_live[never] = np.inf
@@ -692,7 +698,8 @@ class CloudAdoptionModel(mesa.Model):
             voucher_cur = voucher_cur * factor
         deciders = kernel.cloud_deciders(n, self.pg, g_rate, g_chain, self.chain_share_cloud, self.lead_share,
                                          np.float32(pull_cloud), self.readiness_dt, voucher_cur, open_city,
-                                         pop.city, self.lam_cloud, self.thr_live, self._buf_h, self._buf_tmp)
+                                         pop.city, self.lam_cloud, self.thr_live, self._buf_h, self._buf_tmp,
+                                         pg_narrow=self.pg32)
         lam = self.lam_cloud
 
         def voucher_at(firms: np.ndarray) -> np.ndarray:
@@ -703,7 +710,7 @@ class CloudAdoptionModel(mesa.Model):
         granted_firms = deciders[:0]
         if voucher_cur is not None and deciders.size:
             claim = deciders[voucher_at(deciders) > 0]
-            claim = claim[np.argsort(self.priority[claim], kind="stable")]
+            claim = by_priority(claim, self.priority)
             granted = vouchers.grant(claim, pop.city[claim])
             granted_firms = claim[granted]
             late = claim[~granted]
@@ -743,14 +750,11 @@ class CloudAdoptionModel(mesa.Model):
             w, ends = self.subsidy_watch, self.subsidy_watch_end
             cut = int(np.searchsorted(ends, ends.dtype.type(k), side="right"))
             head = w[:cut]
-            keep = (self.cloud_state[head] == ON_CLOUD) & self.present[head]
-            due = head[keep]
-            if due.size < cut:
-                self.subsidy_watch = np.concatenate((due, w[cut:]))
+            keep, churners = kernel.churn_due(head, self.cloud_state, ON_CLOUD, self.present, self.lam_churn,
+                                              self.thr_churn, np.float32(churn_rate) * dt)
+            if not keep.all():
+                self.subsidy_watch = np.concatenate((head[keep], w[cut:]))
                 self.subsidy_watch_end = np.concatenate((ends[:cut][keep], ends[cut:]))
-            if due.size:
-                self.lam_churn[due] += np.float32(churn_rate) * dt
-                churners = due[self.lam_churn[due] >= self.thr_churn[due]]
 
         # ---- apply all changes at once (synchronous update)
         if granted_firms.size:
@@ -758,16 +762,16 @@ class CloudAdoptionModel(mesa.Model):
             spend = np.bincount(pop.cell[granted_firms], minlength=N_CELLS) * vouchers.voucher_cny
             self.cell_new[2] += spend
         if deciders.size:
-            deciders = deciders[np.lexsort((self.priority[deciders],))]
+            deciders = by_priority(deciders, self.priority)
             self.cloud_state[deciders] = WAITING
             self.thr_live[deciders] = np.inf
             self.queue = np.concatenate((self.queue, deciders))
-            np.add.at(self.cell_wait, pop.cell[deciders], 1.0)
+            kernel.scatter_add(self.cell_wait, pop.cell, deciders, 1.0)
         if transformers.size:
             self.trans_month[transformers] = k
             self._update(transformers, "trans", 1.0)
-            np.add.at(self.cell_trans, pop.cell[transformers], 1.0)
-            np.add.at(self.cell_new[1], pop.cell[transformers], 1.0)
+            kernel.scatter_add(self.cell_trans, pop.cell, transformers, 1.0)
+            kernel.scatter_add(self.cell_new[1], pop.cell, transformers, 1.0)
         if churners.size:
             self.cloud_state[churners] = CHURNED
             self._update(churners, "cloud", -1.0)
@@ -781,9 +785,9 @@ class CloudAdoptionModel(mesa.Model):
         if onboard.size:
             self.cloud_state[onboard] = ON_CLOUD
             self.cloud_month[onboard] = k
-            np.add.at(self.cell_wait, pop.cell[onboard], -1.0)
-            np.add.at(self.cell_cum, pop.cell[onboard], 1.0)
-            np.add.at(self.cell_new[0], pop.cell[onboard], 1.0)
+            kernel.scatter_add(self.cell_wait, pop.cell, onboard, -1.0)
+            kernel.scatter_add(self.cell_cum, pop.cell, onboard, 1.0)
+            kernel.scatter_add(self.cell_new[0], pop.cell, onboard, 1.0)
             self._update(onboard, "cloud", 1.0)
             sub_on = onboard[self.subsidised[onboard]]
             if sub_on.size:
@@ -813,14 +817,14 @@ class CloudAdoptionModel(mesa.Model):
             state[new_cloud] = ON_CLOUD
             self.cloud_month[new_cloud] = k
             self.thr_live[new_cloud] = np.inf
-            np.add.at(self.cell_cum, pop.cell[new_cloud], 1.0)
-            np.add.at(self.cell_new[0], pop.cell[new_cloud], 1.0)
+            kernel.scatter_add(self.cell_cum, pop.cell, new_cloud, 1.0)
+            kernel.scatter_add(self.cell_new[0], pop.cell, new_cloud, 1.0)
             self._update(new_cloud, "cloud", 1.0)
         if firms.size:
             self.trans_month[firms] = k
             self._update(firms, "trans", 1.0)
-            np.add.at(self.cell_trans, pop.cell[firms], 1.0)
-            np.add.at(self.cell_new[1], pop.cell[firms], 1.0)
+            kernel.scatter_add(self.cell_trans, pop.cell, firms, 1.0)
+            kernel.scatter_add(self.cell_new[1], pop.cell, firms, 1.0)
 
     def _record(self) -> None:
         k = self.month

@@ -170,7 +170,10 @@ class PilotsInstrument(Instrument):
         if not self.active:
             return
         cl, ci, _ = cell_grid()
-        park_firms = np.bincount(pop.park, minlength=pop.n_parks)  # firms allocated to each park
+        park_firms = pop.derived.get("park_firms")  # firms allocated to each park (per structure)
+        if park_firms is None:
+            park_firms = pop.derived["park_firms"] = np.bincount(pop.park, minlength=pop.n_parks)
+            park_firms.flags.writeable = False
         scale = cal.monthly(spec.scale, n_months)
         for p in spec.items:
             cmask, tmask = _cluster_mask(p.clusters), _city_mask(p.cities)
