@@ -472,8 +472,6 @@ class CloudAdoptionModel(mesa.Model):
         self.cc_as, self.cc_trans = st["cc_as"], _count(cc, tr, ncc)
         self.chain_n, self.chain_as, self.lead_n = st["chain_n"], st["chain_as"], st["lead_n"]
         self.chain_cloud, self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (on, tr, ld_tr))
-        self.chain_share_cloud = self.chain_cloud / np.maximum(self.chain_n, np.float32(1))
-        self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
         self.prov_cloud = float(on.sum())
         self.cell_n = st["cell_n"]
@@ -522,21 +520,15 @@ class CloudAdoptionModel(mesa.Model):
         if what == "present":
             kernel.update_counts(*common, park_counts=self.park_n, cc_counts=self.cc_n, cell_counts=self.cell_n,
                                  park_above=self.park_as, cc_above=self.cc_as, chain_counts=self.chain_n,
-                                 chain_num=self.chain_cloud, chain_den=self.chain_n,
-                                 chain_share=self.chain_share_cloud, chain_above=self.chain_as,
-                                 lead_counts=self.lead_n, lead_num=self.lead_trans, lead_den=self.lead_n,
-                                 lead_share=self.lead_share)
+                                 chain_above=self.chain_as, lead_counts=self.lead_n)
             self.prov_n += sign * firms.size
         elif what == "cloud":
             kernel.update_counts(*common, park_counts=self.park_cloud, cc_counts=self.cc_cloud,
-                                 cell_counts=self.cell_active, chain_counts=self.chain_cloud,
-                                 chain_num=self.chain_cloud, chain_den=self.chain_n,
-                                 chain_share=self.chain_share_cloud)
+                                 cell_counts=self.cell_active, chain_counts=self.chain_cloud)
             self.prov_cloud += sign * firms.size
         elif what == "trans":
             kernel.update_counts(*common, park_counts=self.park_trans, cc_counts=self.cc_trans,
-                                 chain_counts=self.chain_trans, lead_counts=self.lead_trans,
-                                 lead_num=self.lead_trans, lead_den=self.lead_n, lead_share=self.lead_share)
+                                 chain_counts=self.chain_trans, lead_counts=self.lead_trans)
 
     # ------------------------------------------------------------------ dynamics
 
@@ -696,7 +688,8 @@ class CloudAdoptionModel(mesa.Model):
         if voucher_cur is not None and factor is not None:
             # A scheduled push: a new array (the stored push is at the reference rate).
             voucher_cur = voucher_cur * factor
-        deciders = kernel.cloud_deciders(n, self.pg, g_rate, g_chain, self.chain_share_cloud, self.lead_share,
+        deciders = kernel.cloud_deciders(n, self.pg, g_rate, g_chain, self.chain_cloud, self.chain_n,
+                                         self.lead_trans, self.lead_n,
                                          np.float32(pull_cloud), self.readiness_dt, voucher_cur, open_city,
                                          pop.city, self.lam_cloud, self.thr_live, self._buf_h, self._buf_tmp,
                                          pg_narrow=self.pg32)
