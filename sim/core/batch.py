@@ -46,9 +46,9 @@ from sim.core.seeds import replicate_structure_seed
 from sim.scenario.schema import Scenario
 
 CACHE_BYTES = 1_200_000_000
-"""Bytes of cached structures kept per process (a full-scale population is 95 MB, 157 MB with its
-model tables: measured; so 7 of them next to a running model's ~0.7 GB); least recently used
-ones are dropped first."""
+"""Bytes of cached structures kept per process (a full-scale population is 129 MB, 261 MB with its
+model tables: measured 2026-11-29 with ``Population.nbytes``; so 4 of them next to a running
+model's ~0.7 GB); least recently used ones are dropped first."""
 
 CACHE_ENTRIES = 16
 """Most structures kept per process (small populations: a calibration at 200,000 firms)."""

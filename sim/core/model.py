@@ -118,6 +118,17 @@ def _young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.n
     return pop.derived[key]
 
 
+def _readiness_dt(pop: Population, dt_years: float) -> np.ndarray:
+    """``readiness x dt`` of every firm (float32, read-only), cached with the population per step
+    length: it depends on the structure and the sub-steps only, not on the replicate."""
+    key = ("readiness_dt", float(dt_years))
+    r = pop.derived.get(key)
+    if r is None:
+        r = pop.derived[key] = pop.readiness * np.float32(dt_years)
+        r.flags.writeable = False
+    return r
+
+
 def _initial_weight(pop: Population) -> np.ndarray:
     """``max(readiness, 1e-12)`` of the firms present at the start, float64 (the weights of the
     initial adopters' draw); cached with the population."""
@@ -362,7 +373,7 @@ class CloudAdoptionModel(mesa.Model):
         self._select_initial(np.random.default_rng(s["initial"]))
         self.thr_live[self.cloud_state != NONE] = np.inf
         self._limit_candidates(np.random.default_rng(s["candidates"]))
-        self.readiness_dt = pop.readiness * np.float32(self.dt_years)
+        self.readiness_dt = _readiness_dt(pop, self.dt_years)
         self._buf_h = np.empty(n, dtype=np.float32)
         self._buf_tmp = np.empty(n, dtype=np.float32)
         self._recount()
