@@ -90,6 +90,7 @@ def test_structure_reused_for_other_readiness_multipliers_gives_the_same_bytes()
     batch.clear_cache()
     sc = scenario(structure_pool=2)
     first, _ = batch.structure_for(sc, 0)
+    cells(sc, 0, first)  # a run on the first column fills the structure's cached model tables
     other = apply_overrides(sc, {"population__readiness_by_size__above_scale": 3.1})
     pop, cached = batch.structure_for(other, 2)  # replicate 2 runs on structure 0
     assert cached and pop is not first and batch.cached_structures() == 1

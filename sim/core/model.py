@@ -118,25 +118,31 @@ def _young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.n
     return pop.derived[key]
 
 
+def _from_readiness(pop: Population, key: tuple, make) -> np.ndarray:
+    """A read-only table computed by ``make()`` from ``pop.readiness``, cached with the population
+    while its readiness column is the same array: a structure reused with a redrawn readiness
+    column (:func:`sim.core.population.with_readiness`) shares the derived tables of the first,
+    so the entry keeps the column it was computed from and is recomputed for another."""
+    hit = pop.derived.get(key)
+    if hit is not None and hit[0] is pop.readiness:
+        return hit[1]
+    table = make()
+    table.flags.writeable = False
+    pop.derived[key] = (pop.readiness, table)
+    return table
+
+
 def _readiness_dt(pop: Population, dt_years: float) -> np.ndarray:
-    """``readiness x dt`` of every firm (float32, read-only), cached with the population per step
-    length: it depends on the structure and the sub-steps only, not on the replicate."""
-    key = ("readiness_dt", float(dt_years))
-    r = pop.derived.get(key)
-    if r is None:
-        r = pop.derived[key] = pop.readiness * np.float32(dt_years)
-        r.flags.writeable = False
-    return r
+    """``readiness x dt`` of every firm (float32): depends on the structure and the sub-steps
+    only, not on the replicate."""
+    return _from_readiness(pop, ("readiness_dt", float(dt_years)), lambda: pop.readiness * np.float32(dt_years))
 
 
 def _initial_weight(pop: Population) -> np.ndarray:
     """``max(readiness, 1e-12)`` of the firms present at the start, float64 (the weights of the
-    initial adopters' draw); cached with the population."""
-    w = pop.derived.get("initial_weight")
-    if w is None:
-        w = pop.derived["initial_weight"] = np.maximum(pop.readiness[:pop.n_initial].astype(np.float64), 1e-12)
-        w.flags.writeable = False
-    return w
+    initial adopters' draw)."""
+    return _from_readiness(pop, ("initial_weight",),
+                           lambda: np.maximum(pop.readiness[:pop.n_initial].astype(np.float64), 1e-12))
 
 
 def by_priority(firms: np.ndarray, priority: np.ndarray) -> np.ndarray:
