@@ -14,6 +14,7 @@ Usage::
     python benchmarks/batch.py                         # 12 runs, pool of 2, 2,000,000 firms
     python benchmarks/batch.py --runs 20 --pool 4 --firms 1000000
     GDCLOUD_KERNEL=numpy python benchmarks/batch.py    # the NumPy fallback
+    python benchmarks/batch.py --before ../main-before --after . --rounds 2   # a change, alternating
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -59,6 +62,41 @@ def warm_up() -> float:
     return time.process_time() - c
 
 
+def side_by_side(before: Path, after: Path, rounds: int, args: list[str]) -> int:
+    """Run this benchmark in two checkouts alternately (each with its own code and its own copy of
+    this script, in a fresh process), ``rounds`` times; print each run, the load average before
+    it, and the medians. The floor is measured once here (this checkout's definition)."""
+    keys = ("cpu_per_run_s", "structure_builds_per_run_s", "setup_per_run_s", "simulation_per_run_s",
+            "ns_per_firm_step")
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for i in range(rounds):
+        for name, tree in (("before", before.resolve()), ("after", after.resolve())):
+            out = Path(f"/tmp/batch_side_by_side_{os.getpid()}_{name}_{i}.json")
+            load = os.getloadavg()[0]
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            subprocess.run([sys.executable, str(tree / "benchmarks" / "batch.py"), *args, "--json", str(out)],
+                           cwd=tree, env=env, check=True, capture_output=True)
+            res = json.loads(out.read_text())
+            out.unlink()
+            runs[name].append(res)
+            print(f"round {i + 1} {name:6s} (load {load:.1f}): per run {res['cpu_per_run_s']:.2f} s = builds "
+                  f"{res['structure_builds_per_run_s']:.2f} + set-up {res['setup_per_run_s']:.2f} + simulation "
+                  f"{res['simulation_per_run_s']:.2f}; {res['ns_per_firm_step']:.2f} ns per firm-step "
+                  f"({res['kernel']} kernel)", flush=True)
+    med = {name: {k: statistics.median(r[k] for r in rs) for k in keys} for name, rs in runs.items()}
+    floor = stream_floor_ns()
+    for name in ("before", "after"):
+        m = med[name]
+        print(f"median {name:6s}: per run {m['cpu_per_run_s']:.2f} s = builds {m['structure_builds_per_run_s']:.2f} "
+              f"+ set-up {m['setup_per_run_s']:.2f} + simulation {m['simulation_per_run_s']:.2f}; "
+              f"{m['ns_per_firm_step']:.2f} ns per firm-step (ratio to the floor {m['ns_per_firm_step'] / floor:.1f})")
+    print(f"after / before: per run {med['after']['cpu_per_run_s'] / med['before']['cpu_per_run_s']:.2f}, "
+          f"simulation {med['after']['simulation_per_run_s'] / med['before']['simulation_per_run_s']:.2f}, "
+          f"set-up {med['after']['setup_per_run_s'] / med['before']['setup_per_run_s']:.2f}; streaming floor "
+          f"{floor:.2f} ns per firm; load average now {os.getloadavg()[0]:.1f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -66,7 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", type=int, default=2, help="population structures (K)")
     p.add_argument("--firms", type=int, default=2_000_000, help="firms at the start")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    p.add_argument("--before", type=Path, default=None, help="checkout of the code before a change: run the "
+                   "benchmark there and in --after alternately (side by side)")
+    p.add_argument("--after", type=Path, default=Path(__file__).resolve().parent.parent,
+                   help="checkout of the code after (with --before)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds (with --before)")
     args = p.parse_args(argv)
+    if args.before is not None:
+        return side_by_side(args.before, args.after, args.rounds,
+                            ["--runs", str(args.runs), "--pool", str(args.pool), "--firms", str(args.firms)])
 
     from sim.core import batch, kernel
     from sim.core.model import CloudAdoptionModel
