@@ -46,6 +46,7 @@ a few lines of numpy; ABC rejection is therefore implemented here.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import datasets
+from sim import datasets, i18n
 from sim.analysis.calibrated_scenario import write_calibrated_scenario
 from sim.analysis.calibration_spec import (
     INDICATOR_METRIC,
@@ -67,10 +68,10 @@ from sim.analysis.design import latin_hypercube
 from sim.analysis.outcomes import scale_up
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, atomic_write_text, save_figure
-from sim.i18n.header import figure_header
+from sim.i18n.header import figure_header, plain_numbers
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
-from sim.scenario.labels import parameter_label
+from sim.scenario.labels import parameter_axis
 from sim.scenario.paths import get_value, set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import check_parameters
@@ -413,8 +414,6 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
     """Fit against data (time series of the fitted and ABC-kept runs) and the profiles."""
     # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-
     files: dict[str, Path] = {}
     cfg = with_values(problem.config, problem.params, result.fitted)
     fig = Figure(figsize=(11, 4))
@@ -427,46 +426,47 @@ def plot_calibration(result: CalibrationResult, problem: Problem, out: Path) -> 
     jobs = [[(with_values(problem.config, problem.params, th), 0, metrics)] for th in post]
     jobs += [[(cfg, r, metrics)] for r in range(problem.spec.replicates)]
     runs = [g[0] for g in run_groups(jobs, problem.executor)]
+    lang = cfg.outputs.lang
     for ax, m in zip(axes, metrics, strict=True):
         for j, res in enumerate(runs[:k]):
             ax.plot(pd.to_datetime(res["dates"]), res[m] * scale_up(cfg), color="0.7", lw=0.8,
-                    label="ABC posterior draws (seed 0)" if j == 0 else None)
+                    label=i18n.text("calib.draws", lang) if j == 0 else None)
         for r, res in enumerate(runs[k:]):
             ax.plot(pd.to_datetime(res["dates"]), res[m] * scale_up(cfg), color="C0",
-                    label="fitted" if r == 0 else None)
+                    label=i18n.text("calib.fitted", lang) if r == 0 else None)
         rep = [x for x in datasets.reported_progress() if x["indicator"] == indic[m]]
         ax.scatter(pd.to_datetime([x["date"] for x in rep]), [x["value"] for x in rep], color="C3",
-                   zorder=5, label="reported")
-        ax.set_title({"cloud_cumulative": "Firms on the cloud (cumulative)",
-                      "transformed": "Above-scale firms digitally transformed"}.get(m, m))
-        ax.set_xlabel("Month end")
-        ax.set_ylabel("Firms (province-equivalent)")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:,.0f}"))
+                   zorder=5, label=i18n.text("reported", lang))
+        ax.set_title(i18n.text(f"metric.{m}", lang), fontsize=10)
+        ax.set_xlabel(i18n.text("month_end", lang))
+        ax.set_ylabel(i18n.text("firms_province_axis", lang), fontsize=8.5)
+        plain_numbers(ax.yaxis)
         ax.legend(fontsize=8)
-    fig.suptitle("Calibration: model (scaled to 2,000,000 firms) vs reported figures")
     fig.autofmt_xdate()
     firms, reps = cfg.population.total_firms, problem.spec.replicates
-    figure_header(fig, cfg.name, firms, reps, cfg.outputs.lang)
+    figure_header(fig, cfg.name, firms, reps, lang, title=i18n.text("calib.title", lang))
     files["fit_plot"] = out / "calibration_fit.png"
     save_figure(fig, files["fit_plot"])
     if len(result.profiles):
         d = len(result.labels)
         fig = Figure(figsize=(4.5 * d, 3.6))
         axes = fig.subplots(1, d, squeeze=False)
+        keys = {p.label: p.paths for p in problem.params}
         for ax, lab, th in zip(axes[0], result.labels, result.fitted, strict=True):
             pr = result.profiles[result.profiles.parameter == lab]
             ax.plot(pr.value, pr.objective, marker="o")
-            ax.axvline(th, color="C3", ls="--")
+            ax.axvline(th, color="C3", ls="--", label=i18n.text("calib.fitted_value", lang))
             if len(result.posterior):
                 ax.axvspan(*result.posterior[lab].quantile([0.05, 0.95]), color="C1", alpha=0.2,
-                           label="ABC 90%")
-                ax.legend(fontsize=8)
+                           label=i18n.text("calib.abc90", lang))
+            ax.legend(fontsize=8)
             ax.set_yscale("log")
-            ax.set_title("Profile of the fit", fontsize=9)
-            ax.set_xlabel(parameter_label(lab), fontsize=8)
-            ax.ticklabel_format(axis="x", style="plain", useOffset=False)
-            ax.set_ylabel("objective (distance to reported figures, log scale)", fontsize=8)
-        figure_header(fig, cfg.name, firms, reps, cfg.outputs.lang, title="Calibration: profile of the fit")
+            ax.set_title(i18n.text("calib.profile", lang), fontsize=9)
+            parameter_axis(ax.xaxis, lab, pr.value, lang, paths=keys.get(lab, ()))
+            ax.xaxis.label.set_text(textwrap.fill(ax.xaxis.label.get_text(), 40 if lang == "en" else 22))
+            ax.xaxis.label.set_fontsize(8)
+            ax.set_ylabel(i18n.text("calib.objective", lang), fontsize=8)
+        figure_header(fig, cfg.name, firms, reps, lang, title=i18n.text("calib.profile_title", lang))
         files["profile_plot"] = out / "calibration_profiles.png"
         save_figure(fig, files["profile_plot"])
     return files

@@ -141,5 +141,5 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
                              backend=pr.backend)
         atomic_write_csv(res.files["box"], box, index=False)
         res.files["plot"] = plot_discovery(cases, pr, res.box, labels, cfg, replicates, goal,
-                                           out / "discovery.png")
+                                           out / "discovery.png", paths={p.label: p.paths for p in params})
     return res

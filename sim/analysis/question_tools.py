@@ -18,7 +18,7 @@ from sim.analysis.tools import number_text, run_tool
 from sim.runs.executors import Executor
 from sim.runs.jobs import ExecutorChoice
 from sim.runs.rundir import AnalysisRun
-from sim.runs.runner import resolve_scenario
+from sim.runs.runner import resolve_scenario, with_lang
 from sim.scenario import limits
 from sim.scenario.loader import resolved_yaml, scenario_hash
 from sim.scenario.paths import set_values
@@ -61,7 +61,7 @@ def what_it_takes_tool(scenario: Scenario | str | Path, lever: str, *, goal: Goa
                        save: bool = True, progress: Callable[[str], None] | None = None,
                        executor: ExecutorChoice = None, workers: int | None = None,
                        address: str | None = None, command: str | None = None,
-                       labels: Mapping[str, str] | None = None) -> AnalysisRun:
+                       labels: Mapping[str, str] | None = None, lang: str | None = None) -> AnalysisRun:
     """``gdcloud what-it-takes``: the smallest (or, with ``increasing=False``, largest) lever value
     meeting ``goal`` with at least ``probability`` (:func:`sim.analysis.questions.what_it_takes`),
     in a new results folder ``<out_dir>/what_it_takes/<timestamp>-<hash>/``.
@@ -73,12 +73,15 @@ def what_it_takes_tool(scenario: Scenario | str | Path, lever: str, *, goal: Goa
             :func:`~sim.analysis.questions.what_it_takes`.
         out_dir, save, executor, workers, address, command, labels: As for
             :func:`sim.analysis.tools.calibrate_tool`.
+        lang: Language of the figure, ``"en"`` or ``"zh"`` (default: the scenario's
+            ``outputs.lang``); applied as the override ``outputs.lang``.
 
     Returns:
         An :class:`~sim.runs.rundir.AnalysisRun` whose ``result`` is the
         :class:`~sim.analysis.questions.WhatItTakesResult`.
     """
     names = {**ARGUMENT_NAMES, **(labels or {})}
+    overrides = with_lang(overrides, lang)
     check_fraction(names["probability"], probability)
     check_fraction(names["rel_tol"], rel_tol)
     sc = question_scenario(scenario, overrides, total_firms, replicates, names, goal=True)
@@ -129,11 +132,13 @@ def attribution_tool(scenario: Scenario | str | Path = "baseline", *, replicates
                      total_firms: int | None = 100_000, overrides: Sequence[str] | dict | None = None,
                      out_dir: str | Path | None = None, save: bool = True, executor: ExecutorChoice = None,
                      workers: int | None = None, address: str | None = None, command: str | None = None,
-                     labels: Mapping[str, str] | None = None) -> AnalysisRun:
+                     labels: Mapping[str, str] | None = None, lang: str | None = None) -> AnalysisRun:
     """``gdcloud attribution``: what each channel adds to new adoption
     (:func:`sim.analysis.questions.attribution`), in a new results folder
-    ``<out_dir>/attribution/<timestamp>-<hash>/``; arguments as for :func:`what_it_takes_tool`."""
+    ``<out_dir>/attribution/<timestamp>-<hash>/``; arguments (``lang`` too) as for
+    :func:`what_it_takes_tool`."""
     names = {**ARGUMENT_NAMES, **(labels or {})}
+    overrides = with_lang(overrides, lang)
     sc = question_scenario(scenario, overrides, total_firms, replicates, names, goal=False)
 
     def call(folder: Path | None, ex: Executor) -> questions.AttributionResult:
@@ -171,11 +176,13 @@ def discover_tool(scenario: Scenario | str | Path = "baseline", *, n_samples: in
                   out_dir: str | Path | None = None, save: bool = True,
                   progress: Callable[[int, int], None] | None = None, executor: ExecutorChoice = None,
                   workers: int | None = None, address: str | None = None, command: str | None = None,
-                  labels: Mapping[str, str] | None = None) -> AnalysisRun:
+                  labels: Mapping[str, str] | None = None, lang: str | None = None) -> AnalysisRun:
     """``gdcloud discover``: a Latin-hypercube sweep of the default uncertainties and levers, then
     PRIM on "goal missed" (:func:`sim.analysis.discover.discover`), in a new results folder
-    ``<out_dir>/discover/<timestamp>-<hash>/``; arguments as for :func:`what_it_takes_tool`."""
+    ``<out_dir>/discover/<timestamp>-<hash>/``; arguments (``lang`` too) as for
+    :func:`what_it_takes_tool`."""
     names = {**ARGUMENT_NAMES, **(labels or {})}
+    overrides = with_lang(overrides, lang)
     check_int(names["samples"], n_samples, 2, limits.MAX_DESIGN_POINTS)
     check_int(names["replicates"], replicates, 1, limits.MAX_RUNS // n_samples)
     check_int(names["seed"], seed, 0)

@@ -35,11 +35,11 @@ from sim import i18n
 from sim.analysis.outcomes import Goal, check_goal_in_horizon, goal_month_index, goals_met, scale_up
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
-from sim.i18n.header import figure_header
+from sim.i18n.header import figure_header, plain_numbers
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
 from sim.scenario.docs import strip
-from sim.scenario.labels import parameter_label
+from sim.scenario.labels import parameter_axis, parameter_value
 from sim.scenario.loader import load_scenario
 from sim.scenario.paths import annotation_of, set_values
 from sim.scenario.schema import Scenario
@@ -321,31 +321,32 @@ def _what_it_takes(cfg: Scenario, lever_path: str, goal: Goal, probability: floa
         out.mkdir(parents=True, exist_ok=True)
         res.files["csv"] = out / "what_it_takes.csv"
         atomic_write_csv(res.files["csv"], ev, index=False)
-        res.files["plot"] = _plot_what_it_takes(res, out / "what_it_takes.png", cfg)
+        res.files["plot"] = _plot_what_it_takes(res, out / "what_it_takes.png", cfg, increasing)
     return res
 
 
-def _plot_what_it_takes(res: WhatItTakesResult, path: Path, cfg: Scenario) -> Path:
+def _plot_what_it_takes(res: WhatItTakesResult, path: Path, cfg: Scenario, increasing: bool = True) -> Path:
     # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
     from matplotlib.figure import Figure
 
+    lang = cfg.outputs.lang
+    goal = i18n.text(f"goal.{res.goal}", lang)
     ev = res.evaluations
     fig = Figure(figsize=(8, 4.6))
     ax = fig.subplots()
-    ax.step(ev.lever_value, ev.probability, where="post", color="C0", label="share of replicates meeting goal")
+    ax.step(ev.lever_value, ev.probability, where="post", color="C0", label=i18n.text("wit.share", lang))
     ax.errorbar(ev.lever_value, ev.probability, yerr=[ev.probability - ev.ci_low, ev.ci_high - ev.probability],
-                fmt="o", color="C0", capsize=3, label="95% Clopper-Pearson")
-    ax.axhline(res.probability, color="C3", ls="--", label=f"required {res.probability:.0%}")
+                fmt="o", color="C0", capsize=3, label=i18n.text("wit.ci", lang))
+    ax.axhline(res.probability, color="C3", ls="--", label=i18n.text("wit.required", lang, p=f"{res.probability:.0%}"))
     if res.value is not None:
-        ax.axvline(res.value, color="C2", ls=":", label=f"smallest value found {res.value:.4g}")
-    ax.set_xlabel(parameter_label(res.lever))
-    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
-    ax.set_ylabel(f"Probability of meeting the {res.goal} goal")
+        found = parameter_value(res.lever, res.value, lang)
+        ax.axvline(res.value, color="C2", ls=":",
+                   label=i18n.text("wit.smallest" if increasing else "wit.largest", lang, value=found))
+    parameter_axis(ax.xaxis, res.lever, ev.lever_value, lang)
+    ax.set_ylabel(i18n.text("wit.y", lang, goal=goal))
     ax.set_ylim(-0.05, 1.05)
     ax.legend(fontsize=8)
-    ax.set_title(f"What it takes to meet the {res.goal} goal\n({res.replicates} replicates per value, "
-                 "common random numbers)", fontsize=10)
-    lang = cfg.outputs.lang
+    ax.set_title(i18n.text("wit.title", lang, goal=goal, n=res.replicates), fontsize=10)
     note = i18n.text("analysis_note", lang, points=len(ev), n=res.replicates, runs=len(ev) * res.replicates)
     figure_header(fig, cfg.name, cfg.population.total_firms, res.replicates, lang, note=note)
     save_figure(fig, path)
@@ -458,23 +459,23 @@ def _plot_attribution(res: AttributionResult, path: Path, cfg: Scenario, replica
                       n_configs: int) -> Path:
     # A Figure without pyplot: no global backend switch (keeps notebooks' inline plots).
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
+    lang = cfg.outputs.lang
     fig = Figure(figsize=(12, 4.6))
     axes = fig.subplots(1, 2)
     for ax, m in zip(axes, ("cloud_cumulative", "transformed"), strict=True):
         sub = res.table[res.table.metric == m]
         wide = sub.pivot(index="date", columns="channel", values="attributed")
         x = pd.to_datetime(wide.index)
-        ax.stackplot(x, wide.to_numpy().T, labels=list(wide.columns), alpha=0.85)
-        what = {"cloud_cumulative": "firms on the cloud", "transformed": "transformed firms"}.get(m, m)
-        ax.set_title(f"New {what} since the start, by channel (normalised)", fontsize=10)
-        ax.set_xlabel("Month end")
-        ax.set_ylabel("Firms (model population)")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:,.0f}"))
+        ax.stackplot(x, wide.to_numpy().T, labels=[i18n.term_or("channel", c, lang) for c in wide.columns],
+                     alpha=0.85)
+        what = i18n.text("sent.what_cloud" if m == "cloud_cumulative" else "sent.what_transformed", lang)
+        ax.set_title(i18n.text("attr.title", lang, what=what), fontsize=10)
+        ax.set_xlabel(i18n.text("month_end", lang))
+        ax.set_ylabel(i18n.text("firms_province_axis", lang), fontsize=8.5)  # counts are scaled (scale_up)
+        plain_numbers(ax.yaxis)
         ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
-    lang = cfg.outputs.lang
     note = i18n.text("analysis_note", lang, points=n_configs, n=replicates, runs=n_configs * replicates)
     figure_header(fig, cfg.name, cfg.population.total_firms, replicates, lang, note=note)
     save_figure(fig, path)

@@ -46,11 +46,11 @@ from sim.analysis.calibration_spec import ParameterSpec, with_values
 from sim.analysis.outcomes import check_goal_in_horizon, goal_month_index, goals_met, scale_up
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
-from sim.i18n.header import figure_header
+from sim.i18n.header import figure_header, plain_numbers
 from sim.runs.executors import Executor
 from sim.runs.jobs import Job, executor_for, run_groups
 from sim.scenario import limits
-from sim.scenario.labels import parameter_label
+from sim.scenario.labels import input_label
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import BaseScenarioSpec, check_parameters
@@ -58,6 +58,12 @@ from sim.scenario.specs import BaseScenarioSpec, check_parameters
 OUTCOMES: tuple[str, ...] = ("cloud_firms", "transformed_firms", "p_cloud_goal", "p_transformed_goal",
                              "p_both_goals", "voucher_cny_per_extra_cloud_firm")
 """Outcomes the model evaluator can compute."""
+
+OUTCOME_UNITS: dict[str, str] = {"cloud_firms": "firms", "transformed_firms": "firms",
+                                  "p_cloud_goal": "probability", "p_transformed_goal": "probability",
+                                  "p_both_goals": "probability",
+                                  "voucher_cny_per_extra_cloud_firm": "cny_per_firm"}
+"""Unit of each outcome (``ounit.<unit>`` in the translation table) on the Morris axis."""
 
 CHUNK_ROWS = 1024
 """Sample rows whose runs are submitted to the executor at once (bounds the memory of a long
@@ -403,6 +409,7 @@ def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
     lang = cfg.outputs.lang
     points, reps = len(result.samples), result.spec.replicates
     note = i18n.text("analysis_note", lang, points=points, n=reps, runs=points * reps)
+    paths = {p.label: p.paths for p in result.spec.parameters}
     for outcome in idx.outcome.unique():
         sub = idx[idx.outcome == outcome]
         if (sub["index"] == "constant").all():
@@ -415,18 +422,20 @@ def plot_indices(result: SensitivityResult, out: Path) -> dict[str, Path]:
         h = 0.8 / len(keys)
         for j, key in enumerate(keys):
             s = sub[sub["index"] == key].set_index("parameter").loc[names]
-            ax.barh(np.arange(len(names)) + j * h, s.value, height=h, xerr=s.conf, label=key, capsize=3)
+            ax.barh(np.arange(len(names)) + j * h, s.value, height=h, xerr=s.conf,
+                    label=i18n.text(f"sens.{key}", lang), capsize=3)
         ax.set_yticks(np.arange(len(names)) + h * (len(keys) - 1) / 2)
-        ax.set_yticklabels([parameter_label(n) for n in names], fontsize=8)
-        what = outcome.replace("_", " ")
+        ax.set_yticklabels([input_label(n, paths.get(n, ()), lang) for n in names], fontsize=8)
+        what = i18n.outcome_name(outcome, lang)
+        what = what[:1].lower() + what[1:] if lang == "en" else what  # mid-sentence
         if result.spec.method == "sobol":
-            ax.set_xlabel("Sobol index: share of the outcome's variance (S1 alone, ST with interactions)")
-            ax.set_title(f"Which parameters drive {what}? Sobol indices")
+            ax.set_xlabel(i18n.text("sens.x_sobol", lang))
+            ax.set_title(i18n.text("sens.title_sobol", lang, what=what))
         else:
-            ax.set_xlabel(f"Morris mu*: mean absolute change of {what} per step of the parameter "
-                          "(outcome units)")
-            ax.set_title(f"Which parameters drive {what}? Morris screening")
-        ax.ticklabel_format(axis="x", style="plain", useOffset=False)  # no "1e9" offset
+            unit = i18n.text(f"ounit.{OUTCOME_UNITS.get(outcome, 'outcome')}", lang)
+            ax.set_xlabel(i18n.text("sens.x_morris", lang, unit=unit))
+            ax.set_title(i18n.text("sens.title_morris", lang, what=what))
+        plain_numbers(ax.xaxis)  # no "1e9" offset
         ax.legend()
         figure_header(fig, cfg.name, result.spec.total_firms, reps, lang, note=note)
         p = out / f"sensitivity_{outcome}.png"

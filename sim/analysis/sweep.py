@@ -189,6 +189,7 @@ def run_sweep(
     figures: bool = True,
     progress: bool | None = None,
     command: str | None = None,
+    lang: str | None = None,
 ) -> SweepResult:
     """Run every point of a sweep, ``replicates`` times each, and save the results.
 
@@ -207,6 +208,8 @@ def run_sweep(
         figures: Write ``figures/sweep.png``.
         progress: Show a progress bar (default: only if stderr is a terminal).
         command: Command line recorded in the manifest.
+        lang: Language of the figure, ``"en"`` or ``"zh"`` (default: the base scenario's
+            ``outputs.lang``); applied on top of ``overrides`` (ignored for a SweepPlan).
 
     Returns:
         A :class:`SweepResult`; failed runs are in ``result.failures`` (the others are complete).
@@ -226,9 +229,10 @@ def run_sweep(
         new_run_folder,
         utc_now,
     )
+    from sim.runs.runner import with_lang
     from sim.scenario.loader import resolved_yaml, scenario_hash
 
-    plan = spec if isinstance(spec, SweepPlan) else prepare(spec, overrides)
+    plan = spec if isinstance(spec, SweepPlan) else prepare(spec, with_lang(overrides, lang))
     ex, owned = resolve_executor(executor, workers, address, n_runs=plan.n_runs, scenario=plan.base)
     start = utc_now()
     t0 = time.perf_counter()

@@ -12,18 +12,29 @@ from sim import i18n
 from sim.analysis.sweep_plan import SweepPlan
 from sim.analysis.sweep_spec import value_text
 from sim.fileio import save_figure
-from sim.i18n.header import figure_header
-from sim.scenario.labels import parameter_label
+from sim.i18n.header import figure_header, plain_numbers
+from sim.scenario.labels import parameter_axis, parameter_label
 
 
-def _axis(values: pd.Series) -> tuple[np.ndarray, list[str] | None]:
+def _category(value: object, lang: str) -> str:
+    """A category tick: a switch as on/off (开启/关闭), a cluster or city by its name, else the
+    value as the sweep file writes it."""
+    if isinstance(value, bool | np.bool_):
+        return i18n.text("value.true" if value else "value.false", lang)
+    if isinstance(value, str):
+        name = i18n.cluster_name(value, lang)
+        return name if name != value else i18n.city_name(value, lang)
+    return value_text(value)
+
+
+def _axis(values: pd.Series, lang: str = "en") -> tuple[np.ndarray, list[str] | None]:
     """Numeric positions of a parameter column, and tick labels if it is not numeric."""
     try:
         if values.isna().any() or values.map(lambda v: isinstance(v, bool | np.bool_)).any():
             raise TypeError
         return values.astype(np.float64).to_numpy(), None
     except (TypeError, ValueError):
-        text = values.map(value_text)
+        text = values.map(lambda v: _category(v, lang))
         cats = list(dict.fromkeys(text))
         return np.array([cats.index(t) for t in text], dtype=np.float64), cats
 
@@ -35,54 +46,58 @@ def plot_sweep(plan: SweepPlan, summary: pd.DataFrame, path: Path) -> Path:
 
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    base, lang = plan.base, plan.base.outputs.lang
     done = summary[summary.n_replicates > 0]
     fig = Figure(figsize=(8, 5.5), layout="constrained")
     ax = fig.add_subplot()
-    reps = f"{plan.replicates} replicate{'s' if plan.replicates != 1 else ''} per point, same seeds at every point"
+    reps = i18n.text("sweep.reps", lang, n=plan.replicates)
     if len(plan.parameters) == 1:
         from sim.analysis.questions import binomial_interval
 
         p = plan.parameters[0]
-        x, ticks = _axis(done[p])
+        x, ticks = _axis(done[p], lang)
         order = np.argsort(x, kind="stable")
         for goal, col, color in (("cloud", "p_meet_cloud_goal", "C0"), ("transformed", "p_meet_transformed_goal", "C1")):
             y = done[col].to_numpy(dtype=np.float64)
             n = done.n_replicates.to_numpy()
             ci = np.array([binomial_interval(int(round(pi * ni)), int(ni)) for pi, ni in zip(y, n, strict=True)])
             ax.errorbar(x[order], y[order], yerr=[y[order] - ci[order, 0], ci[order, 1] - y[order]],
-                        marker="o", capsize=3, color=color, label=f"{goal} goal (95% Clopper-Pearson)")
+                        marker="o", capsize=3, color=color,
+                        label=i18n.text("sweep.goal_ci", lang, goal=i18n.text(f"goal.{goal}", lang)))
         if ticks is not None:
             ax.set_xticks(range(len(ticks)), ticks)
-        ax.set_xlabel(parameter_label(p))
-        ax.set_ylabel("Share of replicates meeting the goal")
+            ax.set_xlabel(parameter_label(p, lang))
+        else:
+            parameter_axis(ax.xaxis, p, x, lang)
+        ax.set_ylabel(i18n.text("wit.share", lang))
         ax.set_ylim(-0.05, 1.05)
         ax.legend(fontsize=8)
-        ax.set_title(f"Probability of meeting each goal\n({reps})", fontsize=10)
+        ax.set_title(i18n.text("sweep.p_title", lang, reps=reps), fontsize=10)
     else:
         px, py = plan.parameters[:2]
-        x, xt = _axis(done[px])
-        y, yt = _axis(done[py])
+        x, xt = _axis(done[px], lang)
+        y, yt = _axis(done[py], lang)
         c = done.cloud_firms_median.to_numpy(dtype=np.float64)
         sc = ax.scatter(x, y, c=c, cmap="viridis", s=180 if len(done) <= 100 else 40, marker="s",
                         edgecolors="0.3", linewidths=0.5)
         cb = fig.colorbar(sc, ax=ax)
+        plain_numbers(cb.ax.yaxis)
         goal = done.cloud_goal.iloc[0] if len(done) else float("nan")
-        cb.set_label(f"median cloud firms at the goal date (goal {goal:,.0f})")
+        cb.set_label(i18n.text("sweep.colorbar", lang, goal=i18n.format_count(goal, lang)))
         if len(done) <= 60:
             for xi, yi, pc, pt in zip(x, y, done.p_meet_cloud_goal, done.p_meet_transformed_goal, strict=True):
                 ax.annotate(f"{pc:.2f} / {pt:.2f}", (xi, yi), textcoords="offset points", xytext=(0, 9),
                             ha="center", fontsize=7)
-        if xt is not None:
-            ax.set_xticks(range(len(xt)), xt)
-        if yt is not None:
-            ax.set_yticks(range(len(yt)), yt)
-        ax.set_xlabel(parameter_label(px))
-        ax.set_ylabel(parameter_label(py))
-        more = "; other parameters vary too" if len(plan.parameters) > 2 else ""
-        numbers = "; numbers: P(cloud goal met) / P(transformed goal met)" if len(done) <= 60 else ""
-        ax.set_title(f"Median cloud firms at the goal date by point\n({reps}{numbers}{more})", fontsize=9)
+        for axis, key, pos, ticks in ((ax.xaxis, px, x, xt), (ax.yaxis, py, y, yt)):
+            if ticks is not None:
+                axis.set_ticks(range(len(ticks)), ticks)
+                axis.set_label_text(parameter_label(key, lang))
+            else:
+                parameter_axis(axis, key, pos, lang)
+        more = i18n.text("sweep.more", lang) if len(plan.parameters) > 2 else ""
+        numbers = i18n.text("sweep.numbers", lang) if len(done) <= 60 else ""
+        ax.set_title(i18n.text("sweep.map_title", lang, reps=reps, numbers=numbers, more=more), fontsize=9)
         ax.margins(0.08)
-    base, lang = plan.base, plan.base.outputs.lang
     note = i18n.text("analysis_note", lang, points=len(done), n=plan.replicates,
                      runs=len(done) * plan.replicates)
     figure_header(fig, base.name, base.population.total_firms, plan.replicates, lang, note=note)

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from sim import i18n
 from sim.analysis import calibration, sensitivity
 from sim.analysis.calibration_spec import (
     CalibrationSpec,
@@ -59,6 +60,14 @@ def number_text(x: float | None, digits: int = 4) -> str:
 def spec_yaml(spec: CalibrationSpec | SensitivitySpec) -> str:
     """The resolved spec as written into the results folder (``spec.resolved.yaml``)."""
     return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100)
+
+
+def spec_with_lang[Spec: (CalibrationSpec, SensitivitySpec)](spec: Spec, lang: str | None) -> Spec:
+    """``spec`` with ``outputs.lang=<lang>`` added to its overrides (unchanged if ``lang`` is
+    None): the language of the figures, as ``--lang`` gives it to a scenario."""
+    if lang is None:
+        return spec
+    return spec.model_copy(update={"overrides": {**spec.overrides, "outputs.lang": i18n.check_lang(lang)}})
 
 
 def run_tool(kind: str, *, call: Callable[[Path | None, Executor], Any], summarize: Summarize,
@@ -135,7 +144,7 @@ def calibrate_tool(spec: str | Path | CalibrationSpec | dict, *, seed: int = 0,
               out_dir: str | Path | None = None, save: bool = True,
               progress: Callable[[str], None] | None = None, executor: ExecutorChoice = None,
               workers: int | None = None, address: str | None = None, command: str | None = None,
-              labels: Mapping[str, str] | None = None) -> AnalysisRun:
+              labels: Mapping[str, str] | None = None, lang: str | None = None) -> AnalysisRun:
     """``gdcloud calibrate``: fit the spec's parameters to the reported figures
     (:func:`sim.analysis.calibration.calibrate`) in a new results folder
     ``<out_dir>/calibrate/<timestamp>-<hash>/`` with a manifest.
@@ -152,6 +161,8 @@ def calibrate_tool(spec: str | Path | CalibrationSpec | dict, *, seed: int = 0,
         executor, workers, address: Where the model runs go (default: serially here).
         command: The command line recorded in the manifest.
         labels: Names of the arguments in errors (see the module docstring).
+        lang: Language of the figures, ``"en"`` or ``"zh"`` (default: ``outputs.lang`` of the
+            spec's scenario); set as the spec's override ``outputs.lang``.
 
     Returns:
         An :class:`~sim.runs.rundir.AnalysisRun` whose ``result`` is the
@@ -163,7 +174,7 @@ def calibrate_tool(spec: str | Path | CalibrationSpec | dict, *, seed: int = 0,
     names = {"seed": "seed", "write_scenario": "write_scenario", "no_write_scenario": "write_scenario=False",
              **(labels or {})}
     check_int(names["seed"], seed, 0)
-    spec = CalibrationSpec.load(spec)
+    spec = spec_with_lang(CalibrationSpec.load(spec), lang)
     problem = calibration.make_problem(spec)
     target = scenario_target(spec, write_scenario, save, results_root=results_root(out_dir), force=force)
     if target is not None and target.is_dir():
@@ -238,7 +249,7 @@ def sensitivity_tool(spec: str | Path | SensitivitySpec | dict, *, dry_run: bool
                      out_dir: str | Path | None = None, save: bool = True,
                      progress: Callable[[int, int], None] | None = None, executor: ExecutorChoice = None,
                      workers: int | None = None, address: str | None = None,
-                     command: str | None = None) -> AnalysisRun:
+                     command: str | None = None, lang: str | None = None) -> AnalysisRun:
     """``gdcloud sensitivity``: Sobol or Morris indices (:func:`sim.analysis.sensitivity.run_sensitivity`)
     in a new results folder ``<out_dir>/sensitivity/<timestamp>-<hash>/`` with a manifest.
 
@@ -248,12 +259,13 @@ def sensitivity_tool(spec: str | Path | SensitivitySpec | dict, *, dry_run: bool
             of the box); nothing is written, ``result`` holds the samples.
         out_dir, save, executor, workers, address, command: As for :func:`calibrate_tool`.
         progress: Callback ``(done, total)`` per evaluated row.
+        lang: As for :func:`calibrate_tool`.
 
     Returns:
         An :class:`~sim.runs.rundir.AnalysisRun` whose ``result`` is the
         :class:`~sim.analysis.sensitivity.SensitivityResult`.
     """
-    spec = SensitivitySpec.load(spec)
+    spec = spec_with_lang(SensitivitySpec.load(spec), lang)
     config = spec.scenario()
     n_runs = n_model_runs(spec)
     per = " x 2 (runs without vouchers for voucher_cny_per_extra_cloud_firm)" \

@@ -33,7 +33,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     write = False if args.no_write_scenario else args.write_scenario
     return run_and_print("calibrate", lambda: calibrate_tool(
         args.spec, seed=args.seed, write_scenario=write, force=args.force, out_dir=args.out, progress=say,
-        executor=_executor(args), command=command_line(argv),
+        executor=_executor(args), command=command_line(argv), lang=args.lang,
         labels={"seed": "--seed", "write_scenario": "--write-scenario",
                 "no_write_scenario": "--no-write-scenario"}))
 
@@ -48,7 +48,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
     _, count = progress_callbacks(args)
     return run_and_print("sensitivity", lambda: sensitivity_tool(
         args.spec, dry_run=args.dry_run, out_dir=args.out, progress=count, executor=_executor(args),
-        command=command_line(argv)))
+        command=command_line(argv), lang=args.lang))
 
 
 def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -59,7 +59,8 @@ def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> i
         args.scenario, args.lever, goal=args.goal, probability=args.probability, bounds=tuple(args.bounds),
         replicates=args.replicates, total_firms=args.total_firms, overrides=args.overrides,
         rel_tol=args.rel_tol, increasing=not args.decreasing, integer=args.integer, out_dir=args.out,
-        progress=say, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS))
+        progress=say, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS,
+        lang=args.lang))
 
 
 def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -67,7 +68,8 @@ def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int
 
     return run_and_print("attribution", lambda: attribution_tool(
         args.scenario, replicates=args.replicates, total_firms=args.total_firms, overrides=args.overrides,
-        out_dir=args.out, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS))
+        out_dir=args.out, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS,
+        lang=args.lang))
 
 
 def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -77,7 +79,8 @@ def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     return run_and_print("discover", lambda: discover_tool(
         args.scenario, n_samples=args.samples, replicates=args.replicates, total_firms=args.total_firms,
         overrides=args.overrides, seed=args.seed, threshold=args.threshold, goal=args.goal, out_dir=args.out,
-        progress=count, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS))
+        progress=count, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS,
+        lang=args.lang))
 
 
 ANALYSIS_COMMANDS = {

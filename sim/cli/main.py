@@ -62,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        if getattr(args, "lang", None):
+        # run, compare and sweep take --lang as an override; the analysis and record commands
+        # pass lang= to their library call.
+        if getattr(args, "lang", None) and args.command not in ANALYSIS_COMMANDS:
             args.overrides.append(f"outputs.lang={args.lang}")
         if hasattr(args, "out"):  # one results root: --out, else $GDCLOUD_RESULTS_DIR, else results
             from sim.runs.root import results_root

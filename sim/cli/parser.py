@@ -222,9 +222,9 @@ def _epilog(label: str, files: str, extra: str = "") -> str:
     return (extra + " " if extra else "") + ANALYSIS_EPILOG.format(label=label, files=files)
 
 
-LANG_HEADER_HELP = ("language of the figure header and caveat line: en or zh "
-                    "(default: the scenario's outputs.lang, en)")
-"""``--lang`` of the sweep and the analysis commands (their figures' other text is English)."""
+LANG_HEADER_HELP = ("language of the figures (titles, axes, legends, names, header and caveat line): "
+                    "en or zh (default: the scenario's outputs.lang, en)")
+"""``--lang`` of the sweep, the analysis and the record commands."""
 
 
 PARALLEL_HELP = {
@@ -246,7 +246,7 @@ def _add_common_analysis(p: argparse.ArgumentParser, *, overrides: bool, progres
         set_help="override one scenario value, e.g. --set time.end=2023-12 (repeatable; values are read as YAML)"
         if overrides else None,
         progress="print progress on stderr (default: only when stderr is a terminal)" if progress else None,
-        lang=LANG_HEADER_HELP if overrides else None)
+        lang=LANG_HEADER_HELP)
 
 
 def _add_question_size(p: argparse.ArgumentParser, *, replicates: int, per: str, total_firms: int) -> None:

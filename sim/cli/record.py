@@ -41,6 +41,8 @@ def add_parsers(sub) -> None:
         p.add_argument("--counted", default="above_scale", choices=("above_scale", "with_sme_programmes"),
                        help="what the transformed tallies count: above_scale (default) or with_sme_programmes "
                             "(from 2024 they may include up to 7,000 SMEs of the SME pilot-city programmes)")
+        p.add_argument("--lang", choices=("en", "zh"), default=None,
+                       help="language of the figures: en or zh (default: the scenario's outputs.lang, en)")
         if name == "evaluate":
             p.add_argument("--instruments", default="all", metavar="LIST",
                            help="instruments switched off one at a time in the paired runs, comma-separated, "
@@ -69,7 +71,8 @@ def cmd_record(args: argparse.Namespace, argv=None) -> int:
     common = {"particles": args.particles, "generations": args.generations,
               "max_simulations": args.max_simulations, "total_firms": args.total_firms, "start": args.start,
               "seed": args.seed, "counted": args.counted, "out_dir": args.out, "progress": _say,
-              "workers": args.workers, "command": command_line(argv), "labels": OPTIONS}
+              "workers": args.workers, "command": command_line(argv), "labels": OPTIONS,
+              "lang": args.lang}
     if args.command == "backtest":
         return run_and_print("backtest", lambda: record_tools.backtest_tool(
             args.scenario, origins=args.origins.split(","), **common))

@@ -56,6 +56,9 @@ def _terms() -> dict[str, dict[str, str]]:
     path = resources.files("sim.i18n").joinpath("terms.csv")
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    broken = [r["key"] for r in rows if None in r or None in r.values()]
+    if broken:  # an unquoted comma splits a text: quote it ("...") in terms.csv
+        raise ValueError(f"sim/i18n/terms.csv: rows without exactly key,en,zh: {', '.join(broken)}")
     # The CSV holds "\n" as two characters so that a row stays on one line.
     return {r["key"]: {lang: r[lang].replace("\\n", "\n") for lang in LANGS} for r in rows}
 
@@ -165,6 +168,13 @@ def instrument_name(instrument: str, lang: str = "en") -> str:
     return text(key, lang) if key in _terms() else instrument
 
 
+def term_or(prefix: str, name: str, lang: str = "en") -> str:
+    """The text of ``<prefix>.<name>`` if the table has it, else ``name`` as written (a user's own
+    name: a custom outcome, a channel or method added in code)."""
+    key = f"{prefix}.{name}"
+    return text(key, lang) if key in _terms() else name
+
+
 # --------------------------------------------------------------------------- numbers
 
 
@@ -197,6 +207,14 @@ def _significant(value: float, digits: int) -> str:
     if "." in s:
         s = s.rstrip("0").rstrip(".")
     return minus(s)
+
+
+def format_number(value: float, digits: int = 4) -> str:
+    """A number to ``digits`` significant digits, with thousands separators, never in scientific
+    notation (``6.5e8`` is ``650,000,000``; ``0.0375`` is ``0.0375``)."""
+    if not math.isfinite(value):
+        return str(value)
+    return _significant(value, digits)
 
 
 def format_cny(value: float, lang: str = "en", *, digits: int = 3) -> str:

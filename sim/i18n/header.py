@@ -35,7 +35,8 @@ def scale_text(total_firms: int, lang: str = "en") -> str:
     if total_firms == FULL_SCALE_FIRMS:
         return i18n.text("scale_full", lang, firms=firms)
     ratio = FULL_SCALE_FIRMS / total_firms
-    shown = f"{ratio:,.0f}" if abs(ratio - round(ratio)) < 0.05 else f"{ratio:,.2g}"
+    # 1:40, 1:667 (never "1:6.7e+02"), 1:2.5
+    shown = f"{ratio:,.0f}" if abs(ratio - round(ratio)) < 0.05 or ratio >= 100 else i18n.format_number(ratio, 2)
     return i18n.text("scale_part", lang, ratio=shown, firms=firms)
 
 
@@ -79,6 +80,17 @@ def figure_header(fig: Figure, scenario: str, total_firms: int, n_replicates: in
 
     if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
         fig.set_layout_engine("constrained")
+
+
+def plain_numbers(axis) -> None:
+    """Tick labels of a numeric axis as plain numbers with thousands separators and the one minus
+    sign: no scientific offset (``1e9``) and no exponent, whatever the range."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(x: float, _pos: int | None) -> str:
+        return i18n.format_number(x, 6) if x != 0 else "0"
+
+    axis.set_major_formatter(FuncFormatter(fmt))
 
 
 def figure_texts(fig: Figure) -> str:

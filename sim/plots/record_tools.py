@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim import i18n
 from sim.analysis import observation
 from sim.analysis.backtest import OriginResult, score_origin, summary
 from sim.analysis.evaluate import INSTRUMENTS, evaluate
@@ -50,7 +51,7 @@ from sim.runs.rundir import AnalysisRun
 from sim.runs.runner import resolve_scenario
 from sim.scenario.loader import resolved_yaml
 from sim.scenario.locations import scenarios_dir
-from sim.scenario.paths import get_value
+from sim.scenario.paths import get_value, set_values
 from sim.scenario.schema import Scenario
 
 COMMANDS = {"history_match": "history-match", "backtest": "backtest", "evaluate": "evaluate"}
@@ -196,7 +197,8 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
                 out_dir: str | Path | None = None, save: bool = True,
                 progress: Callable[[str], None] | None = None, executor: ExecutorChoice = None,
                 workers: int | None = None, address: str | None = None, command: str | None = None,
-                labels: Mapping[str, str] | None = None, stop: Callable[[], bool] | None = None) -> AnalysisRun:
+                labels: Mapping[str, str] | None = None, stop: Callable[[], bool] | None = None,
+                lang: str | None = None) -> AnalysisRun:
     """Run ``kind`` (``history_match``, ``backtest`` or ``evaluate``); arguments as for
     :func:`history_match_tool`, ``origins`` as for :func:`backtest_tool`, ``instruments`` as for
     :func:`evaluate_tool`. A history match needs the model runs of every generation, so it stops
@@ -213,6 +215,8 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
     _check(kind, names, start=start, origins=origins, sizes=sizes)
     chosen = _instrument_names(instruments, names["instruments"]) if kind == "evaluate" else ()
     base, overrides = record_base(scenario)
+    if lang is not None:  # the figures' language (default: the scenario's outputs.lang)
+        base = set_values(base, {"outputs.lang": i18n.check_lang(lang)}, label="lang")
     say = progress or (lambda _text: None)
     t0, c0, cpu0 = time.time(), time.process_time(), _cpu_s_all()
     inputs: dict[str, Any] = {"scenario": base.name, "overrides": overrides, **sizes, "start": start,
@@ -238,7 +242,7 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
             say(f"history match of {base.name} ({total_firms:,} firms)")
             out["match"] = match = history_match(base, **kw)
             if folder is not None:
-                _write_match(match, folder, f"History match of {base.name}: posterior predictive vs every figure")
+                _write_match(match, folder, i18n.text("record.match_title", base.outputs.lang, scenario=base.name))
             if kind == "evaluate":
                 out["goals"], out["instruments"] = _evaluate(match, folder, ex, chosen)
         if folder is not None:
@@ -278,7 +282,8 @@ def history_match_tool(scenario: Scenario | str | Path | None = None, *, particl
                        out_dir: str | Path | None = None, save: bool = True,
                        progress: Callable[[str], None] | None = None, executor: ExecutorChoice = None,
                        workers: int | None = None, address: str | None = None, command: str | None = None,
-                       labels: Mapping[str, str] | None = None) -> AnalysisRun:
+                       labels: Mapping[str, str] | None = None,
+                       lang: str | None = None) -> AnalysisRun:
     """``gdcloud history-match``: the ABC-SMC posterior of the model's rates given every published
     figure 2020-2025 (:func:`sim.analysis.history_match.history_match`), in a new results folder
     ``<out_dir>/history_match/<timestamp>-<hash>/`` (``posterior.csv``, ``generations.csv``,
@@ -299,6 +304,8 @@ def history_match_tool(scenario: Scenario | str | Path | None = None, *, particl
             :func:`sim.runs.jobs.resolve_executor`).
         command: The command line recorded in the manifest.
         labels: Names of the arguments in errors (the command line passes its option names).
+        lang: Language of the figures, ``"en"`` or ``"zh"`` (default: the scenario's
+            ``outputs.lang``).
 
     Returns:
         An :class:`~sim.runs.rundir.AnalysisRun` whose ``result`` holds the
@@ -311,7 +318,7 @@ def history_match_tool(scenario: Scenario | str | Path | None = None, *, particl
     return record_tool("history_match", scenario, particles=particles, generations=generations,
                        max_simulations=max_simulations, total_firms=total_firms, start=start, seed=seed,
                        counted=counted, out_dir=out_dir, save=save, progress=progress, executor=executor,
-                       workers=workers, address=address, command=command, labels=labels)
+                       workers=workers, address=address, command=command, labels=labels, lang=lang)
 
 
 def backtest_tool(scenario: Scenario | str | Path | None = None, *,
@@ -321,7 +328,8 @@ def backtest_tool(scenario: Scenario | str | Path | None = None, *,
                   out_dir: str | Path | None = None, save: bool = True,
                   progress: Callable[[str], None] | None = None, executor: ExecutorChoice = None,
                   workers: int | None = None, address: str | None = None, command: str | None = None,
-                  labels: Mapping[str, str] | None = None) -> AnalysisRun:
+                  labels: Mapping[str, str] | None = None,
+                  lang: str | None = None) -> AnalysisRun:
     """``gdcloud backtest``: a rolling-origin backtest: at each origin, a history match on the
     figures published by then scores the later ones (:mod:`sim.analysis.backtest`), in a new
     results folder ``<out_dir>/backtest/<timestamp>-<hash>/`` (``backtest.csv``,
@@ -332,7 +340,7 @@ def backtest_tool(scenario: Scenario | str | Path | None = None, *,
         origins: Forecast origins (YYYY-MM); at least one figure must be published between
             ``start`` and each.
         particles, generations, max_simulations, total_firms, start, seed, counted, out_dir, save,
-            progress, executor, workers, address, command, labels: As for
+            progress, executor, workers, address, command, labels, lang: As for
             :func:`history_match_tool`.
 
     Returns:
@@ -345,7 +353,7 @@ def backtest_tool(scenario: Scenario | str | Path | None = None, *,
     return record_tool("backtest", scenario, origins=origins, particles=particles, generations=generations,
                        max_simulations=max_simulations, total_firms=total_firms, start=start, seed=seed,
                        counted=counted, out_dir=out_dir, save=save, progress=progress, executor=executor,
-                       workers=workers, address=address, command=command, labels=labels)
+                       workers=workers, address=address, command=command, labels=labels, lang=lang)
 
 
 def evaluate_tool(scenario: Scenario | str | Path | None = None, *, instruments: str | Sequence[str] = "all",
@@ -354,7 +362,8 @@ def evaluate_tool(scenario: Scenario | str | Path | None = None, *, instruments:
                   counted: str = "above_scale", out_dir: str | Path | None = None, save: bool = True,
                   progress: Callable[[str], None] | None = None, executor: ExecutorChoice = None,
                   workers: int | None = None, address: str | None = None, command: str | None = None,
-                  labels: Mapping[str, str] | None = None) -> AnalysisRun:
+                  labels: Mapping[str, str] | None = None,
+                  lang: str | None = None) -> AnalysisRun:
     """``gdcloud evaluate``: ex-post evaluation: a history match, then cloud firms at end-2025,
     what each instrument accounts for and the cost per firm (:func:`sim.analysis.evaluate.evaluate`),
     in a new results folder ``<out_dir>/evaluate/<timestamp>-<hash>/`` (the history match's files,
@@ -366,7 +375,7 @@ def evaluate_tool(scenario: Scenario | str | Path | None = None, *, instruments:
             ``"none"`` (only the goals at the end date), a comma-separated string or a sequence of
             names of :data:`sim.analysis.evaluate.INSTRUMENTS`.
         particles, generations, max_simulations, total_firms, start, seed, counted, out_dir, save,
-            progress, executor, workers, address, command, labels: As for
+            progress, executor, workers, address, command, labels, lang: As for
             :func:`history_match_tool`.
 
     Returns:
@@ -379,4 +388,4 @@ def evaluate_tool(scenario: Scenario | str | Path | None = None, *, instruments:
     return record_tool("evaluate", scenario, instruments=instruments, particles=particles,
                        generations=generations, max_simulations=max_simulations, total_firms=total_firms,
                        start=start, seed=seed, counted=counted, out_dir=out_dir, save=save, progress=progress,
-                       executor=executor, workers=workers, address=address, command=command, labels=labels)
+                       executor=executor, workers=workers, address=address, command=command, labels=labels, lang=lang)
