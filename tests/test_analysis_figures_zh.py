@@ -174,6 +174,14 @@ def test_sensitivity_figure_in_chinese(figures, tmp_path: Path, method: str) -> 
 
     run_sensitivity(spec, evaluate=linear, out_dir=tmp_path)
     text = check_chinese(figures["sensitivity_cloud_firms.png"])
+    raw = (tmp_path / "indices.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a byte-order mark: Excel opens the Chinese intact
+    indices = pd.read_csv(tmp_path / "indices.csv", encoding="utf-8-sig")
+    assert list(indices.columns[:4]) == ["outcome", "outcome_name", "parameter", "parameter_name"]
+    assert set(indices.parameter) == {"vouchers.budget_cny_per_year", "cloud.market_rate_per_year",
+                                      "cloud.peer_weights"}  # the identifiers stay
+    assert "服务券预算（元/年）" in set(indices.parameter_name)
+    assert set(indices.outcome_name) == {"目标日上云用云企业数"}
     assert "服务券预算（元/年）" in text and "上云用云市场自发采纳率（每年）" in text
     assert "同伴带动上云强度" in text and "目标日上云用云企业数" in text
     assert ("Morris μ*" in text and "（家）" in text) if method == "morris" else "一阶指数 S1" in text
@@ -188,6 +196,9 @@ def test_calibration_figures_in_chinese(figures, tmp_path: Path) -> None:
     assert "官方公布数" in fit and "月末" in fit and "ABC后验抽样" in fit
     profile = check_chinese(figures["calibration_profiles.png"])
     assert "上云用云市场自发采纳率" in profile and "ABC后验90%区间" in profile
+    summary = pd.read_csv(tmp_path / "calibration_summary.csv", encoding="utf-8-sig")
+    assert summary.parameter.tolist() == ["cloud.market_rate_per_year"]
+    assert summary.parameter_name.tolist() == ["上云用云市场自发采纳率（每年）"]
 
 
 def test_what_it_takes_and_attribution_figures_in_chinese(figures, tmp_path: Path) -> None:
@@ -199,12 +210,17 @@ def test_what_it_takes_and_attribution_figures_in_chinese(figures, tmp_path: Pat
                 out_dir=tmp_path / "a")
     text = check_chinese(figures["attribution.png"])
     assert all(i18n.text(f"channel.{c}", "zh") in text for c in ("policy", "supply_chain", "market"))
+    table = pd.read_csv(tmp_path / "a" / "attribution.csv", encoding="utf-8-sig")
+    assert list(table.columns[:5]) == ["date", "metric", "metric_name", "channel", "channel_name"]
+    assert set(table.channel_name) == {i18n.text(f"channel.{c}", "zh") for c in set(table.channel)}
 
 
 def test_discovery_figure_in_chinese(figures, tmp_path: Path) -> None:
     discover("baseline", n_samples=12, total_firms=3_000, overrides=ZH, seed=2, out_dir=tmp_path)
     text = check_chinese(figures["discovery.png"])
     assert "情景发现" in text and "覆盖率" in text and "PRIM剥离轨迹" in text
+    box = pd.read_csv(tmp_path / "prim_box.csv", encoding="utf-8-sig")
+    assert list(box.columns[:2]) == ["input", "input_name"] and "input_name" not in box.input.tolist()
 
 
 def test_record_figures_in_chinese(figures, tmp_path: Path) -> None:
@@ -279,3 +295,7 @@ def test_cli_lang_zh_reaches_the_figure(command: str, figures, tmp_path: Path, c
     assert main([command, *args, "--lang", "zh", "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
     text = check_chinese(figures[name])
     assert phrase in text, text
+    if command == "evaluate":  # the tables name the categories in the same language
+        (table,) = (tmp_path / "out" / "evaluate").glob("*/instruments.csv")
+        inst = pd.read_csv(table, encoding="utf-8-sig")
+        assert inst.instrument.tolist() == ["vouchers"] and inst.instrument_name.tolist() == ["上云上平台服务券"]

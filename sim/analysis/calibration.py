@@ -66,12 +66,14 @@ from sim.analysis.calibration_spec import (
 )
 from sim.analysis.design import latin_hypercube
 from sim.analysis.outcomes import scale_up
+from sim.analysis.tables import csv_encoding
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, atomic_write_text, save_figure
+from sim.i18n.columns import with_names
 from sim.i18n.header import figure_header, plain_numbers
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
-from sim.scenario.labels import parameter_axis
+from sim.scenario.labels import input_label, parameter_axis
 from sim.scenario.paths import get_value, set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import check_parameters
@@ -382,12 +384,16 @@ def _calibrate(spec: CalibrationSpec, problem: Problem, *, out_dir: str | Path |
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        lang = problem.config.outputs.lang
+        csv = {"encoding": csv_encoding(lang)}
+        keys = {p.label: p.paths for p in problem.params}
         result.files["draws"] = out / "abc_draws.csv"
-        atomic_write_csv(result.files["draws"], draws)
+        atomic_write_csv(result.files["draws"], draws, **csv)
         result.files["summary"] = out / "calibration_summary.csv"
-        atomic_write_csv(result.files["summary"], summary, index=False)
+        named = with_names(summary, "parameter", lambda x: input_label(x, keys.get(x, ()), lang))
+        atomic_write_csv(result.files["summary"], named, index=False, **csv)
         result.files["fit"] = out / "calibration_fit.csv"
-        atomic_write_csv(result.files["fit"], fit_df, index=False)
+        atomic_write_csv(result.files["fit"], fit_df, index=False, **csv)
         result.files["json"] = out / "calibration.json"
         atomic_write_text(result.files["json"], json.dumps(_json(result), indent=2, default=float))
         result.files.update(plot_calibration(result, problem, out))

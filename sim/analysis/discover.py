@@ -17,10 +17,13 @@ from sim.analysis.discover_figure import plot_discovery
 from sim.analysis.outcomes import Goal, check_goal_in_horizon, goals_met, scale_up
 from sim.analysis.prim import PrimResult, find_box
 from sim.analysis.questions import goal_counts_many, question_scenario, scenario_label
+from sim.analysis.tables import csv_encoding
 from sim.fileio import atomic_write_csv
+from sim.i18n.columns import with_names
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for
 from sim.scenario import limits
+from sim.scenario.labels import input_label
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import check_fraction, check_int
@@ -132,14 +135,17 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        lang, keys = cfg.outputs.lang, {p.label: p.paths for p in params}
+        csv = {"encoding": csv_encoding(lang)}
         res.files["cases"] = out / "discovery_cases.csv"
-        atomic_write_csv(res.files["cases"], cases)
+        atomic_write_csv(res.files["cases"], cases, **csv)
         res.files["trajectory"] = out / "prim_trajectory.csv"
-        atomic_write_csv(res.files["trajectory"], pr.trajectory, index=False)
+        atomic_write_csv(res.files["trajectory"], pr.trajectory, index=False, **csv)
         res.files["box"] = out / "prim_box.csv"
         box = res.box.assign(coverage=pr.stats.coverage, density=pr.stats.density, mass=pr.stats.mass,
                              backend=pr.backend)
-        atomic_write_csv(res.files["box"], box, index=False)
+        box = with_names(box, "input", lambda x: input_label(x, keys.get(x, ()), lang))
+        atomic_write_csv(res.files["box"], box, index=False, **csv)
         res.files["plot"] = plot_discovery(cases, pr, res.box, labels, cfg, replicates, goal,
-                                           out / "discovery.png", paths={p.label: p.paths for p in params})
+                                           out / "discovery.png", paths=keys)
     return res

@@ -33,8 +33,10 @@ import pandas as pd
 
 from sim import i18n
 from sim.analysis.outcomes import Goal, check_goal_in_horizon, goal_month_index, goals_met, scale_up
+from sim.analysis.tables import csv_encoding
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
+from sim.i18n.columns import with_names
 from sim.i18n.header import figure_header, plain_numbers
 from sim.runs.executors import Executor
 from sim.runs.jobs import executor_for, run_groups
@@ -450,7 +452,10 @@ def attribution(base: Scenario | str | Path = "baseline", *, replicates: int = 4
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         res.files["csv"] = out / "attribution.csv"
-        atomic_write_csv(res.files["csv"], table, index=False)
+        lang = cfg.outputs.lang
+        named = with_names(table, "metric", lambda m: i18n.text(f"metric.{m}", lang))
+        named = with_names(named, "channel", lambda c: i18n.term_or("channel", c, lang))
+        atomic_write_csv(res.files["csv"], named, index=False, encoding=csv_encoding(lang))
         res.files["plot"] = _plot_attribution(res, out / "attribution.png", cfg, replicates, len(configs))
     return res
 

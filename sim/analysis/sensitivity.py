@@ -44,8 +44,10 @@ from pydantic import Field, field_validator, model_validator
 from sim import i18n
 from sim.analysis.calibration_spec import ParameterSpec, with_values
 from sim.analysis.outcomes import check_goal_in_horizon, goal_month_index, goals_met, scale_up
+from sim.analysis.tables import csv_encoding
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
+from sim.i18n.columns import with_names
 from sim.i18n.header import figure_header, plain_numbers
 from sim.runs.executors import Executor
 from sim.runs.jobs import Job, executor_for, run_groups
@@ -390,10 +392,14 @@ def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        lang = spec.base_scenario().outputs.lang
+        keys = {p.label: p.paths for p in spec.parameters}
         result.files["samples_outputs"] = out / "samples_outputs.csv"
-        atomic_write_csv(result.files["samples_outputs"], samples.join(outputs))
+        atomic_write_csv(result.files["samples_outputs"], samples.join(outputs), encoding=csv_encoding(lang))
         result.files["indices"] = out / "indices.csv"
-        atomic_write_csv(result.files["indices"], indices, index=False)
+        named = with_names(indices, "parameter", lambda x: input_label(x, keys.get(x, ()), lang))
+        named = with_names(named, "outcome", lambda x: i18n.outcome_name(x, lang))
+        atomic_write_csv(result.files["indices"], named, index=False, encoding=csv_encoding(lang))
         result.files.update(plot_indices(result, out))
     return result
 

@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -62,7 +62,11 @@ def spec_yaml(spec: CalibrationSpec | SensitivitySpec) -> str:
     return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100)
 
 
-def spec_with_lang[Spec: (CalibrationSpec, SensitivitySpec)](spec: Spec, lang: str | None) -> Spec:
+Spec = TypeVar("Spec", CalibrationSpec, SensitivitySpec)
+"""An analysis spec with ``overrides`` (no PEP 695 syntax: the repository tools parse with 3.11)."""
+
+
+def spec_with_lang(spec: Spec, lang: str | None) -> Spec:  # noqa: UP047
     """``spec`` with ``outputs.lang=<lang>`` added to its overrides (unchanged if ``lang`` is
     None): the language of the figures, as ``--lang`` gives it to a scenario."""
     if lang is None:

@@ -41,9 +41,11 @@ from sim.analysis.history_match import (
     predictive_table,
     save_posterior,
 )
+from sim.analysis.tables import csv_encoding
 from sim.analysis.tools import run_tool
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, atomic_write_text
+from sim.i18n.columns import with_names
 from sim.plots.record import fan_chart, instruments_figure, predictive_figure
 from sim.runs.executors import Executor
 from sim.runs.jobs import ExecutorChoice
@@ -59,6 +61,9 @@ COMMANDS = {"history_match": "history-match", "backtest": "backtest", "evaluate"
 
 MINIMUM = {"particles": 2, "generations": 2, "max_simulations": 2, "total_firms": 1_000}
 """Smallest accepted ABC settings and population."""
+
+METRIC_INDICATOR = {"cloud_cumulative": "cloud_firms", "transformed": "transformed_firms"}
+"""Metric of the record -> the goal indicator that names it (``indicator.<name>`` in terms.csv)."""
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -183,9 +188,13 @@ def _evaluate(match: MatchResult, folder: Path | None, ex: Executor,
     ev = evaluate(match, instruments=names, executor=ex)
     goals, inst = ev.goals_table(), ev.instruments_table()
     if folder is not None:
-        atomic_write_csv(folder / "goals.csv", goals, index=False)
+        lang = match.config.outputs.lang
+        csv = {"encoding": csv_encoding(lang)}
+        named = with_names(goals, "quantity", lambda m: i18n.term_or("indicator", METRIC_INDICATOR.get(m, m), lang))
+        atomic_write_csv(folder / "goals.csv", named, index=False, **csv)
         if names:
-            atomic_write_csv(folder / "instruments.csv", inst, index=False)
+            named = with_names(inst, "instrument", lambda x: i18n.instrument_name(x, lang))
+            atomic_write_csv(folder / "instruments.csv", named, index=False, **csv)
             instruments_figure(inst, folder / "instruments.png", ev.end, match)
     return goals, inst
 
