@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 from matplotlib.figure import Figure
+from PIL import Image
 from pydantic import BaseModel
 
 from sim import i18n
@@ -32,7 +33,7 @@ from sim.analysis.evaluate import INSTRUMENTS
 from sim.analysis.questions import attribution, what_it_takes
 from sim.analysis.sensitivity import SensitivitySpec, run_sensitivity
 from sim.analysis.sweep import run_sweep
-from sim.fileio import save_figure
+from sim.fileio import FIGURE_DPI, save_figure
 from sim.i18n.header import figure_texts, plain_numbers
 from sim.scenario.labels import parameter_label
 from sim.scenario.loader import load_scenario
@@ -295,6 +296,9 @@ def test_cli_lang_zh_reaches_the_figure(command: str, figures, tmp_path: Path, c
     assert main([command, *args, "--lang", "zh", "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
     text = check_chinese(figures[name])
     assert phrase in text, text
+    (png,) = (tmp_path / "out").glob(f"*/*/**/{name}")
+    with Image.open(png) as img:  # one resolution for every figure (sim.fileio.FIGURE_DPI)
+        assert img.info["dpi"] == pytest.approx((FIGURE_DPI, FIGURE_DPI), abs=0.1)
     if command == "evaluate":  # the tables name the categories in the same language
         (table,) = (tmp_path / "out" / "evaluate").glob("*/instruments.csv")
         inst = pd.read_csv(table, encoding="utf-8-sig")

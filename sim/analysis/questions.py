@@ -482,6 +482,7 @@ def _plot_attribution(res: AttributionResult, path: Path, cfg: Scenario, replica
         ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
     note = i18n.text("analysis_note", lang, points=n_configs, n=replicates, runs=n_configs * replicates)
-    figure_header(fig, cfg.name, cfg.population.total_firms, replicates, lang, note=note)
+    figure_header(fig, cfg.name, cfg.population.total_firms, replicates, lang, note=note,
+                  title=i18n.text("attr.header", lang))
     save_figure(fig, path)
     return path

@@ -133,7 +133,8 @@ def parameter_value(path: str, value: float, lang: str = "en") -> str:
     return i18n.format_number(value, 4)
 
 
-def parameter_label(path: str, lang: str = "en", *, unit: bool = True, largest: float | None = None) -> str:
+def parameter_label(path: str, lang: str = "en", *, unit: bool = True, largest: float | None = None,
+                    unit_path: str | None = None) -> str:
     """A parameter's human name for an axis, with its qualifiers and unit in parentheses.
 
     Args:
@@ -142,12 +143,14 @@ def parameter_label(path: str, lang: str = "en", *, unit: bool = True, largest: 
         unit: Append the unit when the key names one.
         largest: The largest absolute value the axis shows: money is then labelled in the
             scale that suits it (``亿元/年``; see :func:`money_scale`).
+        unit_path: The key whose suffix gives the unit (default: ``path``; a spec's group of
+            keys takes the unit of its first key).
     """
     i18n.check_lang(lang)
     _, _, extra = _field(path)
     name = parameter_name(path, lang)
     quals = [_qualifier(p, lang) for p in extra]
-    u = parameter_unit(path, lang, largest=largest) if unit else ""
+    u = parameter_unit(unit_path or path, lang, largest=largest) if unit else ""
     if u and u not in name:
         quals.append(u)
     if not quals:
@@ -171,8 +174,9 @@ def parameter_axis(axis, label: str, values: Iterable[float], lang: str = "en", 
     key = _input_key(label, paths)
     finite = [abs(float(v)) for v in values if math.isfinite(float(v))]
     largest = max(finite) if finite else None
-    divisor, _ = money_scale(key, largest, lang)
-    axis.set_label_text(parameter_label(key, lang, largest=largest))
+    first = paths[0] if paths else key
+    divisor, _ = money_scale(first, largest, lang)
+    axis.set_label_text(parameter_label(key, lang, largest=largest, unit_path=first))
     axis.set_major_formatter(FuncFormatter(lambda x, _p: i18n.format_number(x / divisor, 6) if x else "0"))
 
 
@@ -181,4 +185,4 @@ def input_label(label: str, paths: Sequence[str], lang: str = "en") -> str:
     sets): the human name of its first key when the label is the default one (the key's last two
     parts, :func:`sim.scenario.parameters.label_of`), else the label's own name (a row
     ``param.<label>`` of the translation table, or the name as the spec writes it)."""
-    return parameter_label(_input_key(label, paths), lang)
+    return parameter_label(_input_key(label, paths), lang, unit_path=paths[0] if paths else None)
