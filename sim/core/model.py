@@ -93,6 +93,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     ab = pres & is_above
     ncc = N_CLUSTERS * N_CITIES
     t = {
+        "initial_above": np.flatnonzero(ab), "initial_smes": np.flatnonzero(pres & ~is_above),
         "is_above": is_above, "is_lead": is_lead, "pg": pg, "pg32": pg32, "pg_park": pg_park, "pg_cc": pg_cc,
         "pg_cell": pg_cc * 4 + np.arange(pop.n_parks * 4) % 4, "cc": cc,
         "park_n": _count(pop.park, pres, pop.n_parks), "park_as": _count(pop.park, ab, pop.n_parks),
@@ -116,6 +117,19 @@ def _young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.n
         young = young[np.argsort(elig_month[young], kind="stable")]
         pop.derived[key] = (young, elig_month[young])
     return pop.derived[key]
+
+
+def _exit_order(pop: Population) -> tuple[np.ndarray, np.ndarray]:
+    """Firms ordered by exit month (stable: ascending index within a month) and their sorted exit
+    months, cached with the population: the firms leaving in month k are a slice, not a pass over
+    every firm."""
+    hit = pop.derived.get("exit_order")
+    if hit is None:
+        order = np.argsort(pop.exit_month, kind="stable")
+        hit = pop.derived["exit_order"] = (order, pop.exit_month[order])
+        for a in hit:
+            a.flags.writeable = False
+    return hit
 
 
 def _from_readiness(pop: Population, key: tuple, make) -> np.ndarray:
@@ -322,7 +336,8 @@ class CloudAdoptionModel(mesa.Model):
         if v.active:
             # Voucher push per year of each firm if eligible (readiness x rate x static
             # eligibility); the age rule is checked against elig_month each step.
-            self.voucher_w = (self.readiness_dt * np.float32(v.rate) * v.static_ok).astype(np.float32)
+            w = np.multiply(self.readiness_dt, np.float32(v.rate))  # float32, then x 0/1 in place
+            self.voucher_w = np.multiply(w, v.static_ok, out=w)
             self._young, self._young_month = _young_firms(self.pop, config.policies.vouchers.min_age_months)
             self._voucher_cur = self.voucher_w.copy()
             self._voucher_cur[self._young] = 0
@@ -411,8 +426,8 @@ class CloudAdoptionModel(mesa.Model):
         pop = self.pop
         n0 = pop.n_initial
         cloud0, trans0 = self._initial_targets()
-        above = np.flatnonzero(self.is_above[:n0])
-        smes = np.flatnonzero(~self.is_above[:n0])
+        st = static_tables(pop)
+        above, smes = st["initial_above"], st["initial_smes"]
         above_cloud = max(trans0, int(round(self.config.initial.above_scale_cloud_share * above.size)))
         above_cloud = min(above_cloud, above.size, cloud0)
         if trans0 > above.size or trans0 > cloud0:
@@ -581,7 +596,10 @@ class CloudAdoptionModel(mesa.Model):
             self.present[new] = True
             self._update(new, "present", 1.0)
         if self.config.population.exit_rate_per_year > 0:
-            gone = np.flatnonzero(self.present & (pop.exit_month == k))
+            order, months = _exit_order(pop)
+            cand = order[np.searchsorted(months, months.dtype.type(k)):np.searchsorted(months, months.dtype.type(k),
+                                                                                      side="right")]
+            gone = cand[self.present[cand]]  # ascending: the firms of np.flatnonzero(present & exit == k)
             if gone.size:
                 self.present[gone] = False
                 self._update(gone, "present", -1.0)

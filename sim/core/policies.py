@@ -313,7 +313,12 @@ class VoucherBudget:
         excluded = np.zeros(N_CITIES, dtype=bool)
         for c in spec.excluded_cities:
             excluded[names.index(c)] = True
-        self.static_ok = (pop.revenue_cny >= spec.min_revenue_cny) & ~excluded[pop.city]
+        # Depends on the structure and two spec values only: cached with the population.
+        key = ("voucher_static_ok", float(spec.min_revenue_cny), tuple(spec.excluded_cities))
+        self.static_ok = pop.derived.get(key)
+        if self.static_ok is None:
+            self.static_ok = pop.derived[key] = (pop.revenue_cny >= spec.min_revenue_cny) & ~excluded[pop.city]
+            self.static_ok.flags.writeable = False
         if spec.city_quota_shares:
             self.shares = np.zeros(N_CITIES)
             for c, v in spec.city_quota_shares.items():
