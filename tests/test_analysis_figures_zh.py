@@ -158,6 +158,11 @@ def test_sweep_figures_in_chinese(figures, tmp_path: Path) -> None:
     run_sweep(two, out_dir=tmp_path / "two", executor="serial", lang="zh")
     text = check_chinese(figures["sweep.png"])
     assert "链主企业带动计划开启" in text and "开启" in text and "关闭" in text
+    three = {**one, "parameters": [{"path": "policies.transformation_programme.mode", "values": ["top_up", "additive"]},
+                                   {"path": "policies.pilots.items.0.level", "values": ["park", "cluster"]}]}
+    run_sweep(three, out_dir=tmp_path / "three", executor="serial", lang="zh")
+    text = check_chinese(figures["sweep.png"])  # the schema's choices by their names, not top_up, park
+    assert all(x in text for x in ("任务模式（补足或叠加）", "补足", "叠加", "园区", "产业集群", "第1项"))
 
 
 @pytest.mark.parametrize("method", ["morris", "sobol"])

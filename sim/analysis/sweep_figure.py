@@ -17,12 +17,15 @@ from sim.scenario.labels import parameter_axis, parameter_label
 
 
 def _category(value: object, lang: str) -> str:
-    """A category tick: a switch as on/off (开启/关闭), a cluster or city by its name, else the
-    value as the sweep file writes it."""
+    """A category tick: a switch as on/off (开启/关闭), a choice of the schema, a cluster or a city
+    by its name, else the value as the sweep file writes it."""
     if isinstance(value, bool | np.bool_):
         return i18n.text("value.true" if value else "value.false", lang)
-    if isinstance(value, str):
-        name = i18n.cluster_name(value, lang)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return i18n.text("value.null", lang)
+    if isinstance(value, str):  # a choice of the schema (top_up, park ...), a cluster or a city
+        name = i18n.term_or("value", value, lang)
+        name = name if name != value else i18n.cluster_name(value, lang)
         return name if name != value else i18n.city_name(value, lang)
     return value_text(value)
 
