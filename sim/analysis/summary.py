@@ -372,8 +372,7 @@ def _sentence(name: str, reference: str, outcome: str, st: Mapping[str, float],
     if math.isnan(cl) and mean in (-100, 0, 100) and st.get("n_pairs", 0) > 1:
         # the same 0/1 difference in every pair: not a confidence interval (paired_differences)
         n = st["n_pairs"]
-        ci = (f" (in every one of the {n} paired replicates: no interval)" if lang == "en"
-              else f"（{n} 对配对重复全部相同：无区间）")
+        ci = i18n.text("sent.no_interval", lang, n=n)
     if mean == 0 and (math.isnan(cl) or cl == ch):
         return i18n.text("sent.prob_same", lang, name=name, goal=goal, reference=reference)
     verb = i18n.text("sent.raises" if mean > 0 else "sent.lowers", lang)

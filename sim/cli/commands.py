@@ -10,7 +10,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 
-from sim.cli.report import print_error, print_failures, run_summary_lines
+from sim.cli.report import compare_header_lines, print_error, print_failures, run_summary_lines
 from sim.cli.usage import UsageError
 from sim.errors import ScenarioError
 
@@ -68,12 +68,8 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         for line in run_summary_lines(res):
             print(line)
         print_failures(res)
-    if cmp.folder is not None:
-        print(f"comparison: {cmp.folder}")
-    if cmp.differences is not None and not cmp.differences.empty:
-        print(f"paired differences vs {cmp.reference} (same seeds, replicate by replicate):")
-        for sentence in cmp.differences["sentence"]:
-            print(f"  {sentence}")
+    for line in compare_header_lines(cmp):
+        print(line)
     return EXIT_OK if cmp.ok else EXIT_FAILED
 
 

@@ -6,33 +6,40 @@ import argparse
 import math
 import sys
 
+from sim import i18n
+
 
 def print_error(message: str) -> None:
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
-def _count_text(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.0f}"
+def _count_text(x: float, lang: str = "en") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return i18n.text("line.na", lang)
+    return f"{x:,.0f}"
 
 
 def run_summary_lines(result) -> list[str]:
-    """The short human summary printed after a run."""
+    """The short human summary printed after a run, in the scenario's ``outputs.lang``
+    (every sentence is a ``line.*`` template of ``sim/i18n/terms.csv``)."""
     from sim.analysis.outcomes import scaled_goals
     from sim.core.population import population_scale
     from sim.core.uncertainty import has_uncertainty
     from sim.runs.results import goals_evaluated
 
+    lang = result.scenario.outputs.lang
     lines = []
     m = result.manifest or {}
     n_plan = result.scenario.run.replicates
     n_done = len(result.replicates_done)
     wall = m.get("wall_time_s")
-    lines.append(f"{result.name}: {n_done} of {n_plan} replicates done, {len(result.failures)} failed"
-                 + (f", {wall:.1f} s" if isinstance(wall, int | float) else ""))
+    wall_text = i18n.text("line.wall", lang, s=f"{wall:.1f}") if isinstance(wall, int | float) else ""
+    lines.append(i18n.text("line.run_head", lang, name=result.name, done=n_done, plan=n_plan,
+                           failed=len(result.failures), wall=wall_text))
     if result.folder is not None:
-        lines.append(f"  results: {result.folder}")
+        lines.append(i18n.text("line.results", lang, folder=result.folder))
     for note in m.get("notes", []):
-        lines.append(f"  note: {note}")
+        lines.append(i18n.text("line.note", lang, note=note))
     summ = result.summary
     if summ is None or summ.empty:
         return lines
@@ -41,30 +48,48 @@ def run_summary_lines(result) -> list[str]:
     rows = summ.set_index("outcome")
     year = goals.date[:4]
     scale = population_scale(result.scenario)
-    scale_note = "" if scale == 1 else f" (scaled x{scale:.4g} to {result.scenario.population.total_firms:,} firms)"
-    for key, label, goal in (("cloud", "firms on the cloud", goals.cloud_firms),
-                             ("transformed", "above-scale firms transformed", goals.transformed_firms)):
+    scale_note = "" if scale == 1 else i18n.text("line.scaled", lang, scale=f"{scale:.4g}",
+                                                 firms=f"{result.scenario.population.total_firms:,}")
+    for key, goal in (("cloud", goals.cloud_firms), ("transformed", goals.transformed_firms)):
         val = rows.loc[f"{key}_firms_{year}"] if f"{key}_firms_{year}" in rows.index else None
         p = rows.loc[f"p_meet_{key}_goal"] if f"p_meet_{key}_goal" in rows.index else None
         when = rows.loc[f"month_{key}_goal_met"] if f"month_{key}_goal_met" in rows.index else None
         if val is None:
             continue
+        label = i18n.text(f"line.label_{key}", lang)
         if n_done == 1:
-            lines.append(f"  {label} at {goals.date}: {_count_text(float(val['median']))} (one replicate: no spread)")
+            lines.append(i18n.text("line.value_one", lang, label=label, date=goals.date,
+                                   value=_count_text(float(val["median"]), lang)))
         else:
-            lines.append(f"  {label} at {goals.date}: median {_count_text(float(val['median']))} "
-                         f"(10-90%: {_count_text(float(val['p10']))} to {_count_text(float(val['p90']))})")
+            lines.append(i18n.text("line.value", lang, label=label, date=goals.date,
+                                   value=_count_text(float(val["median"]), lang),
+                                   lo=_count_text(float(val["p10"]), lang),
+                                   hi=_count_text(float(val["p90"]), lang)))
         if p is None:
             continue
-        month = (_month(when.get("median_month", when["median"])) or f"not by {goals.date}"
-                 if when is not None else "n/a")
+        month = (_month(when.get("median_month", when["median"])) or i18n.text("not_by", lang, month=goals.date)
+                 if when is not None else i18n.text("line.na", lang))
         if n_done == 1:
-            met = "met" if float(p["mean"]) >= 1 else "not met"
-            lines.append(f"    goal {goal:,}{scale_note}: {met}; first reached: {month}")
+            met = i18n.text("line.met" if float(p["mean"]) >= 1 else "line.not_met", lang)
+            lines.append(i18n.text("line.goal_one", lang, goal=f"{goal:,}", scaled=scale_note, met=met,
+                                   month=month))
         else:
-            kind = "" if has_uncertainty(result.scenario) else ", stochastic-only: no parametric uncertainty"
-            lines.append(f"    goal {goal:,}{scale_note}: probability met {float(p['mean']):.2f} "
-                         f"(of {n_done} replicates{kind}); first reached (median): {month}")
+            kind = "" if has_uncertainty(result.scenario) else i18n.text("line.stochastic_only", lang)
+            lines.append(i18n.text("line.goal", lang, goal=f"{goal:,}", scaled=scale_note,
+                                   p=f"{float(p['mean']):.2f}", n=n_done, kind=kind, month=month))
+    return lines
+
+
+def compare_header_lines(cmp) -> list[str]:
+    """The lines printed after the scenarios' own summaries of a comparison: its folder and the
+    heading of the paired differences, in the reference scenario's ``outputs.lang``."""
+    lang = cmp.results[cmp.reference].scenario.outputs.lang if cmp.reference in cmp.results else "en"
+    lines = []
+    if cmp.folder is not None:
+        lines.append(i18n.text("line.comparison", lang, folder=cmp.folder))
+    if cmp.differences is not None and not cmp.differences.empty:
+        lines.append(i18n.text("line.paired", lang, reference=cmp.reference))
+        lines.extend(f"  {sentence}" for sentence in cmp.differences["sentence"])
     return lines
 
 

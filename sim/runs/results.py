@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim import i18n
 from sim.core.outputs import TIMESERIES_COLUMNS
 from sim.runs.rundir import read_manifest
 from sim.runs.runfolder import (
@@ -31,12 +32,11 @@ def goals_evaluated(config: Scenario) -> tuple[Scenario, str | None]:
     """The scenario used for summaries, and a warning if its horizon ends before the goal date.
 
     A run that ends before ``goals.date`` cannot say whether the goals are met then; its goals
-    are evaluated at the last simulated month instead and a note says so.
+    are evaluated at the last simulated month instead and a note (in ``outputs.lang``) says so.
     """
     if month_number(config.time.end) >= month_number(config.goals.date):
         return config, None
-    note = (f"the run ends at {config.time.end}, before the goal date {config.goals.date}: "
-            f"goals are evaluated at {config.time.end}")
+    note = i18n.text("note.goal_date", config.outputs.lang, end=config.time.end, date=config.goals.date)
     data = config.model_dump(mode="json")
     data["goals"]["date"] = config.time.end
     return Scenario.model_validate(data), note
