@@ -3,11 +3,17 @@ sentence is Chinese (from ``sim/i18n/terms.csv``); only scenario names and paths
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from sim.cli.main import main
+
+REPO = Path(__file__).resolve().parents[1]
 
 TINY = ["--set", "population.total_firms=20000", "--set", "time.end=2022-06", "--executor", "serial",
         "--no-figures"]
@@ -58,3 +64,49 @@ def test_compare_prints_chinese_sentences(tmp_path, capsys):
     assert "比较结果：" + str(out) in printed
     assert "与baseline的配对差异（相同随机种子，逐次重复配对）：" in printed
     assert "与baseline相比，no_policy_at_all" in printed  # the differences' sentences
+
+
+SENS = {"overrides": {"time.end": "2022-06", "goals.date": "2022-06", "goals.cloud_firms": 750000},
+        "method": "morris", "n": 2, "replicates": 1, "total_firms": 5000,
+        "parameters": [{"path": "diffusion.cloud.market_rate_per_year", "lower": 0.02, "upper": 0.2},
+                       {"path": "diffusion.churn_rate_per_year", "lower": 0.0, "upper": 0.2}],
+        "outcomes": ["cloud_firms", "voucher_cny_per_extra_cloud_firm"]}
+"""Morris with 2 trajectories of 2 inputs at 5,000 firms over one year (12 runs with the voucher outcome)."""
+
+PROPER_NAMES = ("Morris", "Sobol")
+"""Method names written as Chinese reports write them."""
+
+
+def write_spec(tmp_path):
+    import yaml
+
+    path = tmp_path / "sens.yaml"
+    path.write_text(yaml.safe_dump(SENS), encoding="utf-8")
+    return path
+
+
+def test_sensitivity_dry_run_prints_chinese(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["sensitivity", str(write_spec(tmp_path)), "--dry-run", "--lang", "zh", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert english_words(printed, tmp_path, PROPER_NAMES) == [], printed
+    assert f"敏感性分析试运行（{tmp_path / 'sens.yaml'}）：未写入任何文件" in printed
+    assert "Morris方法：6个样本点×1次重复×2（每新增一家上云用云企业的服务券支出另需不发服务券的运行）＝12次模型运行" in printed
+    assert "预计用时：约" in printed and not out.exists()
+
+
+def test_sensitivity_prints_chinese(tmp_path):
+    """In a fresh process: the figure's Chinese text must find its glyphs there too."""
+    out = tmp_path / "out"
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "sim.cli.main", "sensitivity", str(write_spec(tmp_path)),
+                           "--lang", "zh", "--executor", "serial", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "missing from font" not in proc.stderr  # matplotlib: "Glyph ... missing from font(s)"
+    printed = proc.stdout
+    assert english_words(printed, out, PROPER_NAMES) == [], printed
+    lines = printed.splitlines()
+    assert lines[0].startswith("敏感性分析（Morris方法：6个样本点") and lines[0].endswith("秒（串行（单进程））")
+    assert lines[1] == "  结果：" + str(next((out / "sensitivity").iterdir()))
+    assert "  目标日上云用云企业数，按μ*从大到小：上云用云市场自发采纳率（每年） " in printed

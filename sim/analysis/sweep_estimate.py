@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim import i18n
 from sim.analysis.sweep_plan import SweepOutline, outline
 from sim.analysis.sweep_spec import SweepSpec, native, value_text
 from sim.runs.jobs import ExecutorChoice, resolve_executor
@@ -117,13 +118,13 @@ def estimate(plan: SweepOutline, *, workers: int = 1, measure: bool = True) -> E
     return Estimate(base_s, measured, model, workers, model / workers)
 
 
-def duration_text(seconds: float) -> str:
-    """``42 s``, ``12 min`` or ``3.5 h`` (for time estimates)."""
+def duration_text(seconds: float, lang: str = "en") -> str:
+    """``42 s``, ``12 min`` or ``3.5 h`` (for time estimates; ``42秒``... in ``"zh"``)."""
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return i18n.text("dur.s", lang, n=f"{seconds:.0f}")
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return i18n.text("dur.min", lang, n=f"{seconds / 60:.0f}")
+    return i18n.text("dur.h", lang, n=f"{seconds / 3600:.1f}")
 
 
 def _values_line(o: SweepOutline, j: int, column: Sequence[Any] | None) -> str:

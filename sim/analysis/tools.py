@@ -43,6 +43,7 @@ from sim.runs.executors import Executor, describe_text
 from sim.runs.jobs import ExecutorChoice, resolve_executor, run_totals
 from sim.runs.root import results_root
 from sim.runs.rundir import MANIFEST, AnalysisRun, run_analysis
+from sim.scenario.labels import input_label
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import check_int
 
@@ -50,10 +51,10 @@ Summarize = Callable[[Any], tuple[list[str], dict[str, Any]]]
 """``summarize(result) -> (summary lines, JSON-able record for the manifest)``."""
 
 
-def number_text(x: float | None, digits: int = 4) -> str:
+def number_text(x: float | None, digits: int = 4, lang: str = "en") -> str:
     """A number in a summary line: thousands separators from 1,000 on, else ``digits`` digits."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
+        return i18n.text("line.na", lang)
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.{digits}g}"
 
 
@@ -94,10 +95,11 @@ def run_tool(kind: str, *, call: Callable[[Path | None, Executor], Any], summari
     ex, owned = resolve_executor(executor, workers, address, n_runs=n_runs, scenario=scenario)
     try:
         ex.start()  # an unreachable scheduler is reported before anything is written
-        where = describe_text(ex.describe())
+        lang = scenario.outputs.lang
+        where = describe_text(ex.describe(), lang)
         if not save:
             result = call(None, ex)
-            return AnalysisRun(result, None, lines=summarize(result)[0], executor_text=where)
+            return AnalysisRun(result, None, lines=summarize(result)[0], executor_text=where, lang=lang)
         run = run_analysis(results_root(out_dir), kind, inputs=inputs, resolved=resolved,
                            call=lambda folder: call(folder, ex), summarize=lambda res: summarize(res)[1],
                            executor=ex.describe(), command=command)
@@ -106,7 +108,7 @@ def run_tool(kind: str, *, call: Callable[[Path | None, Executor], Any], summari
             ex.close()
     if run.error is not None:
         raise AnalysisFailed(kind, run.folder / MANIFEST, run.error) from run.error
-    run.lines, run.executor_text = summarize(run.result)[0], where
+    run.lines, run.executor_text, run.lang = summarize(run.result)[0], where, lang
     return run
 
 
@@ -224,25 +226,34 @@ def estimate_seconds(spec: SensitivitySpec, config: Scenario, n_runs: int,
     return n_runs * run / workers + spec.replicates * setup, run, setup
 
 
-def _sensitivity_summary(spec: SensitivitySpec, count: str) -> Summarize:
+def _sensitivity_summary(spec: SensitivitySpec, count: str, lang: str) -> Summarize:
     keys = ("ST", "S1") if spec.method == "sobol" else ("mu_star", "sigma")
+    paths = {p.label: p.paths for p in spec.parameters}
 
     def top(res: sensitivity.SensitivityResult, outcome: str) -> Any:
         sub = res.indices[(res.indices.outcome == outcome) & (res.indices["index"] == keys[0])]
         return sub.sort_values("value", ascending=False)
 
+    def names(outcome: str, parameter: str) -> tuple[str, str]:  # English keeps the spec's keys
+        if lang == "en":
+            return outcome, parameter
+        return i18n.outcome_name(outcome, lang), input_label(parameter, paths.get(parameter, ()), lang)
+
     def summarize(res: sensitivity.SensitivityResult) -> tuple[list[str], dict[str, Any]]:
-        lines = [f"sensitivity ({count})"]
+        lines = [i18n.text("sens.line_head", lang, count=count)]
         for outcome in spec.outcomes:
             sub = res.indices[res.indices.outcome == outcome]
             if (sub["index"] == "constant").all():
-                lines.append(f"  {outcome}: constant over the sample")
+                lines.append(i18n.text("sens.line_constant", lang, outcome=names(outcome, "")[0]))
                 continue
-            ranked = ", ".join(f"{r.parameter} {number_text(r.value, 3)} (+/- {number_text(r.conf, 2)})"
-                               for r in top(res, outcome).head(4).itertuples())
+            ranked = i18n.text("sens.line_sep", lang).join(
+                i18n.text("sens.line_item", lang, parameter=names(outcome, r.parameter)[1],
+                          value=number_text(r.value, 3, lang), conf=number_text(r.conf, 2, lang))
+                for r in top(res, outcome).head(4).itertuples())
             undefined = int(sub.n_undefined.max()) if "n_undefined" in sub else 0
-            note = f" [{undefined} undefined point(s) replaced by the mean]" if undefined else ""
-            lines.append(f"  {outcome}, {keys[0]} largest first: {ranked}{note}")
+            note = i18n.text("sens.line_undefined", lang, n=undefined) if undefined else ""
+            lines.append(i18n.text("sens.line_ranked", lang, outcome=names(outcome, "")[0],
+                                   index=i18n.text(f"sens.index_{keys[0]}", lang), ranked=ranked, note=note))
         return lines, {"n_runs": res.n_runs, "n_points": len(res.samples),
                        "top": {o: top(res, o).parameter.head(3).tolist() for o in spec.outcomes}}
 
@@ -272,10 +283,13 @@ def sensitivity_tool(spec: str | Path | SensitivitySpec | dict, *, dry_run: bool
     spec = spec_with_lang(SensitivitySpec.load(spec), lang)
     config = spec.scenario()
     n_runs = n_model_runs(spec)
-    per = " x 2 (runs without vouchers for voucher_cny_per_extra_cloud_firm)" \
-        if "voucher_cny_per_extra_cloud_firm" in spec.outcomes else ""
-    count = (f"{spec.method}: {n_points(spec)} points x {spec.replicates} replicate(s){per} = "
-             f"{n_runs:,} model runs of {spec.total_firms:,} firms, {config.time.start} to {config.time.end}")
+    lang = config.outputs.lang
+    extra = "voucher_cny_per_extra_cloud_firm"
+    per = i18n.text("sens.line_per", lang, outcome=extra if lang == "en" else i18n.outcome_name(extra, lang)) \
+        if extra in spec.outcomes else ""
+    count = i18n.text("sens.line_count", lang, method=i18n.text(f"sens.method_{spec.method}", lang),
+                      points=n_points(spec), reps=spec.replicates, per=per, runs=f"{n_runs:,}",
+                      firms=f"{spec.total_firms:,}", start=config.time.start, end=config.time.end)
     batch = min(n_points(spec), CHUNK_ROWS) * n_runs // n_points(spec)
     if dry_run:
         ex, owned = resolve_executor(executor, workers, address, n_runs=batch, scenario=config)
@@ -286,18 +300,18 @@ def sensitivity_tool(spec: str | Path | SensitivitySpec | dict, *, dry_run: bool
                 ex.close()
         dry = run_sensitivity(spec, dry_run=True)  # samples only: checks the SALib sampling
         total, run, setup = estimate_seconds(spec, config, n_runs, n_workers)
-        where = "in one process" if n_workers == 1 else f"on {n_workers} workers"
-        lines = [f"sensitivity dry run ({spec.label}): nothing written",
-                 f"  {count} ({len(dry.samples)} sample rows)",
-                 f"  estimated time: about {duration_text(total)} {where} (one model run at the centre of "
-                 f"the box: {run:.2f} s, population set-up {setup:.2f} s per replicate; run times vary "
-                 "across the box)"]
-        return AnalysisRun(dry, None, lines=lines)
+        where = (i18n.text("sens.where_one", lang) if n_workers == 1
+                 else i18n.text("sens.where_workers", lang, n=n_workers))
+        lines = [i18n.text("sens.dry_head", lang, label=spec.label),
+                 i18n.text("sens.dry_count", lang, count=count, rows=len(dry.samples)),
+                 i18n.text("sens.dry_time", lang, duration=duration_text(total, lang), where=where,
+                           run=f"{run:.2f}", setup=f"{setup:.2f}")]
+        return AnalysisRun(dry, None, lines=lines, lang=lang)
 
     def call(folder: Path | None, ex: Executor) -> sensitivity.SensitivityResult:
         return run_sensitivity(spec, out_dir=folder, progress=progress, executor=ex)
 
-    return run_tool("sensitivity", call=call, summarize=_sensitivity_summary(spec, count),
+    return run_tool("sensitivity", call=call, summarize=_sensitivity_summary(spec, count, lang),
                     inputs={"spec_file": str(spec.file), "spec": spec.model_dump(mode="json")},
                     resolved=("spec.resolved.yaml", spec_yaml(spec)), n_runs=batch, scenario=config,
                     executor=executor, workers=workers, address=address, out_dir=out_dir, save=save,

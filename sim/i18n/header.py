@@ -22,6 +22,12 @@ from sim.i18n.fonts import register_cjk_font
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
+# A text takes its font family when it is created: registering in figure_header (called last)
+# came too late for the titles, axis labels and ticks drawn before it in a fresh process
+# (`gdcloud sensitivity --lang zh` drew them as empty boxes). Every module that draws a figure
+# imports this one, so registering here comes before any text is made.
+register_cjk_font()
+
 FULL_SCALE_FIRMS = 2_000_000
 """Firms of the full-scale population (population scale 1; sim.core.population's default)."""
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
+from sim import i18n
 from sim.runs.lifecycle import worker_init
 
 ResultCallback = Callable[[Any], None]
@@ -469,9 +470,17 @@ def make_executor(name: str | Executor | None = None, *, workers: int | None = N
     raise ValueError(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
 
 
-def describe_text(description: dict[str, Any]) -> str:
-    """``serial``, ``2 worker processes``, ``dask at tcp://...`` from :meth:`Executor.describe`."""
+def describe_text(description: dict[str, Any], lang: str = "en") -> str:
+    """``serial``, ``2 worker processes``, ``dask at tcp://...`` from :meth:`Executor.describe`
+    (in ``lang``: ``"zh"`` takes the ``exec.*`` templates of ``sim/i18n/terms.csv``)."""
     d = description
+    if lang != "en":
+        if d["name"] == "dask":
+            return (i18n.text("exec.dask_at", lang, address=d["address"]) if d.get("address")
+                    else i18n.text("exec.dask_local", lang, n=d.get("workers")))
+        if d["name"] == "processes":
+            return i18n.text("exec.processes", lang, n=d["workers"])
+        return i18n.term_or("exec", d["name"], lang)
     if d["name"] == "processes":
         return f"{d['workers']} worker process{'es' if d['workers'] != 1 else ''}"
     if d["name"] == "dask":

@@ -33,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sim import i18n
 from sim.errors import RunsFailed, ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs import integrity
@@ -208,6 +209,7 @@ class AnalysisRun:
         error: The exception that stopped the analysis (None if complete).
         lines: The analysis's summary lines (:meth:`summary_lines` adds the folder and time).
         executor_text: Where the model runs went (:func:`sim.runs.executors.describe_text`).
+        lang: Language of the lines that :meth:`summary_lines` adds (``"en"`` or ``"zh"``).
     """
 
     result: Any
@@ -216,6 +218,7 @@ class AnalysisRun:
     error: BaseException | None = None
     lines: list[str] = field(default_factory=list)
     executor_text: str = ""
+    lang: str = "en"
 
     @property
     def ok(self) -> bool:
@@ -226,8 +229,9 @@ class AnalysisRun:
         and where the runs went, then the results folder (when one was written)."""
         lines = list(self.lines)
         if self.folder is not None and lines:
-            lines[0] += f", {self.manifest['wall_time_s']:.1f} s ({self.executor_text})"
-            lines.insert(1, f"  results: {self.folder}")
+            lines[0] += i18n.text("line.wall_where", self.lang, s=f"{self.manifest['wall_time_s']:.1f}",
+                                  where=self.executor_text)
+            lines.insert(1, i18n.text("line.results", self.lang, folder=self.folder))
         return lines
 
 
