@@ -163,8 +163,33 @@ def render(table: pd.DataFrame) -> str:
         f"{int(first.total_firms):,} firms (1:{2_000_000 / first.total_firms:,.0f}), counts shown "
         f"province-equivalent to the nearest 100. Produced by `python scripts/forward_table.py` "
         f"({int(first.wall_time_s)} s) into `docs/forward/forward.csv`.",
+        "",
+        reading(table),
     ]
     return "\n".join(lines)
+
+
+SUPPORT_REMOVED = ("no_provincial_policy", "no_policy_at_all")
+"""The variants without the provincial support (read apart from the others)."""
+
+
+def reading(table: pd.DataFrame) -> str:
+    """The table in two sentences (every number from the table; the README's prose has none)."""
+    kept = table[~table["scenario"].isin(SUPPORT_REMOVED)]
+    removed = table[table["scenario"].isin(SUPPORT_REMOVED)]
+    others = table.iloc[1:]
+    best = others.loc[others["d_transformed_median"].idxmax()]
+
+    def span(col: pd.Series, fmt) -> str:
+        lo, hi = fmt(col.min()), fmt(col.max())
+        return lo if lo == hi else f"{lo}–{hi}"
+
+    prob = lambda v: f"{v:.2f}"  # noqa: E731 - a format
+    return (f"Read as: P(≥ 1,000,000 cloud firms) is {span(kept['p_cloud_goal'], prob)} in the variants that keep "
+            f"the provincial support and {span(removed['p_cloud_goal'], prob)} without it; the transformed count "
+            f"at 2025-12 has medians {span(table['transformed_median'], _count)} and P(≥ 50,000) "
+            f"{span(table['p_transformed_goal'], prob)} across the variants, the largest paired gain being "
+            f"{_signed(best['d_transformed_median'])} firms (`{best['scenario']}`).")
 
 
 def write_readme(table: pd.DataFrame, readme: Path = README) -> None:
