@@ -6,8 +6,8 @@ and the machine's load average before and after (``os.getloadavg``: the other pr
 for the same cores; the target is a wall time, so it is only meaningful on a quiet machine). The pool of K structures is
 the batch path (``sim/core/batch.py``): each worker builds at most K populations and reuses them.
 
-With ``-n 1 --pool 0`` it times a plain ``gdcloud run scenarios/baseline.yaml`` (one replicate,
-figures included): the single-run target. ``--repeat`` runs the command several times and reports
+With ``-n 1 --pool 0`` it times the plain ``gdcloud run scenarios/baseline.yaml --out TMP
+--no-progress`` (one replicate, figures included; no ``-n`` or ``-j``): the single-run target. ``--repeat`` runs the command several times and reports
 the median.
 
 Usage::
@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="gdcloud_reps_") as out:
-            cmd = [gdcloud(), "run", str(ROOT / args.scenario), "-n", str(args.replicates), "-j", str(args.workers),
-                   "--out", out, "--no-progress"]
+            cmd = [gdcloud(), "run", str(ROOT / args.scenario), "--out", out, "--no-progress"]
+            if args.replicates != 1 or args.pool:  # else the plain command the single-run target names
+                cmd += ["-n", str(args.replicates), "-j", str(args.workers)]
             if args.pool:
                 cmd += ["--set", f"population.structure_pool={args.pool}"]
             if args.no_figures:
@@ -81,11 +82,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         walls.append(one["wall_s"])
     load_after = os.getloadavg()
+    plain = args.replicates == 1 and not args.pool
     res = {"wall_s": statistics.median(walls), "walls_s": walls, "replicates": args.replicates,
-           "workers": args.workers, "pool": args.pool, "figures": not args.no_figures,
+           "workers": None if plain else args.workers, "pool": args.pool, "figures": not args.no_figures,
            "load_before": load_before, "load_after": load_after, "command": " ".join(cmd[1:])}
-    print(f"gdcloud run {args.scenario}: {args.replicates} replicates on {args.workers} workers, pool of "
-          f"{args.pool or 'none'}, figures {'on' if res['figures'] else 'off'}\n"
+    where = ("1 replicate, plain command (in-process)" if plain else
+             f"{args.replicates} replicates on {args.workers} workers, pool of {args.pool or 'none'}")
+    print(f"gdcloud run {args.scenario}: {where}, figures {'on' if res['figures'] else 'off'}\n"
           f"  wall {res['wall_s']:.1f} s ({res['wall_s'] / args.replicates:.2f} s per replicate)"
           f"{'; median of ' + ', '.join(f'{w:.1f}' for w in walls) if len(walls) > 1 else ''}\n"
           f"  load average (1, 5, 15 min) before {', '.join(f'{x:.1f}' for x in load_before)}; "

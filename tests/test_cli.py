@@ -208,6 +208,17 @@ def test_workers_flag_gives_identical_bytes(tmp_path):
     assert json.loads((p / "manifest.json").read_text())["executor"]["workers"] == 2
 
 
+def test_one_replicate_runs_in_process_whatever_workers_says(tmp_path):
+    # A pool for one run only adds its start-up; --executor processes still forces one.
+    common = ["run", "baseline", *TINY, "-n", "1", "--no-figures"]
+    assert main([*common, "--workers", "2", "--out", str(tmp_path / "j")]) == 0
+    assert main([*common, "--executor", "processes", "--workers", "2", "--out", str(tmp_path / "p")]) == 0
+    j, p = only_folder(tmp_path / "j", "baseline"), only_folder(tmp_path / "p", "baseline")
+    assert json.loads((j / "manifest.json").read_text())["executor"] == {"name": "serial"}
+    assert json.loads((p / "manifest.json").read_text())["executor"]["name"] == "processes"
+    assert digest(j / "timeseries.csv") == digest(p / "timeseries.csv")
+
+
 # --------------------------------------------------------------------------- interrupt and resume
 
 

@@ -337,7 +337,8 @@ def test_p7_workers_times_population_must_fit_in_memory(tmp_path, capsys) -> Non
 
     available_gb = psutil.virtual_memory().available / 1e9
     workers = int(available_gb / 2.45) + 2  # 10,000,000 firms: ~2.45 GB per worker
+    # As many replicates as workers: a single replicate runs in this process whatever -j says.
     code, err = cli(capsys, "run", "baseline", "--set", "population.total_firms=10000000",
-                     "--workers", str(workers), "--out", str(tmp_path / "out"))
+                     "-n", str(workers), "--workers", str(workers), "--out", str(tmp_path / "out"))
     assert code == 2 and "GB of memory" in one_error_line(err)
     assert not (tmp_path / "out").exists()

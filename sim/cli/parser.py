@@ -107,7 +107,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, resume: bool) -> None:
                    help="language of figures, table headers and sentences: en or zh "
                         "(default: the scenario's outputs.lang, en)")
     add_shared_options(p, out="<scenario>/<timestamp>-<hash>/", runs="replicate",
-                       executor="where replicates run (default: processes, or serial for a single run)",
+                       executor="where replicates run (default: processes, or serial for a single run, whatever --workers says)",
                        figures="figures/*.png")
 
 
