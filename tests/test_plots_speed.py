@@ -116,3 +116,59 @@ def test_cached_city_outlines_equal_the_computed_ones(monkeypatch, tmp_path: Pat
         v2, c2, xy2 = cached[name]
         assert verts.tobytes() == v2.tobytes() and codes.tobytes() == c2.tobytes() and xy == xy2
         assert verts.shape[0] > 100  # real boundaries
+
+
+@pytest.mark.skipif(not TWO_CPUS, reason="the warmed figure process needs two CPUs")
+def test_run_draws_with_a_warmed_process_the_same_files(tmp_path: Path):
+    # `gdcloud run` forks the figure process before the replicate runs; its figures (drawn there
+    # and in its own child) are the bytes drawn in one process, and it is gone after the run.
+    run_fresh("""
+        import os, sys, threading
+        from pathlib import Path
+        import multiprocessing
+        from sim.cli.main import main
+        from sim.plots import parallel
+        tmp = Path(sys.argv[1])
+        started = []
+        real_start = parallel.FigureProcess.start.__func__
+        parallel.FigureProcess.start = classmethod(lambda cls, *a: started.append(real_start(cls, *a)) or started[-1])
+        tiny = ["--set", "population.total_firms=4000", "--set", "time.end=2022-06", "--no-progress"]
+        assert main(["run", "baseline", *tiny, "--out", str(tmp / "two")]) == 0
+        assert len(started) == 1 and started[0] is not None
+        assert not multiprocessing.active_children() and threading.active_count() == 1
+        os.environ["GDCLOUD_FIGURE_WORKERS"] = "1"
+        assert main(["run", "baseline", *tiny, "--out", str(tmp / "one")]) == 0
+        assert started[1] is None
+        one = sorted((tmp / "one").glob("baseline/*/figures/*.png"))
+        two = sorted((tmp / "two").glob("baseline/*/figures/*.png"))
+        assert [p.name for p in one] == [p.name for p in two] and len(one) >= 6
+        for a, b in zip(one, two, strict=True):
+            assert a.read_bytes() == b.read_bytes(), a.name
+        print("ok")
+    """, tmp_path)
+
+
+@pytest.mark.skipif(not TWO_CPUS, reason="the warmed figure process needs two CPUs")
+def test_figure_process_unused_exits_and_failure_is_raised(tmp_path: Path):
+    run_fresh("""
+        import multiprocessing
+        from sim.plots import parallel
+
+        unused = parallel.FigureProcess.start(("json",))
+        unused.close()  # a run that failed: nothing to draw
+        assert not multiprocessing.active_children()
+
+        used = parallel.FigureProcess.start(("json",))
+        used.submit(divmod, 7, 2)
+        assert used.result() == (3, 1)
+        broken = parallel.FigureProcess.start(("json",))
+        broken.submit(divmod, 7, 0)
+        try:
+            broken.result()
+        except ZeroDivisionError as e:  # the call's own exception, with where it was raised
+            assert "raised in the figure process" in e.__notes__[0]
+        else:
+            raise AssertionError("the failure was not raised")
+        assert not multiprocessing.active_children()
+        print("ok")
+    """, tmp_path)

@@ -7,16 +7,26 @@ figures take about half the wall time; the files are the same bytes either way. 
 forked (no imports or data to send), so this is done only where ``fork`` is safe: on a platform
 that has it, in a process running no other thread and not itself a daemon worker. Set
 ``GDCLOUD_FIGURE_WORKERS=1`` to draw everything in this process.
+
+:class:`FigureProcess` goes one step further for a run that will draw figures after a long
+computation: it forks a process *before* the computation, which imports the drawing code and
+reads the map outlines while this process computes (on the other CPU), then runs the figure call
+it is sent and returns its result; that process splits the figures with a forked child of its own
+(:func:`run_figure_tasks`), while this process writes the tables. The same rules decide whether
+it is safe (:func:`figure_processes`), and the same bytes are written.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 FigureTask = tuple[float, Callable[[], Path]]
 """``(expected cost, draw-and-write function)``; costs are relative weights (CPU seconds)."""
@@ -94,3 +104,122 @@ def run_figure_tasks(tasks: Sequence[FigureTask]) -> list[Path]:
         raise RuntimeError(f"drawing figures in a second process failed:\n{payload}")
     paths.update((i, Path(p)) for i, p in payload)
     return [paths[i] for i in range(len(tasks))]
+
+
+class FigureProcess:
+    """A process forked now, warmed while this one computes, that later runs one figure call.
+
+    Use :meth:`start` (None when forking is not safe or useful here), then :meth:`submit` the
+    call (a module-level function and picklable arguments) once its data exist, :meth:`result`
+    to wait for what it returned, and :meth:`close` in a ``finally`` (it stops a process that was
+    never used or is still running).
+    """
+
+    def __init__(self, modules: Sequence[str]):
+        ctx = multiprocessing.get_context("fork")
+        self._jobs_recv, self._jobs = ctx.Pipe(duplex=False)
+        self._results, self._results_send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_serve, name="gdcloud-figures", daemon=False,
+                                 args=(tuple(modules), self._jobs_recv, self._jobs, self._results_send))
+        self._proc.start()
+        self._jobs_recv.close()
+        self._results_send.close()
+        self._submitted = False
+        self._waiting = False  # a call was sent and not answered yet
+
+    @classmethod
+    def start(cls, modules: Sequence[str] = ("sim.plots.scenario",)) -> FigureProcess | None:
+        """Fork the process, which imports ``modules`` and warms the drawing code; None if figures
+        would be drawn in this process only (:func:`figure_processes`: one CPU, threads running,
+        a daemon worker, no ``fork``, ``GDCLOUD_FIGURE_WORKERS=1``)."""
+        if figure_processes(2) < 2:
+            return None
+        try:
+            return cls(modules)
+        except OSError:  # cannot fork now (process or memory limits): draw here, as without it
+            return None
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Send the call ``fn(*args, **kwargs)`` to the process (once)."""
+        if self._submitted:
+            raise RuntimeError("a FigureProcess runs one call")
+        self._submitted = self._waiting = True
+        self._jobs.send((fn, args, kwargs))
+
+    def result(self) -> Any:
+        """Wait for the call's return value.
+
+        Raises:
+            RuntimeError: The call failed in the process (with its traceback), or the process
+                ended without an answer.
+        """
+        try:
+            status, payload = self._results.recv()
+        except EOFError:
+            status, payload = "error", (None, "the figure process ended without a result")
+        self._waiting = False  # answered: it is ending by itself
+        self.close()
+        if status != "ok":
+            exc, text = payload
+            if exc is not None:  # the call's own exception, as if it had run here
+                exc.add_note(f"raised in the figure process:\n{text}")
+                raise exc
+            raise RuntimeError(f"drawing figures in a second process failed:\n{text}")
+        return payload
+
+    def close(self) -> None:
+        """Tell an unused (or finished) process to exit, stop one still drawing, and reap it."""
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        try:
+            self._jobs.close()  # an unused process sees the end of its job pipe and exits
+        finally:
+            proc.join(timeout=0 if self._waiting else 5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+            self._results.close()
+
+
+def _warm() -> None:
+    """What the first figure of a process pays once: the font list, a text drawn with the
+    default font (its file loaded and cached), and the map outlines when maps are drawn."""
+    from io import BytesIO
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    fig.text(0.5, 0.5, "0,9 %")
+    fig.savefig(BytesIO(), format="png")
+    maps = importlib.import_module("sim.plots.maps")
+    if maps.available():
+        maps.city_outlines()
+
+
+def _serve(modules: tuple[str, ...], jobs, jobs_send, results) -> None:
+    """The forked process: warm up, then run the one call sent (or exit when none comes)."""
+    # Ctrl-C and SIGTERM are the parent's to handle: it stops this process itself (close()).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    jobs_send.close()  # else the end of the job pipe would never be seen here
+    try:
+        for name in modules:
+            importlib.import_module(name)
+        _warm()
+    except Exception:  # noqa: BLE001 - warming is optional; the call imports what it needs
+        pass
+    try:
+        fn, args, kwargs = jobs.recv()
+    except (EOFError, OSError):  # no figures this time (failed run, interrupted, parent gone)
+        return
+    try:
+        out = ("ok", fn(*args, **kwargs))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        out = ("error", (exc, traceback.format_exc()))
+    try:
+        results.send(out)
+    except OSError:  # the parent is gone
+        pass
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text then
+        results.send(("error", (None, out[1][1] if out[0] == "error" else traceback.format_exc())))

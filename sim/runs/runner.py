@@ -129,8 +129,12 @@ class ScenarioJob:
     def failure_records(self) -> list[dict[str, Any]]:
         return [self.failures[r].failure_record() for r in sorted(self.failures)]
 
-    def finish(self, *, figures: bool, interrupted: bool = False) -> ScenarioResult:
-        """Write the final files (or, if interrupted, only the manifest) and build the result."""
+    def finish(self, *, figures: bool, interrupted: bool = False, figure_process=None) -> ScenarioResult:
+        """Write the final files (or, if interrupted, only the manifest) and build the result.
+
+        A ``figure_process`` (:class:`sim.plots.parallel.FigureProcess`, warmed while the
+        replicates ran) draws the figures while this process writes the tables.
+        """
         sc = self.scenario
         failures = self.failure_records()
         _, note = goals_evaluated(sc)
@@ -164,15 +168,19 @@ class ScenarioJob:
         if done:
             concatenate_replicate_files(rf.path, done, rf.path / TIMESERIES)
             ts = read_timeseries(rf.path / TIMESERIES)
+            draw = figures and sc.outputs.figures
+            if draw and figure_process is not None:
+                figure_process.submit(scenario_figures, rf.path / FIGURES, ts, sc)
             summ = summarize_scenario(ts, sc)
             atomic_write_text(rf.path / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
             report_tables(rf.path, ts, summ, sc)
             if uncertainty.has_uncertainty(sc):
                 params = uncertainty.parameters_frame(sc, done)
                 atomic_write_text(rf.path / uncertainty.PARAMETERS, params.to_csv(index=False, lineterminator="\n"))
-            if figures and sc.outputs.figures:
+            if draw:
                 try:
-                    made = scenario_figures(rf.path / FIGURES, ts, sc)
+                    made = (figure_process.result() if figure_process is not None
+                            else scenario_figures(rf.path / FIGURES, ts, sc))
                     rf.manifest["figures"] = [str(p.relative_to(rf.path)) for p in made]
                 except Exception as exc:  # noqa: BLE001 - figures must not lose the results
                     rf.manifest["figures_error"] = f"{type(exc).__name__}: {exc}"
@@ -331,6 +339,27 @@ def run_scenario(
         if rf is not None:
             rf.unlock()
         raise
+    # Forked before the executor starts workers or threads; imports the drawing code meanwhile.
+    writes_figures = figures and sc.outputs.figures and (resume is not None or save)
+    figure_process = start_figure_process() if writes_figures else None
+    try:
+        return _run_job(sc, rf, todo, ex, owned, resume=resume, save=save, out_dir=out_dir, label=label,
+                        command=command, progress=progress, figures=figures, figure_process=figure_process)
+    finally:
+        if figure_process is not None:
+            figure_process.close()
+
+
+def start_figure_process():
+    """A :class:`sim.plots.parallel.FigureProcess` for the run's figures, or None."""
+    from sim.plots.parallel import FigureProcess
+
+    return FigureProcess.start()
+
+
+def _run_job(sc: Scenario, rf: RunFolder | None, todo: list[int], ex: Executor, owned: bool, *, resume, save,
+             out_dir, label, command, progress, figures, figure_process) -> ScenarioResult:
+    """Steps 2-3 of :func:`run_scenario`: create the folder, run the replicates, finish."""
     try:
         ex.start()
         # 2. Then the folder is created (or reopened) and the replicates run.
@@ -351,15 +380,16 @@ def run_scenario(
     finally:
         if owned:
             ex.close()
-    return finish_jobs([job], figures)[job.label]
+    return finish_jobs([job], figures, figure_process=figure_process)[job.label]
 
 
-def finish_jobs(jobs: list[ScenarioJob], figures: bool) -> dict[str, ScenarioResult]:
-    """Write every job's final files; Ctrl-C here leaves the folders resumable."""
+def finish_jobs(jobs: list[ScenarioJob], figures: bool, *, figure_process=None) -> dict[str, ScenarioResult]:
+    """Write every job's final files; Ctrl-C here leaves the folders resumable. A
+    ``figure_process`` draws the figures of a single job (:meth:`ScenarioJob.finish`)."""
     out: dict[str, ScenarioResult] = {}
     try:
         for job in jobs:
-            out[job.label] = job.finish(figures=figures)
+            out[job.label] = job.finish(figures=figures, figure_process=figure_process if len(jobs) == 1 else None)
     except OSError as exc:
         record_write_error([j for j in jobs if j.label not in out], exc)
         raise
