@@ -110,3 +110,26 @@ def test_sensitivity_prints_chinese(tmp_path):
     assert lines[0].startswith("敏感性分析（Morris方法：6个样本点") and lines[0].endswith("秒（串行（单进程））")
     assert lines[1] == "  结果：" + str(next((out / "sensitivity").iterdir()))
     assert "  目标日上云用云企业数，按μ*从大到小：上云用云市场自发采纳率（每年） " in printed
+
+
+CALIB = {"parameters": [{"path": "diffusion.cloud.market_rate_per_year", "lower": 0.0, "upper": 0.2},
+                        {"path": "diffusion.transform.market_rate_per_year", "lower": 0.0, "upper": 0.6}],
+         "total_firms": 5000, "replicates": 1, "optimizer": {"max_evaluations": 3},
+         "abc": {"draws": 4, "accept_fraction": 0.5}, "profile": {"enabled": False}, "write_scenario": None}
+"""Two market rates fitted at 5,000 firms with a handful of trials and ABC draws."""
+
+
+def test_calibrate_prints_chinese(tmp_path, capsys):
+    import yaml
+
+    spec = tmp_path / "calib.yaml"
+    spec.write_text(yaml.safe_dump(CALIB), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["calibrate", str(spec), "--lang", "zh", "--executor", "serial", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert english_words(printed, out, ()) == [], printed
+    assert "校准：2个参数拟合" in printed and "次模型运行" in printed
+    assert "  拟合（目标函数" in printed and "2021-12-31上云用云企业数（累计）：公布值" in printed
+    assert "  参数：" in printed and "（取值范围0至0.2）" in printed
+    assert "近似贝叶斯计算90%区间" in printed and "区间宽度比" in printed
+    assert "  校准后的情景：" + str(out) in printed

@@ -115,28 +115,37 @@ def run_tool(kind: str, *, call: Callable[[Path | None, Executor], Any], summari
 # --------------------------------------------------------------------------- calibrate
 
 
-def _calibration_summary(spec: CalibrationSpec, skipped: str | None) -> Summarize:
+def _calibration_summary(spec: CalibrationSpec, skipped: str | None, lang: str = "en") -> Summarize:
+    paths = {p.label: p.paths for p in spec.parameters}
+
+    def name(parameter: str) -> str:  # English keeps the spec's labels
+        return parameter if lang == "en" else input_label(parameter, paths.get(parameter, ()), lang)
+
     def summarize(res: calibration.CalibrationResult) -> tuple[list[str], dict[str, Any]]:
-        lines = [f"calibration of {len(res.labels)} parameter(s) to {len(res.fit)} target(s) "
-                 f"({spec.replicates} seed(s) x {spec.total_firms:,} firms, counts scaled to 2,000,000): "
-                 f"{res.n_runs} model runs"]
-        lines.append(f"  fit (objective {res.objective:.3g}: sum of squared relative errors):")
+        lines = [i18n.text("cal.line_head", lang, params=len(res.labels), targets=len(res.fit),
+                           reps=spec.replicates, firms=f"{spec.total_firms:,}", runs=res.n_runs)]
+        lines.append(i18n.text("cal.line_fit", lang, objective=f"{res.objective:.3g}"))
         for r in res.fit.itertuples():
-            lines.append(f"    {r.indicator} {r.date}: reported {r.reported:,.0f}, simulated "
-                         f"{r.simulated:,.0f} ({r.relative_error:+.1%})")
-        lines.append("  parameters:")
+            indicator = r.indicator if lang == "en" else i18n.term_or("reported", r.indicator, lang)
+            lines.append(i18n.text("cal.line_target", lang, indicator=indicator, date=r.date,
+                                   reported=f"{r.reported:,.0f}", simulated=f"{r.simulated:,.0f}",
+                                   error=f"{r.relative_error:+.1%}"))
+        lines.append(i18n.text("cal.line_parameters", lang))
         for r in res.summary.to_dict(orient="records"):
-            text = (f"    {r['parameter']} = {number_text(r['fitted'])} (box {number_text(r['lower'])} "
-                    f"to {number_text(r['upper'])})")
+            text = i18n.text("cal.line_parameter", lang, parameter=name(r["parameter"]),
+                             fitted=number_text(r["fitted"], lang=lang), lower=number_text(r["lower"], lang=lang),
+                             upper=number_text(r["upper"], lang=lang))
             if "q05" in r and r["q05"] == r["q05"]:
-                text += (f"; ABC 90% {number_text(r['q05'])} to {number_text(r['q95'])}, width ratio "
-                         f"{r['width_ratio']:.2f} ({'pinned' if r['pinned'] else 'not pinned'})")
+                text += i18n.text("cal.line_abc", lang, lo=number_text(r["q05"], lang=lang),
+                                  hi=number_text(r["q95"], lang=lang), ratio=f"{r['width_ratio']:.2f}",
+                                  pinned=i18n.text("cal.pinned" if r["pinned"] else "cal.not_pinned", lang))
             lines.append(text)
         if "scenario" in res.files:
-            lines.append(f"  calibrated scenario: {res.files['scenario']} (copy: {res.files['scenario_copy']})")
+            lines.append(i18n.text("cal.line_written", lang, path=res.files["scenario"],
+                                   copy=res.files["scenario_copy"]))
         elif "scenario_copy" in res.files:
-            lines.append(f"  calibrated scenario: {res.files['scenario_copy']}"
-                         + (f" ({skipped} not written)" if skipped else ""))
+            lines.append(i18n.text("cal.line_copy", lang, copy=res.files["scenario_copy"])
+                         + (i18n.text("cal.line_skipped", lang, skipped=skipped) if skipped else ""))
         return lines, {"fitted": res.fitted_dict(), "objective": res.objective, "n_runs": res.n_runs,
                        "optimizer_message": res.optimizer_message,
                        "fit": res.fit.to_dict(orient="records"),
@@ -201,7 +210,8 @@ def calibrate_tool(spec: str | Path | CalibrationSpec | dict, *, seed: int = 0,
     inputs = {"spec_file": str(spec.file), "spec": spec.model_dump(mode="json"), "abc_seed": seed,
               "write_scenario": str(target) if target is not None else False}
     return run_tool("calibrate", call=call,
-                    summarize=_calibration_summary(spec, f"{names['no_write_scenario']}: {skipped}" if skipped else None),
+                    summarize=_calibration_summary(spec, f"{names['no_write_scenario']}: {skipped}" if skipped else None,
+                                                   problem.config.outputs.lang),
                     inputs=inputs, resolved=("spec.resolved.yaml", spec_yaml(spec)), n_runs=batch,
                     scenario=problem.config, executor=executor, workers=workers, address=address,
                     out_dir=out_dir, save=save, command=command)
