@@ -133,3 +133,42 @@ def test_calibrate_prints_chinese(tmp_path, capsys):
     assert "  参数：" in printed and "（取值范围0至0.2）" in printed
     assert "近似贝叶斯计算90%区间" in printed and "区间宽度比" in printed
     assert "  校准后的情景：" + str(out) in printed
+
+
+SHORT_GOAL = ["--set", "time.end=2022-06", "--set", "goals.date=2022-06", "--set", "goals.cloud_firms=750000",
+              "--executor", "serial"]
+"""One year with a cloud goal that a higher market rate reaches (as in test_cli_analysis.py)."""
+
+
+def test_what_it_takes_prints_chinese(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["what-it-takes", "baseline", "diffusion.cloud.market_rate_per_year", "--bounds", "0", "0.4",
+                 "--replicates", "3", "--total-firms", "5000", "--rel-tol", "0.1", *SHORT_GOAL, "--lang", "zh",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert english_words(printed, out, ("baseline",)) == [], printed
+    assert printed.startswith("所需力度：以不低于0.9的概率达成上云用云目标所需的最小上云用云市场自发采纳率（每年）"
+                              "（baseline，3次重复×5,000家企业，目标日期2022-06）")
+    assert "  所需取值：" in printed and "次重复达成目标，95%置信区间" in printed
+    assert "达成比例以1/3为步长变化" in printed
+
+
+def test_attribution_prints_chinese(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["attribution", "baseline", "--replicates", "1", "--total-firms", "5000",
+                 "--set", "time.end=2022-06", "--executor", "serial", "--lang", "zh", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert english_words(printed, out, ("baseline",)) == [], printed
+    assert printed.startswith("新增采纳的渠道归因：2021-06至2022-06（baseline，1次重复×5,000家企业")
+    assert "  新增上云用云企业" in printed and "产业链带动" in printed and "；交互作用" in printed
+    assert "  新增完成数字化转型的规上工业企业" in printed
+
+
+def test_discover_prints_chinese(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["discover", "baseline", "--samples", "8", "--total-firms", "5000", "--seed", "1",
+                 *SHORT_GOAL, "--lang", "zh", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert english_words(printed, out, ("baseline", "PRIM", "NumPy", "EMA", "Workbench")) == [], printed
+    assert printed.startswith("情景发现：8个样本点（baseline，1次重复×5,000家企业），其中")
+    assert "  PRIM盒子（" in printed and "覆盖率" in printed

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim import i18n
 from sim.analysis import discover as discovery
 from sim.analysis import questions
 from sim.analysis.outcomes import Goal, check_goal_in_horizon
@@ -20,7 +21,9 @@ from sim.runs.jobs import ExecutorChoice
 from sim.runs.rundir import AnalysisRun
 from sim.runs.runner import resolve_scenario, with_lang
 from sim.scenario import limits
+from sim.scenario.labels import input_label
 from sim.scenario.loader import resolved_yaml, scenario_hash
+from sim.scenario.parameters import label_of
 from sim.scenario.paths import set_values
 from sim.scenario.schema import Scenario
 from sim.scenario.specs import check_fraction, check_int
@@ -95,25 +98,30 @@ def what_it_takes_tool(scenario: Scenario | str | Path, lever: str, *, goal: Goa
                                        progress=progress, executor=ex)
 
     def summarize(res: questions.WhatItTakesResult) -> tuple[list[str], dict[str, Any]]:
-        direction = "smallest" if increasing else "largest"
-        lines = [f"what it takes: {direction} {lever} for the {goal} goal with probability >= "
-                 f"{probability:g} ({sc.name}, {replicates} replicate(s) x {sc.population.total_firms:,} "
-                 f"firms, goal date {sc.goals.date})"]
+        lang = sc.outputs.lang
+        zh = lang != "en"  # English keeps the lever's path and the goal's key as written
+        lines = [i18n.text("wit.line_head", lang, direction=i18n.text(f"wit.{'smallest' if increasing else 'largest'}", lang),
+                           lever=input_label(label_of([lever]), [lever], lang) if zh else lever,
+                           goal=i18n.text(f"goal.{goal}", lang) if zh else goal, p=f"{probability:g}",
+                           name=sc.name, reps=replicates, firms=f"{sc.population.total_firms:,}",
+                           date=sc.goals.date)]
         ev = res.evaluations
         if res.status == "not_reached":
             edge = hi if increasing else lo
             met = int(ev.set_index("lever_value").met.get(float(round(edge)) if integer else float(edge), 0))
-            lines.append(f"  not reached within {number_text(lo)} to {number_text(hi)}: {met}/{replicates} "
-                         f"replicates meet the goal at {number_text(edge)}")
+            lines.append(i18n.text("wit.not_reached", lang, lo=number_text(lo, lang=lang),
+                                   hi=number_text(hi, lang=lang), met=met, reps=replicates,
+                                   edge=number_text(edge, lang=lang)))
         else:
-            where = "found"
+            where = i18n.text("wit.found", lang)
             if res.status == "met_at_lower_bound":
-                where = f"met already at the {'lower' if increasing else 'upper'} bound"
+                where = i18n.text(f"wit.met_at_{'lower' if increasing else 'upper'}", lang)
             ci = res.interval
-            lines.append(f"  {where}: {number_text(res.value)} (bracket {number_text(res.bracket[0])} to "
-                         f"{number_text(res.bracket[1])}); {round(res.probability_at_value * replicates)}/"
-                         f"{replicates} replicates meet the goal there, 95% interval {ci[0]:.2f} to {ci[1]:.2f}")
-        lines.append(f"  {len(ev)} lever value(s) evaluated; the share moves in steps of 1/{replicates}")
+            lines.append(i18n.text("wit.line_value", lang, where=where, value=number_text(res.value, lang=lang),
+                                   b0=number_text(res.bracket[0], lang=lang), b1=number_text(res.bracket[1], lang=lang),
+                                   k=round(res.probability_at_value * replicates), reps=replicates,
+                                   c0=f"{ci[0]:.2f}", c1=f"{ci[1]:.2f}"))
+        lines.append(i18n.text("wit.line_count", lang, n=len(ev), reps=replicates))
         return lines, {"status": res.status, "value": res.value,
                        "bracket": list(res.bracket) if res.bracket else None,
                        "probability_at_value": res.probability_at_value,
@@ -145,20 +153,24 @@ def attribution_tool(scenario: Scenario | str | Path = "baseline", *, replicates
         return questions.attribution(sc, replicates=replicates, total_firms=None, out_dir=folder, executor=ex)
 
     def summarize(res: questions.AttributionResult) -> tuple[list[str], dict[str, Any]]:
+        lang = sc.outputs.lang
         fin = res.final
         last = str(fin.date.iloc[0])[:7] if len(fin) else sc.time.end
-        lines = [f"attribution of new adoption {sc.time.start} to {last} ({sc.name}, {replicates} "
-                 f"replicate(s) x {sc.population.total_firms:,} firms, counts scaled to 2,000,000)"]
+        lines = [i18n.text("att.line_head", lang, start=sc.time.start, last=last, name=sc.name, reps=replicates,
+                           firms=f"{sc.population.total_firms:,}")]
         inter = res.interaction[res.interaction.date == res.interaction.date.max()].set_index("metric")
         out = {}
-        for metric, name in (("cloud_cumulative", "cloud firms"), ("transformed", "transformed firms")):
+        for metric in ("cloud_cumulative", "transformed"):
             sub = fin[fin.metric == metric]
             if sub.empty:
                 continue
             total = float(sub.new_full.iloc[0])
-            parts = ", ".join(f"{r.channel} {r.share:.0%} (raw {number_text(r.raw)})" for r in sub.itertuples())
-            lines.append(f"  new {name} {number_text(total)}: {parts}; interaction "
-                         f"{number_text(float(inter.loc[metric, 'interaction']))}")
+            parts = i18n.text("att.sep", lang).join(
+                i18n.text("att.item", lang, channel=r.channel if lang == "en" else i18n.term_or("channel", r.channel, lang),
+                          share=f"{r.share:.0%}", raw=number_text(r.raw, lang=lang)) for r in sub.itertuples())
+            lines.append(i18n.text("att.line", lang, name=i18n.text(f"att.{metric}", lang),
+                                   total=number_text(total, lang=lang), parts=parts,
+                                   inter=number_text(float(inter.loc[metric, "interaction"]), lang=lang)))
             out[metric] = {"new_full": total, **{r.channel: {"raw": r.raw, "share": r.share}
                                                  for r in sub.itertuples()}}
         return lines, out
@@ -198,18 +210,26 @@ def discover_tool(scenario: Scenario | str | Path = "baseline", *, n_samples: in
                                   executor=ex)
 
     def summarize(res: discovery.DiscoveryResult) -> tuple[list[str], dict[str, Any]]:
+        lang = sc.outputs.lang
+        zh = lang != "en"  # English keeps the goal's key, the backend's and the inputs' names as written
         n, k = len(res.cases), int(res.cases.missed.sum())
         st = res.prim.stats
-        lines = [f"discover: {n} points ({sc.name}, {replicates} replicate(s) x "
-                 f"{sc.population.total_firms:,} firms), {k} miss the {goal} goal ({k / n:.0%})"]
-        lines.append(f"  PRIM box ({res.prim.backend}): coverage {st.coverage:.2f}, density {st.density:.2f}, "
-                     f"mass {st.mass:.2f}" + ("" if st.density >= threshold else
-                                              f" (no box reaches density {threshold:g}: the densest)"))
+        lines = [i18n.text("disc.line_head", lang, n=n, name=sc.name, reps=replicates,
+                           firms=f"{sc.population.total_firms:,}", k=k,
+                           goal=i18n.text(f"goal.{goal}", lang) if zh else goal, share=f"{k / n:.0%}")]
+        note = "" if st.density >= threshold else i18n.text("disc.densest", lang, t=f"{threshold:g}")
+        lines.append(i18n.text("disc.line_box", lang, c=f"{st.coverage:.2f}", d=f"{st.density:.2f}",
+                               m=f"{st.mass:.2f}", note=note,
+                               backend=i18n.term_or("prim_backend", res.prim.backend, lang) if zh
+                               else res.prim.backend))
         if res.box.empty:
-            lines.append("  the box restricts no input")
+            lines.append(i18n.text("disc.no_input", lang))
+        paths = {p.label: p.paths for p in discovery.DEFAULT_SWEEP}
         for r in res.box.itertuples():
-            lines.append(f"    {r.input}: {number_text(r.box_min)} to {number_text(r.box_max)} (sampled "
-                         f"{number_text(r.data_min)} to {number_text(r.data_max)})")
+            lines.append(i18n.text("disc.line_input", lang,
+                                   input=input_label(r.input, paths.get(r.input, ()), lang) if zh else r.input,
+                                   lo=number_text(r.box_min, lang=lang), hi=number_text(r.box_max, lang=lang),
+                                   dlo=number_text(r.data_min, lang=lang), dhi=number_text(r.data_max, lang=lang)))
         return lines, {"points": n, "missed": k, "coverage": float(st.coverage), "density": float(st.density),
                        "mass": float(st.mass), "backend": res.prim.backend,
                        "box": res.box.to_dict(orient="records")}
