@@ -8,8 +8,10 @@ real headless browser.
   ``dashboard`` extra.
 * ``test_dashboard_in_headless_chromium`` starts ``python -m sim.dashboard`` on a free localhost
   port (50,000 firms, 2 replicates for speed), opens it in the system Chromium through
-  Playwright and checks the title, that no Mesa internals are on screen, the language switch,
-  the scenario picker with Run, and the one-click download (a zip of figures and tables); the
+  Playwright and checks the title, that no Mesa internals are on screen, the language switch
+  (no English label left, the embedded CJK font loaded), the scenario picker with Run (a
+  scenario with further goals, whose table appears), and the one-click download (a zip of
+  figures and tables); the
   screenshot goes to ``tests/browser/artifacts/`` (git-ignored; ``GDCLOUD_TEST_ARTIFACTS``
   overrides the folder). Skipped, with the reason, when Playwright, Solara or Chromium is
   missing (``GDCLOUD_CHROMIUM`` may name the browser binary).
@@ -217,6 +219,119 @@ def test_uploaded_scenario_is_validated_with_one_line_errors():
         report.scenario_from_upload("notes.txt", b"x")
 
 
+MORE_GOALS = b"""extends: baseline
+name: with_more_goals
+time: {end: "2022-06"}
+goals:
+  more:
+    - {indicator: cloud_firms, value: 700000, date: "2022-03", scope: "a quarter's goal", source: ASSUMPTION}
+    - {indicator: cloud_rate, value: 0.99, date: "2022-06", scope: "all firms", source: ASSUMPTION}
+    - {indicator: transformed_firms, value: 60000, date: "2027-12", scope: "after the run", source: ASSUMPTION}
+"""
+
+
+@pytest.fixture(scope="module")
+def more_goals_run():
+    """An uploaded scenario listing further goals, run with parameter uncertainty switched on."""
+    from sim.dashboard import report
+
+    base = report.scenario_from_upload("more.yaml", MORE_GOALS)
+    assert base.posterior is None
+    sc = report.build_scenario(base, total_firms=50_000, replicates=3, posterior=True)
+    return report.run_dashboard(sc)
+
+
+def test_more_goals_are_listed_drawn_and_downloaded(more_goals_run):
+    import io
+    import zipfile
+
+    from sim.dashboard import app, report
+
+    run = more_goals_run
+    table = run.more_goals("zh")
+    assert list(table["indicator"]) == ["cloud_firms", "cloud_rate", "transformed_firms"]
+    assert list(table["indicator_name"])[:2] == ["上云用云企业数（累计）", "企业上云率"]
+    first, rate, outside = (table.iloc[i] for i in range(3))
+    # counts province-equivalent: the simulated count at 2022-03 divided by the scale (1:40)
+    prov = run.result.timeseries
+    prov = prov[(prov["cluster"] == "all") & (prov["city"] == "all") & (prov["size_class"] == "all")]
+    at = prov[prov["date"].astype(str).str[:7] == "2022-03"]["cloud_cumulative"]
+    assert first["median"] == pytest.approx(at.median() * 40)
+    assert first["p_meet"] == pytest.approx(float((at >= 700_000 / 40).mean()))
+    assert 0 < rate["median"] < 0.99 and rate["p_meet"] == 0 and rate["goal_text"] == "99%"
+    assert outside["n_evaluable"] == 0 and np.isnan(outside["p_meet"])
+    html = app.goals_html(run, "zh")
+    assert "本情景的其他目标" in html and 'data-indicator="cloud_rate"' in html
+    assert "无法评估" in html and "a quarter&#x27;s goal" in html
+    assert app.goals_html(run, "en").count("<tr") == 4
+    figs = report.figures_for(run, "en")
+    assert len(figs["goals_more"].axes) >= 3
+    labels = figs["cloud"].axes[0].get_legend_handles_labels()[1]
+    assert any("Further goal" in lb and "2022-03" in lb for lb in labels)  # the count goal marked
+    names = set(zipfile.ZipFile(io.BytesIO(report.download_bundle(run, "en"))).namelist())
+    assert {"figures/goals_more.png", "goals.csv", "parameters.csv"} <= names
+
+
+def test_band_from_the_posterior_or_the_replicates(more_goals_run, quick_run):
+    from sim.dashboard import app, report
+    from sim.scenario.loader import load_scenario
+
+    assert more_goals_run.scenario.posterior == report.POSTERIOR and more_goals_run.parametric
+    ts = more_goals_run.result.timeseries  # replicates differ by their drawn rates
+    ends = ts[ts["date"] == ts["date"].max()].groupby("replicate")["cloud_cumulative"].sum()
+    assert ends.nunique() == 3
+    band = app.notes_text(more_goals_run, "en")[0][1]
+    assert "posterior 'record'" in band
+    assert "不含参数不确定性" in app.notes_text(quick_run, "zh")[0][1] and not quick_run.parametric
+    uncertain = load_scenario("baseline_uncertain")
+    assert report.build_scenario(uncertain, total_firms=50_000, posterior=False).posterior is None
+    assert report.build_scenario(uncertain, total_firms=50_000).posterior == "record"
+
+
+def test_levers_scheduled_by_the_scenario_stay_scheduled():
+    """history.yaml schedules the voucher budget and the chain-leader strength by year: the page
+    shows them as schedules and the run keeps them, even if a client sends a number."""
+    from sim.dashboard import app, report
+    from sim.scenario.loader import load_scenario
+
+    base = load_scenario("history")
+    values = report.lever_values(base)
+    assert values["voucher_budget_m_cny"] is None and values["chain_leader_strength"] is None
+    assert values["voucher_subsidy_share"] == pytest.approx(base.policies.vouchers.subsidy_share)
+    schedule = report.scheduled_levers(base)["voucher_budget_m_cny"]
+    assert schedule["2022"] == pytest.approx(547.65)
+    assert app.schedule_text(schedule).startswith("2021: 300, 2022: 547.65")
+    sent = {**values, "voucher_budget_m_cny": 900, "chain_leader_strength": 3.0,
+            "voucher_subsidy_share": 0.5}
+    checked, _, messages, _ = report.check_inputs(base, sent, 50_000)
+    sc = report.build_scenario(base, levers=checked, total_firms=50_000, replicates=1)
+    assert messages == [] and sc.policies.vouchers.subsidy_share == 0.5
+    assert sc.policies.vouchers.budget_cny_per_year == base.policies.vouchers.budget_cny_per_year
+    assert sc.policies.chain_leaders.scale == base.policies.chain_leaders.scale
+
+
+def test_dashboard_sizes_are_measured_and_unbiased():
+    """Every size offered is measured by scripts/scale_bias.py (docs/scale_bias.csv) and the
+    default size with the default replicates is unbiased: its bias is below its MC error."""
+    import pandas as pd
+
+    from sim.dashboard import report
+
+    csv = pd.read_csv(ROOT / "docs" / "scale_bias.csv").set_index(["total_firms", "outcome"])
+    for n in report.POPULATIONS:
+        for outcome, (mean, sd) in report.SIZE_STATS[n].items():
+            assert (csv.loc[(n, outcome), "mean"], csv.loc[(n, outcome), "sd"]) == (mean, sd)
+    assert set(report.SIZE_STATS) == set(report.POPULATIONS)
+    check = report.size_check(report.DASHBOARD_POPULATION, report.DEFAULT_REPLICATES)
+    assert all(ok for _, _, ok in check.values()), check
+    # the README's figures: at 200,000 firms -0.01% (cloud) and -0.20% (transformed)
+    assert f"{report.size_check(200_000, 5)['cloud_cumulative'][0]:.2f}" == "-0.01"
+    assert f"{report.size_check(200_000, 5)['transformed'][0]:.2f}" == "-0.20"
+    # 200,000 firms x 20 replicates: the transformed count's bias (-0.20%) exceeds the MC error
+    bias, error, ok = report.size_check(200_000, 20)["transformed"]
+    assert bias == pytest.approx(-0.205, abs=0.001) and error == pytest.approx(0.176, abs=0.001) and not ok
+
+
 def _status(rc) -> str:
     import solara.widgets
 
@@ -350,26 +465,42 @@ def test_dashboard_in_headless_chromium(dashboard_url, tmp_path):
             for internal in ("Play Interval", "Render Interval", "Use Threads", "PAGE 0", "Time:"):
                 assert internal not in body, internal
 
-            # the language switch: Chinese headline, title and tiles from the same run
+            # the language switch: Chinese headline, title and tiles from the same run, every
+            # page text in Chinese, drawn with the page's own CJK font (no system font needed)
             page.get_by_role("button", name="中文").click()
             expect(status).to_have_attribute("data-lang", "zh", timeout=60_000)
             expect(page).to_have_title("广东省企业上云用云：2025年目标能否实现？")
             expect(status).to_contain_text("上云用云企业数")
+            from sim import i18n
 
-            # the scenario picker: another shipped scenario, then Run
+            english = [i18n.text(k, "en") for k in i18n.keys() if k.startswith(("dash.", "lever."))
+                       and "{" not in i18n.text(k, "en")]
+            deadline = time.monotonic() + 30  # the sidebar follows the tiles within a second
+            while (left := [t for t in english if t in page.locator("body").inner_text()]) \
+                    and time.monotonic() < deadline:
+                page.wait_for_timeout(300)
+            assert not left, left
+            body = page.locator("body").inner_text()
+            assert "runs on Solara" not in body
+            assert page.evaluate("document.fonts.check('16px \"GD CJK\"', '上云用云')")
+
+            # the scenario picker: another shipped scenario (one listing further goals), then Run
             page.locator(".v-select", has_text="情景").click()
-            page.get_by_role("option", name="no_policy_at_all").click()
+            page.get_by_role("option", name="history", exact=True).click()
             page.get_by_role("button", name="运行").click()
-            expect(status).to_have_attribute("data-scenario", "no_policy_at_all", timeout=180_000)
+            expect(status).to_have_attribute("data-scenario", "history", timeout=180_000)
+            goals = page.locator(".gd-goals tr[data-indicator='transformed_firms_added']")
+            expect(goals.first).to_contain_text("近12个月新增", timeout=60_000)
 
             # one-click download of the current run's figures and tables
             with page.expect_download(timeout=240_000) as dl:  # figures are drawn on click
                 page.get_by_role("button", name="下载图表与数据表（zip）").click()
             path = tmp_path / dl.value.suggested_filename
             dl.value.save_as(path)
-            assert path.name.startswith("no_policy_at_all-")
+            assert path.name.startswith("history-")
             names = set(zipfile.ZipFile(path).namelist())
-            assert {"figures/provincial_cloud.png", "summary.csv", "results.xlsx"} <= names
+            assert {"figures/provincial_cloud.png", "figures/goals_more.png", "summary.csv",
+                    "goals.csv", "results.xlsx"} <= names
             page.wait_for_timeout(500)
             page.screenshot(path=str(shot), full_page=True)
         finally:

@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         known = [o for o in os.environ.get("GDCLOUD_DASHBOARD_ORIGINS", "").split(",") if o]
         os.environ["GDCLOUD_DASHBOARD_ORIGINS"] = ",".join(known + args.allow_origin)
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    # No English "This website runs on Solara" banner on a page that switches to Chinese, and the
+    # page's own title (not "Solara") while it loads.
+    os.environ.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
+    os.environ.setdefault("SOLARA_THEME_TITLE", "Guangdong firms on the cloud · 广东省企业上云用云")
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         from solara.__main__ import cli
