@@ -85,6 +85,54 @@ def test_report_tables(runs) -> None:
     assert cw["scenario"].tolist() == ["demo", "no_policy_at_all"]
     dw = pd.read_csv(cmp.folder / "differences_wide.csv")
     assert dw["scenario"].tolist() == ["no_policy_at_all"] and "cloud_firms_diff_median" in dw
+    assert cw["total_firms"].tolist() == [20_000, 20_000] and set(cw["goal_date"]) == {"2022-06"}
+
+
+def _decimals(values: pd.Series) -> int:
+    """Most decimals any value of a column carries as written (``12.5`` -> 1)."""
+    text = values.dropna().astype(str)
+    return int(text.str.split(".").str[1].str.rstrip("0").str.len().fillna(0).max())
+
+
+def test_chinese_summary_and_differences_open_in_excel_and_values_are_rounded(runs) -> None:
+    """With --lang zh every CSV holding Chinese text has the byte-order mark (summary.csv's note,
+    differences.csv's sentence), pandas reads them typed; values carry no float noise."""
+    root, plain, labelled, cmp = runs
+    raw = (labelled.folder / "summary.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and "目标".encode() in raw
+    assert not (plain.folder / "summary.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    back = sim.load_results(labelled.folder).summary
+    assert back.columns[0] == "scenario" and pd.api.types.is_float_dtype(back["median"])
+    pd.testing.assert_frame_equal(back, labelled.summary, check_dtype=False)
+    # a comparison in Chinese: the sentences in the CSV open in Excel
+    zh = sim.compare(["demo", "no_policy_at_all"], overrides=SMALL, replicates=2, out_dir=root,
+                     figures=False, progress=False, lang="zh")
+    for name in ("differences.csv", "summary.csv", "wide.csv", "differences_wide.csv"):
+        assert (zh.folder / name).read_bytes().startswith(b"\xef\xbb\xbf"), name
+    diffs = pd.read_csv(zh.folder / "differences.csv")
+    assert diffs["sentence"].str.contains("与demo相比").all()
+    firms = diffs[diffs["outcome"].isin(["cloud_firms", "transformed_firms"])]
+    assert _decimals(firms[["ci_low", "ci_high", "mean"]].stack()) <= 1
+    assert _decimals(diffs.loc[diffs["outcome"] == "voucher_spend_total_cny", "ci_low"]) == 0
+    city = pd.read_csv(plain.folder / "progress_city.csv")
+    assert _decimals(city["cloud_goal_share_median"]) <= 1  # firms: a tenth
+    assert _decimals(city["cloud_share_of_firms_median"]) <= 4
+    assert city["cloud_goal_share_median"].sum() == pytest.approx(
+        sim.scaled_goals(plain.scenario).cloud_firms, rel=1e-3)
+
+
+def test_load_results_reads_a_sweep_folder(runs, monkeypatch) -> None:
+    root, *_ = runs
+    spec = {"base": "demo", "replicates": 2, "design": "factorial",
+            "parameters": [{"path": "policies.vouchers.scale", "values": [1.0, 2.0]}]}
+    done = sim.sweep(spec, overrides=SMALL, out_dir=root, figures=False, progress=False)
+    back = sim.load_results(done.folder)
+    assert isinstance(back, sim.SavedSweep) and back.ok
+    assert back.folder == sim.latest("sweep", root=root)
+    assert len(back.points) == 2 and len(back.outcomes) == 4 and len(back.summary) == 2
+    assert back.summary["policies.vouchers.scale"].tolist() == [1.0, 2.0]
+    monkeypatch.setenv(ENV_VAR, str(root))  # the one results root: sim.latest without root=
+    assert sim.latest("sweep") == done.folder
 
 
 def test_cli_latest_and_env_root(runs, monkeypatch, capsys) -> None:
@@ -97,3 +145,4 @@ def test_cli_latest_and_env_root(runs, monkeypatch, capsys) -> None:
     assert "no complete results for 'nothing-here'" in err and "Traceback" not in err
     assert main(["run", "demo", "--label", "../x", "--no-figures"]) == 2
     assert "label" in capsys.readouterr().err
+

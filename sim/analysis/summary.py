@@ -427,7 +427,24 @@ def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, 
             st.update(ci_low=lo, ci_high=hi, n_pairs=int(d.size))
             rows.append({"scenario": name, "reference": reference, "outcome": outcome, **st,
                          "n_pairs": int(d.size), "sentence": _sentence(name, reference, outcome, st, lang)})
-    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+    return _round_differences(pd.DataFrame(rows, columns=PAIRED_COLUMNS))
+
+
+PAIRED_UNITS: dict[str, str] = {"cloud_firms": "firms", "transformed_firms": "firms",
+                                "cloud_goal_met": "probability", "transformed_goal_met": "probability",
+                                "voucher_spend_total_cny": "CNY"}
+"""Unit of each paired outcome (:data:`PAIRED_OUTCOMES`), for rounding."""
+
+
+def _round_differences(table: pd.DataFrame) -> pd.DataFrame:
+    """Round the statistics of paired differences to :data:`SUMMARY_DECIMALS` of each outcome's
+    unit (a CI bound such as ``-2585.723340797327`` becomes ``-2585.7``)."""
+    stats = ["median", "p10", "p90", "mean", "ci_low", "ci_high"]
+    table[stats] = table[stats].astype(np.float64)
+    for outcome, unit in PAIRED_UNITS.items():
+        rows = table["outcome"] == outcome
+        table.loc[rows, stats] = table.loc[rows, stats].round(SUMMARY_DECIMALS[unit])
+    return table
 
 
 def unpaired_spread(ts_by_scenario: dict[str, pd.DataFrame], reference: str, *,

@@ -35,9 +35,10 @@ PROVINCIAL_METRICS: list[str] = ["n_firms", "cloud_cumulative", "cloud_active", 
                                  "waiting", "voucher_spend_cny"]
 """Metrics of the provincial series table (median, p10, p90 per month end)."""
 
-DECIMALS: dict[str, int] = {"firms": 1, "probability": 3, "CNY": 0, "share": 4, "ratio": 3}
-"""Decimals kept per unit: a count's mean to a tenth of a firm, money to the yuan, a probability
-to 0.1 percentage point (far finer than its Monte Carlo error at any feasible replicate count)."""
+DECIMALS: dict[str, int] = {"firms": 1, "probability": 4, "CNY": 0, "share": 4, "ratio": 3}
+"""Decimals kept per unit, as in ``summary.csv`` (:data:`sim.analysis.summary.SUMMARY_DECIMALS`):
+a count's statistic to a tenth of a firm, money to the yuan, a probability to 0.01 percentage
+point (far finer than its Monte Carlo error at any feasible replicate count)."""
 
 
 def csv_encoding(lang: str) -> str:
@@ -173,9 +174,16 @@ def group_table(ts: pd.DataFrame, goals, level: str, config=None, lang: str = "e
     shares rounded to four decimals, counts to one."""
     tab = progress_table(ts, goals, level, config)
     tab.insert(2, "group_name", [i18n.group_name(level, g, lang) for g in tab["group"]])
-    units = {c: ("share" if ("share" in c or "progress" in c) else "firms") for c in tab.columns
-             if c not in ("level", "group", "group_name", "n_replicates")}
-    return round_meaningful(tab, units)
+    return round_meaningful(tab, {c: _group_unit(c) for c in tab.columns
+                                  if c not in ("level", "group", "group_name", "n_replicates")})
+
+
+def _group_unit(column: str) -> str:
+    """Unit of a progress-table column: ``*_goal_share_*`` is the group's proportional share of a
+    goal, in firms; other shares and the progress ratios are shares; counts are firms."""
+    if "goal_share" in column:
+        return "firms"
+    return "share" if ("share" in column or "progress" in column) else "firms"
 
 
 # --------------------------------------------------------------------------- Excel
@@ -230,11 +238,13 @@ def write_xlsx(path: str | os.PathLike[str], sheets: Mapping[str, pd.DataFrame],
 
 
 def write_compare_tables(folder: str | os.PathLike[str], summary: pd.DataFrame,
-                         differences: pd.DataFrame | None, lang: str = "en") -> list[Path]:
-    """Write a comparison folder's ``wide.csv`` (one row per scenario),
-    ``differences_wide.csv`` (one row per compared scenario) and ``results.xlsx``."""
+                         differences: pd.DataFrame | None, lang: str = "en", *,
+                         config=None) -> list[Path]:
+    """Write a comparison folder's ``wide.csv`` (one row per scenario; with ``config``, the
+    reference scenario, also its ``total_firms`` and ``goal_date``), ``differences_wide.csv``
+    (one row per compared scenario) and ``results.xlsx``."""
     out = Path(folder)
-    wide = wide_table(summary)
+    wide = wide_table(summary, config=config)
     written = [write_csv(out / WIDE, wide, lang)]
     sheets = {"summary": readable_summary(summary, lang), "wide": wide}
     if differences is not None and not differences.empty:

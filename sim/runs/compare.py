@@ -20,7 +20,6 @@ import pandas as pd
 
 from sim.core import uncertainty
 from sim.errors import ScenarioError
-from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
 from sim.runs.jobs import ExecutorChoice, resolve_executor
 from sim.runs.results import ScenarioResult, goals_evaluated
@@ -237,14 +236,16 @@ def _write_compare_folder(root: Path, cmp: CompareResult, scenarios: list[Scenar
                    for (label, r), sc, h in zip(cmp.results.items(), scenarios, hashes, strict=True)],
         created=iso(utc_now()),
     )
+    from sim.analysis import tables
+
+    lang = scenarios[0].outputs.lang  # CSVs with Chinese text get a byte-order mark (Excel)
     if cmp.differences is not None:
-        atomic_write_text(folder / "differences.csv", cmp.differences.to_csv(index=False, lineterminator="\n"))
+        tables.write_csv(folder / "differences.csv", cmp.differences, lang)
     summ = cmp.summary
     if not summ.empty:
-        atomic_write_text(folder / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
-        from sim.analysis import tables
-
-        tables.write_compare_tables(folder, summ, cmp.differences, scenarios[0].outputs.lang)
+        tables.write_csv(folder / SUMMARY, summ, lang)
+        tables.write_compare_tables(folder, summ, cmp.differences, lang,
+                                    config=goals_evaluated(scenarios[0])[0])
     if figures and cmp.differences is not None and scenarios[0].outputs.figures:
         try:
             from sim.plots import scenario as plots

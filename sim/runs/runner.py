@@ -172,7 +172,6 @@ class ScenarioJob:
             if draw and figure_process is not None:
                 figure_process.submit(scenario_figures, rf.path / FIGURES, ts, sc)
             summ = summarize_scenario(ts, sc)
-            atomic_write_text(rf.path / SUMMARY, summ.to_csv(index=False, lineterminator="\n"))
             report_tables(rf.path, ts, summ, sc)
             if uncertainty.has_uncertainty(sc):
                 params = uncertainty.parameters_frame(sc, done)
@@ -194,12 +193,15 @@ def _empty_timeseries() -> pd.DataFrame:
 
 
 def report_tables(folder: Path, ts: pd.DataFrame, summ: pd.DataFrame, config: Scenario) -> list[Path]:
-    """Write a run folder's report tables (:func:`sim.analysis.tables.write_report_tables`)."""
+    """Write a run folder's ``summary.csv`` and report tables
+    (:func:`sim.analysis.tables.write_report_tables`), every CSV in the encoding of the
+    scenario's language (UTF-8 with a byte-order mark for Chinese, so that Excel reads it)."""
     from sim.analysis import tables
     from sim.analysis.outcomes import scaled_goals
 
     cfg, _ = goals_evaluated(config)
-    return tables.write_report_tables(folder, ts, summ, cfg, scaled_goals(cfg))
+    written = [tables.write_csv(folder / SUMMARY, summ, config.outputs.lang)]
+    return written + tables.write_report_tables(folder, ts, summ, cfg, scaled_goals(cfg))
 
 
 def check_label(label: str | None) -> str | None:
