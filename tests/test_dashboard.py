@@ -9,7 +9,8 @@ real headless browser.
 * ``test_dashboard_in_headless_chromium`` starts ``python -m sim.dashboard`` on a free localhost
   port (50,000 firms, 2 replicates for speed), opens it in the system Chromium through
   Playwright and checks the title, that no Mesa internals are on screen, the language switch
-  (no English label left, the embedded CJK font loaded), the scenario picker with Run (a
+  (no English label left, the embedded CJK font loaded), an uploaded scenario (a bad value
+  shown as the one-line error, a valid file run), the scenario picker with Run (a
   scenario with further goals, whose table appears), and the one-click download (a zip of
   figures and tables); the
   screenshot goes to ``tests/browser/artifacts/`` (git-ignored; ``GDCLOUD_TEST_ARTIFACTS``
@@ -444,6 +445,19 @@ def dashboard_url(tmp_path_factory):
             proc.wait()
 
 
+def _drop_file(page, selector: str, path: Path) -> None:
+    """Drop a file on an element as a person dragging it from the desktop would (Chromium's
+    DevTools drag events: a script-made DataTransfer has no file entries, and Solara's drop zone
+    reads the dropped file's entry)."""
+    box = page.locator(selector).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+    data = {"items": [], "files": [str(path)], "dragOperationsMask": 1}
+    for kind in ("dragEnter", "dragOver", "drop"):
+        cdp.send("Input.dispatchDragEvent", {"type": kind, "x": x, "y": y, "data": data})
+    cdp.detach()
+
+
 def test_dashboard_in_headless_chromium(dashboard_url, tmp_path):
     import zipfile
 
@@ -484,9 +498,27 @@ def test_dashboard_in_headless_chromium(dashboard_url, tmp_path):
             assert "runs on Solara" not in body
             assert page.evaluate("document.fonts.check('16px \"GD CJK\"', '上云用云')")
 
+            # an uploaded scenario: a bad value is refused with the command line's one-line
+            # error; a valid file is used by the next Run
+            bad, good = tmp_path / "bad.yaml", tmp_path / "mine.yaml"
+            bad.write_text("extends: baseline\npolicies:\n  vouchers:\n    subsidy_share: 2\n")
+            good.write_text("extends: baseline\nname: mine\ntime: {end: '2022-06'}\n")
+            _drop_file(page, ".solara-file-drop", bad)
+            expect(page.locator(".gd-upload-error")).to_contain_text(
+                "bad.yaml: policies.vouchers.subsidy_share: got 2", timeout=120_000)
+            _drop_file(page, ".solara-file-drop", good)
+            expect(page.get_by_text("正在使用上传的情景 mine")).to_be_visible(timeout=120_000)
+            page.get_by_role("button", name="运行").click()
+            expect(status).to_have_attribute("data-scenario", "mine", timeout=180_000)
+
             # the scenario picker: another shipped scenario (one listing further goals), then Run
             page.locator(".v-select", has_text="情景").click()
             page.get_by_role("option", name="history", exact=True).click()
+            # the page has taken the pick (the upload is dropped, history's scheduled levers
+            # shown) before Run is pressed
+            expect(page.get_by_text("正在使用上传的情景 mine")).to_have_count(0, timeout=60_000)
+            expect(page.locator(".gd-scheduled").first).to_contain_text("按情景设定的时间表",
+                                                                          timeout=60_000)
             page.get_by_role("button", name="运行").click()
             expect(status).to_have_attribute("data-scenario", "history", timeout=180_000)
             goals = page.locator(".gd-goals tr[data-indicator='transformed_firms_added']")
