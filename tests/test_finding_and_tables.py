@@ -125,14 +125,34 @@ def test_load_results_reads_a_sweep_folder(runs, monkeypatch) -> None:
     root, *_ = runs
     spec = {"base": "demo", "replicates": 2, "design": "factorial",
             "parameters": [{"path": "policies.vouchers.scale", "values": [1.0, 2.0]}]}
-    done = sim.sweep(spec, overrides=SMALL, out_dir=root, figures=False, progress=False)
+    done = sim.sweep(spec, overrides=SMALL, out_dir=root, figures=False, progress=False,
+                     label="voucher-scale")
+    assert done.folder.parent.name == "voucher-scale"
     back = sim.load_results(done.folder)
     assert isinstance(back, sim.SavedSweep) and back.ok
-    assert back.folder == sim.latest("sweep", root=root)
+    assert back.folder == sim.latest("voucher-scale", root=root)
     assert len(back.points) == 2 and len(back.outcomes) == 4 and len(back.summary) == 2
     assert back.summary["policies.vouchers.scale"].tolist() == [1.0, 2.0]
     monkeypatch.setenv(ENV_VAR, str(root))  # the one results root: sim.latest without root=
-    assert sim.latest("sweep") == done.folder
+    assert sim.latest("voucher-scale") == done.folder
+
+
+def test_compare_label_names_the_folder(runs, monkeypatch, capsys) -> None:
+    """`gdcloud compare --label NAME` writes <root>/NAME/...; `gdcloud latest NAME` finds it and
+    sim.load_results reads it back as a comparison."""
+    root, *_ = runs
+    monkeypatch.setenv(ENV_VAR, str(root))
+    sets = [a for o in SMALL for a in ("--set", o)]
+    assert main(["compare", "demo", "no_policy_at_all", *sets, "-n", "2", "--label", "cmp-label",
+                 "--executor", "serial", "--no-figures"]) == 0
+    capsys.readouterr()
+    assert main(["latest", "cmp-label"]) == 0
+    folder = Path(capsys.readouterr().out.strip())
+    assert folder.parent == root / "cmp-label"
+    back = sim.load_results(folder)
+    assert isinstance(back, sim.CompareResult) and list(back.results) == ["demo", "no_policy_at_all"]
+    assert main(["compare", "demo", "no_policy_at_all", "--label", "../up"]) == 2
+    assert "label" in capsys.readouterr().err
 
 
 def test_cli_latest_and_env_root(runs, monkeypatch, capsys) -> None:

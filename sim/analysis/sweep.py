@@ -190,6 +190,7 @@ def run_sweep(
     progress: bool | None = None,
     command: str | None = None,
     lang: str | None = None,
+    label: str | None = None,
 ) -> SweepResult:
     """Run every point of a sweep, ``replicates`` times each, and save the results.
 
@@ -210,6 +211,8 @@ def run_sweep(
         command: Command line recorded in the manifest.
         lang: Language of the figure, ``"en"`` or ``"zh"`` (default: the base scenario's
             ``outputs.lang``); applied on top of ``overrides`` (ignored for a SweepPlan).
+        label: Name of the sweep folder's parent instead of ``sweep``
+            (``<out_dir>/<label>/<timestamp>-<hash>/``; ``sim.latest(label)`` finds it).
 
     Returns:
         A :class:`SweepResult`; failed runs are in ``result.failures`` (the others are complete).
@@ -229,9 +232,10 @@ def run_sweep(
         new_run_folder,
         utc_now,
     )
-    from sim.runs.runner import with_lang
+    from sim.runs.runner import check_label, with_lang
     from sim.scenario.loader import resolved_yaml, scenario_hash
 
+    label = check_label(label)
     plan = spec if isinstance(spec, SweepPlan) else prepare(spec, with_lang(overrides, lang))
     ex, owned = resolve_executor(executor, workers, address, n_runs=plan.n_runs, scenario=plan.base)
     start = utc_now()
@@ -242,7 +246,7 @@ def run_sweep(
         ex.start()
         if save:
             root = results_root(out_dir)
-            folder = new_run_folder(root, SWEEP_DIR, plan.hash()[:10])
+            folder = new_run_folder(root, label or SWEEP_DIR, plan.hash()[:10])
             (folder / RUNS).mkdir()
             atomic_write_text(folder / RESOLVED_BASE, resolved_yaml(plan.base))
             atomic_write_text(folder / RESOLVED_SPEC, yaml.safe_dump(plan.resolved_spec(), sort_keys=False,

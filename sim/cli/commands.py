@@ -63,7 +63,8 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     cmp = compare_scenarios(args.scenarios, replicates=args.replicates, seed=args.seed, overrides=args.overrides,
                             uncertainties_from=args.uncertainties_from,
                             executor=SizedExecutor(args.executor, args.workers, args.address), out_dir=args.out,
-                            figures=not args.no_figures, progress=args.progress, command=command_line(argv))
+                            figures=not args.no_figures, progress=args.progress, command=command_line(argv),
+                            label=args.label)
     for res in cmp.results.values():
         for line in run_summary_lines(res):
             print(line)
@@ -86,7 +87,7 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     try:
         result = sweep.run_sweep(args.sweep, overrides=args.overrides, executor=executor, out_dir=args.out,
                                  figures=not args.no_figures, progress=args.progress,
-                                 command=command_line(argv))
+                                 command=command_line(argv), label=args.label)
     except sweep.SweepInterrupted as exc:
         where = f"the finished points are kept in {exc.folder / sweep.RUNS}; " if exc.folder else ""
         print(f"\ninterrupted: {where}a sweep cannot be resumed: run it again", file=sys.stderr)

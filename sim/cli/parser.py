@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give every scenario the 'uncertainties' of this scenario (e.g. "
                         "baseline_uncertain), so policies are compared under the same parameter "
                         "uncertainty, replicate by replicate")
+    p.add_argument("--label", metavar="NAME", default=None,
+                   help="name the comparison folder <out>/<NAME>/<timestamp>-<hash>/ instead of "
+                        "compare/ (`gdcloud latest NAME` finds it)")
     _add_run_options(p, resume=False)
 
     p = sub.add_parser(
@@ -167,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                "points finish), sweep.resolved.yaml, scenario.resolved.yaml, manifest.json and "
                "failures.csv if a run failed (exit code 1).")
     p.add_argument("sweep", metavar="SWEEP", help="sweep file (YAML) or shipped sweep name")
+    p.add_argument("--label", metavar="NAME", default=None,
+                   help="name the sweep folder <out>/<NAME>/<timestamp>-<hash>/ instead of sweep/ "
+                        "(`gdcloud latest NAME` finds it)")
     p.add_argument("--dry-run", action="store_true",
                    help="check the sweep, print the number of points and runs and an estimated time; "
                         "write nothing")

@@ -37,6 +37,7 @@ from sim.runs.runner import (
     Interrupted,
     ScenarioJob,
     ScenarioLike,
+    check_label,
     execute_jobs,
     finish_jobs,
     record_write_error,
@@ -129,6 +130,7 @@ def compare_scenarios(
     command: str | None = None,
     uncertainties_from: ScenarioLike | None = None,
     lang: str | None = None,
+    label: str | None = None,
 ) -> CompareResult:
     """Run several scenarios with common random numbers and compare them with the first.
 
@@ -149,6 +151,8 @@ def compare_scenarios(
         uncertainties_from: A scenario whose ``uncertainties`` every compared scenario takes
             (replacing its own), so that the policies are compared under the same parameter
             uncertainty: replicate r of each draws the same parameter values.
+        label: Name of the comparison folder's parent instead of ``compare``
+            (``<out_dir>/<label>/<timestamp>-<hash>/``; ``sim.latest(label)`` finds it).
 
     Returns:
         A :class:`CompareResult`.
@@ -170,6 +174,7 @@ def compare_scenarios(
     if len(scenarios) < 2:
         raise ScenarioError("(arguments)", "scenarios", f"got {len(scenarios)} scenario(s)",
                             "two or more scenarios (the first is the reference)")
+    label = check_label(label)
     overrides = with_lang(overrides, lang)
     first = resolve_scenario(scenarios[0], seed=seed, replicates=replicates, overrides=overrides)
     root, n = first.run.seed, first.run.replicates
@@ -215,15 +220,17 @@ def compare_scenarios(
                                            lang=ref_cfg.outputs.lang)
     cmp = CompareResult(results, diffs, labels[0])
     if save:
-        cmp.folder, cmp.manifest = _write_compare_folder(root_dir, cmp, resolved, figures, cmd, ex, start)
+        cmp.folder, cmp.manifest = _write_compare_folder(root_dir, cmp, resolved, figures, cmd, ex, start,
+                                                         label)
     return cmp
 
 
 def _write_compare_folder(root: Path, cmp: CompareResult, scenarios: list[Scenario], figures: bool,
-                          command: str, ex: Executor, start: dt.datetime) -> tuple[Path, dict[str, Any]]:
+                          command: str, ex: Executor, start: dt.datetime,
+                          label: str | None = None) -> tuple[Path, dict[str, Any]]:
     hashes = [scenario_hash(s) for s in scenarios]
     combined = hashlib.sha256(",".join(hashes).encode()).hexdigest()
-    folder = new_run_folder(root, "compare", combined[:10])
+    folder = new_run_folder(root, label or "compare", combined[:10])
     manifest = new_manifest(
         "compare", command=command, executor=ex.describe(), start=start,
         reference=cmp.reference,
