@@ -172,3 +172,49 @@ def test_discover_prints_chinese(tmp_path, capsys):
     assert english_words(printed, out, ("baseline", "PRIM", "NumPy", "EMA", "Workbench")) == [], printed
     assert printed.startswith("情景发现：8个样本点（baseline，1次重复×5,000家企业），其中")
     assert "  PRIM盒子（" in printed and "覆盖率" in printed
+
+
+SWEEP = {"base": "baseline",
+         "overrides": {"population.total_firms": 5000, "time.end": "2022-06", "goals.date": "2022-06"},
+         "parameters": [{"path": "policies.vouchers.budget_cny_per_year", "values": [0, 3e8]},
+                        {"path": "policies.vouchers.subsidy_share", "lower": 0.2, "upper": 0.6, "levels": 2}],
+         "design": "factorial", "replicates": 1}
+"""Four points of one year at 5,000 firms."""
+
+
+def write_sweep(tmp_path):
+    import yaml
+
+    path = tmp_path / "vouchers.yaml"
+    path.write_text(yaml.safe_dump(SWEEP), encoding="utf-8")
+    return path
+
+
+def test_sweep_dry_run_prints_chinese(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["sweep", str(write_sweep(tmp_path)), "--dry-run", "--executor", "serial", "--lang", "zh",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert english_words(printed, tmp_path, ("baseline",)) == [], printed
+    lines = printed.splitlines()
+    assert lines[0] == f"参数扫描试运行（{tmp_path / 'vouchers.yaml'}）：未写入任何文件"
+    assert lines[1].startswith("  全因子设计：4个样本点×1次重复＝4次baseline模型运行（5,000家企业，2021-06至2022-06）")
+    assert lines[3] == "  服务券预算（元/年）：2个不同取值：0、3e+08"
+    assert lines[4] == "  政府补贴比例（比例，0–1）：2个不同取值：0.2、0.6"
+    assert lines[5].startswith("  预计用时：约") and not out.exists()
+
+
+def test_sweep_prints_chinese(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["sweep", str(write_sweep(tmp_path)), "--executor", "serial", "--no-figures", "--lang", "zh",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert english_words(printed, out, ("vouchers",)) == [], printed
+    lines = printed.splitlines()
+    assert re.fullmatch(r"参数扫描vouchers：4个样本点×1次重复＝4次运行，已完成4次，失败0次，用时\d+\.\d秒", lines[0])
+    assert lines[1].startswith("  结果：" + str(out))
+    assert lines[2].startswith("  2022-06目标：上云用云") and "；计数与目标均按5,000家企业的模拟总体" in lines[2]
+    head = lines[3].split()
+    assert head == ["样本点", "服务券预算（元/年）", "政府补贴比例（比例，0–1）", "上云目标达成概率", "转型目标达成概率",
+                    "上云企业数中位数"]
+    assert len(lines) == 8  # the four points

@@ -64,6 +64,7 @@ consistent folder.
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sim import i18n
 from sim.analysis.sweep_figure import plot_sweep
 from sim.analysis.sweep_outcomes import (
     FAILURE_COLUMNS,
@@ -87,6 +89,8 @@ from sim.analysis.sweep_plan import SweepPlan, prepare
 from sim.analysis.sweep_spec import RESOLVED_BASE, RESOLVED_SPEC, SweepSpec, native, value_text
 from sim.runs.jobs import ExecutorChoice
 from sim.runs.root import results_root
+from sim.scenario.labels import input_label
+from sim.scenario.parameters import label_of
 
 SWEEP_DIR = "sweep"
 """Sub-folder of the results folder where sweep folders are created."""
@@ -308,21 +312,53 @@ def run_sweep(
     return result
 
 
+def text_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: CJK characters take two (for aligned tables)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def summary_lines(result: SweepResult, *, max_rows: int = 20) -> list[str]:
-    """A short human summary of a finished sweep (printed by ``gdcloud sweep``)."""
+    """A short human summary of a finished sweep (printed by ``gdcloud sweep``), in the base
+    scenario's ``outputs.lang``."""
     plan = result.plan
+    lang = plan.base.outputs.lang
     m = result.manifest
     wall = m.get("wall_time_s")
     name = plan.spec.file.stem if plan.spec.file is not None else "sweep"
-    lines = [f"sweep {name}: {plan.n_points} point(s) x {plan.replicates} replicate(s) = {plan.n_runs} runs, "
-             f"{len(result.outcomes)} done, {len(result.failures)} failed"
-             + (f", {wall:.1f} s" if isinstance(wall, int | float) else "")]
+    lines = [i18n.text("sweep.head", lang, name=name, points=plan.n_points, reps=plan.replicates, runs=plan.n_runs,
+                       done=len(result.outcomes), failed=len(result.failures),
+                       wall=i18n.text("line.wall", lang, s=f"{wall:.1f}") if isinstance(wall, int | float) else "")]
     if result.folder is not None:
-        lines.append(f"  results: {result.folder}")
+        lines.append(i18n.text("line.results", lang, folder=result.folder))
     s = result.summary
     done = s[s.n_replicates > 0]
     if done.empty:
         return lines
+    firms = plan.base.population.total_firms
+    scale = "" if firms == 2_000_000 else i18n.text("sweep.scale", lang, firms=f"{firms:,}")
+    lines.append(i18n.text("sweep.goals", lang, date=done.goal_date.iloc[0][:7], cloud=f"{done.cloud_goal.iloc[0]:,}",
+                           transformed=f"{done.transformed_goal.iloc[0]:,}", scale=scale))
+    if lang == "en":
+        short = [p.split(".")[-1] for p in plan.parameters]
+        if len(set(short)) != len(short):
+            short = list(plan.parameters)
+    else:
+        short = [input_label(label_of([p]), [p], lang) for p in plan.parameters]
+    head = [i18n.text(f"sweep.col_{c}", lang) for c in ("point", "p_cloud", "p_transformed", "cloud_median")]
+    head[1:1] = short
+    body = [[str(int(r["point"])), *[value_text(native(r[p])) for p in plan.parameters],
+             f"{r['p_meet_cloud_goal']:.2f}", f"{r['p_meet_transformed_goal']:.2f}",
+             f"{r['cloud_firms_median']:,.0f}"] for r in done.head(max_rows).to_dict(orient="records")]
+    widths = [max(text_width(h), *(text_width(b[i]) for b in body)) for i, h in enumerate(head)]
+
+    def row(cells: list[str]) -> str:
+        return "  " + "  ".join(" " * (w - text_width(c)) + c for c, w in zip(cells, widths, strict=True))
+
+    lines.append(row(head))
+    lines.extend(row(b) for b in body)
+    if len(done) > max_rows:
+        lines.append(i18n.text("sweep.more", lang, n=len(done) - max_rows, file=POINT_SUMMARY))
+    return lines
     firms = plan.base.population.total_firms
     scale = "" if firms == 2_000_000 else f"; counts and goals at the {firms:,}-firm population"
     lines.append(f"  goals at {done.goal_date.iloc[0][:7]}: cloud {done.cloud_goal.iloc[0]:,}, "

@@ -15,6 +15,8 @@ from sim import i18n
 from sim.analysis.sweep_plan import SweepOutline, outline
 from sim.analysis.sweep_spec import SweepSpec, native, value_text
 from sim.runs.jobs import ExecutorChoice, resolve_executor
+from sim.scenario.labels import input_label
+from sim.scenario.parameters import label_of
 from sim.scenario.paths import get_value
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_types import month_number
@@ -127,21 +129,22 @@ def duration_text(seconds: float, lang: str = "en") -> str:
     return i18n.text("dur.h", lang, n=f"{seconds / 3600:.1f}")
 
 
-def _values_line(o: SweepOutline, j: int, column: Sequence[Any] | None) -> str:
+def _values_line(o: SweepOutline, j: int, column: Sequence[Any] | None, lang: str = "en") -> str:
     p = o.parameters[j]
+    name = p if lang == "en" else input_label(label_of([p]), [p], lang)
     if column is None:  # a factorial grid, or a sampled range
         if o.spec.design == "factorial":
             column = o.grids()[j]
         else:
             c = o.checked[j]
             if c.is_range:
-                kind = "integers" if o.integer[j] else "values"
-                return (f"  {p}: {o.n_points:,} sampled {kind} from {value_text(c.lower)} to "
-                        f"{value_text(c.upper)} (one per stratum)")
+                kind = i18n.text("sweep.integers" if o.integer[j] else "sweep.values", lang)
+                return i18n.text("sweep.values_range", lang, p=name, n=f"{o.n_points:,}", kind=kind,
+                                 lo=value_text(c.lower), hi=value_text(c.upper))
             column = list(c.values or [])
     distinct = list(dict.fromkeys(value_text(native(v)) for v in column))
-    shown = ", ".join(distinct[:6]) + (", ..." if len(distinct) > 6 else "")
-    return f"  {p}: {len(distinct)} distinct value(s): {shown}"
+    shown = i18n.text("sweep.sep", lang).join(distinct[:6]) + (i18n.text("sweep.etc", lang) if len(distinct) > 6 else "")
+    return i18n.text("sweep.values_distinct", lang, p=name, n=len(distinct), shown=shown)
 
 
 @dataclass
@@ -157,23 +160,23 @@ class DryRun:
     estimate: Estimate
 
     def summary_lines(self) -> list[str]:
-        """What ``gdcloud sweep --dry-run`` prints."""
+        """What ``gdcloud sweep --dry-run`` prints (in the base scenario's ``outputs.lang``)."""
         o, est = self.outline, self.estimate
         sc = o.base
-        lines = [f"sweep dry run ({o.label}): nothing written",
-                 f"  design {o.spec.design}: {o.n_points:,} point(s) x {o.replicates} replicate(s) = "
-                 f"{o.n_runs:,} model runs of {sc.name} ({sc.population.total_firms:,} firms, "
-                 f"{sc.time.start} to {sc.time.end}), root seed {o.seed}",
-                 "  checked: the base, every listed value and range end, the first and the last point "
-                 "(every point is checked when the sweep runs, before anything is written)"]
+        lang = sc.outputs.lang
+        lines = [i18n.text("sweep.dry_head", lang, label=o.label),
+                 i18n.text("sweep.dry_design", lang, design=i18n.text(f"sweep.design_{o.spec.design}", lang),
+                           points=f"{o.n_points:,}", reps=o.replicates, runs=f"{o.n_runs:,}", name=sc.name,
+                           firms=f"{sc.population.total_firms:,}", start=sc.time.start, end=sc.time.end,
+                           seed=o.seed),
+                 i18n.text("sweep.dry_checked", lang)]
         for j in range(len(o.parameters)):
             column = [row[j] for row in o.table] if o.table is not None else None
-            lines.append(_values_line(o, j, column))
-        how = (f"one run of the base measured at {est.base_run_s:.2f} s" if est.measured else
-               f"rough estimate {est.base_run_s:.1f} s per run of the base: about 10 ns per firm-month "
-               "plus 1.5 s per million firms of set-up")
-        lines.append(f"  estimated time: about {duration_text(est.wall_s)} on {est.workers} worker(s) "
-                     f"({duration_text(est.model_s)} of model time; {how}; plus start-up and figures)")
+            lines.append(_values_line(o, j, column, lang))
+        how = (i18n.text("sweep.how_measured", lang, s=f"{est.base_run_s:.2f}") if est.measured else
+               i18n.text("sweep.how_rough", lang, s=f"{est.base_run_s:.1f}"))
+        lines.append(i18n.text("sweep.dry_time", lang, wall=duration_text(est.wall_s, lang), workers=est.workers,
+                               model=duration_text(est.model_s, lang), how=how))
         return lines
 
 
