@@ -218,3 +218,24 @@ def test_sweep_prints_chinese(tmp_path, capsys):
     assert head == ["样本点", "服务券预算（元/年）", "政府补贴比例（比例，0–1）", "上云目标达成概率", "转型目标达成概率",
                     "上云企业数中位数"]
     assert len(lines) == 8  # the four points
+
+
+RECORD = ["baseline", "--particles", "4", "--generations", "2", "--max-simulations", "4", "--total-firms", "3000",
+          "--lang", "zh"]
+"""The smallest history match the record commands accept (as in test_record_api.py)."""
+
+
+@pytest.mark.parametrize("command, extra", [("history-match", []), ("backtest", ["--origins", "2023-09"]),
+                                            ("evaluate", ["--instruments", "vouchers"])])
+def test_record_commands_print_chinese(tmp_path, capsys, command, extra):
+    out = tmp_path / "out"
+    assert main([command, *RECORD, *extra, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert english_words(printed, out, ("baseline", "Bass")) == [], printed
+    head = {"history-match": "历史拟合", "backtest": "回测", "evaluate": "事后评估"}[command]
+    assert printed.startswith(f"{head}：baseline（3,000家企业，4个粒子，随机种子0）")
+    if command == "backtest":
+        assert "预测起点" in printed and "延续最近增速" in printed and "90%区间覆盖率" in printed
+    if command == "evaluate":
+        assert "上云用云企业数（累计）" in printed and "达成目标概率" in printed
+        assert "上云上平台服务券" in printed and "每新增一家上云企业所需资金（元）中位数" in printed

@@ -199,6 +199,23 @@ def _evaluate(match: MatchResult, folder: Path | None, ex: Executor,
     return goals, inst
 
 
+def printed_table(frame: pd.DataFrame, lang: str = "en") -> str:
+    """A record table as the command line prints it: as is in English; in Chinese with the
+    columns and the identifiers (quantity, instrument, forecast method) named from the table."""
+    if lang == "en":
+        return frame.to_string(index=False)
+    names = {"quantity": lambda m: i18n.term_or("indicator", METRIC_INDICATOR.get(m, m), lang),
+             "instrument": lambda x: i18n.instrument_name(x, lang),
+             "method": lambda m: i18n.text("rec.model", lang) if m == "model" else i18n.term_or("naive", m, lang)}
+    out = frame.copy()
+    for column, name in names.items():
+        if column in out:
+            out[column] = [name(str(v)) for v in out[column]]
+    out.columns = [i18n.term_or("rec_col", str(c), lang) for c in out.columns]
+    with pd.option_context("display.unicode.east_asian_width", True):  # CJK names take two columns
+        return out.to_string(index=False, na_rep=i18n.text("line.na", lang))
+
+
 def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, particles: int = 100,
                 generations: int = 8, max_simulations: int = 1500, total_firms: int = 50_000,
                 start: str = "2020-12", seed: int = 0, counted: str = "above_scale",
@@ -266,17 +283,17 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
         return out
 
     def summarize(res: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-        lines = [f"{cmd} of {base.name} ({total_firms:,} firms, {particles} particles, seed {seed})"]
+        lang = base.outputs.lang
+        lines = [i18n.text("rec.head", lang, cmd=cmd if lang == "en" else i18n.text(f"rec.cmd_{kind}", lang),
+                           name=base.name, firms=f"{total_firms:,}", particles=particles, seed=seed)]
         record: dict[str, Any] = {}
         if "match" in res:
             gens = res["match"].abc.generations
             record = {"generations": len(gens), "simulations": int(gens["simulations"].sum())}
-            lines[0] += f": {record['generations']} generation(s), {record['simulations']} model runs"
-        if "backtest_summary" in res:
-            lines += res["backtest_summary"].to_string(index=False).splitlines()
-        if "goals" in res:
-            lines += res["goals"].to_string(index=False).splitlines()
-            lines += res["instruments"].to_string(index=False).splitlines()
+            lines[0] += i18n.text("rec.generations", lang, n=record["generations"], runs=record["simulations"])
+        for table in ("backtest_summary", "goals", "instruments"):
+            if table in res:
+                lines += printed_table(res[table], lang).splitlines()
         return lines, record
 
     return run_tool(kind, call=call, summarize=summarize, inputs=inputs,
