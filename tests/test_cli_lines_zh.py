@@ -239,3 +239,35 @@ def test_record_commands_print_chinese(tmp_path, capsys, command, extra):
     if command == "evaluate":
         assert "上云用云企业数（累计）" in printed and "达成目标概率" in printed
         assert "上云上平台服务券" in printed and "每新增一家上云企业所需资金（元）中位数" in printed
+
+
+def test_translation_keys_are_unique_and_a_duplicate_is_refused(tmp_path, monkeypatch):
+    """A key given twice would silently replace the first row's text (it happened: wit.largest
+    was both a figure label with {value} and a bare word); the loader refuses it."""
+    import csv
+    from importlib import resources
+
+    from sim import i18n
+
+    path = resources.files("sim.i18n").joinpath("terms.csv")
+    with path.open(encoding="utf-8", newline="") as fh:
+        keys = [row["key"] for row in csv.DictReader(fh)]
+    assert len(keys) == len(set(keys))
+    assert "{value}" in i18n.text("wit.largest", "en")
+    assert i18n.text("wit.direction_largest", "zh") == "最大"
+
+    bad = tmp_path / "terms.csv"
+    bad.write_text("key,en,zh\na,one,一\nb,two,二\na,again,再\n", encoding="utf-8")
+
+    class Files:
+        def joinpath(self, name):
+            return bad
+
+    monkeypatch.setattr(i18n.resources, "files", lambda pkg: Files())
+    i18n._terms.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="keys given twice: a"):
+            i18n._terms()
+    finally:
+        monkeypatch.undo()
+        i18n._terms.cache_clear()

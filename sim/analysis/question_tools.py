@@ -100,7 +100,7 @@ def what_it_takes_tool(scenario: Scenario | str | Path, lever: str, *, goal: Goa
     def summarize(res: questions.WhatItTakesResult) -> tuple[list[str], dict[str, Any]]:
         lang = sc.outputs.lang
         zh = lang != "en"  # English keeps the lever's path and the goal's key as written
-        lines = [i18n.text("wit.line_head", lang, direction=i18n.text(f"wit.{'smallest' if increasing else 'largest'}", lang),
+        lines = [i18n.text("wit.line_head", lang, direction=i18n.text(f"wit.direction_{'smallest' if increasing else 'largest'}", lang),
                            lever=input_label(label_of([lever]), [lever], lang) if zh else lever,
                            goal=i18n.text(f"goal.{goal}", lang) if zh else goal, p=f"{probability:g}",
                            name=sc.name, reps=replicates, firms=f"{sc.population.total_firms:,}",

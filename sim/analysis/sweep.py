@@ -357,7 +357,7 @@ def summary_lines(result: SweepResult, *, max_rows: int = 20) -> list[str]:
     lines.append(row(head))
     lines.extend(row(b) for b in body)
     if len(done) > max_rows:
-        lines.append(i18n.text("sweep.more", lang, n=len(done) - max_rows, file=POINT_SUMMARY))
+        lines.append(i18n.text("sweep.more_points", lang, n=len(done) - max_rows, file=POINT_SUMMARY))
     return lines
     firms = plan.base.population.total_firms
     scale = "" if firms == 2_000_000 else f"; counts and goals at the {firms:,}-firm population"

@@ -59,6 +59,10 @@ def _terms() -> dict[str, dict[str, str]]:
     broken = [r["key"] for r in rows if None in r or None in r.values()]
     if broken:  # an unquoted comma splits a text: quote it ("...") in terms.csv
         raise ValueError(f"sim/i18n/terms.csv: rows without exactly key,en,zh: {', '.join(broken)}")
+    seen: set[str] = set()
+    twice = sorted({r["key"] for r in rows if r["key"] in seen or seen.add(r["key"])})
+    if twice:  # a second row would silently replace the first one's text everywhere it is used
+        raise ValueError(f"sim/i18n/terms.csv: keys given twice: {', '.join(twice)}")
     # The CSV holds "\n" as two characters so that a row stays on one line.
     return {r["key"]: {lang: r[lang].replace("\\n", "\n") for lang in LANGS} for r in rows}
 
