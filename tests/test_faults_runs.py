@@ -61,10 +61,12 @@ def test_p5_a_worker_killed_once_is_retried_and_succeeds(tmp_path) -> None:
     assert sorted(out) == [x * x for x in range(8)]
 
 
-def _start_run(tmp_path: Path, *extra: str) -> subprocess.Popen:
+def _start_run(tmp_path: Path, *extra: str, replicates: int = 6) -> subprocess.Popen:
+    """A 2-worker run at 200,000 firms. Runs that are stopped by a signal use many replicates:
+    a replicate takes ~0.3 s, so six could finish before the signal lands (the run then exits 0)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
     cmd = [sys.executable, "-m", "sim", "run", "demo", "--set", "population.total_firms=200000",
-           "--replicates", "6", "--workers", "2", "--no-figures", "--out", str(tmp_path / "out"),
+           "--replicates", str(replicates), "--workers", "2", "--no-figures", "--out", str(tmp_path / "out"),
            *extra]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -95,7 +97,7 @@ def _all_gone(procs: list[psutil.Process], timeout_s: float = 10) -> list[str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_p5_sigterm_or_sigint_leaves_no_process_and_a_resumable_folder(tmp_path, sig) -> None:
-    proc = _start_run(tmp_path)
+    proc = _start_run(tmp_path, replicates=200)
     kids = _workers_started(proc, 2)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -107,7 +109,7 @@ def test_p5_sigterm_or_sigint_leaves_no_process_and_a_resumable_folder(tmp_path,
 
 
 def test_p5_sigkill_of_the_main_process_leaves_no_worker(tmp_path) -> None:
-    proc = _start_run(tmp_path)
+    proc = _start_run(tmp_path, replicates=200)
     kids = _workers_started(proc, 2)
     proc.kill()
     proc.wait(timeout=30)
