@@ -37,7 +37,7 @@ from sim.runs.jobs import run_groups
 from sim.scenario.schema import Scenario
 
 INSTRUMENTS: tuple[str, ...] = ("vouchers", "platforms", "pilots", "chain_leaders", "sme_pilot_cities",
-                                "transformation_programme")
+                                "transformation_programme", "plan_launch")
 """Policy instruments evaluated (``policies.<name>.enabled`` switched off); service capacity is a
 market constraint, not an instrument."""
 

@@ -108,9 +108,22 @@ calibrated when the scenario switches the programme on (history_quota.yaml). ASS
 (half to one and a half times the targets; the record says the 2025 goal was "exceeded")."""
 
 
+LAUNCH_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("launch_cloud_push", ("policies.plan_launch.cloud_rate_per_year",), 0.0, 0.2),
+    Parameter("launch_transform_push", ("policies.plan_launch.transform_rate_per_year",), 0.0, 1.0),
+)
+"""The pushes of the 2021 plan's launch campaign (``policies.plan_launch``, 2021-07 to 2021-12),
+calibrated when the scenario switches it on (history_launch.yaml). ASSUMPTION: the boxes. Their
+order of magnitude: the record's second half of 2021 exceeds the first by ~25,000 cloud firms among
+~1.4 million not on the cloud (~0.04 per year over half a year) and by ~2,000 transformations among
+~10,000 above-scale firms on the cloud and not transformed, of readiness ~2 (~0.2 per year); the
+boxes hold several times that."""
+
+
 def parameters_for(config: Scenario, include_mechanisms: bool = True) -> tuple[Parameter, ...]:
-    """:data:`DEFAULT_PARAMETERS`, plus the :data:`MECHANISM_PARAMETERS` the schema knows and
-    :data:`PROGRAMME_PARAMETER` when the transformation programme is on."""
+    """:data:`DEFAULT_PARAMETERS`, plus the :data:`MECHANISM_PARAMETERS` the schema knows,
+    :data:`PROGRAMME_PARAMETER` when the transformation programme is on and
+    :data:`LAUNCH_PARAMETERS` when the plan's launch campaign is on."""
     from sim.scenario.paths import get_value
 
     out = list(DEFAULT_PARAMETERS)
@@ -123,6 +136,8 @@ def parameters_for(config: Scenario, include_mechanisms: bool = True) -> tuple[P
             out.append(p)
         if config.policies.transformation_programme.enabled:
             out.append(PROGRAMME_PARAMETER)
+        if config.policies.plan_launch.enabled:
+            out.extend(LAUNCH_PARAMETERS)
     return tuple(out)
 
 

@@ -248,6 +248,31 @@ class SmePilotCitiesInstrument(Instrument):
         return self.trans_cell[k] if self.active and self.trans_cell[k].any() else None
 
 
+class PlanLaunchInstrument(Instrument):
+    """The 2021 plan's launch campaign (``policies.plan_launch``): every firm of a stage gets the
+    campaign's push in the months of its window (the same value in every cell; the model scales
+    it by readiness). Disabled or with rates 0 it returns nothing, so the run is unchanged."""
+
+    name = "plan_launch"
+
+    def __init__(self, spec: schema_policies.PlanLaunch, cal: Calendar, n_months: int):
+        on = window_months(spec, cal.start_month, n_months)
+        scale = cal.monthly(spec.scale, n_months)
+        # Months outside the window get rate 0 (one value per month; every cell takes it).
+        self.cloud = cal.monthly(spec.cloud_rate_per_year, n_months) * scale * on
+        self.trans = cal.monthly(spec.transform_rate_per_year, n_months) * scale * on
+
+    @staticmethod
+    def _all_cells(rate: float) -> np.ndarray | None:
+        return np.full(N_CELLS, rate) if rate > 0 else None
+
+    def cloud_cell_rate(self, k):
+        return self._all_cells(self.cloud[k])
+
+    def transform_cell_rate(self, k):
+        return self._all_cells(self.trans[k])
+
+
 class ChainLeadersInstrument(Instrument):
     """链主 programme: chain leaders get a transformation push; the model adds the supplier pull
     (rate x share of the firm's chain-leader partners already transformed)."""
@@ -443,4 +468,5 @@ def build_instruments(config: schema.Scenario, pop: Population, rng_pilots: np.r
                                          n_months),
         "transformation_programme": TransformationQuota(p.transformation_programme, cal.start_month, n_months,
                                                         pop_scale),
+        "plan_launch": PlanLaunchInstrument(p.plan_launch, cal, n_months),
     }

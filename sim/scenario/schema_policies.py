@@ -193,6 +193,25 @@ class TransformationProgramme(Window):
     pool: Literal["above_scale", "on_cloud"] = Field("above_scale", description="Firms the programme can count: above_scale = any above-scale firm not transformed (one not yet on the cloud goes onto it with the transformation); on_cloud = only those already on the cloud (the transformation stage's own pool). The readiest firms go first (smallest remaining distance to their transformation threshold, divided by readiness); a firm outside diffusion.transform_candidate_share is never counted.")
 
 
+class PlanLaunch(Window):
+    """Launch campaign of the 2021-2025 manufacturing digital-transformation plan (opt-in).
+
+    The plan (广东省制造业数字化转型实施方案, 2021-07-06: progress_reported.csv, 2025-12-31 target
+    rows) and its nine measures (粤府〔2021〕45号, 2021-07: policy_instruments.csv,
+    transformation_measures; they reward platforms by the number of cluster firms they serve) start
+    in July 2021, when the record speeds up (cloud +50,000 in H1 2021, +75,000 in H2; transformed
+    +2,000, then +4,000). The campaign adds a push to the hazard of every firm of each stage from
+    ``start`` to ``end``, scaled by readiness like the other instruments (sim/core/policies.py).
+    Off by default, and with rates 0 it acts on nothing: a scenario that does not set it runs the
+    same bytes."""
+
+    enabled: bool = Field(False, description="Switch the launch campaign on (off by default: no shipped scenario before issue 11's record match sets it).")
+    start: YearMonth = Field("2021-07", description="First month of the campaign (YYYY-MM): the plan of 2021-07-06 and 粤府〔2021〕45号 of 2021-07 (progress_reported.csv, policy_instruments.csv).")
+    end: YearMonth = Field("2021-12", description="Last month of the campaign (YYYY-MM). ASSUMPTION: the plan's first year, whose tallies were stated as the 2021 achievement (progress_reported.csv, 2021-12-31 rows).")
+    cloud_rate_per_year: RateSchedule = Field(0.0, description="Added cloud hazard per year of every firm not on the cloud during the campaign (scaled by readiness). ASSUMPTION: no published magnitude; calibrated by the history match.")
+    transform_rate_per_year: RateSchedule = Field(0.0, description="Added transformation hazard per year of every above-scale firm on the cloud during the campaign (scaled by readiness). ASSUMPTION: no published magnitude; calibrated by the history match.")
+
+
 class Policies(Strict):
     vouchers: Vouchers = Field(default_factory=Vouchers)
     platforms: Platforms = Field(default_factory=Platforms)
@@ -201,5 +220,6 @@ class Policies(Strict):
     service_capacity: ServiceCapacity = Field(default_factory=ServiceCapacity)
     sme_pilot_cities: SmePilotCities = Field(default_factory=SmePilotCities)
     transformation_programme: TransformationProgramme = Field(default_factory=TransformationProgramme)
+    plan_launch: PlanLaunch = Field(default_factory=PlanLaunch)
 
 
