@@ -17,7 +17,7 @@ from sim import datasets
 from sim.scenario.loader import load_scenario, scenarios_dir
 from sim.scenario.schema import Scenario
 
-RECORD_FILES = ("history", "history_pool", "history_intensity", "history_quota", "outlook_2030")
+RECORD_FILES = ("history", "history_pool", "history_intensity", "history_quota", "history_launch", "outlook_2030")
 
 
 def _rows(name: str) -> list[dict[str, str]]:
