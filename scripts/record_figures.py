@@ -4,7 +4,7 @@ The heavy computations are the CLI commands listed in ``docs/record/README.md`` 
 evaluate`` and ``gdcloud backtest``); their CSV outputs are kept in ``docs/record/``, and
 ``docs/record/variants/<scenario>/`` keeps the same outputs of ``gdcloud evaluate`` for each
 competing explanation of the record (``history``, ``history_pool``, ``history_intensity``,
-``history_quota``), compared in a table by fit, by a penalised criterion and by out-of-sample skill
+``history_quota``, ``history_launch``), compared in a table by fit, by a penalised criterion and by out-of-sample skill
 (:func:`variant_table`), and ``docs/record/diagnosis.csv`` (``scripts/record_diagnose.py``) says
 why the rate variants cannot bend the transformed count upward. This script
 only reads them and renders the markdown block between ``<!-- record:begin -->`` and
@@ -33,18 +33,22 @@ BEGIN, END = "<!-- record:begin -->", "<!-- record:end -->"
 INSTRUMENT_LABEL = {"vouchers": "上云上平台 vouchers", "platforms": "industrial internet platforms",
                     "pilots": "park / cluster pilots", "chain_leaders": "chain leaders (链主)",
                     "sme_pilot_cities": "national SME pilot cities",
-                    "transformation_programme": "transformation programme quota (annual targets)"}
+                    "transformation_programme": "transformation programme quota (annual targets)",
+                    "plan_launch": "launch campaign of the 2021 plan (2021-07 to 2021-12)"}
 
 
-EXTRA_FIXED_QUANTITIES = {"history": 0, "history_pool": 1, "history_intensity": 3, "history_quota": 4}
+EXTRA_FIXED_QUANTITIES = {"history": 0, "history_pool": 1, "history_intensity": 3, "history_quota": 4,
+                          "history_launch": 7}
 """Structural quantities a variant sets by hand beyond ``history.yaml`` and the match does not
 calibrate: history_pool the SMEs' readiness x 5 (its pool share 0.25 is re-estimated by the match,
 like history's); history_intensity three programme-intensity factors (cloud 0.67 from 2022,
 transformation 0.83 from 2022 and 1.53 from 2024), derived from published targets but counted as
 fitted (ASSUMPTION: the conservative count); history_quota the three yearly quotas (2023 and
 2024 published targets, 2025 assumed equal to 2024) counted the same way, plus one for its extra
-calibrated parameter (the programme's delivery). history, history_pool and history_intensity
-calibrate the same 8 parameters, history_quota 9."""
+calibrated parameter (the programme's delivery); history_launch those four, plus the launch
+campaign's last month (2021-12, ASSUMPTION; its first month is the plan's date) and one for each of
+its two calibrated pushes. history, history_pool and history_intensity calibrate the same 8
+parameters, history_quota 9, history_launch 11."""
 
 COUNTED_EXTRA_QUANTITIES = 1
 """A variant read with ``--counted with_sme_programmes`` (what was counted, option d) adds one
