@@ -112,3 +112,45 @@ def test_compiled_category_draw_is_generator_choice():
         cdf = p.cumsum()
         cdf /= cdf[-1]
         assert drawn.tobytes() == setup_kernel.draw_categories(cdf, np.random.default_rng(4).random(50_000)).tobytes()
+
+
+@pytest.mark.parametrize("m", [0, 1, 10, 11, 1001])
+@pytest.mark.parametrize("drawn_before", [0, 1, 2, 3])
+def test_uniform_rows_draw_the_rows_of_one_float32_draw(m, drawn_before):
+    from sim.core.links import uniform_rows
+
+    rng, ref_rng = np.random.default_rng(5), np.random.default_rng(5)
+    rng.random(drawn_before, dtype=np.float32)  # a float32 draw may leave half an output kept
+    ref_rng.random(drawn_before, dtype=np.float32)
+    rows = uniform_rows(rng, m, 4)
+    # drawn in uneven blocks, row by row
+    got = np.stack([np.concatenate([g.random(size, dtype=np.float32) for size in (m // 3, m - m // 3)]) for g in rows])
+    assert got.tobytes() == ref_rng.random((4, m), dtype=np.float32).tobytes()
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_compiled_symmetric_csr_takes_links_in_any_order(monkeypatch):
+    rng = np.random.default_rng(8)
+    n = 300
+    src = rng.integers(0, n, 2000).astype(np.int32)  # not sorted by source
+    dst = rng.integers(-1, n, 2000).astype(np.int32)
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numba")
+    indptr, indices = symmetric_csr(n, src, dst)
+    ref_ptr, ref_ind = scipy_symmetric(n, src, dst)
+    np.testing.assert_array_equal(indptr, ref_ptr)
+    np.testing.assert_array_equal(indices, ref_ind)
+    assert indices.size > 3000
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_partner_counts_over_rows_equal_the_counts_at_partners(monkeypatch):
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numba")
+    pop = build_population(Scenario.model_validate({"population": {"total_firms": 20_000}}), np.random.SeedSequence(4))
+    mask = np.random.default_rng(2).random(pop.n_firms) < 0.6  # dense: counted over every row
+    pushed = np.zeros(pop.n_firms, dtype=np.float32)
+    from sim.core import kernel
+
+    kernel.add_to_partners(pop.adj_indptr, pop.adj_indices, np.flatnonzero(mask), pushed, 1.0)
+    got = pop.partner_counts(mask)
+    assert got.dtype == np.float32 and got.tobytes() == pushed.tobytes()
+    assert pushed.sum() > 20_000

@@ -77,11 +77,14 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
     m = int(n_links.sum())
     if m == 0:
         return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
-    # float32 uniforms: the link arrays are the peak of set-up memory.
-    u_all = rng.random((4, m), dtype=np.float32)
+    compiled = kernel.kernel_name() == "numba"
+    # float32 uniforms: the link arrays are the peak of set-up memory (the compiled path draws
+    # the same numbers a chunk of firms at a time).
+    u_all = None if compiled else rng.random((4, m), dtype=np.float32)
     above_idx = np.flatnonzero(size_class <= ABOVE).astype(np.int32)
     leads = np.flatnonzero(size_class == LEAD).astype(np.int32)
-    cc32, cl32 = cc.astype(np.int32), cluster.astype(np.int32)
+    cc32 = cc if cc.dtype == np.int32 else cc.astype(np.int32)
+    cl32 = cluster.astype(np.int32)
     n_cc = n_cl * n_ci
 
     # The four kinds of customer as one table of groups (one pass over the links instead of one
@@ -89,13 +92,17 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
     # same cluster, any. A group without candidates falls back to any firm of the cluster.
     tables = [(above_idx, cc32[above_idx], n_cc), (None, cc32, n_cc),
               (above_idx, cl32[above_idx], n_cl), (None, cl32, n_cl)]
-    sorted_parts, count_parts = [], []
-    for cands, cand_group, n_groups in tables:
-        order, counts = group_order(cand_group, n_groups)
-        sorted_parts.append(order.astype(np.int32) if cands is None else cands[order])
-        count_parts.append(counts)
-    sorted_cands = np.concatenate([*sorted_parts, np.array([-1], dtype=np.int32)])
-    counts = np.concatenate(count_parts)
+    if compiled:
+        sorted_cands, counts = setup_kernel.candidate_table(tables)
+    else:
+        sorted_parts, count_parts = [], []
+        for cands, cand_group, n_groups in tables:
+            order, group_counts = group_order(cand_group, n_groups)
+            sorted_parts.append(order.astype(np.int32) if cands is None else cands[order])
+            count_parts.append(group_counts)
+        sorted_cands = np.concatenate([*sorted_parts, np.array([-1], dtype=np.int32)])
+        counts = np.concatenate(count_parts)
+    del tables
     fallback = 2 * n_cc + n_cl + np.concatenate(  # the 'same cluster, any' group of each group
         [np.arange(n_cc) // n_ci, np.arange(n_cc) // n_ci, np.arange(n_cl), np.arange(n_cl)])
     group_of = np.arange(counts.size)
@@ -105,14 +112,13 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
     # (NEP 50), and the compiled loop must compare the same way.
     same_share, lead_share = np.float32(spec.same_city_link_share), np.float32(spec.leader_link_share)
 
-    if kernel.kernel_name() == "numba":
+    if compiled:
         lead_order, lead_counts = group_order(cl32[leads], n_cl)
         lead_sorted = np.append(leads[lead_order], np.int32(-1))
-        src, dst = setup_kernel.link_targets(
-            n_links, cc32, cl32, industrial, u_all, same_share, lead_share, n_cc, n_cl,
+        return setup_kernel.supply_csr(
+            n_links, uniform_rows(rng, m, 4), cc32, cl32, industrial, same_share, lead_share, n_cc, n_cl,
             sorted_cands, *group_table(sorted_cands, counts), group_of,
             lead_sorted, *group_table(lead_sorted, lead_counts))
-        return setup_kernel.symmetric_csr(n, src, dst)
 
     src = np.repeat(np.arange(n, dtype=np.int32), n_links)
     u_kind, u_city, u_big, u_pick = u_all
@@ -132,6 +138,34 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
         ok = picked >= 0
         dst[idx[ok]] = picked[ok]
     return symmetric_csr(n, src, dst)
+
+
+def uniform_rows(rng: np.random.Generator, m: int, rows: int) -> list[np.random.Generator]:
+    """Generators whose float32 draws are the rows of ``rng.random((rows, m), dtype=np.float32)``
+    (row r starts where row r - 1 ends), so that the rows can be drawn a block at a time; ``rng``
+    itself is not advanced.
+
+    A float32 draw uses 32 bits of the bit generator's 64-bit output (the other half is kept for
+    the next draw), so row r starts ``r * m`` half-outputs on: a copy of the bit generator is
+    advanced by ``r * m // 2`` outputs, then by one float32 draw if ``r * m`` is odd. Needs a bit
+    generator with ``advance`` (PCG64, what ``np.random.default_rng`` gives).
+    """
+    state = rng.bit_generator.state
+    out = []
+    for r in range(rows):
+        bit_gen = type(rng.bit_generator)()
+        bit_gen.state = state
+        skip = r * m
+        if skip and state["has_uint32"]:  # the first draw uses the kept half
+            skip -= 1
+            bit_gen.state = {**state, "has_uint32": 0}
+        if skip:
+            bit_gen.advance(skip // 2)
+        gen = np.random.Generator(bit_gen)
+        if skip % 2:
+            gen.random(1, dtype=np.float32)
+        out.append(gen)
+    return out
 
 
 def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

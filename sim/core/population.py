@@ -104,6 +104,10 @@ class Population:
         """
         firms = np.flatnonzero(mask)
         if kernel.kernel_name() == "numba":
+            if firms.size > self.n_firms // 4 and mask.dtype == np.bool_:
+                # Many firms: count over every firm's row (sequential links, a one-byte mask read
+                # at random) rather than adding at the partners of each (random float32 writes).
+                return setup_kernel.marked_partners(self.adj_indptr, self.adj_indices, mask)
             out = np.zeros(self.n_firms, dtype=np.float32)
             kernel.add_to_partners(self.adj_indptr, self.adj_indices, firms, out, 1.0)
             return out

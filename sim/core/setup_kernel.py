@@ -50,32 +50,52 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return order, counts
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def links(n_links, cc, cl, industrial, u, same_share, lead_share, n_cc, n_cl,
-              cands, starts, size, group_of, leads, lead_starts, lead_size):
-        # The NumPy construction of sim.core.links.supply_links, one link at a time: the
-        # customer group, the pick in it, the chain-leader override, then self-links and
-        # missing targets dropped. Same float32 comparisons and float64 products.
-        m = u.shape[1]
-        src = np.empty(m, dtype=np.int32)
-        dst = np.empty(m, dtype=np.int32)
+    def fill_groups(groups, members, n_groups, out, base):
+        # Counting sort into out[base:]: the members (or, if members is empty, the positions)
+        # ordered by group, ties in index order (a stable sort); returns the group sizes.
+        counts = np.zeros(n_groups, dtype=np.int64)
+        for g in groups:
+            counts[g] += 1
+        pos = np.empty(n_groups, dtype=np.int64)
+        s = base
+        for g in range(n_groups):
+            pos[g] = s
+            s += counts[g]
+        by_position = members.size == 0
+        for i in range(groups.size):
+            g = groups[i]
+            out[pos[g]] = i if by_position else members[i]
+            pos[g] += 1
+        return counts
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def link_chunk(i0, i1, n_links, cc, cl, industrial, u, same_share, lead_share, n_cc, n_cl,
+                   cands, starts, size, group_of, leads, lead_starts, lead_size, pick, owner,
+                   dst, k, fcount, rcount):
+        # The links of firms i0..i1-1 (their uniforms: u[:, 0:...]) as the NumPy construction
+        # of sim.core.links.supply_links draws them (same float32 comparisons, same float64
+        # products), in two passes over the chunk: first where each link's pick lies in the
+        # candidate table (or its chain leader, coded -2 - leader), reading sequentially; then
+        # the picks, a tight gather whose cache misses overlap. Kept links (no self-link, no
+        # missing target) are appended to dst[k:]; fcount counts them per source,
+        # rcount[target + 1] per target.
         has_leads = leads.size > 1
         half = np.float32(0.5)
-        j = 0
-        k = 0
-        for i in range(n_links.size):
+        t = 0
+        for i in range(i0, i1):
             for _ in range(n_links[i]):
-                if u[1, j] < same_share:
-                    g = cc[i] + (n_cc if u[2, j] >= half else 0)
+                if u[1, t] < same_share:
+                    g = cc[i] + (n_cc if u[2, t] >= half else 0)
                 else:
-                    g = cl[i] + 2 * n_cc + (n_cl if u[2, j] >= half else 0)
+                    g = cl[i] + 2 * n_cc + (n_cl if u[2, t] >= half else 0)
                 g = group_of[g]
-                up = np.float64(u[3, j])
+                up = np.float64(u[3, t])
                 at = size[g] * up
                 last = size[g] - 1.0
                 if at > last:
                     at = last
-                d = cands[np.int64(at) + starts[g]]
-                if has_leads and industrial[i] and u[0, j] < lead_share:
+                code = np.int64(at) + starts[g]
+                if has_leads and industrial[i] and u[0, t] < lead_share:
                     c = cl[i]
                     at = lead_size[c] * up
                     last = lead_size[c] - 1.0
@@ -83,56 +103,86 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                         at = last
                     p = leads[np.int64(at) + lead_starts[c]]
                     if p >= 0:
-                        d = p
-                if d >= 0 and d != i:
-                    src[k] = i
-                    dst[k] = d
-                    k += 1
-                j += 1
-        return src[:k], dst[:k]
+                        code = -2 - np.int64(p)
+                pick[t] = code
+                owner[t] = i
+                t += 1
+        for s in range(t):
+            code = pick[s]
+            d = cands[code] if code >= 0 else -2 - code
+            i = owner[s]
+            if d >= 0 and d != i:
+                dst[k] = d
+                fcount[i] += 1
+                rcount[d + 1] += 1
+                k += 1
+        return k
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def csr(n, src, dst, start):
-        # Counting sort of both directions by row, then each row sorted and de-duplicated.
-        # ``start`` (zeros, n + 1) is int32 when the links allow: the row positions are the
-        # randomly accessed array, so half its bytes is fewer cache misses.
-        m = src.size
-        for i in range(m):
-            start[src[i] + 1] += 1
-            start[dst[i] + 1] += 1
+    def reverse_rows(n, dst, fcount, rcount, rows):
+        # The links by target: rows[rcount[r - 1]:rcount[r]] (rcount[-1] read as 0) are the
+        # sources of the links to r, ascending (dst lists the targets of source 0, then 1...).
+        # On entry rcount holds the counts at target + 1; it is then the rows' cursor (a
+        # counting sort without a copy of the positions).
         for r in range(n):
-            start[r + 1] += start[r]
-        pos = start[:-1].copy()
-        cols = np.empty(2 * m, dtype=np.int32)
-        for i in range(m):
-            a, b = src[i], dst[i]
-            cols[pos[a]] = b
-            pos[a] += 1
-            cols[pos[b]] = a
-            pos[b] += 1
-        indptr = np.zeros(n + 1, dtype=np.int64)
+            rcount[r + 1] += rcount[r]
+        s = 0
+        for i in range(n):
+            for _ in range(fcount[i]):
+                d = dst[s]
+                rows[rcount[d]] = i
+                rcount[d] += 1
+                s += 1
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def merge_rows(n, dst, fcount, rcount, rows, indptr, cols):
+        # Row r of the symmetric adjacency: its own targets (sorted here: ~2 per firm) merged
+        # with the sources of the links to it (already ascending), without repeats; written
+        # once, sequentially, into NumPy-allocated arrays.
+        a = 0
         w = 0
+        indptr[0] = 0
         for r in range(n):
-            a, b = start[r], start[r + 1]
-            if b - a > 16:
-                cols[a:b].sort()  # in place (hub rows of chain leaders)
-            else:
-                for j in range(a + 1, b):  # insertion sort: rows have ~4 partners
-                    c = cols[j]
-                    i = j - 1
-                    while i >= a and cols[i] > c:
-                        cols[i + 1] = cols[i]
-                        i -= 1
-                    cols[i + 1] = c
+            b = a + fcount[r]
+            for j in range(a + 1, b):  # insertion sort
+                c = dst[j]
+                i = j - 1
+                while i >= a and dst[i] > c:
+                    dst[i + 1] = dst[i]
+                    i -= 1
+                dst[i + 1] = c
+            q = rcount[r - 1] if r > 0 else 0
+            qb = rcount[r]
+            p = a
             prev = -1
-            for j in range(a, b):
-                c = cols[j]
+            while p < b or q < qb:
+                if q >= qb or (p < b and dst[p] <= rows[q]):
+                    c = dst[p]
+                    p += 1
+                else:
+                    c = rows[q]
+                    q += 1
                 if c != prev:
                     cols[w] = c
                     w += 1
                     prev = c
             indptr[r + 1] = w
-        return indptr, cols, w
+            a = b
+        return w
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def marked_partners(indptr, indices, bits, out):
+        # For every firm, its partners whose bit is set: a pass over the rows in order
+        # (sequential reads of the links and writes; random reads of a bit mask, which at
+        # 5,000,000 firms is 0.9 MB and stays in the L2 cache).
+        for r in range(out.size):
+            c = 0
+            for j in range(indptr[r], indptr[r + 1]):
+                b = indices[j]
+                c += (bits[b >> 3] >> (b & 7)) & 1
+            out[r] = c
+        return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def draw_rows(shifted, n_cols, row, u):
@@ -172,7 +222,8 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
             out[i] = j
         return out
 
-    loops = {"group_order": group_order, "links": links, "csr": csr, "draw_rows": draw_rows, "parks": parks,
+    loops = {"group_order": group_order, "fill_groups": fill_groups, "link_chunk": link_chunk,
+             "reverse_rows": reverse_rows, "merge_rows": merge_rows, "marked_partners": marked_partners, "draw_rows": draw_rows, "parks": parks,
              "categories": categories}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
     return _compiled
@@ -184,22 +235,96 @@ def stable_group_order(cand_group: np.ndarray, n_groups: int) -> tuple[np.ndarra
     return _kernels()["group_order"](cand_group, n_groups)
 
 
-def link_targets(n_links, cc, cl, industrial, u, same_share, lead_share, n_cc, n_cl, cands, starts, size,
-                 group_of, leads, lead_starts, lead_size) -> tuple[np.ndarray, np.ndarray]:
-    """Source and target (int32) of every link of :func:`sim.core.links.supply_links`, with
-    self-links and missing targets dropped (its NumPy construction's ``src, dst`` after the
-    filter of :func:`sim.core.links.symmetric_csr`)."""
-    return _kernels()["links"](n_links, cc, cl, industrial, u, same_share, lead_share, n_cc, n_cl,
-                               cands, starts, size, group_of, leads, lead_starts, lead_size)
+def candidate_table(tables: list[tuple[np.ndarray | None, np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates of every ``(members, groups, n_groups)`` table (``members`` None: the
+    positions ``0..len(groups)-1``) sorted by group, tables one after another, then a final -1
+    (int32), and the group sizes (int64): what :func:`sim.core.links.group_order` and a
+    concatenation give, written once into one array by a counting sort per table."""
+    out = np.empty(sum(groups.size for _, groups, _ in tables) + 1, dtype=np.int32)
+    out[-1] = -1
+    fill, none = _kernels()["fill_groups"], np.empty(0, dtype=np.int32)
+    counts, base = [], 0
+    for members, groups, n_groups in tables:
+        counts.append(fill(groups, none if members is None else members, n_groups, out, base))
+        base += groups.size
+    return out, np.concatenate(counts)
+
+
+CHUNK_FIRMS = 1 << 15
+"""Firms whose links are drawn at a time: their uniforms (4 float32 per link) and pick positions
+stay in the L2 cache (~1 MB) instead of a 16-bytes-per-link array of all the links."""
+
+
+def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl, industrial, same_share,
+               lead_share, n_cc, n_cl, cands, starts, size, group_of, leads, lead_starts,
+               lead_size) -> tuple[np.ndarray, np.ndarray]:
+    """The symmetric CSR (indptr int64, indices int32) of the links of
+    :func:`sim.core.links.supply_links`: the same arrays as its NumPy construction.
+
+    ``uniforms[r]`` draws row r of the NumPy path's ``rng.random((4, m), dtype=float32)``
+    (:func:`sim.core.links.uniform_rows`); the rows are drawn a chunk of firms at a time. The
+    links are kept as targets in source order plus counts (no source column); the links by
+    target are a counting sort of them, and each row of the adjacency is the merge of the two,
+    written once into NumPy-allocated arrays (no copy of Numba-allocated ones, see the module
+    docstring).
+    """
+    k_ = _kernels()
+    n = n_links.size
+    m = int(n_links.sum())
+    count_type = np.int32 if 2 * m < np.iinfo(np.int32).max else np.int64
+    firsts = np.arange(0, n, CHUNK_FIRMS)
+    per_chunk = np.add.reduceat(n_links, firsts) if n else np.zeros(0, dtype=np.int64)
+    widest = int(per_chunk.max()) if per_chunk.size else 0
+    u = np.empty((4, widest), dtype=np.float32)
+    pick, owner = np.empty(widest, dtype=np.int64), np.empty(widest, dtype=np.int32)
+    dst = np.empty(m, dtype=np.int32)
+    fcount = np.zeros(n, dtype=count_type)
+    rcount = np.zeros(n + 1, dtype=count_type)
+    k = 0
+    for i0, links_here in zip(firsts.tolist(), per_chunk.tolist(), strict=True):
+        for r in range(4):
+            uniforms[r].random(dtype=np.float32, out=u[r, :links_here])
+        k = k_["link_chunk"](i0, min(i0 + CHUNK_FIRMS, n), n_links, cc, cl, industrial, u, same_share, lead_share,
+                             n_cc, n_cl, cands, starts, size, group_of, leads, lead_starts, lead_size, pick, owner,
+                             dst, k, fcount, rcount)
+    del u, pick, owner
+    return _merge(n, dst[:k], fcount, rcount)
+
+
+def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, rcount: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the links whose targets are ``dst`` in source order (``fcount`` per source;
+    ``rcount[t + 1]`` links to t); ``dst`` is sorted in place per source."""
+    k_ = _kernels()
+    rows = np.empty(dst.size, dtype=np.int32)
+    k_["reverse_rows"](n, dst, fcount, rcount, rows)
+    indptr = np.empty(n + 1, dtype=np.int64)
+    cols = np.empty(2 * dst.size, dtype=np.int32)
+    w = k_["merge_rows"](n, dst, fcount, rcount, rows, indptr, cols)
+    del rows
+    return indptr, cols[:w] if w < cols.size else cols
 
 
 def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CSR (indptr int64, indices int32, columns sorted, no repeats) of the undirected links
     ``src[i] -- dst[i]`` (no self-links, no -1): the compiled equivalent of the 64-bit key sort
     in :func:`sim.core.links.symmetric_csr` (same arrays)."""
-    start = np.zeros(n + 1, dtype=np.int32 if 2 * src.size < np.iinfo(np.int32).max else np.int64)
-    indptr, cols, w = _kernels()["csr"](n, src.astype(np.int32, copy=False), dst.astype(np.int32, copy=False), start)
-    return _owned(indptr), _owned(cols[:w])
+    if src.size > 1 and np.any(src[1:] < src[:-1]):
+        order = np.argsort(src, kind="stable")
+        src, dst = src[order], dst[order]
+    count_type = np.int32 if 2 * src.size < np.iinfo(np.int32).max else np.int64
+    fcount = np.bincount(src, minlength=n).astype(count_type)
+    rcount = np.zeros(n + 1, dtype=count_type)
+    rcount[1:] = np.bincount(dst, minlength=n)
+    return _merge(n, np.array(dst, dtype=np.int32), fcount, rcount)
+
+
+def marked_partners(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """For every firm, how many of its partners have ``mask`` (bool) set, as float32: counted
+    over each firm's own row (the adjacency is symmetric), the same integers as adding one at
+    the partners of every masked firm."""
+    out = np.empty(indptr.size - 1, dtype=np.float32)
+    _kernels()["marked_partners"](indptr, indices, np.packbits(mask, bitorder="little"), out)
+    return out
 
 
 def draw_rows(shifted: np.ndarray, n_cols: int, row: np.ndarray, u: np.ndarray) -> np.ndarray:
