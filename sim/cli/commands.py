@@ -39,11 +39,12 @@ def run_and_print(label: str, call: Callable[[], object]) -> int:
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    if args.scenario is None and args.resume is None:
+        raise UsageError("give a SCENARIO (file or shipped name) or --resume FOLDER")
+    start_population_build(args)  # before the model (and Mesa) are imported
     from sim.runs.jobs import SizedExecutor
     from sim.runs.runner import run_scenario
 
-    if args.scenario is None and args.resume is None:
-        raise UsageError("give a SCENARIO (file or shipped name) or --resume FOLDER")
     result = run_scenario(args.scenario, replicates=args.replicates, seed=args.seed, overrides=args.overrides,
                           executor=SizedExecutor(args.executor, args.workers, args.address), out_dir=args.out,
                           resume=args.resume, figures=not args.no_figures, progress=args.progress,
@@ -52,6 +53,22 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         print(line)
     print_failures(result)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def start_population_build(args: argparse.Namespace) -> None:
+    """For a run of one replicate in this process, fork the build of its population now, while
+    this process imports the model (:mod:`sim.runs.prebuild`; same bytes either way)."""
+    if args.resume is not None or args.address is not None or args.executor not in (None, "serial"):
+        return
+    from sim.runs import prebuild
+    from sim.scenario.loader import load_scenario
+
+    try:
+        sc = load_scenario(args.scenario, args.overrides, replicates=args.replicates, seed=args.seed)
+    except Exception:  # noqa: BLE001 - run_scenario reports a bad scenario
+        return
+    if sc.run.replicates == 1:
+        prebuild.start(sc, 0)
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:

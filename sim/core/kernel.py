@@ -239,6 +239,13 @@ def _numba_kernels() -> dict[str, object]:
     return _compiled
 
 
+def load() -> None:
+    """Load the compiled loops now (from Numba's on-disk cache; nothing without Numba), e.g.
+    while another process builds the population, instead of at the model's first step."""
+    if kernel_name() == "numba":
+        _numba_kernels()
+
+
 def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarray, chain_num: np.ndarray,
                    chain_den: np.ndarray, lead_num: np.ndarray, lead_den: np.ndarray, pull: np.float32,
                    readiness_dt: np.ndarray, voucher_cur: np.ndarray | None, open_city: np.ndarray | None,

@@ -100,13 +100,15 @@ class Population:
 
         The adjacency is symmetric, so this is a count over the partners of the masked firms:
         one pass over their links, not over all links (exact integers, so the same values as a
-        sparse product in any order).
+        sparse product in any order). Compiled, a mask covering most firms (the firms present)
+        is counted over every firm's own row instead: sequential reads of the links and a bit
+        mask that stays in the cache, rather than a random float32 write per link (measured at
+        5,000,000 firms: 0.10 against 0.18-0.25 s; at a quarter of the firms adding at the
+        partners is faster).
         """
         firms = np.flatnonzero(mask)
         if kernel.kernel_name() == "numba":
-            if firms.size > self.n_firms // 4 and mask.dtype == np.bool_:
-                # Many firms: count over every firm's row (sequential links, a one-byte mask read
-                # at random) rather than adding at the partners of each (random float32 writes).
+            if firms.size > self.n_firms // 2:
                 return setup_kernel.marked_partners(self.adj_indptr, self.adj_indices, mask)
             out = np.zeros(self.n_firms, dtype=np.float32)
             kernel.add_to_partners(self.adj_indptr, self.adj_indices, firms, out, 1.0)

@@ -20,6 +20,7 @@ import pandas as pd
 from sim.core import outputs
 from sim.core.model import CloudAdoptionModel
 from sim.core.seeds import run_seed
+from sim.runs import prebuild
 from sim.runs.executors import interrupt_behind
 from sim.runs.jobs import failure_fields, population_for
 from sim.runs.rundir import versions
@@ -113,6 +114,8 @@ def run_one(spec: ReplicateRun) -> ReplicateResult:
     try:
         config = spec.scenario if isinstance(spec.scenario, Scenario) else Scenario.model_validate(spec.scenario)
         pop, cached = population_for(config, spec.replicate, shared_only=True)
+        if pop is None:  # built meanwhile by a process the command line forked, if any
+            pop = prebuild.take(config, spec.replicate, spec.root_seed)
         model = CloudAdoptionModel(config, replicate=spec.replicate, rng=spec.root_seed, population=pop)
         out = model.run()
         ts = normalise_timeseries(outputs.tidy_timeseries(out, cells=config.outputs.cells))
