@@ -7,10 +7,17 @@ compares the bytes. Callers choose with :func:`sim.core.kernel.kernel_name`; not
 called without Numba. The compiled loops avoid the NumPy path's temporaries (repeats of firm
 columns over links, 64-bit sort keys, float64 index arrays), which at full scale are memory-bound.
 
-Arrays that outlive the build are handed back as NumPy-allocated copies (:func:`_owned`): NumPy
-asks the kernel for transparent huge pages on large arrays and Numba's allocator does not, and the
+Arrays that outlive the build are NumPy-allocated: the adjacency is written straight into arrays
+allocated here, the firm columns are handed back as copies (:func:`_owned`). NumPy asks the
+kernel for transparent huge pages on large arrays and Numba's allocator does not, and the
 simulation's random accesses to the adjacency and firm columns were measured ~10-20% slower on
 4 KiB pages (same bytes either way).
+
+The links are drawn a chunk of firms at a time (:data:`CHUNK_FIRMS`), so their uniforms and
+picks stay in the cache, and the adjacency is built without a scatter of both directions: each
+firm's own targets (in the order drawn) are merged with the counting-sorted links to it, which
+come out ascending. At 5,000,000 firms (13.8 M links drawn) the link temporaries went from ~0.55 GB
+to ~0.17 GB, and the copies of the adjacency (~0.17 GB) are gone.
 """
 
 from __future__ import annotations
