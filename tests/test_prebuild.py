@@ -63,7 +63,13 @@ CHECKS = textwrap.dedent('''
     shared = Scenario.model_validate({**SMALL, "population": {"total_firms": 20_000, "structure_pool": 2}})
     assert not prebuild.worth_it(shared) and not prebuild.start(shared, 0) and not prebuild.in_flight()
 
-    # 5. the command line starts one only for a single replicate run in this process
+    # 5. GDCLOUD_PREBUILD=0 turns it off
+    import os
+    os.environ["GDCLOUD_PREBUILD"] = "0"
+    assert not prebuild.worth_it(sc) and not prebuild.start(sc, 0)
+    del os.environ["GDCLOUD_PREBUILD"]
+
+    # 6. the command line starts one only for a single replicate run in this process
     small = ["--set", "population.total_firms=20000", "--set", "time.end=2022-06"]
     for extra, expected in (([], True), (["-n", "2"], False), (["--executor", "dask"], False), (["-j", "2"], True)):
         start_population_build(build_parser().parse_args(["run", "baseline", *small, *extra]))

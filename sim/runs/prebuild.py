@@ -31,11 +31,13 @@ _pending: dict[str, Any] = {}
 
 
 def worth_it(config: Scenario) -> bool:
-    """True if forking a build for one run of ``config`` here is safe and can save time: ``fork``
-    exists, two CPUs are available, no other thread runs (a lock held by one could never be
-    released in the child), this is not a daemon worker, and the model will use a population it
-    is given (no uncertain parameter that could change the structure; no shared structure, which
-    the batch path caches instead)."""
+    """True if forking a build for one run of ``config`` here is safe and can save time: not
+    turned off (``GDCLOUD_PREBUILD=0``), ``fork`` exists, two CPUs are available, no other thread
+    runs (a lock held by one could never be released in the child), this is not a daemon worker,
+    and the model will use a population it is given (no uncertain parameter that could change
+    the structure; no shared structure, which the batch path caches instead)."""
+    if os.environ.get("GDCLOUD_PREBUILD", "").strip() == "0":  # off, e.g. to time a run both ways
+        return False
     if "fork" not in multiprocessing.get_all_start_methods():
         return False
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
