@@ -50,15 +50,32 @@ def test_shipped_record_is_the_best_supported_explanation() -> None:
     assert {"history", "history_pool", "history_intensity", "history_quota"} <= set(table["scenario"])
     assert (table["criterion"] >= table["median_distance"]).all()
     assert table["as_published"].iloc[0]  # a wider reading of the figures is never ranked first
-    best = table.iloc[0]
     shipped = json.loads((RECORD / "evaluate" / "settings.json").read_text(encoding="utf-8"))
     name = shipped["scenario"] if shipped.get("counted", "above_scale") == "above_scale" else \
         f"{shipped['scenario']} + {shipped['counted']}"
-    assert name == best["scenario"]
+    # the rule: a variant whose refined match reached the data-precision target comes first, then
+    # the criterion (record_figures.record_choice)
+    refined = mod.refined_table(RECORD / "evaluate")
+    assert name == mod.record_choice(table, refined)
+    best = table.set_index("scenario").loc[name]
+    if name != table.iloc[0]["scenario"]:
+        assert refined.set_index("scenario").loc[name, "reached"]
+        assert not refined.set_index("scenario").loc[table.iloc[0]["scenario"], "reached"]
     # the shipped record refines that variant's match: at least its size and its budget
     assert shipped["total_firms"] >= best["total_firms"]
     assert shipped["max_simulations"] >= json.loads(
         (RECORD / "variants" / shipped["scenario"] / "settings.json").read_text(encoding="utf-8"))["max_simulations"]
+
+
+def test_record_choice_puts_the_precision_target_before_the_criterion() -> None:
+    """record_choice on hand-made tables: the criterion decides unless a refined match reached the
+    target; a variant read with another `counted` is never chosen."""
+    mod = _script()
+    variants = pd.DataFrame({"scenario": ["a", "b", "c + with_sme_programmes"], "as_published": [True, True, False]})
+    none = pd.DataFrame({"scenario": ["a", "b"], "reached": [False, False]})
+    assert mod.record_choice(variants, none) == "a"
+    assert mod.record_choice(variants, pd.DataFrame({"scenario": ["a", "b"], "reached": [False, True]})) == "b"
+    assert mod.record_choice(variants, pd.DataFrame({"scenario": ["c + with_sme_programmes"], "reached": [True]})) == "a"
 
 
 def test_diagnosis_splits_every_above_scale_firm() -> None:
