@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         model = CloudAdoptionModel(config, replicate=r, population=pop)
         c2 = time.process_time()
         out = model.run()
+        model.close()  # as sim.core.model.simulate does: the next replicate reuses the memory
         c3 = time.process_time()
         build, setup, sim = build + c1 - c0, setup + c2 - c1, sim + c3 - c2
         firm_steps += float(out.totals["n_firms"][1:].sum()) * config.time.substeps_per_month

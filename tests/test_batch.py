@@ -105,3 +105,37 @@ def test_structure_reused_for_other_readiness_multipliers_gives_the_same_bytes()
     np.testing.assert_array_equal(cells(other, 2, pop), cells(other, 2))
     assert batch.structure_for(other, 0)[0] is pop  # the cache now holds the new column
     batch.clear_cache()
+
+
+def test_close_frees_the_state_at_once_and_simulate_closes(monkeypatch):
+    """A closed model's firm columns are freed without waiting for the cyclic garbage collector
+    (Mesa models hold reference cycles); simulate() closes its model; a model dropped unclosed is
+    collected before the next large model is built."""
+    import gc
+    import weakref
+
+    from sim.core import model as model_mod
+
+    config = scenario()
+    gc.disable()
+    try:
+        model = CloudAdoptionModel(config, replicate=1)
+        column = weakref.ref(model.lam_cloud)
+        shell = weakref.ref(model)
+        out = model.run()
+        assert not model.closed
+        model.close()
+        assert model.closed and column() is None  # freed now, not at the next collection
+        del model
+        assert shell() is not None  # only the small Mesa shell waits for the collector
+        np.testing.assert_array_equal(model_mod.simulate(config, 1).cells, out.cells)
+        # A large model dropped without close() is collected when the next one is built.
+        monkeypatch.setattr(model_mod, "COLLECT_ABOVE_FIRMS", 1_000)
+        dropped = CloudAdoptionModel(config, replicate=2)
+        column = weakref.ref(dropped.lam_cloud)
+        del dropped
+        assert column() is not None
+        CloudAdoptionModel(config, replicate=3)
+        assert column() is None
+    finally:
+        gc.enable()

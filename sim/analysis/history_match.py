@@ -245,8 +245,10 @@ def match_run_task(run: MatchRun) -> tuple[int, dict]:
             judged = [f for f in run.figures if f.last_month <= dates[-1][:7]]
             d = float(observation.total_distance(judged, dates, series))
             if d > run.tolerance:
+                model.close()  # frees its memory now for the next particle (CloudAdoptionModel.close)
                 return run.index, {"distance": d}
     out = model.run()
+    model.close()
     return run.index, {"dates": out.dates, **{m: np.asarray(out.total(m), dtype=float) * factor for m in METRICS}}
 
 

@@ -36,6 +36,8 @@ gives common random numbers across scenarios: a firm's threshold does not depend
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import dataclass, field
 
 import mesa
@@ -307,8 +309,10 @@ class CloudAdoptionModel(mesa.Model):
             root = int(np.random.SeedSequence().entropy)  # unseeded: fresh, but recorded
         else:
             root = int(rng)
-        self.root_seed = root
+        _collect_unclosed_model()
         super().__init__(rng=root)
+        self._mesa_names = frozenset(vars(self)) | {"_mesa_names"}
+        self.root_seed = root
         self.replicate = replicate
         self.seed_sequence = run_seed(root, replicate)
         self.streams = spawn_streams(self.seed_sequence)
@@ -356,6 +360,29 @@ class CloudAdoptionModel(mesa.Model):
         })
         self._record()
         self.datacollector.collect(self)
+        if self.pop.n_firms >= COLLECT_ABOVE_FIRMS:
+            global _last_model
+            _last_model = weakref.ref(self)
+
+    def close(self) -> None:
+        """Free this model's state now; afterwards only :attr:`closed` may be read.
+
+        Why: a ``mesa.Model`` holds reference cycles (its scenario and event schedule point back
+        at it), so a model that is no longer referenced is freed only by Python's cyclic garbage
+        collector, some time later. Until then its ~0.3 GB of firm columns (2,000,000 firms) stay
+        allocated, the next model's set-up gets fresh pages from the operating system, and
+        zeroing them cost 0.3-0.4 s of system time per replicate at 2,000,000 firms (measured
+        2026-11-29, against 0.17 s of user time for the whole set-up). A batch
+        (:func:`simulate`, the run layer) closes each model after reading its output, so the
+        next replicate reuses the memory. The attributes Mesa's ``Model`` set are kept.
+        """
+        for name in [n for n in vars(self) if n not in self._mesa_names]:
+            delattr(self, name)
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return "pop" not in vars(self)
 
     # ------------------------------------------------------------------ set-up
 
@@ -907,5 +934,31 @@ def apply_overrides(config: Scenario, overrides: dict) -> Scenario:
 
 
 def simulate(config: Scenario, replicate: int = 0, population: Population | None = None) -> RunOutput:
-    """Build and run one replicate of ``config`` (the function executors call)."""
-    return CloudAdoptionModel(config, replicate=replicate, population=population).run()
+    """Build and run one replicate of ``config`` (the function executors call); the model is
+    closed after its output is taken (:meth:`CloudAdoptionModel.close`)."""
+    model = CloudAdoptionModel(config, replicate=replicate, population=population)
+    try:
+        return model.run()
+    finally:
+        model.close()
+
+
+COLLECT_ABOVE_FIRMS = 200_000
+"""A model of at least this many firms that is still alive, not closed, when the next model is
+built triggers a garbage collection first (:func:`_collect_unclosed_model`)."""
+
+_last_model: weakref.ref | None = None
+"""The last model of at least :data:`COLLECT_ABOVE_FIRMS` firms built in this process."""
+
+
+def _collect_unclosed_model() -> None:
+    """Collect garbage if the last large model is still alive and not closed: a loop that drops
+    models without :meth:`CloudAdoptionModel.close` (``mesa.batch_run``, a user's script) would
+    otherwise keep it, unreachable but uncollected, while the next model allocates fresh pages
+    (a collection costs ~0.05 s against 0.3-0.4 s of page zeroing at 2,000,000 firms)."""
+    global _last_model
+    prev = _last_model() if _last_model is not None else None
+    _last_model = None
+    if prev is not None and not prev.closed:
+        del prev
+        gc.collect()

@@ -118,6 +118,7 @@ def run_one(spec: ReplicateRun) -> ReplicateResult:
             pop = prebuild.take(config, spec.replicate, spec.root_seed)
         model = CloudAdoptionModel(config, replicate=spec.replicate, rng=spec.root_seed, population=pop)
         out = model.run()
+        model.close()  # frees its memory now for the next replicate (CloudAdoptionModel.close)
         ts = normalise_timeseries(outputs.tidy_timeseries(out, cells=config.outputs.cells))
     except Exception as exc:  # noqa: BLE001 - failures are data
         interrupt = interrupt_behind(exc)
