@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_mesa import ReferenceModel  # noqa: E402
 from reference_mesa_tuned import TunedReferenceModel  # noqa: E402
 
-from sim.core.model import METRICS, CloudAdoptionModel  # noqa: E402
+from sim.core.model import CloudAdoptionModel  # noqa: E402
 from sim.core.population import build_population  # noqa: E402
+from sim.core.run_output import METRICS  # noqa: E402
 from sim.core.seeds import run_seed, spawn_streams, structure_seed  # noqa: E402
 from sim.scenario.schema import Scenario  # noqa: E402
 from sim.scenario.schema_types import month_number  # noqa: E402

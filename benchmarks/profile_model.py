@@ -8,7 +8,7 @@ printed. NumPy functions show up by name (``numpy.ufunc.at``, ``bincount``, ...)
 cProfile cannot see inside a vectorized function: array arithmetic (``h += ...``, comparisons,
 fancy indexing) is counted as the own time of the line's function. So a second, un-instrumented
 pass samples the source line of ``sim/`` being executed every 0.5 ms (a stdlib sampling thread)
-and lists the lines that take the most time, e.g. inside ``CloudAdoptionModel._substep``.
+and lists the lines that take the most time, e.g. inside ``sim.core.stages.substep``.
 
 Usage::
 

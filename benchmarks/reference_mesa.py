@@ -56,9 +56,9 @@ import numpy as np
 from mesa.agentset import AgentSet
 
 from sim import datasets
-from sim.core.model import METRICS
 from sim.core.policies import N_CELLS, build_instruments
 from sim.core.population import NEVER, Population, build_population
+from sim.core.run_output import METRICS
 from sim.core.seeds import run_seed, spawn_streams, structure_seed
 from sim.scenario.schema import Scenario
 

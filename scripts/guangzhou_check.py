@@ -16,9 +16,10 @@ Usage::
 from __future__ import annotations
 
 from sim import datasets
-from sim.core.model import METRICS, simulate
+from sim.core.model import simulate
 from sim.core.policies import cell_grid
 from sim.core.population import DEFAULT_TOTAL_FIRMS
+from sim.core.run_output import METRICS
 from sim.scenario.loader import load_scenario
 
 TOTAL_FIRMS = 200_000

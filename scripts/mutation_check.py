@@ -36,20 +36,20 @@ class Mutation:
 
 
 MUTATIONS: tuple[Mutation, ...] = (
-    Mutation("transformation hazard x12", "sim/core/model.py",
-             "return h * self.pop.readiness[idx]", "return h * self.pop.readiness[idx] * 12"),
+    Mutation("transformation hazard x12", "sim/core/hazards.py",
+             "return h * pop.readiness[idx]", "return h * pop.readiness[idx] * 12"),
     Mutation("cluster-city share of the transformation stage over all firms, not above-scale firms",
-             "sim/core/model.py",
+             "sim/core/hazards.py",
              'rates["cc"] * cc_num / np.maximum(cc_den - 1.0, 1.0)',
-             'rates["cc"] * cc_num / np.maximum(self.cc_n - 1.0, 1.0)'),
+             'rates["cc"] * cc_num / np.maximum(state.cc_n - 1.0, 1.0)'),
     Mutation("pilot cloud rate x12", "sim/core/policies.py",
              "self.cloud_park[s:e + 1, chosen] += rc[s:e + 1, None]",
              "self.cloud_park[s:e + 1, chosen] += rc[s:e + 1, None] * 12"),
     Mutation("refused voucher claimants keep their old threshold (the rule before the fix)",
-             "sim/core/model.py",
-             "fresh = lam[drop] + self.rng_refusal.standard_exponential(drop.size, dtype=np.float32)",
-             "fresh = self.thr_cloud[drop]"),
-    Mutation("churn starts at onboarding instead of when the subsidy ends", "sim/core/model.py",
+             "sim/core/stages.py",
+             "fresh = lam[drop] + state.rng_refusal.standard_exponential(drop.size, dtype=np.float32)",
+             "fresh = state.thr_cloud[drop]"),
+    Mutation("churn starts at onboarding instead of when the subsidy ends", "sim/core/stages.py",
              'cut = int(np.searchsorted(ends, ends.dtype.type(k), side="right"))', "cut = w.size"),
 )
 

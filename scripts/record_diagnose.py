@@ -63,8 +63,9 @@ def posterior_mean(scenario: str) -> dict[str, float]:
 def pool_rows(label: str, scenario: str, overrides: dict, total_firms: int, seed: int) -> list[dict]:
     """Run one case and split the above-scale firms at :data:`MONTHS`."""
     from sim.core import uncertainty
-    from sim.core.model import ON_CLOUD, CloudAdoptionModel
+    from sim.core.model import CloudAdoptionModel
     from sim.core.population import NEVER
+    from sim.core.state import ON_CLOUD
     from sim.scenario.loader import load_scenario
 
     cfg = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
@@ -81,7 +82,7 @@ def pool_rows(label: str, scenario: str, overrides: dict, total_firms: int, seed
             ab = model.present & model.is_above
             tr = ab & (model.trans_month != NEVER)
             on = ab & (model.cloud_state == ON_CLOUD) & ~tr
-            ready = np.isfinite(model.thr_trans)
+            ready = np.isfinite(model.state.thr_trans)
             row = {"case": label, "scenario": scenario, "month": month, "above_scale": ab.sum() * factor,
                    "transformed": tr.sum() * factor, "pool": (on & ready).sum() * factor,
                    "never_ready_on_cloud": (on & ~ready).sum() * factor,

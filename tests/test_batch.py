@@ -120,7 +120,7 @@ def test_close_frees_the_state_at_once_and_simulate_closes(monkeypatch):
     gc.disable()
     try:
         model = CloudAdoptionModel(config, replicate=1)
-        column = weakref.ref(model.lam_cloud)
+        column = weakref.ref(model.state.lam_cloud)
         shell = weakref.ref(model)
         out = model.run()
         assert not model.closed
@@ -132,7 +132,7 @@ def test_close_frees_the_state_at_once_and_simulate_closes(monkeypatch):
         # A large model dropped without close() is collected when the next one is built.
         monkeypatch.setattr(model_mod, "COLLECT_ABOVE_FIRMS", 1_000)
         dropped = CloudAdoptionModel(config, replicate=2)
-        column = weakref.ref(dropped.lam_cloud)
+        column = weakref.ref(dropped.state.lam_cloud)
         del dropped
         assert column() is not None
         CloudAdoptionModel(config, replicate=3)

@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 from sim import datasets
-from sim.core.model import ON_CLOUD, CloudAdoptionModel
+from sim.core.model import CloudAdoptionModel
 from sim.core.population import LEAD
+from sim.core.state import ON_CLOUD
 
 IDS = datasets.cluster_ids()
 

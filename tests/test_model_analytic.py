@@ -158,7 +158,7 @@ def bass_runs(make_degenerate) -> dict[int, dict[str, list[np.ndarray]]]:
             out = model.run()
             counts.append(out.total("cloud_cumulative"))
             curves.append(counts[-1] / out.total("n_firms"))
-            thresholds.append(model.thr_cloud.copy())
+            thresholds.append(model.state.thr_cloud.copy())
         runs[substeps] = {"curves": curves, "counts": counts, "thresholds": thresholds}
     return runs
 
@@ -276,7 +276,7 @@ def test_pure_external_influence(make_degenerate):
         shares[substeps] = adopted_share(model)
         assert np.all(np.abs(shares[substeps] - expected) <= 4 * sd + 1e-12)
         # exactly the firms whose threshold is below p t (float32 rounding aside)
-        exact = np.array([np.count_nonzero(model.thr_cloud <= np.float32(p * t)) for t in T]) / N_FIRMS
+        exact = np.array([np.count_nonzero(model.state.thr_cloud <= np.float32(p * t)) for t in T]) / N_FIRMS
         assert np.abs(shares[substeps] - exact).max() <= 3 / N_FIRMS
     # the same thresholds give the same curve whatever the step
     assert np.abs(shares[1] - shares[10]).max() <= 3 / N_FIRMS

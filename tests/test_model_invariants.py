@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 from sim import datasets
-from sim.core.model import CHURNED, METRICS, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
+from sim.core.model import CloudAdoptionModel
 from sim.core.policies import N_CITIES, N_CLUSTERS, N_SIZE
 from sim.core.population import ABOVE, IND_SME, NEVER, SERVICE
+from sim.core.run_output import METRICS
+from sim.core.state import CHURNED, NONE, ON_CLOUD, WAITING
 
 N_SMALL = 50_000
 SCALE = N_SMALL / 2_000_000
@@ -147,10 +149,10 @@ def test_incremental_peer_counts_match_a_recount(make_default_style):
     names = ["park_n", "park_cloud", "park_as", "park_trans", "cc_n", "cc_cloud", "cc_as", "cc_trans",
              "chain_n", "chain_cloud", "chain_as", "chain_trans", "lead_n", "lead_trans",
              "prov_n", "prov_cloud", "cell_n", "cell_active"]
-    before = {name: np.array(getattr(model, name), dtype=float) for name in names}
-    model._recount()
+    before = {name: np.array(getattr(model.state, name), dtype=float) for name in names}
+    model.state.recount()
     for name in names:
-        np.testing.assert_array_equal(before[name], np.array(getattr(model, name), dtype=float), err_msg=name)
+        np.testing.assert_array_equal(before[name], np.array(getattr(model.state, name), dtype=float), err_msg=name)
 
 
 # --------------------------------------------------------------------------- random numbers

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sim import datasets
-from sim.core.model import METRICS, CloudAdoptionModel, RunOutput
+from sim.core.model import CloudAdoptionModel
 from sim.core.outputs import (
     ALL,
     METRIC_COLUMNS,
@@ -18,6 +18,7 @@ from sim.core.outputs import (
     tidy_timeseries,
 )
 from sim.core.policies import N_CELLS
+from sim.core.run_output import METRICS, RunOutput
 from sim.scenario import Scenario
 
 

@@ -72,8 +72,8 @@ def test_model_initial_counts_match_a_recount_by_links():
     on = model.present & (model.cloud_state == 2)
     rows = np.repeat(np.arange(pop.n_firms), np.diff(pop.adj_indptr))
     expect = np.bincount(rows[on[pop.adj_indices]], minlength=pop.n_firms)
-    np.testing.assert_array_equal(model.chain_cloud, expect)
-    assert model.chain_cloud.sum() > 1000  # the test sees real links
+    np.testing.assert_array_equal(model.state.chain_cloud, expect)
+    assert model.state.chain_cloud.sum() > 1000  # the test sees real links
 
 
 HAS_NUMBA = importlib.util.find_spec("numba") is not None

@@ -136,5 +136,5 @@ def test_an_above_scale_firm_alone_in_its_cluster_city_feels_its_cluster(make_de
     alone = a_cc[ccc] == 1
     assert 3 <= alone.sum() < cand.size  # the case occurs, next to firms with peers
     share = np.where(alone, t_cl[pop.cluster[cand]] / (a_cl[pop.cluster[cand]] - 1), t_cc[ccc] / np.maximum(a_cc[ccc] - 1, 1))
-    assert np.allclose(model.lam_trans[cand], u * share / 12, rtol=1e-5)
-    assert np.all(model.lam_trans[cand][alone] > 0)
+    assert np.allclose(model.state.lam_trans[cand], u * share / 12, rtol=1e-5)
+    assert np.all(model.state.lam_trans[cand][alone] > 0)

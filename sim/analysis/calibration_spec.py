@@ -25,7 +25,7 @@ INDICATOR_METRIC: dict[str, str] = {
     "cloud_enterprises_cumulative": "cloud_cumulative",
     "above_scale_transformed_cumulative": "transformed",
 }
-"""Reported indicator -> model metric (:data:`sim.core.model.METRICS`)."""
+"""Reported indicator -> model metric (:data:`sim.core.run_output.METRICS`)."""
 
 
 class ParameterSpec(StrictSpec):

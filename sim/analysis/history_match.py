@@ -38,8 +38,8 @@ from sim.analysis import observation
 from sim.analysis.abc import AbcResult, Simulation, abc_smc, weighted_quantile
 from sim.analysis.outcomes import scale_up
 from sim.core import uncertainty
-from sim.core.model import METRICS as MODEL_METRICS
 from sim.core.model import CloudAdoptionModel
+from sim.core.run_output import METRICS as MODEL_METRICS
 from sim.errors import RunsFailed
 from sim.runs.executors import Executor, SerialExecutor
 from sim.runs.jobs import failure_record, population_for

@@ -68,7 +68,7 @@ INDICATOR_METRIC: dict[str, str] = {
     "cloud_enterprises_cumulative": "cloud_cumulative",
     "above_scale_transformed_cumulative": "transformed",
 }
-"""Published indicator -> model metric (:data:`sim.core.model.METRICS`); others are not simulated."""
+"""Published indicator -> model metric (:data:`sim.core.run_output.METRICS`); others are not simulated."""
 
 REPORTING_REL_SD = 0.01
 """ASSUMPTION: relative s.d. of the counting error of a programme tally (smooths the interval

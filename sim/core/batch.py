@@ -5,7 +5,7 @@ sensitivity design, replicates of one scenario) does not need a new population f
 :func:`structure_for` gives the population a replicate runs on, from a per-process cache, and
 each cached population also keeps the model's replicate-independent tables (group ids, counts of
 the firms present at the start, the partners of chain leaders, voucher age order: see
-:func:`sim.core.model.static_tables`), so a reused structure skips both the build and most of the
+:func:`sim.core.tables.static_tables`), so a reused structure skips both the build and most of the
 model's initialisation.
 
 Which structure a replicate uses (:func:`structure_index`):

@@ -1,6 +1,6 @@
 """Turn one run's per-cell monthly counts into a small tidy table.
 
-A :class:`~sim.core.model.RunOutput` holds an array ``cells`` of shape
+A :class:`~sim.core.run_output.RunOutput` holds an array ``cells`` of shape
 ``(n_months + 1, N_CELLS, len(METRICS))``; cell id ``(cluster * 21 + city) * 4 + size_class``.
 :func:`tidy_timeseries` reduces it to one row per (group, month end) where the groups are the
 provincial total, the 20 clusters, the 21 cities and the 4 size classes (and optionally every
@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from sim import datasets
-from sim.core.model import METRICS, RunOutput
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS, cell_grid
+from sim.core.run_output import METRICS, RunOutput
 
 ALL = "all"
 """Label of a dimension that is summed over."""

@@ -21,9 +21,10 @@ import numpy as np
 
 from sim import datasets
 from sim.analysis.outcomes import scaled_goals
-from sim.core.model import CHURNED, NONE, ON_CLOUD, WAITING, CloudAdoptionModel
+from sim.core.model import CloudAdoptionModel
 from sim.core.policies import N_CLUSTERS, cell_grid
 from sim.core.population import DEFAULT_TOTAL_FIRMS, NEVER
+from sim.core.state import CHURNED, NONE, ON_CLOUD, WAITING
 from sim.dashboard import guard
 from sim.scenario.parameters import Categorical, Integer, Parameter, Real
 from sim.scenario.paths import get_value

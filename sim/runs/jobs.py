@@ -305,7 +305,7 @@ class TotalsRun:
         index: Position of the run in its batch; results are put back in this order.
         scenario: The scenario to run (a pydantic model pickles as it is: no re-validation).
         replicate: Replicate ``r``; the run uses ``run_seed(scenario.run.seed, r)``.
-        metrics: Metrics returned (names of :data:`sim.core.model.METRICS`).
+        metrics: Metrics returned (names of :data:`sim.core.run_output.METRICS`).
     """
 
     index: int

@@ -1,0 +1,92 @@
+"""The initial state of a run: which firms are on the cloud and transformed at the start, and
+the finite candidate pools (``diffusion.cloud_candidate_share``, ``transform_candidate_share``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import datasets
+from sim.core import tables
+from sim.core.population import NEVER, population_scale
+from sim.core.state import NONE, ON_CLOUD, FirmState
+from sim.scenario.schema import Scenario
+
+
+def initial_targets(config: Scenario) -> tuple[int, int]:
+    """Firms on the cloud and transformed at ``time.start``: the scenario's ``initial`` values, or
+    the published progress interpolated to the start and scaled to the population."""
+    scale = population_scale(config)
+    ym = (int(config.time.start[:4]), int(config.time.start[5:7]))
+
+    def target(value, indicator):
+        if value is not None:
+            return int(value)
+        return int(round(datasets.interpolate_progress(indicator, ym) * scale))
+
+    return (target(config.initial.cloud_firms, "cloud_enterprises_cumulative"),
+            target(config.initial.transformed_firms, "above_scale_transformed_cumulative"))
+
+
+def select_initial(state: FirmState, config: Scenario, rng: np.random.Generator) -> None:
+    """Choose the initial adopters exactly, weighted by readiness.
+
+    Transformed firms (a subset of above-scale cloud firms) first, then other above-scale
+    cloud firms up to ``above_scale_cloud_share``, then SMEs up to the cloud total.
+    Weighted sampling without replacement by Efraimidis-Spirakis keys (log u / w).
+    """
+    pop = state.pop
+    n0 = pop.n_initial
+    cloud0, trans0 = initial_targets(config)
+    st = tables.static_tables(pop)
+    above, smes = st["initial_above"], st["initial_smes"]
+    above_cloud = max(trans0, int(round(config.initial.above_scale_cloud_share * above.size)))
+    above_cloud = min(above_cloud, above.size, cloud0)
+    if trans0 > above.size or trans0 > cloud0:
+        raise ValueError(f"initial.transformed_firms={trans0} exceeds the above-scale firms ({above.size}) or the cloud firms ({cloud0})")
+    if cloud0 - above_cloud > smes.size:
+        raise ValueError(f"initial.cloud_firms={cloud0} exceeds the firms present ({n0})")
+    # key = log(max(u, 1e-300)) / max(readiness, 1e-12), computed in place (fewer fresh
+    # 16 MB arrays); the readiness term depends on the structure only and is kept with it.
+    key = rng.random(n0)
+    np.log(np.maximum(key, 1e-300, out=key), out=key)
+    np.divide(key, tables.initial_weight(pop), out=key)
+
+    def top(idx: np.ndarray, k: int) -> np.ndarray:
+        if k <= 0:
+            return idx[:0]
+        if k >= idx.size:
+            return idx
+        return idx[np.argpartition(-key[idx], k - 1)[:k]]
+
+    trans = top(above, trans0)
+    rest_above = np.setdiff1d(above, trans, assume_unique=True)
+    cloud_above = np.concatenate((trans, top(rest_above, above_cloud - trans0)))
+    cloud_sme = top(smes, cloud0 - cloud_above.size)
+    on = np.concatenate((cloud_above, cloud_sme))
+    state.cloud_state[on] = ON_CLOUD
+    state.cloud_month[on] = 0
+    state.trans_month[trans] = 0
+    state.thr_live[state.cloud_state != NONE] = np.inf
+
+
+def limit_candidates(state: FirmState, config: Scenario, rng: np.random.Generator) -> None:
+    """Finite candidate pools (``diffusion.cloud_candidate_share``, ``transform_candidate_share``).
+
+    A firm outside a pool never crosses that stage's threshold (its threshold is +inf): only a
+    share of the SMEs not on the cloud at the start can join the cloud tally, and only a share
+    of the above-scale firms not transformed at the start can become transformed. Both draws
+    come from their own stream and are made whenever either share is below 1, so a pool of
+    1 changes nothing (common random numbers) and the two pools do not disturb each other.
+    """
+    d = config.diffusion
+    if d.cloud_candidate_share >= 1.0 and d.transform_candidate_share >= 1.0:
+        return
+    n = state.pop.n_firms
+    u_cloud = rng.random(n, dtype=np.float32)
+    u_trans = rng.random(n, dtype=np.float32)
+    if d.cloud_candidate_share < 1.0:
+        out = (~state.is_above) & (state.cloud_state == NONE) & (u_cloud >= d.cloud_candidate_share)
+        state.thr_live[out] = np.inf
+    if d.transform_candidate_share < 1.0:
+        out = state.is_above & (state.trans_month == NEVER) & (u_trans >= d.transform_candidate_share)
+        state.thr_trans[out] = np.inf

@@ -1,0 +1,226 @@
+"""The stages of one month over a run's :class:`~sim.core.state.FirmState`.
+
+Process order of one month ``k`` (``docs/model.md``, ODD section 3), driven by
+:meth:`sim.core.model.CloudAdoptionModel.step`:
+
+1. :func:`enter_and_exit`: firms entering in month k join (and exiting firms leave) their parks,
+   cities and chains;
+2. policy instruments give their rates for the month; the voucher budget resets in January;
+3. ``substeps_per_month`` synchronous updates (:func:`substep`), each reading the state at its
+   start:
+   a. cloud stage: hazard of every firm not yet on the cloud; the cumulative hazard crosses the
+      firm's exponential threshold -> the firm decides; vouchers are claimed first come first
+      served; deciders join the service queue;
+   b. transformation stage: hazard of every above-scale firm on the cloud and not transformed;
+   c. onboarding of queued firms up to the service capacity;
+   d. churn of subsidised adopters whose subsidy has ended;
+   then every count used by peers is updated at once;
+4. :func:`programme_quota` (if on), then the month's counts are recorded by the model.
+
+Why :func:`substep` is one function of ~100 lines: it is one synchronous update of both stages,
+vouchers, the queue and churn reading the state at its start; its order is the process order
+above and must stay visible in one place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.core import hazards, kernel, programme, tables
+from sim.core.policies import N_CELLS
+from sim.core.population import NEVER
+from sim.core.state import CHURNED, EXITED, NONE, ON_CLOUD, WAITING, FirmState, VoucherPush
+
+
+def enter_and_exit(state: FirmState, k: int, exits: bool) -> None:
+    """Month ``k``'s entrants join their groups; if ``exits``, the month's leavers leave them."""
+    pop = state.pop
+    lo, hi = pop.n_present[k - 1], pop.n_present[k]
+    if hi > lo:
+        new = np.arange(lo, hi)
+        state.present[new] = True
+        state.update(new, "present", 1.0)
+    if not exits:
+        return
+    order, months = tables.exit_order(pop)
+    cand = order[np.searchsorted(months, months.dtype.type(k)):np.searchsorted(months, months.dtype.type(k),
+                                                                              side="right")]
+    gone = cand[state.present[cand]]  # ascending: the firms of np.flatnonzero(present & exit == k)
+    if gone.size:
+        state.present[gone] = False
+        state.update(gone, "present", -1.0)
+        on = gone[state.cloud_state[gone] == ON_CLOUD]
+        state.update(on, "cloud", -1.0)
+        state.update(gone[state.trans_month[gone] != NEVER], "trans", -1.0)
+        wait = gone[state.cloud_state[gone] == WAITING]
+        kernel.scatter_add(state.cell_wait, pop.cell, wait, -1.0)
+        never = gone[(state.cloud_state[gone] == NONE) | (state.cloud_state[gone] == WAITING)]
+        state.cloud_state[never] = EXITED
+        state.thr_live[never] = np.inf
+        # Exited firms keep their cumulative adoption (official counts are cumulative)
+        # but leave every active count (done by the updates above).
+
+
+def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, instruments: dict,
+            push: VoucherPush | None, churn_rate_per_year: float, policy: tuple, pulls: tuple[float, float]) -> None:
+    """One synchronous update of month ``k`` (stages a-d of the module docstring).
+
+    Args:
+        policy: The month's policy rates (cloud per cell, transformation per cell, cloud per park,
+            transformation per park; None where no instrument adds one).
+        pulls: The chain leaders' pull on the cloud and the transformation stage.
+    """
+    pop = state.pop
+    dt = np.float32(dt_years)
+    vouchers = instruments["vouchers"]
+    cloud_cell, trans_cell, cloud_park, trans_park = policy
+
+    # (a) cloud stage over the present prefix: contiguous vector operations are cheaper than
+    # gathering the (still large) set of non-adopters; firms already on the cloud keep a
+    # meaningless cumulative hazard that is never read.
+    n = int(pop.n_present[k])
+    g_rate, g_chain = hazards.group_tables(state, rates.cloud, cloud_cell, cloud_park)
+    open_city = None
+    if push is not None and vouchers.on(k) and vouchers.rate > 0:
+        open_city = vouchers.open_for_city()
+        if not open_city.any():
+            open_city = None
+    voucher_cur = push.now(k) if open_city is not None else None
+    factor = vouchers.rate_factor(k)
+    if voucher_cur is not None and factor is not None:
+        # A scheduled push: a new array (the stored push is at the reference rate).
+        voucher_cur = voucher_cur * factor
+    deciders = kernel.cloud_deciders(n, state.pg, g_rate, g_chain, state.chain_cloud, state.chain_n,
+                                     state.lead_trans, state.lead_n, np.float32(pulls[0]), state.readiness_dt,
+                                     voucher_cur, open_city, pop.city, state.lam_cloud, state.thr_live,
+                                     state.buf_h, state.buf_tmp, pg_narrow=state.pg32)
+    lam = state.lam_cloud
+
+    def voucher_at(firms: np.ndarray) -> np.ndarray:
+        """The voucher push of ``firms`` in this step (as added to their hazard)."""
+        v = voucher_cur[firms]
+        return v * open_city[pop.city[firms]] if open_city.size > 1 else v
+
+    granted_firms = deciders[:0]
+    if voucher_cur is not None and deciders.size:
+        claim = deciders[voucher_at(deciders) > 0]
+        claim = tables.by_priority(claim, state.priority)
+        granted = vouchers.grant(claim, pop.city[claim])
+        granted_firms = claim[granted]
+        late = claim[~granted]
+        if late.size:
+            # Budget gone before their turn: no voucher push for them in this step, so they
+            # decide only if their hazard without it carries them over the threshold.
+            lam[late] -= voucher_at(late)
+            drop = late[lam[late] < state.thr_cloud[late]]
+            deciders = np.setdiff1d(deciders, drop, assume_unique=True)
+            if drop.size:
+                # Refusal rule (docs/model.md 7.4): the decision did not happen, so by the
+                # memorylessness of the exponential clock the firm's remaining distance to
+                # a decision is a fresh Exp(1): it draws a new threshold above its cumulative
+                # hazard (otherwise the voucher push it had accumulated would carry it over
+                # its old threshold within a month or two, without a voucher).
+                fresh = lam[drop] + state.rng_refusal.standard_exponential(drop.size, dtype=np.float32)
+                state.thr_cloud[drop] = fresh
+                state.thr_live[drop] = fresh
+
+    # (b) transformation stage (above-scale firms on the cloud), same start-of-step state.
+    tc = state.cand_trans
+    tc = tc[(state.trans_month[tc] == NEVER) & (state.cloud_state[tc] == ON_CLOUD) & state.present[tc]]
+    state.cand_trans = tc
+    h2 = hazards.transform_hazard(state, rates.trans, tc, trans_cell, trans_park, pulls[1])
+    lam2 = state.lam_trans[tc] + h2 * dt
+    state.lam_trans[tc] = lam2
+    transformers = tc[lam2 >= state.thr_trans[tc]]
+
+    # (d) churn of subsidised adopters after their subsidy ends (state at start of step).
+    churners = state.subsidy_watch[:0]
+    if churn_rate_per_year > 0 and state.subsidy_watch.size:
+        # The watch list is appended month by month, so subsidy ends never decrease along it
+        # and the firms due are a prefix; later entries are filtered when they fall due (a
+        # firm off the cloud or out of the population stays so): the same firms as a filter
+        # of the whole list every step.
+        w, ends = state.subsidy_watch, state.subsidy_watch_end
+        cut = int(np.searchsorted(ends, ends.dtype.type(k), side="right"))
+        head = w[:cut]
+        keep, churners = kernel.churn_due(head, state.cloud_state, ON_CLOUD, state.present, state.lam_churn,
+                                          state.thr_churn, np.float32(churn_rate_per_year) * dt)
+        if not keep.all():
+            state.subsidy_watch = np.concatenate((head[keep], w[cut:]))
+            state.subsidy_watch_end = np.concatenate((ends[:cut][keep], ends[cut:]))
+
+    # ---- apply all changes at once (synchronous update)
+    if granted_firms.size:
+        state.subsidised[granted_firms] = True
+        spend = np.bincount(pop.cell[granted_firms], minlength=N_CELLS) * vouchers.voucher_cny
+        state.cell_new[2] += spend
+    if deciders.size:
+        deciders = tables.by_priority(deciders, state.priority)
+        state.cloud_state[deciders] = WAITING
+        state.thr_live[deciders] = np.inf
+        state.queue = np.concatenate((state.queue, deciders))
+        kernel.scatter_add(state.cell_wait, pop.cell, deciders, 1.0)
+    if transformers.size:
+        state.trans_month[transformers] = k
+        state.update(transformers, "trans", 1.0)
+        kernel.scatter_add(state.cell_trans, pop.cell, transformers, 1.0)
+        kernel.scatter_add(state.cell_new[1], pop.cell, transformers, 1.0)
+    if churners.size:
+        state.cloud_state[churners] = CHURNED
+        state.update(churners, "cloud", -1.0)
+    onboard(state, k, instruments["service_capacity"].capacity_this_substep(k), vouchers.spec.subsidy_months)
+
+
+def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int) -> None:
+    """(c) Onboarding from the queue, first come first served, up to ``capacity`` (None: all)."""
+    pop = state.pop
+    q = state.queue
+    q = q[(state.cloud_state[q] == WAITING) & state.present[q]]
+    n_on = q.size if capacity is None else min(capacity, q.size)
+    firms, state.queue = q[:n_on], q[n_on:]
+    if not firms.size:
+        return
+    state.cloud_state[firms] = ON_CLOUD
+    state.cloud_month[firms] = k
+    kernel.scatter_add(state.cell_wait, pop.cell, firms, -1.0)
+    kernel.scatter_add(state.cell_cum, pop.cell, firms, 1.0)
+    kernel.scatter_add(state.cell_new[0], pop.cell, firms, 1.0)
+    state.update(firms, "cloud", 1.0)
+    sub_on = firms[state.subsidised[firms]]
+    if sub_on.size:
+        state.subsidy_end[sub_on] = k + subsidy_months
+        state.subsidy_watch = np.concatenate((state.subsidy_watch, sub_on))
+        state.subsidy_watch_end = np.concatenate((state.subsidy_watch_end, state.subsidy_end[sub_on]))
+    state.cand_trans = np.concatenate((state.cand_trans, firms[state.is_above[firms]]))
+
+
+def programme_quota(state: FirmState, k: int, quota: programme.TransformationQuota, cube: np.ndarray) -> None:
+    """End of month ``k``: the transformation programme's quota (sim/core/programme.py); ``cube``
+    holds the months recorded so far (its new-transformed column is read)."""
+    flows = cube[: k + 1, :, 5].sum(axis=1)
+    flows[k] = state.cell_new[1].sum()
+    n = quota.due(k, flows)
+    if n <= 0:
+        return
+    cloud = state.cloud_state
+    ok = state.present & state.is_above & (state.trans_month == NEVER) & np.isfinite(state.thr_trans)
+    ok &= (cloud == ON_CLOUD) | ((cloud == NONE) if quota.spec.pool == "above_scale" else False)
+    eligible = np.flatnonzero(ok)
+    remaining = (state.thr_trans[eligible] - state.lam_trans[eligible]) / state.pop.readiness[eligible]
+    firms = programme.readiest(eligible, remaining, n)
+    quota.record(k, firms.size)
+    pop = state.pop
+    new_cloud = firms[cloud[firms] == NONE]
+    if new_cloud.size:
+        # A programme project brings the firm onto the cloud with its transformation.
+        cloud[new_cloud] = ON_CLOUD
+        state.cloud_month[new_cloud] = k
+        state.thr_live[new_cloud] = np.inf
+        kernel.scatter_add(state.cell_cum, pop.cell, new_cloud, 1.0)
+        kernel.scatter_add(state.cell_new[0], pop.cell, new_cloud, 1.0)
+        state.update(new_cloud, "cloud", 1.0)
+    if firms.size:
+        state.trans_month[firms] = k
+        state.update(firms, "trans", 1.0)
+        kernel.scatter_add(state.cell_trans, pop.cell, firms, 1.0)
+        kernel.scatter_add(state.cell_new[1], pop.cell, firms, 1.0)

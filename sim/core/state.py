@@ -1,0 +1,176 @@
+"""The state of a run's firms: NumPy columns, the peer counts kept up to date, the voucher push.
+
+One :class:`FirmState` per model; the per-month stages (:mod:`sim.core.stages`) and the hazards
+(:mod:`sim.core.hazards`) read and write it, the model (:mod:`sim.core.model`) owns it and records
+its cell counts each month. Releasing it (``CloudAdoptionModel.close``) frees every per-firm array
+at once.
+
+Per-step probability: each firm draws one Exp(1) threshold per stage at set-up and adopts when
+its cumulative hazard ``sum(h dt)`` reaches it (``docs/model.md``); ``thr_live`` is the cloud
+threshold of firms still deciding and +inf for every other firm, so the cloud stage needs no
+mask. ``lam_cloud`` is meaningful only for firms still deciding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.core import kernel, tables
+from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS
+from sim.core.population import NEVER, Population
+
+# cloud_state codes (EXITED: left the population before adopting)
+NONE, WAITING, ON_CLOUD, CHURNED, EXITED = 0, 1, 2, 3, 4
+
+COUNT_NAMES: tuple[str, ...] = (
+    "park_n", "park_cloud", "park_as", "park_trans", "cc_n", "cc_cloud", "cc_as", "cc_trans",
+    "chain_n", "chain_cloud", "chain_as", "chain_trans", "lead_n", "lead_trans",
+    "prov_n", "prov_cloud", "cell_n", "cell_cum", "cell_active", "cell_trans", "cell_wait",
+)
+"""The peer and cell counts of a :class:`FirmState` (kept up to date by :meth:`FirmState.update`)."""
+
+
+class FirmState:
+    """Per-firm columns of one run, and the counts its hazards read.
+
+    Args:
+        pop: The population.
+        streams: The run's named random streams (:func:`sim.core.seeds.spawn_streams`).
+        dt_years: Length of one sub-step in years.
+
+    After construction no firm is on the cloud; :mod:`sim.core.initial` chooses the initial
+    adopters and candidate pools, then :meth:`start` computes the counts.
+    """
+
+    def __init__(self, pop: Population, streams: dict[str, np.random.SeedSequence], dt_years: float):
+        n = pop.n_firms
+        self.pop = pop
+        self.cloud_state = np.zeros(n, dtype=np.int8)
+        self.cloud_month = np.full(n, NEVER, dtype=np.int16)
+        self.trans_month = np.full(n, NEVER, dtype=np.int16)
+        self.subsidised = np.zeros(n, dtype=bool)
+        self.subsidy_end = np.full(n, NEVER, dtype=np.int16)
+        self.lam_cloud = np.zeros(n, dtype=np.float32)
+        self.lam_trans = np.zeros(n, dtype=np.float32)
+        self.lam_churn = np.zeros(n, dtype=np.float32)
+        self.thr_cloud = np.random.default_rng(streams["threshold_cloud"]).standard_exponential(n, dtype=np.float32)
+        self.thr_trans = np.random.default_rng(streams["threshold_transform"]).standard_exponential(n, dtype=np.float32)
+        self.thr_live = self.thr_cloud.copy()
+        self.thr_churn = np.random.default_rng(streams["threshold_churn"]).standard_exponential(n, dtype=np.float32)
+        # A fixed per-firm priority orders voucher claims and the service queue (first come,
+        # first served among firms deciding in the same step).
+        self.priority = np.random.default_rng(streams["priority"]).random(n, dtype=np.float32)
+        # New thresholds of claimants refused a voucher, drawn in the order of refusal.
+        self.rng_refusal = np.random.default_rng(streams["voucher_refusal"])
+        st = tables.static_tables(pop)
+        self.is_above, self.is_lead, self.pg, self.pg32 = st["is_above"], st["is_lead"], st["pg"], st["pg32"]
+        self.pg_park, self.pg_cc, self.pg_cell, self.cc = st["pg_park"], st["pg_cc"], st["pg_cell"], st["cc"]
+        self.present = np.zeros(n, dtype=bool)
+        self.present[:pop.n_initial] = True
+        self.queue = np.empty(0, dtype=np.int64)
+        self.subsidy_watch = np.empty(0, dtype=np.int64)
+        self.subsidy_watch_end = np.empty(0, dtype=np.int16)  # subsidy end of each watched firm
+        self.readiness_dt = tables.readiness_dt(pop, dt_years)
+        self.buf_h = np.empty(n, dtype=np.float32)  # scratch of the NumPy cloud stage
+        self.buf_tmp = np.empty(n, dtype=np.float32)
+        self.cell_new = np.zeros((3, N_CELLS))  # new cloud, new transformed, voucher spend (month)
+        self.cand_trans = np.empty(0, dtype=np.int64)
+        self.prov_n = self.prov_cloud = 0.0
+
+    def start(self) -> None:
+        """The counts and the transformation candidates of the initial state."""
+        self.recount(at_start=True)
+        self.cand_trans = np.flatnonzero(self.present & self.is_above & (self.cloud_state == ON_CLOUD)
+                                         & (self.trans_month == NEVER))
+
+    def recount(self, at_start: bool = False) -> None:
+        """All peer counts from scratch (set-up; steps update them incrementally). At the start
+        the counts of the firms present come from the population's static tables (copied: they
+        change); later (a check) they are counted from the state."""
+        pop = self.pop
+        pres = self.present
+        on = pres & (self.cloud_state == ON_CLOUD)
+        tr = pres & (self.trans_month != NEVER)
+        ld_tr = pres & self.is_lead & tr
+        npk = pop.n_parks
+        cc = self.cc
+        ncc = N_CLUSTERS * N_CITIES
+        park, cell = pop.park, pop.cell
+        count = tables.count
+        if at_start:
+            st = {k: v.copy() for k, v in tables.static_tables(pop).items() if k.endswith(("_n", "_as"))}
+        else:
+            ab, ld = pres & self.is_above, pres & self.is_lead
+            st = {"park_n": count(park, pres, npk), "park_as": count(park, ab, npk), "cc_n": count(cc, pres, ncc),
+                  "cc_as": count(cc, ab, ncc), "cell_n": count(cell, pres, N_CELLS), "chain_n": pop.partner_counts(pres),
+                  "chain_as": pop.partner_counts(ab), "lead_n": pop.partner_counts(ld)}
+        self.park_n, self.park_cloud = st["park_n"], count(park, on, npk)
+        self.park_as, self.park_trans = st["park_as"], count(park, tr, npk)
+        self.cc_n, self.cc_cloud = st["cc_n"], count(cc, on, ncc)
+        self.cc_as, self.cc_trans = st["cc_as"], count(cc, tr, ncc)
+        self.chain_n, self.chain_as, self.lead_n = st["chain_n"], st["chain_as"], st["lead_n"]
+        self.chain_cloud, self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (on, tr, ld_tr))
+        self.prov_n = float(pres.sum())
+        self.prov_cloud = float(on.sum())
+        self.cell_n = st["cell_n"]
+        self.cell_cum = count(cell, pres & (self.cloud_state >= ON_CLOUD), N_CELLS)
+        self.cell_active = count(cell, on, N_CELLS)
+        self.cell_trans = count(cell, tr, N_CELLS)
+        self.cell_wait = np.zeros(N_CELLS)
+
+    def update(self, firms: np.ndarray, what: str, sign: float) -> None:
+        """Add ``sign`` to every count that ``firms`` enter for indicator ``what`` (present, cloud
+        or trans)."""
+        if firms.size == 0:
+            return
+        pop = self.pop
+        common = (firms, sign, pop.park, self.cc, pop.cell, self.is_above, self.is_lead, pop.adj_indptr,
+                  pop.adj_indices)
+        if what == "present":
+            kernel.update_counts(*common, park_counts=self.park_n, cc_counts=self.cc_n, cell_counts=self.cell_n,
+                                 park_above=self.park_as, cc_above=self.cc_as, chain_counts=self.chain_n,
+                                 chain_above=self.chain_as, lead_counts=self.lead_n)
+            self.prov_n += sign * firms.size
+        elif what == "cloud":
+            kernel.update_counts(*common, park_counts=self.park_cloud, cc_counts=self.cc_cloud,
+                                 cell_counts=self.cell_active, chain_counts=self.chain_cloud)
+            self.prov_cloud += sign * firms.size
+        elif what == "trans":
+            kernel.update_counts(*common, park_counts=self.park_trans, cc_counts=self.cc_trans,
+                                 chain_counts=self.chain_trans, lead_counts=self.lead_trans)
+
+
+class VoucherPush:
+    """Voucher push x dt of every firm, switched on month by month as firms reach the minimum age.
+
+    Args:
+        readiness_dt: ``readiness x dt`` of every firm (float32).
+        rate: The voucher hazard per year.
+        static_ok: Eligibility by revenue and sector (bool per firm).
+        young: Firms below the minimum age at the start, ordered by the month they reach it.
+        young_month: That month, per firm of ``young``.
+    """
+
+    def __init__(self, readiness_dt: np.ndarray, rate: float, static_ok: np.ndarray, young: np.ndarray,
+                 young_month: np.ndarray):
+        # Voucher push per year of each firm if eligible (readiness x rate x static
+        # eligibility); the age rule is applied by now().
+        w = np.multiply(readiness_dt, np.float32(rate))  # float32, then x 0/1 in place
+        self.full = np.multiply(w, static_ok, out=w)
+        self.young, self.young_month = young, young_month
+        self.current = self.full.copy()
+        self.current[young] = 0
+        self.month = 0
+
+    def now(self, k: int) -> np.ndarray:
+        """The push of every firm eligible in month ``k`` (age rule included); firms reaching the
+        minimum age are switched on incrementally."""
+        if k != self.month:
+            # Keys of the array's dtype: a Python int makes searchsorted convert the whole array.
+            month = self.young_month.dtype.type
+            lo = np.searchsorted(self.young_month, month(self.month), side="right")
+            hi = np.searchsorted(self.young_month, month(k), side="right")
+            f = self.young[lo:hi]
+            self.current[f] = self.full[f]
+            self.month = k
+        return self.current

@@ -1,0 +1,122 @@
+"""The model's replicate-independent tables of a population, cached with it.
+
+Everything here depends on the population structure (and sometimes its readiness column or a
+scenario constant), not on the replicate's random numbers, so it is computed once and kept in
+``pop.derived``: the batch path (:mod:`sim.core.batch`) reuses a cached structure, and with it
+these tables, for every replicate that runs on it. Tables are read-only; counts that change
+during a run are copied by the run's state (:mod:`sim.core.state`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sim.core import kernel
+from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS
+from sim.core.population import ABOVE, LEAD, Population
+
+
+def count(group: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """Firms with ``mask`` set in each of ``size`` groups (float64, exact)."""
+    return kernel.count_in_groups(group, mask, size)
+
+
+def static_tables(pop: Population) -> dict[str, np.ndarray]:
+    """Group ids and the start counts of ``pop``, computed once and kept in ``pop.derived``.
+
+    Park x size-class groups: every group-level term of the hazard (market and policy rates, park
+    and cluster-city shares) is constant inside one, so it is computed per group and gathered
+    once per firm. Start counts are those of the firms present at the start.
+    """
+    t = pop.derived.get("model")
+    if t is not None:
+        return t
+    is_above = pop.size_class <= ABOVE
+    is_lead = pop.size_class == LEAD
+    # intp indices: NumPy gathers with int32 indices convert them first (measured 2.7x slower).
+    pg = pop.park.astype(np.intp) * 4 + pop.size_class
+    pg32 = pg.astype(np.int32)  # the same ids in half the bytes, for the compiled loop
+    pg_park = np.arange(pop.n_parks * 4) // 4
+    pg_cc = pop.park_cluster[pg_park].astype(np.int64) * N_CITIES + pop.park_city[pg_park]
+    cc = pop.cluster.astype(np.int64) * N_CITIES + pop.city
+    pres = np.zeros(pop.n_firms, dtype=bool)
+    pres[:pop.n_initial] = True
+    ab = pres & is_above
+    ncc = N_CLUSTERS * N_CITIES
+    t = {
+        "initial_above": np.flatnonzero(ab), "initial_smes": np.flatnonzero(pres & ~is_above),
+        "is_above": is_above, "is_lead": is_lead, "pg": pg, "pg32": pg32, "pg_park": pg_park, "pg_cc": pg_cc,
+        "pg_cell": pg_cc * 4 + np.arange(pop.n_parks * 4) % 4, "cc": cc,
+        "park_n": count(pop.park, pres, pop.n_parks), "park_as": count(pop.park, ab, pop.n_parks),
+        "cc_n": count(cc, pres, ncc), "cc_as": count(cc, ab, ncc), "cell_n": count(pop.cell, pres, N_CELLS),
+        "chain_n": pop.partner_counts(pres), "chain_as": pop.partner_counts(ab),
+        "lead_n": pop.partner_counts(pres & is_lead),
+    }
+    for v in t.values():
+        v.flags.writeable = False
+    pop.derived["model"] = t
+    return t
+
+
+def young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.ndarray]:
+    """Firms below the voucher age at the start, ordered by the month they reach it (stable),
+    and that month; cached with the population per minimum age."""
+    key = ("voucher_young", int(min_age_months))
+    if key not in pop.derived:
+        elig_month = pop.birth_month.astype(np.int32) + min_age_months
+        young = np.flatnonzero(elig_month > 0)
+        young = young[np.argsort(elig_month[young], kind="stable")]
+        pop.derived[key] = (young, elig_month[young])
+    return pop.derived[key]
+
+
+def exit_order(pop: Population) -> tuple[np.ndarray, np.ndarray]:
+    """Firms ordered by exit month (stable: ascending index within a month) and their sorted exit
+    months, cached with the population: the firms leaving in month k are a slice, not a pass over
+    every firm."""
+    hit = pop.derived.get("exit_order")
+    if hit is None:
+        order = np.argsort(pop.exit_month, kind="stable")
+        hit = pop.derived["exit_order"] = (order, pop.exit_month[order])
+        for a in hit:
+            a.flags.writeable = False
+    return hit
+
+
+def from_readiness(pop: Population, key: tuple, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """A read-only table computed by ``make()`` from ``pop.readiness``, cached with the population
+    while its readiness column is the same array: a structure reused with a redrawn readiness
+    column (:func:`sim.core.population.with_readiness`) shares the derived tables of the first,
+    so the entry keeps the column it was computed from and is recomputed for another."""
+    hit = pop.derived.get(key)
+    if hit is not None and hit[0] is pop.readiness:
+        return hit[1]
+    table = make()
+    table.flags.writeable = False
+    pop.derived[key] = (pop.readiness, table)
+    return table
+
+
+def readiness_dt(pop: Population, dt_years: float) -> np.ndarray:
+    """``readiness x dt`` of every firm (float32): depends on the structure and the sub-steps
+    only, not on the replicate."""
+    return from_readiness(pop, ("readiness_dt", float(dt_years)), lambda: pop.readiness * np.float32(dt_years))
+
+
+def initial_weight(pop: Population) -> np.ndarray:
+    """``max(readiness, 1e-12)`` of the firms present at the start, float64 (the weights of the
+    initial adopters' draw)."""
+    return from_readiness(pop, ("initial_weight",),
+                          lambda: np.maximum(pop.readiness[:pop.n_initial].astype(np.float64), 1e-12))
+
+
+def by_priority(firms: np.ndarray, priority: np.ndarray) -> np.ndarray:
+    """``firms`` (ascending indices) ordered by ``priority`` (floats in [0, 1)), ties by index: the
+    stable sort by priority, as one sort of 64-bit keys (priority bits, index). Non-negative
+    floats order like their bit patterns, so the keys order exactly as (priority, index); this
+    sort is ~8x faster than a stable argsort of the priorities (measured, 13,000 firms)."""
+    bits = priority[firms].view(np.uint32).astype(np.uint64)
+    keys = (bits << np.uint64(32)) | firms.astype(np.uint64)
+    return (np.sort(keys) & np.uint64(0xFFFFFFFF)).astype(firms.dtype)
