@@ -96,35 +96,48 @@ def group_tables(state: FirmState, r: dict, cell_add: np.ndarray | None,
     return rate.astype(np.float32), chain.astype(np.float32)
 
 
-def transform_hazard(state: FirmState, rates: dict, idx: np.ndarray, cell_add: np.ndarray | None,
-                     park_add: np.ndarray | None, pull: float) -> np.ndarray:
-    """Transformation hazard per year of the above-scale firms ``idx`` (a small set, so it
-    is computed on their indices), from the start-of-step counts: peers are the transformed
-    share among above-scale partners, park mates and cluster-city firms."""
-    pop = state.pop
-    cell = pop.cell[idx]
-    park = pop.park[idx]
-    cc = state.cc[idx]
-    ch_num, ch_den = state.chain_trans, state.chain_as
+def transform_tables(state: FirmState, rates: dict, cell_add: np.ndarray | None, park_add: np.ndarray | None,
+                     pull: float) -> dict:
+    """The group terms of the transformation hazard from the start-of-step counts (float32 tables
+    per park, cluster-city and cell; None where a term is off): peers are the transformed share
+    among above-scale partners (``chain``, a weight), park mates (``park``), cluster-city firms
+    (``cc``) and the province (``prov``, a constant); ``pull`` is the chain leaders' pull."""
     # A firm alone in its park or cluster-city reads the enclosing group's share (peers.py).
     pk_num, pk_den, cc_num, cc_den = peers.nested_counts(state.park_trans, state.park_as, state.pg_cc[::4],
                                                          state.cc_trans, state.cc_as, N_CITIES)
     # Shares among the firm's above-scale peers (the candidate itself is not transformed,
     # so it is taken out of the denominator: see group_tables).
     prov = float(state.cc_trans.sum()) / max(float(state.cc_as.sum()) - 1.0, 1.0)
-    peer = np.zeros(idx.size, dtype=np.float32)
-    if rates["chain"] > 0:
-        peer += rates["chain"] * ch_num[idx] / np.maximum(ch_den[idx], 1.0)
-    if rates["park"] > 0:
-        peer += (rates["park"] * pk_num / np.maximum(pk_den - 1.0, 1.0)).astype(np.float32)[park]
-    if rates["cc"] > 0:
-        peer += (rates["cc"] * cc_num / np.maximum(cc_den - 1.0, 1.0)).astype(np.float32)[cc]
-    if rates["prov"] > 0:
-        peer += np.float32(rates["prov"] * prov)
     ext_cell = rates["market_cell"] if cell_add is None else rates["market_cell"] + cell_add
-    h = ext_cell.astype(np.float32)[cell] + peer * rates["peer_cell"].astype(np.float32)[cell]
-    if park_add is not None:
-        h += park_add.astype(np.float32)[park]
-    if pull > 0:
-        h += np.float32(pull) * state.lead_trans[idx] / np.maximum(state.lead_n[idx], 1.0)
+    return {
+        "chain": np.float32(rates["chain"]) if rates["chain"] > 0 else None,
+        "park": (rates["park"] * pk_num / np.maximum(pk_den - 1.0, 1.0)).astype(np.float32) if rates["park"] > 0 else None,
+        "cc": (rates["cc"] * cc_num / np.maximum(cc_den - 1.0, 1.0)).astype(np.float32) if rates["cc"] > 0 else None,
+        "prov": np.float32(rates["prov"] * prov) if rates["prov"] > 0 else None,
+        "ext_cell": ext_cell.astype(np.float32), "peer_cell": rates["peer_cell"].astype(np.float32),
+        "park_add": park_add.astype(np.float32) if park_add is not None else None,
+        "pull": np.float32(pull) if pull > 0 else None,
+    }
+
+
+def transform_hazard(state: FirmState, t: dict, idx: np.ndarray) -> np.ndarray:
+    """Transformation hazard per year of the above-scale firms ``idx`` (a small set, so it is
+    computed on their indices), from the group terms ``t`` of :func:`transform_tables`."""
+    pop = state.pop
+    cell = pop.cell[idx]
+    park = pop.park[idx]
+    peer = np.zeros(idx.size, dtype=np.float32)
+    if t["chain"] is not None:
+        peer += t["chain"] * state.chain_trans[idx] / np.maximum(state.chain_as[idx], np.float32(1))
+    if t["park"] is not None:
+        peer += t["park"][park]
+    if t["cc"] is not None:
+        peer += t["cc"][state.cc[idx]]
+    if t["prov"] is not None:
+        peer += t["prov"]
+    h = t["ext_cell"][cell] + peer * t["peer_cell"][cell]
+    if t["park_add"] is not None:
+        h += t["park_add"][park]
+    if t["pull"] is not None:
+        h += t["pull"] * state.lead_trans[idx] / np.maximum(state.lead_n[idx], np.float32(1))
     return h * pop.readiness[idx]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.core import hazards, kernel, programme, tables
+from sim.core import hazards, kernel, programme, stage_kernel, tables
 from sim.core.policies import N_CELLS
 from sim.core.population import NEVER
 from sim.core.state import CHURNED, EXITED, NONE, ON_CLOUD, WAITING, FirmState, VoucherPush
@@ -125,13 +125,8 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
                 state.thr_live[drop] = fresh
 
     # (b) transformation stage (above-scale firms on the cloud), same start-of-step state.
-    tc = state.cand_trans
-    tc = tc[(state.trans_month[tc] == NEVER) & (state.cloud_state[tc] == ON_CLOUD) & state.present[tc]]
-    state.cand_trans = tc
-    h2 = hazards.transform_hazard(state, rates.trans, tc, trans_cell, trans_park, pulls[1])
-    lam2 = state.lam_trans[tc] + h2 * dt
-    state.lam_trans[tc] = lam2
-    transformers = tc[lam2 >= state.thr_trans[tc]]
+    transformers = transform_stage(state, hazards.transform_tables(state, rates.trans, trans_cell, trans_park,
+                                                                   pulls[1]), dt)
 
     # (d) churn of subsidised adopters after their subsidy ends (state at start of step).
     churners = state.subsidy_watch[:0]
@@ -156,10 +151,8 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         state.cell_new[2] += spend
     if deciders.size:
         deciders = tables.by_priority(deciders, state.priority)
-        state.cloud_state[deciders] = WAITING
-        state.thr_live[deciders] = np.inf
+        stage_kernel.mark_deciders(deciders, state.cloud_state, WAITING, state.thr_live, pop.cell, state.cell_wait)
         state.queue = np.concatenate((state.queue, deciders))
-        kernel.scatter_add(state.cell_wait, pop.cell, deciders, 1.0)
     if transformers.size:
         state.trans_month[transformers] = k
         state.update(transformers, "trans", 1.0)
@@ -171,27 +164,43 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
     onboard(state, k, instruments["service_capacity"].capacity_this_substep(k), vouchers.spec.subsidy_months)
 
 
+def transform_stage(state: FirmState, t: dict, dt: np.float32) -> np.ndarray:
+    """(b) The transformation candidates (above-scale firms on the cloud, not transformed, present)
+    add their hazard (group terms ``t``) x ``dt`` to their cumulative hazard; returns those
+    reaching their threshold. The compiled pass and the NumPy operations give the same bytes."""
+    pop = state.pop
+    if kernel.kernel_name() == "numba":
+        state.cand_trans, out = stage_kernel.transform_compiled(
+            state.cand_trans, t, dt, trans_month=state.trans_month, never=NEVER, cloud_state=state.cloud_state,
+            on_cloud=ON_CLOUD, present=state.present, cell=pop.cell, park=pop.park, cc=state.cc,
+            chain_trans=state.chain_trans, chain_as=state.chain_as, lead_trans=state.lead_trans, lead_n=state.lead_n,
+            readiness=pop.readiness, lam=state.lam_trans, thr=state.thr_trans)
+        return out
+    tc = state.cand_trans
+    tc = tc[(state.trans_month[tc] == NEVER) & (state.cloud_state[tc] == ON_CLOUD) & state.present[tc]]
+    state.cand_trans = tc
+    lam2 = state.lam_trans[tc] + hazards.transform_hazard(state, t, tc) * dt
+    state.lam_trans[tc] = lam2
+    return tc[lam2 >= state.thr_trans[tc]]
+
+
 def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int) -> None:
     """(c) Onboarding from the queue, first come first served, up to ``capacity`` (None: all)."""
     pop = state.pop
-    q = state.queue
-    q = q[(state.cloud_state[q] == WAITING) & state.present[q]]
-    n_on = q.size if capacity is None else min(capacity, q.size)
-    firms, state.queue = q[:n_on], q[n_on:]
-    if not firms.size:
+    n_on, state.queue, sub_on, sub_end, above = stage_kernel.onboard(
+        state.queue, capacity, k, k + subsidy_months, cloud_state=state.cloud_state, waiting=WAITING,
+        on_cloud=ON_CLOUD, present=state.present, cloud_month=state.cloud_month, cell=pop.cell,
+        cell_wait=state.cell_wait, cell_cum=state.cell_cum, cell_new=state.cell_new[0], park=pop.park, cc=state.cc,
+        indptr=pop.adj_indptr, indices=pop.adj_indices, park_cloud=state.park_cloud, cc_cloud=state.cc_cloud,
+        cell_active=state.cell_active, chain_cloud=state.chain_cloud, subsidised=state.subsidised,
+        subsidy_end=state.subsidy_end, is_above=state.is_above)
+    if not n_on:
         return
-    state.cloud_state[firms] = ON_CLOUD
-    state.cloud_month[firms] = k
-    kernel.scatter_add(state.cell_wait, pop.cell, firms, -1.0)
-    kernel.scatter_add(state.cell_cum, pop.cell, firms, 1.0)
-    kernel.scatter_add(state.cell_new[0], pop.cell, firms, 1.0)
-    state.update(firms, "cloud", 1.0)
-    sub_on = firms[state.subsidised[firms]]
+    state.prov_cloud += n_on
     if sub_on.size:
-        state.subsidy_end[sub_on] = k + subsidy_months
         state.subsidy_watch = np.concatenate((state.subsidy_watch, sub_on))
-        state.subsidy_watch_end = np.concatenate((state.subsidy_watch_end, state.subsidy_end[sub_on]))
-    state.cand_trans = np.concatenate((state.cand_trans, firms[state.is_above[firms]]))
+        state.subsidy_watch_end = np.concatenate((state.subsidy_watch_end, sub_end))
+    state.cand_trans = np.concatenate((state.cand_trans, above))
 
 
 def programme_quota(state: FirmState, k: int, quota: programme.TransformationQuota, cube: np.ndarray) -> None:

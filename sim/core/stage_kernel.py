@@ -1,0 +1,190 @@
+"""Fused per-month stage work: the state changes of deciders, onboarding and the transformation
+stage, each one compiled pass over the firms concerned (Numba), or the NumPy operations of
+:mod:`sim.core.stages` array by array (``GDCLOUD_KERNEL=numpy``). Both give the same bytes: the
+counts are integers in floating point (any order of additions gives the same values), the lists
+come out in the same order, and the transformation hazard does the same float32 operations in the
+same order per firm (``tests/test_kernel.py``).
+
+Why: after the cloud-stage loop and the count updates (:mod:`sim.core.kernel`), the rest of a
+month was ~40 small NumPy operations over the deciders, the queue and the transformation
+candidates, each gathering the same firms' columns again (about a quarter of the simulation's
+CPU at 2,000,000 firms, measured 2026-11-29); one pass reads each firm's columns once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.core import kernel
+
+_compiled: dict[str, object] = {}
+
+
+def compiled_stages() -> dict[str, object]:
+    """Compile (or load from Numba's on-disk cache) the fused stage loops, once per process."""
+    if _compiled:
+        return _compiled
+    import numba
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def mark(deciders, cloud_state, waiting, thr_live, cell, cell_wait):
+        inf = np.float32(np.inf)
+        for f in deciders:
+            cloud_state[f] = waiting
+            thr_live[f] = inf
+            cell_wait[cell[f]] += 1.0
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def onboard(queue, capacity, cloud_state, waiting, on_code, present, k, cloud_month, cell, cell_wait, cell_cum,
+                cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud, subsidised,
+                subsidy_end, end_month, is_above, rest, watch, watch_end, cand):
+        n_on = n_rest = n_watch = n_cand = 0
+        for j in range(queue.size):
+            f = queue[j]
+            if cloud_state[f] != waiting or not present[f]:
+                continue
+            if capacity >= 0 and n_on >= capacity:
+                rest[n_rest] = f
+                n_rest += 1
+                continue
+            n_on += 1
+            cloud_state[f] = on_code
+            cloud_month[f] = k
+            c = cell[f]
+            cell_wait[c] -= 1.0
+            cell_cum[c] += 1.0
+            cell_new[c] += 1.0
+            cell_active[c] += 1.0
+            park_cloud[park[f]] += 1.0
+            cc_cloud[cc[f]] += 1.0
+            for i in range(indptr[f], indptr[f + 1]):
+                chain_cloud[indices[i]] += np.float32(1)
+            if subsidised[f]:
+                subsidy_end[f] = end_month
+                watch[n_watch] = f
+                watch_end[n_watch] = end_month
+                n_watch += 1
+            if is_above[f]:
+                cand[n_cand] = f
+                n_cand += 1
+        return n_on, n_rest, n_watch, n_cand
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def transform(cand, trans_month, never, cloud_state, on_code, present, cell, park, cc, chain_trans, chain_as,
+                  lead_trans, lead_n, readiness, lam, thr, dt, has_chain, chain_w, has_park, park_t, has_cc, cc_t,
+                  has_prov, prov, ext_cell, peer_cell, has_park_add, park_add, has_pull, pull, keep, out):
+        one = np.float32(1)
+        n_keep = n_out = 0
+        for j in range(cand.size):
+            f = cand[j]
+            if trans_month[f] != never or cloud_state[f] != on_code or not present[f]:
+                continue
+            keep[n_keep] = f
+            n_keep += 1
+            peer = np.float32(0)
+            if has_chain:
+                d = chain_as[f]
+                peer = peer + chain_w * chain_trans[f] / (d if d > one else one)
+            if has_park:
+                peer = peer + park_t[park[f]]
+            if has_cc:
+                peer = peer + cc_t[cc[f]]
+            if has_prov:
+                peer = peer + prov
+            c = cell[f]
+            h = ext_cell[c] + peer * peer_cell[c]
+            if has_park_add:
+                h = h + park_add[park[f]]
+            if has_pull:
+                d = lead_n[f]
+                h = h + pull * lead_trans[f] / (d if d > one else one)
+            h = h * readiness[f]
+            x = lam[f] + h * dt
+            lam[f] = x
+            if x >= thr[f]:
+                out[n_out] = f
+                n_out += 1
+        return n_keep, n_out
+
+    _compiled.update({name: kernel.interruptible(f) for name, f in (("mark", mark), ("onboard", onboard),
+                                                                    ("transform", transform))})
+    return _compiled
+
+
+def mark_deciders(deciders: np.ndarray, cloud_state: np.ndarray, waiting: int, thr_live: np.ndarray,
+                  cell: np.ndarray, cell_wait: np.ndarray) -> None:
+    """Deciders join the service queue: state ``waiting``, no live cloud threshold, counted in
+    their cell's waiting firms."""
+    if kernel.kernel_name() == "numba":
+        compiled_stages()["mark"](deciders, cloud_state, cloud_state.dtype.type(waiting), thr_live, cell, cell_wait)
+        return
+    cloud_state[deciders] = waiting
+    thr_live[deciders] = np.inf
+    kernel.scatter_add(cell_wait, cell, deciders, 1.0)
+
+
+def onboard(queue: np.ndarray, capacity: int | None, k: int, end_month: int, *, cloud_state: np.ndarray,
+            waiting: int, on_cloud: int, present: np.ndarray, cloud_month: np.ndarray, cell: np.ndarray,
+            cell_wait: np.ndarray, cell_cum: np.ndarray, cell_new: np.ndarray, park: np.ndarray, cc: np.ndarray,
+            indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
+            cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, subsidy_end: np.ndarray,
+            is_above: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Onboarding from ``queue`` (firms still waiting and present, in order) up to ``capacity``
+    (None: all): they go onto the cloud in month ``k`` and enter their cloud counts (park,
+    cluster-city, cell, partners' chain), their cell's new and cumulative adopters, and leave its
+    waiting firms; subsidised ones get ``subsidy_end = end_month``.
+
+    Returns:
+        ``(onboarded, the queue left, subsidised onboarded firms, their subsidy ends, above-scale
+        onboarded firms)``, the lists in queue order.
+    """
+    if kernel.kernel_name() == "numba":
+        size = queue.size
+        rest, watch, cand = (np.empty(size, dtype=queue.dtype) for _ in range(3))
+        watch_end = np.empty(size, dtype=subsidy_end.dtype)
+        n_on, n_rest, n_watch, n_cand = compiled_stages()["onboard"](
+            queue, -1 if capacity is None else int(capacity), cloud_state, cloud_state.dtype.type(waiting),
+            cloud_state.dtype.type(on_cloud), present, cloud_month.dtype.type(k), cloud_month, cell, cell_wait,
+            cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud, subsidised,
+            subsidy_end, subsidy_end.dtype.type(end_month), is_above, rest, watch, watch_end, cand)
+        return n_on, rest[:n_rest].copy(), watch[:n_watch].copy(), watch_end[:n_watch].copy(), cand[:n_cand].copy()
+    q = queue[(cloud_state[queue] == waiting) & present[queue]]
+    n_on = q.size if capacity is None else min(capacity, q.size)
+    firms, rest = q[:n_on], q[n_on:]
+    if not firms.size:
+        return 0, rest, firms, subsidy_end[:0], firms
+    cloud_state[firms] = on_cloud
+    cloud_month[firms] = k
+    kernel.scatter_add(cell_wait, cell, firms, -1.0)
+    kernel.scatter_add(cell_cum, cell, firms, 1.0)
+    kernel.scatter_add(cell_new, cell, firms, 1.0)
+    kernel.update_counts(firms, 1.0, park, cc, cell, is_above, is_above, indptr, indices, park_counts=park_cloud,
+                         cc_counts=cc_cloud, cell_counts=cell_active, chain_counts=chain_cloud)
+    sub_on = firms[subsidised[firms]]
+    subsidy_end[sub_on] = end_month
+    return n_on, rest, sub_on, subsidy_end[sub_on], firms[is_above[firms]]
+
+
+def transform_compiled(cand: np.ndarray, t: dict, dt: np.float32, *, trans_month: np.ndarray, never: int,
+                       cloud_state: np.ndarray, on_cloud: int, present: np.ndarray, cell: np.ndarray,
+                       park: np.ndarray, cc: np.ndarray, chain_trans: np.ndarray, chain_as: np.ndarray,
+                       lead_trans: np.ndarray, lead_n: np.ndarray, readiness: np.ndarray, lam: np.ndarray,
+                       thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The transformation stage in one compiled pass (call only when the kernel is ``numba``):
+    the candidates ``cand`` still untransformed, on the cloud and present, their hazard from the
+    group terms ``t`` (:func:`sim.core.hazards.transform_tables`) x ``dt`` added to ``lam``, and
+    those reaching ``thr``. The same float32 operations in the same order per firm as
+    :func:`sim.core.hazards.transform_hazard`. Returns (the candidates kept, the transformers)."""
+    keep = np.empty(cand.size, dtype=cand.dtype)
+    out = np.empty(cand.size, dtype=cand.dtype)
+    off_table = np.zeros(1, dtype=np.float32)  # stands in for a table that is off
+    on = {name: t[name] is not None for name in ("chain", "park", "cc", "prov", "park_add", "pull")}
+    scalar = {name: np.float32(t[name]) if on[name] else np.float32(0) for name in ("chain", "prov", "pull")}
+    table = {name: t[name] if on[name] else off_table for name in ("park", "cc", "park_add")}
+    n_keep, n_out = compiled_stages()["transform"](
+        cand, trans_month, trans_month.dtype.type(never), cloud_state, cloud_state.dtype.type(on_cloud), present,
+        cell, park, cc, chain_trans, chain_as, lead_trans, lead_n, readiness, lam, thr, np.float32(dt),
+        on["chain"], scalar["chain"], on["park"], table["park"], on["cc"], table["cc"], on["prov"], scalar["prov"],
+        t["ext_cell"], t["peer_cell"], on["park_add"], table["park_add"], on["pull"], scalar["pull"], keep, out)
+    return keep[:n_keep].copy(), out[:n_out].copy()
