@@ -19,7 +19,7 @@ from sim.core.model import CloudAdoptionModel
 from sim.core.policies import N_CITIES, N_CLUSTERS, N_SIZE
 from sim.core.population import ABOVE, IND_SME, NEVER, SERVICE
 from sim.core.run_output import METRICS
-from sim.core.state import CHURNED, NONE, ON_CLOUD, WAITING
+from sim.core.state import CHURNED, COUNT_NAMES, NONE, ON_CLOUD, WAITING
 
 N_SMALL = 50_000
 SCALE = N_SMALL / 2_000_000
@@ -140,6 +140,21 @@ def test_marginals_match_firm_level_recount(default_run):
         assert cube.sum() == out.total(name)[k] == np.count_nonzero(mask), name
     new_cloud = (model.cloud_month == model.month)
     assert out.total("new_cloud")[k] == np.count_nonzero(new_cloud)
+
+
+def test_start_counts_match_a_recount(make_default_style):
+    """The counts at the start (added over the initial adopters' links, FirmState.start) equal a
+    recount over every firm."""
+    model = CloudAdoptionModel(make_default_style(N_SMALL), replicate=3)
+    st = model.state
+    before = {name: np.array(getattr(st, name), dtype=float) for name in COUNT_NAMES}
+    cand = st.cand_trans.copy()
+    st.recount()
+    for name in COUNT_NAMES:
+        np.testing.assert_array_equal(before[name], np.array(getattr(st, name), dtype=float), err_msg=name)
+    assert before["chain_cloud"].sum() > 100 and before["cell_trans"].sum() > 10  # real counts
+    np.testing.assert_array_equal(cand, np.flatnonzero(st.present & st.is_above & (st.cloud_state == ON_CLOUD)
+                                                       & (st.trans_month == NEVER)))
 
 
 def test_incremental_peer_counts_match_a_recount(make_default_style):

@@ -66,7 +66,7 @@ def select_initial(state: FirmState, config: Scenario, rng: np.random.Generator)
     state.cloud_state[on] = ON_CLOUD
     state.cloud_month[on] = 0
     state.trans_month[trans] = 0
-    state.thr_live[state.cloud_state != NONE] = np.inf
+    state.thr_live[on] = np.inf  # the only firms not NONE
 
 
 def limit_candidates(state: FirmState, config: Scenario, rng: np.random.Generator) -> None:

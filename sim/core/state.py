@@ -78,15 +78,37 @@ class FirmState:
         self.prov_n = self.prov_cloud = 0.0
 
     def start(self) -> None:
-        """The counts and the transformation candidates of the initial state."""
-        self.recount(at_start=True)
-        self.cand_trans = np.flatnonzero(self.present & self.is_above & (self.cloud_state == ON_CLOUD)
-                                         & (self.trans_month == NEVER))
+        """The counts and the transformation candidates of the initial state (firms present: the
+        first ``pop.n_initial``; on the cloud or not; transformed ones on the cloud).
 
-    def recount(self, at_start: bool = False) -> None:
-        """All peer counts from scratch (set-up; steps update them incrementally). At the start
-        the counts of the firms present come from the population's static tables (copied: they
-        change); later (a check) they are counted from the state."""
+        The counts of the firms present come from the population's static tables (copied: they
+        change); the cloud and transformed counts are added over the initial adopters and the
+        initially transformed firms, as a step adds them (:meth:`update`), instead of group
+        counts over every firm: the same values (integer counts), a pass over the adopters' links
+        instead of ten over all firms.
+        """
+        pop = self.pop
+        n0 = pop.n_initial
+        static = tables.static_tables(pop)
+        for name in ("park_n", "park_as", "cc_n", "cc_as", "cell_n", "chain_n", "chain_as", "lead_n"):
+            setattr(self, name, static[name].copy())
+        self.prov_n = float(n0)
+        self.park_cloud, self.park_trans = np.zeros(pop.n_parks), np.zeros(pop.n_parks)
+        self.cc_cloud, self.cc_trans = np.zeros(N_CLUSTERS * N_CITIES), np.zeros(N_CLUSTERS * N_CITIES)
+        self.cell_active, self.cell_trans, self.cell_wait = np.zeros(N_CELLS), np.zeros(N_CELLS), np.zeros(N_CELLS)
+        self.chain_cloud, self.chain_trans, self.lead_trans = (np.zeros(pop.n_firms, dtype=np.float32)
+                                                               for _ in range(3))
+        on = np.flatnonzero(self.cloud_state[:n0] == ON_CLOUD)
+        transformed = np.flatnonzero(self.trans_month[:n0] != NEVER)
+        self.update(on, "cloud", 1.0)
+        self.update(transformed, "trans", 1.0)
+        kernel.scatter_add(self.cell_trans, pop.cell, transformed, 1.0)
+        self.cell_cum = self.cell_active.copy()  # at the start no firm has churned
+        self.cand_trans = np.setdiff1d(on[self.is_above[on]], transformed, assume_unique=True)
+
+    def recount(self) -> None:
+        """All peer counts from scratch, from the state (a check: steps update them
+        incrementally, :meth:`start` computes them at the start)."""
         pop = self.pop
         pres = self.present
         on = pres & (self.cloud_state == ON_CLOUD)
@@ -97,13 +119,10 @@ class FirmState:
         ncc = N_CLUSTERS * N_CITIES
         park, cell = pop.park, pop.cell
         count = tables.count
-        if at_start:
-            st = {k: v.copy() for k, v in tables.static_tables(pop).items() if k.endswith(("_n", "_as"))}
-        else:
-            ab, ld = pres & self.is_above, pres & self.is_lead
-            st = {"park_n": count(park, pres, npk), "park_as": count(park, ab, npk), "cc_n": count(cc, pres, ncc),
-                  "cc_as": count(cc, ab, ncc), "cell_n": count(cell, pres, N_CELLS), "chain_n": pop.partner_counts(pres),
-                  "chain_as": pop.partner_counts(ab), "lead_n": pop.partner_counts(ld)}
+        ab, ld = pres & self.is_above, pres & self.is_lead
+        st = {"park_n": count(park, pres, npk), "park_as": count(park, ab, npk), "cc_n": count(cc, pres, ncc),
+              "cc_as": count(cc, ab, ncc), "cell_n": count(cell, pres, N_CELLS), "chain_n": pop.partner_counts(pres),
+              "chain_as": pop.partner_counts(ab), "lead_n": pop.partner_counts(ld)}
         self.park_n, self.park_cloud = st["park_n"], count(park, on, npk)
         self.park_as, self.park_trans = st["park_as"], count(park, tr, npk)
         self.cc_n, self.cc_cloud = st["cc_n"], count(cc, on, ncc)
