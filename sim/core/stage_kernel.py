@@ -112,6 +112,13 @@ def compiled_stages() -> dict[str, object]:
     return _compiled
 
 
+def load() -> None:
+    """Load the compiled stage loops now (from Numba's on-disk cache; nothing without Numba),
+    instead of at the model's first step (:func:`sim.core.kernel.load` does the same for its own)."""
+    if kernel.kernel_name() == "numba":
+        compiled_stages()
+
+
 def mark_deciders(deciders: np.ndarray, cloud_state: np.ndarray, waiting: int, thr_live: np.ndarray,
                   cell: np.ndarray, cell_wait: np.ndarray) -> None:
     """Deciders join the service queue: state ``waiting``, no live cloud threshold, counted in

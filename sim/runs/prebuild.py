@@ -99,7 +99,7 @@ def take(config: Scenario, replicate: int, root_seed: int):
     if _pending["key"] != _key(config, replicate, root_seed):
         discard()  # built for another run: this process will not use it
         return None
-    from sim.core import kernel, setup_kernel
+    from sim.core import kernel, setup_kernel, stage_kernel
     from sim.core.population import Population
 
     proc, conn = _pending["process"], _pending["conn"]
@@ -107,6 +107,7 @@ def take(config: Scenario, replicate: int, root_seed: int):
     try:
         kernel.load()  # needed next; loaded while the build finishes
         setup_kernel.load()
+        stage_kernel.load()
         status, others, layout = conn.recv()
         if status != "ok":
             return None
