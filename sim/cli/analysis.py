@@ -35,7 +35,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         args.spec, seed=args.seed, write_scenario=write, force=args.force, out_dir=args.out, progress=say,
         executor=_executor(args), command=command_line(argv), lang=args.lang,
         labels={"seed": "--seed", "write_scenario": "--write-scenario",
-                "no_write_scenario": "--no-write-scenario"}))
+                "no_write_scenario": "--no-write-scenario"}), args.lang)
 
 
 def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -48,7 +48,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: Sequence[str] | None) -> int
     _, count = progress_callbacks(args)
     return run_and_print("sensitivity", lambda: sensitivity_tool(
         args.spec, dry_run=args.dry_run, out_dir=args.out, progress=count, executor=_executor(args),
-        command=command_line(argv), lang=args.lang))
+        command=command_line(argv), lang=args.lang), args.lang)
 
 
 def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -60,7 +60,7 @@ def cmd_what_it_takes(args: argparse.Namespace, argv: Sequence[str] | None) -> i
         replicates=args.replicates, total_firms=args.total_firms, overrides=args.overrides,
         rel_tol=args.rel_tol, increasing=not args.decreasing, integer=args.integer, out_dir=args.out,
         progress=say, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS,
-        lang=args.lang))
+        lang=args.lang), args.lang)
 
 
 def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -69,7 +69,7 @@ def cmd_attribution(args: argparse.Namespace, argv: Sequence[str] | None) -> int
     return run_and_print("attribution", lambda: attribution_tool(
         args.scenario, replicates=args.replicates, total_firms=args.total_firms, overrides=args.overrides,
         out_dir=args.out, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS,
-        lang=args.lang))
+        lang=args.lang), args.lang)
 
 
 def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -80,7 +80,7 @@ def cmd_discover(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         args.scenario, n_samples=args.samples, replicates=args.replicates, total_firms=args.total_firms,
         overrides=args.overrides, seed=args.seed, threshold=args.threshold, goal=args.goal, out_dir=args.out,
         progress=count, executor=_executor(args), command=command_line(argv), labels=QUESTION_OPTIONS,
-        lang=args.lang))
+        lang=args.lang), args.lang)
 
 
 ANALYSIS_COMMANDS = {

@@ -10,7 +10,13 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 
-from sim.cli.report import compare_header_lines, print_error, print_failures, run_summary_lines
+from sim.cli.report import (
+    compare_header_lines,
+    print_error,
+    print_failed_rows,
+    print_failures,
+    run_summary_lines,
+)
 from sim.cli.usage import UsageError
 from sim.errors import ScenarioError
 
@@ -22,15 +28,16 @@ def command_line(argv: Sequence[str] | None) -> str:
     return " ".join(shlex.quote(a) for a in ["gdcloud", *args])
 
 
-def run_and_print(label: str, call: Callable[[], object]) -> int:
-    """Run ``call()`` (one library call returning an AnalysisRun) and print its summary lines."""
+def run_and_print(label: str, call: Callable[[], object], lang: str | None = "en") -> int:
+    """Run ``call()`` (one library call returning an AnalysisRun) and print its summary lines
+    (an interruption in ``lang``; None is English)."""
+    from sim.i18n import text
     from sim.runs.rundir import AnalysisInterrupted
 
     try:
         run = call()
     except AnalysisInterrupted as exc:
-        print(f"\ninterrupted: {label} stopped; whatever it wrote is in {exc.folder} (status 'interrupted' "
-              "in manifest.json); an analysis cannot be resumed: run the command again",
+        print("\n" + text("msg_line.interrupted_analysis", lang or "en", label=label, folder=exc.folder),
               file=sys.stderr)
         return EXIT_INTERRUPTED
     for line in run.summary_lines():
@@ -106,24 +113,22 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                                  figures=not args.no_figures, progress=args.progress,
                                  command=command_line(argv), label=args.label)
     except sweep.SweepInterrupted as exc:
-        where = f"the finished points are kept in {exc.folder / sweep.RUNS}; " if exc.folder else ""
-        print(f"\ninterrupted: {where}a sweep cannot be resumed: run it again", file=sys.stderr)
+        from sim.i18n import text
+
+        lang = args.lang or "en"
+        where = text("msg_line.points_kept", lang, folder=exc.folder / sweep.RUNS) if exc.folder else ""
+        print("\n" + text("msg_line.interrupted_sweep", lang, where=where), file=sys.stderr)
         return EXIT_INTERRUPTED
     for line in sweep.summary_lines(result):
         print(line)
-    f = result.failures
-    if not f.empty:
-        print(f"  {len(f)} run(s) failed (details in {result.folder / sweep.FAILURES if result.folder else 'failures'}):",
-              file=sys.stderr)
-        for row in f.head(5).itertuples():
-            print(f"    point {row.point}, replicate {row.replicate}: {row.error_type}: {row.message}",
-                  file=sys.stderr)
-        if len(f) > 5:
-            print(f"    ... and {len(f) - 5} more", file=sys.stderr)
+    print_failed_rows(result.failures, result.folder / sweep.FAILURES if result.folder else None,
+                      result.plan.base.outputs.lang, point=True)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """``gdcloud validate``: an OK line per valid file (in its ``outputs.lang``), else its error line."""
+    from sim import i18n
     from sim.scenario.loader import load_scenario, scenario_hash
 
     status = EXIT_OK
@@ -131,42 +136,77 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             sc = load_scenario(path, args.overrides)
         except ScenarioError as exc:
-            print_error(exc)
+            print_error(exc, args.lang or "en")
             status = EXIT_USAGE
             continue
-        print(f"OK {path} (name {sc.name}, hash {scenario_hash(sc)[:10]}, "
-              f"{sc.run.replicates} replicate{'s' if sc.run.replicates != 1 else ''})")
+        n = sc.run.replicates
+        print(i18n.text("cli.validate_ok", sc.outputs.lang, path=path, name=sc.name, hash=scenario_hash(sc)[:10],
+                        n=n, s="s" if n != 1 else ""))
     return status
 
 
 def cmd_latest(args: argparse.Namespace) -> int:
     """``gdcloud latest [NAME]``: the newest complete folder of a scenario, or every folder."""
+    from sim import i18n
     from sim.runs.finding import latest, list_results
 
+    lang = args.lang or "en"
     if args.name is None:
         table = list_results(root=args.out)
         if table.empty:
-            print(f"no results under {args.out}")
+            print(i18n.text("cli.no_results", lang, root=args.out))
             return EXIT_OK
         for row in table.itertuples(index=False):
-            print(f"{row.folder}  ({row.kind}, {row.status}, {row.created})")
+            print(i18n.text("cli.result_row", lang, folder=row.folder, kind=i18n.term_or("kind", row.kind, lang),
+                            status=i18n.term_or("status", row.status, lang), created=row.created))
         return EXIT_OK
     print(latest(args.name, root=args.out, complete_only=not args.any_status))
     return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """``gdcloud list``: each shipped scenario, its file and description (``--lang zh``: its
+    Chinese title and description, :func:`sim.i18n.scenario_title`)."""
+    from sim import i18n
     from sim.scenario.loader import shipped_scenarios
 
+    lang = args.lang or "en"
     items = shipped_scenarios()
     if not items:
-        print("no shipped scenarios found")
+        print(i18n.text("cli.no_shipped", lang))
         return EXIT_OK
     for name, (path, description) in items.items():
-        print(f"{name}  ({path})")
-        text = description.strip() or "(no description)"
-        print(textwrap.fill(text, width=100, initial_indent="    ", subsequent_indent="    "))
+        if lang == "en":
+            print(f"{name}  ({path})")
+            text = description.strip() or "(no description)"
+            print(textwrap.fill(text, width=100, initial_indent="    ", subsequent_indent="    "))
+            continue
+        title = i18n.scenario_title(name, lang)
+        print(f"{name}  {title}（{path}）" if title != name else f"{name}（{path}）")
+        text = i18n.scenario_description(name, description, lang).strip() or i18n.text("cli.no_description", lang)
+        print(fill_wide(text, width=100, indent="    "))
     return EXIT_OK
+
+
+def fill_wide(text: str, *, width: int, indent: str) -> str:
+    """``text`` wrapped to ``width`` terminal columns (CJK characters take two and may end a line
+    anywhere; Latin words are kept whole), each line indented."""
+    import re
+    import unicodedata
+
+    lines, line = [], ""
+    for token in re.findall(r"\s+|[^\s\u2e80-\uffef]+|.", text):
+        if token.isspace():
+            token = " "
+        cols = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line + token)
+        if cols > width - len(indent) and line.strip():
+            lines.append(indent + line.rstrip())
+            line = "" if token == " " else token
+            continue
+        line += token
+    if line.strip():
+        lines.append(indent + line.rstrip())
+    return "\n".join(lines)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -174,5 +214,5 @@ def cmd_schema(args: argparse.Namespace) -> int:
         from sim.scenario.docs import json_schema
     except ImportError as exc:  # pragma: no cover - docs module always shipped
         raise UsageError(f"the schema generator is not available: {exc}") from exc
-    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    print(json.dumps(json_schema(args.lang or "en"), indent=2, ensure_ascii=False))
     return EXIT_OK

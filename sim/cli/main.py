@@ -41,9 +41,11 @@ from sim.cli.commands import (
     cmd_validate,
 )
 from sim.cli.parser import build_parser
-from sim.cli.report import print_error
+from sim.cli.report import argv_lang, print_error
 from sim.cli.usage import UsageError
 from sim.errors import AnalysisFailed, ScenarioError
+from sim.i18n import text
+from sim.i18n.messages import translate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,15 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("GDCLOUD_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
+    lang = argv_lang(argv)  # of the lines on stderr, known before the arguments are parsed
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        # run, compare and sweep take --lang as an override; the analysis and record commands
-        # pass lang= to their library call.
-        if getattr(args, "lang", None) and args.command not in ANALYSIS_COMMANDS:
+        # run, compare, sweep and validate take --lang as an override; the analysis and record
+        # commands pass lang= to their library call.
+        if getattr(args, "lang", None) and hasattr(args, "overrides") and args.command not in ANALYSIS_COMMANDS:
             args.overrides.append(f"outputs.lang={args.lang}")
         if hasattr(args, "out"):  # one results root: --out, else $GDCLOUD_RESULTS_DIR, else results
             from sim.runs.root import results_root
@@ -86,21 +89,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ANALYSIS_COMMANDS[args.command](args, argv)
         return cmd_schema(args)
     except (ScenarioError, UsageError, ExecutorError) as exc:
-        print_error(exc)
+        print_error(exc, lang)
         return EXIT_USAGE
     except AnalysisFailed as exc:  # the folder's manifest holds the traceback
-        print(exc, file=sys.stderr)
+        print(translate(str(exc), lang), file=sys.stderr)
         return EXIT_FAILED
     except Interrupted as exc:
         print(file=sys.stderr)
         for folder in exc.folders:
-            print(f"interrupted: finished replicates are kept in {folder}; complete the run with: "
-                  f"gdcloud run --resume {shlex.quote(str(folder))}", file=sys.stderr)
+            print(text("msg_line.interrupted_run", lang, folder=folder, resume=shlex.quote(str(folder))),
+                  file=sys.stderr)
         if not exc.folders:
-            print("interrupted", file=sys.stderr)
+            print(text("msg_line.interrupted", lang), file=sys.stderr)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        print("\n" + text("msg_line.interrupted", lang), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `gdcloud schema | head`
         return EXIT_OK
@@ -109,12 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         print_error(f"{where}{exc.strerror or exc} (the results written so far are kept; run with "
-                    "--debug for the traceback)")
+                    "--debug for the traceback)", lang)
         return EXIT_FAILED
     except Exception as exc:  # noqa: BLE001 - no traceback reaches a user unless --debug
         if debug:
             raise
-        print_error(f"unexpected {type(exc).__name__}: {str(exc)[:300]} (run with --debug for the traceback)")
+        print_error(f"unexpected {type(exc).__name__}: {str(exc)[:300]} (run with --debug for the traceback)", lang)
         return EXIT_FAILED
 
 

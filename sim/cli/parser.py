@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one value (repeatable)")
+    p.add_argument("--lang", choices=("en", "zh"), default=None, help=LANG_LINES_HELP)
 
     p = sub.add_parser("latest", help="print the newest complete results folder of a scenario",
                        description="Print the newest complete results folder of a scenario, a "
@@ -199,11 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results root (default: $GDCLOUD_RESULTS_DIR, else results)")
     p.add_argument("--any-status", action="store_true",
                    help="also consider running, interrupted or failed runs")
+    p.add_argument("--lang", choices=("en", "zh"), default=None, help=LANG_PLAIN_HELP)
 
-    sub.add_parser("list", help="list the shipped scenarios",
-                   description="List the shipped scenarios (scenarios/*.yaml) with their descriptions.")
-    sub.add_parser("schema", help="print the JSON Schema of scenario files",
-                   description="Print the JSON Schema of scenario files (for editors).")
+    p = sub.add_parser("list", help="list the shipped scenarios",
+                       description="List the shipped scenarios (scenarios/*.yaml) with their descriptions.")
+    p.add_argument("--lang", choices=("en", "zh"), default=None,
+                   help="language of the titles and descriptions: en or zh (default en)")
+    p = sub.add_parser("schema", help="print the JSON Schema of scenario files",
+                       description="Print the JSON Schema of scenario files (for editors).")
+    p.add_argument("--lang", choices=("en", "zh"), default=None,
+                   help="language of the field titles: en or zh (zh: each field's title is its Chinese "
+                        "name; descriptions stay English; default en)")
     _add_analysis_parsers(sub)
     return parser
 
@@ -227,6 +234,13 @@ QUESTION_EPILOG = (
 def _epilog(label: str, files: str, extra: str = "") -> str:
     return (extra + " " if extra else "") + ANALYSIS_EPILOG.format(label=label, files=files)
 
+
+LANG_LINES_HELP = ("language of the printed lines and error lines: en or zh (default: each scenario's "
+                   "outputs.lang, en)")
+"""``--lang`` of ``gdcloud validate``."""
+
+LANG_PLAIN_HELP = "language of the printed lines and error lines: en or zh (default en)"
+"""``--lang`` of the commands without a scenario (``latest``)."""
 
 LANG_HEADER_HELP = ("language of the figures (titles, axes, legends, names, header and caveat line): "
                     "en or zh (default: the scenario's outputs.lang, en)")

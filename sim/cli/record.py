@@ -75,11 +75,12 @@ def cmd_record(args: argparse.Namespace, argv=None) -> int:
               "lang": args.lang}
     if args.command == "backtest":
         return run_and_print("backtest", lambda: record_tools.backtest_tool(
-            args.scenario, origins=args.origins.split(","), **common))
+            args.scenario, origins=args.origins.split(","), **common), args.lang)
     if args.command == "evaluate":
         return run_and_print("evaluate", lambda: record_tools.evaluate_tool(
-            args.scenario, instruments=args.instruments, **common))
-    return run_and_print("history-match", lambda: record_tools.history_match_tool(args.scenario, **common))
+            args.scenario, instruments=args.instruments, **common), args.lang)
+    return run_and_print("history-match", lambda: record_tools.history_match_tool(args.scenario, **common),
+                         args.lang)
 
 
 COMMANDS = {name: cmd_record for name in HELP}

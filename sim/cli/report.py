@@ -7,10 +7,28 @@ import math
 import sys
 
 from sim import i18n
+from sim.i18n.messages import error_line, translate
 
 
-def print_error(message: str) -> None:
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+def print_error(message: object, lang: str = "en") -> None:
+    """One ``error:`` line on stderr (``message`` an exception or text) in ``lang``."""
+    print(error_line(message, lang), file=sys.stderr)
+
+
+def argv_lang(argv: list[str]) -> str:
+    """The language asked for on the command line (``--lang zh``, ``--lang=zh`` or
+    ``--set outputs.lang=zh``; the last one given), else English: the language of the error lines
+    of arguments that cannot be parsed or scenarios that cannot be loaded."""
+    lang = "en"
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--lang=") else (
+            argv[i + 1] if arg == "--lang" and i + 1 < len(argv) else None)
+        if arg.startswith("--set=outputs.lang=") or (
+                arg == "--set" and i + 1 < len(argv) and argv[i + 1].startswith("outputs.lang=")):
+            value = (arg if arg.startswith("--set=") else argv[i + 1]).rsplit("=", 1)[1]
+        if value in i18n.LANGS:
+            lang = value
+    return lang
 
 
 def _count_text(x: float, lang: str = "en") -> str:
@@ -100,18 +118,36 @@ def _month(value: object) -> str:
 
 
 def print_failures(result) -> None:
+    """The failed replicates of a run (and a figures error) on stderr, in the scenario's language."""
+    lang = result.scenario.outputs.lang
     figures_error = (result.manifest or {}).get("figures_error")
     if figures_error:
-        print(f"error: the figures could not be written: {figures_error}", file=sys.stderr)
-    f = result.failures
-    if f.empty:
+        print(error_line(f"the figures could not be written: {figures_error}", lang), file=sys.stderr)
+    print_failed_rows(result.failures, result.folder / "failures.csv" if result.folder else None, lang)
+
+
+def print_failed_rows(failures, details, lang: str = "en", *, point: bool = False) -> None:
+    """Up to five failed runs (``failures``: rows with replicate, error_type, message and, for a
+    sweep, point) with where the rest are (``details``), on stderr in ``lang``."""
+    if failures.empty:
         return
-    where = f" (details in {result.folder / 'failures.csv'})" if result.folder else ""
-    print(f"  {len(f)} replicate(s) failed{where}:", file=sys.stderr)
-    for row in f.head(5).itertuples():
-        print(f"    replicate {row.replicate}: {row.error_type}: {row.message}", file=sys.stderr)
-    if len(f) > 5:
-        print(f"    ... and {len(f) - 5} more", file=sys.stderr)
+    n = len(failures)
+    if point:
+        where = details if details is not None else "failures"
+        print(i18n.text("msg_line.runs_failed", lang, n=n, where=where), file=sys.stderr)
+    else:
+        where = i18n.text("msg_line.details_in", lang, where=details) if details is not None else ""
+        print(i18n.text("msg_line.replicates_failed", lang, n=n, where=where), file=sys.stderr)
+    for row in failures.head(5).itertuples():
+        message = translate(str(row.message), lang)
+        if point:
+            print(i18n.text("msg_line.failed_point", lang, point=row.point, replicate=row.replicate,
+                            error_type=row.error_type, message=message), file=sys.stderr)
+        else:
+            print(i18n.text("msg_line.failed_replicate", lang, replicate=row.replicate,
+                            error_type=row.error_type, message=message), file=sys.stderr)
+    if n > 5:
+        print(i18n.text("msg_line.and_more", lang, n=n - 5), file=sys.stderr)
 
 
 def progress_callbacks(args: argparse.Namespace):

@@ -172,6 +172,23 @@ def instrument_name(instrument: str, lang: str = "en") -> str:
     return text(key, lang) if key in _terms() else instrument
 
 
+def scenario_title(name: str, lang: str = "en") -> str:
+    """A scenario's title in ``lang``: its name in English (as written in the file), the row
+    ``scenario.<name>`` of the table in Chinese (the shipped scenarios), else the name."""
+    if check_lang(lang) == "en":
+        return name
+    return term_or("scenario", name, lang)
+
+
+def scenario_description(name: str, description: str, lang: str = "en") -> str:
+    """A scenario's description in ``lang``: the file's ``description`` in English; in Chinese
+    the row ``scenario_desc.<name>`` (the shipped scenarios), else the file's text."""
+    if check_lang(lang) == "en":
+        return description
+    key = f"scenario_desc.{name}"
+    return text(key, lang) if key in _terms() else description
+
+
 def term_or(prefix: str, name: str, lang: str = "en") -> str:
     """The text of ``<prefix>.<name>`` if the table has it, else ``name`` as written (a user's own
     name: a custom outcome, a channel or method added in code)."""

@@ -213,11 +213,12 @@ def allowed_text(annotation: Any) -> str:
 # --------------------------------------------------------------------------- JSON Schema
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema(lang: str = "en") -> dict[str, Any]:
     """JSON Schema of a scenario file (the Scenario model plus the top-level ``extends`` key).
 
     Month fields get their ``YYYY-MM`` pattern and city/cluster lists their allowed names, so
-    editors can check files as they are typed.
+    editors can check files as they are typed. With ``lang="zh"`` each field's ``title`` is its
+    Chinese name (the ``param.<key>`` rows of ``sim/i18n/terms.csv``); descriptions stay English.
     """
     out = Scenario.model_json_schema()
     out = {"$schema": "https://json-schema.org/draft/2020-12/schema", **out}
@@ -233,7 +234,28 @@ def json_schema() -> dict[str, Any]:
             prop = target["properties"].get(name)
             if prop is not None:
                 _enrich(prop, _field_annotation(field))
+    if lang != "en":
+        _translate_titles(out, lang)
     return out
+
+
+def _translate_titles(out: dict[str, Any], lang: str) -> None:
+    """Set the ``title`` of every field that has a ``param.<key>`` row to its name in ``lang``."""
+    from sim import i18n
+
+    for key in i18n.keys():
+        if not key.startswith("param."):
+            continue
+        *parents, leaf = key.removeprefix("param.").split(".")
+        model: type[BaseModel] | None = Scenario
+        for name in parents:
+            field = model.model_fields.get(name) if model is not None else None
+            model = None if field is None else next(
+                (model_class(t) for t in _all_types(field.annotation) if model_class(t) is not None), None)
+        target = None if model is None else out if model is Scenario else out["$defs"].get(model.__name__)
+        prop = (target or {}).get("properties", {}).get(leaf)
+        if prop is not None:
+            prop["title"] = i18n.text(key, lang)
 
 
 def _models(root: type[BaseModel]) -> Iterator[type[BaseModel]]:
