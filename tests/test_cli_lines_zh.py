@@ -62,8 +62,8 @@ def test_compare_prints_chinese_sentences(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert english_words(printed, out, ("baseline", "no_policy_at_all")) == []
     assert "比较结果：" + str(out) in printed
-    assert "与baseline的配对差异（相同随机种子，逐次重复配对）：" in printed
-    assert "与baseline相比，no_policy_at_all" in printed  # the differences' sentences
+    assert "与基准情景的配对差异（相同随机种子，逐次重复配对）：" in printed  # shipped scenarios by their titles
+    assert "与基准情景相比，无任何政策情景" in printed  # the differences' sentences
 
 
 SENS = {"overrides": {"time.end": "2022-06", "goals.date": "2022-06", "goals.cloud_firms": 750000},
@@ -148,7 +148,7 @@ def test_what_it_takes_prints_chinese(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert english_words(printed, out, ("baseline",)) == [], printed
     assert printed.startswith("所需力度：以不低于0.9的概率达成上云用云目标所需的最小上云用云市场自发采纳率（每年）"
-                              "（baseline，3次重复×5,000家企业，目标日期2022-06）")
+                              "（基准情景，3次重复×5,000家企业，目标日期2022-06）")
     assert "  所需取值：" in printed and "次重复达成目标，95%置信区间" in printed
     assert "达成比例以1/3为步长变化" in printed
 
@@ -159,7 +159,7 @@ def test_attribution_prints_chinese(tmp_path, capsys):
                  "--set", "time.end=2022-06", "--executor", "serial", "--lang", "zh", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert english_words(printed, out, ("baseline",)) == [], printed
-    assert printed.startswith("新增采纳的渠道归因：2021-06至2022-06（baseline，1次重复×5,000家企业")
+    assert printed.startswith("新增采纳的渠道归因：2021-06至2022-06（基准情景，1次重复×5,000家企业")
     assert "  新增上云用云企业" in printed and "产业链带动" in printed and "；交互作用" in printed
     assert "  新增完成数字化转型的规上工业企业" in printed
 
@@ -170,7 +170,7 @@ def test_discover_prints_chinese(tmp_path, capsys):
                  *SHORT_GOAL, "--lang", "zh", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert english_words(printed, out, ("baseline", "PRIM", "NumPy", "EMA", "Workbench")) == [], printed
-    assert printed.startswith("情景发现：8个样本点（baseline，1次重复×5,000家企业），其中")
+    assert printed.startswith("情景发现：8个样本点（基准情景，1次重复×5,000家企业），其中")
     assert "  PRIM盒子（" in printed and "覆盖率" in printed
 
 
@@ -198,7 +198,7 @@ def test_sweep_dry_run_prints_chinese(tmp_path, capsys):
     assert english_words(printed, tmp_path, ("baseline",)) == [], printed
     lines = printed.splitlines()
     assert lines[0] == f"参数扫描试运行（{tmp_path / 'vouchers.yaml'}）：未写入任何文件"
-    assert lines[1].startswith("  全因子设计：4个样本点×1次重复＝4次baseline模型运行（5,000家企业，2021-06至2022-06）")
+    assert lines[1].startswith("  全因子设计：4个样本点×1次重复＝4次基准情景模型运行（5,000家企业，2021-06至2022-06）")
     assert lines[3] == "  服务券预算（元/年）：2个不同取值：0、3e+08"
     assert lines[4] == "  政府补贴比例（比例，0–1）：2个不同取值：0.2、0.6"
     assert lines[5].startswith("  预计用时：约") and not out.exists()
@@ -233,7 +233,7 @@ def test_record_commands_print_chinese(tmp_path, capsys, command, extra):
     printed = capsys.readouterr().out
     assert english_words(printed, out, ("baseline", "Bass")) == [], printed
     head = {"history-match": "历史拟合", "backtest": "回测", "evaluate": "事后评估"}[command]
-    assert printed.startswith(f"{head}：baseline（3,000家企业，4个粒子，随机种子0）")
+    assert printed.startswith(f"{head}：基准情景（3,000家企业，4个粒子，随机种子0）")
     if command == "backtest":
         assert "预测起点" in printed and "延续最近增速" in printed and "90%区间覆盖率" in printed
     if command == "evaluate":

@@ -55,14 +55,14 @@ def test_header_text_in_both_languages() -> None:
     assert scale_text(50_000, "en") == "scale 1:40 (50,000 firms)"
     assert header_text("baseline", 50_000, 20, "en") == "Scenario baseline · scale 1:40 (50,000 firms) · 20 replicates"
     zh = header_text("baseline", 2_000_000, 20, "zh")
-    assert zh.startswith("情景 baseline · 全量规模") and "20次重复模拟" in zh
+    assert zh.startswith("情景 基准情景 · 全量规模") and "20次重复模拟" in zh
     assert "后验" in header_text("history", 50_000, 60, "zh", runs="posterior")
     fig = Figure()
     fig.subplots()
     fig.suptitle("A title")
     figure_header(fig, "baseline", 100_000, 4, "zh", note="说明")
     text = figure_texts(fig)
-    assert text.startswith("A title\n情景 baseline · 比例 1:20（100,000家企业） · 4次重复模拟")
+    assert text.startswith("A title\n情景 基准情景 · 比例 1:20（100,000家企业） · 4次重复模拟")
     assert "说明" in text and i18n.text("caveat", "zh") in text
     assert type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
 

@@ -366,14 +366,18 @@ def _calibrate(spec: CalibrationSpec, problem: Problem, *, out_dir: str | Path |
                progress: Callable[[str], None] | None) -> CalibrationResult:
     say = progress or (lambda _msg: None)
     labels = [p.label for p in spec.parameters]
-    say(f"fitting {labels} to {len(spec.targets)} targets, {spec.replicates} seeds x {spec.total_firms} firms")
+    lang = spec.base_scenario().outputs.lang if progress is not None else "en"
+    say(i18n.text("prog.cal_fitting", lang, labels=labels, n=len(spec.targets), reps=spec.replicates,
+                  firms=spec.total_firms))
     theta, obj, msg = fit(problem)
-    say(f"fit: {dict(zip(labels, np.round(theta, 5), strict=True))} objective {obj:.3g} ({msg})")
+    say(i18n.text("prog.cal_fit", lang, values=dict(zip(labels, np.round(theta, 5), strict=True)),
+                  objective=f"{obj:.3g}", message=msg))
     fit_df = fit_table(problem, theta)
     obj = float(np.sum(problem.weights * fit_df.relative_error.to_numpy() ** 2))
     if spec.abc.enabled:
         draws, accepted = abc_rejection(problem, np.random.default_rng(seed))
-        say(f"ABC: kept {len(accepted)} of {len(draws)} draws, distance <= {accepted.distance.max():.3g}")
+        say(i18n.text("prog.cal_abc", lang, kept=len(accepted), n=len(draws),
+                      distance=f"{accepted.distance.max():.3g}"))
     else:
         draws = accepted = pd.DataFrame(columns=[*labels, "distance"])
     prof = profiles(problem, theta) if spec.profile.enabled else pd.DataFrame(columns=["parameter", "value", "objective"])

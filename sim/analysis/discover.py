@@ -17,7 +17,7 @@ from sim.analysis.discover_figure import plot_discovery
 from sim.analysis.outcomes import Goal, check_goal_in_horizon, goals_met, scale_up
 from sim.analysis.prim import PrimResult, find_box
 from sim.analysis.questions import goal_counts_many, question_scenario, scenario_label
-from sim.analysis.tables import csv_encoding
+from sim.analysis.tables import csv_encoding, write_column_names
 from sim.fileio import atomic_write_csv
 from sim.i18n.columns import with_names
 from sim.runs.executors import Executor
@@ -139,6 +139,8 @@ def discover(base: Scenario | str | Path = "baseline", parameters: Sequence[Para
         csv = {"encoding": csv_encoding(lang)}
         res.files["cases"] = out / "discovery_cases.csv"
         atomic_write_csv(res.files["cases"], cases, **csv)
+        res.files["cases_columns"] = write_column_names(
+            res.files["cases"], cases.columns, lang, {p.label: input_label(p.label, p.paths, lang) for p in params})
         res.files["trajectory"] = out / "prim_trajectory.csv"
         atomic_write_csv(res.files["trajectory"], pr.trajectory, index=False, **csv)
         res.files["box"] = out / "prim_box.csv"

@@ -103,7 +103,7 @@ def what_it_takes_tool(scenario: Scenario | str | Path, lever: str, *, goal: Goa
         lines = [i18n.text("wit.line_head", lang, direction=i18n.text(f"wit.direction_{'smallest' if increasing else 'largest'}", lang),
                            lever=input_label(label_of([lever]), [lever], lang) if zh else lever,
                            goal=i18n.text(f"goal.{goal}", lang) if zh else goal, p=f"{probability:g}",
-                           name=sc.name, reps=replicates, firms=f"{sc.population.total_firms:,}",
+                           name=i18n.scenario_title(sc.name, lang), reps=replicates, firms=f"{sc.population.total_firms:,}",
                            date=sc.goals.date)]
         ev = res.evaluations
         if res.status == "not_reached":
@@ -156,7 +156,7 @@ def attribution_tool(scenario: Scenario | str | Path = "baseline", *, replicates
         lang = sc.outputs.lang
         fin = res.final
         last = str(fin.date.iloc[0])[:7] if len(fin) else sc.time.end
-        lines = [i18n.text("att.line_head", lang, start=sc.time.start, last=last, name=sc.name, reps=replicates,
+        lines = [i18n.text("att.line_head", lang, start=sc.time.start, last=last, name=i18n.scenario_title(sc.name, lang), reps=replicates,
                            firms=f"{sc.population.total_firms:,}")]
         inter = res.interaction[res.interaction.date == res.interaction.date.max()].set_index("metric")
         out = {}
@@ -214,7 +214,7 @@ def discover_tool(scenario: Scenario | str | Path = "baseline", *, n_samples: in
         zh = lang != "en"  # English keeps the goal's key, the backend's and the inputs' names as written
         n, k = len(res.cases), int(res.cases.missed.sum())
         st = res.prim.stats
-        lines = [i18n.text("disc.line_head", lang, n=n, name=sc.name, reps=replicates,
+        lines = [i18n.text("disc.line_head", lang, n=n, name=i18n.scenario_title(sc.name, lang), reps=replicates,
                            firms=f"{sc.population.total_firms:,}", k=k,
                            goal=i18n.text(f"goal.{goal}", lang) if zh else goal, share=f"{k / n:.0%}")]
         note = "" if st.density >= threshold else i18n.text("disc.densest", lang, t=f"{threshold:g}")

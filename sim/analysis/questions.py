@@ -268,7 +268,9 @@ def _what_it_takes(cfg: Scenario, lever_path: str, goal: Goal, probability: floa
         cfgs = [set_values(cfg, {lever_path: v}, label="lever") for v in todo]
         for v, c, (cloud, trans) in zip(todo, cfgs, goal_counts_many(cfgs, replicates, executor), strict=True):
             cache[v] = int(goals_met(c, cloud, trans, goal).sum())
-            say(f"{lever_path}={v:g}: {cache[v]}/{replicates} replicates meet the {goal} goal")
+            lang = cfg.outputs.lang
+            say(i18n.text("prog.wit_step", lang, lever=lever_path, value=f"{v:g}", met=cache[v], reps=replicates,
+                          goal=goal if lang == "en" else i18n.text(f"goal.{goal}", lang)))
 
     def p_at(v: float) -> float:
         evaluate([v])

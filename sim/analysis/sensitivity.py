@@ -44,7 +44,7 @@ from pydantic import Field, field_validator, model_validator
 from sim import i18n
 from sim.analysis.calibration_spec import ParameterSpec, with_values
 from sim.analysis.outcomes import check_goal_in_horizon, goal_month_index, goals_met, scale_up
-from sim.analysis.tables import csv_encoding
+from sim.analysis.tables import csv_encoding, write_column_names
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, save_figure
 from sim.i18n.columns import with_names
@@ -292,8 +292,9 @@ class SensitivityResult:
         spec: The spec used.
         samples: Sample matrix (index ``row``, one column per parameter).
         outputs: Outcomes per sample row (same index).
-        indices: Tidy table: outcome, parameter, index name (S1, ST, mu_star, sigma, ...),
-            value and confidence half-width.
+        indices: Tidy table: outcome, outcome_name, parameter, parameter_name (the human names
+            in the base scenario's ``outputs.lang``), index name (S1, ST, mu_star, sigma, ...),
+            value and confidence half-width (``indices.csv``).
         n_runs: Model runs (``n_model_runs``); 0 for a dry run.
         files: Written files by role.
     """
@@ -387,19 +388,22 @@ def run_sensitivity(spec_path_or_spec: str | Path | SensitivitySpec | dict, *,
     assert len(outputs) == len(samples) and outputs.index.equals(samples.index), \
         "evaluator must return one row per sample row, in order"
     indices = analyze(spec, samples, outputs)
+    lang = spec.base_scenario().outputs.lang
+    labels = {p.label: input_label(p.label, p.paths, lang) for p in spec.parameters}
+    # The human names travel with the result (notebooks and the API read them), not only in the CSV.
+    indices = with_names(indices, "parameter", lambda x: labels.get(x, x))
+    indices = with_names(indices, "outcome", lambda x: i18n.outcome_name(x, lang))
     n_runs = n_model_runs(spec) if evaluate is None else 0
     result = SensitivityResult(spec, samples, outputs, indices, n_runs)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        lang = spec.base_scenario().outputs.lang
-        keys = {p.label: p.paths for p in spec.parameters}
         result.files["samples_outputs"] = out / "samples_outputs.csv"
         atomic_write_csv(result.files["samples_outputs"], samples.join(outputs), encoding=csv_encoding(lang))
+        result.files["samples_outputs_columns"] = write_column_names(
+            result.files["samples_outputs"], [*samples.columns, *outputs.columns], lang, labels)
         result.files["indices"] = out / "indices.csv"
-        named = with_names(indices, "parameter", lambda x: input_label(x, keys.get(x, ()), lang))
-        named = with_names(named, "outcome", lambda x: i18n.outcome_name(x, lang))
-        atomic_write_csv(result.files["indices"], named, index=False, encoding=csv_encoding(lang))
+        atomic_write_csv(result.files["indices"], indices, index=False, encoding=csv_encoding(lang))
         result.files.update(plot_indices(result, out))
     return result
 

@@ -301,8 +301,9 @@ def _add_listed_goals(ts: pd.DataFrame, config: Scenario, add, lang: str = "en")
         unit = "share" if goal.indicator in GOAL_RATES else "firms"
         indicator = goal.indicator if lang == "en" else i18n.indicator_name(goal.indicator, lang)
         where = i18n.text("note.more_goal", lang, indicator=indicator, date=goal.date, value=f"{goal.value:g}")
-        if goal.scope and lang == "en":  # the scope is the scenario's own (English) text: goals.csv has it
-            where += i18n.text("note.more_scope", lang, scope=goal.scope)
+        scope = i18n.goal_scope(goal.scope, lang)
+        if scope and (lang == "en" or scope != goal.scope):  # a scope with no translation: goals.csv has it
+            where += i18n.text("note.more_scope", lang, scope=scope)
         if sub["value"].isna().all():
             add(f"goal:{label}", unit, {}, where + i18n.text("note.more_outside", lang))
             continue
@@ -426,7 +427,9 @@ def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, 
                     lo = hi = math.nan
             st.update(ci_low=lo, ci_high=hi, n_pairs=int(d.size))
             rows.append({"scenario": name, "reference": reference, "outcome": outcome, **st,
-                         "n_pairs": int(d.size), "sentence": _sentence(name, reference, outcome, st, lang)})
+                         "n_pairs": int(d.size),
+                         "sentence": _sentence(i18n.scenario_title(name, lang), i18n.scenario_title(reference, lang),
+                                               outcome, st, lang)})
     return _round_differences(pd.DataFrame(rows, columns=PAIRED_COLUMNS))
 
 

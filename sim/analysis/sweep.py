@@ -44,7 +44,7 @@ results go to a new folder ``<out>/sweep/<UTC timestamp>-<hash>/``:
   gaps, met flags, ...);
 * ``point_summary.csv``: one row per point (:data:`~sim.analysis.sweep_outcomes.SUMMARY_COLUMNS`): the probability of
   meeting each goal (share of replicates), median, 10% and 90% quantiles of the counts, with the
-  parameter values;
+  parameter values; the names of its columns in the language are in ``point_summary_columns.csv``;
 * ``figures/sweep.png``: for one parameter, the probability of meeting each goal against it;
   for two or more, the first two parameters coloured by the median cloud firms;
 * ``sweep.resolved.yaml`` (loads back as a sweep: same points and seeds) and
@@ -87,6 +87,7 @@ from sim.analysis.sweep_outcomes import (
 )
 from sim.analysis.sweep_plan import SweepPlan, prepare
 from sim.analysis.sweep_spec import RESOLVED_BASE, RESOLVED_SPEC, SweepSpec, native, value_text
+from sim.analysis.tables import write_column_names
 from sim.runs.jobs import ExecutorChoice
 from sim.runs.root import results_root
 from sim.scenario.labels import input_label
@@ -274,7 +275,8 @@ def run_sweep(
         runs = [SweepRun(k, r, dumps[k], plan.seed, plan.base.name)
                 for k in range(plan.n_points) for r in range(plan.replicates)]
         try:
-            collect(ex, run_point, runs, on_result=col.add, lost=lost_point_run, progress=progress, desc="sweep")
+            collect(ex, run_point, runs, on_result=col.add, lost=lost_point_run, progress=progress,
+                    desc=i18n.term_or("kind", "sweep", plan.base.outputs.lang))
         except KeyboardInterrupt as exc:
             if folder is not None:
                 failed = col.failures()
@@ -297,6 +299,9 @@ def run_sweep(
         return result
     atomic_write_text(folder / OUTCOMES, csv_text(outcomes))
     atomic_write_text(folder / POINT_SUMMARY, csv_text(summ))
+    lang = plan.base.outputs.lang
+    write_column_names(folder / POINT_SUMMARY, summ.columns, lang,
+                       {p: input_label(label_of([p]), [p], lang) for p in plan.parameters})
     if not failures.empty:
         atomic_write_text(folder / FAILURES, failures.to_csv(index=False, lineterminator="\n"))
     if figures and not outcomes.empty:

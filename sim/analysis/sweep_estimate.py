@@ -166,7 +166,7 @@ class DryRun:
         lang = sc.outputs.lang
         lines = [i18n.text("sweep.dry_head", lang, label=o.label),
                  i18n.text("sweep.dry_design", lang, design=i18n.text(f"sweep.design_{o.spec.design}", lang),
-                           points=f"{o.n_points:,}", reps=o.replicates, runs=f"{o.n_runs:,}", name=sc.name,
+                           points=f"{o.n_points:,}", reps=o.replicates, runs=f"{o.n_runs:,}", name=i18n.scenario_title(sc.name, lang),
                            firms=f"{sc.population.total_firms:,}", start=sc.time.start, end=sc.time.end,
                            seed=o.seed),
                  i18n.text("sweep.dry_checked", lang)]

@@ -46,6 +46,17 @@ def csv_encoding(lang: str) -> str:
     return "utf-8-sig" if i18n.check_lang(lang) == "zh" else "utf-8"
 
 
+def write_column_names(table: str | os.PathLike[str], columns, lang: str = "en",
+                       names: Mapping[str, str] | None = None) -> Path:
+    """Write the names of a wide table's columns in ``lang`` beside it: ``<table>_columns.csv``
+    (``column, column_name``; :func:`sim.i18n.columns.column_table`). Returns its path."""
+    from sim.i18n.columns import column_table
+
+    table = Path(table)
+    path = table.with_name(f"{table.stem}_columns.csv")
+    return write_csv(path, column_table(columns, lang, names), lang)
+
+
 def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame, lang: str = "en") -> Path:
     """Write a table as CSV atomically in the encoding for ``lang`` (``\\n`` line ends)."""
     text = frame.to_csv(index=False, lineterminator="\n")
@@ -280,6 +291,8 @@ def write_report_tables(folder: str | os.PathLike[str], ts: pd.DataFrame, summar
     groups = {level: group_table(ts, goals, level, config, lang) for level in LEVELS}
     goal_rows = goal_table(ts, config)
     goal_rows.insert(2, "indicator_name", [i18n.indicator_name(x, lang) for x in goal_rows["indicator"]])
+    goal_rows.insert(goal_rows.columns.get_loc("scope") + 1, "scope_name",
+                     [i18n.goal_scope(x, lang) for x in goal_rows["scope"]])
     goal_rows = round_goal_table(goal_rows)
     written = [write_csv(out / WIDE, wide, lang), write_csv(out / GOALS, goal_rows, lang),
                write_csv(out / PROVINCIAL, prov, lang)]

@@ -52,7 +52,7 @@ def run_summary_lines(result) -> list[str]:
     n_done = len(result.replicates_done)
     wall = m.get("wall_time_s")
     wall_text = i18n.text("line.wall", lang, s=f"{wall:.1f}") if isinstance(wall, int | float) else ""
-    lines.append(i18n.text("line.run_head", lang, name=result.name, done=n_done, plan=n_plan,
+    lines.append(i18n.text("line.run_head", lang, name=i18n.scenario_title(result.name, lang), done=n_done, plan=n_plan,
                            failed=len(result.failures), wall=wall_text))
     if result.folder is not None:
         lines.append(i18n.text("line.results", lang, folder=result.folder))
@@ -106,7 +106,7 @@ def compare_header_lines(cmp) -> list[str]:
     if cmp.folder is not None:
         lines.append(i18n.text("line.comparison", lang, folder=cmp.folder))
     if cmp.differences is not None and not cmp.differences.empty:
-        lines.append(i18n.text("line.paired", lang, reference=cmp.reference))
+        lines.append(i18n.text("line.paired", lang, reference=i18n.scenario_title(cmp.reference, lang)))
         lines.extend(f"  {sentence}" for sentence in cmp.differences["sentence"])
     return lines
 

@@ -272,7 +272,7 @@ class DashboardRun:
                          "goal_text": i18n.goal_value_text(r.indicator, r.goal_value, lang), "rate": rate,
                          "median": r.value_median * factor, "p10": r.value_p10 * factor,
                          "p90": r.value_p90 * factor, "p_meet": r.p_meet, "n_evaluable": r.n_evaluable,
-                         "scope": r.scope, "source": r.source})
+                         "scope": i18n.goal_scope(r.scope, lang), "source": r.source})
         return pd.DataFrame(rows, columns=MORE_GOAL_COLUMNS)
 
 

@@ -189,6 +189,13 @@ def scenario_description(name: str, description: str, lang: str = "en") -> str:
     return text(key, lang) if key in _terms() else description
 
 
+def goal_scope(scope: str, lang: str = "en") -> str:
+    """What a goal covers (``goals.more[].scope``, the scenario's own words) in ``lang``: the row
+    ``scope.<text as written>`` of the table (the shipped scenarios' scopes), else as written."""
+    check_lang(lang)
+    return term_or("scope", scope, lang) if scope else scope
+
+
 def term_or(prefix: str, name: str, lang: str = "en") -> str:
     """The text of ``<prefix>.<name>`` if the table has it, else ``name`` as written (a user's own
     name: a custom outcome, a channel or method added in code)."""

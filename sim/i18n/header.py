@@ -51,7 +51,8 @@ def header_text(scenario: str, total_firms: int, n_replicates: int, lang: str = 
     """The header line: scenario, scale and replicates.
 
     Args:
-        scenario: Scenario name (or a comparison's label).
+        scenario: Scenario name (or a comparison's label); in Chinese its title
+            (:func:`sim.i18n.scenario_title`: ``baseline`` is 基准情景).
         total_firms: Simulated firms at the start.
         n_replicates: Runs behind the figure.
         lang: ``"en"`` or ``"zh"``.
@@ -59,7 +60,8 @@ def header_text(scenario: str, total_firms: int, n_replicates: int, lang: str = 
             analysis) or ``"posterior"`` (one run per posterior particle).
     """
     key = {"replicates": "header", "posterior": "header_posterior"}[runs]
-    return i18n.text(key, lang, scenario=scenario, scale=scale_text(total_firms, lang), n=n_replicates)
+    return i18n.text(key, lang, scenario=i18n.scenario_title(scenario, lang), scale=scale_text(total_firms, lang),
+                     n=n_replicates)
 
 
 def figure_header(fig: Figure, scenario: str, total_firms: int, n_replicates: int,

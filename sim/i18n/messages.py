@@ -85,7 +85,7 @@ def scenario_error_text(err, lang: str = "en") -> str:
     if i18n.check_lang(lang) == "en":
         return str(err)
     where = i18n.term_or("msg_where", err.key_path.strip("()"), lang) if err.key_path.startswith("(") else err.key_path
-    line = i18n.text("msg_frame.error", lang, file=err.file, where=where, message=translate(err.message, lang),
+    line = i18n.text("msg_frame.error", lang, file=translate(err.file, lang), where=where, message=translate(err.message, lang),
                      allowed=allowed_text(translate(err.allowed, lang), lang))
     if err.suggestion:
         line += i18n.text("msg_frame.did_you_mean", lang, key=repr(err.suggestion))

@@ -94,14 +94,23 @@ def draw_band(ax: Axes, b: pd.DataFrame, *, color: str, label: str | None,
     ax.plot(b["t"], b["median"], color=color, linewidth=2.0, label=label)
 
 
-def short_source(source: str) -> str:
+_CJK_NAME = re.compile(r"[0-9A-Za-z.]*[\u4e00-\u9fff〔〕（）()—0-9.]*[\u4e00-\u9fff][\u4e00-\u9fff〔〕（）()—0-9.]*")
+
+
+def short_source(source: str, lang: str = "en") -> str:
     """A source citation shortened to its Latin-script head for a footnote.
 
     Of the segments (separated by ``;``) the first one without Chinese characters is kept, cut to
     its first clause plus a date in parentheses, e.g. ``"Xinhua, China's ... (2021-04-05)"`` ->
     ``"Xinhua (2021-04-05)"``; a source written only in Chinese becomes ``"official document
     (<date>)"``.
+
+    In Chinese (``lang="zh"``) the first Chinese name in the citation is kept (``粤府〔2018〕23号
+    (2018-03-20)``, ``21世纪经济报道``); a citation without one becomes its publisher's Chinese
+    name (the ``source.<head>`` rows of ``sim/i18n/terms.csv``: ``Xinhua`` is ``新华社``).
     """
+    if lang != "en":
+        return _short_source_zh(source, lang)
     parts = [p.strip() for p in source.split(";")]
     latin = [p for p in parts if p and not _CJK.search(p)]
     if not latin:
@@ -113,6 +122,19 @@ def short_source(source: str) -> str:
     if m and m.group(0) not in head:
         head = f"{head} ({m.group(1)})"
     return head
+
+
+def _short_source_zh(source: str, lang: str) -> str:
+    m = _DATE_IN_PARENS.search(source)
+    date = f"（{m.group(1)}）" if m else ""
+    name = _CJK_NAME.search(source)
+    if name:
+        head = name.group(0).strip("（(")
+        return head if (m and m.group(1) in head) else head + date
+    english = short_source(source)
+    head = english.split(" (")[0]
+    key = f"source.{head}"
+    return i18n.text(key, lang) + date if key in i18n.keys() else english
 
 
 def footnote(ax: Axes, text: str) -> None:

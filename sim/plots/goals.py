@@ -128,13 +128,13 @@ def plot_goal_comparison(fig: Figure, ts_by_scenario: Mapping[str, pd.DataFrame]
                           fmt="none", ecolor="#222222", elinewidth=1.2, capsize=4)
         left.plot([r["median"]], [yi], marker="o", color=color, markersize=8)
     left.axvline(0, color="black", linewidth=0.8)
-    left.set_yticks(y, others)
+    left.set_yticks(y, [i18n.scenario_title(n, lang) for n in others])
     left.set_ylim(-0.8, max(len(others), 1) - 0.2)
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.xaxis.set_major_formatter(FuncFormatter(thousands))
     left.set_xlabel(i18n.text("diff_x", lang), fontsize=8.5)
     left.set_title(i18n.text("diff_title", lang, goal=i18n.text(f"goal.{goal}", lang),
-                             reference=reference, date=goals.date), fontsize=10)
+                             reference=i18n.scenario_title(reference, lang), date=goals.date), fontsize=10)
     left.grid(True, axis="x", alpha=0.3)
     left.legend(handles=[
         Line2D([], [], marker="o", color="#555555", linestyle="none", label=i18n.text("paired_median", lang)),
@@ -152,7 +152,7 @@ def plot_goal_comparison(fig: Figure, ts_by_scenario: Mapping[str, pd.DataFrame]
         right.plot([p], [yi], marker="o", color=color, markersize=8)
         right.text(1.02, yi, f"{p:.0%} (n={met.size})", va="center", fontsize=7.5,
                    transform=right.get_yaxis_transform())
-    right.set_yticks(yp, names)
+    right.set_yticks(yp, [i18n.scenario_title(n, lang) for n in names])
     right.set_xlim(-0.02, 1.02)
     right.set_ylim(-0.8, len(names) - 0.2)
     right.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))

@@ -46,11 +46,19 @@ from sim.analysis.tools import run_tool
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_csv, atomic_write_text
 from sim.i18n.columns import with_names
-from sim.plots.record import fan_chart, instruments_figure, predictive_figure
+from sim.plots.record import (
+    FAN_FILE,
+    Head,
+    draw_backtest,
+    draw_predictive,
+    fan_table,
+    instruments_figure,
+)
 from sim.runs.executors import Executor
 from sim.runs.jobs import ExecutorChoice
 from sim.runs.rundir import AnalysisRun
 from sim.runs.runner import resolve_scenario
+from sim.scenario.labels import input_label
 from sim.scenario.loader import resolved_yaml
 from sim.scenario.locations import scenarios_dir
 from sim.scenario.paths import get_value, set_values
@@ -157,24 +165,31 @@ def _completed(out: dict[str, Any]) -> dict[str, Any]:
 def _write_match(match: MatchResult, folder: Path, title: str) -> None:
     save_posterior(match, folder / "posterior.csv")
     atomic_write_csv(folder / "generations.csv", match.abc.generations, index=False)
-    atomic_write_csv(folder / "parameters.csv", match.abc.summary(), index=False)
+    lang = match.config.outputs.lang
+    paths = {p.name: p.paths for p in match.params}
+    named = with_names(match.abc.summary(), "parameter", lambda x: input_label(x, paths.get(x, ()), lang))
+    atomic_write_csv(folder / "parameters.csv", named, index=False, encoding=csv_encoding(lang))
     table = predictive_table(match.dates, {m: match.series(m) for m in METRICS}, match.abc.weights,
                              observation.recount(observation.figures(), match.counted), used=match.figures)
     atomic_write_csv(folder / "predictive.csv", table, index=False)
-    predictive_figure(match, folder / "predictive.png", title)
+    fan = fan_table(match)  # saved: the figure can be drawn again in another language (record.redraw)
+    atomic_write_csv(folder / FAN_FILE, fan, index=False)
+    draw_predictive(fan, Head.of(match), folder / "predictive.png", title)
 
 
 def _backtest(base: Scenario, origins: Sequence[str], folder: Path | None, kw: dict[str, Any],
               say: Callable[[str], None]) -> pd.DataFrame:
     scores = []
     for origin in origins:
-        say(f"origin {origin}: history match on the figures stated by then")
+        say(i18n.text("prog.rec_origin", base.outputs.lang, origin=origin))
         match = history_match(base, published_by=origin, **kw)
         res = OriginResult(origin, match, score_origin(origin, match))
         scores.append(res.scores)
         if folder is not None:
             atomic_write_csv(folder / f"generations_{origin}.csv", match.abc.generations, index=False)
-            fan_chart(res, folder / f"fan_{origin}.png")
+            fan = fan_table(match)
+            atomic_write_csv(folder / f"fan_{origin}.csv", fan, index=False)
+            draw_backtest(fan, origin, Head.of(match), folder / f"fan_{origin}.png")
     table = pd.concat(scores, ignore_index=True)
     summ = summary(table)
     if folder is not None:
@@ -253,8 +268,9 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
         inputs["instruments"] = instruments if isinstance(instruments, str) else ",".join(chosen)
 
     def on_generation(row: dict) -> None:
-        say(f"  generation {row['generation']}: tolerance {row['tolerance']:.4f}, "
-            f"{row['accepted']} of {row['simulations']} accepted, ESS {row['ess']:.0f}")
+        say(i18n.text("prog.rec_generation", base.outputs.lang, generation=row["generation"],
+                      tolerance=f"{row['tolerance']:.4f}", accepted=row["accepted"], runs=row["simulations"],
+                      ess=f"{row['ess']:.0f}"))
 
     def call(folder: Path | None, ex: Executor) -> dict[str, Any]:
         kw = {"params": parameters_for(base), "total_firms": total_firms, "start": start,
@@ -265,10 +281,11 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
         if kind == "backtest":
             out["backtest_summary"] = _backtest(base, origins, folder, kw, say)
         else:
-            say(f"history match of {base.name} ({total_firms:,} firms)")
+            say(i18n.text("prog.rec_match", base.outputs.lang, name=i18n.scenario_title(base.name, base.outputs.lang),
+                          firms=f"{total_firms:,}"))
             out["match"] = match = history_match(base, **kw)
             if folder is not None:
-                _write_match(match, folder, i18n.text("record.match_title", base.outputs.lang, scenario=base.name))
+                _write_match(match, folder, i18n.text("record.match_title", base.outputs.lang, scenario=i18n.scenario_title(base.name, base.outputs.lang)))
             if kind == "evaluate":
                 out["goals"], out["instruments"] = _evaluate(match, folder, ex, chosen)
         if folder is not None:
@@ -285,7 +302,7 @@ def record_tool(kind: str, scenario: Scenario | str | Path | None = None, *, par
     def summarize(res: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         lang = base.outputs.lang
         lines = [i18n.text("rec.head", lang, cmd=cmd if lang == "en" else i18n.text(f"rec.cmd_{kind}", lang),
-                           name=base.name, firms=f"{total_firms:,}", particles=particles, seed=seed)]
+                           name=i18n.scenario_title(base.name, lang), firms=f"{total_firms:,}", particles=particles, seed=seed)]
         record: dict[str, Any] = {}
         if "match" in res:
             gens = res["match"].abc.generations

@@ -116,8 +116,8 @@ def draw_figures(ax: Axes, metric: str, *, scale: float = 1.0, notes: list[str] 
                     label=None if f.marker in seen else i18n.text(f"reported.{f.marker}", lang), **kw)
         seen.add(f.marker)
     if figs and notes is not None:
-        srcs = list(dict.fromkeys(short_source(f.source) for f in figs))
-        notes.append(i18n.text("reported_note", lang, sources="; ".join(srcs)))
+        srcs = list(dict.fromkeys(short_source(f.source, lang) for f in figs))
+        notes.append(i18n.text("reported_note", lang, sources=("; " if lang == "en" else "；").join(srcs)))
     return [float(f.value) * scale for f in figs]  # type: ignore[arg-type]
 
 
@@ -312,7 +312,7 @@ def plot_compare(ax: Axes, ts_by_scenario: Mapping[str, pd.DataFrame], goals: Go
     tops: list[float] = []
     for i, (name, ts) in enumerate(ts_by_scenario.items()):
         b = band_frame(select(ts, "province"), metric, ["date"])
-        draw_band(ax, b, color=PALETTE[i % len(PALETTE)], label=name, band_label=None)
+        draw_band(ax, b, color=PALETTE[i % len(PALETTE)], label=i18n.scenario_title(name, lang), band_label=None)
         tops.append(float(b["p90"].max()))
     goal_value = {"cloud_cumulative": goals.cloud_firms, "transformed": goals.transformed_firms}.get(metric)
     if goal_value is not None:
@@ -430,7 +430,12 @@ def write_compare_figures(folder: str | os.PathLike[str], ts_by_scenario: Mappin
     out.mkdir(parents=True, exist_ok=True)
     goals = scaled_goals(config)
     names = list(ts_by_scenario)
-    label = " vs ".join(names) if len(names) <= 4 else f"{names[0]} vs {len(names) - 1}"
+    if lang == "en":
+        label = " vs ".join(names) if len(names) <= 4 else f"{names[0]} vs {len(names) - 1}"
+    else:
+        titles = [i18n.scenario_title(n, lang) for n in names]
+        label = (i18n.text("compare_label", lang, reference=titles[0], others="、".join(titles[1:])) if len(names) <= 4
+                 else i18n.text("compare_label_many", lang, reference=titles[0], n=len(names) - 1))
     n_rep = min(_n_replicates(t) for t in ts_by_scenario.values())
     firms = config.population.total_firms
     written: list[Path] = []

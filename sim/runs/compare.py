@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim import i18n
 from sim.core import uncertainty
 from sim.errors import ScenarioError
 from sim.runs.executors import Executor
@@ -197,7 +198,7 @@ def compare_scenarios(
                 job.folder.begin_session(replicates=job.todo, command=cmd, executor=ex.describe(),
                                          start=job.start)
         try:
-            execute_jobs(jobs, ex, progress, "compare")
+            execute_jobs(jobs, ex, progress, i18n.term_or("kind", "compare", first.outputs.lang))
         except OSError as exc:
             record_write_error(jobs, exc)
             raise

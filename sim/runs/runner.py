@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim import i18n
 from sim.core import outputs, uncertainty
 from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
@@ -372,7 +373,7 @@ def _run_job(sc: Scenario, rf: RunFolder | None, todo: list[int], ex: Executor, 
             rf.begin_session(replicates=todo, command=command or default_command(),
                              executor=ex.describe(), start=job.start)
         try:
-            execute_jobs([job], ex, progress, sc.name)
+            execute_jobs([job], ex, progress, i18n.scenario_title(sc.name, sc.outputs.lang))
         except KeyboardInterrupt as exc:
             job.finish(figures=False, interrupted=True)
             raise Interrupted([rf.path] if rf is not None else []) from exc
