@@ -140,11 +140,13 @@ def test_every_schema_field_has_a_name_in_both_languages() -> None:
     assert not missing, missing
     from sim.analysis.history_match import (
         DEFAULT_PARAMETERS,
+        LAUNCH_PARAMETERS,
         MECHANISM_PARAMETERS,
         PROGRAMME_PARAMETER,
     )
 
-    groups = {"cloud.peer_weights"} | {p.name for p in (*DEFAULT_PARAMETERS, *MECHANISM_PARAMETERS, PROGRAMME_PARAMETER)}
+    groups = {"cloud.peer_weights"} | {p.name for p in (*DEFAULT_PARAMETERS, *MECHANISM_PARAMETERS, *LAUNCH_PARAMETERS,
+                                                   PROGRAMME_PARAMETER)}
     stale = [k for k in named - set(paths) if k not in groups]  # a shipped spec's or the history match's names
     assert not stale, stale
     assert parameter_label(BUDGET, "zh") == "服务券预算（元/年）"
