@@ -377,7 +377,9 @@ def test_page_in_process(monkeypatch):
         _wait(rc, r'data-lang="zh"')
         assert "上云用云企业数" in _status(rc)
         assert "服务券预算（百万元/年，全省）" in {s.label for s in rc.find(v.Slider).widgets}
-        rc.find(v.Select, label="情景").widget.v_model = "no_policy_at_all"
+        picker = rc.find(v.Select, label="情景").widget
+        assert "无任何政策情景（no_policy_at_all）" in picker.items  # shipped scenarios by their Chinese titles
+        picker.v_model = "无任何政策情景（no_policy_at_all）"
         rc.find(v.Btn, children=["运行"]).widget.click()
         _wait(rc, r'data-scenario="no_policy_at_all" data-lang="zh"')
         text = " ".join(str(getattr(w, "children", "")) for w in rc.find(v.Html).widgets)
@@ -505,7 +507,7 @@ def test_dashboard_in_headless_chromium(dashboard_url, tmp_path):
             good.write_text("extends: baseline\nname: mine\ntime: {end: '2022-06'}\n")
             _drop_file(page, ".solara-file-drop", bad)
             expect(page.locator(".gd-upload-error")).to_contain_text(
-                "bad.yaml: policies.vouchers.subsidy_share: got 2", timeout=120_000)
+                "bad.yaml：policies.vouchers.subsidy_share：得到 2", timeout=120_000)  # in the page's language
             _drop_file(page, ".solara-file-drop", good)
             expect(page.get_by_text("正在使用上传的情景 mine")).to_be_visible(timeout=120_000)
             page.get_by_role("button", name="运行").click()
@@ -513,7 +515,7 @@ def test_dashboard_in_headless_chromium(dashboard_url, tmp_path):
 
             # the scenario picker: another shipped scenario (one listing further goals), then Run
             page.locator(".v-select", has_text="情景").click()
-            page.get_by_role("option", name="history", exact=True).click()
+            page.get_by_role("option", name="历史情景（2020–2025年实际政策）（history）", exact=True).click()
             # the page has taken the pick (the upload is dropped, history's scheduled levers
             # shown) before Run is pressed
             expect(page.get_by_text("正在使用上传的情景 mine")).to_have_count(0, timeout=60_000)

@@ -3,6 +3,7 @@ the report tables (typed CSVs, wide table, results.xlsx, Chinese CSVs with a byt
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -80,6 +81,10 @@ def test_report_tables(runs) -> None:
     assert "广州" in set(city["group_name"])
     zh = pd.read_excel(labelled.folder / "results.xlsx", sheet_name="summary")
     assert "指标名称" in zh.columns and "中位数" in zh.columns
+    book_zh = pd.read_excel(labelled.folder / "results.xlsx", sheet_name=None)
+    english = {sheet: [c for c in f.columns if re.search(r"[A-Za-z]{3,}", str(c))] for sheet, f in book_zh.items()}
+    assert english == {sheet: [] for sheet in book_zh}, english  # every header named in Chinese
+    assert "2022年末上云用云企业数（中位数）" in book_zh["wide"].columns
     # comparison folder: one row per scenario, and one per comparison
     cw = pd.read_csv(cmp.folder / "wide.csv")
     assert cw["scenario"].tolist() == ["demo", "no_policy_at_all"]

@@ -213,14 +213,13 @@ def readable_summary(summary: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def localized_headers(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Column headers in ``lang`` where the translation table has them (``col.<name>``)."""
+    """Column headers in ``lang`` where the translation table names them
+    (:func:`sim.i18n.columns.column_name`: ``col.<name>``, outcomes, series, statistics)."""
     if lang == "en":
         return frame
-    names = {}
-    for c in frame.columns:
-        key = f"col.{c}"
-        names[c] = i18n.text(key, lang) if key in i18n.keys() else c
-    return frame.rename(columns=names)
+    from sim.i18n.columns import column_name
+
+    return frame.rename(columns={c: column_name(c, lang) for c in frame.columns})
 
 
 def write_xlsx(path: str | os.PathLike[str], sheets: Mapping[str, pd.DataFrame],

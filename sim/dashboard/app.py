@@ -26,6 +26,7 @@ from sim.dashboard import guard, report, webfont
 from sim.dashboard.core import LEVER_BY_NAME
 from sim.errors import ScenarioError
 from sim.i18n.header import scale_text
+from sim.i18n.messages import scenario_error_text
 from sim.scenario.loader import load_scenario
 
 CSS = """
@@ -59,6 +60,12 @@ LANG_LABELS = {"en": "English", "zh": "中文"}
 LANG_CODES = {label: code for code, label in LANG_LABELS.items()}
 
 guard.install_origin_check()  # the server this module is loaded into accepts only its own origin
+
+
+def scenario_choice(name: str, lang: str) -> str:
+    """A scenario as the picker lists it: its name in English, ``基准情景（baseline）`` in Chinese."""
+    title = i18n.scenario_title(name, lang)
+    return name if title == name else f"{title}（{name}）"
 
 
 def tiles_html(run: report.DashboardRun, lang: str) -> str:
@@ -231,12 +238,15 @@ def Page():
         try:
             sc = report.scenario_from_upload(info["name"], info["file_obj"].read())
         except ScenarioError as exc:
-            set_upload_error(str(exc))
+            set_upload_error(scenario_error_text(exc, lang))  # the command line's line, in the page's language
             return
         set_upload_error("")
         set_uploaded(sc)
 
-    def pick(value: str) -> None:
+    choices = {scenario_choice(n, lang): n for n in report.scenario_names()}
+
+    def pick(label: str) -> None:
+        value = choices.get(label, label)
         if value not in report.scenario_names():  # only a shipped scenario can be picked
             return
         set_uploaded(None)
@@ -251,8 +261,8 @@ def Page():
     with solara.Sidebar():
         solara.ToggleButtonsSingle(value=LANG_LABELS[lang], values=list(LANG_LABELS.values()),
                                    on_value=lambda v: set_lang(LANG_CODES.get(v, "en")))
-        solara.Select(label=i18n.text("dash.scenario", lang), value=name,
-                      values=report.scenario_names(), on_value=pick)
+        solara.Select(label=i18n.text("dash.scenario", lang), value=scenario_choice(name, lang),
+                      values=list(choices), on_value=pick)
         solara.FileDrop(label=i18n.text("dash.upload", lang), on_file=on_file, lazy=True)
         if upload_error:
             solara.Error(upload_error, classes=["gd-upload-error"])

@@ -29,26 +29,46 @@ def with_names(frame: pd.DataFrame, column: str, name: Callable[[str], str]) -> 
     return out
 
 
-STAT_SUFFIXES = ("median", "p10", "p90", "mean")
-"""Suffixes of a wide table's summary columns (``cloud_firms_median``): named "<outcome> (median)"."""
+STAT_SUFFIXES = ("ci_low", "ci_high", "mc_se", "median", "p10", "p90", "mean")
+"""Suffixes of a wide table's statistic columns (``cloud_firms_median``, ``cloud_firms_diff_ci_low``):
+named "<name> (<statistic>)"."""
+
+
+def _base_name(column: str, lang: str) -> str:
+    """The name of a column without a statistic suffix: ``col.<column>``, the outcome's name,
+    ``metric.<column>`` (a series of the time series), or ``<name> difference`` for ``<x>_diff``."""
+    if f"col.{column}" in i18n.keys():
+        return i18n.text(f"col.{column}", lang)
+    try:
+        name = i18n.outcome_name(column, lang)
+    except (KeyError, ValueError):  # "x:y" of an unknown prefix: not an outcome
+        name = column
+    if name != column:
+        return name
+    if f"metric.{column}" in i18n.keys():
+        return i18n.text(f"metric.{column}", lang)
+    if column.endswith("_diff"):
+        inner = _base_name(column.removesuffix("_diff"), lang)
+        if inner != column.removesuffix("_diff"):
+            return i18n.text("col.diff_of", lang, name=inner[:1].lower() + inner[1:] if lang == "en" else inner)
+    return column
 
 
 def column_name(column: str, lang: str = "en") -> str:
-    """Human name of a column of a wide table: the ``col.<column>`` row, else the outcome's name
-    (``outcome.<column>``), else ``<outcome> (<statistic>)`` for ``<outcome>_median`` and the like,
-    else the column as written."""
+    """Human name of a column of a wide table or workbook sheet: the ``col.<column>`` row, else the
+    outcome's name (``outcome.<column>``), the series' name (``metric.<column>``), ``<name>
+    difference`` (``<x>_diff``), each with ``(<statistic>)`` for a suffix of
+    :data:`STAT_SUFFIXES`; else the column as written."""
     if f"col.{column}" in i18n.keys():
         return i18n.text(f"col.{column}", lang)
-    name = i18n.outcome_name(column, lang)
-    if name != column:
-        return name
-    base, _, stat = column.rpartition("_")
-    if stat in STAT_SUFFIXES and base:
-        inner = column_name(base, lang)
-        if inner != base:
-            stat_name = i18n.text(f"col.{stat}", lang)
-            return f"{inner} ({stat_name})" if lang == "en" else f"{inner}（{stat_name}）"
-    return column
+    for stat in STAT_SUFFIXES:  # first: a goal label's date must not swallow the suffix
+        base = column.removesuffix(f"_{stat}")
+        if base != column and base:
+            inner = _base_name(base, lang)
+            if inner != base:
+                stat_name = i18n.text(f"col.{stat}", lang)
+                return f"{inner} ({stat_name})" if lang == "en" else f"{inner}（{stat_name}）"
+    return _base_name(column, lang)
 
 
 def column_table(columns: Iterable[str], lang: str = "en", names: Mapping[str, str] | None = None) -> pd.DataFrame:
