@@ -199,7 +199,7 @@ def test_sweep_dry_run_prints_chinese(tmp_path, capsys):
     lines = printed.splitlines()
     assert lines[0] == f"参数扫描试运行（{tmp_path / 'vouchers.yaml'}）：未写入任何文件"
     assert lines[1].startswith("  全因子设计：4个样本点×1次重复＝4次基准情景模型运行（5,000家企业，2021-06至2022-06）")
-    assert lines[3] == "  服务券预算（元/年）：2个不同取值：0、3e+08"
+    assert lines[3] == "  服务券预算（元/年）：2个不同取值：0元、3亿元"  # money as a report writes it, never 3e+08
     assert lines[4] == "  政府补贴比例（比例，0–1）：2个不同取值：0.2、0.6"
     assert lines[5].startswith("  预计用时：约") and not out.exists()
 
@@ -218,6 +218,7 @@ def test_sweep_prints_chinese(tmp_path, capsys):
     assert head == ["样本点", "服务券预算（元/年）", "政府补贴比例（比例，0–1）", "上云目标达成概率", "转型目标达成概率",
                     "上云企业数中位数"]
     assert len(lines) == 8  # the four points
+    assert "3亿元" in lines[4] + lines[5] + lines[6] + lines[7] and "e+" not in printed
 
 
 RECORD = ["baseline", "--particles", "4", "--generations", "2", "--max-simulations", "4", "--total-firms", "3000",

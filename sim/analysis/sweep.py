@@ -86,7 +86,7 @@ from sim.analysis.sweep_outcomes import (
     run_point,
 )
 from sim.analysis.sweep_plan import SweepPlan, prepare
-from sim.analysis.sweep_spec import RESOLVED_BASE, RESOLVED_SPEC, SweepSpec, native, value_text
+from sim.analysis.sweep_spec import RESOLVED_BASE, RESOLVED_SPEC, SweepSpec, native, shown_value
 from sim.analysis.tables import write_column_names
 from sim.runs.jobs import ExecutorChoice
 from sim.runs.root import results_root
@@ -351,7 +351,7 @@ def summary_lines(result: SweepResult, *, max_rows: int = 20) -> list[str]:
         short = [input_label(label_of([p]), [p], lang) for p in plan.parameters]
     head = [i18n.text(f"sweep.col_{c}", lang) for c in ("point", "p_cloud", "p_transformed", "cloud_median")]
     head[1:1] = short
-    body = [[str(int(r["point"])), *[value_text(native(r[p])) for p in plan.parameters],
+    body = [[str(int(r["point"])), *[shown_value(p, native(r[p]), lang) for p in plan.parameters],
              f"{r['p_meet_cloud_goal']:.2f}", f"{r['p_meet_transformed_goal']:.2f}",
              f"{r['cloud_firms_median']:,.0f}"] for r in done.head(max_rows).to_dict(orient="records")]
     widths = [max(text_width(h), *(text_width(b[i]) for b in body)) for i, h in enumerate(head)]
@@ -363,22 +363,4 @@ def summary_lines(result: SweepResult, *, max_rows: int = 20) -> list[str]:
     lines.extend(row(b) for b in body)
     if len(done) > max_rows:
         lines.append(i18n.text("sweep.more_points", lang, n=len(done) - max_rows, file=POINT_SUMMARY))
-    return lines
-    firms = plan.base.population.total_firms
-    scale = "" if firms == 2_000_000 else f"; counts and goals at the {firms:,}-firm population"
-    lines.append(f"  goals at {done.goal_date.iloc[0][:7]}: cloud {done.cloud_goal.iloc[0]:,}, "
-                 f"transformed {done.transformed_goal.iloc[0]:,}{scale}")
-    short = [p.split(".")[-1] for p in plan.parameters]
-    if len(set(short)) != len(short):
-        short = list(plan.parameters)
-    head = ["point", *short, "P(cloud)", "P(transf.)", "cloud median"]
-    body = [[str(int(r["point"])), *[value_text(native(r[p])) for p in plan.parameters],
-             f"{r['p_meet_cloud_goal']:.2f}", f"{r['p_meet_transformed_goal']:.2f}",
-             f"{r['cloud_firms_median']:,.0f}"] for r in done.head(max_rows).to_dict(orient="records")]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)))
-    for b in body:
-        lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(b, widths, strict=True)))
-    if len(done) > max_rows:
-        lines.append(f"  ... {len(done) - max_rows} more point(s) in {POINT_SUMMARY}")
     return lines

@@ -13,7 +13,7 @@ from typing import Any
 
 from sim import i18n
 from sim.analysis.sweep_plan import SweepOutline, outline
-from sim.analysis.sweep_spec import SweepSpec, native, value_text
+from sim.analysis.sweep_spec import SweepSpec, native, shown_value
 from sim.runs.jobs import ExecutorChoice, resolve_executor
 from sim.scenario.labels import input_label
 from sim.scenario.parameters import label_of
@@ -140,9 +140,9 @@ def _values_line(o: SweepOutline, j: int, column: Sequence[Any] | None, lang: st
             if c.is_range:
                 kind = i18n.text("sweep.integers" if o.integer[j] else "sweep.values", lang)
                 return i18n.text("sweep.values_range", lang, p=name, n=f"{o.n_points:,}", kind=kind,
-                                 lo=value_text(c.lower), hi=value_text(c.upper))
+                                 lo=shown_value(p, c.lower, lang), hi=shown_value(p, c.upper, lang))
             column = list(c.values or [])
-    distinct = list(dict.fromkeys(value_text(native(v)) for v in column))
+    distinct = list(dict.fromkeys(shown_value(p, native(v), lang) for v in column))
     shown = i18n.text("sweep.sep", lang).join(distinct[:6]) + (i18n.text("sweep.etc", lang) if len(distinct) > 6 else "")
     return i18n.text("sweep.values_distinct", lang, p=name, n=len(distinct), shown=shown)
 

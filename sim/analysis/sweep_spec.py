@@ -92,6 +92,18 @@ def value_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else value
 
 
+def shown_value(path: str, value: Any, lang: str = "en") -> str:
+    """A swept value as the printed lines show it: :func:`value_text` in English (as before); in
+    Chinese a number as a report writes it (money in 万元/亿元, never ``1.5e+08``:
+    :func:`sim.scenario.labels.parameter_value`)."""
+    if lang == "en" or isinstance(value, bool) or not isinstance(value, int | float) or \
+            (isinstance(value, float) and math.isnan(value)):
+        return value_text(value)
+    from sim.scenario.labels import parameter_value
+
+    return parameter_value(path, float(value), lang)
+
+
 def native(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
