@@ -115,7 +115,7 @@ def test_chinese_summary_and_differences_open_in_excel_and_values_are_rounded(ru
     for name in ("differences.csv", "summary.csv", "wide.csv", "differences_wide.csv"):
         assert (zh.folder / name).read_bytes().startswith(b"\xef\xbb\xbf"), name
     diffs = pd.read_csv(zh.folder / "differences.csv")
-    assert diffs["sentence"].str.contains("与demo相比").all()
+    assert diffs["sentence"].str.contains("与演示情景相比").all()
     firms = diffs[diffs["outcome"].isin(["cloud_firms", "transformed_firms"])]
     assert _decimals(firms[["ci_low", "ci_high", "mean"]].stack()) <= 1
     assert _decimals(diffs.loc[diffs["outcome"] == "voucher_spend_total_cny", "ci_low"]) == 0
