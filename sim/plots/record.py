@@ -179,18 +179,20 @@ def redraw(folder: str | os.PathLike[str], out: str | os.PathLike[str], lang: st
     folder, out = Path(folder), Path(out)
     settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
     head = Head(settings["scenario"], int(settings["total_firms"]), int(settings["particles"]), i18n.check_lang(lang))
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
     if (folder / FAN_FILE).is_file():
         title = i18n.text("record.match_title", lang, scenario=i18n.scenario_title(head.scenario, lang))
+        out.mkdir(parents=True, exist_ok=True)
         written.append(out / "predictive.png")
         draw_predictive(pd.read_csv(folder / FAN_FILE), head, written[-1], title)
     for path in sorted(folder.glob("fan_*.csv")):
         origin = path.stem.removeprefix("fan_")
+        out.mkdir(parents=True, exist_ok=True)
         written.append(out / f"fan_{origin}.png")
         draw_backtest(pd.read_csv(path), origin, head, written[-1])
     if (folder / "instruments.csv").is_file() and (folder / "goals.csv").is_file():
         end = str(pd.read_csv(folder / "goals.csv")["date"].iloc[0])
+        out.mkdir(parents=True, exist_ok=True)
         written.append(out / "instruments.png")
         draw_instruments(pd.read_csv(folder / "instruments.csv"), end, head, written[-1])
     return written
