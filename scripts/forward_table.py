@@ -54,6 +54,7 @@ UNCERTAINTIES_FROM = "baseline_uncertain"
 
 FORWARD: dict[str, str] = {
     "baseline": "mid-2021 policies continue",
+    "as_implemented": "+ the 2021 plan's launch campaign and the 2023-2025 annual transformation targets",
     "vouchers_halved": "voucher budget halved (150 M CNY a year)",
     "vouchers_doubled": "voucher budget doubled (600 M CNY a year)",
     "chain_leaders": "strong chain-leader (链主) programme",

@@ -43,6 +43,8 @@ def test_script_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     assert table["transformed_median"].between(20_000, 100_000).all()
     # no policy at all has fewer transformed firms than the baseline, replicate by replicate
     assert table.set_index("scenario").loc["no_policy_at_all", "d_transformed_p90"] < 0
+    # the implemented mechanisms (launch campaign, annual targets) add transformed firms
+    assert table.set_index("scenario").loc["as_implemented", "d_transformed_median"] > 0
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("# x\n\nbefore\n\n") and text.endswith("\n\nafter\n")
     assert forward_table.readme_block(readme) == forward_table.render(table)

@@ -31,6 +31,7 @@ EXPECTED = {
     "weak_peer_effects",
     "strong_peer_effects",
     "demo",
+    "as_implemented",
 }
 PEER_KEYS = ("chain_weight_per_year", "park_weight_per_year", "cluster_city_weight_per_year")
 
@@ -127,6 +128,19 @@ def test_no_policy_switches_every_instrument_off_but_capacity(shipped: dict[str,
         "policies.chain_leaders.enabled",
         "policies.sme_pilot_cities.enabled",
     }
+
+
+def test_as_implemented_adds_exactly_the_record_mechanisms(shipped: dict[str, Scenario]) -> None:
+    """as_implemented is the baseline plus the two mechanisms the record posterior was fitted
+    with, set as in history_launch/history_quota (so the forward family can check the record)."""
+    delta = changed(shipped["baseline"], shipped["as_implemented"])
+    assert delta - {"name", "description"} and all(
+        k.startswith(("policies.plan_launch.", "policies.transformation_programme.")) for k in delta - {"name", "description"})
+    p, launch, quota = (shipped["as_implemented"].policies, load_scenario("history_launch").policies,
+                        load_scenario("history_quota").policies)
+    assert p.plan_launch.enabled and (p.plan_launch.start, p.plan_launch.end) == (launch.plan_launch.start, launch.plan_launch.end)
+    assert p.transformation_programme.firms_per_year == quota.transformation_programme.firms_per_year
+    assert (p.transformation_programme.start, p.transformation_programme.mode) == ("2023-01", "top_up")
 
 
 def test_no_provincial_policy_keeps_the_national_pilot_cities(shipped: dict[str, Scenario]) -> None:
