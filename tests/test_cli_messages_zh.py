@@ -76,7 +76,7 @@ def test_unknown_key_in_chinese_names_file_key_allowed_and_suggestion(tmp_path, 
 def test_no_such_scenario_in_chinese_lists_the_shipped_names(capsys):
     assert main(["run", "no_such_scenario", "--lang=zh"]) == 2
     line = one_line(capsys.readouterr().err)
-    assert line.startswith("错误：no_such_scenario：（文件）：没有此情景文件；允许：YAML 文件或内置情景：baseline，")
+    assert line.startswith("错误：no_such_scenario：（文件）：没有此情景文件；允许：YAML 文件或内置情景：as_implemented，baseline，")
 
 
 def test_english_error_lines_are_unchanged(capsys):
@@ -172,7 +172,7 @@ def test_list_in_chinese_gives_every_shipped_scenario_a_chinese_title_and_descri
     latin = re.findall(r"[A-Za-z]{4,}", re.sub(r"[A-Za-z_/]+\.(yaml|csv|md)|[A-Za-z0-9.]+_[A-Za-z0-9_]+|ASSUMPTION", "", " ".join(body)))
     assert latin == [], latin
     assert main(["list"]) == 0
-    assert capsys.readouterr().out.splitlines()[0].startswith("baseline  (")
+    assert capsys.readouterr().out.splitlines()[0].startswith("as_implemented  (")  # sorted by name
 
 
 def test_latest_lists_folders_in_chinese(tmp_path, capsys):

@@ -27,6 +27,9 @@ CHECKS = textwrap.dedent('''
 
     SMALL = {"population": {"total_firms": 20_000}, "time": {"end": "2022-06"}}
     sc = Scenario.model_validate(SMALL)
+    import os
+    assert "GDCLOUD_PREBUILD" not in os.environ and not prebuild.worth_it(sc)  # off by default
+    os.environ["GDCLOUD_PREBUILD"] = "1"
     if not prebuild.worth_it(sc):
         print("SKIP: needs fork and two CPUs")
         raise SystemExit(0)
@@ -64,10 +67,9 @@ CHECKS = textwrap.dedent('''
     assert not prebuild.worth_it(shared) and not prebuild.start(shared, 0) and not prebuild.in_flight()
 
     # 5. GDCLOUD_PREBUILD=0 turns it off
-    import os
     os.environ["GDCLOUD_PREBUILD"] = "0"
     assert not prebuild.worth_it(sc) and not prebuild.start(sc, 0)
-    del os.environ["GDCLOUD_PREBUILD"]
+    os.environ["GDCLOUD_PREBUILD"] = "1"
 
     # 6. the command line starts one only for a single replicate run in this process
     small = ["--set", "population.total_firms=20000", "--set", "time.end=2022-06"]
@@ -80,7 +82,7 @@ CHECKS = textwrap.dedent('''
 
 
 def test_prebuilt_population_same_bytes_discarded_when_not_for_this_run_and_started_by_the_cli():
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    env = {**{k: v for k, v in os.environ.items() if k != "GDCLOUD_PREBUILD"}, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     res = subprocess.run([sys.executable, "-c", CHECKS], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=300, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
