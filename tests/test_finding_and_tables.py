@@ -109,6 +109,12 @@ def test_chinese_summary_and_differences_open_in_excel_and_values_are_rounded(ru
     back = sim.load_results(labelled.folder).summary
     assert back.columns[0] == "scenario" and pd.api.types.is_float_dtype(back["median"])
     pd.testing.assert_frame_equal(back, labelled.summary, check_dtype=False)
+    # the outcomes are named in the run's language beside their identifiers
+    names = back.set_index("outcome")["outcome_name"]
+    assert names["p_meet_cloud_goal"] == "达成上云用云目标的概率"
+    assert names["transformed_gap"] == "与数字化转型目标的差距（正数为未达）"
+    assert sim.load_results(plain.folder).summary.set_index("outcome").loc[
+        "transformed_gap", "outcome_name"] == "Gap to the transformation goal (positive = short)"
     # a comparison in Chinese: the sentences in the CSV open in Excel
     zh = sim.compare(["demo", "no_policy_at_all"], overrides=SMALL, replicates=2, out_dir=root,
                      figures=False, progress=False, lang="zh")

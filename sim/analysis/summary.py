@@ -32,10 +32,12 @@ Z95 = 1.959963984540054
 """Two-sided 95% normal quantile."""
 
 SUMMARY_COLUMNS: list[str] = [
-    "scenario", "outcome", "unit", "median", "p10", "p90", "mean", "mc_se", "n_replicates", "note",
+    "scenario", "outcome", "outcome_name", "unit", "median", "p10", "p90", "mean", "mc_se", "n_replicates", "note",
     "median_month", "p10_month", "p90_month",
 ]
-"""Columns of :func:`summarize` (``summary.csv``). The statistic columns hold numbers only; the
+"""Columns of :func:`summarize` (``summary.csv``). ``outcome`` is the identifier code reads,
+``outcome_name`` its human name in the run's language (``outputs.lang``, like ``note``). The
+statistic columns hold numbers only; the
 first-met month of a goal is in the ``*_month`` columns (ISO month-end date, empty if not reached
 by the goal month)."""
 
@@ -272,7 +274,9 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
                 i18n.text("note.group_gap", lang, level=i18n.text(f"level.{level}", lang), date=gdate,
                           share=f"{share:.1%}"))
     _add_listed_goals(ts, config, add, lang)
-    out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    out = pd.DataFrame(rows, columns=[c for c in SUMMARY_COLUMNS if c != "outcome_name"])
+    out.insert(SUMMARY_COLUMNS.index("outcome_name"), "outcome_name",
+               [i18n.outcome_name(o, lang) for o in out["outcome"]])
     out["n_replicates"] = out["n_replicates"].astype(np.int64)
     return round_summary(out)
 

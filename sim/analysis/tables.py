@@ -205,7 +205,11 @@ def readable_summary(summary: pd.DataFrame, lang: str) -> pd.DataFrame:
     (the ``note`` column is already in the run's language; ``summary.csv`` keeps the unit
     identifiers, which code reads)."""
     summ = summary.copy()
-    summ.insert(2, "outcome_name", [i18n.outcome_name(o, lang) for o in summ["outcome"]])
+    names = [i18n.outcome_name(o, lang) for o in summ["outcome"]]
+    if "outcome_name" in summ.columns:  # a summary written before the column existed has none
+        summ["outcome_name"] = names
+    else:
+        summ.insert(2, "outcome_name", names)
     keys = set(i18n.keys())
     summ["unit"] = [i18n.text(k, lang) if (k := f"unit.{str(u).lower().replace(' ', '_')}") in keys else u
                     for u in summ["unit"]]
