@@ -132,8 +132,9 @@ def test_no_policy_switches_every_instrument_off_but_capacity(shipped: dict[str,
 
 def test_as_implemented_adds_exactly_the_record_mechanisms(shipped: dict[str, Scenario]) -> None:
     """as_implemented is the baseline plus the two mechanisms the record posterior was fitted
-    with, set as in history_launch/history_quota (so the forward family can check the record)."""
-    delta = changed(shipped["baseline"], shipped["as_implemented"])
+    with, set as in history_launch/history_quota (so the forward family can check the record),
+    on top of baseline_uncertain (the posterior draws the mechanisms' sizes with the rates)."""
+    delta = changed(shipped["baseline_uncertain"], shipped["as_implemented"])
     assert delta - {"name", "description"} and all(
         k.startswith(("policies.plan_launch.", "policies.transformation_programme.")) for k in delta - {"name", "description"})
     p, launch, quota = (shipped["as_implemented"].policies, load_scenario("history_launch").policies,
