@@ -154,3 +154,21 @@ def test_partner_counts_over_rows_equal_the_counts_at_partners(monkeypatch):
     got = pop.partner_counts(mask)
     assert got.dtype == np.float32 and got.tobytes() == pushed.tobytes()
     assert pushed.sum() > 20_000
+
+
+@pytest.mark.parametrize("kernel_name", ["numpy", "numba"] if HAS_NUMBA else ["numpy"])
+def test_columns_drawn_in_blocks_equal_one_draw_of_all_firms(monkeypatch, kernel_name):
+    from sim.core import columns
+
+    monkeypatch.setenv("GDCLOUD_KERNEL", kernel_name)
+    config = Scenario.model_validate({"population": {"total_firms": 9_000, "exit_rate_per_year": 0.08}})
+    built = {}
+    for block in (777, 10**9):  # uneven blocks (the last one short), then one block of every firm
+        monkeypatch.setattr(columns, "BLOCK_FIRMS", block)
+        pop = build_population(config, np.random.SeedSequence(21))
+        built[block] = {k: v for k, v in vars(pop).items() if isinstance(v, np.ndarray)}
+    assert pop.n_firms > 4 * 777
+    for key, a in built[10**9].items():
+        b = built[777][key]
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), key
+    assert np.unique(built[777]["exit_month"]).size > 10 and np.unique(built[777]["birth_month"]).size > 10

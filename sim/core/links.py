@@ -14,8 +14,8 @@ import numpy as np
 from sim.core import kernel, setup_kernel
 from sim.scenario.schema_population import PopulationSpec
 
-LEAD, ABOVE, IND_SME = 0, 1, 2
-"""Size classes (the same codes as :mod:`sim.core.population`, which imports this module)."""
+LEAD, ABOVE, IND_SME, SERVICE = 0, 1, 2, 3
+"""Size classes (the codes :mod:`sim.core.population` and :mod:`sim.core.columns` use)."""
 
 
 def group_order(cand_group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,9 +1,11 @@
 """Build the synthetic firm population at 1:1 scale: firms, parks, supply-chain links.
 
-Long function: :func:`build_population` (about 115 lines) draws the columns in one fixed order
+Long function: :func:`build_population` (about 100 lines) draws the columns in one fixed order
 from six named random streams (assignment, parks, links, readiness, revenue, exit); keeping the
 draws in one body keeps that order visible, and the order is what makes the same seed give the
-same bytes (``tests/test_population_build.py``). The supply links are already in :mod:`sim.core.links`.
+same bytes (``tests/test_population_build.py``). The supply links are in :mod:`sim.core.links`,
+the columns drawn a block of firms at a time (city, readiness, revenue, birth, exit) in
+:mod:`sim.core.columns`.
 
 The population is a set of NumPy columns (one row per firm) plus a CSR adjacency of supply-chain
 links. Firms that enter during the run are allocated up front and ordered by entry month, so the
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from sim import datasets
-from sim.core import kernel, links, setup_kernel
+from sim.core import columns, kernel, links, setup_kernel
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_population import PopulationSpec
 from sim.scenario.schema_types import month_number
@@ -40,7 +42,7 @@ INDUSTRIAL_SHARE = 0.334
 """Industrial legal units / default population at mid-2021: 584,400 x 1.307^(2.5/5) = 668,000
 (census, population.csv) over 2,000,000."""
 
-LEAD, ABOVE, IND_SME, SERVICE = links.LEAD, links.ABOVE, links.IND_SME, 3
+LEAD, ABOVE, IND_SME, SERVICE = links.LEAD, links.ABOVE, links.IND_SME, links.SERVICE
 N_SIZE = len(datasets.SIZE_CLASSES)
 NEVER = np.iinfo(np.int16).max
 """Month index meaning 'never' in int16 month columns."""
@@ -284,30 +286,6 @@ def city_weight_table(spec: PopulationSpec, n_clusters: int) -> np.ndarray:
     return table
 
 
-def _draw_rows(table: np.ndarray, row: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Column (int8) drawn for each item from its row of weights, by inverting the row's
-    distribution function at ``u`` (vectorized: row r's cumulative weights are shifted by r, so
-    the rows form one increasing sequence and one searchsorted serves all)."""
-    cdf = np.cumsum(table, axis=1)
-    cdf /= cdf[:, -1:]
-    shifted = (cdf + np.arange(table.shape[0])[:, None]).ravel()
-    if kernel.kernel_name() == "numba" and np.all(np.isfinite(shifted)) and np.all(np.diff(shifted) >= 0):
-        return setup_kernel.draw_rows(shifted, table.shape[1], row, u)
-    pick = np.searchsorted(shifted, row + u, side="right") - row * table.shape[1]
-    return np.minimum(pick, table.shape[1] - 1).astype(np.int8)
-
-
-def _readiness(spec: PopulationSpec, rng_ready: np.random.Generator, size_class: np.ndarray,
-               cluster: np.ndarray, cluster_ready: np.ndarray) -> np.ndarray:
-    # Readiness: lognormal heterogeneity (mean 1) x size-class and cluster multipliers (ASSUMPTION:
-    # larger and more digital firms are more ready; Eurostat cloud use by size, validation_reference).
-    sigma = spec.readiness_sigma
-    size_mult = np.array([spec.readiness_by_size.lead, spec.readiness_by_size.above_scale,
-                          spec.readiness_by_size.industrial_sme, spec.readiness_by_size.service_sme])
-    z = rng_ready.standard_normal(size_class.size)
-    return (np.exp(sigma * z - 0.5 * sigma * sigma) * size_mult[size_class] * cluster_ready[cluster]).astype(np.float32)
-
-
 READINESS_ONLY = ("readiness_by_size",)
 """Fields of ``population`` that change only the readiness column of a built population (so a
 structure built for other values of them is reused with :func:`with_readiness`)."""
@@ -323,7 +301,7 @@ def with_readiness(pop: Population, config: Scenario, seed: np.random.SeedSequen
     """
     streams = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key).spawn(6)
     _, cluster_ready = _cluster_weights(config.population)
-    ready = _readiness(config.population, np.random.default_rng(streams[3]), pop.size_class, pop.cluster,
+    ready = columns.readiness(config.population, np.random.default_rng(streams[3]), pop.size_class, pop.cluster,
                        cluster_ready)
     return replace(pop, readiness=ready)
 
@@ -353,7 +331,9 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     entry_month = np.concatenate(blocks_entry)
     n = size_class.size
     n_initial = int(initial.sum())
-    n_present = np.searchsorted(entry_month, np.arange(n_months + 1), side="right").astype(np.int64)
+    # Keys of the column's dtype (int keys would convert the whole column to int64 first).
+    n_present = np.searchsorted(entry_month, np.arange(n_months + 1, dtype=entry_month.dtype),
+                                side="right").astype(np.int64)
 
     cluster_w, cluster_ready = _cluster_weights(spec)
     city_w = _city_weights()
@@ -361,11 +341,13 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
 
     if kernel.kernel_name() == "numba":
         # What Generator.choice(p=...) does (the same uniforms from Generator.random, inverted
-        # through the normalised cumulative weights), with a scan of the 20 weights instead of a
-        # binary search per firm; tests/test_population_build.py checks the bytes.
+        # through the normalised cumulative weights), by counting the 20 weights below each
+        # uniform instead of a binary search per firm; tests/test_population_build.py checks the bytes.
         cdf = cluster_w.cumsum()
         cdf /= cdf[-1]
-        cluster = setup_kernel.draw_categories(cdf, rng_assign.random(n))
+        cluster = np.empty(n, dtype=np.int8)
+        for lo, hi in columns.blocks(n):
+            setup_kernel.draw_categories(cdf, rng_assign.random(hi - lo), cluster[lo:hi])
     else:
         cluster = rng_assign.choice(n_cl, size=n, p=cluster_w).astype(np.int8)
     # Leads: apportioned so every cluster has its chain leaders (百链: 2-3 per key chain).
@@ -374,22 +356,32 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
         per_cluster = _apportion_at_least_one(lead_idx.size, cluster_w)
         cluster[lead_idx] = np.repeat(np.arange(n_cl), per_cluster).astype(np.int8)
     # City: one weight row per (cluster, above-scale or SME), one uniform per firm.
-    table = city_weight_table(spec, n_cl)
-    row = cluster.astype(np.int64) + n_cl * (size_class >= IND_SME)
-    city = _draw_rows(table, row, rng_assign.random(n))
-    cell = ((cluster.astype(np.int16) * n_ci + city) * N_SIZE + size_class).astype(np.int16)
+    city = columns.draw_rows(city_weight_table(spec, n_cl),
+                      lambda lo, hi: cluster[lo:hi].astype(np.int64) + n_cl * (size_class[lo:hi] >= IND_SME),
+                      rng_assign.random, n)
+    cell = cluster.astype(np.int16)
+    cell *= n_ci
+    cell += city
+    cell *= N_SIZE
+    cell += size_class
 
     # Parks: the firms of one cluster in one city are split into parks of ~park_size_mean firms.
-    cc = cluster.astype(np.int32) * n_ci + city
-    cc_count = np.bincount(cc, minlength=n_cl * n_ci)
+    cc = cluster.astype(np.int32)
+    cc *= n_ci
+    cc += city
+    cc_count = np.zeros(n_cl * n_ci, dtype=np.int64)
+    for lo, hi in columns.blocks(n):
+        cc_count += np.bincount(cc[lo:hi], minlength=n_cl * n_ci)
     parks_per_cc = np.maximum(1, np.round(cc_count / spec.park_size_mean)).astype(np.int64)
     parks_per_cc[cc_count == 0] = 0
     park_offset = np.concatenate(([0], np.cumsum(parks_per_cc)[:-1]))
-    u = rng_park.random(n)
-    if kernel.kernel_name() == "numba":
-        park = setup_kernel.assign_parks(park_offset, parks_per_cc, cc, u)
-    else:
-        park = (park_offset[cc] + np.minimum((u * parks_per_cc[cc]).astype(np.int64), parks_per_cc[cc] - 1)).astype(np.int32)
+    park = np.empty(n, dtype=np.int32)
+    for lo, hi in columns.blocks(n):
+        u, c = rng_park.random(hi - lo), cc[lo:hi]
+        if kernel.kernel_name() == "numba":
+            setup_kernel.assign_parks(park_offset, parks_per_cc, c, u, park[lo:hi])
+        else:
+            park[lo:hi] = park_offset[c] + np.minimum((u * parks_per_cc[c]).astype(np.int64), parks_per_cc[c] - 1)
     park_cc = np.repeat(np.arange(n_cl * n_ci), parks_per_cc)
     park_cluster = (park_cc // n_ci).astype(np.int8)
     park_city = (park_cc % n_ci).astype(np.int8)
@@ -400,42 +392,19 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
         adj_indptr, adj_indices = links.ring(n)
     else:
         adj_indptr, adj_indices = np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
+    del cc
 
-    readiness = _readiness(spec, rng_ready, size_class, cluster, cluster_ready)
-
-    # Revenue (only used for voucher eligibility): above-scale >= 20 M CNY by definition;
-    # SMEs lognormal (ASSUMPTION), below-scale industrial capped under 20 M CNY.
-    revenue = np.exp(np.log(spec.sme_revenue_median_cny) + spec.sme_revenue_sigma * rng_revenue.standard_normal(n))
+    readiness = columns.readiness(spec, rng_ready, size_class, cluster, cluster_ready)
     above = size_class <= ABOVE
-    # ASSUMPTION: Pareto tail (shape 1.5) above the 20 M CNY threshold; only ">= 10 M" matters.
-    revenue[above] = 20e6 * (1.0 + rng_revenue.pareto(1.5, size=int(above.sum())))
-    ind = size_class == IND_SME
-    revenue[ind] = np.minimum(revenue[ind], 19.99e6)
-
-    # Birth month: entrants are born when they enter, except above-scale entrants, which are
-    # existing firms crossing the threshold (ASSUMPTION). Among initial firms, the share born in
-    # the last 12 months equals the yearly growth rate of their class (census growth).
-    birth = np.where(entry_month > 0, entry_month, np.int16(-120)).astype(np.int16)
-    birth[(entry_month > 0) & above] = -120
-    young_p = np.where(size_class == SERVICE, spec.service_growth_per_year,
-                       np.where(size_class == IND_SME, spec.industrial_growth_per_year, 0.0))
-    u = rng_revenue.random(n)
-    young = (entry_month == 0) & (u < young_p)
-    birth[young] = -(rng_revenue.integers(0, 12, size=int(young.sum()))).astype(np.int16)
-
-    exit_month = np.full(n, NEVER, dtype=np.int16)
-    if spec.exit_rate_per_year > 0:
-        # Geometric exit month from the month after entry (exit independent of adoption: ASSUMPTION).
-        p_month = 1.0 - np.exp(-spec.exit_rate_per_year / 12.0)
-        life = rng_exit.geometric(p_month, size=n)
-        m = entry_month.astype(np.int64) + life
-        exit_month = np.where(m <= n_months, m, NEVER).astype(np.int16)
+    revenue = columns.revenue(spec, rng_revenue, size_class, above)
+    birth = columns.birth_month(spec, rng_revenue, size_class, entry_month, above)
+    exit_month = columns.exit_month(spec, rng_exit, entry_month, n_months, NEVER)
 
     return Population(
         n_initial=n_initial, n_present=n_present, cluster=cluster, city=city,
         size_class=size_class, cell=cell, park=park, park_cluster=park_cluster, park_city=park_city,
         entry_month=entry_month, birth_month=birth, exit_month=exit_month,
-        readiness=readiness, revenue_cny=revenue.astype(np.float32),
+        readiness=readiness, revenue_cny=revenue,
         adj_indptr=adj_indptr, adj_indices=adj_indices,
         meta={"initial_by_class": initial.tolist(), "entrants_by_class": entrants.sum(axis=0).tolist()},
     )

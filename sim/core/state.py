@@ -173,11 +173,12 @@ class VoucherPush:
     def __init__(self, readiness_dt: np.ndarray, rate: float, static_ok: np.ndarray, young: np.ndarray,
                  young_month: np.ndarray):
         # Voucher push per year of each firm if eligible (readiness x rate x static
-        # eligibility); the age rule is applied by now().
+        # eligibility); the age rule is applied by now(). Only the young firms' full push is
+        # kept apart (not a second column of every firm).
         w = np.multiply(readiness_dt, np.float32(rate))  # float32, then x 0/1 in place
-        self.full = np.multiply(w, static_ok, out=w)
+        self.current = np.multiply(w, static_ok, out=w)
         self.young, self.young_month = young, young_month
-        self.current = self.full.copy()
+        self.young_full = self.current[young]
         self.current[young] = 0
         self.month = 0
 
@@ -189,7 +190,6 @@ class VoucherPush:
             month = self.young_month.dtype.type
             lo = np.searchsorted(self.young_month, month(self.month), side="right")
             hi = np.searchsorted(self.young_month, month(k), side="right")
-            f = self.young[lo:hi]
-            self.current[f] = self.full[f]
+            self.current[self.young[lo:hi]] = self.young_full[lo:hi]
             self.month = k
         return self.current
