@@ -131,7 +131,7 @@ def test_run_draws_with_a_warmed_process_the_same_files(tmp_path: Path):
         tmp = Path(sys.argv[1])
         started = []
         real_start = parallel.FigureProcess.start.__func__
-        parallel.FigureProcess.start = classmethod(lambda cls, *a: started.append(real_start(cls, *a)) or started[-1])
+        parallel.FigureProcess.start = classmethod(lambda cls, *a, **k: started.append(real_start(cls, *a, **k)) or started[-1])
         tiny = ["--set", "population.total_firms=4000", "--set", "time.end=2022-06", "--no-progress"]
         assert main(["run", "baseline", *tiny, "--out", str(tmp / "two")]) == 0
         assert len(started) == 1 and started[0] is not None

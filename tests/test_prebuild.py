@@ -1,8 +1,10 @@
-"""The population built in a forked process before the model is imported (sim.runs.prebuild) is
-the one the model builds, and a run that takes it gives the same bytes.
+"""The population built in a thread while the model is imported (sim.runs.prebuild) is the one
+the model builds, a run that takes it gives the same bytes, the command line forks the figure
+process before that thread starts, and the kernels preloaded from Numba's cache are the ones a
+run uses (sim.core.kernel_cache).
 
-The checks run in a fresh interpreter: a build is only forked when no other thread runs, and
-earlier tests of a session may leave threads alive (then every check here would be skipped).
+The checks run in a fresh interpreter: the figure process is only forked when no other thread
+runs, and earlier tests of a session may leave threads alive.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 CHECKS = textwrap.dedent('''
+    import threading
+
     import numpy as np
     from sim.cli.commands import start_population_build
     from sim.cli.parser import build_parser
@@ -28,10 +32,9 @@ CHECKS = textwrap.dedent('''
     SMALL = {"population": {"total_firms": 20_000}, "time": {"end": "2022-06"}}
     sc = Scenario.model_validate(SMALL)
     import os
-    assert "GDCLOUD_PREBUILD" not in os.environ and not prebuild.worth_it(sc)  # off by default
-    os.environ["GDCLOUD_PREBUILD"] = "1"
-    if not prebuild.worth_it(sc):
-        print("SKIP: needs fork and two CPUs")
+    assert "GDCLOUD_PREBUILD" not in os.environ
+    if not prebuild.worth_it(sc):  # on by default
+        print("SKIP: needs two CPUs")
         raise SystemExit(0)
 
     def arrays(pop):
@@ -44,7 +47,7 @@ CHECKS = textwrap.dedent('''
     ref = build_population(sc, replicate_structure_seed(sc, sc.run.seed, 0))
     assert arrays(got) == arrays(ref)
     assert (got.n_initial, got.meta) == (ref.n_initial, ref.meta)
-    assert got.adj_indices.size > 40_000  # real links came through the pipe
+    assert got.adj_indices.size > 40_000  # real links
 
     # 2. a build for another replicate, root seed or scenario is discarded, not used
     other = Scenario.model_validate({**SMALL, "population": {"total_firms": 20_001}})
@@ -69,14 +72,42 @@ CHECKS = textwrap.dedent('''
     # 5. GDCLOUD_PREBUILD=0 turns it off
     os.environ["GDCLOUD_PREBUILD"] = "0"
     assert not prebuild.worth_it(sc) and not prebuild.start(sc, 0)
-    os.environ["GDCLOUD_PREBUILD"] = "1"
+    del os.environ["GDCLOUD_PREBUILD"]
 
-    # 6. the command line starts one only for a single replicate run in this process
+    # 6. the command line starts one only for a single replicate run in this process, and forks
+    # the figure process first (none with --no-figures); discard() stops a process not taken
     small = ["--set", "population.total_firms=20000", "--set", "time.end=2022-06"]
-    for extra, expected in (([], True), (["-n", "2"], False), (["--executor", "dask"], False), (["-j", "2"], True)):
+    for extra, expected in (([], True), (["-n", "2"], False), (["--executor", "dask"], False), (["-j", "2"], True),
+                            (["--no-figures"], True)):
         start_population_build(build_parser().parse_args(["run", "baseline", *small, *extra]))
         assert prebuild.in_flight() is expected, extra
+        if expected:
+            fig = prebuild.take_figure_process()
+            assert (fig is None) is ("--no-figures" in extra), extra
+            if fig is not None:
+                assert fig._proc.is_alive()  # forked before the build thread started (no thread then)
+                fig.close()
         prebuild.discard()
+        for t in threading.enumerate():  # a figure process is forked only while no other thread runs
+            if t.name == "gdcloud-population":
+                t.join()
+    assert prebuild.take_figure_process() is None
+    start_population_build(build_parser().parse_args(["run", "baseline", *small]))
+    proc = prebuild._figures["process"]._proc
+    prebuild.discard()
+    assert not proc.is_alive() and not prebuild.in_flight()
+
+    # 7. the kernels preloaded from Numba's cache are the specialisations the runs above used
+    from sim.core import kernel_cache
+    if kernel_cache.model_dispatchers():
+        import subprocess, sys
+        code = ("from sim.core import kernel_cache; d = kernel_cache.model_dispatchers(); "
+                "n = kernel_cache.preload(d); print(n, sum(len(x.overloads) for x in d), kernel_cache.preload(d))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+        used = sum(len(x.overloads) for x in kernel_cache.model_dispatchers())
+        loaded, present, again = map(int, out)
+        assert loaded == present >= used > 0, (loaded, present, used)  # everything cached, compiled once
+        assert again == 0  # loaded once
     print("OK")
 ''')
 

@@ -48,14 +48,19 @@ def run_and_print(label: str, call: Callable[[], object], lang: str | None = "en
 def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     if args.scenario is None and args.resume is None:
         raise UsageError("give a SCENARIO (file or shipped name) or --resume FOLDER")
-    start_population_build(args)  # before the model (and Mesa) are imported
-    from sim.runs.jobs import SizedExecutor
-    from sim.runs.runner import run_scenario
+    from sim.runs import prebuild
 
-    result = run_scenario(args.scenario, replicates=args.replicates, seed=args.seed, overrides=args.overrides,
-                          executor=SizedExecutor(args.executor, args.workers, args.address), out_dir=args.out,
-                          resume=args.resume, figures=not args.no_figures, progress=args.progress,
-                          command=command_line(argv), label=args.label if args.resume is None else None)
+    start_population_build(args)  # before the model (and Mesa) are imported
+    try:
+        from sim.runs.jobs import SizedExecutor
+        from sim.runs.runner import run_scenario
+
+        result = run_scenario(args.scenario, replicates=args.replicates, seed=args.seed, overrides=args.overrides,
+                              executor=SizedExecutor(args.executor, args.workers, args.address), out_dir=args.out,
+                              resume=args.resume, figures=not args.no_figures, progress=args.progress,
+                              command=command_line(argv), label=args.label if args.resume is None else None)
+    finally:
+        prebuild.discard()  # what the run did not take (it failed early)
     for line in run_summary_lines(result):
         print(line)
     print_failures(result)
@@ -63,8 +68,9 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 
 def start_population_build(args: argparse.Namespace) -> None:
-    """For a run of one replicate in this process, fork the build of its population now, while
-    this process imports the model (:mod:`sim.runs.prebuild`; same bytes either way)."""
+    """For a run of one replicate in this process, fork its figure process and start building its
+    population in a thread now, while this thread imports the model (:mod:`sim.runs.prebuild`;
+    same bytes either way)."""
     if args.resume is not None or args.address is not None or args.executor not in (None, "serial"):
         return
     from sim.runs import prebuild
@@ -75,7 +81,7 @@ def start_population_build(args: argparse.Namespace) -> None:
     except Exception:  # noqa: BLE001 - run_scenario reports a bad scenario
         return
     if sc.run.replicates == 1:
-        prebuild.start(sc, 0)
+        prebuild.start(sc, 0, figures=not args.no_figures and sc.outputs.figures)
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:

@@ -239,11 +239,11 @@ def _numba_kernels() -> dict[str, object]:
     return _compiled
 
 
-def load() -> None:
+def load() -> dict[str, object]:
     """Load the compiled loops now (from Numba's on-disk cache; nothing without Numba), e.g.
-    while another process builds the population, instead of at the model's first step."""
-    if kernel_name() == "numba":
-        _numba_kernels()
+    while another process builds the population, instead of at the model's first step. Returns
+    them by name (empty without Numba)."""
+    return _numba_kernels() if kernel_name() == "numba" else {}
 
 
 def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarray, chain_num: np.ndarray,

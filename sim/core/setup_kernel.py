@@ -232,11 +232,10 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
     return _compiled
 
 
-def load() -> None:
+def load() -> dict[str, object]:
     """Load the compiled set-up loops now (the model's initialisation uses
-    :func:`marked_partners`); nothing without Numba."""
-    if kernel_name() == "numba":
-        _kernels()
+    :func:`marked_partners`); nothing without Numba. Returns them by name (empty without Numba)."""
+    return _kernels() if kernel_name() == "numba" else {}
 
 
 def stable_group_order(cand_group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:

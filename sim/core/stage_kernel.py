@@ -112,11 +112,11 @@ def compiled_stages() -> dict[str, object]:
     return _compiled
 
 
-def load() -> None:
+def load() -> dict[str, object]:
     """Load the compiled stage loops now (from Numba's on-disk cache; nothing without Numba),
-    instead of at the model's first step (:func:`sim.core.kernel.load` does the same for its own)."""
-    if kernel.kernel_name() == "numba":
-        compiled_stages()
+    instead of at the model's first step (:func:`sim.core.kernel.load` does the same for its own).
+    Returns them by name (empty without Numba)."""
+    return compiled_stages() if kernel.kernel_name() == "numba" else {}
 
 
 def mark_deciders(deciders: np.ndarray, cloud_state: np.ndarray, waiting: int, thr_live: np.ndarray,

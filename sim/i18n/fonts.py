@@ -4,7 +4,8 @@ The font is Noto Sans CJK SC (SIL Open Font License) from the ``mplfonts`` packa
 of gdcloud-sim. :func:`register_cjk_font` adds it to matplotlib's font manager and appends it to
 ``rcParams["font.family"]`` as a fallback: Latin text keeps the default font (DejaVu Sans) and
 every character that font lacks is drawn with Noto Sans CJK SC (matplotlib >= 3.6 falls back
-glyph by glyph). It is called when :mod:`sim.plots` is imported, so notebooks that draw with
+glyph by glyph). It is called when a drawing module of :mod:`sim.plots` is imported
+(:mod:`sim.plots.common`, :mod:`sim.plots.maps`), so notebooks that draw with
 ``sim`` get Chinese labels without any set-up, and when :mod:`sim.i18n.header` is imported (by
 every module that draws a figure), so the analysis figures, drawn without importing
 :mod:`sim.plots`, get them too.

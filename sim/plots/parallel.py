@@ -31,6 +31,15 @@ from typing import Any
 FigureTask = tuple[float, Callable[[], Path]]
 """``(expected cost, draw-and-write function)``; costs are relative weights (CPU seconds)."""
 
+_throwaway = False
+"""True in a process that exists only to draw figures and then exits (:func:`_child`,
+:func:`_serve`): its figures need not be taken apart after they are written."""
+
+
+def throwaway_process() -> bool:
+    """True in a figure process that exits after drawing (see :func:`sim.plots.common.save`)."""
+    return _throwaway
+
 
 def figure_processes(n_tasks: int) -> int:
     """How many processes draw ``n_tasks`` figures here: 2 when it is safe and worth it, else 1."""
@@ -68,6 +77,8 @@ def _split(costs: Sequence[float]) -> tuple[list[int], list[int]]:
 
 
 def _child(tasks: Sequence[FigureTask], indices: list[int], conn) -> None:
+    global _throwaway
+    _throwaway = True
     try:
         conn.send(("ok", [(i, str(tasks[i][1]())) for i in indices]))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises
@@ -115,29 +126,41 @@ class FigureProcess:
     never used or is still running).
     """
 
-    def __init__(self, modules: Sequence[str]):
+    def __init__(self, modules: Sequence[str], warm: bool = True):
         ctx = multiprocessing.get_context("fork")
         self._jobs_recv, self._jobs = ctx.Pipe(duplex=False)
         self._results, self._results_send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_serve, name="gdcloud-figures", daemon=False,
-                                 args=(tuple(modules), self._jobs_recv, self._jobs, self._results_send))
+                                 args=(tuple(modules), warm, self._jobs_recv, self._jobs, self._results_send))
         self._proc.start()
         self._jobs_recv.close()
         self._results_send.close()
         self._submitted = False
+        self._warming = warm
         self._waiting = False  # a call was sent and not answered yet
 
     @classmethod
-    def start(cls, modules: Sequence[str] = ("sim.plots.scenario",)) -> FigureProcess | None:
-        """Fork the process, which imports ``modules`` and warms the drawing code; None if figures
-        would be drawn in this process only (:func:`figure_processes`: one CPU, threads running,
-        a daemon worker, no ``fork``, ``GDCLOUD_FIGURE_WORKERS=1``)."""
+    def start(cls, modules: Sequence[str] = ("sim.plots.scenario",), *, warm: bool = True) -> FigureProcess | None:
+        """Fork the process, which imports ``modules`` and warms the drawing code (at once, or
+        with ``warm=False`` when :meth:`warm` is called: a process forked early can wait for a
+        free CPU); None if figures would be drawn in this process only (:func:`figure_processes`:
+        one CPU, threads running, a daemon worker, no ``fork``, ``GDCLOUD_FIGURE_WORKERS=1``)."""
         if figure_processes(2) < 2:
             return None
         try:
-            return cls(modules)
+            return cls(modules, warm)
         except OSError:  # cannot fork now (process or memory limits): draw here, as without it
             return None
+
+    def warm(self) -> None:
+        """Let a process started with ``warm=False`` import and warm the drawing code now (once)."""
+        if self._warming or self._submitted or self._proc is None:
+            return
+        self._warming = True
+        try:
+            self._jobs.send(None)
+        except OSError:  # the process is gone: result() reports it, or close() reaps it
+            pass
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Send the call ``fn(*args, **kwargs)`` to the process (once)."""
@@ -197,20 +220,26 @@ def _warm() -> None:
         maps.city_outlines()
 
 
-def _serve(modules: tuple[str, ...], jobs, jobs_send, results) -> None:
-    """The forked process: warm up, then run the one call sent (or exit when none comes)."""
+def _serve(modules: tuple[str, ...], warm: bool, jobs, jobs_send, results) -> None:
+    """The forked process: warm up (at once, or when a ``None`` message says so), then run the
+    one call sent (or exit when none comes)."""
+    global _throwaway
+    _throwaway = True
     # Ctrl-C and SIGTERM are the parent's to handle: it stops this process itself (close()).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     jobs_send.close()  # else the end of the job pipe would never be seen here
     try:
-        for name in modules:
-            importlib.import_module(name)
-        _warm()
-    except Exception:  # noqa: BLE001 - warming is optional; the call imports what it needs
-        pass
-    try:
-        fn, args, kwargs = jobs.recv()
+        job = None if warm else jobs.recv()
+        if job is None:
+            try:
+                for name in modules:
+                    importlib.import_module(name)
+                _warm()
+            except Exception:  # noqa: BLE001 - warming is optional; the call imports what it needs
+                pass
+            job = jobs.recv()
+        fn, args, kwargs = job
     except (EOFError, OSError):  # no figures this time (failed run, interrupted, parent gone)
         return
     try:

@@ -354,10 +354,12 @@ def run_scenario(
 
 
 def start_figure_process():
-    """A :class:`sim.plots.parallel.FigureProcess` for the run's figures, or None."""
+    """A :class:`sim.plots.parallel.FigureProcess` for the run's figures (the one the command line
+    forked early, :mod:`sim.runs.prebuild`, else a new one), or None."""
     from sim.plots.parallel import FigureProcess
+    from sim.runs import prebuild
 
-    return FigureProcess.start()
+    return prebuild.take_figure_process() or FigureProcess.start()
 
 
 def _run_job(sc: Scenario, rf: RunFolder | None, todo: list[int], ex: Executor, owned: bool, *, resume, save,
