@@ -81,7 +81,8 @@ def start_population_build(args: argparse.Namespace) -> None:
     except Exception:  # noqa: BLE001 - run_scenario reports a bad scenario
         return
     if sc.run.replicates == 1:
-        prebuild.start(sc, 0, figures=not args.no_figures and sc.outputs.figures)
+        prebuild.start(sc, 0, figures=not args.no_figures and sc.outputs.figures,
+                       later=("sim.analysis.tables", "openpyxl"))  # results.xlsx
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:

@@ -49,7 +49,38 @@ from sim.i18n.messages import translate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (see the module docstring)."""
+    """Run the command line; returns the exit code (see the module docstring). Called without
+    ``argv`` (the ``gdcloud`` program, ``python -m sim``) it ends the process itself
+    (:func:`end_process`)."""
+    code = run_command(argv)
+    if argv is None:
+        end_process(code)
+    return code
+
+
+def end_process(code: int) -> None:
+    """End the program now with exit code ``code``: flush the output and run the exit callbacks
+    (logging, multiprocessing, temporary folders) as Python's own exit does, then skip the
+    interpreter's teardown of ~1,500 modules and Numba's compiled code, which took 0.3-0.6 s after
+    a run here (nothing is left to write: every file of a run is written and closed). Returns
+    (and Python exits normally) if another thread still runs or the callbacks cannot be run."""
+    import atexit
+    import threading
+
+    run_exit_callbacks = getattr(atexit, "_run_exitfuncs", None)  # CPython's own exit step
+    if run_exit_callbacks is None or threading.active_count() > 1:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`gdcloud list | head`) or stream
+            pass
+    run_exit_callbacks()
+    os._exit(code)
+
+
+def run_command(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) and run the command; returns the exit code."""
     from sim.runs.executors import ExecutorError
     from sim.runs.lifecycle import terminate_as_interrupt
     from sim.runs.runner import Interrupted

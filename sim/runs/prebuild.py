@@ -15,7 +15,7 @@ scenario is read, the command line calls :func:`start`, which
    second CPU while this thread imports the run layer and the model.
 
 The replicate takes the population (:func:`take`) where the model would build its own; while it
-waits it loads the step kernels itself. The population is the one the model would build (same
+waits it loads the step kernels itself and imports what the run's tables need. The population is the one the model would build (same
 scenario, replicate and root seed, so the same structure seed and the same bytes: the same
 function builds it, in the same process, only earlier). Nothing is copied: the thread's arrays
 are the model's.
@@ -29,9 +29,11 @@ builds the population itself. ``GDCLOUD_PREBUILD=0`` turns the thread off.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 from sim.scenario.schema import Scenario
@@ -64,10 +66,11 @@ def _key(config: Scenario, replicate: int, root_seed: int) -> str:
     return config.model_dump_json() + f"|{replicate}|{root_seed}"
 
 
-def start(config: Scenario, replicate: int = 0, *, figures: bool = False) -> bool:
+def start(config: Scenario, replicate: int = 0, *, figures: bool = False, later: Sequence[str] = ()) -> bool:
     """Fork the figure process (if ``figures``) and start building replicate ``replicate``'s
     population of ``config`` (root seed ``config.run.seed``) in a thread if :func:`worth_it`;
-    returns whether a build was started."""
+    returns whether a build was started. ``later`` names modules the run imports after the
+    replicate (its tables): :func:`take` imports them while it waits for the build."""
     discard()
     build = worth_it(config)
     if figures:  # forked first: no thread may run in this process at a fork
@@ -100,7 +103,7 @@ def start(config: Scenario, replicate: int = 0, *, figures: bool = False) -> boo
             box["ready"].set()
 
     thread = threading.Thread(target=run, name="gdcloud-population", daemon=True)
-    _pending.update(key=_key(config, replicate, config.run.seed), thread=thread, box=box)
+    _pending.update(key=_key(config, replicate, config.run.seed), thread=thread, box=box, later=tuple(later))
     thread.start()
     return True
 
@@ -121,10 +124,14 @@ def take(config: Scenario, replicate: int, root_seed: int):
         return None
     from sim.core import kernel_cache
 
-    thread, box = _pending["thread"], _pending["box"]
+    thread, box, later = _pending["thread"], _pending["box"], _pending["later"]
     _pending.clear()
     box["ready"].wait()
     kernel_cache.preload(box.get("dispatchers", ()))  # those the build has not loaded yet
+    for name in later:  # only while waiting: imported later anyway
+        if not thread.is_alive():
+            break
+        importlib.import_module(name)
     thread.join()
     process = _figures.pop("to_warm", None)
     if process is not None:
