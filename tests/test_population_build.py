@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from sim.core.links import symmetric_csr
 from sim.core.model import CloudAdoptionModel
 from sim.core.population import build_population
+from sim.core.seeds import replicate_structure_seed
 from sim.scenario.schema import Scenario
 
 
@@ -172,3 +173,49 @@ def test_columns_drawn_in_blocks_equal_one_draw_of_all_firms(monkeypatch, kernel
         b = built[777][key]
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), key
     assert np.unique(built[777]["exit_month"]).size > 10 and np.unique(built[777]["birth_month"]).size > 10
+
+
+def test_a_model_on_its_own_population_takes_the_start_counts_and_leaves_none_behind():
+    config = Scenario.model_validate({"population": {"total_firms": 20_000}, "time": {"end": "2022-06"}})
+    owner = CloudAdoptionModel(config, replicate=1)  # builds its population: takes the static counts
+    assert "model" not in owner.pop.derived
+    given = CloudAdoptionModel(config, replicate=1, population=build_population(
+        config, replicate_structure_seed(config, config.run.seed, 1)))
+    for name in ("park_n", "cc_n", "cell_n", "chain_n", "chain_as", "lead_n"):
+        assert getattr(owner.state, name).tobytes() == getattr(given.state, name).tobytes(), name
+    assert "model" in given.pop.derived  # a given population keeps its tables for the next run
+    first = owner.run()
+    # a later model given the first one's population (whose counts were changed by its run)
+    # recomputes the tables, so it runs exactly as the first did
+    again = CloudAdoptionModel(config, replicate=1, population=owner.pop).run()
+    assert again.cells.tobytes() == first.cells.tobytes()
+    assert again.cells.tobytes() == given.run().cells.tobytes()
+    assert first.totals["cloud_cumulative"][-1] > first.totals["cloud_cumulative"][0]
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+@pytest.mark.parametrize("lam", [2.0, 0.05, 9.9])
+@pytest.mark.parametrize("n", [0, 1, 70_001])
+def test_compiled_poisson_draws_generator_poisson_and_leaves_the_stream_where_it_does(lam, n):
+    from sim.core import setup_kernel
+
+    ref, rng = np.random.default_rng(6), np.random.default_rng(6)
+    expect = ref.poisson(lam, size=n)
+    got = setup_kernel.poisson(rng, lam, n)
+    assert got.dtype == np.int32 and np.array_equal(got, expect)
+    assert rng.bit_generator.state == ref.bit_generator.state
+    assert rng.random(3, dtype=np.float32).tobytes() == ref.random(3, dtype=np.float32).tobytes()
+    if n > 1000:
+        assert expect.max() > 0
+
+
+def test_top_keys_pick_the_set_argpartition_picks_with_and_without_ties():
+    from sim.core.initial import top_keys
+
+    rng = np.random.default_rng(0)
+    for n, k in ((10, 3), (1000, 999), (200_000, 70_000), (200_000, 1)):
+        idx = np.sort(rng.choice(2 * n, n, replace=False)).astype(np.int32)
+        for key in (rng.random(2 * n), np.round(rng.random(2 * n), 2)):  # distinct keys; many ties
+            expect = idx[np.argpartition(-key[idx], k - 1)[:k]]
+            got = top_keys(idx, key, k)
+            assert got.size == k and np.array_equal(np.sort(got), np.sort(expect))

@@ -73,25 +73,29 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
     twice is kept once.
     """
     n = cluster.size
-    n_links = rng.poisson(spec.customers_per_firm, size=n)
+    compiled = kernel.kernel_name() == "numba"
+    if compiled and 0 < spec.customers_per_firm < 10:
+        n_links = setup_kernel.poisson(rng, spec.customers_per_firm, n)  # the same draws, int32
+    else:
+        n_links = rng.poisson(spec.customers_per_firm, size=n)
     m = int(n_links.sum())
     if m == 0:
         return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
-    compiled = kernel.kernel_name() == "numba"
     # float32 uniforms: the link arrays are the peak of set-up memory (the compiled path draws
     # the same numbers a chunk of firms at a time).
     u_all = None if compiled else rng.random((4, m), dtype=np.float32)
     above_idx = np.flatnonzero(size_class <= ABOVE).astype(np.int32)
     leads = np.flatnonzero(size_class == LEAD).astype(np.int32)
     cc32 = cc if cc.dtype == np.int32 else cc.astype(np.int32)
-    cl32 = cluster.astype(np.int32)
+    # The compiled loops read the int8 cluster column itself (the NumPy path adds offsets to it).
+    cl_ids = cluster if compiled else cluster.astype(np.int32)
     n_cc = n_cl * n_ci
 
     # The four kinds of customer as one table of groups (one pass over the links instead of one
     # per kind): same city-cluster and larger | same city-cluster, any | same cluster and larger |
     # same cluster, any. A group without candidates falls back to any firm of the cluster.
     tables = [(above_idx, cc32[above_idx], n_cc), (None, cc32, n_cc),
-              (above_idx, cl32[above_idx], n_cl), (None, cl32, n_cl)]
+              (above_idx, cl_ids[above_idx], n_cl), (None, cl_ids, n_cl)]
     if compiled:
         sorted_cands, counts = setup_kernel.candidate_table(tables)
     else:
@@ -113,10 +117,10 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
     same_share, lead_share = np.float32(spec.same_city_link_share), np.float32(spec.leader_link_share)
 
     if compiled:
-        lead_order, lead_counts = group_order(cl32[leads], n_cl)
+        lead_order, lead_counts = group_order(cl_ids[leads], n_cl)
         lead_sorted = np.append(leads[lead_order], np.int32(-1))
         return setup_kernel.supply_csr(
-            n_links, uniform_rows(rng, m, 4), cc32, cl32, industrial, same_share, lead_share, n_cc, n_cl,
+            n_links, uniform_rows(rng, m, 4), cc32, cl_ids, industrial, same_share, lead_share, n_cc, n_cl,
             sorted_cands, *group_table(sorted_cands, counts), group_of,
             lead_sorted, *group_table(lead_sorted, lead_counts))
 
@@ -126,7 +130,7 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
     other = u_big >= 0.5  # any customer rather than a larger one
     del u_city, u_big
     group = np.where(same_city, np.repeat(cc32, n_links) + other * np.int32(n_cc),
-                     np.repeat(cl32 + 2 * n_cc, n_links) + other * np.int32(n_cl))
+                     np.repeat(cl_ids + 2 * n_cc, n_links) + other * np.int32(n_cl))
     del same_city, other
     dst = pick_sorted(group_of[group], sorted_cands, counts, u_pick)
     del group
@@ -134,7 +138,7 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
         to_lead = np.repeat(industrial, n_links)
         to_lead &= u_kind < lead_share
         idx = np.flatnonzero(to_lead)
-        picked = pick_in_groups(np.repeat(cl32, n_links)[idx], leads, cl32[leads], n_cl, u_pick[idx])
+        picked = pick_in_groups(np.repeat(cl_ids, n_links)[idx], leads, cl_ids[leads], n_cl, u_pick[idx])
         ok = picked >= 0
         dst[idx[ok]] = picked[ok]
     return symmetric_csr(n, src, dst)

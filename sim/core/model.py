@@ -88,6 +88,7 @@ class CloudAdoptionModel(mesa.Model):
         self.dt_years = 1.0 / (12.0 * self.substeps)
         self.dates = month_end_dates(config.time.start, self.n_months)
 
+        owns_population = population is None
         self.pop = (population if population is not None
                     else build_population(config, replicate_structure_seed(config, root, replicate)))
         self.month = 0
@@ -95,7 +96,7 @@ class CloudAdoptionModel(mesa.Model):
         self.state = FirmState(self.pop, s, self.dt_years)
         initial.select_initial(self.state, config, np.random.default_rng(s["initial"]))
         initial.limit_candidates(self.state, config, np.random.default_rng(s["candidates"]))
-        self.state.start()
+        self.state.start(owns_population)
         self.cube = np.zeros((self.n_months + 1, N_CELLS, len(METRICS)))
         self.instruments = build_instruments(config, self.pop, np.random.default_rng(s["pilots"]), self.n_months)
         v = self.instruments["vouchers"]

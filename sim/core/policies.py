@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import datasets
+from sim.core import columns
 from sim.core.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population, population_scale
 from sim.core.programme import TransformationQuota
 from sim.core.schedules import monthly, value_at, window_months
@@ -172,7 +173,7 @@ class PilotsInstrument(Instrument):
         cl, ci, _ = cell_grid()
         park_firms = pop.derived.get("park_firms")  # firms allocated to each park (per structure)
         if park_firms is None:
-            park_firms = pop.derived["park_firms"] = np.bincount(pop.park, minlength=pop.n_parks)
+            park_firms = pop.derived["park_firms"] = columns.counts(pop.park, pop.n_parks)
             park_firms.flags.writeable = False
         scale = cal.monthly(spec.scale, n_months)
         for p in spec.items:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.core import kernel
+from sim.core import columns, kernel
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS
 from sim.core.population import ABOVE, LEAD, Population
 
@@ -49,7 +49,9 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     ab = pres & is_above
     ncc = N_CLUSTERS * N_CITIES
     t = {
-        "initial_above": np.flatnonzero(ab), "initial_smes": np.flatnonzero(pres & ~is_above),
+        # int32 firm indices: read once, by the initial adopters' draw (half the bytes of intp).
+        "initial_above": columns.indices(is_above[:pop.n_initial]),
+        "initial_smes": columns.indices(~is_above[:pop.n_initial]),
         "is_above": is_above, "is_lead": is_lead, "pg": pg, "pg32": pg32, "pg_park": pg_park, "pg_cc": pg_cc,
         "pg_cell": pg_cc * 4 + np.arange(pop.n_parks * 4) % 4, "cc": cc,
         "park_n": count(pop.park, pres, pop.n_parks), "park_as": count(pop.park, ab, pop.n_parks),
@@ -68,10 +70,15 @@ def young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.nd
     and that month; cached with the population per minimum age."""
     key = ("voucher_young", int(min_age_months))
     if key not in pop.derived:
-        elig_month = pop.birth_month.astype(np.int32) + min_age_months
-        young = np.flatnonzero(elig_month > 0)
-        young = young[np.argsort(elig_month[young], kind="stable")]
-        pop.derived[key] = (young, elig_month[young])
+        is_young = np.empty(pop.n_firms, dtype=bool)  # eligibility month > 0, a block at a time
+        for lo, hi in columns.blocks(pop.n_firms):
+            np.greater(pop.birth_month[lo:hi].astype(np.int32) + min_age_months, 0, out=is_young[lo:hi])
+        young = columns.indices(is_young)
+        elig_month = pop.birth_month[young].astype(np.int32) + min_age_months
+        # A stable sort of 16-bit keys is a radix sort (linear); the months fit in 16 bits.
+        narrow = elig_month.size == 0 or int(elig_month.max()) <= np.iinfo(np.int16).max
+        order = np.argsort(elig_month.astype(np.int16) if narrow else elig_month, kind="stable")
+        pop.derived[key] = (young[order], elig_month[order])
     return pop.derived[key]
 
 
