@@ -219,3 +219,19 @@ def test_top_keys_pick_the_set_argpartition_picks_with_and_without_ties():
             expect = idx[np.argpartition(-key[idx], k - 1)[:k]]
             got = top_keys(idx, key, k)
             assert got.size == k and np.array_equal(np.sort(got), np.sort(expect))
+
+
+@pytest.mark.parametrize(("env", "advice_after_import"), [({}, False), ({"GDCLOUD_HUGEPAGES": "1"}, True),
+                                                         ({"NUMPY_MADVISE_HUGEPAGE": "1"}, True)])
+def test_numpys_huge_page_advice_is_off_unless_asked_for(env, advice_after_import):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, sim.core.population\n"
+            "core = getattr(np, '_core', None) or np.core\n"
+            "print(core.multiarray._set_madvise_hugepage(False))")
+    clean = {k: v for k, v in os.environ.items() if k not in ("GDCLOUD_HUGEPAGES", "NUMPY_MADVISE_HUGEPAGE")}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == str(advice_after_import)

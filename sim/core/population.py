@@ -32,10 +32,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from sim import datasets
-from sim.core import columns, kernel, links, setup_kernel
+from sim.core import columns, kernel, links, memory, setup_kernel
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_population import PopulationSpec
 from sim.scenario.schema_types import month_number
+
+memory.use_small_pages()  # before the set-up's arrays exist: sim.core.memory says why
 
 DEFAULT_TOTAL_FIRMS = 2_000_000
 INDUSTRIAL_SHARE = 0.334

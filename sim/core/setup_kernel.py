@@ -8,10 +8,9 @@ called without Numba. The compiled loops avoid the NumPy path's temporaries (rep
 columns over links, 64-bit sort keys, float64 index arrays), which at full scale are memory-bound.
 
 Arrays that outlive the build are NumPy-allocated: the adjacency and the firm columns are written
-straight into arrays allocated by NumPy (the columns a block of firms at a time). NumPy asks the
-kernel for transparent huge pages on large arrays and Numba's allocator does not, and the
-simulation's random accesses to the adjacency and firm columns were measured ~10-20% slower on
-4 KiB pages (same bytes either way).
+straight into arrays allocated by NumPy (the columns a block of firms at a time), so that
+:mod:`sim.core.memory` decides their pages (NumPy's huge-page advice is off by default there;
+Numba's allocator never asks for huge pages).
 
 The links are drawn a chunk of firms at a time (:data:`CHUNK_FIRMS`), so their uniforms and
 picks stay in the cache, and the adjacency is built without a scatter of both directions: each
