@@ -235,3 +235,21 @@ def test_numpys_huge_page_advice_is_off_unless_asked_for(env, advice_after_impor
     out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == str(advice_after_import)
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+@pytest.mark.parametrize("bits", [0, 3, 20])
+def test_compiled_symmetric_csr_with_links_in_blocks_of_targets_equals_scipy(monkeypatch, bits):
+    from sim.core import setup_kernel
+
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numba")
+    monkeypatch.setattr(setup_kernel, "TARGET_BLOCK_BITS", bits)  # 1, 8 or 2**20 targets per block
+    rng = np.random.default_rng(9)
+    n = 777
+    src = rng.integers(0, n, 5000).astype(np.int32)
+    dst = rng.integers(-1, n, 5000).astype(np.int32)
+    indptr, indices = symmetric_csr(n, src, dst)
+    ref_ptr, ref_ind = scipy_symmetric(n, src, dst)
+    np.testing.assert_array_equal(indptr, ref_ptr)
+    np.testing.assert_array_equal(indices, ref_ind)
+    assert indices.size > 8000

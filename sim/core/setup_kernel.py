@@ -74,14 +74,14 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def link_chunk(i0, i1, n_links, cc, cl, industrial, u, same_share, lead_share, n_cc, n_cl,
                    cands, starts, size, group_of, leads, lead_starts, lead_size, pick, owner,
-                   dst, k, fcount, rcount):
+                   dst, k, fcount):
         # The links of firms i0..i1-1 (their uniforms: u[:, 0:...]) as the NumPy construction
         # of sim.core.links.supply_links draws them (same float32 comparisons, same float64
         # products), in two passes over the chunk: first where each link's pick lies in the
         # candidate table (or its chain leader, coded -2 - leader), reading sequentially; then
         # the picks, a tight gather whose cache misses overlap. Kept links (no self-link, no
         # missing target) are appended to dst[k:]; fcount counts them per source (it may be
-        # n_links itself: zeroed for the chunk once read), rcount[target + 1] per target.
+        # n_links itself: zeroed for the chunk once read).
         has_leads = leads.size > 1
         half = np.float32(0.5)
         t = 0
@@ -119,30 +119,56 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
             if d >= 0 and d != i:
                 dst[k] = d
                 fcount[i] += 1
-                rcount[d + 1] += 1
                 k += 1
         return k
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def scatter_reverse(n, dst, fcount, rcount, cols):
-        # Lays the rows of the adjacency out in cols, row r taking fcount[r] + (links to r)
-        # places, and writes the sources of the links to r into the second part of its place,
-        # ascending (dst lists the targets of source 0, then 1...): a counting sort by target
-        # written where the rows will be, so no array of the links by target is needed. On
-        # entry rcount[r + 1] holds the links to r; on return rcount[r] is the end of row r's
-        # place (the start of row r + 1's). Returns the places used.
-        s = 0
-        for r in range(n):
-            c = rcount[r + 1]
-            rcount[r] = s + fcount[r]
-            s += fcount[r] + c
+    def bucket_links(n, dst, fcount, shift, bstart, bsrc, bdst):
+        # The links (source, target) in the order of target >> shift (a block of targets),
+        # sources ascending within a block: a stable partition of the links, read in source
+        # order (dst lists the targets of source 0, then 1...) and written into one stream per
+        # block, whose current cache lines stay in L1. bstart: the blocks' starts.
+        n_blocks = bstart.size - 1
+        for b in range(n_blocks + 1):
+            bstart[b] = 0
+        for k in range(dst.size):
+            bstart[(dst[k] >> shift) + 1] += 1
+        for b in range(n_blocks):
+            bstart[b + 1] += bstart[b]
+        pos = bstart[:n_blocks].copy()
         k = 0
         for i in range(n):
             for _ in range(fcount[i]):
                 d = dst[k]
-                cols[rcount[d]] = i
-                rcount[d] += 1
+                b = d >> shift
+                p = pos[b]
+                bsrc[p] = i
+                bdst[p] = d
+                pos[b] = p + 1
                 k += 1
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def scatter_reverse(fcount, bsrc, bdst, rcount, cols):
+        # Lays the rows of the adjacency out in cols, row r taking fcount[r] + (links to r)
+        # places, and writes the sources of the links to r into the second part of its place,
+        # ascending: a counting sort by target written where the rows will be. The links come
+        # a block of targets at a time (bucket_links), so the counts and the writes of one
+        # block stay in the cache. On return rcount[r] is the end of row r's place (the start
+        # of row r + 1's). Returns the places used.
+        for r in range(fcount.size):
+            rcount[r] = 0
+        for p in range(bdst.size):
+            rcount[bdst[p]] += 1
+        s = 0
+        for r in range(fcount.size):
+            c = rcount[r]
+            rcount[r] = s + fcount[r]
+            s += fcount[r] + c
+        for p in range(bdst.size):
+            d = bdst[p]
+            cols[rcount[d]] = bsrc[p]
+            rcount[d] += 1
         return s
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -260,7 +286,7 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return i, x, prod, j
 
     loops = {"poisson_mult": poisson_mult, "group_order": group_order, "fill_groups": fill_groups, "link_chunk": link_chunk,
-             "scatter_reverse": scatter_reverse, "merge_rows": merge_rows, "marked_partners": marked_partners, "draw_rows": draw_rows, "parks": parks,
+             "bucket_links": bucket_links, "scatter_reverse": scatter_reverse, "merge_rows": merge_rows, "marked_partners": marked_partners, "draw_rows": draw_rows, "parks": parks,
              "categories": categories}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
     return _compiled
@@ -354,24 +380,35 @@ def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl,
     # The kept links per source are counted into n_links itself, a chunk once drawn (no
     # second column of the firms).
     fcount = n_links
-    rcount = np.zeros(n + 1, dtype=count_type)
     k = 0
     for i0, links_here in zip(firsts.tolist(), per_chunk.tolist(), strict=True):
         for r in range(4):
             uniforms[r].random(dtype=np.float32, out=u[r, :links_here])
         k = k_["link_chunk"](i0, min(i0 + CHUNK_FIRMS, n), n_links, cc, cl, industrial, u, same_share, lead_share,
                              n_cc, n_cl, cands, starts, size, group_of, leads, lead_starts, lead_size, pick, owner,
-                             dst, k, fcount, rcount)
+                             dst, k, fcount)
     del u, pick, owner
-    return _merge(n, dst[:k], fcount, rcount)
+    return _merge(n, dst[:k], fcount, count_type)
 
 
-def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, rcount: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR of the links whose targets are ``dst`` in source order (``fcount`` per source;
-    ``rcount[t + 1]`` links to t, then overwritten); ``dst`` is sorted in place per source."""
+TARGET_BLOCK_BITS = 15
+"""The links are partitioned by blocks of 2**15 targets before the counting sort by target, so
+that its counts (128 KB) and writes (~0.5 MB of the adjacency) for a block stay in the cache:
+random accesses over the whole adjacency were what made the build grow faster than the firms
+(at 5,000,000 firms the counting sort cost 0.27 s against 0.04 s at 1,000,000)."""
+
+
+def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, count_type) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the links whose targets are ``dst`` in source order (``fcount`` per source);
+    ``dst`` is sorted in place per source."""
     k_ = _kernels()
+    bstart = np.empty((max(n - 1, 0) >> TARGET_BLOCK_BITS) + 2, dtype=np.int64)
+    bsrc, bdst = np.empty(dst.size, dtype=np.int32), np.empty(dst.size, dtype=np.int32)
+    k_["bucket_links"](n, dst, fcount, TARGET_BLOCK_BITS, bstart, bsrc, bdst)
     cols = np.empty(2 * dst.size, dtype=np.int32)
-    k_["scatter_reverse"](n, dst, fcount, rcount, cols)
+    rcount = np.empty(n, dtype=count_type)
+    k_["scatter_reverse"](fcount, bsrc, bdst, rcount, cols)
+    del bsrc, bdst
     indptr = np.empty(n + 1, dtype=np.int64)
     w = k_["merge_rows"](n, dst, fcount, rcount, indptr, cols)
     return indptr, cols[:w] if w < cols.size else cols
@@ -386,9 +423,7 @@ def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray,
         src, dst = src[order], dst[order]
     count_type = np.int32 if 2 * src.size < np.iinfo(np.int32).max else np.int64
     fcount = np.bincount(src, minlength=n).astype(count_type)
-    rcount = np.zeros(n + 1, dtype=count_type)
-    rcount[1:] = np.bincount(dst, minlength=n)
-    return _merge(n, np.array(dst, dtype=np.int32), fcount, rcount)
+    return _merge(n, np.array(dst, dtype=np.int32), fcount, count_type)
 
 
 def marked_partners(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray) -> np.ndarray:
