@@ -253,3 +253,16 @@ def test_compiled_symmetric_csr_with_links_in_blocks_of_targets_equals_scipy(mon
     np.testing.assert_array_equal(indptr, ref_ptr)
     np.testing.assert_array_equal(indices, ref_ind)
     assert indices.size > 8000
+
+
+@pytest.mark.parametrize("kernel_name", ["numpy", "numba"] if HAS_NUMBA else ["numpy"])
+def test_partners_before_k_equal_the_partner_counts_of_the_first_k_firms(monkeypatch, kernel_name):
+    monkeypatch.setenv("GDCLOUD_KERNEL", kernel_name)
+    pop = build_population(Scenario.model_validate({"population": {"total_firms": 20_000}}), np.random.SeedSequence(8))
+    adj = sp.csr_matrix((np.ones(pop.adj_indices.size), pop.adj_indices, pop.adj_indptr),
+                        shape=(pop.n_firms, pop.n_firms))
+    for k in (0, 1, pop.n_initial, pop.n_firms):
+        got = pop.partners_before(k)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, adj @ (np.arange(pop.n_firms) < k).astype(float))
+    assert pop.partners_before(pop.n_initial).sum() > 20_000

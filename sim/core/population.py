@@ -126,6 +126,14 @@ class Population:
         np.add.at(out, nb, np.float32(1))  # measured faster than bincount + astype
         return out
 
+    def partners_before(self, k: int) -> np.ndarray:
+        """For every firm, how many of its partners are among the first ``k`` firms (float32):
+        :meth:`partner_counts` of that prefix (the firms present at the start are the first
+        ``n_initial``), counted by a compare per link when compiled."""
+        if kernel.kernel_name() == "numba":
+            return setup_kernel.partners_below(self.adj_indptr, self.adj_indices, k)
+        return self.partner_counts(np.arange(self.n_firms) < k)
+
     def nbytes(self) -> int:
         """Bytes of the arrays held, including the derived tables."""
         arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]

@@ -225,6 +225,16 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def partners_below(indptr, indices, k, out):
+        # For every firm, its partners with an index below k: a compare per link, no lookup.
+        for r in range(out.size):
+            c = 0
+            for j in range(indptr[r], indptr[r + 1]):
+                c += indices[j] < k
+            out[r] = c
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
     def draw_rows(shifted, n_cols, row, u, out):
         # searchsorted(shifted, row + u, side="right") - row * n_cols, capped at n_cols - 1.
         # Every entry before row * n_cols is <= row <= row + u and the row's own entries are
@@ -286,7 +296,8 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return i, x, prod, j
 
     loops = {"poisson_mult": poisson_mult, "group_order": group_order, "fill_groups": fill_groups, "link_chunk": link_chunk,
-             "bucket_links": bucket_links, "scatter_reverse": scatter_reverse, "merge_rows": merge_rows, "marked_partners": marked_partners, "draw_rows": draw_rows, "parks": parks,
+             "bucket_links": bucket_links, "scatter_reverse": scatter_reverse, "merge_rows": merge_rows, "marked_partners": marked_partners,
+             "partners_below": partners_below, "draw_rows": draw_rows, "parks": parks,
              "categories": categories}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
     return _compiled
@@ -435,8 +446,17 @@ def marked_partners(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray) -
     return out
 
 
+def partners_below(indptr: np.ndarray, indices: np.ndarray, k: int) -> np.ndarray:
+    """For every firm, how many of its partners have an index below ``k``, as float32: what
+    :func:`marked_partners` counts for the mask of the first ``k`` firms, by a compare instead of
+    a bit lookup per link (0.08 against 0.10 s at 5,000,000 firms)."""
+    out = np.empty(indptr.size - 1, dtype=np.float32)
+    _kernels()["partners_below"](indptr, indices, int(k), out)
+    return out
+
+
 def draw_rows(shifted: np.ndarray, n_cols: int, row: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """The int8 column of :func:`sim.core.population._draw_rows` written into ``out`` (``shifted``:
+    """The int8 column of :func:`sim.core.columns.draw_rows` written into ``out`` (``shifted``:
     the row-shifted cumulative weights, nondecreasing, each row ending at exactly ``row + 1``)."""
     _kernels()["draw_rows"](shifted, n_cols, row, u, out)
     return out

@@ -56,7 +56,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
         "pg_cell": pg_cc * 4 + np.arange(pop.n_parks * 4) % 4, "cc": cc,
         "park_n": count(pop.park, pres, pop.n_parks), "park_as": count(pop.park, ab, pop.n_parks),
         "cc_n": count(cc, pres, ncc), "cc_as": count(cc, ab, ncc), "cell_n": count(pop.cell, pres, N_CELLS),
-        "chain_n": pop.partner_counts(pres), "chain_as": pop.partner_counts(ab),
+        "chain_n": pop.partners_before(pop.n_initial), "chain_as": pop.partner_counts(ab),
         "lead_n": pop.partner_counts(pres & is_lead),
     }
     for v in t.values():
