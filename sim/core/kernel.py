@@ -191,7 +191,15 @@ def _numba_kernels() -> dict[str, object]:
     def update(firms, s64, s32, park, cc, cell, is_above, is_lead, indptr, indices,
                park_counts, cc_counts, cell_counts, has_cell, park_above, cc_above, has_above,
                chain_counts, chain_above, has_chain_above, lead_counts, has_lead):
-        for f in firms:
+        # In phases without branches on what they load (see stage_kernel.onboard): the firms'
+        # group counts and link ranges, then their partners, then the partners' counts.
+        m = firms.size
+        lo = np.empty(m, dtype=indptr.dtype)
+        hi = np.empty(m, dtype=indptr.dtype)
+        flag = np.empty(m, dtype=np.uint8)  # bit 0: above-scale links counted, bit 1: a leader
+        total = 0
+        for j in range(m):
+            f = firms[j]
             p, c = park[f], cc[f]
             park_counts[p] += s64
             cc_counts[c] += s64
@@ -201,15 +209,29 @@ def _numba_kernels() -> dict[str, object]:
             if above:
                 park_above[p] += s64
                 cc_above[c] += s64
-            above_links = above and has_chain_above
-            lead = has_lead and is_lead[f]
-            for j in range(indptr[f], indptr[f + 1]):
-                b = indices[j]
-                chain_counts[b] += s32
-                if above_links:
-                    chain_above[b] += s32
-                if lead:
-                    lead_counts[b] += s32
+            flag[j] = np.uint8(above and has_chain_above) | (np.uint8(has_lead and is_lead[f]) << np.uint8(1))
+            a, b = indptr[f], indptr[f + 1]
+            lo[j], hi[j] = a, b
+            total += b - a
+        partners = np.empty(total, dtype=indices.dtype)
+        t = 0
+        for j in range(m):
+            for i in range(lo[j], hi[j]):
+                partners[t] = indices[i]
+                t += 1
+        for t in range(total):
+            chain_counts[partners[t]] += s32
+        if has_chain_above or has_lead:
+            t = 0
+            for j in range(m):
+                d = hi[j] - lo[j]
+                if flag[j] & 1:
+                    for i in range(t, t + d):
+                        chain_above[partners[i]] += s32
+                if flag[j] & 2:
+                    for i in range(t, t + d):
+                        lead_counts[partners[i]] += s32
+                t += d
         return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -226,9 +248,9 @@ def _numba_kernels() -> dict[str, object]:
             ok = state[f] == on_code and present[f]
             keep[j] = ok
             if ok:
-                x = lam[f] + inc
-                lam[f] = x
-                if x >= thr[f]:
+                x = lam[j] + inc
+                lam[j] = x
+                if x >= thr[j]:
                     out[k] = f
                     k += 1
         return k
@@ -353,8 +375,9 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
 def churn_due(watched: np.ndarray, cloud_state: np.ndarray, on_cloud: int, present: np.ndarray, lam: np.ndarray,
               thr: np.ndarray, increment: np.float32) -> tuple[np.ndarray, np.ndarray]:
     """One step of the churn clock of ``watched`` firms (distinct, subsidy ended): those still
-    on the cloud (``cloud_state == on_cloud``) and present add ``increment`` to ``lam`` (float32);
-    returns (the mask of those firms over ``watched``, the firms whose ``lam`` reaches ``thr``)."""
+    on the cloud (``cloud_state == on_cloud``) and present add ``increment`` to their ``lam``
+    (float32, parallel to ``watched``, updated in place); returns (the mask of those firms over
+    ``watched``, the firms whose ``lam`` reaches their ``thr``, also parallel to ``watched``)."""
     if kernel_name() == "numba":
         keep = np.empty(watched.size, dtype=bool)
         out = np.empty(watched.size, dtype=watched.dtype)
@@ -362,8 +385,8 @@ def churn_due(watched: np.ndarray, cloud_state: np.ndarray, on_cloud: int, prese
                                       np.float32(increment), keep, out)
         return keep, out[:m].copy()
     keep = (cloud_state[watched] == on_cloud) & present[watched]
-    due = watched[keep]
+    due = np.flatnonzero(keep)
     if due.size == 0:
-        return keep, due
+        return keep, watched[:0]
     lam[due] += increment
-    return keep, due[lam[due] >= thr[due]]
+    return keep, watched[due[lam[due] >= thr[due]]]

@@ -27,19 +27,16 @@ def compiled_stages() -> dict[str, object]:
     import numba
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def mark(deciders, cloud_state, waiting, thr_live, cell, cell_wait):
+    def onboard(queue, deciders, capacity, cloud_state, waiting, on_code, present, k, cloud_month, cell, cell_wait,
+                cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud,
+                subsidised, subsidy_end, end_month, is_above, thr_live, rest, watch, watch_end, cand):
+        # In phases, each a loop without branches on what it loads (the firms' columns are
+        # random accesses; a mispredicted branch waiting on one stops the others in flight):
+        # who is onboarded, their own columns and link ranges, their partners, the partners'
+        # counts. Measured 2026-11-29 (20 months at 2,000,000 firms): 249 -> 209 ns per firm.
         inf = np.float32(np.inf)
-        for f in deciders:
-            cloud_state[f] = waiting
-            thr_live[f] = inf
-            cell_wait[cell[f]] += 1.0
-        return 0
-
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def onboard(queue, capacity, cloud_state, waiting, on_code, present, k, cloud_month, cell, cell_wait, cell_cum,
-                cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud, subsidised,
-                subsidy_end, end_month, is_above, rest, watch, watch_end, cand):
         n_on = n_rest = n_watch = n_cand = 0
+        firms = np.empty(queue.size + deciders.size, dtype=queue.dtype)
         for j in range(queue.size):
             f = queue[j]
             if cloud_state[f] != waiting or not present[f]:
@@ -47,8 +44,25 @@ def compiled_stages() -> dict[str, object]:
             if capacity >= 0 and n_on >= capacity:
                 rest[n_rest] = f
                 n_rest += 1
-                continue
-            n_on += 1
+            else:
+                firms[n_on] = f
+                n_on += 1
+        for j in range(deciders.size):  # the step's deciders join the queue (present, deciding)
+            f = deciders[j]
+            cloud_state[f] = waiting
+            thr_live[f] = inf
+            cell_wait[cell[f]] += 1.0
+            if capacity >= 0 and n_on >= capacity:
+                rest[n_rest] = f
+                n_rest += 1
+            else:
+                firms[n_on] = f
+                n_on += 1
+        lo = np.empty(n_on, dtype=indptr.dtype)
+        hi = np.empty(n_on, dtype=indptr.dtype)
+        total = 0
+        for j in range(n_on):
+            f = firms[j]
             cloud_state[f] = on_code
             cloud_month[f] = k
             c = cell[f]
@@ -58,16 +72,24 @@ def compiled_stages() -> dict[str, object]:
             cell_active[c] += 1.0
             park_cloud[park[f]] += 1.0
             cc_cloud[cc[f]] += 1.0
-            for i in range(indptr[f], indptr[f + 1]):
-                chain_cloud[indices[i]] += np.float32(1)
-            if subsidised[f]:
-                subsidy_end[f] = end_month
-                watch[n_watch] = f
-                watch_end[n_watch] = end_month
-                n_watch += 1
-            if is_above[f]:
-                cand[n_cand] = f
-                n_cand += 1
+            a, b = indptr[f], indptr[f + 1]
+            lo[j], hi[j] = a, b
+            total += b - a
+            watch[n_watch] = f  # kept if subsidised (no branch)
+            n_watch += subsidised[f]
+            cand[n_cand] = f  # kept if above-scale
+            n_cand += is_above[f]
+        partners = np.empty(total, dtype=indices.dtype)
+        t = 0
+        for j in range(n_on):
+            for i in range(lo[j], hi[j]):
+                partners[t] = indices[i]
+                t += 1
+        for t in range(total):
+            chain_cloud[partners[t]] += np.float32(1)
+        for j in range(n_watch):
+            subsidy_end[watch[j]] = end_month
+            watch_end[j] = end_month
         return n_on, n_rest, n_watch, n_cand
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -107,8 +129,7 @@ def compiled_stages() -> dict[str, object]:
                 n_out += 1
         return n_keep, n_out
 
-    _compiled.update({name: kernel.interruptible(f) for name, f in (("mark", mark), ("onboard", onboard),
-                                                                    ("transform", transform))})
+    _compiled.update({name: kernel.interruptible(f) for name, f in (("onboard", onboard), ("transform", transform))})
     return _compiled
 
 
@@ -119,43 +140,43 @@ def load() -> dict[str, object]:
     return compiled_stages() if kernel.kernel_name() == "numba" else {}
 
 
-def mark_deciders(deciders: np.ndarray, cloud_state: np.ndarray, waiting: int, thr_live: np.ndarray,
-                  cell: np.ndarray, cell_wait: np.ndarray) -> None:
-    """Deciders join the service queue: state ``waiting``, no live cloud threshold, counted in
-    their cell's waiting firms."""
-    if kernel.kernel_name() == "numba":
-        compiled_stages()["mark"](deciders, cloud_state, cloud_state.dtype.type(waiting), thr_live, cell, cell_wait)
-        return
-    cloud_state[deciders] = waiting
-    thr_live[deciders] = np.inf
-    kernel.scatter_add(cell_wait, cell, deciders, 1.0)
-
-
-def onboard(queue: np.ndarray, capacity: int | None, k: int, end_month: int, *, cloud_state: np.ndarray,
-            waiting: int, on_cloud: int, present: np.ndarray, cloud_month: np.ndarray, cell: np.ndarray,
-            cell_wait: np.ndarray, cell_cum: np.ndarray, cell_new: np.ndarray, park: np.ndarray, cc: np.ndarray,
-            indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
+def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: int, end_month: int, *,
+            cloud_state: np.ndarray, waiting: int, on_cloud: int, present: np.ndarray, cloud_month: np.ndarray,
+            cell: np.ndarray, cell_wait: np.ndarray, cell_cum: np.ndarray, cell_new: np.ndarray, park: np.ndarray,
+            cc: np.ndarray, indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
             cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, subsidy_end: np.ndarray,
-            is_above: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Onboarding from ``queue`` (firms still waiting and present, in order) up to ``capacity``
-    (None: all): they go onto the cloud in month ``k`` and enter their cloud counts (park,
-    cluster-city, cell, partners' chain), their cell's new and cumulative adopters, and leave its
-    waiting firms; subsidised ones get ``subsidy_end = end_month``.
+            is_above: np.ndarray, thr_live: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The step's ``deciders`` (in priority order) join the service queue, then onboarding from the
+    queue (``queue`` then ``deciders``: firms still waiting and present, in order) up to
+    ``capacity`` (None: all).
+
+    Deciders get state ``waiting``, no live cloud threshold (``thr_live`` +inf) and are counted in
+    their cell's waiting firms. Onboarded firms go onto the cloud in month ``k`` and enter their
+    cloud counts (park, cluster-city, cell, partners' chain), their cell's new and cumulative
+    adopters, and leave its waiting firms; subsidised ones get ``subsidy_end = end_month``.
+    Compiled, one call: the deciders join the queue and the onboarding follows (the counts are
+    integers, so the same values as the two apart).
 
     Returns:
         ``(onboarded, the queue left, subsidised onboarded firms, their subsidy ends, above-scale
         onboarded firms)``, the lists in queue order.
     """
     if kernel.kernel_name() == "numba":
-        size = queue.size
+        size = queue.size + deciders.size
         rest, watch, cand = (np.empty(size, dtype=queue.dtype) for _ in range(3))
         watch_end = np.empty(size, dtype=subsidy_end.dtype)
         n_on, n_rest, n_watch, n_cand = compiled_stages()["onboard"](
-            queue, -1 if capacity is None else int(capacity), cloud_state, cloud_state.dtype.type(waiting),
-            cloud_state.dtype.type(on_cloud), present, cloud_month.dtype.type(k), cloud_month, cell, cell_wait,
-            cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud, subsidised,
-            subsidy_end, subsidy_end.dtype.type(end_month), is_above, rest, watch, watch_end, cand)
+            queue, deciders.astype(queue.dtype, copy=False), -1 if capacity is None else int(capacity), cloud_state,
+            cloud_state.dtype.type(waiting), cloud_state.dtype.type(on_cloud), present, cloud_month.dtype.type(k),
+            cloud_month, cell, cell_wait, cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud,
+            cell_active, chain_cloud, subsidised, subsidy_end, subsidy_end.dtype.type(end_month), is_above, thr_live,
+            rest, watch, watch_end, cand)
         return n_on, rest[:n_rest].copy(), watch[:n_watch].copy(), watch_end[:n_watch].copy(), cand[:n_cand].copy()
+    if deciders.size:
+        cloud_state[deciders] = waiting
+        thr_live[deciders] = np.inf
+        kernel.scatter_add(cell_wait, cell, deciders, 1.0)
+        queue = np.concatenate((queue, deciders))
     q = queue[(cloud_state[queue] == waiting) & present[queue]]
     n_on = q.size if capacity is None else min(capacity, q.size)
     firms, rest = q[:n_on], q[n_on:]

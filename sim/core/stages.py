@@ -138,11 +138,14 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         w, ends = state.subsidy_watch, state.subsidy_watch_end
         cut = int(np.searchsorted(ends, ends.dtype.type(k), side="right"))
         head = w[:cut]
-        keep, churners = kernel.churn_due(head, state.cloud_state, ON_CLOUD, state.present, state.lam_churn,
-                                          state.thr_churn, np.float32(churn_rate_per_year) * dt)
+        lam_w, thr_w = state.subsidy_watch_lam, state.subsidy_watch_thr
+        keep, churners = kernel.churn_due(head, state.cloud_state, ON_CLOUD, state.present, lam_w[:cut], thr_w[:cut],
+                                          np.float32(churn_rate_per_year) * dt)
         if not keep.all():
             state.subsidy_watch = np.concatenate((head[keep], w[cut:]))
             state.subsidy_watch_end = np.concatenate((ends[:cut][keep], ends[cut:]))
+            state.subsidy_watch_lam = np.concatenate((lam_w[:cut][keep], lam_w[cut:]))
+            state.subsidy_watch_thr = np.concatenate((thr_w[:cut][keep], thr_w[cut:]))
 
     # ---- apply all changes at once (synchronous update)
     if granted_firms.size:
@@ -151,8 +154,10 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         state.cell_new[2] += spend
     if deciders.size:
         deciders = tables.by_priority(deciders, state.priority)
-        stage_kernel.mark_deciders(deciders, state.cloud_state, WAITING, state.thr_live, pop.cell, state.cell_wait)
-        state.queue = np.concatenate((state.queue, deciders))
+    # Deciders join the queue and onboarding follows in one pass; before the transformation and
+    # churn updates, which touch other firms' states and only add integers to shared counts.
+    onboard(state, k, instruments["service_capacity"].capacity_this_substep(k), vouchers.spec.subsidy_months,
+            deciders)
     if transformers.size:
         state.trans_month[transformers] = k
         state.update(transformers, "trans", 1.0)
@@ -161,7 +166,6 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
     if churners.size:
         state.cloud_state[churners] = CHURNED
         state.update(churners, "cloud", -1.0)
-    onboard(state, k, instruments["service_capacity"].capacity_this_substep(k), vouchers.spec.subsidy_months)
 
 
 def transform_stage(state: FirmState, t: dict, dt: np.float32) -> np.ndarray:
@@ -184,22 +188,25 @@ def transform_stage(state: FirmState, t: dict, dt: np.float32) -> np.ndarray:
     return tc[lam2 >= state.thr_trans[tc]]
 
 
-def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int) -> None:
-    """(c) Onboarding from the queue, first come first served, up to ``capacity`` (None: all)."""
+def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int, deciders: np.ndarray) -> None:
+    """(c) The step's ``deciders`` (priority order) join the queue; onboarding from the queue, first
+    come first served, up to ``capacity`` (None: all)."""
     pop = state.pop
     n_on, state.queue, sub_on, sub_end, above = stage_kernel.onboard(
-        state.queue, capacity, k, k + subsidy_months, cloud_state=state.cloud_state, waiting=WAITING,
+        state.queue, deciders, capacity, k, k + subsidy_months, cloud_state=state.cloud_state, waiting=WAITING,
         on_cloud=ON_CLOUD, present=state.present, cloud_month=state.cloud_month, cell=pop.cell,
         cell_wait=state.cell_wait, cell_cum=state.cell_cum, cell_new=state.cell_new[0], park=pop.park, cc=state.cc,
         indptr=pop.adj_indptr, indices=pop.adj_indices, park_cloud=state.park_cloud, cc_cloud=state.cc_cloud,
         cell_active=state.cell_active, chain_cloud=state.chain_cloud, subsidised=state.subsidised,
-        subsidy_end=state.subsidy_end, is_above=state.is_above)
+        subsidy_end=state.subsidy_end, is_above=state.is_above, thr_live=state.thr_live)
     if not n_on:
         return
     state.prov_cloud += n_on
     if sub_on.size:
         state.subsidy_watch = np.concatenate((state.subsidy_watch, sub_on))
         state.subsidy_watch_end = np.concatenate((state.subsidy_watch_end, sub_end))
+        state.subsidy_watch_lam = np.concatenate((state.subsidy_watch_lam, np.zeros(sub_on.size, dtype=np.float32)))
+        state.subsidy_watch_thr = np.concatenate((state.subsidy_watch_thr, state.thr_churn[sub_on]))
     state.cand_trans = np.concatenate((state.cand_trans, above))
 
 

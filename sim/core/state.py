@@ -52,7 +52,6 @@ class FirmState:
         self.subsidy_end = np.full(n, NEVER, dtype=np.int16)
         self.lam_cloud = np.zeros(n, dtype=np.float32)
         self.lam_trans = np.zeros(n, dtype=np.float32)
-        self.lam_churn = np.zeros(n, dtype=np.float32)
         self.thr_cloud = np.random.default_rng(streams["threshold_cloud"]).standard_exponential(n, dtype=np.float32)
         self.thr_trans = np.random.default_rng(streams["threshold_transform"]).standard_exponential(n, dtype=np.float32)
         self.thr_live = self.thr_cloud.copy()
@@ -70,6 +69,10 @@ class FirmState:
         self.queue = np.empty(0, dtype=np.int64)
         self.subsidy_watch = np.empty(0, dtype=np.int64)
         self.subsidy_watch_end = np.empty(0, dtype=np.int16)  # subsidy end of each watched firm
+        # The churn clock of each watched firm (cumulative hazard, threshold from thr_churn), kept
+        # beside the watch list: the churn stage reads them in order, not at random firm indices.
+        self.subsidy_watch_lam = np.empty(0, dtype=np.float32)
+        self.subsidy_watch_thr = np.empty(0, dtype=np.float32)
         self.readiness_dt = tables.readiness_dt(pop, dt_years)
         self.buf_h = np.empty(n, dtype=np.float32)  # scratch of the NumPy cloud stage
         self.buf_tmp = np.empty(n, dtype=np.float32)
