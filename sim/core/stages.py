@@ -102,9 +102,12 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         return v * open_city[pop.city[firms]] if open_city.size > 1 else v
 
     granted_firms = deciders[:0]
+    by_priority = False  # deciders in priority order (else ascending)
     if voucher_cur is not None and deciders.size:
+        # One sort: the claimants, a subset, keep the deciders' priority order, and so do the
+        # deciders left after the refusals (setdiff1d with assume_unique keeps the order).
+        deciders, by_priority = tables.by_priority(deciders, state.priority), True
         claim = deciders[voucher_at(deciders) > 0]
-        claim = tables.by_priority(claim, state.priority)
         granted = vouchers.grant(claim, pop.city[claim])
         granted_firms = claim[granted]
         late = claim[~granted]
@@ -152,7 +155,7 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         state.subsidised[granted_firms] = True
         spend = np.bincount(pop.cell[granted_firms], minlength=N_CELLS) * vouchers.voucher_cny
         state.cell_new[2] += spend
-    if deciders.size:
+    if deciders.size and not by_priority:
         deciders = tables.by_priority(deciders, state.priority)
     # Deciders join the queue and onboarding follows in one pass; before the transformation and
     # churn updates, which touch other firms' states and only add integers to shared counts.
