@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import datasets
-from sim.core import peers
+from sim.core import kernel, peers, stage_kernel
 from sim.core.policies import N_CITIES, N_CLUSTERS, cell_grid
 from sim.core.schedules import monthly
 from sim.core.state import FirmState
@@ -78,6 +78,10 @@ def group_tables(state: FirmState, r: dict, cell_add: np.ndarray | None,
     # A firm alone in its park or cluster-city reads the enclosing group's share (peers.py).
     pk_num, pk_den, cc_num, cc_den = peers.nested_counts(state.park_cloud, state.park_n, state.pg_cc[::4],
                                                          state.cc_cloud, state.cc_n, N_CITIES)
+    if kernel.kernel_name() == "numba":  # the same operations per group in one compiled pass
+        prov = r["prov"] * state.prov_cloud / max(state.prov_n - 1.0, 1.0) if r["prov"] > 0 else None
+        return stage_kernel.group_rates(pk, state.pg_cc, state.pg_cell, (pk_num, pk_den, cc_num, cc_den), r, prov,
+                                        cell_add, park_add)
     if r["park"] > 0:
         peer += r["park"] * (pk_num / np.maximum(pk_den - 1.0, 1.0))[pk]
     if r["cc"] > 0:

@@ -129,7 +129,34 @@ def compiled_stages() -> dict[str, object]:
                 n_out += 1
         return n_keep, n_out
 
-    _compiled.update({name: kernel.interruptible(f) for name, f in (("onboard", onboard), ("transform", transform))})
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def group_rates(pg_park, pg_cc, pg_cell, pk_num, pk_den, cc_num, cc_den, w_park, w_cc, has_prov, prov,
+                    market_cell, peer_cell, has_cell_add, cell_add, has_park_add, park_add, w_chain, rate, chain):
+        same = True
+        first = w_chain * peer_cell[pg_cell[0]]
+        for g in range(pg_park.size):
+            p, c, x = pg_park[g], pg_cc[g], pg_cell[g]
+            peer = 0.0
+            if w_park > 0:
+                peer = peer + w_park * (pk_num[p] / max(pk_den[p] - 1.0, 1.0))
+            if w_cc > 0:
+                peer = peer + w_cc * (cc_num[c] / max(cc_den[c] - 1.0, 1.0))
+            if has_prov:
+                peer = peer + prov
+            m = peer_cell[x]
+            r = market_cell[x] + m * peer
+            if has_cell_add:
+                r = r + cell_add[x]
+            if has_park_add:
+                r = r + park_add[p]
+            rate[g] = np.float32(r)
+            ch = w_chain * m
+            chain[g] = np.float32(ch)
+            same = same and ch == first
+        return same
+
+    _compiled.update({name: kernel.interruptible(f) for name, f in (("onboard", onboard), ("transform", transform),
+                                                                    ("group_rates", group_rates))})
     return _compiled
 
 
@@ -192,6 +219,29 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
     sub_on = firms[subsidised[firms]]
     subsidy_end[sub_on] = end_month
     return n_on, rest, sub_on, subsidy_end[sub_on], firms[is_above[firms]]
+
+
+def group_rates(pg_park: np.ndarray, pg_cc: np.ndarray, pg_cell: np.ndarray, shares: tuple, r: dict, prov: float | None,
+                cell_add: np.ndarray | None, park_add: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sim.core.hazards.group_tables` after its nested counts, in one compiled pass over the
+    park x size-class groups (call only when the kernel is ``numba``): the same float64 operations
+    in the same order per group, rounded to float32 at the end, so the same bytes.
+
+    Args:
+        shares: ``(park adopters, park members, cluster-city adopters, cluster-city members)``.
+        r: The stage's rates (:func:`sim.core.hazards.stage_tables`).
+        prov: The provincial peer term (None: off).
+    """
+    pk_num, pk_den, cc_num, cc_den = shares
+    rate = np.empty(pg_park.size, dtype=np.float32)
+    chain = np.empty(pg_park.size, dtype=np.float32)
+    off = np.zeros(1)
+    same = compiled_stages()["group_rates"](
+        pg_park, pg_cc, pg_cell, pk_num, pk_den, cc_num, cc_den, float(r["park"]), float(r["cc"]), prov is not None,
+        0.0 if prov is None else float(prov), r["market_cell"], r["peer_cell"], cell_add is not None,
+        off if cell_add is None else cell_add, park_add is not None, off if park_add is None else park_add,
+        float(r["chain"]), rate, chain)
+    return rate, chain[:1].copy() if same else chain
 
 
 def transform_compiled(cand: np.ndarray, t: dict, dt: np.float32, *, trans_month: np.ndarray, never: int,
