@@ -37,21 +37,16 @@ def compiled_stages() -> dict[str, object]:
         inf = np.float32(np.inf)
         n_on = n_rest = n_watch = n_cand = 0
         firms = np.empty(queue.size + deciders.size, dtype=queue.dtype)
-        for j in range(queue.size):
-            f = queue[j]
-            if cloud_state[f] != waiting or not present[f]:
-                continue
-            if capacity >= 0 and n_on >= capacity:
-                rest[n_rest] = f
-                n_rest += 1
-            else:
-                firms[n_on] = f
-                n_on += 1
-        for j in range(deciders.size):  # the step's deciders join the queue (present, deciding)
-            f = deciders[j]
-            cloud_state[f] = waiting
-            thr_live[f] = inf
-            cell_wait[cell[f]] += 1.0
+        for j in range(queue.size + deciders.size):
+            if j < queue.size:
+                f = queue[j]
+                if cloud_state[f] != waiting or not present[f]:
+                    continue
+            else:  # the step's deciders join the queue (present and deciding by construction)
+                f = deciders[j - queue.size]
+                cloud_state[f] = waiting
+                thr_live[f] = inf
+                cell_wait[cell[f]] += 1.0
             if capacity >= 0 and n_on >= capacity:
                 rest[n_rest] = f
                 n_rest += 1
