@@ -14,8 +14,8 @@ from sim import i18n
 from sim.cli.main import main
 from sim.errors import ScenarioError
 from sim.i18n.messages import error_line, translate
+from sim.runs.lifecycle import Interrupted
 from sim.runs.rundir import AnalysisInterrupted
-from sim.runs.runner import Interrupted
 
 ENGLISH_FRAME = ("error", "allowed", "got", "input should", "unknown key", "did you mean", "more error",
                  "interrupted", "failed", "replicate", "see `")

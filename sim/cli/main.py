@@ -82,8 +82,7 @@ def end_process(code: int) -> None:
 def run_command(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) and run the command; returns the exit code."""
     from sim.runs.executors import ExecutorError
-    from sim.runs.lifecycle import terminate_as_interrupt
-    from sim.runs.runner import Interrupted
+    from sim.runs.lifecycle import Interrupted, terminate_as_interrupt
 
     terminate_as_interrupt()  # SIGTERM/SIGHUP stop the workers like Ctrl-C: no orphans
     argv = list(sys.argv[1:] if argv is None else argv)

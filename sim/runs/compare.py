@@ -23,6 +23,7 @@ from sim.core import uncertainty
 from sim.errors import ScenarioError
 from sim.runs.executors import Executor
 from sim.runs.jobs import ExecutorChoice, resolve_executor
+from sim.runs.lifecycle import Interrupted
 from sim.runs.results import ScenarioResult, goals_evaluated
 from sim.runs.root import results_root
 from sim.runs.rundir import (
@@ -35,7 +36,6 @@ from sim.runs.rundir import (
 )
 from sim.runs.runfolder import FIGURES, SUMMARY, RunFolder
 from sim.runs.runner import (
-    Interrupted,
     ScenarioJob,
     ScenarioLike,
     check_label,

@@ -17,6 +17,19 @@ import signal
 import threading
 import time
 
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: finished replicates are saved in ``folders`` (resume them later).
+
+    Defined here, with the other signal handling, so that the command line can catch it without
+    importing the run layer (pandas, Mesa) before a single run has started its population build.
+    """
+
+    def __init__(self, folders: list):
+        super().__init__("interrupted")
+        self.folders = folders
+
+
 WATCHDOG_INTERVAL_S = 0.5
 """How often a worker checks that its parent is still alive, seconds."""
 

@@ -35,6 +35,7 @@ from sim.errors import ScenarioError
 from sim.fileio import atomic_write_text
 from sim.runs.executors import Executor
 from sim.runs.jobs import ExecutorChoice, collect, resolve_executor
+from sim.runs.lifecycle import Interrupted
 from sim.runs.replicate import ReplicateResult, ReplicateRun, lost_run, run_one
 from sim.runs.results import ScenarioResult, failures_frame, goals_evaluated, summarize_scenario
 from sim.runs.root import results_root
@@ -427,15 +428,7 @@ def record_write_error(jobs: list[ScenarioJob], exc: OSError) -> None:
         rf.unlock()
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during a run: finished replicates are saved in ``folders`` (resume them later)."""
-
-    def __init__(self, folders: list[Path]):
-        super().__init__("interrupted")
-        self.folders = folders
-
-
 __all__ = [
-    "Interrupted", "run_scenario", "resolve_scenario", "ScenarioJob", "execute_jobs", "finish_jobs",
+    "run_scenario", "resolve_scenario", "ScenarioJob", "execute_jobs", "finish_jobs",
     "scenario_figures", "record_write_error", "DEFAULT_RESULTS_DIR",
 ]
