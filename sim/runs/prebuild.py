@@ -7,10 +7,10 @@ Numba's cache at their first calls (~0.4 s), run the months, then draw the figur
 scenario is read, the command line calls :func:`start`, which
 
 1. forks the figure process (:class:`sim.plots.parallel.FigureProcess`) first, while this process
-   runs no other thread and has not imported matplotlib; it waits, and imports and warms the
-   drawing code only when the population is built (:func:`take`), when this process runs the
-   months on one CPU and the other is free;
-2. starts a thread that loads Numba, builds the population and then loads the model's kernels
+   runs no other thread and has not imported matplotlib; it imports and warms the drawing code
+   at once, or, with the thread of 2., only when the population is built (:func:`take`), when
+   this process runs the months on one CPU and the other is free;
+2. if turned on (``GDCLOUD_PREBUILD=1``), starts a thread that loads Numba, builds the population and then loads the model's kernels
    (:mod:`sim.core.kernel_cache`): the compiled loops release the GIL, so the build runs on the
    second CPU while this thread imports the run layer and the model.
 
@@ -20,11 +20,12 @@ scenario, replicate and root seed, so the same structure seed and the same bytes
 function builds it, in the same process, only earlier). Nothing is copied: the thread's arrays
 are the model's.
 
-An earlier version forked the build into another process (``GDCLOUD_PREBUILD=1``, fourth
-session): it was slower (7.9/8.3 s against 7.1/7.4 s quietly) because its arrays were copied
-through a pipe into freshly faulted pages and three processes competed for two CPUs. Anything
+An earlier version forked the build into another process (fourth session): it was slower
+(7.9/8.3 s against 7.1/7.4 s quietly) because its arrays were copied through a pipe into freshly
+faulted pages and three processes competed for two CPUs. Anything
 unexpected (one CPU, a failed build, a different scenario at :func:`take`) only means the model
-builds the population itself. ``GDCLOUD_PREBUILD=0`` turns the thread off.
+builds the population itself. The thread is off by default (:func:`worth_it`):
+``GDCLOUD_PREBUILD=1`` turns it on; the figure process is forked early either way.
 """
 
 from __future__ import annotations
@@ -47,11 +48,13 @@ until :func:`take` lets it warm up."""
 
 
 def worth_it(config: Scenario) -> bool:
-    """True if building one run's population of ``config`` in a thread is useful here: not turned
-    off (``GDCLOUD_PREBUILD=0``), two CPUs available, and the model will use a population it is
-    given (no uncertain parameter that could change the structure; no shared structure, which
-    the batch path caches instead)."""
-    if os.environ.get("GDCLOUD_PREBUILD", "").strip() == "0":
+    """True if building one run's population of ``config`` in a thread is asked for and useful
+    here: turned on (``GDCLOUD_PREBUILD=1``; off by default: on the final code of the fifth
+    session it made no measurable difference side by side, 6.23 against 6.17 s with figures and
+    3.97 against 3.79 s without, and cost 0.4-0.5 s more CPU), two CPUs available, and the model
+    will use a population it is given (no uncertain parameter that could change the structure;
+    no shared structure, which the batch path caches instead)."""
+    if os.environ.get("GDCLOUD_PREBUILD", "").strip() != "1":
         return False
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if cpus < 2:
