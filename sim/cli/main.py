@@ -70,12 +70,12 @@ def end_process(code: int) -> None:
     run_exit_callbacks = getattr(atexit, "_run_exitfuncs", None)  # CPython's own exit step
     if run_exit_callbacks is None or threading.active_count() > 1:
         return
-    for stream in (sys.stdout, sys.stderr):
+    run_exit_callbacks()
+    for stream in (sys.stdout, sys.stderr):  # after the callbacks: they may print
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (`gdcloud list | head`) or stream
             pass
-    run_exit_callbacks()
     os._exit(code)
 
 

@@ -1,0 +1,40 @@
+"""The command line's fast exit (``sim.cli.main.end_process``): output and exit callbacks are
+not lost, the exit code is kept, and it steps aside while another thread runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from faults_support import REPO
+
+PROGRAM = """
+import atexit, sys, threading, time
+from sim.cli.main import end_process
+atexit.register(lambda: print("callback ran"))
+print("buffered output", end=" ")
+if sys.argv[1] == "thread":
+    threading.Thread(target=time.sleep, args=(0.5,)).start()
+end_process(3)
+print("returned")
+"""
+
+
+def _run(mode: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # stdout is a pipe, so it is block-buffered: nothing is written unless it is flushed
+    return subprocess.run([sys.executable, "-c", PROGRAM, mode], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_end_process_flushes_runs_callbacks_and_keeps_the_exit_code() -> None:
+    done = _run("alone")
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "buffered output callback ran\n"
+
+
+def test_end_process_returns_while_another_thread_runs() -> None:
+    done = _run("thread")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "buffered output returned\ncallback ran\n"
