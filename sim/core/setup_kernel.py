@@ -77,45 +77,55 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                    dst, k, fcount):
         # The links of firms i0..i1-1 (their uniforms: u[:, 0:...]) as the NumPy construction
         # of sim.core.links.supply_links draws them (same float32 comparisons, same float64
-        # products), in two passes over the chunk: first where each link's pick lies in the
-        # candidate table (or its chain leader, coded -2 - leader), reading sequentially; then
-        # the picks, a tight gather whose cache misses overlap. Kept links (no self-link, no
-        # missing target) are appended to dst[k:]; fcount counts them per source (it may be
-        # n_links itself: zeroed for the chunk once read).
-        has_leads = leads.size > 1
-        half = np.float32(0.5)
+        # products), in passes over the chunk's links that branch on no random number (a branch
+        # per coin flip mispredicts about once per link: ~40% of this loop's time before):
+        # the owner of every link (a mark after each firm's last link, then a running sum);
+        # where its pick lies in the candidate table (both choices computed, one selected;
+        # a pick of a chain leader coded -2 - leader); the picks gathered from the table (a
+        # loop of independent loads whose cache misses overlap, the targets written over the
+        # codes); then the kept links (no self-link, no missing target) appended to dst[k:]
+        # and counted per source in fcount (it may be n_links itself: zeroed once read).
+        t_all = 0
+        for i in range(i0, i1):
+            t_all += n_links[i]
+        for t in range(t_all):
+            owner[t] = 0
         t = 0
         for i in range(i0, i1):
-            for _ in range(n_links[i]):
-                if u[1, t] < same_share:
-                    g = cc[i] + (n_cc if u[2, t] >= half else 0)
-                else:
-                    g = cl[i] + 2 * n_cc + (n_cl if u[2, t] >= half else 0)
-                g = group_of[g]
-                up = np.float64(u[3, t])
-                at = size[g] * up
-                last = size[g] - 1.0
-                if at > last:
-                    at = last
-                code = np.int64(at) + starts[g]
-                if has_leads and industrial[i] and u[0, t] < lead_share:
-                    c = cl[i]
-                    at = lead_size[c] * up
-                    last = lead_size[c] - 1.0
-                    if at > last:
-                        at = last
-                    p = leads[np.int64(at) + lead_starts[c]]
-                    if p >= 0:
-                        code = -2 - np.int64(p)
-                pick[t] = code
-                owner[t] = i
-                t += 1
-        for i in range(i0, i1):  # fcount may be n_links itself, read above
+            t += n_links[i]
+            if t < t_all:
+                owner[t] += 1
+        run = i0
+        for t in range(t_all):
+            run += owner[t]
+            owner[t] = run
+        has_leads = leads.size > 1
+        half = np.float32(0.5)
+        for t in range(t_all):
+            i = owner[t]
+            big = u[2, t] >= half
+            g_city = cc[i] + (n_cc if big else 0)
+            g_cluster = cl[i] + 2 * n_cc + (n_cl if big else 0)
+            g = group_of[g_city if u[1, t] < same_share else g_cluster]
+            up = np.float64(u[3, t])
+            at = size[g] * up
+            last = size[g] - 1.0
+            code = np.int64(at if at <= last else last) + starts[g]
+            c = cl[i]  # a chain leader of the cluster (an empty group: the -1 sentinel)
+            at = lead_size[c] * up
+            last = lead_size[c] - 1.0
+            p = leads[np.int64(at if at <= last else last) + lead_starts[c]]
+            to_lead = has_leads & industrial[i] & (u[0, t] < lead_share) & (p >= 0)
+            pick[t] = -2 - np.int64(p) if to_lead else code
+        for t in range(t_all):
+            code = pick[t]
+            d = cands[code if code >= 0 else 0]
+            pick[t] = d if code >= 0 else -2 - code
+        for i in range(i0, i1):
             fcount[i] = 0
-        for s in range(t):
-            code = pick[s]
-            d = cands[code] if code >= 0 else -2 - code
-            i = owner[s]
+        for t in range(t_all):
+            d = pick[t]
+            i = owner[t]
             if d >= 0 and d != i:
                 dst[k] = d
                 fcount[i] += 1
