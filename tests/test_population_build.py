@@ -266,3 +266,25 @@ def test_partners_before_k_equal_the_partner_counts_of_the_first_k_firms(monkeyp
         assert got.dtype == np.float32
         np.testing.assert_array_equal(got, adj @ (np.arange(pop.n_firms) < k).astype(float))
     assert pop.partners_before(pop.n_initial).sum() > 20_000
+
+
+@pytest.mark.parametrize("kernel_name", ["numpy", "numba"] if HAS_NUMBA else ["numpy"])
+@pytest.mark.parametrize("layout", ["built", "initial firms not ordered by class"])
+def test_start_partner_counts_are_the_partner_counts_of_the_present_above_and_leader_firms(
+        monkeypatch, kernel_name, layout):
+    from dataclasses import replace
+
+    monkeypatch.setenv("GDCLOUD_KERNEL", kernel_name)
+    pop = build_population(Scenario.model_validate({"population": {"total_firms": 20_000}}), np.random.SeedSequence(8))
+    if layout != "built":  # the prefix shortcut must not apply: the masks are counted instead
+        size_class = pop.size_class.copy()
+        size_class[:pop.n_initial] = np.random.default_rng(3).permutation(size_class[:pop.n_initial])
+        pop = replace(pop, size_class=size_class, derived={})
+    present = np.arange(pop.n_firms) < pop.n_initial
+    above = present & (pop.size_class <= 1)
+    leads = present & (pop.size_class == 0)
+    got = pop.start_partner_counts()
+    for counts, mask in zip(got, (present, above, leads), strict=True):
+        assert counts.dtype == np.float32
+        np.testing.assert_array_equal(counts, pop.partner_counts(mask))
+    assert got[1].sum() > 1000 and got[2].sum() > 10  # real counts, not all zero

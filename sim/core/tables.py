@@ -48,6 +48,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     pres[:pop.n_initial] = True
     ab = pres & is_above
     ncc = N_CLUSTERS * N_CITIES
+    chain_n, chain_as, lead_n = pop.start_partner_counts()
     t = {
         # int32 firm indices: read once, by the initial adopters' draw (half the bytes of intp).
         "initial_above": columns.indices(is_above[:pop.n_initial]),
@@ -56,8 +57,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
         "pg_cell": pg_cc * 4 + np.arange(pop.n_parks * 4) % 4, "cc": cc,
         "park_n": count(pop.park, pres, pop.n_parks), "park_as": count(pop.park, ab, pop.n_parks),
         "cc_n": count(cc, pres, ncc), "cc_as": count(cc, ab, ncc), "cell_n": count(pop.cell, pres, N_CELLS),
-        "chain_n": pop.partners_before(pop.n_initial), "chain_as": pop.partner_counts(ab),
-        "lead_n": pop.partner_counts(pres & is_lead),
+        "chain_n": chain_n, "chain_as": chain_as, "lead_n": lead_n,
     }
     for v in t.values():
         v.flags.writeable = False
