@@ -6,11 +6,12 @@
   cluster-city, cell) and to a partner count of all their supply-chain partners
   (:func:`add_to_partners` alone for the partners).
 
-The chain and chain-leader shares of the cloud hazard (``partners adopted / max(partners, 1)``)
-are computed where they are read, in the cloud-stage loop, from the two counts, not kept up to
-date at every partner of every firm that changes: the streaming pass reads 8 bytes more per firm
-(+0.4 ns per firm measured) while each partner update touches one cache line instead of three
-(a change of cloud state cost 77 ns per link with the stored share, load 7).
+The chain share of the cloud hazard (``partners adopted / max(partners, 1)``) is computed where
+it is read, in the cloud-stage loop, from the two counts, not kept up to date at every partner of
+every firm that changes: the streaming pass reads 4 bytes more per firm (+0.4 ns per firm
+measured for 8) while each partner update touches one cache line instead of three (a change of
+cloud state cost 77 ns per link with the stored share, load 7). The chain-leader share is stored
+(``FirmState.lead_share``): leaders change state rarely, and every firm reads it every step.
 
 Both implementations do the same float32 operations in the same order for every firm (no fused
 multiply-add, no reassociation), so they give the same bytes; ``tests/test_kernel.py`` checks it.
@@ -71,7 +72,7 @@ def _share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return num / np.maximum(den, np.float32(1))
 
 
-def _cloud_deciders_numpy(n, pg, g_rate, g_chain, chain_num, chain_den, lead_num, lead_den, pull, readiness_dt,
+def _cloud_deciders_numpy(n, pg, g_rate, g_chain, chain_num, chain_den, lead_share, pull, readiness_dt,
                           voucher_cur, open_city, city, lam_all, thr, buf_h, buf_tmp):
     h, tmp = buf_h[:n], buf_tmp[:n]
     np.take(g_rate, pg[:n], out=h, mode="wrap")  # pg is always in range; 'wrap' skips the check
@@ -81,7 +82,7 @@ def _cloud_deciders_numpy(n, pg, g_rate, g_chain, chain_num, chain_den, lead_num
     else:
         h += np.multiply(np.take(g_chain, pg[:n], out=tmp, mode="wrap"), _share(chain_num[:n], chain_den[:n]), out=tmp)
     if pull > 0:
-        h += np.multiply(_share(lead_num[:n], lead_den[:n]), pull, out=tmp)
+        h += np.multiply(lead_share[:n], pull, out=tmp)
     h *= readiness_dt[:n]
     if voucher_cur is not None:
         if open_city.size > 1:
@@ -104,6 +105,9 @@ def _add_to_partners_numpy(indptr, indices, firms, counts, sign):
 # --------------------------------------------------------------------------- Numba
 
 _compiled: dict[str, object] = {}
+
+CLOUD_BLOCK = 2048
+"""Firms per block of the compiled cloud stage (its hazard buffer, 8 KiB, stays in the L1 cache)."""
 
 
 def interruptible(fn):
@@ -135,38 +139,61 @@ def _numba_kernels() -> dict[str, object]:
     import numba
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def cloud(n, pg, g_rate, g_chain, chain_num, chain_den, lead_num, lead_den, pull, readiness_dt,
-              voucher_cur, has_voucher, open_city, city, lam, thr, out):
+    def cloud(n, pg, g_rate, g_chain, chain_num, chain_den, lead_share, pull, readiness_dt, voucher_cur, has_voucher,
+              open_city, city, lam, thr, out):
+        # Blocks of CLOUD_BLOCK firms, each term one simple loop over the block (the loops
+        # vectorise: the divisions run 8 at a time) into a hazard buffer that stays in the L1
+        # cache; each column is still read once, in order. The same float32 operations in the
+        # same order per firm as one loop over the terms (every intermediate is a float32).
         one_chain = g_chain.size == 1
         c0 = g_chain[0]
-        per_city = open_city.size > 1
         zero = np.float32(0)
         one = np.float32(1)
+        chain_on = not one_chain or c0 != zero
+        per_city = open_city.size > 1
+        h = np.empty(CLOUD_BLOCK, dtype=np.float32)
+        c = np.empty(CLOUD_BLOCK, dtype=np.float32)
         k = 0
-        for i in range(n):
-            g = pg[i]
-            h = g_rate[g]
-            if one_chain:
-                if c0 != zero:
-                    d = chain_den[i]
-                    h = h + (chain_num[i] / (d if d > one else one)) * c0
-            else:
-                d = chain_den[i]
-                h = h + g_chain[g] * (chain_num[i] / (d if d > one else one))
-            if pull > zero:
-                d = lead_den[i]
-                h = h + (lead_num[i] / (d if d > one else one)) * pull
-            h = h * readiness_dt[i]
-            if has_voucher:
-                if per_city:
-                    h = h + (voucher_cur[i] if open_city[city[i]] else voucher_cur[i] * zero)
+        for s in range(0, n, CLOUD_BLOCK):
+            e = min(s + CLOUD_BLOCK, n)
+            m = e - s
+            gs = pg[s:e]
+            for j in range(m):
+                h[j] = g_rate[gs[j]]
+            if chain_on:
+                num, den = chain_num[s:e], chain_den[s:e]
+                if one_chain:
+                    for j in range(m):
+                        d = den[j]
+                        h[j] = h[j] + (num[j] / (d if d > one else one)) * c0
                 else:
-                    h = h + voucher_cur[i]
-            x = lam[i] + h
-            lam[i] = x
-            if x >= thr[i]:
-                out[k] = i
-                k += 1
+                    for j in range(m):
+                        c[j] = g_chain[gs[j]]
+                    for j in range(m):
+                        d = den[j]
+                        h[j] = h[j] + c[j] * (num[j] / (d if d > one else one))
+            if pull > zero:
+                ls = lead_share[s:e]
+                for j in range(m):
+                    h[j] = h[j] + ls[j] * pull
+            rd = readiness_dt[s:e]
+            for j in range(m):
+                h[j] = h[j] * rd[j]
+            if has_voucher:
+                vc = voucher_cur[s:e]
+                if per_city:
+                    cs = city[s:e]
+                    for j in range(m):
+                        h[j] = h[j] + (vc[j] if open_city[cs[j]] else vc[j] * zero)
+                else:
+                    for j in range(m):
+                        h[j] = h[j] + vc[j]
+            la, th = lam[s:e], thr[s:e]
+            for j in range(m):
+                la[j] = la[j] + h[j]
+            for j in range(m):  # the deciders, without a branch
+                out[k] = s + j
+                k += la[j] >= th[j]
         return k
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -269,29 +296,25 @@ def load() -> dict[str, object]:
 
 
 def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarray, chain_num: np.ndarray,
-                   chain_den: np.ndarray, lead_num: np.ndarray, lead_den: np.ndarray, pull: np.float32,
-                   readiness_dt: np.ndarray, voucher_cur: np.ndarray | None, open_city: np.ndarray | None,
-                   city: np.ndarray, lam: np.ndarray, thr: np.ndarray, buf_h: np.ndarray, buf_tmp: np.ndarray,
-                   pg_narrow: np.ndarray | None = None) -> np.ndarray:
+                   chain_den: np.ndarray, lead_share: np.ndarray, pull: np.float32, readiness_dt: np.ndarray,
+                   voucher_cur: np.ndarray | None, open_city: np.ndarray | None, city: np.ndarray, lam: np.ndarray,
+                   thr: np.ndarray, buf_h: np.ndarray, buf_tmp: np.ndarray) -> np.ndarray:
     """Add one step's cloud hazard x dt to ``lam[:n]``; return the firms with ``lam >= thr``.
 
-    Per firm: ``h = g_rate[pg] + chain term + pull * lead share``, times ``readiness_dt``, plus
+    Per firm: ``h = g_rate[pg] + chain term + pull * lead_share``, times ``readiness_dt``, plus
     the voucher push if vouchers are open (times the city's open flag if quotas are per city).
     The chain term is ``g_chain * chain_num / max(chain_den, 1)`` (one weight, or one per group
-    ``pg``), the lead share ``lead_num / max(lead_den, 1)``. All float32. ``buf_h``/``buf_tmp``
-    are scratch arrays of at least ``n`` (NumPy path); ``pg_narrow``, if given, is ``pg`` as
-    int32, which the compiled loop reads instead (4 bytes less per firm; NumPy gathers are faster
-    with intp indices).
+    ``pg``). All float32. ``buf_h``/``buf_tmp`` are scratch arrays of at least ``n`` (NumPy path).
     """
     if kernel_name() == "numba":
         k = _numba_kernels()["cloud"]
         out = np.empty(n, dtype=np.intp)
         has_v = voucher_cur is not None
-        m = k(n, pg if pg_narrow is None else pg_narrow, g_rate, g_chain, chain_num, chain_den, lead_num, lead_den,
-              np.float32(pull), readiness_dt, voucher_cur if has_v else readiness_dt, has_v,
-              open_city if has_v else np.ones(1, dtype=bool), city, lam, thr, out)
+        m = k(n, pg, g_rate, g_chain, chain_num, chain_den, lead_share, np.float32(pull), readiness_dt,
+              voucher_cur if has_v else readiness_dt, has_v, open_city if has_v else np.ones(1, dtype=bool), city, lam,
+              thr, out)
         return out[:m].copy()
-    return _cloud_deciders_numpy(n, pg, g_rate, g_chain, chain_num, chain_den, lead_num, lead_den, np.float32(pull),
+    return _cloud_deciders_numpy(n, pg, g_rate, g_chain, chain_num, chain_den, lead_share, np.float32(pull),
                                  readiness_dt, voucher_cur, open_city, city, lam, thr, buf_h, buf_tmp)
 
 

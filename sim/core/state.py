@@ -25,9 +25,10 @@ NONE, WAITING, ON_CLOUD, CHURNED, EXITED = 0, 1, 2, 3, 4
 COUNT_NAMES: tuple[str, ...] = (
     "park_n", "park_cloud", "park_as", "park_trans", "cc_n", "cc_cloud", "cc_as", "cc_trans",
     "chain_n", "chain_cloud", "chain_as", "chain_trans", "lead_n", "lead_trans",
-    "prov_n", "prov_cloud", "cell_n", "cell_cum", "cell_active", "cell_trans", "cell_wait",
+    "prov_n", "prov_cloud", "cell_n", "cell_cum", "cell_active", "cell_trans", "cell_wait", "lead_share",
 )
-"""The peer and cell counts of a :class:`FirmState` (kept up to date by :meth:`FirmState.update`)."""
+"""The peer and cell counts of a :class:`FirmState` (kept up to date by :meth:`FirmState.update`), and
+the lead share derived from two of them."""
 
 
 class FirmState:
@@ -62,7 +63,7 @@ class FirmState:
         # New thresholds of claimants refused a voucher, drawn in the order of refusal.
         self.rng_refusal = np.random.default_rng(streams["voucher_refusal"])
         st = tables.static_tables(pop)
-        self.is_above, self.is_lead, self.pg, self.pg32 = st["is_above"], st["is_lead"], st["pg"], st["pg32"]
+        self.is_above, self.is_lead, self.pg = st["is_above"], st["is_lead"], st["pg"]
         self.pg_park, self.pg_cc, self.pg_cell, self.cc = st["pg_park"], st["pg_cc"], st["pg_cell"], st["cc"]
         self.present = np.zeros(n, dtype=bool)
         self.present[:pop.n_initial] = True
@@ -112,6 +113,9 @@ class FirmState:
         self.cell_active, self.cell_trans, self.cell_wait = np.zeros(N_CELLS), np.zeros(N_CELLS), np.zeros(N_CELLS)
         self.chain_cloud, self.chain_trans, self.lead_trans = (np.zeros(pop.n_firms, dtype=np.float32)
                                                                for _ in range(3))
+        # lead_trans / max(lead_n, 1) of every firm: 0 while no partner leader is transformed;
+        # the updates below refresh it at the partners of the leaders they count.
+        self.lead_share = np.zeros(pop.n_firms, dtype=np.float32)
         on = np.flatnonzero(self.cloud_state[:n0] == ON_CLOUD)
         transformed = np.flatnonzero(self.trans_month[:n0] != NEVER)
         self.update(on, "cloud", 1.0)
@@ -143,6 +147,7 @@ class FirmState:
         self.cc_as, self.cc_trans = st["cc_as"], count(cc, tr, ncc)
         self.chain_n, self.chain_as, self.lead_n = st["chain_n"], st["chain_as"], st["lead_n"]
         self.chain_cloud, self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (on, tr, ld_tr))
+        self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
         self.prov_cloud = float(on.sum())
         self.cell_n = st["cell_n"]
@@ -171,6 +176,21 @@ class FirmState:
         elif what == "trans":
             kernel.update_counts(*common, park_counts=self.park_trans, cc_counts=self.cc_trans,
                                  chain_counts=self.chain_trans, lead_counts=self.lead_trans)
+        if what != "cloud":
+            self._refresh_lead_share(firms)
+
+    def _refresh_lead_share(self, firms: np.ndarray) -> None:
+        """``lead_share`` again at the partners of the chain leaders among ``firms`` (whose lead
+        counts an update just changed; no other firm's changed).
+
+        Why a stored share: the cloud stage reads it for every firm every step (4 bytes and a
+        division instead of 8 bytes and a division), while leaders change state rarely. The
+        same float32 division as the stage did, so the same values.
+        """
+        leaders = firms[self.is_lead[firms]]
+        if leaders.size:
+            p = kernel.gather_rows(self.pop.adj_indptr, self.pop.adj_indices, leaders)
+            self.lead_share[p] = self.lead_trans[p] / np.maximum(self.lead_n[p], np.float32(1))
 
 
 class VoucherPush:
