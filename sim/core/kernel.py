@@ -107,7 +107,8 @@ def _add_to_partners_numpy(indptr, indices, firms, counts, sign):
 _compiled: dict[str, object] = {}
 
 CLOUD_BLOCK = 2048
-"""Firms per block of the compiled cloud stage (its hazard buffer, 8 KiB, stays in the L1 cache)."""
+"""Firms per block of the compiled cloud stage (its buffers, 8 KiB each, stay in the L1 cache); a
+multiple of 8 (the deciders are read from the block's byte mask 8 bytes at a time)."""
 
 
 def interruptible(fn):
@@ -141,59 +142,64 @@ def _numba_kernels() -> dict[str, object]:
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def cloud(n, pg, g_rate, g_chain, chain_num, chain_den, lead_share, pull, readiness_dt, voucher_cur, has_voucher,
               open_city, city, lam, thr, out):
-        # Blocks of CLOUD_BLOCK firms, each term one simple loop over the block (the loops
-        # vectorise: the divisions run 8 at a time) into a hazard buffer that stays in the L1
-        # cache; each column is still read once, in order. The same float32 operations in the
-        # same order per firm as one loop over the terms (every intermediate is a float32).
+        # Blocks of CLOUD_BLOCK firms: the gathers by group (and city) into buffers that stay
+        # in the L1 cache, then one loop over the firm columns that vectorises (the division
+        # runs 8 firms at a time, the column streams advance together), then the deciders
+        # picked from a byte mask 8 firms at a time. The same float32 operations in the same
+        # order per firm as one scalar loop (every intermediate is a float32).
         one_chain = g_chain.size == 1
-        c0 = g_chain[0]
         zero = np.float32(0)
         one = np.float32(1)
-        chain_on = not one_chain or c0 != zero
+        chain_on = not one_chain or g_chain[0] != zero
+        pull_on = pull > zero
         per_city = open_city.size > 1
-        h = np.empty(CLOUD_BLOCK, dtype=np.float32)
-        c = np.empty(CLOUD_BLOCK, dtype=np.float32)
+        hb = np.empty(CLOUD_BLOCK, dtype=np.float32)
+        cb = np.full(CLOUD_BLOCK, g_chain[0], dtype=np.float32)  # the chain weight of each firm
+        vb = np.zeros(CLOUD_BLOCK, dtype=np.float32)  # the voucher push of each firm
+        flag = np.zeros(CLOUD_BLOCK, dtype=np.uint8)
+        words = flag.view(np.uint64)
         k = 0
         for s in range(0, n, CLOUD_BLOCK):
             e = min(s + CLOUD_BLOCK, n)
             m = e - s
             gs = pg[s:e]
             for j in range(m):
-                h[j] = g_rate[gs[j]]
-            if chain_on:
-                num, den = chain_num[s:e], chain_den[s:e]
-                if one_chain:
-                    for j in range(m):
-                        d = den[j]
-                        h[j] = h[j] + (num[j] / (d if d > one else one)) * c0
-                else:
-                    for j in range(m):
-                        c[j] = g_chain[gs[j]]
-                    for j in range(m):
-                        d = den[j]
-                        h[j] = h[j] + c[j] * (num[j] / (d if d > one else one))
-            if pull > zero:
-                ls = lead_share[s:e]
+                hb[j] = g_rate[gs[j]]
+            if not one_chain:
                 for j in range(m):
-                    h[j] = h[j] + ls[j] * pull
-            rd = readiness_dt[s:e]
-            for j in range(m):
-                h[j] = h[j] * rd[j]
+                    cb[j] = g_chain[gs[j]]
             if has_voucher:
                 vc = voucher_cur[s:e]
                 if per_city:
                     cs = city[s:e]
                     for j in range(m):
-                        h[j] = h[j] + (vc[j] if open_city[cs[j]] else vc[j] * zero)
+                        vb[j] = vc[j] if open_city[cs[j]] else vc[j] * zero
                 else:
                     for j in range(m):
-                        h[j] = h[j] + vc[j]
+                        vb[j] = vc[j]
+            num, den, ls, rd = chain_num[s:e], chain_den[s:e], lead_share[s:e], readiness_dt[s:e]
             la, th = lam[s:e], thr[s:e]
             for j in range(m):
-                la[j] = la[j] + h[j]
-            for j in range(m):  # the deciders, without a branch
-                out[k] = s + j
-                k += la[j] >= th[j]
+                h = hb[j]
+                if chain_on:
+                    d = den[j]
+                    h = h + cb[j] * (num[j] / (d if d > one else one))
+                if pull_on:
+                    h = h + ls[j] * pull
+                h = h * rd[j]
+                if has_voucher:
+                    h = h + vb[j]
+                x = la[j] + h
+                la[j] = x
+                flag[j] = x >= th[j]
+            for j in range(m, CLOUD_BLOCK):
+                flag[j] = 0
+            for w in range((m + 7) // 8):  # deciders are ~0.5% of firms: most words are 0
+                if words[w] != 0:
+                    for j in range(8 * w, 8 * w + 8):
+                        if flag[j]:
+                            out[k] = s + j
+                            k += 1
         return k
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -217,9 +223,11 @@ def _numba_kernels() -> dict[str, object]:
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def update(firms, s64, s32, park, cc, cell, is_above, is_lead, indptr, indices,
                park_counts, cc_counts, cell_counts, has_cell, park_above, cc_above, has_above,
-               chain_counts, chain_above, has_chain_above, lead_counts, has_lead):
+               chain_counts, chain_above, has_chain_above, lead_counts, has_lead, lead_share, lead_num, lead_den,
+               has_share):
         # In phases without branches on what they load (see stage_kernel.onboard): the firms'
         # group counts and link ranges, then their partners, then the partners' counts.
+        one = np.float32(1)
         m = firms.size
         lo = np.empty(m, dtype=indptr.dtype)
         hi = np.empty(m, dtype=indptr.dtype)
@@ -258,6 +266,11 @@ def _numba_kernels() -> dict[str, object]:
                 if flag[j] & 2:
                     for i in range(t, t + d):
                         lead_counts[partners[i]] += s32
+                    if has_share:  # the partner's count just changed: its share again
+                        for i in range(t, t + d):
+                            q = partners[i]
+                            den = lead_den[q]
+                            lead_share[q] = lead_num[q] / (den if den > one else one)
                 t += d
         return 0
 
@@ -355,11 +368,13 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
                   park_counts: np.ndarray, cc_counts: np.ndarray, cell_counts: np.ndarray | None = None,
                   park_above: np.ndarray | None = None, cc_above: np.ndarray | None = None,
                   chain_counts: np.ndarray, chain_above: np.ndarray | None = None,
-                  lead_counts: np.ndarray | None = None) -> None:
+                  lead_counts: np.ndarray | None = None, lead_share: tuple | None = None) -> None:
     """Add ``sign`` to every count that ``firms`` enter: their park, cluster-city (``cc``) and
     cell (float64 group counts) and their partners' chain count (float32); for above-scale firms
     also ``park_above``/``cc_above`` and their partners' ``chain_above``; for chain leaders their
-    partners' ``lead_counts``.
+    partners' ``lead_counts``; ``lead_share`` = ``(share, num, den)``: after that,
+    ``share = num / max(den, 1)`` (float32) again at those partners (``lead_counts`` is ``num`` or
+    ``den``).
 
     Compiled, one pass over the firms and their links (each partner's counts touched once); the
     NumPy path does the same additions array by array. The counts are integers in floating point,
@@ -374,7 +389,8 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
             park_counts, cc_counts, dummy64 if cell_counts is None else cell_counts, cell_counts is not None,
             dummy64 if park_above is None else park_above, dummy64 if cc_above is None else cc_above,
             park_above is not None, chain_counts, dummy32 if chain_above is None else chain_above,
-            chain_above is not None, dummy32 if lead_counts is None else lead_counts, lead_counts is not None)
+            chain_above is not None, dummy32 if lead_counts is None else lead_counts, lead_counts is not None,
+            *((dummy32,) * 3 if lead_share is None else lead_share), lead_share is not None)
         return
     s64 = park_counts.dtype.type(sign)
     np.add.at(park_counts, park[firms], s64)
@@ -393,6 +409,10 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
         ld = firms[is_lead[firms]]
         if ld.size:
             add_to_partners(indptr, indices, ld, lead_counts, sign)
+            if lead_share is not None:
+                share, num, den = lead_share
+                p = gather_rows(indptr, indices, ld)
+                share[p] = num[p] / np.maximum(den[p], np.float32(1))
 
 
 def churn_due(watched: np.ndarray, cloud_state: np.ndarray, on_cloud: int, present: np.ndarray, lam: np.ndarray,

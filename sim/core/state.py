@@ -164,10 +164,13 @@ class FirmState:
         pop = self.pop
         common = (firms, sign, pop.park, self.cc, pop.cell, self.is_above, self.is_lead, pop.adj_indptr,
                   pop.adj_indices)
+        # lead_share is stored, not computed where the cloud stage reads it (every firm, every step):
+        # leaders change state rarely; the update refreshes it at their partners.
+        share = (self.lead_share, self.lead_trans, self.lead_n)
         if what == "present":
             kernel.update_counts(*common, park_counts=self.park_n, cc_counts=self.cc_n, cell_counts=self.cell_n,
                                  park_above=self.park_as, cc_above=self.cc_as, chain_counts=self.chain_n,
-                                 chain_above=self.chain_as, lead_counts=self.lead_n)
+                                 chain_above=self.chain_as, lead_counts=self.lead_n, lead_share=share)
             self.prov_n += sign * firms.size
         elif what == "cloud":
             kernel.update_counts(*common, park_counts=self.park_cloud, cc_counts=self.cc_cloud,
@@ -175,22 +178,7 @@ class FirmState:
             self.prov_cloud += sign * firms.size
         elif what == "trans":
             kernel.update_counts(*common, park_counts=self.park_trans, cc_counts=self.cc_trans,
-                                 chain_counts=self.chain_trans, lead_counts=self.lead_trans)
-        if what != "cloud":
-            self._refresh_lead_share(firms)
-
-    def _refresh_lead_share(self, firms: np.ndarray) -> None:
-        """``lead_share`` again at the partners of the chain leaders among ``firms`` (whose lead
-        counts an update just changed; no other firm's changed).
-
-        Why a stored share: the cloud stage reads it for every firm every step (4 bytes and a
-        division instead of 8 bytes and a division), while leaders change state rarely. The
-        same float32 division as the stage did, so the same values.
-        """
-        leaders = firms[self.is_lead[firms]]
-        if leaders.size:
-            p = kernel.gather_rows(self.pop.adj_indptr, self.pop.adj_indices, leaders)
-            self.lead_share[p] = self.lead_trans[p] / np.maximum(self.lead_n[p], np.float32(1))
+                                 chain_counts=self.chain_trans, lead_counts=self.lead_trans, lead_share=share)
 
 
 class VoucherPush:
