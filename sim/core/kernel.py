@@ -106,6 +106,10 @@ def _add_to_partners_numpy(indptr, indices, firms, counts, sign):
 
 _compiled: dict[str, object] = {}
 
+ABOVE_CODE, LEAD_CODE = 1, 0
+"""Size classes ``sim.core.population.ABOVE`` and ``LEAD`` (chain leaders are above-scale too; the
+kernel does not import the population module: imports point the other way)."""
+
 CLOUD_BLOCK = 2048
 """Firms per block of the compiled cloud stage (its buffers, 8 KiB each, stay in the L1 cache); a
 multiple of 8 (the deciders are read from the block's byte mask 8 bytes at a time)."""
@@ -224,7 +228,7 @@ def _numba_kernels() -> dict[str, object]:
     def update(firms, s64, s32, park, cc, cell, is_above, is_lead, indptr, indices,
                park_counts, cc_counts, cell_counts, has_cell, park_above, cc_above, has_above,
                chain_counts, chain_above, has_chain_above, lead_counts, has_lead, lead_share, lead_num, lead_den,
-               has_share):
+               has_share, coded, above_max, lead_code):
         # In phases without branches on what they load (see stage_kernel.onboard): the firms'
         # group counts and link ranges, then their partners, then the partners' counts.
         one = np.float32(1)
@@ -235,16 +239,25 @@ def _numba_kernels() -> dict[str, object]:
         total = 0
         for j in range(m):
             f = firms[j]
-            p, c = park[f], cc[f]
+            p = park[f]
+            if coded:  # cluster-city and size class from the cell id: two random reads less
+                cl = cell[f]
+                c = cl >> 2
+                size = cl & 3
+                above = has_above and size <= above_max
+                lead = has_lead and size == lead_code
+            else:
+                c = cc[f]
+                above = has_above and is_above[f]
+                lead = has_lead and is_lead[f]
             park_counts[p] += s64
             cc_counts[c] += s64
             if has_cell:
                 cell_counts[cell[f]] += s64
-            above = has_above and is_above[f]
             if above:
                 park_above[p] += s64
                 cc_above[c] += s64
-            flag[j] = np.uint8(above and has_chain_above) | (np.uint8(has_lead and is_lead[f]) << np.uint8(1))
+            flag[j] = np.uint8(above and has_chain_above) | (np.uint8(lead) << np.uint8(1))
             a, b = indptr[f], indptr[f + 1]
             lo[j], hi[j] = a, b
             total += b - a
@@ -368,13 +381,15 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
                   park_counts: np.ndarray, cc_counts: np.ndarray, cell_counts: np.ndarray | None = None,
                   park_above: np.ndarray | None = None, cc_above: np.ndarray | None = None,
                   chain_counts: np.ndarray, chain_above: np.ndarray | None = None,
-                  lead_counts: np.ndarray | None = None, lead_share: tuple | None = None) -> None:
+                  lead_counts: np.ndarray | None = None, lead_share: tuple | None = None,
+                  cell_coded: bool = False) -> None:
     """Add ``sign`` to every count that ``firms`` enter: their park, cluster-city (``cc``) and
     cell (float64 group counts) and their partners' chain count (float32); for above-scale firms
     also ``park_above``/``cc_above`` and their partners' ``chain_above``; for chain leaders their
     partners' ``lead_counts``; ``lead_share`` = ``(share, num, den)``: after that,
     ``share = num / max(den, 1)`` (float32) again at those partners (``lead_counts`` is ``num`` or
-    ``den``).
+    ``den``). ``cell_coded``: ``cc == cell >> 2`` and the size class is ``cell & 3`` for every firm
+    (``tables.static_tables`` checks it), so the compiled pass reads them from the cell id.
 
     Compiled, one pass over the firms and their links (each partner's counts touched once); the
     NumPy path does the same additions array by array. The counts are integers in floating point,
@@ -390,7 +405,8 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
             dummy64 if park_above is None else park_above, dummy64 if cc_above is None else cc_above,
             park_above is not None, chain_counts, dummy32 if chain_above is None else chain_above,
             chain_above is not None, dummy32 if lead_counts is None else lead_counts, lead_counts is not None,
-            *((dummy32,) * 3 if lead_share is None else lead_share), lead_share is not None)
+            *((dummy32,) * 3 if lead_share is None else lead_share), lead_share is not None, bool(cell_coded),
+            ABOVE_CODE, LEAD_CODE)
         return
     s64 = park_counts.dtype.type(sign)
     np.add.at(park_counts, park[firms], s64)

@@ -29,7 +29,7 @@ def compiled_stages() -> dict[str, object]:
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def onboard(queue, deciders, capacity, cloud_state, waiting, on_code, present, k, cloud_month, cell, cell_wait,
                 cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud,
-                subsidised, subsidy_end, end_month, is_above, thr_live, rest, watch, watch_end, cand):
+                subsidised, subsidy_end, end_month, is_above, thr_live, rest, watch, watch_end, cand, coded, above_max):
         # In phases, each a loop without branches on what it loads (the firms' columns are
         # random accesses; a mispredicted branch waiting on one stops the others in flight):
         # who is onboarded, their own columns and link ranges, their partners, the partners'
@@ -66,14 +66,17 @@ def compiled_stages() -> dict[str, object]:
             cell_new[c] += 1.0
             cell_active[c] += 1.0
             park_cloud[park[f]] += 1.0
-            cc_cloud[cc[f]] += 1.0
+            if coded:  # cluster-city and size class from the cell id: two random reads less
+                cc_cloud[c >> 2] += 1.0
+            else:
+                cc_cloud[cc[f]] += 1.0
             a, b = indptr[f], indptr[f + 1]
             lo[j], hi[j] = a, b
             total += b - a
             watch[n_watch] = f  # kept if subsidised (no branch)
             n_watch += subsidised[f]
             cand[n_cand] = f  # kept if above-scale
-            n_cand += is_above[f]
+            n_cand += ((c & 3) <= above_max) if coded else is_above[f]
         partners = np.empty(total, dtype=indices.dtype)
         t = 0
         for j in range(n_on):
@@ -167,7 +170,8 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cell: np.ndarray, cell_wait: np.ndarray, cell_cum: np.ndarray, cell_new: np.ndarray, park: np.ndarray,
             cc: np.ndarray, indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
             cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, subsidy_end: np.ndarray,
-            is_above: np.ndarray, thr_live: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            is_above: np.ndarray, thr_live: np.ndarray,
+            cell_coded: bool = False) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The step's ``deciders`` (in priority order) join the service queue, then onboarding from the
     queue (``queue`` then ``deciders``: firms still waiting and present, in order) up to
     ``capacity`` (None: all).
@@ -177,7 +181,8 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
     cloud counts (park, cluster-city, cell, partners' chain), their cell's new and cumulative
     adopters, and leave its waiting firms; subsidised ones get ``subsidy_end = end_month``.
     Compiled, one call: the deciders join the queue and the onboarding follows (the counts are
-    integers, so the same values as the two apart).
+    integers, so the same values as the two apart); with ``cell_coded`` (see
+    :func:`sim.core.kernel.update_counts`) it reads ``cc`` and the size class from the cell id.
 
     Returns:
         ``(onboarded, the queue left, subsidised onboarded firms, their subsidy ends, above-scale
@@ -192,7 +197,7 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cloud_state.dtype.type(waiting), cloud_state.dtype.type(on_cloud), present, cloud_month.dtype.type(k),
             cloud_month, cell, cell_wait, cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud,
             cell_active, chain_cloud, subsidised, subsidy_end, subsidy_end.dtype.type(end_month), is_above, thr_live,
-            rest, watch, watch_end, cand)
+            rest, watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE)
         return n_on, rest[:n_rest].copy(), watch[:n_watch].copy(), watch_end[:n_watch].copy(), cand[:n_cand].copy()
     if deciders.size:
         cloud_state[deciders] = waiting

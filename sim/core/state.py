@@ -65,6 +65,7 @@ class FirmState:
         st = tables.static_tables(pop)
         self.is_above, self.is_lead, self.pg = st["is_above"], st["is_lead"], st["pg"]
         self.pg_park, self.pg_cc, self.pg_cell, self.cc = st["pg_park"], st["pg_cc"], st["pg_cell"], st["cc"]
+        self.cell_coded = bool(st["cell_coded"])  # cc and size class are functions of the cell id
         self.present = np.zeros(n, dtype=bool)
         self.present[:pop.n_initial] = True
         self.queue = np.empty(0, dtype=np.int64)
@@ -164,21 +165,24 @@ class FirmState:
         pop = self.pop
         common = (firms, sign, pop.park, self.cc, pop.cell, self.is_above, self.is_lead, pop.adj_indptr,
                   pop.adj_indices)
+        coded = self.cell_coded
         # lead_share is stored, not computed where the cloud stage reads it (every firm, every step):
         # leaders change state rarely; the update refreshes it at their partners.
         share = (self.lead_share, self.lead_trans, self.lead_n)
         if what == "present":
             kernel.update_counts(*common, park_counts=self.park_n, cc_counts=self.cc_n, cell_counts=self.cell_n,
                                  park_above=self.park_as, cc_above=self.cc_as, chain_counts=self.chain_n,
-                                 chain_above=self.chain_as, lead_counts=self.lead_n, lead_share=share)
+                                 chain_above=self.chain_as, lead_counts=self.lead_n, lead_share=share,
+                                 cell_coded=coded)
             self.prov_n += sign * firms.size
         elif what == "cloud":
             kernel.update_counts(*common, park_counts=self.park_cloud, cc_counts=self.cc_cloud,
-                                 cell_counts=self.cell_active, chain_counts=self.chain_cloud)
+                                 cell_counts=self.cell_active, chain_counts=self.chain_cloud, cell_coded=coded)
             self.prov_cloud += sign * firms.size
         elif what == "trans":
             kernel.update_counts(*common, park_counts=self.park_trans, cc_counts=self.cc_trans,
-                                 chain_counts=self.chain_trans, lead_counts=self.lead_trans, lead_share=share)
+                                 chain_counts=self.chain_trans, lead_counts=self.lead_trans, lead_share=share,
+                                 cell_coded=coded)
 
 
 class VoucherPush:

@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.core import columns, kernel
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS
-from sim.core.population import ABOVE, LEAD, Population
+from sim.core.population import ABOVE, LEAD, N_SIZE, Population
 
 
 def count(group: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
@@ -48,6 +48,11 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     pg_park = np.arange(pop.n_parks * 4) // 4
     pg_cc = pop.park_cluster[pg_park].astype(np.int64) * N_CITIES + pop.park_city[pg_park]
     cc = pop.cluster.astype(np.int64) * N_CITIES + pop.city
+    # The compiled count updates and onboarding read a firm's cluster-city and size class from its
+    # cell id (cc x 4 + size class, as build_population makes it) instead of two more columns at
+    # random: checked here, once per structure, so another encoding falls back to the columns.
+    cell_coded = (N_SIZE == 4 and (kernel.ABOVE_CODE, kernel.LEAD_CODE) == (ABOVE, LEAD)
+                  and bool(np.array_equal(cc, pop.cell >> 2)) and bool(np.array_equal(pop.size_class, pop.cell & 3)))
     pres = np.zeros(pop.n_firms, dtype=bool)
     pres[:pop.n_initial] = True
     ab = pres & is_above
@@ -58,7 +63,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
         "initial_above": columns.indices(is_above[:pop.n_initial]),
         "initial_smes": columns.indices(~is_above[:pop.n_initial]),
         "is_above": is_above, "is_lead": is_lead, "pg": pg, "pg_park": pg_park, "pg_cc": pg_cc,
-        "pg_cell": pg_cc * 4 + np.arange(pop.n_parks * 4) % 4, "cc": cc,
+        "pg_cell": pg_cc * 4 + np.arange(pop.n_parks * 4) % 4, "cc": cc, "cell_coded": np.array(cell_coded),
         "park_n": count(pop.park, pres, pop.n_parks), "park_as": count(pop.park, ab, pop.n_parks),
         "cc_n": count(cc, pres, ncc), "cc_as": count(cc, ab, ncc), "cell_n": count(pop.cell, pres, N_CELLS),
         "chain_n": chain_n, "chain_as": chain_as, "lead_n": lead_n,
