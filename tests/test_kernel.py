@@ -95,3 +95,19 @@ def test_ctrl_c_inside_a_compiled_call_is_a_keyboard_interrupt():
 
     with pytest.raises(SystemError, match="a real one"):
         kernel.interruptible(other_error)()
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_ids_read_from_the_cell_give_the_same_bytes_as_the_columns(monkeypatch):
+    """The compiled onboarding and count updates read the cluster-city and size class from the cell
+    id when the structure encodes them so (checked per structure), else from their columns."""
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numba")
+    base = apply_overrides(Scenario.model_validate({"population": {"total_firms": 30_000}, "time": {"end": "2023-12"}}),
+                           CASES["every_mechanism"])
+    coded = CloudAdoptionModel(base, replicate=1)
+    columns = CloudAdoptionModel(base, replicate=1)
+    assert coded.state.cell_coded
+    columns.state.cell_coded = False  # the months read the columns
+    a, b = coded.run().cells, columns.run().cells
+    assert a.tobytes() == b.tobytes()
+    assert a[-1, :, 3].sum() > a[0, :, 3].sum()  # transformations (count updates of above-scale firms) happened
