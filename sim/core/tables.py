@@ -35,7 +35,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
         return t
     is_above = pop.size_class <= ABOVE
     is_lead = pop.size_class == LEAD
-    # Narrow ids for the compiled loop (uint16 while the groups fit, as up to ~3,000,000 firms,
+    # Narrow ids for the compiled loop (uint16 while the groups fit, 65,536: about 4,700,000 firms,
     # else int32: the loop streams them, 2 bytes a firm-step less); the NumPy path gathers with
     # intp ids (NumPy converts narrower indices first: measured 2.7x slower), kept only when it
     # is the path in use (the int64 column is 55 MB at 5,000,000 firms, touched once at set-up).
