@@ -74,7 +74,7 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def link_chunk(i0, i1, n_links, cc, cl, industrial, u, same_share, lead_share, n_cc, n_cl,
                    cands, starts, size, group_of, leads, lead_starts, lead_size, pick, owner,
-                   dst, k, fcount):
+                   dst, k, fcount, bcount, shift):
         # The links of firms i0..i1-1 (their uniforms: u[:, 0:...]) as the NumPy construction
         # of sim.core.links.supply_links draws them (same float32 comparisons, same float64
         # products), in passes over the chunk's links that branch on no random number (a branch
@@ -84,7 +84,8 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         # a pick of a chain leader coded -2 - leader); the picks gathered from the table (a
         # loop of independent loads whose cache misses overlap, the targets written over the
         # codes); then the kept links (no self-link, no missing target) appended to dst[k:]
-        # and counted per source in fcount (it may be n_links itself: zeroed once read).
+        # and counted per source in fcount (it may be n_links itself: zeroed once read) and
+        # per block of targets (bcount[1 + (target >> shift)], for bucket_links).
         t_all = 0
         for i in range(i0, i1):
             t_all += n_links[i]
@@ -129,23 +130,18 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
             if d >= 0 and d != i:
                 dst[k] = d
                 fcount[i] += 1
+                bcount[1 + (d >> shift)] += 1
                 k += 1
         return k
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def bucket_links(n, dst, fcount, shift, bstart, bsrc, bdst):
+    def bucket_links(n, dst, fcount, shift, pos, bsrc, bloc):
         # The links (source, target) in the order of target >> shift (a block of targets),
         # sources ascending within a block: a stable partition of the links, read in source
         # order (dst lists the targets of source 0, then 1...) and written into one stream per
-        # block, whose current cache lines stay in L1. bstart: the blocks' starts.
-        n_blocks = bstart.size - 1
-        for b in range(n_blocks + 1):
-            bstart[b] = 0
-        for k in range(dst.size):
-            bstart[(dst[k] >> shift) + 1] += 1
-        for b in range(n_blocks):
-            bstart[b + 1] += bstart[b]
-        pos = bstart[:n_blocks].copy()
+        # block, whose current cache lines stay in L1; the target is kept as its row in the
+        # block (bloc). pos: the blocks' starts, advanced here.
+        mask = (1 << shift) - 1
         k = 0
         for i in range(n):
             for _ in range(fcount[i]):
@@ -153,72 +149,131 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                 b = d >> shift
                 p = pos[b]
                 bsrc[p] = i
-                bdst[p] = d
+                bloc[p] = d & mask
                 pos[b] = p + 1
                 k += 1
         return 0
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def scatter_reverse(fcount, bsrc, bdst, rcount, cols):
-        # Lays the rows of the adjacency out in cols, row r taking fcount[r] + (links to r)
-        # places, and writes the sources of the links to r into the second part of its place,
-        # ascending: a counting sort by target written where the rows will be. The links come
-        # a block of targets at a time (bucket_links), so the counts and the writes of one
-        # block stay in the cache. On return rcount[r] is the end of row r's place (the start
-        # of row r + 1's). Returns the places used.
-        for r in range(fcount.size):
-            rcount[r] = 0
-        for p in range(bdst.size):
-            rcount[bdst[p]] += 1
-        s = 0
-        for r in range(fcount.size):
-            c = rcount[r]
-            rcount[r] = s + fcount[r]
-            s += fcount[r] + c
-        for p in range(bdst.size):
-            d = bdst[p]
-            cols[rcount[d]] = bsrc[p]
-            rcount[d] += 1
-        return s
+    @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+    def sort8(v0, v1, v2, v3, v4, v5, v6, v7):
+        # Batcher's 19-comparator network: eight values in order, by min and max (no branch).
+        v0, v1 = min(v0, v1), max(v0, v1)
+        v2, v3 = min(v2, v3), max(v2, v3)
+        v4, v5 = min(v4, v5), max(v4, v5)
+        v6, v7 = min(v6, v7), max(v6, v7)
+        v0, v2 = min(v0, v2), max(v0, v2)
+        v1, v3 = min(v1, v3), max(v1, v3)
+        v4, v6 = min(v4, v6), max(v4, v6)
+        v5, v7 = min(v5, v7), max(v5, v7)
+        v1, v2 = min(v1, v2), max(v1, v2)
+        v5, v6 = min(v5, v6), max(v5, v6)
+        v0, v4 = min(v0, v4), max(v0, v4)
+        v1, v5 = min(v1, v5), max(v1, v5)
+        v2, v6 = min(v2, v6), max(v2, v6)
+        v3, v7 = min(v3, v7), max(v3, v7)
+        v2, v4 = min(v2, v4), max(v2, v4)
+        v3, v5 = min(v3, v5), max(v3, v5)
+        v1, v2 = min(v1, v2), max(v1, v2)
+        v3, v4 = min(v3, v4), max(v3, v4)
+        v5, v6 = min(v5, v6), max(v5, v6)
+        return v0, v1, v2, v3, v4, v5, v6, v7
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+    def entry(dst, a, f, rev, q, n_row, j):
+        # Entry j of a row of at most 8: own target j (j < f), else reverse source j - f, else
+        # a sentinel above every firm; both loads made (indices clamped), one value selected.
+        own = dst[min(a + j, dst.size - 1)]
+        back = rev[max(min(q + j - f, rev.size - 1), 0)]
+        return own if j < f else (back if j < n_row else np.int32(2147483647))
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+    def short_row(dst, a, f, rev, q, n_row, cols, w):
+        # A row of at most 8 entries: sorted by the network, written without repeats (every
+        # value is written, the write position advanced for a new one; cols has 8 spare places).
+        v0, v1, v2, v3, v4, v5, v6, v7 = sort8(
+            entry(dst, a, f, rev, q, n_row, 0), entry(dst, a, f, rev, q, n_row, 1),
+            entry(dst, a, f, rev, q, n_row, 2), entry(dst, a, f, rev, q, n_row, 3),
+            entry(dst, a, f, rev, q, n_row, 4), entry(dst, a, f, rev, q, n_row, 5),
+            entry(dst, a, f, rev, q, n_row, 6), entry(dst, a, f, rev, q, n_row, 7))
+        cols[w] = v0
+        w += 0 < n_row
+        cols[w] = v1
+        w += (1 < n_row) & (v1 != v0)
+        cols[w] = v2
+        w += (2 < n_row) & (v2 != v1)
+        cols[w] = v3
+        w += (3 < n_row) & (v3 != v2)
+        cols[w] = v4
+        w += (4 < n_row) & (v4 != v3)
+        cols[w] = v5
+        w += (5 < n_row) & (v5 != v4)
+        cols[w] = v6
+        w += (6 < n_row) & (v6 != v5)
+        cols[w] = v7
+        w += (7 < n_row) & (v7 != v6)
+        return w
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def merge_rows(n, dst, fcount, rcount, indptr, cols):
-        # Row r of the symmetric adjacency: its own targets (sorted here: ~2 per firm) merged
-        # with the sources of the links to it (already ascending, in cols after its own
-        # targets' room), without repeats, written in place from the start of cols: a row
-        # never writes past the next entry it reads (it writes at most what it has read, and
-        # starts at or before its place), so nothing unread is overwritten.
-        a = 0
+    def long_row(dst, a, b, rev, q, qb, cols, w):
+        # A longer row: its own targets sorted (insertion), merged with the reverse sources
+        # (ascending), written without repeats.
+        for j in range(a + 1, b):
+            c = dst[j]
+            i = j - 1
+            while i >= a and dst[i] > c:
+                dst[i + 1] = dst[i]
+                i -= 1
+            dst[i + 1] = c
+        p = a
+        prev = -1
+        while p < b or q < qb:
+            if q >= qb or (p < b and dst[p] <= rev[q]):
+                c = dst[p]
+                p += 1
+            else:
+                c = rev[q]
+                q += 1
+            if c != prev:
+                cols[w] = c
+                w += 1
+                prev = c
+        return w
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def merge_blocks(n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev):
+        # The rows of the symmetric adjacency, a block of 2**shift rows at a time: the block's
+        # reverse links (bucket_links) counting-sorted by row into rev (in the cache: the
+        # sources of the links to each row, ascending), then each row's own targets (dst, in
+        # the order drawn) and reverse sources written in order without repeats, at the end
+        # of cols. Returns the entries written.
         w = 0
-        s = 0
+        a = 0
         indptr[0] = 0
-        for r in range(n):
-            b = a + fcount[r]
-            for j in range(a + 1, b):  # insertion sort
-                c = dst[j]
-                i = j - 1
-                while i >= a and dst[i] > c:
-                    dst[i + 1] = dst[i]
-                    i -= 1
-                dst[i + 1] = c
-            q = s + fcount[r]
-            qb = rcount[r]
-            p = a
-            prev = -1
-            while p < b or q < qb:
-                if q >= qb or (p < b and dst[p] <= cols[q]):
-                    c = dst[p]
-                    p += 1
+        for blk in range(bstart.size - 1):
+            r0 = blk << shift
+            r1 = min(n, r0 + (1 << shift))
+            for x in range(r1 - r0 + 1):
+                lcount[x] = 0
+            for p in range(bstart[blk], bstart[blk + 1]):
+                lcount[bloc[p] + 1] += 1
+            for x in range(r1 - r0):
+                lcount[x + 1] += lcount[x]
+            for p in range(bstart[blk], bstart[blk + 1]):
+                x = bloc[p]
+                rev[lcount[x]] = bsrc[p]
+                lcount[x] += 1
+            q = 0  # lcount[x] is now the end of row r0 + x's sources in rev
+            for r in range(r0, r1):
+                f = fcount[r]
+                qb = lcount[r - r0]
+                n_row = f + qb - q
+                if n_row <= 8:
+                    w = short_row(dst, a, f, rev, q, n_row, cols, w)
                 else:
-                    c = cols[q]
-                    q += 1
-                if c != prev:
-                    cols[w] = c
-                    w += 1
-                    prev = c
-            indptr[r + 1] = w
-            a = b
-            s = qb
+                    w = long_row(dst, a, a + f, rev, q, qb, cols, w)
+                indptr[r + 1] = w
+                a += f
+                q = qb
         return w
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -324,7 +379,7 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return i, x, prod, j
 
     loops = {"poisson_mult": poisson_mult, "group_order": group_order, "fill_groups": fill_groups, "link_chunk": link_chunk,
-             "bucket_links": bucket_links, "scatter_reverse": scatter_reverse, "merge_rows": merge_rows, "marked_partners": marked_partners,
+             "bucket_links": bucket_links, "merge_blocks": merge_blocks, "marked_partners": marked_partners,
              "partners_below": partners_below, "partners_below_each": partners_below_each, "draw_rows": draw_rows, "parks": parks,
              "categories": categories}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
@@ -408,7 +463,6 @@ def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl,
     k_ = _kernels()
     n = n_links.size
     m = int(n_links.sum())
-    count_type = np.int32 if 2 * m < np.iinfo(np.int32).max else np.int64
     firsts = np.arange(0, n, CHUNK_FIRMS)
     # Per-chunk sums (reduceat would first widen all of n_links to int64: 55 MB at 5 M firms).
     per_chunk = np.array([int(n_links[i0:i0 + CHUNK_FIRMS].sum()) for i0 in firsts.tolist()], dtype=np.int64)
@@ -416,6 +470,8 @@ def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl,
     u = np.empty((4, widest), dtype=np.float32)
     pick, owner = np.empty(widest, dtype=np.int64), np.empty(widest, dtype=np.int32)
     dst = np.empty(m, dtype=np.int32)
+    shift = TARGET_BLOCK_BITS
+    block_count = np.zeros(_n_blocks(n, shift) + 1, dtype=np.int64)
     # The kept links per source are counted into n_links itself, a chunk once drawn (no
     # second column of the firms).
     fcount = n_links
@@ -425,32 +481,42 @@ def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl,
             uniforms[r].random(dtype=np.float32, out=u[r, :links_here])
         k = k_["link_chunk"](i0, min(i0 + CHUNK_FIRMS, n), n_links, cc, cl, industrial, u, same_share, lead_share,
                              n_cc, n_cl, cands, starts, size, group_of, leads, lead_starts, lead_size, pick, owner,
-                             dst, k, fcount)
+                             dst, k, fcount, block_count, shift)
     del u, pick, owner
-    return _merge(n, dst[:k], fcount, count_type)
+    return _merge(n, dst[:k], fcount, block_count)
 
 
 TARGET_BLOCK_BITS = 15
-"""The links are partitioned by blocks of 2**15 targets before the counting sort by target, so
-that its counts (128 KB) and writes (~0.5 MB of the adjacency) for a block stay in the cache:
-random accesses over the whole adjacency were what made the build grow faster than the firms
-(at 5,000,000 firms the counting sort cost 0.27 s against 0.04 s at 1,000,000)."""
+"""The rows of the adjacency are made a block of 2**15 rows at a time: the links are partitioned
+by blocks of targets first, so that the counting sort of a block's links by target (counts 128 KB,
+sources ~0.3 MB) stays in the cache: random accesses over the whole adjacency were what made the
+build grow faster than the firms (at 5,000,000 firms the counting sort cost 0.27 s against 0.04 s
+at 1,000,000)."""
 
 
-def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, count_type) -> tuple[np.ndarray, np.ndarray]:
-    """CSR of the links whose targets are ``dst`` in source order (``fcount`` per source);
-    ``dst`` is sorted in place per source."""
+def _n_blocks(n: int, shift: int) -> int:
+    return ((n - 1) >> shift) + 1 if n else 0
+
+
+def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, block_count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the links whose targets are ``dst`` in source order (``fcount`` per source;
+    ``block_count[1 + b]``: the links to block b of targets); ``dst`` is sorted in place per
+    source."""
     k_ = _kernels()
-    bstart = np.empty((max(n - 1, 0) >> TARGET_BLOCK_BITS) + 2, dtype=np.int64)
-    bsrc, bdst = np.empty(dst.size, dtype=np.int32), np.empty(dst.size, dtype=np.int32)
-    k_["bucket_links"](n, dst, fcount, TARGET_BLOCK_BITS, bstart, bsrc, bdst)
-    cols = np.empty(2 * dst.size, dtype=np.int32)
-    rcount = np.empty(n, dtype=count_type)
-    k_["scatter_reverse"](fcount, bsrc, bdst, rcount, cols)
-    del bsrc, bdst
-    indptr = np.empty(n + 1, dtype=np.int64)
-    w = k_["merge_rows"](n, dst, fcount, rcount, indptr, cols)
-    return indptr, cols[:w] if w < cols.size else cols
+    shift = TARGET_BLOCK_BITS
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    if dst.size == 0:
+        return indptr, np.empty(0, dtype=np.int32)
+    bstart = np.cumsum(block_count)
+    bsrc = np.empty(dst.size, dtype=np.int32)
+    bloc = np.empty(dst.size, dtype=np.uint16 if shift <= 16 else np.int32)  # a row in its block
+    k_["bucket_links"](n, dst, fcount, shift, bstart[:-1].copy(), bsrc, bloc)
+    count_type = np.int32 if dst.size < np.iinfo(np.int32).max else np.int64
+    lcount = np.empty(min(n, 1 << shift) + 1, dtype=count_type)
+    rev = np.empty(max(int(np.diff(bstart).max()), 1), dtype=np.int32)
+    cols = np.empty(2 * dst.size + 8, dtype=np.int32)  # 8 spare places: see short_row
+    w = k_["merge_blocks"](n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev)
+    return indptr, cols[:w]
 
 
 def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -462,7 +528,9 @@ def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray,
         src, dst = src[order], dst[order]
     count_type = np.int32 if 2 * src.size < np.iinfo(np.int32).max else np.int64
     fcount = np.bincount(src, minlength=n).astype(count_type)
-    return _merge(n, np.array(dst, dtype=np.int32), fcount, count_type)
+    block_count = np.zeros(_n_blocks(n, TARGET_BLOCK_BITS) + 1, dtype=np.int64)
+    block_count[1:] = np.bincount(dst >> TARGET_BLOCK_BITS, minlength=block_count.size - 1)
+    return _merge(n, np.array(dst, dtype=np.int32), fcount, block_count)
 
 
 def marked_partners(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray) -> np.ndarray:
