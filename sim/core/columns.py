@@ -81,9 +81,16 @@ def readiness(spec: PopulationSpec, rng_ready: np.random.Generator, size_class: 
     size_mult = np.array([spec.readiness_by_size.lead, spec.readiness_by_size.above_scale,
                           spec.readiness_by_size.industrial_sme, spec.readiness_by_size.service_sme])
     out = np.empty(size_class.size, dtype=np.float32)
+    compiled = kernel.kernel_name() == "numba"
     for lo, hi in blocks(size_class.size):
         z = rng_ready.standard_normal(hi - lo)
-        out[lo:hi] = np.exp(sigma * z - shift) * size_mult[size_class[lo:hi]] * cluster_ready[cluster[lo:hi]]
+        if compiled:  # the same float64 operations, in place, and the products compiled
+            np.multiply(z, sigma, out=z)
+            np.subtract(z, shift, out=z)
+            setup_kernel.scale_by(np.exp(z, out=z), size_mult, size_class[lo:hi], cluster_ready, cluster[lo:hi],
+                                  out[lo:hi])
+        else:
+            out[lo:hi] = np.exp(sigma * z - shift) * size_mult[size_class[lo:hi]] * cluster_ready[cluster[lo:hi]]
     return out
 
 
@@ -95,8 +102,15 @@ def revenue(spec: PopulationSpec, rng_revenue: np.random.Generator, size_class: 
     # SMEs lognormal (ASSUMPTION), below-scale industrial capped under 20 M CNY.
     out = np.empty(size_class.size, dtype=np.float32)
     log_median = np.log(spec.sme_revenue_median_cny)
+    compiled = kernel.kernel_name() == "numba"
     for lo, hi in blocks(size_class.size):
-        revenue = np.exp(log_median + spec.sme_revenue_sigma * rng_revenue.standard_normal(hi - lo))
+        z = rng_revenue.standard_normal(hi - lo)
+        if compiled:  # the same float64 operations, in place, and the cap compiled
+            np.multiply(spec.sme_revenue_sigma, z, out=z)
+            np.add(log_median, z, out=z)
+            setup_kernel.capped_for(np.exp(z, out=z), size_class[lo:hi], IND_SME, 19.99e6, out[lo:hi])
+            continue
+        revenue = np.exp(log_median + spec.sme_revenue_sigma * z)
         ind = size_class[lo:hi] == IND_SME
         revenue[ind] = np.minimum(revenue[ind], 19.99e6)
         out[lo:hi] = revenue

@@ -344,6 +344,22 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def scale_by(x, a, ia, b, ib, out):
+        # out = float32((x * a[ia]) * b[ib]): the NumPy expression's float64 products in its
+        # order, without converting the int8 indices to intp first.
+        for i in range(x.size):
+            out[i] = (x[i] * a[ia[i]]) * b[ib[i]]
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def capped_for(x, code, which, cap, out):
+        # out = float32(min(x, cap) where code == which, else x).
+        for i in range(x.size):
+            v = x[i]
+            out[i] = (v if v <= cap else cap) if code[i] == which else v
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
     def categories(cdf, u, out):
         # How many entries of the nondecreasing cdf are <= u: where a forward scan stops,
         # counted without branches (vectorized).
@@ -361,26 +377,22 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         # NumPy's Poisson draw for lam < 10 (random_poisson_mult: multiply uniforms until the
         # product is <= exp(-lam); the count of those above is the draw), over the uniforms u,
         # resuming firm i's draw at (x, prod); returns where it stopped and the uniforms used.
+        # Without a branch on the product (it ends a draw at random, ~1 in 3 uniforms): the
+        # count is written at every uniform and the position advanced when a draw ends.
         j = 0
-        while i < out.size:
-            while True:
-                if j == u.size:
-                    return i, x, prod, j
-                prod *= u[j]
-                j += 1
-                if prod > enlam:
-                    x += 1
-                else:
-                    break
+        while j < u.size and i < out.size:
+            prod *= u[j]
+            j += 1
+            done = prod <= enlam
             out[i] = x
-            i += 1
-            x = 0
-            prod = 1.0
+            i += done
+            x = 0 if done else x + 1
+            prod = 1.0 if done else prod
         return i, x, prod, j
 
     loops = {"poisson_mult": poisson_mult, "group_order": group_order, "fill_groups": fill_groups, "link_chunk": link_chunk,
              "bucket_links": bucket_links, "merge_blocks": merge_blocks, "marked_partners": marked_partners,
-             "partners_below": partners_below, "partners_below_each": partners_below_each, "draw_rows": draw_rows, "parks": parks,
+             "partners_below": partners_below, "partners_below_each": partners_below_each, "draw_rows": draw_rows, "parks": parks, "scale_by": scale_by, "capped_for": capped_for,
              "categories": categories}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
     return _compiled
@@ -569,6 +581,18 @@ def assign_parks(offset: np.ndarray, per_cc: np.ndarray, cc: np.ndarray, u: np.n
     """Park (int32) of each firm: ``offset[cc] + min(floor(u * per_cc[cc]), per_cc[cc] - 1)``,
     written into ``out``."""
     _kernels()["parks"](offset, per_cc, cc, u, out)
+    return out
+
+
+def scale_by(x: np.ndarray, a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``(x * a[ia]) * b[ib]`` (float64 products) written into ``out`` (float32)."""
+    _kernels()["scale_by"](x, a, ia, b, ib, out)
+    return out
+
+
+def capped_for(x: np.ndarray, code: np.ndarray, which: int, cap: float, out: np.ndarray) -> np.ndarray:
+    """``x`` with ``np.minimum(x, cap)`` where ``code == which``, written into ``out`` (float32)."""
+    _kernels()["capped_for"](x, code, code.dtype.type(which), np.float64(cap), out)
     return out
 
 
