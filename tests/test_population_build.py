@@ -9,6 +9,7 @@ constructions on the same inputs, so a shortcut that drops, duplicates or misord
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -288,3 +289,31 @@ def test_start_partner_counts_are_the_partner_counts_of_the_present_above_and_le
         assert counts.dtype == np.float32
         np.testing.assert_array_equal(counts, pop.partner_counts(mask))
     assert got[1].sum() > 1000 and got[2].sum() > 10  # real counts, not all zero
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+@pytest.mark.parametrize(("env", "kept"), [({}, True), ({"GDCLOUD_KEEP_MEMORY": "0"}, False),
+                                           ({"MALLOC_MMAP_THRESHOLD_": "131072"}, False)])
+def test_freed_arrays_are_reused_without_new_memory_unless_switched_off(env, kept):
+    import os
+    import subprocess
+
+    code = ("import resource, numpy as np, sim.core.population\n"
+            "from sim.core import memory\n"
+            "a = np.ones(64 << 20, dtype=np.uint8); del a\n"  # above glibc's largest mmap threshold
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+            "b = np.ones(64 << 20, dtype=np.uint8)\n"
+            "print(memory.keep_freed_memory(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)")
+    names = ("GDCLOUD_KEEP_MEMORY", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+             "GLIBC_TUNABLES", "GDCLOUD_HUGEPAGES", "NUMPY_MADVISE_HUGEPAGE")
+    clean = {k: v for k, v in os.environ.items() if k not in names}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                         check=True)
+    status, new_pages = out.stdout.split()
+    if kept and status != "True":
+        pytest.skip("not glibc: nothing to set")
+    assert status == str(kept)
+    if kept:
+        assert int(new_pages) < 1_000  # the freed block served again
+    else:
+        assert int(new_pages) >= 32  # new memory: a fault per page (64 MiB: 16,384 small or 32 huge pages)

@@ -37,7 +37,9 @@ from sim.scenario.schema import Scenario
 from sim.scenario.schema_population import PopulationSpec
 from sim.scenario.schema_types import month_number
 
-memory.use_small_pages()  # before the set-up's arrays exist: sim.core.memory says why
+# Before the set-up's arrays exist (sim.core.memory says why): small pages, freed memory kept.
+memory.use_small_pages()
+memory.keep_freed_memory()
 
 DEFAULT_TOTAL_FIRMS = 2_000_000
 INDUSTRIAL_SHARE = 0.334
