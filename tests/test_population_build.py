@@ -210,13 +210,19 @@ def test_compiled_poisson_draws_generator_poisson_and_leaves_the_stream_where_it
         assert expect.max() > 0
 
 
-def test_top_keys_pick_the_set_argpartition_picks_with_and_without_ties():
+@pytest.mark.parametrize("kernel_name", ["numpy", "numba"] if HAS_NUMBA else ["numpy"])
+def test_top_keys_pick_the_set_argpartition_picks_with_and_without_ties(monkeypatch, kernel_name):
     from sim.core.initial import top_keys
 
+    monkeypatch.setenv("GDCLOUD_KERNEL", kernel_name)
     rng = np.random.default_rng(0)
     for n, k in ((10, 3), (1000, 999), (200_000, 70_000), (200_000, 1)):
         idx = np.sort(rng.choice(2 * n, n, replace=False)).astype(np.int32)
-        for key in (rng.random(2 * n), np.round(rng.random(2 * n), 2)):  # distinct keys; many ties
+        # distinct keys; many ties; negative keys (the model's log(u) / weight), zeros of both signs
+        signed = np.log(rng.random(2 * n)) / rng.random(2 * n)
+        signed[rng.random(2 * n) < 0.01] = -0.0
+        signed[rng.random(2 * n) < 0.01] = 0.0
+        for key in (rng.random(2 * n), np.round(rng.random(2 * n), 2), signed):
             expect = idx[np.argpartition(-key[idx], k - 1)[:k]]
             got = top_keys(idx, key, k)
             assert got.size == k and np.array_equal(np.sort(got), np.sort(expect))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import datasets
-from sim.core import tables
+from sim.core import kernel, setup_kernel, tables
 from sim.core.population import NEVER, population_scale
 from sim.core.state import NONE, ON_CLOUD, FirmState
 from sim.scenario.schema import Scenario
@@ -72,6 +72,12 @@ def top_keys(idx: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
         return idx[:0]
     if k >= idx.size:
         return idx
+    if kernel.kernel_name() == "numba" and key.dtype == np.float64:
+        v, at_most = setup_kernel.kth_largest_key(key, idx, k)  # the same v, by a radix select
+        if at_most == k:
+            return setup_kernel.keys_at_most(key, idx, v, k)
+        neg = np.negative(key[idx])  # a tie at the k-th key
+        return idx[np.argpartition(neg, k - 1)[:k]]
     neg = key[idx]
     np.negative(neg, out=neg)
     neg.partition(k - 1)

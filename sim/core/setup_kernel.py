@@ -15,10 +15,14 @@ Numba's allocator never asks for huge pages).
 The links are drawn a chunk of firms at a time (:data:`CHUNK_FIRMS`), so their uniforms and
 picks stay in the cache, and the adjacency is built without a scatter of both directions: each
 firm's own targets (in the order drawn) are merged with the counting-sorted links to it, which
-come out ascending. The links to a firm are sorted straight into the room of its row in the
-adjacency and the rows are merged in place, and the kept links per firm are counted into the
+come out ascending. The rows are made a block of :data:`TARGET_BLOCK_BITS` rows at a time: the
+links partitioned by block of targets, each block's counting sort done in the cache and its rows
+written straight into the final column array; the kept links per firm are counted into the
 Poisson draws' own array. At 5,000,000 firms (13.8 M links drawn) the link temporaries went from
-~0.55 GB to ~0.11 GB, and the copies of the adjacency (~0.17 GB) are gone.
+~0.55 GB to ~0.11 GB, and the copies of the adjacency (~0.17 GB) are gone. The hot loops branch
+on no random number where they can (a branch on a coin flip mispredicts every other time): the
+link loop selects between computed choices, the Poisson loop advances by a flag, and rows of at
+most 8 entries are sorted by a min/max network.
 """
 
 from __future__ import annotations
@@ -359,6 +363,44 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
             out[i] = (v if v <= cap else cap) if code[i] == which else v
         return 0
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+    def neg_order(kb):
+        # The bits of -x (x's bits kb) as an unsigned integer in the order of the values -x.
+        sign = np.uint64(1) << np.uint64(63)
+        nb = kb ^ sign
+        return ~nb if nb >> np.uint64(63) else nb | sign
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def neg_key_bins(keybits, idx, hist):
+        # How many of -key[idx] fall in each bin of the top 16 bits of their order.
+        for i in range(idx.size):
+            hist[neg_order(keybits[idx[i]]) >> np.uint64(48)] += 1
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def neg_keys_in_bin(key, keybits, idx, b, out):
+        # The values -key[idx] of bin b, in index order; returns how many.
+        j = 0
+        for i in range(idx.size):
+            f = idx[i]
+            if (neg_order(keybits[f]) >> np.uint64(48)) == b:
+                out[j] = -key[f]
+                j += 1
+        return j
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def neg_keys_at_most(key, idx, v, out):
+        # The firms of idx with -key <= v, in index order (out may be empty: then only counted).
+        j = 0
+        keep = out.size > 0
+        for i in range(idx.size):
+            f = idx[i]
+            if -key[f] <= v:
+                if keep:
+                    out[j] = f
+                j += 1
+        return j
+
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def categories(cdf, u, out):
         # How many entries of the nondecreasing cdf are <= u: where a forward scan stops,
@@ -393,6 +435,7 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
     loops = {"poisson_mult": poisson_mult, "group_order": group_order, "fill_groups": fill_groups, "link_chunk": link_chunk,
              "bucket_links": bucket_links, "merge_blocks": merge_blocks, "marked_partners": marked_partners,
              "partners_below": partners_below, "partners_below_each": partners_below_each, "draw_rows": draw_rows, "parks": parks, "scale_by": scale_by, "capped_for": capped_for,
+             "neg_key_bins": neg_key_bins, "neg_keys_in_bin": neg_keys_in_bin, "neg_keys_at_most": neg_keys_at_most,
              "categories": categories}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
     return _compiled
@@ -581,6 +624,31 @@ def assign_parks(offset: np.ndarray, per_cc: np.ndarray, cc: np.ndarray, u: np.n
     """Park (int32) of each firm: ``offset[cc] + min(floor(u * per_cc[cc]), per_cc[cc] - 1)``,
     written into ``out``."""
     _kernels()["parks"](offset, per_cc, cc, u, out)
+    return out
+
+
+def kth_largest_key(key: np.ndarray, idx: np.ndarray, k: int) -> tuple[float, int]:
+    """``v``, the k-th smallest of ``-key[idx]`` (what ``np.partition(-key[idx], k - 1)[k - 1]``
+    gives; ``1 <= k <= idx.size``, no NaN), and how many of ``-key[idx]`` are ``<= v``: a radix
+    select (the values binned by the top 16 bits of their order, then only v's bin partitioned),
+    two passes over the keys instead of a partition of all of them (and no copy of them)."""
+    k_ = _kernels()
+    keybits = key.view(np.uint64)
+    hist = np.zeros(1 << 16, dtype=np.int64)
+    k_["neg_key_bins"](keybits, idx, hist)
+    below = np.cumsum(hist)
+    b = int(np.searchsorted(below, k))  # the first bin whose cumulative count reaches k
+    before = int(below[b - 1]) if b else 0
+    vals = np.empty(int(hist[b]), dtype=np.float64)
+    k_["neg_keys_in_bin"](key, keybits, idx, np.uint64(b), vals)
+    v = vals[np.argpartition(vals, k - before - 1)[k - before - 1]]
+    return float(v), k_["neg_keys_at_most"](key, idx, v, np.empty(0, dtype=idx.dtype))
+
+
+def keys_at_most(key: np.ndarray, idx: np.ndarray, v: float, count: int) -> np.ndarray:
+    """The ``count`` firms of ``idx`` whose ``-key`` is ``<= v``, in index order."""
+    out = np.empty(count, dtype=idx.dtype)
+    _kernels()["neg_keys_at_most"](key, idx, np.float64(v), out)
     return out
 
 
