@@ -158,98 +158,22 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                 k += 1
         return 0
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
-    def sort8(v0, v1, v2, v3, v4, v5, v6, v7):
-        # Batcher's 19-comparator network: eight values in order, by min and max (no branch).
-        v0, v1 = min(v0, v1), max(v0, v1)
-        v2, v3 = min(v2, v3), max(v2, v3)
-        v4, v5 = min(v4, v5), max(v4, v5)
-        v6, v7 = min(v6, v7), max(v6, v7)
-        v0, v2 = min(v0, v2), max(v0, v2)
-        v1, v3 = min(v1, v3), max(v1, v3)
-        v4, v6 = min(v4, v6), max(v4, v6)
-        v5, v7 = min(v5, v7), max(v5, v7)
-        v1, v2 = min(v1, v2), max(v1, v2)
-        v5, v6 = min(v5, v6), max(v5, v6)
-        v0, v4 = min(v0, v4), max(v0, v4)
-        v1, v5 = min(v1, v5), max(v1, v5)
-        v2, v6 = min(v2, v6), max(v2, v6)
-        v3, v7 = min(v3, v7), max(v3, v7)
-        v2, v4 = min(v2, v4), max(v2, v4)
-        v3, v5 = min(v3, v5), max(v3, v5)
-        v1, v2 = min(v1, v2), max(v1, v2)
-        v3, v4 = min(v3, v4), max(v3, v4)
-        v5, v6 = min(v5, v6), max(v5, v6)
-        return v0, v1, v2, v3, v4, v5, v6, v7
-
-    @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
-    def entry(dst, a, f, rev, q, n_row, j):
-        # Entry j of a row of at most 8: own target j (j < f), else reverse source j - f, else
-        # a sentinel above every firm; both loads made (indices clamped), one value selected.
-        own = dst[min(a + j, dst.size - 1)]
-        back = rev[max(min(q + j - f, rev.size - 1), 0)]
-        return own if j < f else (back if j < n_row else np.int32(2147483647))
-
-    @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
-    def short_row(dst, a, f, rev, q, n_row, cols, w):
-        # A row of at most 8 entries: sorted by the network, written without repeats (every
-        # value is written, the write position advanced for a new one; cols has 8 spare places).
-        v0, v1, v2, v3, v4, v5, v6, v7 = sort8(
-            entry(dst, a, f, rev, q, n_row, 0), entry(dst, a, f, rev, q, n_row, 1),
-            entry(dst, a, f, rev, q, n_row, 2), entry(dst, a, f, rev, q, n_row, 3),
-            entry(dst, a, f, rev, q, n_row, 4), entry(dst, a, f, rev, q, n_row, 5),
-            entry(dst, a, f, rev, q, n_row, 6), entry(dst, a, f, rev, q, n_row, 7))
-        cols[w] = v0
-        w += 0 < n_row
-        cols[w] = v1
-        w += (1 < n_row) & (v1 != v0)
-        cols[w] = v2
-        w += (2 < n_row) & (v2 != v1)
-        cols[w] = v3
-        w += (3 < n_row) & (v3 != v2)
-        cols[w] = v4
-        w += (4 < n_row) & (v4 != v3)
-        cols[w] = v5
-        w += (5 < n_row) & (v5 != v4)
-        cols[w] = v6
-        w += (6 < n_row) & (v6 != v5)
-        cols[w] = v7
-        w += (7 < n_row) & (v7 != v6)
-        return w
-
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def long_row(dst, a, b, rev, q, qb, cols, w):
-        # A longer row: its own targets sorted (insertion), merged with the reverse sources
-        # (ascending), written without repeats.
-        for j in range(a + 1, b):
-            c = dst[j]
-            i = j - 1
-            while i >= a and dst[i] > c:
-                dst[i + 1] = dst[i]
-                i -= 1
-            dst[i + 1] = c
-        p = a
-        prev = -1
-        while p < b or q < qb:
-            if q >= qb or (p < b and dst[p] <= rev[q]):
-                c = dst[p]
-                p += 1
-            else:
-                c = rev[q]
-                q += 1
-            if c != prev:
-                cols[w] = c
-                w += 1
-                prev = c
-        return w
-
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def merge_blocks(n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev):
         # The rows of the symmetric adjacency, a block of 2**shift rows at a time: the block's
         # reverse links (bucket_links) counting-sorted by row into rev (in the cache: the
         # sources of the links to each row, ascending), then each row's own targets (dst, in
         # the order drawn) and reverse sources written in order without repeats, at the end
-        # of cols. Returns the entries written.
+        # of cols. Returns the entries written. Long (~110 lines) because Numba's on-disk cache
+        # does not keep a kernel that calls another kernel of this closure: the row code is
+        # written out here. A row of at most 8 entries (most rows) is sorted by Batcher's
+        # 19-comparator min/max network (no branch: both loads of each entry made, indices
+        # clamped, one value selected; a sentinel above every firm pads the row) and written
+        # without repeats by advancing the write position for a new value (cols has 8 spare
+        # places); a longer row sorts its own targets by insertion and merges.
+        big = np.int32(2147483647)
+        dend = dst.size - 1
+        rend = rev.size - 1
         w = 0
         a = 0
         indptr[0] = 0
@@ -272,9 +196,88 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                 qb = lcount[r - r0]
                 n_row = f + qb - q
                 if n_row <= 8:
-                    w = short_row(dst, a, f, rev, q, n_row, cols, w)
+                    o = dst[min(a + 0, dend)]
+                    x = rev[max(min(q + 0 - f, rend), 0)]
+                    v0 = o if 0 < f else (x if 0 < n_row else big)
+                    o = dst[min(a + 1, dend)]
+                    x = rev[max(min(q + 1 - f, rend), 0)]
+                    v1 = o if 1 < f else (x if 1 < n_row else big)
+                    o = dst[min(a + 2, dend)]
+                    x = rev[max(min(q + 2 - f, rend), 0)]
+                    v2 = o if 2 < f else (x if 2 < n_row else big)
+                    o = dst[min(a + 3, dend)]
+                    x = rev[max(min(q + 3 - f, rend), 0)]
+                    v3 = o if 3 < f else (x if 3 < n_row else big)
+                    o = dst[min(a + 4, dend)]
+                    x = rev[max(min(q + 4 - f, rend), 0)]
+                    v4 = o if 4 < f else (x if 4 < n_row else big)
+                    o = dst[min(a + 5, dend)]
+                    x = rev[max(min(q + 5 - f, rend), 0)]
+                    v5 = o if 5 < f else (x if 5 < n_row else big)
+                    o = dst[min(a + 6, dend)]
+                    x = rev[max(min(q + 6 - f, rend), 0)]
+                    v6 = o if 6 < f else (x if 6 < n_row else big)
+                    o = dst[min(a + 7, dend)]
+                    x = rev[max(min(q + 7 - f, rend), 0)]
+                    v7 = o if 7 < f else (x if 7 < n_row else big)
+                    v0, v1 = min(v0, v1), max(v0, v1)
+                    v2, v3 = min(v2, v3), max(v2, v3)
+                    v4, v5 = min(v4, v5), max(v4, v5)
+                    v6, v7 = min(v6, v7), max(v6, v7)
+                    v0, v2 = min(v0, v2), max(v0, v2)
+                    v1, v3 = min(v1, v3), max(v1, v3)
+                    v4, v6 = min(v4, v6), max(v4, v6)
+                    v5, v7 = min(v5, v7), max(v5, v7)
+                    v1, v2 = min(v1, v2), max(v1, v2)
+                    v5, v6 = min(v5, v6), max(v5, v6)
+                    v0, v4 = min(v0, v4), max(v0, v4)
+                    v1, v5 = min(v1, v5), max(v1, v5)
+                    v2, v6 = min(v2, v6), max(v2, v6)
+                    v3, v7 = min(v3, v7), max(v3, v7)
+                    v2, v4 = min(v2, v4), max(v2, v4)
+                    v3, v5 = min(v3, v5), max(v3, v5)
+                    v1, v2 = min(v1, v2), max(v1, v2)
+                    v3, v4 = min(v3, v4), max(v3, v4)
+                    v5, v6 = min(v5, v6), max(v5, v6)
+                    cols[w] = v0
+                    w += 0 < n_row
+                    cols[w] = v1
+                    w += (1 < n_row) & (v1 != v0)
+                    cols[w] = v2
+                    w += (2 < n_row) & (v2 != v1)
+                    cols[w] = v3
+                    w += (3 < n_row) & (v3 != v2)
+                    cols[w] = v4
+                    w += (4 < n_row) & (v4 != v3)
+                    cols[w] = v5
+                    w += (5 < n_row) & (v5 != v4)
+                    cols[w] = v6
+                    w += (6 < n_row) & (v6 != v5)
+                    cols[w] = v7
+                    w += (7 < n_row) & (v7 != v6)
                 else:
-                    w = long_row(dst, a, a + f, rev, q, qb, cols, w)
+                    b = a + f
+                    for j in range(a + 1, b):
+                        c = dst[j]
+                        i = j - 1
+                        while i >= a and dst[i] > c:
+                            dst[i + 1] = dst[i]
+                            i -= 1
+                        dst[i + 1] = c
+                    p = a
+                    t = q
+                    prev = -1
+                    while p < b or t < qb:
+                        if t >= qb or (p < b and dst[p] <= rev[t]):
+                            c = dst[p]
+                            p += 1
+                        else:
+                            c = rev[t]
+                            t += 1
+                        if c != prev:
+                            cols[w] = c
+                            w += 1
+                            prev = c
                 indptr[r + 1] = w
                 a += f
                 q = qb
@@ -363,27 +366,26 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
             out[i] = (v if v <= cap else cap) if code[i] == which else v
         return 0
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
-    def neg_order(kb):
-        # The bits of -x (x's bits kb) as an unsigned integer in the order of the values -x.
-        sign = np.uint64(1) << np.uint64(63)
-        nb = kb ^ sign
-        return ~nb if nb >> np.uint64(63) else nb | sign
-
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def neg_key_bins(keybits, idx, hist):
-        # How many of -key[idx] fall in each bin of the top 16 bits of their order.
+        # How many of -key[idx] fall in each bin of the top 16 bits of their order (the bits
+        # of -key as an unsigned integer ordered like the values: sign set -> all bits flipped,
+        # else the sign bit set; written out, see merge_blocks on the cache).
+        sign = np.uint64(1) << np.uint64(63)
         for i in range(idx.size):
-            hist[neg_order(keybits[idx[i]]) >> np.uint64(48)] += 1
+            nb = keybits[idx[i]] ^ sign
+            hist[(~nb if nb >> np.uint64(63) else nb | sign) >> np.uint64(48)] += 1
         return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def neg_keys_in_bin(key, keybits, idx, b, out):
-        # The values -key[idx] of bin b, in index order; returns how many.
+        # The values -key[idx] of bin b (neg_key_bins), in index order; returns how many.
+        sign = np.uint64(1) << np.uint64(63)
         j = 0
         for i in range(idx.size):
             f = idx[i]
-            if (neg_order(keybits[f]) >> np.uint64(48)) == b:
+            nb = keybits[f] ^ sign
+            if ((~nb if nb >> np.uint64(63) else nb | sign) >> np.uint64(48)) == b:
                 out[j] = -key[f]
                 j += 1
         return j
