@@ -1,6 +1,7 @@
-"""The population built in a thread while the model is imported (sim.runs.prebuild) is the one
-the model builds, a run that takes it gives the same bytes, the command line forks the figure
-process before that thread starts, and the kernels preloaded from Numba's cache are the ones a
+"""The population built in another process while the model is imported (sim.runs.prebuild,
+sim.runs.population_process) is the one the model builds, handed over in shared memory; a run that
+takes it gives the same bytes; a failed build only means the model builds its own; the command
+line forks the figure process first; and the kernels preloaded from Numba's cache are the ones a
 run uses (sim.core.kernel_cache).
 
 The checks run in a fresh interpreter: the figure process is only forked when no other thread
@@ -18,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 CHECKS = textwrap.dedent('''
+    import mmap
     import threading
 
     import numpy as np
@@ -32,30 +34,37 @@ CHECKS = textwrap.dedent('''
     SMALL = {"population": {"total_firms": 20_000}, "time": {"end": "2022-06"}}
     sc = Scenario.model_validate(SMALL)
     import os
-    assert "GDCLOUD_PREBUILD" not in os.environ and not prebuild.worth_it(sc)  # off by default
-    os.environ["GDCLOUD_PREBUILD"] = "1"
-    if not prebuild.worth_it(sc):
-        print("SKIP: needs two CPUs")
+    assert "GDCLOUD_PREBUILD" not in os.environ
+    if not prebuild.worth_it(sc):  # on by default where it can run
+        print("SKIP: needs two CPUs, fork and memfd")
         raise SystemExit(0)
 
     def arrays(pop):
-        return {k: (v.dtype.str, v.tobytes()) for k, v in vars(pop).items() if isinstance(v, np.ndarray)}
+        return {k: (v.dtype.str, v.shape, v.flags.writeable, v.tobytes())
+                for k, v in vars(pop).items() if isinstance(v, np.ndarray)}
 
-    # 1. the prebuilt population is the one the model builds
+    def shared(arr):
+        while isinstance(arr, np.ndarray):
+            arr = arr.base
+        return isinstance(getattr(arr, "obj", arr), mmap.mmap)  # through the memoryview
+
+    # 1. the prebuilt population is the one the model builds, its arrays mapped, not copied
     assert prebuild.start(sc, 0)
     got = prebuild.take(sc, 0, sc.run.seed)
     assert got is not None and not prebuild.in_flight()
     ref = build_population(sc, replicate_structure_seed(sc, sc.run.seed, 0))
     assert arrays(got) == arrays(ref)
-    assert (got.n_initial, got.meta) == (ref.n_initial, ref.meta)
+    assert (got.n_initial, got.meta, got.derived) == (ref.n_initial, ref.meta, ref.derived)
     assert got.adj_indices.size > 40_000  # real links
+    assert shared(got.adj_indices) and shared(got.cluster) and not shared(ref.cluster)
 
     # 2. a build for another replicate, root seed or scenario is discarded, not used
     other = Scenario.model_validate({**SMALL, "population": {"total_firms": 20_001}})
     for args in ((sc, 1, sc.run.seed), (sc, 0, sc.run.seed + 1), (other, 0, other.run.seed)):
         assert prebuild.start(sc, 0)
+        builder = prebuild._pending["builder"]
         assert prebuild.take(*args) is None
-        assert not prebuild.in_flight()
+        assert not prebuild.in_flight() and builder._proc is None  # its process stopped and reaped
 
     # 3. a run taking the prebuilt population gives the same bytes
     spec = ReplicateRun(sc, sc.name, replicate=0, root_seed=sc.run.seed)
@@ -66,39 +75,55 @@ CHECKS = textwrap.dedent('''
     assert plain.ok and taken.ok
     assert plain.timeseries.to_csv() == taken.timeseries.to_csv()
 
-    # 4. no build for a shared structure
-    shared = Scenario.model_validate({**SMALL, "population": {"total_firms": 20_000, "structure_pool": 2}})
-    assert not prebuild.worth_it(shared) and not prebuild.start(shared, 0) and not prebuild.in_flight()
+    # 4. a build process that dies gives no population (the model builds its own), and the run
+    # is the same
+    assert prebuild.start(sc, 0)
+    prebuild._pending["builder"]._proc.kill()
+    assert prebuild.take(sc, 0, sc.run.seed) is None and not prebuild.in_flight()
+    assert prebuild.start(sc, 0)
+    prebuild._pending["builder"]._proc.kill()
+    died = run_one(spec)
+    assert died.ok and died.timeseries.to_csv() == plain.timeseries.to_csv()
 
-    # 5. GDCLOUD_PREBUILD=0 turns it off
+    # 5. no build for a shared structure
+    shared_sc = Scenario.model_validate({**SMALL, "population": {"total_firms": 20_000, "structure_pool": 2}})
+    assert not prebuild.worth_it(shared_sc) and not prebuild.start(shared_sc, 0) and not prebuild.in_flight()
+
+    # 6. GDCLOUD_PREBUILD=0 turns it off, and so does a running thread (no fork then)
     os.environ["GDCLOUD_PREBUILD"] = "0"
     assert not prebuild.worth_it(sc) and not prebuild.start(sc, 0)
-    os.environ["GDCLOUD_PREBUILD"] = "1"
+    del os.environ["GDCLOUD_PREBUILD"]
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    assert not prebuild.worth_it(sc)
+    stop.set()
+    t.join()
 
-    # 6. the command line starts one only for a single replicate run in this process, and forks
-    # the figure process first (none with --no-figures); discard() stops a process not taken
+    # 7. the command line starts one only for a single replicate run in this process, and forks
+    # the figure process first (none with --no-figures); discard() stops the processes not taken
     small = ["--set", "population.total_firms=20000", "--set", "time.end=2022-06"]
     for extra, expected in (([], True), (["-n", "2"], False), (["--executor", "dask"], False), (["-j", "2"], True),
                             (["--no-figures"], True)):
         start_population_build(build_parser().parse_args(["run", "baseline", *small, *extra]))
         assert prebuild.in_flight() is expected, extra
         if expected:
+            builder = prebuild._pending["builder"]._proc
             fig = prebuild.take_figure_process()
             assert (fig is None) is ("--no-figures" in extra), extra
             if fig is not None:
-                assert fig._proc.is_alive()  # forked before the build thread started (no thread then)
+                assert fig._proc.is_alive() and builder.is_alive()
                 fig.close()
         prebuild.discard()
-        for t in threading.enumerate():  # a figure process is forked only while no other thread runs
-            if t.name == "gdcloud-population":
-                t.join()
+        assert threading.active_count() == 1
     assert prebuild.take_figure_process() is None
     start_population_build(build_parser().parse_args(["run", "baseline", *small]))
     proc = prebuild._figures["process"]._proc
+    builder = prebuild._pending["builder"]._proc
     prebuild.discard()
-    assert not proc.is_alive() and not prebuild.in_flight()
+    assert not proc.is_alive() and not builder.is_alive() and not prebuild.in_flight()
 
-    # 7. the kernels preloaded from Numba's cache are the specialisations the runs above used
+    # 8. the kernels preloaded from Numba's cache are the specialisations the runs above used
     from sim.core import kernel_cache
     if kernel_cache.model_dispatchers():
         import subprocess, sys

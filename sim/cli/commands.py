@@ -69,8 +69,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
 def start_population_build(args: argparse.Namespace) -> None:
     """For a run of one replicate in this process, fork its figure process and start building its
-    population in a thread now, while this thread imports the model (:mod:`sim.runs.prebuild`;
-    same bytes either way)."""
+    population in another process now, while this one imports the model
+    (:mod:`sim.runs.prebuild`; same bytes either way)."""
     if args.resume is not None or args.address is not None or args.executor not in (None, "serial"):
         return
     from sim.runs import prebuild

@@ -2,8 +2,8 @@
 
 Numba loads a cached kernel lazily, at its first call with given argument types: a run of the
 model pays about 20 such loads (0.4-0.5 s here) in the middle of its set-up and first month. A
-single run can instead load them all while it waits for something else (the population build in a
-thread, :mod:`sim.runs.prebuild`): :func:`preload` loads every specialisation that the cache holds
+single run can instead load them all while it waits for something else (the population built by
+another process, :mod:`sim.runs.prebuild`): :func:`preload` loads every specialisation that the cache holds
 for the current code and machine, exactly what the first calls would load, so the results are the
 same bytes. It never compiles: an entry for other code or another machine is skipped (the first call
 then compiles or loads as without this module). It reads Numba's cache index through Numba's

@@ -162,8 +162,10 @@ class FigureProcess:
         except OSError:  # the process is gone: result() reports it, or close() reaps it
             pass
 
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Send the call ``fn(*args, **kwargs)`` to the process (once)."""
+    def submit(self, fn: Callable[..., Any] | str, *args: Any, **kwargs: Any) -> None:
+        """Send the call ``fn(*args, **kwargs)`` to the process (once). ``fn`` may be named as
+        ``"package.module:function"``: the process imports it, this one need not (a function
+        object is sent by reference too, but the process then imports its module on receipt)."""
         if self._submitted:
             raise RuntimeError("a FigureProcess runs one call")
         self._submitted = self._waiting = True
@@ -242,6 +244,9 @@ def _serve(modules: tuple[str, ...], warm: bool, jobs, jobs_send, results) -> No
         fn, args, kwargs = job
     except (EOFError, OSError):  # no figures this time (failed run, interrupted, parent gone)
         return
+    if isinstance(fn, str):
+        module, _, name = fn.partition(":")
+        fn = getattr(importlib.import_module(module), name)
     try:
         out = ("ok", fn(*args, **kwargs))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it

@@ -1,31 +1,30 @@
 """Start the slow parts of a single in-process run early, side by side, on the two CPUs.
 
 A plain ``gdcloud run`` of one replicate would otherwise do everything in turn on one CPU: import
-pandas, Mesa and the model (~1.2-1.6 s; Mesa's ``discrete_space`` pulls in SciPy's spatial module
-and networkx), build the population (~2 s at full scale), load about 20 compiled kernels from
-Numba's cache at their first calls (~0.4 s), run the months, then draw the figures. As soon as the
-scenario is read, the command line calls :func:`start`, which
+pandas, Mesa and the model (~0.9 s; Mesa's ``discrete_space`` pulls in SciPy's spatial module
+and networkx), build the population (~1.2 s at full scale), load about 20 compiled kernels from
+Numba's cache (~0.4 s), run the months, then draw the figures. As soon as the scenario is read,
+the command line calls :func:`start`, which
 
 1. forks the figure process (:class:`sim.plots.parallel.FigureProcess`) first, while this process
    runs no other thread and has not imported matplotlib; it imports and warms the drawing code
-   at once, or, with the thread of 2., only when the population is built (:func:`take`), when
-   this process runs the months on one CPU and the other is free;
-2. if turned on (``GDCLOUD_PREBUILD=1``), starts a thread that loads Numba, builds the population and then loads the model's kernels
-   (:mod:`sim.core.kernel_cache`): the compiled loops release the GIL, so the build runs on the
-   second CPU while this thread imports the run layer and the model.
+   at once, or, with the build of 2., only
+   when the population is handed over (:func:`take`), while this process runs the months on one
+   CPU and the other is free;
+2. forks a process that builds the population
+   (:class:`sim.runs.population_process.PopulationProcess`: the same function, scenario and
+   structure seed as the model's, so the same bytes; the arrays come back in shared memory, not
+   copied) while this process imports the run layer and the model.
 
-The replicate takes the population (:func:`take`) where the model would build its own; while it
-waits it loads the step kernels itself and imports what the run's tables need. The population is the one the model would build (same
-scenario, replicate and root seed, so the same structure seed and the same bytes: the same
-function builds it, in the same process, only earlier). Nothing is copied: the thread's arrays
-are the model's.
+The replicate takes the population (:func:`take`) where the model would build its own; before it
+waits it loads the model's kernels from Numba's cache (:mod:`sim.core.kernel_cache`) and, if the
+build is still running, imports what the run's tables need. Anything unexpected (one CPU, a
+failed build, a different scenario at :func:`take`) only means the model builds the population
+itself. ``GDCLOUD_PREBUILD=0`` turns the build off (the figure process is forked early either way).
 
-An earlier version forked the build into another process (fourth session): it was slower
-(7.9/8.3 s against 7.1/7.4 s quietly) because its arrays were copied through a pipe into freshly
-faulted pages and three processes competed for two CPUs. Anything
-unexpected (one CPU, a failed build, a different scenario at :func:`take`) only means the model
-builds the population itself. The thread is off by default (:func:`worth_it`):
-``GDCLOUD_PREBUILD=1`` turns it on; the figure process is forked early either way.
+History: the fourth session forked the build and sent the arrays through a pipe (slower: ~120 MiB
+copied into freshly faulted pages, and three busy processes on two CPUs); the fifth session built
+in a thread (no measurable gain: the imports and the build share the GIL).
 """
 
 from __future__ import annotations
@@ -33,14 +32,13 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
 from sim.scenario.schema import Scenario
 
 _pending: dict[str, Any] = {}
-"""The build in flight in this process: ``key``, ``thread``, ``box`` (at most one)."""
+"""The build in flight in this process: ``key``, ``builder``, ``later`` (at most one)."""
 
 _figures: dict[str, Any] = {}
 """The figure process forked by :func:`start`: ``process`` until the run takes it, ``to_warm``
@@ -48,16 +46,17 @@ until :func:`take` lets it warm up."""
 
 
 def worth_it(config: Scenario) -> bool:
-    """True if building one run's population of ``config`` in a thread is asked for and useful
-    here: turned on (``GDCLOUD_PREBUILD=1``; off by default: on the final code of the fifth
-    session it made no measurable difference side by side, 6.23 against 6.17 s with figures and
-    3.97 against 3.79 s without, and cost 0.4-0.5 s more CPU), two CPUs available, and the model
+    """True if building one run's population of ``config`` in another process is useful here:
+    not turned off (``GDCLOUD_PREBUILD=0``), two CPUs, ``fork`` and shared-memory files
+    available, no other thread running (a fork copies only the calling thread), and the model
     will use a population it is given (no uncertain parameter that could change the structure;
     no shared structure, which the batch path caches instead)."""
-    if os.environ.get("GDCLOUD_PREBUILD", "").strip() != "1":
+    from sim.runs import population_process
+
+    if os.environ.get("GDCLOUD_PREBUILD", "").strip() == "0":
         return False
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if cpus < 2:
+    if cpus < 2 or not population_process.available() or threading.active_count() > 1:
         return False
     spec = config.population
     if spec.structure_seed is not None or spec.structure_pool is not None:
@@ -71,12 +70,12 @@ def _key(config: Scenario, replicate: int, root_seed: int) -> str:
 
 def start(config: Scenario, replicate: int = 0, *, figures: bool = False, later: Sequence[str] = ()) -> bool:
     """Fork the figure process (if ``figures``) and start building replicate ``replicate``'s
-    population of ``config`` (root seed ``config.run.seed``) in a thread if :func:`worth_it`;
-    returns whether a build was started. ``later`` names modules the run imports after the
-    replicate (its tables): :func:`take` imports them while it waits for the build."""
+    population of ``config`` (root seed ``config.run.seed``) in another process if
+    :func:`worth_it`; returns whether a build was started. ``later`` names modules the run
+    imports after the replicate (its tables): :func:`take` imports them while it waits."""
     discard()
     build = worth_it(config)
-    if figures:  # forked first: no thread may run in this process at a fork
+    if figures:  # forked first, while the process is small
         from sim.plots.parallel import FigureProcess
 
         process = FigureProcess.start(warm=not build)
@@ -86,34 +85,27 @@ def start(config: Scenario, replicate: int = 0, *, figures: bool = False, later:
                 _figures["to_warm"] = process
     if not build:
         return False
-    # Imported here, before the thread starts, so that the two threads never import the same
-    # module at once; Numba itself is loaded by the thread.
-    from sim.core import kernel_cache
-    from sim.core.population import build_population
-    from sim.core.seeds import replicate_structure_seed
+    from sim.runs.population_process import PopulationProcess
 
-    box: dict[str, Any] = {"ready": threading.Event()}
-
-    def run() -> None:
-        try:
-            box["dispatchers"] = kernel_cache.model_dispatchers()
-            box["ready"].set()
-            box["population"] = build_population(config, replicate_structure_seed(config, config.run.seed, replicate))
-            kernel_cache.preload(box["dispatchers"])
-        except BaseException:  # noqa: BLE001 - the model builds the population itself
-            box["error"] = traceback.format_exc()
-        finally:
-            box["ready"].set()
-
-    thread = threading.Thread(target=run, name="gdcloud-population", daemon=True)
-    _pending.update(key=_key(config, replicate, config.run.seed), thread=thread, box=box, later=tuple(later))
-    thread.start()
+    try:
+        builder = PopulationProcess(config, replicate)
+    except OSError:  # cannot fork or map now: the model builds it
+        warm_figure_process()
+        return False
+    _pending.update(key=_key(config, replicate, config.run.seed), builder=builder, later=tuple(later))
     return True
 
 
 def take_figure_process():
     """The figure process :func:`start` forked for this run (the caller closes it), or None."""
     return _figures.pop("process", None)
+
+
+def warm_figure_process() -> None:
+    """Let the figure process forked by :func:`start` import and warm up now (once)."""
+    process = _figures.pop("to_warm", None)
+    if process is not None:
+        process.warm()
 
 
 def take(config: Scenario, replicate: int, root_seed: int):
@@ -127,19 +119,18 @@ def take(config: Scenario, replicate: int, root_seed: int):
         return None
     from sim.core import kernel_cache
 
-    thread, box, later = _pending["thread"], _pending["box"], _pending["later"]
+    builder, later = _pending["builder"], _pending["later"]
     _pending.clear()
-    box["ready"].wait()
-    kernel_cache.preload(box.get("dispatchers", ()))  # those the build has not loaded yet
-    for name in later:  # only while waiting: imported later anyway
-        if not thread.is_alive():
-            break
-        importlib.import_module(name)
-    thread.join()
-    process = _figures.pop("to_warm", None)
-    if process is not None:
-        process.warm()
-    return box.get("population")
+    try:
+        kernel_cache.preload(kernel_cache.model_dispatchers())
+        for name in later:  # only while waiting: imported later anyway
+            if builder.ready():
+                break
+            importlib.import_module(name)
+        return builder.take()
+    finally:
+        builder.close()
+        warm_figure_process()
 
 
 def in_flight() -> bool:
@@ -148,10 +139,12 @@ def in_flight() -> bool:
 
 
 def discard() -> None:
-    """Forget a build that will not be taken (a new :func:`start`, or the run ended early) and
-    stop a figure process the run did not take. The thread cannot be stopped: it ends with its
-    build (it is a daemon thread, so it never keeps the process alive)."""
+    """Forget a build that will not be taken (a new :func:`start`, or the run ended early): stop
+    its process, and stop a figure process the run did not take."""
+    builder = _pending.get("builder")
     _pending.clear()
+    if builder is not None:
+        builder.close()
     _figures.pop("to_warm", None)
     process = _figures.pop("process", None)
     if process is not None:

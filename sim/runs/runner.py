@@ -171,8 +171,9 @@ class ScenarioJob:
             concatenate_replicate_files(rf.path, done, rf.path / TIMESERIES)
             ts = read_timeseries(rf.path / TIMESERIES)
             draw = figures and sc.outputs.figures
-            if draw and figure_process is not None:
-                figure_process.submit(scenario_figures, rf.path / FIGURES, ts, sc)
+            if draw and figure_process is not None:  # named: this process has not imported it
+                figure_process.submit("sim.plots.scenario:write_figures", rf.path / FIGURES, ts,
+                                      goals_evaluated(sc)[0])
             summ = summarize_scenario(ts, sc)
             report_tables(rf.path, ts, summ, sc)
             if uncertainty.has_uncertainty(sc):
