@@ -65,6 +65,37 @@ FIGURE_DPI = 150
 """Resolution of every saved figure (scenario and analysis figures alike)."""
 
 
-def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Save a figure as PNG at :data:`FIGURE_DPI`, atomically (the one save of every figure)."""
-    return atomic_write(path, lambda p: fig.savefig(p, dpi=FIGURE_DPI, format="png"))
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, rgb: bool = False) -> Path:
+    """Save a figure as PNG at :data:`FIGURE_DPI`, atomically (the one save of every figure).
+
+    With ``rgb``, an opaque figure is written without its alpha channel, compressed at zlib level
+    3 instead of 6: the same pixels, files ~5% smaller, encoded in ~55% of the time (measured on
+    the run figures: clusters 99 -> 58 ms, the map 64 -> 34 ms). A figure with any transparent
+    pixel is written as ``savefig`` writes it. Off by default: the committed documentation
+    figures are compared byte for byte with redraws.
+    """
+    if not rgb:
+        return atomic_write(path, lambda p: fig.savefig(p, dpi=FIGURE_DPI, format="png"))
+    return atomic_write(path, lambda p: _save_rgb_png(fig, p))
+
+
+def _save_rgb_png(fig: Figure, path: Path) -> None:
+    """``fig.savefig(path, dpi=FIGURE_DPI, format="png")`` with the pixels written as RGB."""
+    from io import BytesIO
+
+    import matplotlib
+    import numpy as np
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    buf = BytesIO()
+    fig.savefig(buf, dpi=FIGURE_DPI, format="rgba")  # the pixels savefig's PNG would hold
+    width, height = (int(v) for v in fig.get_size_inches() * FIGURE_DPI)
+    rgba = np.frombuffer(buf.getbuffer(), dtype=np.uint8)
+    if rgba.size != width * height * 4 or rgba[3::4].min() != 255:  # transparent (or unexpected)
+        fig.savefig(path, dpi=FIGURE_DPI, format="png")
+        return
+    info = PngInfo()  # the text chunk savefig writes
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+    image = Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB")
+    image.save(path, format="png", compress_level=3, dpi=(FIGURE_DPI, FIGURE_DPI), pnginfo=info)

@@ -67,6 +67,60 @@ def test_two_processes_write_the_same_figures_as_one(tmp_path: Path):
     """, tmp_path)
 
 
+def test_prepared_axes_draw_the_same_files(tmp_path: Path, monkeypatch):
+    # Axes and ticks made before the data (sim.plots.prepared) give the same bytes; figures
+    # prepared for another scenario or language are not used.
+    from sim.core.model import CloudAdoptionModel
+    from sim.core.outputs import tidy_timeseries
+    from sim.plots import prepared
+    from sim.plots.scenario import prepare_figures, write_figures
+    from sim.scenario.schema import Scenario
+
+    monkeypatch.setenv("GDCLOUD_FIGURE_WORKERS", "1")
+    cfg = Scenario.model_validate({"name": "prep", "population": {"total_firms": 4000}})
+    ts = tidy_timeseries(CloudAdoptionModel(cfg).run())
+    plain = write_figures(tmp_path / "plain", ts, cfg)
+    prepare_figures(cfg)
+    made = dict(prepared._ready["figures"])
+    assert len(made) >= 6 and all(fig.axes for fig in made.values())
+    assert len(made["clusters.png"].axes[0].xaxis.majorTicks) >= 6  # ticks made in advance
+    used = write_figures(tmp_path / "prepared", ts, cfg)
+    assert not prepared._ready["figures"]  # every prepared figure was drawn
+    for a, b in zip(plain, used, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    other = Scenario.model_validate({"name": "other", "population": {"total_firms": 4000}})
+    for lang, sc in (("zh", cfg), ("en", other)):
+        prepare_figures(sc, lang)
+        n = len(prepared._ready["figures"])
+        again = write_figures(tmp_path / f"again_{lang}", ts, cfg)
+        assert len(prepared._ready["figures"]) == n  # prepared for something else: not used
+        for a, b in zip(plain, again, strict=True):
+            assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_run_figures_are_opaque_rgb_with_the_pixels_savefig_writes(tmp_path: Path):
+    import numpy as np
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from sim.fileio import save_figure
+
+    fig = Figure(figsize=(3, 2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1, 2], [1, 3, 2], label="a")
+    ax.set_title("图 title")
+    ax.legend()
+    png, rgb = save_figure(fig, tmp_path / "a.png"), save_figure(fig, tmp_path / "b.png", rgb=True)
+    a, b = Image.open(png), Image.open(rgb)
+    assert (a.mode, b.mode) == ("RGBA", "RGB") and a.size == b.size == (450, 300)
+    assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b))
+    assert b.info["Software"] == a.info["Software"] and b.info["dpi"] == a.info["dpi"]
+    fig.patch.set_alpha(0.0)  # transparent: written as savefig writes it
+    clear = save_figure(fig, tmp_path / "c.png", rgb=True)
+    assert Image.open(clear).mode == "RGBA"
+    assert clear.read_bytes() == save_figure(fig, tmp_path / "d.png").read_bytes()
+
+
 @pytest.mark.skipif(not TWO_CPUS, reason="drawing in two processes needs two CPUs")
 def test_child_failure_is_raised(tmp_path: Path):
     run_fresh("""

@@ -100,8 +100,9 @@ CHECKS = textwrap.dedent('''
     stop.set()
     t.join()
 
-    # 7. the command line starts one only for a single replicate run in this process, and forks
-    # the figure process first (none with --no-figures); discard() stops the processes not taken
+    # 7. the command line starts one only for a single replicate run in this process; the figure
+    # process is then forked when the population is taken (none with --no-figures); discard()
+    # stops the processes not taken
     small = ["--set", "population.total_firms=20000", "--set", "time.end=2022-06"]
     for extra, expected in (([], True), (["-n", "2"], False), (["--executor", "dask"], False), (["-j", "2"], True),
                             (["--no-figures"], True)):
@@ -109,19 +110,23 @@ CHECKS = textwrap.dedent('''
         assert prebuild.in_flight() is expected, extra
         if expected:
             builder = prebuild._pending["builder"]._proc
-            fig = prebuild.take_figure_process()
-            assert (fig is None) is ("--no-figures" in extra), extra
-            if fig is not None:
-                assert fig._proc.is_alive() and builder.is_alive()
-                fig.close()
+            assert builder.is_alive() and "process" not in prebuild._figures
+            assert prebuild._figures.get("later", False) is ("--no-figures" not in extra), extra
         prebuild.discard()
-        assert threading.active_count() == 1
+        assert threading.active_count() == 1 and not prebuild._figures
     assert prebuild.take_figure_process() is None
     start_population_build(build_parser().parse_args(["run", "baseline", *small]))
-    proc = prebuild._figures["process"]._proc
+    later = prebuild.take_figure_process()
+    assert type(later).__name__ == "LaterFigureProcess"
     builder = prebuild._pending["builder"]._proc
+    from sim.scenario.loader import load_scenario
+    sc_cli = load_scenario("baseline", small[1::2])
+    assert prebuild.take(sc_cli, 0, sc_cli.run.seed) is not None
+    proc = prebuild._figures["process"]._proc  # forked by take()
+    assert proc.is_alive() and not builder.is_alive()
+    later.close()
     prebuild.discard()
-    assert not proc.is_alive() and not builder.is_alive() and not prebuild.in_flight()
+    assert not proc.is_alive() and not prebuild.in_flight() and not prebuild._figures
 
     # 8. the kernels preloaded from Numba's cache are the specialisations the runs above used
     from sim.core import kernel_cache

@@ -150,10 +150,11 @@ def footnote(ax: Axes, text: str) -> None:
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write a PNG at :data:`DPI`, atomically, and free the figure's artists (not in a figure
-    process that exits after drawing: clearing re-creates every axis' ticks, ~5% of a figure's CPU)."""
+    """Write a PNG at :data:`DPI` (RGB: :func:`sim.fileio.save_figure`), atomically, and free the
+    figure's artists (not in a figure process that exits after drawing: clearing re-creates every
+    axis' ticks, ~5% of a figure's CPU)."""
     try:
-        return save_figure(fig, path)
+        return save_figure(fig, path, rgb=True)
     finally:
         if not throwaway_process():
             fig.clear()

@@ -10,10 +10,11 @@ that has it, in a process running no other thread and not itself a daemon worker
 
 :class:`FigureProcess` goes one step further for a run that will draw figures after a long
 computation: it forks a process *before* the computation, which imports the drawing code and
-reads the map outlines while this process computes (on the other CPU), then runs the figure call
-it is sent and returns its result; that process splits the figures with a forked child of its own
-(:func:`run_figure_tasks`), while this process writes the tables. The same rules decide whether
-it is safe (:func:`figure_processes`), and the same bytes are written.
+reads the map outlines while this process computes (on the other CPU), runs the ``prepare`` calls
+it is sent (e.g. :func:`sim.plots.scenario.prepare_figures`, the figures' axes) until the figure
+call arrives, then runs that call and returns its result; that process splits the figures with a
+forked child of its own (:func:`run_figure_tasks`), while this process writes the tables. The same
+rules decide whether it is safe (:func:`figure_processes`), and the same bytes are written.
 """
 
 from __future__ import annotations
@@ -31,9 +32,18 @@ from typing import Any
 FigureTask = tuple[float, Callable[[], Path]]
 """``(expected cost, draw-and-write function)``; costs are relative weights (CPU seconds)."""
 
+_calls = None
+"""In a :class:`FigureProcess`, the end of the pipe its call arrives on (:func:`call_waiting`)."""
+
 _throwaway = False
 """True in a process that exists only to draw figures and then exits (:func:`_child`,
 :func:`_serve`): its figures need not be taken apart after they are written."""
+
+
+def call_waiting() -> bool:
+    """True in a :class:`FigureProcess` whose call has arrived: work done before it (its
+    ``prepare`` calls) should stop, so that it never delays the call."""
+    return _calls is not None and _calls.poll()
 
 
 def throwaway_process() -> bool:
@@ -126,39 +136,44 @@ class FigureProcess:
     never used or is still running).
     """
 
-    def __init__(self, modules: Sequence[str], warm: bool = True):
+    def __init__(self, modules: Sequence[str]):
         ctx = multiprocessing.get_context("fork")
         self._jobs_recv, self._jobs = ctx.Pipe(duplex=False)
         self._results, self._results_send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_serve, name="gdcloud-figures", daemon=False,
-                                 args=(tuple(modules), warm, self._jobs_recv, self._jobs, self._results_send))
+                                 args=(tuple(modules), self._jobs_recv, self._jobs, self._results_send))
         self._proc.start()
         self._jobs_recv.close()
         self._results_send.close()
+        try:  # room for a run's time series (~0.2 MB), so that submit() never waits for the process
+            import fcntl
+
+            fcntl.fcntl(self._jobs.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+        except (ImportError, AttributeError, OSError):  # not Linux, or above the system's limit
+            pass
         self._submitted = False
-        self._warming = warm
         self._waiting = False  # a call was sent and not answered yet
 
     @classmethod
-    def start(cls, modules: Sequence[str] = ("sim.plots.scenario",), *, warm: bool = True) -> FigureProcess | None:
-        """Fork the process, which imports ``modules`` and warms the drawing code (at once, or
-        with ``warm=False`` when :meth:`warm` is called: a process forked early can wait for a
-        free CPU); None if figures would be drawn in this process only (:func:`figure_processes`:
-        one CPU, threads running, a daemon worker, no ``fork``, ``GDCLOUD_FIGURE_WORKERS=1``)."""
+    def start(cls, modules: Sequence[str] = ("sim.plots.scenario",)) -> FigureProcess | None:
+        """Fork the process, which imports ``modules`` and warms the drawing code at once; None
+        if figures would be drawn in this process only (:func:`figure_processes`: one CPU,
+        threads running, a daemon worker, no ``fork``, ``GDCLOUD_FIGURE_WORKERS=1``)."""
         if figure_processes(2) < 2:
             return None
         try:
-            return cls(modules, warm)
+            return cls(modules)
         except OSError:  # cannot fork now (process or memory limits): draw here, as without it
             return None
 
-    def warm(self) -> None:
-        """Let a process started with ``warm=False`` import and warm the drawing code now (once)."""
-        if self._warming or self._submitted or self._proc is None:
+    def prepare(self, fn: str, *args: Any, **kwargs: Any) -> None:
+        """Send a call the process runs once it is warm, before the one call of :meth:`submit`
+        (``fn`` named as ``"package.module:function"``): work that needs no results yet, such as
+        creating the figures' axes. Its result is discarded and its failure ignored."""
+        if self._submitted or self._proc is None:
             return
-        self._warming = True
         try:
-            self._jobs.send(None)
+            self._jobs.send(("prepare", fn, args, kwargs))
         except OSError:  # the process is gone: result() reports it, or close() reaps it
             pass
 
@@ -222,31 +237,40 @@ def _warm() -> None:
         maps.city_outlines()
 
 
-def _serve(modules: tuple[str, ...], warm: bool, jobs, jobs_send, results) -> None:
-    """The forked process: warm up (at once, or when a ``None`` message says so), then run the
-    one call sent (or exit when none comes)."""
-    global _throwaway
-    _throwaway = True
+def _named(target: str) -> Callable[..., Any]:
+    """The function ``"package.module:function"`` (imported)."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _serve(modules: tuple[str, ...], jobs, jobs_send, results) -> None:
+    """The forked process: warm up, run the ``prepare`` calls sent until the one call arrives,
+    then run it (or exit when none comes)."""
+    global _throwaway, _calls
+    _throwaway, _calls = True, jobs
     # Ctrl-C and SIGTERM are the parent's to handle: it stops this process itself (close()).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     jobs_send.close()  # else the end of the job pipe would never be seen here
     try:
-        job = None if warm else jobs.recv()
-        if job is None:
+        try:
+            for name in modules:
+                importlib.import_module(name)
+            _warm()
+        except Exception:  # noqa: BLE001 - warming is optional; the call imports what it needs
+            pass
+        job = jobs.recv()
+        while job[0] == "prepare":  # optional work before the call: failures are the call's to meet
             try:
-                for name in modules:
-                    importlib.import_module(name)
-                _warm()
-            except Exception:  # noqa: BLE001 - warming is optional; the call imports what it needs
+                _named(job[1])(*job[2], **job[3])
+            except Exception:  # noqa: BLE001
                 pass
             job = jobs.recv()
         fn, args, kwargs = job
     except (EOFError, OSError):  # no figures this time (failed run, interrupted, parent gone)
         return
     if isinstance(fn, str):
-        module, _, name = fn.partition(":")
-        fn = getattr(importlib.import_module(module), name)
+        fn = _named(fn)
     try:
         out = ("ok", fn(*args, **kwargs))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it

@@ -30,7 +30,7 @@ from sim.core.outputs import select
 from sim.core.population import population_scale
 from sim.i18n.header import figure_header
 from sim.plots import goals as goal_plots
-from sim.plots import maps
+from sim.plots import maps, prepared
 from sim.plots.common import (
     DPI,
     GOAL_COLOR,
@@ -365,9 +365,11 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
     n_rep = _n_replicates(ts)
     firms = config.population.total_firms
 
+    key = _prepared_key(config, lang)
+
     def task(name: str, size: tuple[float, float], draw, note: str | None = None):
         def run() -> Path:
-            fig = Figure(figsize=size, layout="constrained")
+            fig = prepared.take(key, name, size)  # axes made while the run computed, if any
             draw(fig)
             figure_header(fig, config.name, firms, n_rep, lang, note=note)
             return save(fig, out / name)
@@ -406,6 +408,37 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
         tasks.append((0.5, task("compare.png", (9, 6),
                                 lambda f: plot_compare(f.add_subplot(), compare, goals, lang=lang))))
     return run_figure_tasks(tasks)
+
+
+def _prepared_key(config: Scenario, lang: str) -> str:
+    return f"{lang}|{config.model_dump_json()}"
+
+
+def prepare_figures(config: Scenario, lang: str | None = None) -> None:
+    """Make the axes of :func:`write_figures`' figures of ``config`` now, before its results
+    exist (:mod:`sim.plots.prepared`; the figure process calls this while the model runs).
+
+    Each entry: the figure's size and its drawing code's axes call as in :func:`write_figures`,
+    and the tick objects to create on each axis (x major, x minor, y major): a time axis has a
+    tick at each year boundary and a label at each mid-year, a bar chart one tick per city or
+    cluster, a value axis about six; too many cost only this idle time, too few are created
+    when the figure is drawn.
+    """
+    lang = i18n.check_lang(lang or getattr(config.outputs, "lang", "en"))
+    years = int(config.time.end[:4]) - int(config.time.start[:4]) + 2
+    time_axis = (years, years, 8)
+    n_cities, n_clusters = len(datasets.cities()), len(datasets.cluster_ids())
+    plan = {  # the most axes first: if the results arrive meanwhile, the rest is not prepared
+        "clusters.png": ((11, 13.5), ("subplots", (5, 4), {"squeeze": False}), (years, years, 6)),
+        "provincial_cloud.png": ((9, 6), ("add_subplot", (), {}), time_axis),
+        "provincial_transformed.png": ((9, 6), ("add_subplot", (), {}), time_axis),
+        "city_gap.png": ((9, 7.5), ("add_subplot", (), {}), (8, 0, n_cities)),
+        "progress_city.png": ((12, 8.5), ("subplots", (1, 2), {"sharey": True}), (8, 0, n_cities)),
+        "progress_cluster.png": ((12, 8.0), ("subplots", (1, 2), {"sharey": True}), (8, 0, n_clusters)),
+    }
+    if maps.available():
+        plan["map_cities.png"] = ((12, 6), ("subplots", (1, 2), {}), (0, 0, 0))  # axes off: no ticks
+    prepared.prepare(_prepared_key(config, lang), plan)
 
 
 def write_compare_figures(folder: str | os.PathLike[str], ts_by_scenario: Mapping[str, pd.DataFrame],

@@ -6,21 +6,21 @@ and networkx), build the population (~1.2 s at full scale), load about 20 compil
 Numba's cache (~0.4 s), run the months, then draw the figures. As soon as the scenario is read,
 the command line calls :func:`start`, which
 
-1. forks the figure process (:class:`sim.plots.parallel.FigureProcess`) first, while this process
-   runs no other thread and has not imported matplotlib; it imports and warms the drawing code
-   at once, or, with the build of 2., only
-   when the population is handed over (:func:`take`), while this process runs the months on one
-   CPU and the other is free;
-2. forks a process that builds the population
+1. forks a process that builds the population
    (:class:`sim.runs.population_process.PopulationProcess`: the same function, scenario and
    structure seed as the model's, so the same bytes; the arrays come back in shared memory, not
-   copied) while this process imports the run layer and the model.
+   copied) while this process imports the run layer and the model;
+2. when the population is taken (:func:`take`), forks the figure process
+   (:class:`sim.plots.parallel.FigureProcess`): it inherits pandas and the run layer instead of
+   importing them again, imports and warms the drawing code, and makes the figures' axes
+   (:func:`sim.plots.scenario.prepare_figures`) while this process runs the months, until the
+   results arrive. Without a build (``GDCLOUD_PREBUILD=0``, one CPU...) it is forked at once.
 
 The replicate takes the population (:func:`take`) where the model would build its own; before it
 waits it loads the model's kernels from Numba's cache (:mod:`sim.core.kernel_cache`) and, if the
 build is still running, imports what the run's tables need. Anything unexpected (one CPU, a
 failed build, a different scenario at :func:`take`) only means the model builds the population
-itself. ``GDCLOUD_PREBUILD=0`` turns the build off (the figure process is forked early either way).
+itself. ``GDCLOUD_PREBUILD=0`` turns the build off.
 
 History: the fourth session forked the build and sent the arrays through a pipe (slower: ~120 MiB
 copied into freshly faulted pages, and three busy processes on two CPUs); the fifth session built
@@ -41,8 +41,8 @@ _pending: dict[str, Any] = {}
 """The build in flight in this process: ``key``, ``builder``, ``later`` (at most one)."""
 
 _figures: dict[str, Any] = {}
-"""The figure process forked by :func:`start`: ``process`` until the run takes it, ``to_warm``
-until :func:`take` lets it warm up."""
+"""The figure process forked by :func:`start` or :func:`take`: ``process`` until the run takes
+it; ``later`` while :func:`take` is to fork it."""
 
 
 def worth_it(config: Scenario) -> bool:
@@ -75,37 +75,86 @@ def start(config: Scenario, replicate: int = 0, *, figures: bool = False, later:
     imports after the replicate (its tables): :func:`take` imports them while it waits."""
     discard()
     build = worth_it(config)
-    if figures:  # forked first, while the process is small
+    if build:
+        from sim.runs.population_process import PopulationProcess
+
+        try:
+            builder = PopulationProcess(config, replicate)
+        except OSError:  # cannot fork or map now: the model builds it
+            build = False
+        else:
+            _pending.update(key=_key(config, replicate, config.run.seed), builder=builder, later=tuple(later))
+    if figures and build:  # forked when the population is taken (:func:`take`)
+        _figures["later"] = True
+    elif figures:  # forked now, while no thread runs and the process is small
         from sim.plots.parallel import FigureProcess
 
-        process = FigureProcess.start(warm=not build)
+        process = FigureProcess.start()
         if process is not None:
             _figures["process"] = process
-            if build:
-                _figures["to_warm"] = process
-    if not build:
-        return False
-    from sim.runs.population_process import PopulationProcess
-
-    try:
-        builder = PopulationProcess(config, replicate)
-    except OSError:  # cannot fork or map now: the model builds it
-        warm_figure_process()
-        return False
-    _pending.update(key=_key(config, replicate, config.run.seed), builder=builder, later=tuple(later))
-    return True
+    return build
 
 
 def take_figure_process():
-    """The figure process :func:`start` forked for this run (the caller closes it), or None."""
+    """The figure process :func:`start` forked for this run, or the one :func:`take` will fork
+    (a :class:`LaterFigureProcess`), or None; the caller closes it."""
+    if _figures.get("later"):
+        return LaterFigureProcess()
     return _figures.pop("process", None)
 
 
-def warm_figure_process() -> None:
-    """Let the figure process forked by :func:`start` import and warm up now (once)."""
-    process = _figures.pop("to_warm", None)
+class LaterFigureProcess:
+    """Stands for the figure process :func:`take` forks (:func:`fork_figure_process`), for a run
+    that asks for it before it exists: :meth:`submit`, :meth:`result` and :meth:`close` go to
+    that process, or, if it was never forked (the population was not taken), to one forked at
+    :meth:`submit`, or else the call runs in this process."""
+
+    def __init__(self) -> None:
+        self._process: Any = None
+        self._inline: tuple | None = None
+
+    def submit(self, fn, *args: Any, **kwargs: Any) -> None:  # noqa: D102 - FigureProcess.submit
+        from sim.plots.parallel import FigureProcess
+
+        _figures.pop("later", None)
+        self._process = _figures.pop("process", None) or FigureProcess.start()
+        if self._process is None:
+            self._inline = (fn, args, kwargs)
+        else:
+            self._process.submit(fn, *args, **kwargs)
+
+    def result(self) -> Any:  # noqa: D102 - FigureProcess.result
+        if self._inline is None:
+            return self._process.result()
+        fn, args, kwargs = self._inline
+        if isinstance(fn, str):
+            module, _, name = fn.partition(":")
+            fn = getattr(importlib.import_module(module), name)
+        return fn(*args, **kwargs)
+
+    def close(self) -> None:  # noqa: D102 - FigureProcess.close
+        _figures.pop("later", None)
+        process, self._process = self._process or _figures.pop("process", None), None
+        if process is not None:
+            process.close()
+
+
+def fork_figure_process(config: Scenario) -> None:
+    """Fork the figure process now if :func:`start` left it for later: this process has then
+    imported pandas and the run layer, which it inherits instead of importing them again (~0.3 s
+    of CPU on the CPU that also finishes the build). It warms up at once and then makes the axes
+    of ``config``'s figures (:func:`sim.plots.scenario.prepare_figures`) until the run sends it
+    its results."""
+    if not _figures.pop("later", False):
+        return
+    from sim.plots.parallel import FigureProcess
+    from sim.runs.results import goals_evaluated
+
+    process = FigureProcess.start()
     if process is not None:
-        process.warm()
+        _figures["process"] = process
+        # The scenario write_figures will be sent (sim.runs.runner): the figures match only it.
+        process.prepare("sim.plots.scenario:prepare_figures", goals_evaluated(config)[0])
 
 
 def take(config: Scenario, replicate: int, root_seed: int):
@@ -130,7 +179,7 @@ def take(config: Scenario, replicate: int, root_seed: int):
         return builder.take()
     finally:
         builder.close()
-        warm_figure_process()
+        fork_figure_process(config)
 
 
 def in_flight() -> bool:
@@ -145,7 +194,7 @@ def discard() -> None:
     _pending.clear()
     if builder is not None:
         builder.close()
-    _figures.pop("to_warm", None)
+    _figures.pop("later", None)
     process = _figures.pop("process", None)
     if process is not None:
         process.close()
