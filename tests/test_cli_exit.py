@@ -38,3 +38,38 @@ def test_end_process_returns_while_another_thread_runs() -> None:
     done = _run("thread")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "buffered output returned\ncallback ran\n"
+
+
+INTERRUPTED = """
+import multiprocessing, threading, time
+from sim.cli.main import end_process
+
+def hold():
+    time.sleep(600)
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context("fork").Process(target=hold)  # not a daemon: joined at exit
+    child.start()
+    print(child.pid, flush=True)
+    threading.Thread(target=threading.Event().wait).start()  # never ends: a normal exit joins it
+    end_process(130)
+    print("returned")
+"""
+
+
+def test_an_interrupted_run_ends_even_with_a_blocked_thread_and_a_live_child(tmp_path) -> None:
+    # A pool's manager thread left waiting for workers that were terminated mid-run made an
+    # interrupted `gdcloud run` hang after its message (CI, 2026-11-29).
+    script = tmp_path / "interrupted.py"
+    script.write_text(INTERRUPTED)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert "returned" not in done.stdout
+    child_pid = int(done.stdout.split()[0])
+    try:
+        os.kill(child_pid, 0)
+    except ProcessLookupError:
+        pass  # stopped and reaped
+    else:
+        raise AssertionError(f"child {child_pid} still runs")

@@ -63,12 +63,23 @@ def end_process(code: int) -> None:
     (logging, multiprocessing, temporary folders) as Python's own exit does, then skip the
     interpreter's teardown of ~1,500 modules and Numba's compiled code, which took 0.3-0.6 s after
     a run here (nothing is left to write: every file of a run is written and closed). Returns
-    (and Python exits normally) if another thread still runs or the callbacks cannot be run."""
+    (and Python exits normally) if another thread still runs or the callbacks cannot be run.
+
+    After an interruption (``EXIT_INTERRUPTED``) the process ends here even if threads still run:
+    a process pool whose workers were terminated mid-run can leave its manager thread waiting
+    for them forever, and Python's normal exit joins that thread (seen once on the 2-core CI
+    machine: the interruption message printed, then no exit within 60 s). The run's folder is
+    complete by then (manifest ``interrupted``), so the children still alive are stopped and
+    nothing is waited for."""
     import atexit
     import threading
 
     run_exit_callbacks = getattr(atexit, "_run_exitfuncs", None)  # CPython's own exit step
-    if run_exit_callbacks is None or threading.active_count() > 1:
+    if run_exit_callbacks is None:
+        return
+    if code == EXIT_INTERRUPTED:
+        stop_children()
+    elif threading.active_count() > 1:
         return
     run_exit_callbacks()
     for stream in (sys.stdout, sys.stderr):  # after the callbacks: they may print
@@ -77,6 +88,21 @@ def end_process(code: int) -> None:
         except (OSError, ValueError):  # a closed pipe (`gdcloud list | head`) or stream
             pass
     os._exit(code)
+
+
+def stop_children(grace_s: float = 2.0) -> None:
+    """Terminate this process's multiprocessing children that still run, wait up to ``grace_s``
+    seconds each, then kill the rest (so that the exit callbacks' join of them cannot block)."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=grace_s)
+        if child.is_alive():
+            child.kill()
+            child.join(timeout=grace_s)
 
 
 def run_command(argv: Sequence[str] | None = None) -> int:
