@@ -107,13 +107,13 @@ def test_compiled_population_build_gives_the_same_bytes(monkeypatch, population)
 
 @pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
 def test_compiled_category_draw_is_generator_choice():
-    from sim.core import setup_kernel
+    from sim.core import column_kernel
 
     for p in (np.full(20, 0.05), np.array([0.0, 0.2, 0.0, 0.5, 0.3, 0.0]), np.array([1.0])):
         drawn = np.random.default_rng(4).choice(p.size, size=50_000, p=p).astype(np.int8)
         cdf = p.cumsum()
         cdf /= cdf[-1]
-        assert drawn.tobytes() == setup_kernel.draw_categories(cdf, np.random.default_rng(4).random(50_000)).tobytes()
+        assert drawn.tobytes() == column_kernel.draw_categories(cdf, np.random.default_rng(4).random(50_000)).tobytes()
 
 
 @pytest.mark.parametrize("m", [0, 1, 10, 11, 1001])
@@ -198,11 +198,11 @@ def test_a_model_on_its_own_population_takes_the_start_counts_and_leaves_none_be
 @pytest.mark.parametrize("lam", [2.0, 0.05, 9.9])
 @pytest.mark.parametrize("n", [0, 1, 70_001])
 def test_compiled_poisson_draws_generator_poisson_and_leaves_the_stream_where_it_does(lam, n):
-    from sim.core import setup_kernel
+    from sim.core import column_kernel
 
     ref, rng = np.random.default_rng(6), np.random.default_rng(6)
     expect = ref.poisson(lam, size=n)
-    got = setup_kernel.poisson(rng, lam, n)
+    got = column_kernel.poisson(rng, lam, n)
     assert got.dtype == np.int32 and np.array_equal(got, expect)
     assert rng.bit_generator.state == ref.bit_generator.state
     assert rng.random(3, dtype=np.float32).tobytes() == ref.random(3, dtype=np.float32).tobytes()

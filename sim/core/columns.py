@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.core import kernel, setup_kernel
+from sim.core import column_kernel, kernel
 from sim.core.links import IND_SME, SERVICE
 from sim.scenario.schema_population import PopulationSpec
 
@@ -64,7 +64,7 @@ def draw_rows(table: np.ndarray, row_of, u_of, n: int) -> np.ndarray:
     for lo, hi in blocks(n):
         row, u = row_of(lo, hi), u_of(hi - lo)
         if compiled:
-            setup_kernel.draw_rows(shifted, n_cols, row, u, out[lo:hi])
+            column_kernel.draw_rows(shifted, n_cols, row, u, out[lo:hi])
         else:
             pick = np.searchsorted(shifted, row + u, side="right") - row * n_cols
             out[lo:hi] = np.minimum(pick, n_cols - 1)
@@ -87,7 +87,7 @@ def readiness(spec: PopulationSpec, rng_ready: np.random.Generator, size_class: 
         if compiled:  # the same float64 operations, in place, and the products compiled
             np.multiply(z, sigma, out=z)
             np.subtract(z, shift, out=z)
-            setup_kernel.scale_by(np.exp(z, out=z), size_mult, size_class[lo:hi], cluster_ready, cluster[lo:hi],
+            column_kernel.scale_by(np.exp(z, out=z), size_mult, size_class[lo:hi], cluster_ready, cluster[lo:hi],
                                   out[lo:hi])
         else:
             out[lo:hi] = np.exp(sigma * z - shift) * size_mult[size_class[lo:hi]] * cluster_ready[cluster[lo:hi]]
@@ -108,7 +108,7 @@ def revenue(spec: PopulationSpec, rng_revenue: np.random.Generator, size_class: 
         if compiled:  # the same float64 operations, in place, and the cap compiled
             np.multiply(spec.sme_revenue_sigma, z, out=z)
             np.add(log_median, z, out=z)
-            setup_kernel.capped_for(np.exp(z, out=z), size_class[lo:hi], IND_SME, 19.99e6, out[lo:hi])
+            column_kernel.capped_for(np.exp(z, out=z), size_class[lo:hi], IND_SME, 19.99e6, out[lo:hi])
             continue
         revenue = np.exp(log_median + spec.sme_revenue_sigma * z)
         ind = size_class[lo:hi] == IND_SME

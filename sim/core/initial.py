@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import datasets
-from sim.core import kernel, setup_kernel, tables
+from sim.core import column_kernel, kernel, tables
 from sim.core.population import NEVER, population_scale
 from sim.core.state import NONE, ON_CLOUD, FirmState
 from sim.scenario.schema import Scenario
@@ -67,7 +67,7 @@ def top_keys(idx: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
     <= v, the others >= v), and they are picked a block at a time in index order. Otherwise
     (a tie at v) argpartition itself decides. No index array of ``idx``'s size in between
     (8 bytes per firm: 37 MB for the SMEs at 5,000,000 firms). Compiled, ``v`` comes from a
-    radix select over the keys in place (:func:`sim.core.setup_kernel.kth_largest_key`; the
+    radix select over the keys in place (:func:`sim.core.column_kernel.kth_largest_key`; the
     keys are never NaN) and the firms are picked in one pass.
     """
     if k <= 0:
@@ -75,9 +75,9 @@ def top_keys(idx: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
     if k >= idx.size:
         return idx
     if kernel.kernel_name() == "numba" and key.dtype == np.float64:
-        v, at_most = setup_kernel.kth_largest_key(key, idx, k)  # the same v, by a radix select
+        v, at_most = column_kernel.kth_largest_key(key, idx, k)  # the same v, by a radix select
         if at_most == k:
-            return setup_kernel.keys_at_most(key, idx, v, k)
+            return column_kernel.keys_at_most(key, idx, v, k)
         neg = np.negative(key[idx])  # a tie at the k-th key
         return idx[np.argpartition(neg, k - 1)[:k]]
     neg = key[idx]

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sim.core import kernel, setup_kernel, stage_kernel
+from sim.core import column_kernel, kernel, setup_kernel, stage_kernel
 
 
 def model_dispatchers() -> list:
     """The Numba dispatchers of the set-up, step and stage kernels (empty without Numba)."""
-    funcs = [*setup_kernel.load().values(), *kernel.load().values(), *stage_kernel.load().values()]
+    funcs = [*setup_kernel.load().values(), *column_kernel.load().values(), *kernel.load().values(), *stage_kernel.load().values()]
     return [getattr(f, "__wrapped__", f) for f in funcs]  # kernel.interruptible wraps each
 
 

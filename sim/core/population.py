@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from sim import datasets
-from sim.core import columns, kernel, links, memory, setup_kernel
+from sim.core import column_kernel, columns, kernel, links, memory, setup_kernel
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_population import PopulationSpec
 from sim.scenario.schema_types import month_number
@@ -375,7 +375,7 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
         cdf /= cdf[-1]
         cluster = np.empty(n, dtype=np.int8)
         for lo, hi in columns.blocks(n):
-            setup_kernel.draw_categories(cdf, rng_assign.random(hi - lo), cluster[lo:hi])
+            column_kernel.draw_categories(cdf, rng_assign.random(hi - lo), cluster[lo:hi])
     else:
         cluster = rng_assign.choice(n_cl, size=n, p=cluster_w).astype(np.int8)
     # Leads: apportioned so every cluster has its chain leaders (百链: 2-3 per key chain).
@@ -405,7 +405,7 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     for lo, hi in columns.blocks(n):
         u, c = rng_park.random(hi - lo), cc[lo:hi]
         if kernel.kernel_name() == "numba":
-            setup_kernel.assign_parks(park_offset, parks_per_cc, c, u, park[lo:hi])
+            column_kernel.assign_parks(park_offset, parks_per_cc, c, u, park[lo:hi])
         else:
             park[lo:hi] = park_offset[c] + np.minimum((u * parks_per_cc[c]).astype(np.int64), parks_per_cc[c] - 1)
     park_cc = np.repeat(np.arange(n_cl * n_ci), parks_per_cc)
