@@ -23,6 +23,7 @@ import argparse
 import cProfile
 import io
 import linecache
+import os
 import pstats
 import sys
 import threading
@@ -103,6 +104,55 @@ class LineSampler:
         return "\n".join(lines)
 
 
+STAGE_FUNCTIONS = (
+    ("sim.core.stages", "enter_and_exit"), ("sim.core.stages", "transform_stage"), ("sim.core.stages", "onboard"),
+    ("sim.core.stages", "programme_quota"), ("sim.core.hazards", "group_tables"),
+    ("sim.core.hazards", "transform_tables"), ("sim.core.kernel", "cloud_deciders"),
+    ("sim.core.kernel", "churn_due"), ("sim.core.kernel", "update_counts"), ("sim.core.tables", "by_priority"),
+    ("sim.core.state.FirmState", "update"), ("sim.core.stage_kernel", "onboard"),
+    ("sim.core.model.CloudAdoptionModel", "_record"), ("sim.core.model.CloudAdoptionModel", "_policy_rates"),
+)
+"""Functions timed by ``--stages`` (module or class, attribute): the stages of a month and the
+compiled calls inside them; nested ones are also counted in their callers."""
+
+
+def stage_times(run: Callable[[], Any]) -> tuple[dict[str, list[float]], float]:
+    """CPU seconds (this thread) and calls of each of :data:`STAGE_FUNCTIONS` during ``run()``,
+    and the CPU of the whole call. The functions are wrapped for the call and restored after."""
+    import importlib
+
+    totals: dict[str, list[float]] = {}
+    saved = []
+    for owner_name, attr in STAGE_FUNCTIONS:
+        if owner_name.endswith((".FirmState", ".CloudAdoptionModel")):
+            mod_name, cls = owner_name.rsplit(".", 1)
+            owner = getattr(importlib.import_module(mod_name), cls)
+        else:
+            owner = importlib.import_module(owner_name)
+        fn = getattr(owner, attr)
+        key = f"{owner_name.rsplit('.', 1)[-1]}.{attr}"
+        acc = totals.setdefault(key, [0.0, 0])
+
+        def timed(*a, _fn=fn, _acc=acc, **kw):
+            c = time.thread_time()
+            try:
+                return _fn(*a, **kw)
+            finally:
+                _acc[0] += time.thread_time() - c
+                _acc[1] += 1
+
+        saved.append((owner, attr, fn))
+        setattr(owner, attr, timed)
+    c = time.thread_time()
+    try:
+        run()
+    finally:
+        total = time.thread_time() - c
+        for owner, attr, fn in saved:
+            setattr(owner, attr, fn)
+    return totals, total
+
+
 def _profile_pyinstrument(label: str, fn: Callable[[], Any], top: int) -> Any:
     from pyinstrument import Profiler
 
@@ -125,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pyinstrument", action="store_true", help="use pyinstrument (call tree) instead of cProfile")
     p.add_argument("--skip-setup", action="store_true", help="do not print the set-up profile")
     p.add_argument("--no-lines", action="store_true", help="skip the sampled per-line pass")
+    p.add_argument("--stages", type=int, default=0, metavar="RUNS",
+                   help="only time the stages of RUNS runs (CPU per function, no cProfile) on one structure")
     args = p.parse_args(argv)
 
     data: dict[str, Any] = {"population": {"total_firms": args.firms}}
@@ -145,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         pop = build_population(config, structure_seed(config, streams))
         return CloudAdoptionModel(config, replicate=args.replicate, population=pop)
 
+    if args.stages:
+        return _print_stages(config, args.stages)
     if args.skip_setup:
         model = setup()
     else:
@@ -166,6 +220,35 @@ def main(argv: list[str] | None = None) -> int:
                 setup()
             print("\n=== set-up again, not instrumented ===")
             print(sampler.report(args.top, time.perf_counter() - t0))
+    return 0
+
+
+def _print_stages(config: Scenario, runs: int) -> int:
+    """``--stages``: CPU per stage function over ``runs`` runs on one structure (the first run's
+    set-up warms the kernels and tables and is not counted)."""
+    from sim.core import kernel, stage_kernel
+
+    kernel.load()
+    stage_kernel.load()
+    streams = spawn_streams(run_seed(config.run.seed, 0))
+    pop = build_population(config, structure_seed(config, streams))
+    CloudAdoptionModel(config, replicate=0, population=pop).close()  # tables and compiled loops warm
+    sums: dict[str, list[float]] = {}
+    sim_total, steps = 0.0, 0
+    for r in range(runs):
+        model = CloudAdoptionModel(config, replicate=r, population=pop)
+        totals, total = stage_times(model.run)
+        steps += int(pop.n_present[1:model.month + 1].sum())
+        model.close()
+        sim_total += total
+        for key, (t, n) in totals.items():
+            acc = sums.setdefault(key, [0.0, 0])
+            acc[0] += t
+            acc[1] += n
+    print(f"simulation: {sim_total / runs:.3f} s CPU per run, {1e9 * sim_total / steps:.2f} ns per firm-step "
+          f"({runs} runs, {pop.n_firms:,} firms allocated; load {os.getloadavg()[0]:.1f}); per run:")
+    for key, (t, n) in sorted(sums.items(), key=lambda kv: -kv[1][0]):
+        print(f"  {key:38s} {t / runs:7.3f} s  {100 * t / sim_total:5.1f}%  {n // runs:5d} calls")
     return 0
 
 

@@ -185,9 +185,9 @@ def _numba_kernels() -> dict[str, object]:
             la, th = lam[s:e], thr[s:e]
             for j in range(m):
                 h = hb[j]
-                if chain_on:
-                    d = den[j]
-                    h = h + cb[j] * (num[j] / (d if d > one else one))
+                if chain_on:  # counts of either dtype (int16 or float32): the same float32 values
+                    d = np.float32(den[j])
+                    h = h + cb[j] * (np.float32(num[j]) / (d if d > one else one))
                 if pull_on:
                     h = h + ls[j] * pull
                 h = h * rd[j]
@@ -225,7 +225,7 @@ def _numba_kernels() -> dict[str, object]:
         return out, True
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def update(firms, s64, s32, park, cc, cell, is_above, is_lead, indptr, indices,
+    def update(firms, s64, s32, s_chain, park, cc, cell, is_above, is_lead, indptr, indices,
                park_counts, cc_counts, cell_counts, has_cell, park_above, cc_above, has_above,
                chain_counts, chain_above, has_chain_above, lead_counts, has_lead, lead_share, lead_num, lead_den,
                has_share, coded, above_max, lead_code):
@@ -268,7 +268,7 @@ def _numba_kernels() -> dict[str, object]:
                 partners[t] = indices[i]
                 t += 1
         for t in range(total):
-            chain_counts[partners[t]] += s32
+            chain_counts[partners[t]] += s_chain  # the sign in the counts' dtype (int16 or float32)
         if has_chain_above or has_lead:
             t = 0
             for j in range(m):
@@ -384,7 +384,7 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
                   lead_counts: np.ndarray | None = None, lead_share: tuple | None = None,
                   cell_coded: bool = False) -> None:
     """Add ``sign`` to every count that ``firms`` enter: their park, cluster-city (``cc``) and
-    cell (float64 group counts) and their partners' chain count (float32); for above-scale firms
+    cell (float64 group counts) and their partners' chain count (int16 or float32); for above-scale firms
     also ``park_above``/``cc_above`` and their partners' ``chain_above``; for chain leaders their
     partners' ``lead_counts``; ``lead_share`` = ``(share, num, den)``: after that,
     ``share = num / max(den, 1)`` (float32) again at those partners (``lead_counts`` is ``num`` or
@@ -400,7 +400,7 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
     if kernel_name() == "numba":
         dummy64, dummy32 = park_counts[:0], chain_counts[:0]
         _numba_kernels()["update"](
-            firms, np.float64(sign), np.float32(sign), park, cc, cell, is_above, is_lead, indptr, indices,
+            firms, np.float64(sign), np.float32(sign), chain_counts.dtype.type(sign), park, cc, cell, is_above, is_lead, indptr, indices,
             park_counts, cc_counts, dummy64 if cell_counts is None else cell_counts, cell_counts is not None,
             dummy64 if park_above is None else park_above, dummy64 if cc_above is None else cc_above,
             park_above is not None, chain_counts, dummy32 if chain_above is None else chain_above,

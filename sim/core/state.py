@@ -112,8 +112,9 @@ class FirmState:
         self.park_cloud, self.park_trans = np.zeros(pop.n_parks), np.zeros(pop.n_parks)
         self.cc_cloud, self.cc_trans = np.zeros(N_CLUSTERS * N_CITIES), np.zeros(N_CLUSTERS * N_CITIES)
         self.cell_active, self.cell_trans, self.cell_wait = np.zeros(N_CELLS), np.zeros(N_CELLS), np.zeros(N_CELLS)
-        self.chain_cloud, self.chain_trans, self.lead_trans = (np.zeros(pop.n_firms, dtype=np.float32)
-                                                               for _ in range(3))
+        # chain_cloud has chain_n's dtype (int16 while the links fit, tables.partner_count_dtype).
+        self.chain_cloud = np.zeros(pop.n_firms, dtype=self.chain_n.dtype)
+        self.chain_trans, self.lead_trans = (np.zeros(pop.n_firms, dtype=np.float32) for _ in range(2))
         # lead_trans / max(lead_n, 1) of every firm: 0 while no partner leader is transformed;
         # the updates below refresh it at the partners of the leaders they count.
         self.lead_share = np.zeros(pop.n_firms, dtype=np.float32)
@@ -146,8 +147,10 @@ class FirmState:
         self.park_as, self.park_trans = st["park_as"], count(park, tr, npk)
         self.cc_n, self.cc_cloud = st["cc_n"], count(cc, on, ncc)
         self.cc_as, self.cc_trans = st["cc_as"], count(cc, tr, ncc)
-        self.chain_n, self.chain_as, self.lead_n = st["chain_n"], st["chain_as"], st["lead_n"]
-        self.chain_cloud, self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (on, tr, ld_tr))
+        narrow = tables.partner_count_dtype(pop)
+        self.chain_n, self.chain_as, self.lead_n = st["chain_n"].astype(narrow), st["chain_as"], st["lead_n"]
+        self.chain_cloud = pop.partner_counts(on).astype(narrow)
+        self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (tr, ld_tr))
         self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
         self.prov_cloud = float(on.sum())

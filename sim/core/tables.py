@@ -58,6 +58,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     ab = pres & is_above
     ncc = N_CLUSTERS * N_CITIES
     chain_n, chain_as, lead_n = pop.start_partner_counts()
+    chain_n = chain_n.astype(partner_count_dtype(pop), copy=False)
     t = {
         # int32 firm indices: read once, by the initial adopters' draw (half the bytes of intp).
         "initial_above": columns.indices(is_above[:pop.n_initial]),
@@ -72,6 +73,21 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
         v.flags.writeable = False
     pop.derived["model"] = t
     return t
+
+
+def partner_count_dtype(pop: Population) -> np.dtype:
+    """The dtype of a run's two partner counts the cloud stage reads for every firm every step
+    (``FirmState.chain_n``: partners present, ``chain_cloud``: partners on the cloud): int16 while
+    every firm's links fit (a count never exceeds the firm's degree), else float32.
+
+    Why: the cloud stage streams every present firm's columns each step and is bound by their
+    bytes; two int16 counts are 4 bytes a firm-step less than two float32 ones, and the share
+    ``num / max(den, 1)`` converts the same integers to float32 first, so it is the same float32
+    division (integers below 2**24 are exact in float32): the same bytes.
+    """
+    indptr = pop.adj_indptr
+    most = int(np.max(indptr[1:] - indptr[:-1])) if pop.n_firms else 0
+    return np.dtype(np.int16) if most <= np.iinfo(np.int16).max else np.dtype(np.float32)
 
 
 def young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.ndarray]:
