@@ -193,7 +193,8 @@ class CloudAdoptionModel(mesa.Model):
         state.cell_new[:] = 0
         churn = self.config.diffusion.churn_rate_per_year
         for _ in range(self.substeps):
-            stages.substep(state, k, self.dt_years, self.rates, inst, self.voucher_push, churn, policy, pulls)
+            stages.substep(state, k, self.dt_years, self.rates, inst, self.voucher_push, churn, policy, pulls,
+                           exits=self.config.population.exit_rate_per_year > 0)
         if inst["transformation_programme"].on(k):
             stages.programme_quota(state, k, inst["transformation_programme"], self.cube)
         self._record()

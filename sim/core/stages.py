@@ -62,10 +62,13 @@ def enter_and_exit(state: FirmState, k: int, exits: bool) -> None:
 
 
 def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, instruments: dict,
-            push: VoucherPush | None, churn_rate_per_year: float, policy: tuple, pulls: tuple[float, float]) -> None:
+            push: VoucherPush | None, churn_rate_per_year: float, policy: tuple, pulls: tuple[float, float],
+            exits: bool = True) -> None:
     """One synchronous update of month ``k`` (stages a-d of the module docstring).
 
     Args:
+        exits: Firms may leave the population (the churn stage then reads whether a watched
+            firm is still present; without exits every watched firm is).
         policy: The month's policy rates (cloud per cell, transformation per cell, cloud per park,
             transformation per park; None where no instrument adds one).
         pulls: The chain leaders' pull on the cloud and the transformation stage.
@@ -104,19 +107,24 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
     by_priority = False  # deciders in priority order (else ascending)
     if voucher_cur is not None and deciders.size:
         # One sort: the claimants, a subset, keep the deciders' priority order, and so do the
-        # deciders left after the refusals (setdiff1d with assume_unique keeps the order).
+        # deciders left after the refusals.
         deciders, by_priority = tables.by_priority(deciders, state.priority), True
-        claim = deciders[voucher_at(deciders) > 0]
+        at_claim = np.flatnonzero(voucher_at(deciders) > 0)  # positions among the deciders
+        claim = deciders[at_claim]
         granted = vouchers.grant(claim, pop.city[claim])
         granted_firms = claim[granted]
+        at_late = at_claim[~granted]
         late = claim[~granted]
         if late.size:
             # Budget gone before their turn: no voucher push for them in this step, so they
             # decide only if their hazard without it carries them over the threshold.
             lam[late] -= voucher_at(late)
-            drop = late[lam[late] < state.thr_cloud[late]]
-            deciders = np.setdiff1d(deciders, drop, assume_unique=True)
+            below = lam[late] < state.thr_cloud[late]
+            drop = late[below]
             if drop.size:
+                keep = np.ones(deciders.size, dtype=bool)  # a mask by position, not a set difference
+                keep[at_late[below]] = False
+                deciders = deciders[keep]
                 # Refusal rule (docs/model.md 7.4): the decision did not happen, so by the
                 # memorylessness of the exponential clock the firm's remaining distance to
                 # a decision is a fresh Exp(1): it draws a new threshold above its cumulative
@@ -134,14 +142,14 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
     churners = state.subsidy_watch[:0]
     if churn_rate_per_year > 0 and state.subsidy_watch.size:
         # The watch list is appended month by month, so subsidy ends never decrease along it
-        # and the firms due are a prefix; later entries are filtered when they fall due (a
-        # firm off the cloud or out of the population stays so): the same firms as a filter
+        # and the firms due are a prefix; churners leave it when found, later entries are
+        # filtered when they fall due (a firm out of the population stays so): the same firms as a filter
         # of the whole list every step.
         w, ends = state.subsidy_watch, state.subsidy_watch_end
         cut = int(np.searchsorted(ends, ends.dtype.type(k), side="right"))
         head = w[:cut]
         lam_w, thr_w = state.subsidy_watch_lam, state.subsidy_watch_thr
-        keep, churners = kernel.churn_due(head, state.cloud_state, ON_CLOUD, state.present, lam_w[:cut], thr_w[:cut],
+        keep, churners = kernel.churn_due(head, state.present, exits, lam_w[:cut], thr_w[:cut],
                                           np.float32(churn_rate_per_year) * dt)
         if not keep.all():
             state.subsidy_watch = np.concatenate((head[keep], w[cut:]))
