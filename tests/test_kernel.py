@@ -12,7 +12,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from sim.core import kernel
+from sim.core import kernel, stage_kernel
 from sim.core.links import symmetric_csr
 from sim.core.model import CloudAdoptionModel, apply_overrides
 from sim.scenario.schema import Scenario
@@ -111,3 +111,29 @@ def test_ids_read_from_the_cell_give_the_same_bytes_as_the_columns(monkeypatch):
     a, b = coded.run().cells, columns.run().cells
     assert a.tobytes() == b.tobytes()
     assert a[-1, :, 3].sum() > a[0, :, 3].sum()  # transformations (count updates of above-scale firms) happened
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_onboarding_words_hold_the_columns_and_give_the_same_bytes(monkeypatch):
+    """Onboarding reads a firm's park, cell and link range from one word when the structure fits
+    (checked per structure) and from the columns otherwise: the same bytes either way."""
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numba")
+    base = apply_overrides(Scenario.model_validate({"population": {"total_firms": 30_000}, "time": {"end": "2023-12"}}),
+                           CASES["every_mechanism"])
+    words = CloudAdoptionModel(base, replicate=1)
+    columns = CloudAdoptionModel(base, replicate=1)
+    st, pop = words.state, words.pop
+    w = st.onboard_word
+    assert w is not None and w.size == pop.n_firms
+    np.testing.assert_array_equal(w & np.uint64(0xFFFFFFFF), pop.adj_indptr[:-1])
+    np.testing.assert_array_equal((w >> np.uint64(32)) & np.uint64(0xFFFF), np.diff(pop.adj_indptr))
+    group = (w >> np.uint64(48)).astype(np.int64)
+    np.testing.assert_array_equal(group >> 2, pop.park)
+    np.testing.assert_array_equal(st.pg_cell[group], pop.cell)
+    pg = st.pg.copy()
+    pg[5] ^= 1  # another size class than its cell's: no words
+    assert stage_kernel.onboard_words(pop.adj_indptr, pg, pop.cell, st.pg_cell) is None
+    columns.state.onboard_word = None  # the months read the columns
+    a, b = words.run().cells, columns.run().cells
+    assert a.tobytes() == b.tobytes()
+    assert a[-1, :, 1].sum() > a[0, :, 1].sum() + 500  # onboarding happened

@@ -18,6 +18,7 @@ import numpy as np
 from sim.core import kernel
 
 _compiled: dict[str, object] = {}
+_NO_WORD = np.zeros(1, dtype=np.uint64)  # stands in for the onboarding words when there are none
 
 
 def compiled_stages() -> dict[str, object]:
@@ -30,7 +31,7 @@ def compiled_stages() -> dict[str, object]:
     def onboard(queue, deciders, capacity, cloud_state, waiting, on_code, present, k, cloud_month, cell, cell_wait,
                 cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud,
                 subsidised, subsidy_end, end_month, is_above, thr_live, rest, watch, watch_end, cand, coded, above_max,
-                chain_one):
+                chain_one, has_word, word, pg_cell):
         # In phases, each a loop without branches on what it loads (the firms' columns are
         # random accesses; a mispredicted branch waiting on one stops the others in flight):
         # who is onboarded, their own columns and link ranges, their partners, the partners'
@@ -68,17 +69,26 @@ def compiled_stages() -> dict[str, object]:
             cloud_state[f] = on_code
             cloud_month[f] = k
             thr_live[f] = inf  # already +inf for a queued firm
-            c = cell[f]
+            if has_word:  # group, link start and count in one word: one random read, not three
+                w = word[f]
+                g = w >> np.uint64(48)
+                c = pg_cell[g]
+                p = np.int64(g >> np.uint64(2))
+                a = np.int64(w & np.uint64(0xFFFFFFFF))
+                b = a + np.int64((w >> np.uint64(32)) & np.uint64(0xFFFF))
+            else:
+                c = np.int64(cell[f])
+                p = np.int64(park[f])
+                a, b = indptr[f], indptr[f + 1]
             cell_wait[c] -= np.float64(j < n_queued)
             cell_cum[c] += 1.0
             cell_new[c] += 1.0
             cell_active[c] += 1.0
-            park_cloud[park[f]] += 1.0
+            park_cloud[p] += 1.0
             if coded:  # cluster-city and size class from the cell id: two random reads less
                 cc_cloud[c >> 2] += 1.0
             else:
                 cc_cloud[cc[f]] += 1.0
-            a, b = indptr[f], indptr[f + 1]
             lo[j], hi[j] = a, b
             total += b - a
             watch[n_watch] = f  # kept if subsidised (no branch)
@@ -161,8 +171,19 @@ def compiled_stages() -> dict[str, object]:
             same = same and ch == first
         return same
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def words(indptr, pg, cell, pg_cell, out):
+        for f in range(out.size):
+            g = pg[f]
+            a = indptr[f]
+            d = indptr[f + 1] - a
+            if pg_cell[g] != cell[f] or d > 0xFFFF:
+                return False
+            out[f] = np.uint64(a) | (np.uint64(d) << np.uint64(32)) | (np.uint64(g) << np.uint64(48))
+        return True
+
     _compiled.update({name: kernel.interruptible(f) for name, f in (("onboard", onboard), ("transform", transform),
-                                                                    ("group_rates", group_rates))})
+                                                                    ("group_rates", group_rates), ("words", words))})
     return _compiled
 
 
@@ -173,13 +194,29 @@ def load() -> dict[str, object]:
     return compiled_stages() if kernel.kernel_name() == "numba" else {}
 
 
+def onboard_words(indptr: np.ndarray, pg: np.ndarray, cell: np.ndarray, pg_cell: np.ndarray) -> np.ndarray | None:
+    """Per firm, one uint64 holding what onboarding reads of it at random (call only when the
+    kernel is ``numba``): its link start ``indptr[f]`` (bits 0-31), its link count (32-47) and its
+    park x size-class group ``pg[f]`` (48-63), from which the park (``pg >> 2``) and the cell
+    (``pg_cell[pg]``) follow. None if a firm does not fit (links beyond 2**32, 65,536 partners or
+    more, groups beyond uint16) or its cell is not its group's: onboarding then reads the columns.
+
+    Why: an onboarded firm is a random firm; its cell, park and link range are three cache misses
+    in three columns (~15 per onboarded firm in all), one in the word.
+    """
+    if pg.dtype != np.uint16 or indptr.size == 0 or int(indptr[-1]) >= 1 << 32:
+        return None
+    out = np.empty(indptr.size - 1, dtype=np.uint64)
+    return out if compiled_stages()["words"](indptr, pg, cell, pg_cell, out) else None
+
+
 def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: int, end_month: int, *,
             cloud_state: np.ndarray, waiting: int, on_cloud: int, present: np.ndarray, cloud_month: np.ndarray,
             cell: np.ndarray, cell_wait: np.ndarray, cell_cum: np.ndarray, cell_new: np.ndarray, park: np.ndarray,
             cc: np.ndarray, indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
             cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, subsidy_end: np.ndarray,
-            is_above: np.ndarray, thr_live: np.ndarray,
-            cell_coded: bool = False) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            is_above: np.ndarray, thr_live: np.ndarray, cell_coded: bool = False, word: np.ndarray | None = None,
+            pg_cell: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The step's ``deciders`` (in priority order) join the service queue, then onboarding from the
     queue (``queue`` then ``deciders``: firms still waiting and present, in order) up to
     ``capacity`` (None: all).
@@ -190,7 +227,9 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
     adopters, and leave its waiting firms; subsidised ones get ``subsidy_end = end_month``.
     Compiled, one call: the deciders join the queue and the onboarding follows (the counts are
     integers, so the same values as the two apart); with ``cell_coded`` (see
-    :func:`sim.core.kernel.update_counts`) it reads ``cc`` and the size class from the cell id.
+    :func:`sim.core.kernel.update_counts`) it reads ``cc`` and the size class from the cell id;
+    with ``word`` (:func:`onboard_words`, and the group cells ``pg_cell``) the compiled pass reads
+    a firm's park, cell and link range from its word.
 
     Returns:
         ``(onboarded, the queue left, subsidised onboarded firms, their subsidy ends, above-scale
@@ -205,7 +244,8 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cloud_state.dtype.type(waiting), cloud_state.dtype.type(on_cloud), present, cloud_month.dtype.type(k),
             cloud_month, cell, cell_wait, cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud,
             cell_active, chain_cloud, subsidised, subsidy_end, subsidy_end.dtype.type(end_month), is_above, thr_live,
-            rest, watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE, chain_cloud.dtype.type(1))
+            rest, watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE, chain_cloud.dtype.type(1),
+            word is not None, _NO_WORD if word is None else word, _NO_WORD.view(np.int64) if pg_cell is None else pg_cell)
         return n_on, rest[:n_rest].copy(), watch[:n_watch].copy(), watch_end[:n_watch].copy(), cand[:n_cand].copy()
     if deciders.size:
         cloud_state[deciders] = waiting

@@ -66,6 +66,8 @@ class FirmState:
         self.is_above, self.is_lead, self.pg = st["is_above"], st["is_lead"], st["pg"]
         self.pg_park, self.pg_cc, self.pg_cell, self.cc = st["pg_park"], st["pg_cc"], st["pg_cell"], st["cc"]
         self.cell_coded = bool(st["cell_coded"])  # cc and size class are functions of the cell id
+        # What onboarding reads of a firm in one word (None: from the columns; stage_kernel.onboard_words).
+        self.onboard_word = st["onboard_word"] if st["onboard_word"].size else None
         self.present = np.zeros(n, dtype=bool)
         self.present[:pop.n_initial] = True
         self.queue = np.empty(0, dtype=np.int64)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.core import columns, kernel
+from sim.core import columns, kernel, stage_kernel
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS
 from sim.core.population import ABOVE, LEAD, N_SIZE, Population
 
@@ -69,6 +69,10 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
         "cc_n": count(cc, pres, ncc), "cc_as": count(cc, ab, ncc), "cell_n": count(pop.cell, pres, N_CELLS),
         "chain_n": chain_n, "chain_as": chain_as, "lead_n": lead_n,
     }
+    # One word per firm of what onboarding reads at random (compiled path only; empty: the columns).
+    word = stage_kernel.onboard_words(pop.adj_indptr, pg, pop.cell, t["pg_cell"]) if kernel.kernel_name() == "numba" \
+        else None
+    t["onboard_word"] = np.empty(0, dtype=np.uint64) if word is None else word
     for v in t.values():
         v.flags.writeable = False
     pop.derived["model"] = t
