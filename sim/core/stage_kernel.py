@@ -112,35 +112,38 @@ def compiled_stages() -> dict[str, object]:
     def transform(cand, trans_month, never, cloud_state, on_code, present, cell, park, cc, chain_trans, chain_as,
                   lead_trans, lead_n, readiness, lam, thr, dt, has_chain, chain_w, has_park, park_t, has_cc, cc_t,
                   has_prov, prov, ext_cell, peer_cell, has_park_add, park_add, has_pull, pull, keep, out):
+        # cell, park, cc, readiness and thr are parallel to cand (the candidates' static columns,
+        # read in order, not at random firms), compacted in place with it.
         one = np.float32(1)
         n_keep = n_out = 0
         for j in range(cand.size):
             f = cand[j]
             if trans_month[f] != never or cloud_state[f] != on_code or not present[f]:
                 continue
+            c, p, q, rd, th = cell[j], park[j], cc[j], readiness[j], thr[j]
             keep[n_keep] = f
+            cell[n_keep], park[n_keep], cc[n_keep], readiness[n_keep], thr[n_keep] = c, p, q, rd, th
             n_keep += 1
             peer = np.float32(0)
             if has_chain:
                 d = chain_as[f]
                 peer = peer + chain_w * chain_trans[f] / (d if d > one else one)
             if has_park:
-                peer = peer + park_t[park[f]]
+                peer = peer + park_t[p]
             if has_cc:
-                peer = peer + cc_t[cc[f]]
+                peer = peer + cc_t[q]
             if has_prov:
                 peer = peer + prov
-            c = cell[f]
             h = ext_cell[c] + peer * peer_cell[c]
             if has_park_add:
-                h = h + park_add[park[f]]
+                h = h + park_add[p]
             if has_pull:
                 d = lead_n[f]
                 h = h + pull * lead_trans[f] / (d if d > one else one)
-            h = h * readiness[f]
+            h = h * rd
             x = lam[f] + h * dt
             lam[f] = x
-            if x >= thr[f]:
+            if x >= th:
                 out[n_out] = f
                 n_out += 1
         return n_keep, n_out
@@ -292,16 +295,19 @@ def group_rates(pg_park: np.ndarray, pg_cc: np.ndarray, pg_cell: np.ndarray, sha
     return rate, chain[:1].copy() if same else chain
 
 
-def transform_compiled(cand: np.ndarray, t: dict, dt: np.float32, *, trans_month: np.ndarray, never: int,
-                       cloud_state: np.ndarray, on_cloud: int, present: np.ndarray, cell: np.ndarray,
-                       park: np.ndarray, cc: np.ndarray, chain_trans: np.ndarray, chain_as: np.ndarray,
-                       lead_trans: np.ndarray, lead_n: np.ndarray, readiness: np.ndarray, lam: np.ndarray,
-                       thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def transform_compiled(cand: np.ndarray, columns: tuple, t: dict, dt: np.float32, *, trans_month: np.ndarray,
+                       never: int, cloud_state: np.ndarray, on_cloud: int, present: np.ndarray,
+                       chain_trans: np.ndarray, chain_as: np.ndarray, lead_trans: np.ndarray, lead_n: np.ndarray,
+                       lam: np.ndarray) -> tuple[np.ndarray, tuple, np.ndarray]:
     """The transformation stage in one compiled pass (call only when the kernel is ``numba``):
     the candidates ``cand`` still untransformed, on the cloud and present, their hazard from the
     group terms ``t`` (:func:`sim.core.hazards.transform_tables`) x ``dt`` added to ``lam``, and
-    those reaching ``thr``. The same float32 operations in the same order per firm as
-    :func:`sim.core.hazards.transform_hazard`. Returns (the candidates kept, the transformers)."""
+    those reaching their threshold. ``columns``: the candidates' cell, park, cluster-city,
+    readiness and threshold, parallel to ``cand`` (``FirmState.candidate_columns``), compacted in
+    place. The same float32 operations in the same order per firm as
+    :func:`sim.core.hazards.transform_hazard`. Returns (the candidates kept, their columns, the
+    transformers)."""
+    cell, park, cc, readiness, thr = columns
     keep = np.empty(cand.size, dtype=cand.dtype)
     out = np.empty(cand.size, dtype=cand.dtype)
     off_table = np.zeros(1, dtype=np.float32)  # stands in for a table that is off
@@ -313,4 +319,4 @@ def transform_compiled(cand: np.ndarray, t: dict, dt: np.float32, *, trans_month
         cell, park, cc, chain_trans, chain_as, lead_trans, lead_n, readiness, lam, thr, np.float32(dt),
         on["chain"], scalar["chain"], on["park"], table["park"], on["cc"], table["cc"], on["prov"], scalar["prov"],
         t["ext_cell"], t["peer_cell"], on["park_add"], table["park_add"], on["pull"], scalar["pull"], keep, out)
-    return keep[:n_keep].copy(), out[:n_out].copy()
+    return keep[:n_keep].copy(), tuple(col[:n_keep] for col in columns), out[:n_out].copy()

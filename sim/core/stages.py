@@ -182,17 +182,16 @@ def transform_stage(state: FirmState, t: dict, dt: np.float32) -> np.ndarray:
     """(b) The transformation candidates (above-scale firms on the cloud, not transformed, present)
     add their hazard (group terms ``t``) x ``dt`` to their cumulative hazard; returns those
     reaching their threshold. The compiled pass and the NumPy operations give the same bytes."""
-    pop = state.pop
     if kernel.kernel_name() == "numba":
-        state.cand_trans, out = stage_kernel.transform_compiled(
-            state.cand_trans, t, dt, trans_month=state.trans_month, never=NEVER, cloud_state=state.cloud_state,
-            on_cloud=ON_CLOUD, present=state.present, cell=pop.cell, park=pop.park, cc=state.cc,
-            chain_trans=state.chain_trans, chain_as=state.chain_as, lead_trans=state.lead_trans, lead_n=state.lead_n,
-            readiness=pop.readiness, lam=state.lam_trans, thr=state.thr_trans)
+        state.cand_trans, state.cand_columns, out = stage_kernel.transform_compiled(
+            state.cand_trans, state.cand_columns, t, dt, trans_month=state.trans_month, never=NEVER,
+            cloud_state=state.cloud_state, on_cloud=ON_CLOUD, present=state.present, chain_trans=state.chain_trans,
+            chain_as=state.chain_as, lead_trans=state.lead_trans, lead_n=state.lead_n, lam=state.lam_trans)
         return out
     tc = state.cand_trans
-    tc = tc[(state.trans_month[tc] == NEVER) & (state.cloud_state[tc] == ON_CLOUD) & state.present[tc]]
-    state.cand_trans = tc
+    still = (state.trans_month[tc] == NEVER) & (state.cloud_state[tc] == ON_CLOUD) & state.present[tc]
+    tc = tc[still]
+    state.cand_trans, state.cand_columns = tc, tuple(col[still] for col in state.cand_columns)
     lam2 = state.lam_trans[tc] + hazards.transform_hazard(state, t, tc) * dt
     state.lam_trans[tc] = lam2
     return tc[lam2 >= state.thr_trans[tc]]
@@ -218,7 +217,7 @@ def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int,
         state.subsidy_watch_end = np.concatenate((state.subsidy_watch_end, sub_end))
         state.subsidy_watch_lam = np.concatenate((state.subsidy_watch_lam, np.zeros(sub_on.size, dtype=np.float32)))
         state.subsidy_watch_thr = np.concatenate((state.subsidy_watch_thr, state.thr_churn[sub_on]))
-    state.cand_trans = np.concatenate((state.cand_trans, above))
+    state.add_candidates(above)
 
 
 def programme_quota(state: FirmState, k: int, quota: programme.TransformationQuota, cube: np.ndarray) -> None:

@@ -82,6 +82,7 @@ class FirmState:
         self.buf_tmp = np.empty(n, dtype=np.float32)
         self.cell_new = np.zeros((3, N_CELLS))  # new cloud, new transformed, voucher spend (month)
         self.cand_trans = np.empty(0, dtype=np.int64)
+        self.cand_columns = self.candidate_columns(self.cand_trans)
         self.prov_n = self.prov_cloud = 0.0
 
     def start(self, owns_population: bool = False) -> None:
@@ -127,6 +128,21 @@ class FirmState:
         kernel.scatter_add(self.cell_trans, pop.cell, transformed, 1.0)
         self.cell_cum = self.cell_active.copy()  # at the start no firm has churned
         self.cand_trans = np.setdiff1d(on[self.is_above[on]], transformed, assume_unique=True)
+        self.cand_columns = self.candidate_columns(self.cand_trans)
+
+    def candidate_columns(self, firms: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The static columns the transformation stage reads of its candidates ``firms``: cell,
+        park, cluster-city, readiness and threshold, kept parallel to the candidate list
+        (``cand_columns``) so the stage reads them in order instead of five columns at random
+        firms every step (the candidates are the same ~10,000-60,000 firms month after month)."""
+        pop = self.pop
+        return pop.cell[firms], pop.park[firms], self.cc[firms], pop.readiness[firms], self.thr_trans[firms]
+
+    def add_candidates(self, firms: np.ndarray) -> None:
+        """Append ``firms`` (just onboarded, above-scale) to the transformation candidates."""
+        self.cand_trans = np.concatenate((self.cand_trans, firms))
+        self.cand_columns = tuple(np.concatenate((a, b)) for a, b in zip(self.cand_columns,
+                                                                         self.candidate_columns(firms), strict=True))
 
     def recount(self) -> None:
         """All peer counts from scratch, from the state (a check: steps update them
