@@ -121,6 +121,49 @@ def test_run_figures_are_opaque_rgb_with_the_pixels_savefig_writes(tmp_path: Pat
     assert clear.read_bytes() == save_figure(fig, tmp_path / "d.png").read_bytes()
 
 
+def test_layout_pass_only_draws_each_artist_once_with_the_same_pixels(tmp_path: Path, monkeypatch):
+    # savefig's layout pass (sim.fileio.layout_pass_only) runs the layout engine without walking
+    # the artists: each axes is drawn once instead of twice, and the PNG has the same bytes.
+    import numpy as np
+    from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from sim import fileio
+
+    def figure() -> Figure:
+        fig = Figure(figsize=(5, 4), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        left.plot([0, 1, 2], [1, 3, 2], label="a")
+        left.set_title("图 title\nsecond line")
+        right.set_aspect("equal")
+        right.fill([0, 1, 1], [0, 0, 2], label="b")
+        fig.legend(loc="outside lower center", ncol=2)
+        fig.suptitle("suptitle")
+        return fig
+
+    draws = []
+    own = Axes.draw
+    monkeypatch.setattr(Axes, "draw", lambda self, renderer: draws.append(self) or own(self, renderer))
+    plain = tmp_path / "plain.rgba"
+    figure().savefig(plain, dpi=fileio.FIGURE_DPI, format="rgba")
+    assert len(draws) == 4  # the layout pass and the real draw, two axes each
+    draws.clear()
+    fig = figure()
+    with fileio.layout_pass_only(fig):
+        fig.savefig(tmp_path / "once.rgba", dpi=fileio.FIGURE_DPI, format="rgba")
+    assert len(draws) == 2 and "draw" not in vars(fig)
+    assert plain.read_bytes() == (tmp_path / "once.rgba").read_bytes()
+    draws.clear()
+    with fileio.layout_pass_only(fig):  # a real draw inside is the figure's own draw
+        FigureCanvasAgg(fig).draw()
+    assert len(draws) == 2
+    a = fileio.save_figure(figure(), tmp_path / "a.png")
+    b = fileio.save_figure(figure(), tmp_path / "b.png", rgb=True)
+    assert np.array_equal(np.asarray(Image.open(a).convert("RGB")), np.asarray(Image.open(b)))
+
+
 @pytest.mark.skipif(not TWO_CPUS, reason="drawing in two processes needs two CPUs")
 def test_child_failure_is_raised(tmp_path: Path):
     run_fresh("""
