@@ -98,6 +98,33 @@ def test_prepared_axes_draw_the_same_files(tmp_path: Path, monkeypatch):
             assert a.read_bytes() == b.read_bytes(), a.name
 
 
+def test_run_figures_equal_matplotlib_default_title_placement_and_layout_pass(tmp_path: Path, monkeypatch):
+    # The titles fixed at y=1.0 (sim.plots.common.set_title) and savefig's layout pass without
+    # its draw (sim.fileio.layout_pass_only) give the bytes of matplotlib's own automatic title
+    # placement and full layout pass, for every run figure.
+    import contextlib
+
+    from matplotlib.axes import Axes
+
+    from sim import fileio
+    from sim.core.model import CloudAdoptionModel
+    from sim.core.outputs import tidy_timeseries
+    from sim.plots.scenario import write_figures
+    from sim.scenario.schema import Scenario
+
+    monkeypatch.setenv("GDCLOUD_FIGURE_WORKERS", "1")
+    cfg = Scenario.model_validate({"name": "titles", "population": {"total_firms": 4000}})
+    ts = tidy_timeseries(CloudAdoptionModel(cfg).run())
+    fast = write_figures(tmp_path / "fast", ts, cfg)
+    own = Axes.set_title
+    monkeypatch.setattr(Axes, "set_title", lambda self, label, *a, y=None, **kw: own(self, label, *a, **kw))
+    monkeypatch.setattr(fileio, "layout_pass_only", contextlib.nullcontext)
+    plain = write_figures(tmp_path / "plain", ts, cfg)
+    assert len(fast) >= 6 and [p.name for p in fast] == [p.name for p in plain]
+    for a, b in zip(fast, plain, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
 def test_run_figures_are_opaque_rgb_with_the_pixels_savefig_writes(tmp_path: Path):
     import numpy as np
     from matplotlib.figure import Figure

@@ -17,7 +17,7 @@ from sim import i18n
 from sim.analysis.outcomes import goal_outcomes
 from sim.analysis.progress import progress_table
 from sim.analysis.summary import Z95
-from sim.plots.common import AHEAD_COLOR, GOAL_COLOR, PALETTE, SIM_COLOR, thousands
+from sim.plots.common import AHEAD_COLOR, GOAL_COLOR, PALETTE, SIM_COLOR, set_title, thousands
 from sim.scenario.schema import Goals
 
 GOAL_KEYS: tuple[str, ...] = ("cloud", "transformed")
@@ -77,7 +77,7 @@ def plot_group_progress(fig: Figure, ts: pd.DataFrame, goals: Goals, *, level: s
                         color="#444444")
         ax.set_xlim(0, top * 1.15)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.set_title(i18n.text(f"goal.{key}", lang), fontsize=10)
+        set_title(ax, i18n.text(f"goal.{key}", lang), fontsize=10)
         ax.set_xlabel(i18n.text("progress_x", lang), fontsize=8.5)
         ax.grid(True, axis="x", alpha=0.3)
         ax.tick_params(labelsize=8)
@@ -133,7 +133,7 @@ def plot_goal_comparison(fig: Figure, ts_by_scenario: Mapping[str, pd.DataFrame]
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.xaxis.set_major_formatter(FuncFormatter(thousands))
     left.set_xlabel(i18n.text("diff_x", lang), fontsize=8.5)
-    left.set_title(i18n.text("diff_title", lang, goal=i18n.text(f"goal.{goal}", lang),
+    set_title(left, i18n.text("diff_title", lang, goal=i18n.text(f"goal.{goal}", lang),
                              reference=i18n.scenario_title(reference, lang), date=goals.date), fontsize=10)
     left.grid(True, axis="x", alpha=0.3)
     left.legend(handles=[
@@ -157,7 +157,7 @@ def plot_goal_comparison(fig: Figure, ts_by_scenario: Mapping[str, pd.DataFrame]
     right.set_ylim(-0.8, len(names) - 0.2)
     right.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     right.set_xlabel(i18n.text("prob_x", lang), fontsize=8.5)
-    right.set_title(i18n.text("prob_title", lang) + f" ({goals.date})", fontsize=10)
+    set_title(right, i18n.text("prob_title", lang) + f" ({goals.date})", fontsize=10)
     right.grid(True, axis="x", alpha=0.3)
     right.axvline(0.5, color=SIM_COLOR, linewidth=0.6, linestyle=":")
     return np.array([left, right])

@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from sim import i18n
 from sim.analysis.goal_list import goal_label, indicator_paths, listed_goal_outcomes, scaled_count
-from sim.plots.common import GOAL_COLOR, SIM_COLOR, format_time_axis, thousands
+from sim.plots.common import GOAL_COLOR, SIM_COLOR, format_time_axis, set_title, thousands
 from sim.plots.goals import wilson_interval
 from sim.scenario.schema import GOAL_RATES, Goal, Scenario
 
@@ -102,7 +102,7 @@ def _panel(ax: Axes, ts: pd.DataFrame, config: Scenario, g: Goal, outcome: pd.Da
         text = i18n.text("more_goal_outside", lang)
     ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=8,
             bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
-    ax.set_title(i18n.text("more_goal_title", lang, indicator=i18n.indicator_name(g.indicator, lang),
+    set_title(ax, i18n.text("more_goal_title", lang, indicator=i18n.indicator_name(g.indicator, lang),
                            value=i18n.goal_value_text(g.indicator, g.value, lang), date=g.date), fontsize=9.5)
     if rate:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))

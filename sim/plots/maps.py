@@ -38,6 +38,7 @@ from matplotlib.ticker import PercentFormatter
 from sim import datasets, i18n
 from sim.analysis.progress import progress_table
 from sim.i18n.fonts import register_cjk_font
+from sim.plots.common import set_title
 from sim.scenario.schema import Goals
 
 register_cjk_font()  # city names in Chinese figures
@@ -166,7 +167,7 @@ def plot_city_map(fig: Figure, ts: pd.DataFrame, goals: Goals, *, lang: str = "e
         ax.autoscale_view()
         ax.set_aspect(1 / math.cos(math.radians(23.3)))
         ax.set_axis_off()
-        ax.set_title(i18n.text(f"goal.{key}", lang), fontsize=10)
+        set_title(ax, i18n.text(f"goal.{key}", lang), fontsize=10)
         sm = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7,
                           format=PercentFormatter(1.0, decimals=0))
         sm.set_label(i18n.text("progress_x", lang), fontsize=7.5)

@@ -42,6 +42,7 @@ from sim.plots.common import (
     footnote,
     format_time_axis,
     save,
+    set_title,
     short_source,
     thousands,
 )
@@ -166,7 +167,7 @@ def plot_provincial(ax: Axes, ts: pd.DataFrame, goals: Goals, *, metric: str = "
         notes.append(i18n.text("scaled_note", lang, scale=f"{scale:.4g}"))
     if notes:
         footnote(ax, " ".join(notes))
-    ax.set_title(_metric_title(metric, lang))
+    set_title(ax, _metric_title(metric, lang))
     _finish_firms_axes(ax, [b["p90"].max(), goal_value or 0.0, *tops], lang)
     ax.legend(loc="lower right", fontsize=8, frameon=True, framealpha=0.9, edgecolor="none")
     return ax
@@ -232,7 +233,7 @@ def plot_clusters(fig: Figure, ts: pd.DataFrame, *, goals: Goals | None = None,
             ax.axhline(needed, color=GOAL_COLOR, linestyle="--", linewidth=1.0,
                        label=i18n.text("goal_share_implied", lang))
         # Full names (wrapped, never cut): an analyst must recognise the cluster.
-        ax.set_title(textwrap.fill(i18n.cluster_name(cid, lang), wrap), fontsize=8.5)
+        set_title(ax, textwrap.fill(i18n.cluster_name(cid, lang), wrap), fontsize=8.5)
         ax.set_ylim(*ylim)
         ax.set_xlim(t0 - pad, t1 + pad)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -280,7 +281,7 @@ def plot_city_gap(ax: Axes, ts: pd.DataFrame, goals: Goals, *, lang: str = "en")
     ax.axvline(0, color="black", linewidth=0.8)
     ax.xaxis.set_major_formatter(FuncFormatter(thousands))
     ax.set_xlabel(i18n.text("city_gap_x", lang))
-    ax.set_title(i18n.text("city_gap_title", lang, goal=i18n.format_count(goals.cloud_firms),
+    set_title(ax, i18n.text("city_gap_title", lang, goal=i18n.format_count(goals.cloud_firms),
                            date=goals.date), fontsize=11)
     ax.grid(True, axis="x", alpha=0.3)
     vals = np.concatenate([st["p10"], st["p90"], st["median"], [0.0]])
@@ -318,7 +319,7 @@ def plot_compare(ax: Axes, ts_by_scenario: Mapping[str, pd.DataFrame], goals: Go
     if goal_value is not None:
         _draw_goal(ax, goals, goal_value, lang)
         tops.append(float(goal_value))
-    ax.set_title(i18n.text("compare_title", lang, metric=_metric_title(metric, lang)))
+    set_title(ax, i18n.text("compare_title", lang, metric=_metric_title(metric, lang)))
     _finish_firms_axes(ax, tops, lang)
     ax.legend(loc="lower right", fontsize=8, frameon=True, framealpha=0.9, edgecolor="none",
               title=i18n.text("compare_legend", lang), title_fontsize=8)
