@@ -48,8 +48,12 @@ CHECKS = textwrap.dedent('''
             arr = arr.base
         return isinstance(getattr(arr, "obj", arr), mmap.mmap)  # through the memoryview
 
-    # 1. the prebuilt population is the one the model builds, its arrays mapped, not copied
+    # 1. the prebuilt population is the one the model builds, its arrays mapped, not copied; the
+    # build's compiled kernels are loaded here before the fork (the build process inherits them)
+    from sim.core import kernel_cache
+    assert all(not d.overloads for d in kernel_cache.build_dispatchers())
     assert prebuild.start(sc, 0)
+    assert kernel_cache.preload(kernel_cache.build_dispatchers()) == 0  # start() loaded what the cache holds
     got = prebuild.take(sc, 0, sc.run.seed)
     assert got is not None and not prebuild.in_flight()
     ref = build_population(sc, replicate_structure_seed(sc, sc.run.seed, 0))

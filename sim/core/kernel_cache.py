@@ -24,6 +24,13 @@ def model_dispatchers() -> list:
     return [getattr(f, "__wrapped__", f) for f in funcs]  # kernel.interruptible wraps each
 
 
+def build_dispatchers() -> list:
+    """The Numba dispatchers of the population build's kernels (the set-up and column loops, which
+    the model's initialisation calls too; empty without Numba)."""
+    funcs = [*setup_kernel.load().values(), *column_kernel.load().values()]
+    return [getattr(f, "__wrapped__", f) for f in funcs]
+
+
 def preload(dispatchers: Iterable) -> int:
     """Load every cached specialisation of ``dispatchers`` for this code and machine; the number loaded."""
     loaded = 0

@@ -16,8 +16,10 @@ the command line calls :func:`start`, which
    (:func:`sim.plots.scenario.prepare_figures`) while this process runs the months, until the
    results arrive. Without a build (``GDCLOUD_PREBUILD=0``, one CPU...) it is forked at once.
 
-The replicate takes the population (:func:`take`) where the model would build its own; before it
-waits it loads the model's kernels from Numba's cache (:mod:`sim.core.kernel_cache`) and, if the
+Before the fork this process loads Numba and the build's kernels from Numba's cache
+(:mod:`sim.core.kernel_cache`), which both processes use: the build process inherits them. The
+replicate takes the population (:func:`take`) where the model would build its own; before it
+waits it loads the model's other kernels and, if the
 build is still running, imports what the run's tables need. Anything unexpected (one CPU, a
 failed build, a different scenario at :func:`take`) only means the model builds the population
 itself. ``GDCLOUD_PREBUILD=0`` turns the build off.
@@ -76,7 +78,14 @@ def start(config: Scenario, replicate: int = 0, *, figures: bool = False, later:
     discard()
     build = worth_it(config)
     if build:
+        from sim.core import kernel_cache
         from sim.runs.population_process import PopulationProcess
+
+        # Numba's start-up (its import, its CPU target's registries, the BLAS check importing
+        # SciPy's linalg: ~0.4 s of CPU) and the build's kernels, loaded here before the fork:
+        # the build process inherits them and this process needs them too (the model's
+        # initialisation calls the same loops), so they are paid once instead of twice.
+        kernel_cache.preload(kernel_cache.build_dispatchers())
 
         try:
             builder = PopulationProcess(config, replicate)
