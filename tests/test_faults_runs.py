@@ -68,7 +68,25 @@ def _start_run(tmp_path: Path, *extra: str, replicates: int = 6) -> subprocess.P
     cmd = [sys.executable, "-m", "sim", "run", "demo", "--set", "population.total_firms=200000",
            "--replicates", str(replicates), "--workers", "2", "--no-figures", "--out", str(tmp_path / "out"),
            *extra]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A test suite started in the background of a shell (`pytest ... &`) ignores SIGINT, and the
+    # run would inherit that and never see the test's Ctrl-C: give it the default disposition.
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _killed_at_the_end(proc: subprocess.Popen):
+    """Kill the run if the test fails before it ended: no run left behind for later tests."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def _workers_started(proc: subprocess.Popen, n: int, timeout_s: float = 60) -> list[psutil.Process]:
@@ -110,10 +128,10 @@ def _all_gone(procs: list[psutil.Process], timeout_s: float = 10) -> list[str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_p5_sigterm_or_sigint_leaves_no_process_and_a_resumable_folder(tmp_path, sig) -> None:
-    proc = _start_run(tmp_path, replicates=200)
-    kids = _workers_started(proc, 2)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    with _killed_at_the_end(_start_run(tmp_path, replicates=200)) as proc:
+        kids = _workers_started(proc, 2)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "--resume" in err
     assert _all_gone(kids) == []
@@ -122,9 +140,9 @@ def test_p5_sigterm_or_sigint_leaves_no_process_and_a_resumable_folder(tmp_path,
 
 
 def test_p5_sigkill_of_the_main_process_leaves_no_worker(tmp_path) -> None:
-    proc = _start_run(tmp_path, replicates=200)
-    kids = _workers_started(proc, 2)
-    proc.kill()
+    with _killed_at_the_end(_start_run(tmp_path, replicates=200)) as proc:
+        kids = _workers_started(proc, 2)
+        proc.kill()
     proc.wait(timeout=30)
     assert _all_gone(kids) == []
     proc.communicate(timeout=30)
@@ -133,12 +151,12 @@ def test_p5_sigkill_of_the_main_process_leaves_no_worker(tmp_path) -> None:
 def test_p5_a_worker_killed_during_a_run_costs_no_replicate(tmp_path) -> None:
     # 40 replicates (~0.3 s each): six could all finish, and the pool's workers exit, in the
     # second the helper waits before returning (seen on the 2-core CI machine).
-    proc = _start_run(tmp_path, replicates=40)
-    kids = _workers_started(proc, 2)
-    workers = _pool_workers(proc, kids)
-    assert workers, [" ".join(p.cmdline())[:80] for p in kids]
-    workers[0].kill()  # e.g. the out-of-memory killer
-    _, err = proc.communicate(timeout=300)
+    with _killed_at_the_end(_start_run(tmp_path, replicates=40)) as proc:
+        kids = _workers_started(proc, 2)
+        workers = _pool_workers(proc, kids)
+        assert workers, [" ".join(p.cmdline())[:80] for p in kids]
+        workers[0].kill()  # e.g. the out-of-memory killer
+        _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     manifest = json.loads(next((tmp_path / "out").rglob("manifest.json")).read_text())
     assert manifest["status"] == "complete" and manifest["replicates"]["done"] == list(range(40))

@@ -58,29 +58,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def end_process(code: int) -> None:
+def end_process(code: int, thread_grace_s: float = 5.0) -> None:
     """End the program now with exit code ``code``: flush the output and run the exit callbacks
     (logging, multiprocessing, temporary folders) as Python's own exit does, then skip the
     interpreter's teardown of ~1,500 modules and Numba's compiled code, which took 0.3-0.6 s after
     a run here (nothing is left to write: every file of a run is written and closed). Returns
-    (and Python exits normally) if another thread still runs or the callbacks cannot be run.
+    (and Python exits normally) only if the exit callbacks cannot be run.
 
-    After an interruption (``EXIT_INTERRUPTED``) the process ends here even if threads still run:
-    a process pool whose workers were terminated mid-run can leave its manager thread waiting
-    for them forever, and Python's normal exit joins that thread (seen once on the 2-core CI
-    machine: the interruption message printed, then no exit within 60 s). The run's folder is
-    complete by then (manifest ``interrupted``), so the children still alive are stopped and
-    nothing is waited for."""
+    A thread that still runs gets up to ``thread_grace_s`` seconds in all to finish, then the
+    process ends without it: Python's normal exit would join it for ever. A process pool whose
+    workers died or were terminated mid-run (an interruption, a failure, a worker killed while it
+    sent its result) can leave its manager thread blocked reading a half-written result; seen on
+    the 2-core CI machine after an interruption (2026-11-29) and after a failed run whose results
+    folder was removed under it (2026-11-30: the process stayed, joining that thread, for 14
+    minutes). After a failure or an interruption the children that still run are stopped first
+    (the run's folder is complete by then, its manifest says what happened)."""
     import atexit
     import threading
+    import time
 
     run_exit_callbacks = getattr(atexit, "_run_exitfuncs", None)  # CPython's own exit step
     if run_exit_callbacks is None:
         return
-    if code == EXIT_INTERRUPTED:
+    if code != EXIT_OK:
         stop_children()
-    elif threading.active_count() > 1:
-        return
+    deadline = time.monotonic() + thread_grace_s
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        stop_children()  # the callbacks join the children; a blocked pool may still hold some
     run_exit_callbacks()
     for stream in (sys.stdout, sys.stderr):  # after the callbacks: they may print
         try:
