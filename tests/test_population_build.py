@@ -96,7 +96,12 @@ def test_compiled_population_build_gives_the_same_bytes(monkeypatch, population)
     for name in ("numpy", "numba"):
         monkeypatch.setenv("GDCLOUD_KERNEL", name)
         pop = build_population(config, np.random.SeedSequence(11))
-        built[name] = {k: v for k, v in vars(pop).items() if isinstance(v, np.ndarray)}
+        # The compiled build counts the start partners while it writes the adjacency; the NumPy
+        # one leaves them to the masks: the same values either way.
+        assert (pop.start_partners is not None) == (name == "numba")
+        built[name] = {k: v for k, v in vars(pop).items() if isinstance(v, np.ndarray) and k != "start_partners"}
+        built[name]["start_counts"] = np.stack(pop.start_partner_counts())
+        assert pop.start_partners is None  # taken
         built[name]["chain_n"] = pop.partner_counts(np.arange(pop.n_firms) < pop.n_initial)
     assert built["numpy"].keys() == built["numba"].keys()
     for key, a in built["numpy"].items():
@@ -286,7 +291,7 @@ def test_start_partner_counts_are_the_partner_counts_of_the_present_above_and_le
     if layout != "built":  # the prefix shortcut must not apply: the masks are counted instead
         size_class = pop.size_class.copy()
         size_class[:pop.n_initial] = np.random.default_rng(3).permutation(size_class[:pop.n_initial])
-        pop = replace(pop, size_class=size_class, derived={})
+        pop = replace(pop, size_class=size_class, derived={}, start_partners=None)
     present = np.arange(pop.n_firms) < pop.n_initial
     above = present & (pop.size_class <= 1)
     leads = present & (pop.size_class == 0)
@@ -323,3 +328,24 @@ def test_freed_arrays_are_reused_without_new_memory_unless_switched_off(env, kep
         assert int(new_pages) < 1_000  # the freed block served again
     else:
         assert int(new_pages) >= 32  # new memory: a fault per page (64 MiB: 16,384 small or 32 huge pages)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/statm: Linux only")
+def test_a_sparse_zero_column_takes_memory_only_where_written():
+    from sim.core import memory
+
+    def resident_bytes() -> int:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * 4096
+
+    a = np.ones(64 << 20, dtype=np.uint8)  # a freed block a plain np.zeros would be served from
+    del a
+    before = resident_bytes()
+    col = memory.sparse_zeros(16 << 20, np.float32)  # 64 MiB
+    col[::1 << 16] = 2.5  # 256 values, one per 256 KiB
+    grown = resident_bytes() - before
+    assert col.dtype == np.float32 and col.shape == (16 << 20,) and col.flags.writeable
+    assert np.count_nonzero(col) == 256 and col[1 << 16] == 2.5 and col[1] == 0.0
+    assert grown < 8 << 20  # ~256 pages written, not the 64 MiB column
+    small = memory.sparse_zeros(10, np.int16)  # below the threshold: a plain array
+    assert small.dtype == np.int16 and not small.any() and small.base is None

@@ -160,7 +160,8 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def merge_blocks(n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev):
+    def merge_blocks(n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev, k0, k1, k2,
+                     below0, below1, below2):
         # The rows of the symmetric adjacency, a block of 2**shift rows at a time: the block's
         # reverse links (bucket_links) counting-sorted by row into rev (in the cache: the
         # sources of the links to each row, ascending), then each row's own targets (dst, in
@@ -171,8 +172,11 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         # 19-comparator min/max network (no branch: both loads of each entry made, indices
         # clamped, one value selected; a sentinel above every firm pads the row) and written
         # without repeats by advancing the write position for a new value (cols has 8 spare
-        # places); a longer row sorts its own targets by insertion and merges.
+        # places); a longer row sorts its own targets by insertion and merges. With a bound k0 >= 0,
+        # each row's entries below k0, k1 and k2 are counted as they are written (below0..2:
+        # the start partner counts of partners_below_each, while the row is in the cache).
         big = np.int32(2147483647)
+        counting = k0 >= 0
         dend = dst.size - 1
         rend = rev.size - 1
         w = 0
@@ -240,22 +244,37 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                     v1, v2 = min(v1, v2), max(v1, v2)
                     v3, v4 = min(v3, v4), max(v3, v4)
                     v5, v6 = min(v5, v6), max(v5, v6)
+                    e0 = 0 < n_row
+                    e1 = (1 < n_row) & (v1 != v0)
+                    e2 = (2 < n_row) & (v2 != v1)
+                    e3 = (3 < n_row) & (v3 != v2)
+                    e4 = (4 < n_row) & (v4 != v3)
+                    e5 = (5 < n_row) & (v5 != v4)
+                    e6 = (6 < n_row) & (v6 != v5)
+                    e7 = (7 < n_row) & (v7 != v6)
                     cols[w] = v0
-                    w += 0 < n_row
+                    w += e0
                     cols[w] = v1
-                    w += (1 < n_row) & (v1 != v0)
+                    w += e1
                     cols[w] = v2
-                    w += (2 < n_row) & (v2 != v1)
+                    w += e2
                     cols[w] = v3
-                    w += (3 < n_row) & (v3 != v2)
+                    w += e3
                     cols[w] = v4
-                    w += (4 < n_row) & (v4 != v3)
+                    w += e4
                     cols[w] = v5
-                    w += (5 < n_row) & (v5 != v4)
+                    w += e5
                     cols[w] = v6
-                    w += (6 < n_row) & (v6 != v5)
+                    w += e6
                     cols[w] = v7
-                    w += (7 < n_row) & (v7 != v6)
+                    w += e7
+                    if counting:  # the distinct entries (e) below each bound (no branch per entry)
+                        below0[r] = ((e0 & (v0 < k0)) + (e1 & (v1 < k0)) + (e2 & (v2 < k0)) + (e3 & (v3 < k0))
+                                     + (e4 & (v4 < k0)) + (e5 & (v5 < k0)) + (e6 & (v6 < k0)) + (e7 & (v7 < k0)))
+                        below1[r] = ((e0 & (v0 < k1)) + (e1 & (v1 < k1)) + (e2 & (v2 < k1)) + (e3 & (v3 < k1))
+                                     + (e4 & (v4 < k1)) + (e5 & (v5 < k1)) + (e6 & (v6 < k1)) + (e7 & (v7 < k1)))
+                        below2[r] = ((e0 & (v0 < k2)) + (e1 & (v1 < k2)) + (e2 & (v2 < k2)) + (e3 & (v3 < k2))
+                                     + (e4 & (v4 < k2)) + (e5 & (v5 < k2)) + (e6 & (v6 < k2)) + (e7 & (v7 < k2)))
                 else:
                     b = a + f
                     for j in range(a + 1, b):
@@ -268,6 +287,9 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                     p = a
                     t = q
                     prev = -1
+                    c0 = 0
+                    c1 = 0
+                    c2 = 0
                     while p < b or t < qb:
                         if t >= qb or (p < b and dst[p] <= rev[t]):
                             c = dst[p]
@@ -279,6 +301,13 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                             cols[w] = c
                             w += 1
                             prev = c
+                            c0 += c < k0
+                            c1 += c < k1
+                            c2 += c < k2
+                    if counting:
+                        below0[r] = c0
+                        below1[r] = c1
+                        below2[r] = c2
                 indptr[r + 1] = w
                 a += f
                 q = qb
@@ -368,9 +397,12 @@ stay in the L2 cache (~1 MB) instead of a 16-bytes-per-link array of all the lin
 
 def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl, industrial, same_share,
                lead_share, n_cc, n_cl, cands, starts, size, group_of, leads, lead_starts,
-               lead_size) -> tuple[np.ndarray, np.ndarray]:
+               lead_size, bounds: tuple[int, int, int] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The symmetric CSR (indptr int64, indices int32) of the links of
-    :func:`sim.core.links.supply_links`: the same arrays as its NumPy construction.
+    :func:`sim.core.links.supply_links`: the same arrays as its NumPy construction; with
+    ``bounds``, also every firm's partners below each bound (float32, shape (3, n): what
+    :func:`partners_below_each` gives, counted as the rows are written), else None.
 
     ``uniforms[r]`` draws row r of the NumPy path's ``rng.random((4, m), dtype=float32)``
     (:func:`sim.core.links.uniform_rows`); the rows are drawn a chunk of firms at a time. The
@@ -402,7 +434,7 @@ def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl,
                              n_cc, n_cl, cands, starts, size, group_of, leads, lead_starts, lead_size, pick, owner,
                              dst, k, fcount, block_count, shift)
     del u, pick, owner
-    return _merge(n, dst[:k], fcount, block_count)
+    return _merge(n, dst[:k], fcount, block_count, bounds)
 
 
 TARGET_BLOCK_BITS = 15
@@ -417,15 +449,18 @@ def _n_blocks(n: int, shift: int) -> int:
     return ((n - 1) >> shift) + 1 if n else 0
 
 
-def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, block_count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, block_count: np.ndarray,
+           bounds: tuple[int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """CSR of the links whose targets are ``dst`` in source order (``fcount`` per source;
     ``block_count[1 + b]``: the links to block b of targets); ``dst`` is sorted in place per
-    source."""
+    source. With ``bounds`` (three firm indices), also each row's entries below each bound
+    (float32, shape (3, n)), else None."""
     k_ = _kernels()
     shift = TARGET_BLOCK_BITS
     indptr = np.zeros(n + 1, dtype=np.int64)
+    below = None if bounds is None else np.zeros((3, n), dtype=np.float32)
     if dst.size == 0:
-        return indptr, np.empty(0, dtype=np.int32)
+        return indptr, np.empty(0, dtype=np.int32), below
     bstart = np.cumsum(block_count)
     bsrc = np.empty(dst.size, dtype=np.int32)
     bloc = np.empty(dst.size, dtype=np.uint16 if shift <= 16 else np.int32)  # a row in its block
@@ -434,8 +469,10 @@ def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, block_count: np.ndarray)
     lcount = np.empty(min(n, 1 << shift) + 1, dtype=count_type)
     rev = np.empty(max(int(np.diff(bstart).max()), 1), dtype=np.int32)
     cols = np.empty(2 * dst.size + 8, dtype=np.int32)  # 8 spare places: see short_row
-    w = k_["merge_blocks"](n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev)
-    return indptr, cols[:w]
+    ks = (-1, -1, -1) if bounds is None else tuple(int(k) for k in bounds)
+    rows = np.empty((3, 0), dtype=np.float32) if below is None else below
+    w = k_["merge_blocks"](n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev, *ks, *rows)
+    return indptr, cols[:w], below
 
 
 def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -449,7 +486,7 @@ def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray,
     fcount = np.bincount(src, minlength=n).astype(count_type)
     block_count = np.zeros(_n_blocks(n, TARGET_BLOCK_BITS) + 1, dtype=np.int64)
     block_count[1:] = np.bincount(dst >> TARGET_BLOCK_BITS, minlength=block_count.size - 1)
-    return _merge(n, np.array(dst, dtype=np.int32), fcount, block_count)
+    return _merge(n, np.array(dst, dtype=np.int32), fcount, block_count)[:2]
 
 
 def marked_partners(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray) -> np.ndarray:

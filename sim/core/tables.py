@@ -47,7 +47,9 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
         pg = pg32.astype(np.intp)
     pg_park = np.arange(pop.n_parks * 4) // 4
     pg_cc = pop.park_cluster[pg_park].astype(np.int64) * N_CITIES + pop.park_city[pg_park]
-    cc = pop.cluster.astype(np.int64) * N_CITIES + pop.city
+    cc = pop.cluster.astype(np.int16)  # 420 cluster-cities: int16 (was int64, 55 MB at 5,000,000 firms)
+    cc *= N_CITIES
+    cc += pop.city
     # The compiled count updates and onboarding read a firm's cluster-city and size class from its
     # cell id (cc x 4 + size class, as build_population makes it) instead of two more columns at
     # random: checked here, once per structure, so another encoding falls back to the columns.
