@@ -42,7 +42,7 @@ def test_symmetric_csr_equals_scipy_with_duplicates_self_links_and_missing_targe
     src[50:100] = src[100:150]
     indptr, indices = symmetric_csr(n, src, dst)
     ref_ptr, ref_ind = scipy_symmetric(n, src, dst)
-    assert indptr.dtype == np.int64 and indices.dtype == np.int32
+    assert indptr.dtype == np.int32 and indices.dtype == np.int32  # int32 pointers below ~1e9 links
     np.testing.assert_array_equal(indptr, ref_ptr)
     np.testing.assert_array_equal(indices, ref_ind)
     # symmetric, no self-links, no repeated partner in a row

@@ -86,7 +86,7 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
         n_links = rng.poisson(spec.customers_per_firm, size=n)
     m = int(n_links.sum())
     if m == 0:
-        return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32), None
+        return np.zeros(n + 1, dtype=setup_kernel.pointer_dtype(0)), np.empty(0, dtype=np.int32), None
     # float32 uniforms: the link arrays are the peak of set-up memory (the compiled path draws
     # the same numbers a chunk of firms at a time).
     u_all = None if compiled else rng.random((4, m), dtype=np.float32)
@@ -179,8 +179,8 @@ def uniform_rows(rng: np.random.Generator, m: int, rows: int) -> list[np.random.
 
 
 def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (indptr int64, indices int32; columns sorted) of the undirected links src -- dst,
-    without self-links, without -1 targets and with a link drawn twice kept once."""
+    """CSR (indptr of :func:`sim.core.setup_kernel.pointer_dtype`, indices int32; columns sorted) of the undirected links
+    src -- dst, without self-links, without -1 targets and with a link drawn twice kept once."""
     keep = (dst >= 0) & (dst != src)
     src, dst = src[keep], dst[keep]
     if kernel.kernel_name() == "numba":
@@ -204,7 +204,7 @@ def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray,
         indices, rows = halves[0::2].astype(np.int32), halves[1::2]
     else:
         indices, rows = (key & np.uint64(0xFFFFFFFF)).astype(np.int32), key >> np.uint64(32)
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=setup_kernel.pointer_dtype(m))
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     return indptr, indices
 
@@ -213,4 +213,4 @@ def ring(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Each firm linked to its two ring neighbours (verification network, Fibich & Gibori 2010)."""
     i = np.arange(n, dtype=np.int64)
     indices = np.stack(((i - 1) % n, (i + 1) % n), axis=1).ravel().astype(np.int32)
-    return np.arange(0, 2 * n + 1, 2, dtype=np.int64), indices
+    return np.arange(0, 2 * n + 1, 2, dtype=setup_kernel.pointer_dtype(n)), indices

@@ -65,7 +65,8 @@ class Population:
         entry_month, birth_month, exit_month: month indices relative to the start (int16).
         readiness: digital-readiness multiplier of every hazard (float32).
         revenue_cny: annual revenue, CNY (float32), used for voucher eligibility.
-        adj_indptr, adj_indices: symmetric CSR adjacency of supply-chain links.
+        adj_indptr, adj_indices: symmetric CSR adjacency of supply-chain links (row pointers
+            int32 below about a billion links, else int64; partner ids int32).
     """
 
     n_initial: int
@@ -431,7 +432,7 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     elif spec.network == "ring":
         adj_indptr, adj_indices = links.ring(n)
     else:
-        adj_indptr, adj_indices = np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
+        adj_indptr, adj_indices = np.zeros(n + 1, dtype=setup_kernel.pointer_dtype(0)), np.empty(0, dtype=np.int32)
     del cc
 
     readiness = columns.readiness(spec, rng_ready, size_class, cluster, cluster_ready)

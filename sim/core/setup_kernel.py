@@ -7,23 +7,14 @@ compares the bytes. Callers choose with :func:`sim.core.kernel.kernel_name`; not
 called without Numba. The compiled loops avoid the NumPy path's temporaries (repeats of firm
 columns over links, 64-bit sort keys, float64 index arrays), which at full scale are memory-bound.
 
-Arrays that outlive the build are NumPy-allocated: the adjacency and the firm columns are written
-straight into arrays allocated by NumPy (the columns a block of firms at a time), so that
-:mod:`sim.core.memory` decides their pages (NumPy's huge-page advice is off by default there;
-Numba's allocator never asks for huge pages).
-
-The links are drawn a chunk of firms at a time (:data:`CHUNK_FIRMS`), so their uniforms and
-picks stay in the cache, and the adjacency is built without a scatter of both directions: each
-firm's own targets (in the order drawn) are merged with the counting-sorted links to it, which
-come out ascending. The rows are made a block of :data:`TARGET_BLOCK_BITS` rows at a time: the
-links partitioned by block of targets, each block's counting sort done in the cache and its rows
-written straight into the final column array; the kept links per firm are counted into the
-Poisson draws' own array. At 5,000,000 firms (13.8 M links drawn) the link temporaries went from
-~0.55 GB to ~0.11 GB, and the copies of the adjacency (~0.17 GB) are gone. The hot loops branch
-on no random number where they can (a branch on a coin flip mispredicts every other time): the
-link loop selects between computed choices and rows of at most 8 entries are sorted by a min/max
-network. The loops of the firm columns, the Poisson link counts and the initial adopters' selection
-are in :mod:`sim.core.column_kernel`.
+Arrays that outlive the build are allocated by NumPy (:mod:`sim.core.memory` decides their pages).
+The links are drawn a chunk of firms at a time (:data:`CHUNK_FIRMS`: uniforms and picks in the
+cache); each firm's own targets are merged with the counting-sorted links to it, a block of
+:data:`TARGET_BLOCK_BITS` rows at a time, straight into the final column array (the start partner
+counts counted as the rows are written). The hot loops branch on no random number where they can:
+the link loop selects between computed choices and rows of at most 8 entries are sorted by a
+min/max network. The loops of the firm columns, the Poisson link counts and the initial adopters'
+selection are in :mod:`sim.core.column_kernel`.
 """
 
 from __future__ import annotations
@@ -327,19 +318,10 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def partners_below(indptr, indices, k, out):
-        # For every firm, its partners with an index below k: a compare per link, no lookup.
-        for r in range(out.size):
-            c = 0
-            for j in range(indptr[r], indptr[r + 1]):
-                c += indices[j] < k
-            out[r] = c
-        return 0
-
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
     def partners_below_each(indptr, indices, k0, k1, k2, out0, out1, out2):
-        # partners_below for three bounds in one pass over the rows (the row's loop, whose
-        # varying length costs a mispredicted branch per row, is paid once for three counts).
+        # For every firm, its partners with an index below k0, k1 and k2 (a compare per link, no
+        # lookup) in one pass over the rows (the row's loop, whose varying length costs a
+        # mispredicted branch per row, is paid once for three counts).
         for r in range(out0.size):
             c0 = 0
             c1 = 0
@@ -357,7 +339,7 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
 
     loops = {"group_order": group_order, "fill_groups": fill_groups, "link_chunk": link_chunk,
              "bucket_links": bucket_links, "merge_blocks": merge_blocks, "marked_partners": marked_partners,
-             "partners_below": partners_below, "partners_below_each": partners_below_each}
+             "partners_below_each": partners_below_each}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
     return _compiled
 
@@ -390,6 +372,13 @@ def candidate_table(tables: list[tuple[np.ndarray | None, np.ndarray, int]]) -> 
     return out, np.concatenate(counts)
 
 
+def pointer_dtype(links: int) -> type:
+    """Row pointers' dtype for ``links`` undirected links (kept, repeats not yet removed): int32
+    while both directions of every link fit (~1e9 links), else int64 (int32: 27.5 MB less at
+    5,000,000 firms). Both constructions decide by it, so they give the same bytes."""
+    return np.int32 if 2 * links + 8 <= np.iinfo(np.int32).max else np.int64
+
+
 CHUNK_FIRMS = 1 << 15
 """Firms whose links are drawn at a time: their uniforms (4 float32 per link) and pick positions
 stay in the L2 cache (~1 MB) instead of a 16-bytes-per-link array of all the links."""
@@ -399,7 +388,7 @@ def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl,
                lead_share, n_cc, n_cl, cands, starts, size, group_of, leads, lead_starts,
                lead_size, bounds: tuple[int, int, int] | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The symmetric CSR (indptr int64, indices int32) of the links of
+    """The symmetric CSR (indptr int32 below a billion links, indices int32) of the links of
     :func:`sim.core.links.supply_links`: the same arrays as its NumPy construction; with
     ``bounds``, also every firm's partners below each bound (float32, shape (3, n): what
     :func:`partners_below_each` gives, counted as the rows are written), else None.
@@ -438,11 +427,9 @@ def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl,
 
 
 TARGET_BLOCK_BITS = 15
-"""The rows of the adjacency are made a block of 2**15 rows at a time: the links are partitioned
-by blocks of targets first, so that the counting sort of a block's links by target (counts 128 KB,
-sources ~0.3 MB) stays in the cache: random accesses over the whole adjacency were what made the
-build grow faster than the firms (at 5,000,000 firms the counting sort cost 0.27 s against 0.04 s
-at 1,000,000)."""
+"""The adjacency's rows are made a block of 2**15 rows at a time (the links partitioned by block
+of targets first), so a block's counting sort stays in the cache: over the whole adjacency it made
+the build grow faster than the firms (5,000,000 firms: 0.27 s against 0.04 s at 1,000,000)."""
 
 
 def _n_blocks(n: int, shift: int) -> int:
@@ -457,7 +444,7 @@ def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, block_count: np.ndarray,
     (float32, shape (3, n)), else None."""
     k_ = _kernels()
     shift = TARGET_BLOCK_BITS
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=pointer_dtype(dst.size))
     below = None if bounds is None else np.zeros((3, n), dtype=np.float32)
     if dst.size == 0:
         return indptr, np.empty(0, dtype=np.int32), below
@@ -476,7 +463,7 @@ def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, block_count: np.ndarray,
 
 
 def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (indptr int64, indices int32, columns sorted, no repeats) of the undirected links
+    """CSR (indptr int32 or int64, indices int32, columns sorted, no repeats) of the undirected links
     ``src[i] -- dst[i]`` (no self-links, no -1): the compiled equivalent of the 64-bit key sort
     in :func:`sim.core.links.symmetric_csr` (same arrays)."""
     if src.size > 1 and np.any(src[1:] < src[:-1]):
@@ -503,7 +490,7 @@ def partners_below(indptr: np.ndarray, indices: np.ndarray, k: int) -> np.ndarra
     :func:`marked_partners` counts for the mask of the first ``k`` firms, by a compare instead of
     a bit lookup per link (0.08 against 0.10 s at 5,000,000 firms)."""
     out = np.empty(indptr.size - 1, dtype=np.float32)
-    _kernels()["partners_below"](indptr, indices, int(k), out)
+    _kernels()["partners_below_each"](indptr, indices, int(k), int(k), int(k), out, out, out)
     return out
 
 
