@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -78,7 +79,10 @@ def child(size: int, replicate: int, simulate: bool = True) -> dict:
     w0, c0 = time.perf_counter(), time.process_time()
     pop = build_population(config, structure_seed(config, spawn_streams(run_seed(config.run.seed, replicate))))
     w1, c1 = time.perf_counter(), time.process_time()
-    model = CloudAdoptionModel(config, replicate=replicate, population=pop)
+    # Built for this model alone, as a single run's population is (the model takes its tables;
+    # checkouts before take_population copied them: side_by_side.py compares versions).
+    alone = {"take_population": True} if "take_population" in inspect.signature(CloudAdoptionModel).parameters else {}
+    model = CloudAdoptionModel(config, replicate=replicate, population=pop, **alone)
     w2, c2 = time.perf_counter(), time.process_time()
     u2, s2 = _user_sys()
     setup_new_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - fault0) * os.sysconf("SC_PAGE_SIZE") / 1e6

@@ -142,3 +142,29 @@ def test_close_frees_the_state_at_once_and_simulate_closes(monkeypatch):
         assert column() is None
     finally:
         gc.enable()
+
+
+def test_voucher_push_start_column_is_kept_for_the_next_run_on_the_structure():
+    from sim.core.state import VoucherPush
+
+    rng = np.random.default_rng(4)
+    n = 5_000
+    readiness_dt = rng.random(n, dtype=np.float32)
+    static_ok = rng.random(n) < 0.7
+    young = np.sort(rng.choice(n, 800, replace=False))
+    young_month = np.sort(rng.integers(1, 12, young.size)).astype(np.int32)
+
+    def push(cache, rate=0.3, ready=readiness_dt):
+        return VoucherPush(ready, rate, static_ok, young, young_month, cache=cache)
+
+    cache: dict = {}
+    first, again = push(cache), push(cache)
+    assert len(cache) == 1 and again.current is not first.current and again.current.flags.writeable
+    for month in (0, 6, 11):  # switched on month by month as without the cache
+        want = push(None).now(month).tobytes()
+        assert first.now(month).tobytes() == want and again.now(month).tobytes() == want
+    assert np.count_nonzero(again.current) > np.count_nonzero(push(None).current) > 2500
+    faster = push(cache, rate=0.5)  # another rate: its own start column
+    assert len(cache) == 2 and faster.current.tobytes() == push(None, rate=0.5).current.tobytes()
+    redrawn = push(cache, ready=readiness_dt * 2)  # another readiness column: computed again
+    assert redrawn.current.tobytes() == push(None, ready=readiness_dt * 2).current.tobytes()

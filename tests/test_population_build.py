@@ -197,6 +197,11 @@ def test_a_model_on_its_own_population_takes_the_start_counts_and_leaves_none_be
     assert again.cells.tobytes() == first.cells.tobytes()
     assert again.cells.tobytes() == given.run().cells.tobytes()
     assert first.totals["cloud_cumulative"][-1] > first.totals["cloud_cumulative"][0]
+    # a population handed over to one model (a single run's prebuilt one): taken like its own
+    alone = build_population(config, replicate_structure_seed(config, config.run.seed, 1))
+    taker = CloudAdoptionModel(config, replicate=1, population=alone, take_population=True)
+    assert "model" not in alone.derived and alone.start_partners is None
+    assert taker.run().cells.tobytes() == first.cells.tobytes()
 
 
 @pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")

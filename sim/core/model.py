@@ -50,12 +50,15 @@ class CloudAdoptionModel(mesa.Model):
             ``root_seed`` and in the output's ``seed_entropy``, so each run can be repeated.
         population: optional pre-built population to reuse (must come from the same structure
             seed and population spec; used when ``population.structure_seed`` is fixed).
+        take_population: the given ``population`` was built for this model alone (e.g. by a
+            forked process for a single run): its start counts are taken, not copied, as when the
+            model builds its own (no other run may use it afterwards).
         **overrides: dotted scenario overrides written with double underscores, e.g.
             ``policies__vouchers__budget_cny_per_year=6e8`` (for ``mesa.batch_run``).
     """
 
     def __init__(self, config: Scenario | None = None, *, replicate: int = 0, rng: int | str | None = RUN_SEED,
-                 population: Population | None = None, **overrides):
+                 population: Population | None = None, take_population: bool = False, **overrides):
         config = config if config is not None else Scenario()
         if overrides:
             config = apply_overrides(config, overrides)
@@ -88,7 +91,7 @@ class CloudAdoptionModel(mesa.Model):
         self.dt_years = 1.0 / (12.0 * self.substeps)
         self.dates = month_end_dates(config.time.start, self.n_months)
 
-        owns_population = population is None
+        owns_population = population is None or take_population
         self.pop = (population if population is not None
                     else build_population(config, replicate_structure_seed(config, root, replicate)))
         self.month = 0
@@ -103,7 +106,8 @@ class CloudAdoptionModel(mesa.Model):
         self.voucher_push = None
         if v.active:
             young, young_month = tables.young_firms(self.pop, config.policies.vouchers.min_age_months)
-            self.voucher_push = VoucherPush(self.state.readiness_dt, v.rate, v.static_ok, young, young_month)
+            self.voucher_push = VoucherPush(self.state.readiness_dt, v.rate, v.static_ok, young, young_month,
+                                            cache=None if owns_population else self.pop.derived)
         self.rates = hazards.Rates(config, self.n_months)
         self.datacollector = mesa.DataCollector(model_reporters={
             "date": lambda m: m.dates[m.month],

@@ -219,19 +219,33 @@ class VoucherPush:
         static_ok: Eligibility by revenue and sector (bool per firm).
         young: Firms below the minimum age at the start, ordered by the month they reach it.
         young_month: That month, per firm of ``young``.
+        cache: Where to keep the start column for the next push made with the same arrays and
+            rate (the population's ``derived`` tables), or None.
     """
 
     def __init__(self, readiness_dt: np.ndarray, rate: float, static_ok: np.ndarray, young: np.ndarray,
-                 young_month: np.ndarray):
+                 young_month: np.ndarray, cache: dict | None = None):
         # Voucher push per year of each firm if eligible (readiness x rate x static
         # eligibility); the age rule is applied by now(). Only the young firms' full push is
         # kept apart (not a second column of every firm).
+        self.young, self.young_month = young, young_month
+        self.month = 0
+        key = ("voucher_push", float(rate))
+        hit = None if cache is None else cache.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[:3], (readiness_dt, static_ok, young), strict=True)):
+            self.current, self.young_full = hit[3].copy(), hit[4]  # the start column, as computed below
+            return
         w = np.multiply(readiness_dt, np.float32(rate))  # float32, then x 0/1 in place
         self.current = np.multiply(w, static_ok, out=w)
-        self.young, self.young_month = young, young_month
         self.young_full = self.current[young]
         self.current[young] = 0
-        self.month = 0
+        if cache is not None:
+            # Replicate-independent (the structure's readiness, eligibility and ages, and the
+            # rate): a batch's next run on this structure copies the start column instead.
+            start = self.current.copy()
+            for a in (start, self.young_full):
+                a.flags.writeable = False
+            cache[key] = (readiness_dt, static_ok, young, start, self.young_full)
 
     def now(self, k: int) -> np.ndarray:
         """The push of every firm eligible in month ``k`` (age rule included); firms reaching the

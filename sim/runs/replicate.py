@@ -114,9 +114,12 @@ def run_one(spec: ReplicateRun) -> ReplicateResult:
     try:
         config = spec.scenario if isinstance(spec.scenario, Scenario) else Scenario.model_validate(spec.scenario)
         pop, cached = population_for(config, spec.replicate, shared_only=True)
+        prebuilt = False
         if pop is None:  # built meanwhile by a process the command line forked, if any
             pop = prebuild.take(config, spec.replicate, spec.root_seed)
-        model = CloudAdoptionModel(config, replicate=spec.replicate, rng=spec.root_seed, population=pop)
+            prebuilt = pop is not None  # built for this replicate alone: the model takes its tables
+        model = CloudAdoptionModel(config, replicate=spec.replicate, rng=spec.root_seed, population=pop,
+                                   take_population=prebuilt)
         out = model.run()
         model.close()  # frees its memory now for the next replicate (CloudAdoptionModel.close)
         ts = normalise_timeseries(outputs.tidy_timeseries(out, cells=config.outputs.cells))
