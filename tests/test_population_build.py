@@ -96,12 +96,7 @@ def test_compiled_population_build_gives_the_same_bytes(monkeypatch, population)
     for name in ("numpy", "numba"):
         monkeypatch.setenv("GDCLOUD_KERNEL", name)
         pop = build_population(config, np.random.SeedSequence(11))
-        # The compiled build counts the start partners while it writes the adjacency; the NumPy
-        # one leaves them to the masks: the same values either way.
-        assert (pop.start_partners is not None) == (name == "numba")
-        built[name] = {k: v for k, v in vars(pop).items() if isinstance(v, np.ndarray) and k != "start_partners"}
-        built[name]["start_counts"] = np.stack(pop.start_partner_counts())
-        assert pop.start_partners is None  # taken
+        built[name] = {k: v for k, v in vars(pop).items() if isinstance(v, np.ndarray)}
         built[name]["chain_n"] = pop.partner_counts(np.arange(pop.n_firms) < pop.n_initial)
     assert built["numpy"].keys() == built["numba"].keys()
     for key, a in built["numpy"].items():
@@ -200,7 +195,7 @@ def test_a_model_on_its_own_population_takes_the_start_counts_and_leaves_none_be
     # a population handed over to one model (a single run's prebuilt one): taken like its own
     alone = build_population(config, replicate_structure_seed(config, config.run.seed, 1))
     taker = CloudAdoptionModel(config, replicate=1, population=alone, take_population=True)
-    assert "model" not in alone.derived and alone.start_partners is None
+    assert "model" not in alone.derived
     assert taker.run().cells.tobytes() == first.cells.tobytes()
 
 
@@ -296,7 +291,7 @@ def test_start_partner_counts_are_the_partner_counts_of_the_present_above_and_le
     if layout != "built":  # the prefix shortcut must not apply: the masks are counted instead
         size_class = pop.size_class.copy()
         size_class[:pop.n_initial] = np.random.default_rng(3).permutation(size_class[:pop.n_initial])
-        pop = replace(pop, size_class=size_class, derived={}, start_partners=None)
+        pop = replace(pop, size_class=size_class, derived={})
     present = np.arange(pop.n_firms) < pop.n_initial
     above = present & (pop.size_class <= 1)
     leads = present & (pop.size_class == 0)

@@ -62,8 +62,7 @@ def pick_sorted(group: np.ndarray, sorted_cands: np.ndarray, counts: np.ndarray,
 
 
 def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.ndarray, cc: np.ndarray,
-                 size_class: np.ndarray, n_cl: int, n_ci: int, bounds: tuple[int, int, int] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                 size_class: np.ndarray, n_cl: int, n_ci: int) -> tuple[np.ndarray, np.ndarray]:
     """Supplier -> customer links within a cluster; chain leaders are hubs.
 
     Each firm draws Poisson(customers_per_firm) customers. For industrial firms a share
@@ -72,11 +71,6 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
     above-scale firm in half of the cases (customers are larger than suppliers: ASSUMPTION).
     Links are symmetric for peer influence (both sides see each other's adoption); a link drawn
     twice is kept once.
-
-    Returns:
-        ``(indptr, indices, below)``: the CSR adjacency and, when compiled and ``bounds`` (three
-        firm indices) are given, every firm's partners below each bound (float32, shape (3, n),
-        counted while the rows are written); else None.
     """
     n = cluster.size
     compiled = kernel.kernel_name() == "numba"
@@ -86,7 +80,7 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
         n_links = rng.poisson(spec.customers_per_firm, size=n)
     m = int(n_links.sum())
     if m == 0:
-        return np.zeros(n + 1, dtype=setup_kernel.pointer_dtype(0)), np.empty(0, dtype=np.int32), None
+        return np.zeros(n + 1, dtype=setup_kernel.pointer_dtype(0)), np.empty(0, dtype=np.int32)
     # float32 uniforms: the link arrays are the peak of set-up memory (the compiled path draws
     # the same numbers a chunk of firms at a time).
     u_all = None if compiled else rng.random((4, m), dtype=np.float32)
@@ -128,7 +122,7 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
         return setup_kernel.supply_csr(
             n_links, uniform_rows(rng, m, 4), cc32, cl_ids, industrial, same_share, lead_share, n_cc, n_cl,
             sorted_cands, *group_table(sorted_cands, counts), group_of,
-            lead_sorted, *group_table(lead_sorted, lead_counts), bounds)
+            lead_sorted, *group_table(lead_sorted, lead_counts))
 
     src = np.repeat(np.arange(n, dtype=np.int32), n_links)
     u_kind, u_city, u_big, u_pick = u_all
@@ -147,7 +141,7 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
         picked = pick_in_groups(np.repeat(cl_ids, n_links)[idx], leads, cl_ids[leads], n_cl, u_pick[idx])
         ok = picked >= 0
         dst[idx[ok]] = picked[ok]
-    return (*symmetric_csr(n, src, dst), None)
+    return symmetric_csr(n, src, dst)
 
 
 def uniform_rows(rng: np.random.Generator, m: int, rows: int) -> list[np.random.Generator]:
@@ -179,8 +173,9 @@ def uniform_rows(rng: np.random.Generator, m: int, rows: int) -> list[np.random.
 
 
 def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (indptr of :func:`sim.core.setup_kernel.pointer_dtype`, indices int32; columns sorted) of the undirected links
-    src -- dst, without self-links, without -1 targets and with a link drawn twice kept once."""
+    """CSR (indptr of :func:`sim.core.setup_kernel.pointer_dtype`, indices int32; columns sorted)
+    of the undirected links src -- dst, without self-links, without -1 targets and with a link
+    drawn twice kept once."""
     keep = (dst >= 0) & (dst != src)
     src, dst = src[keep], dst[keep]
     if kernel.kernel_name() == "numba":

@@ -86,10 +86,6 @@ class Population:
     adj_indptr: np.ndarray
     adj_indices: np.ndarray
     meta: dict = field(default_factory=dict)
-    start_partners: np.ndarray | None = field(default=None, repr=False, compare=False)
-    """Every firm's partners present at the start, present above-scale and present chain leaders
-    (float32, shape (3, n_firms)) when the compiled build counted them while writing the
-    adjacency, else None; taken by the first :meth:`start_partner_counts` (which then leaves None)."""
     derived: dict = field(default_factory=dict, repr=False, compare=False)
     """Replicate-independent tables computed from this structure by its users (e.g. the model's
     static tables), kept with it so a reused population does not recompute them. Read-only."""
@@ -149,13 +145,8 @@ class Population:
         The firms present at the start are ordered by size class (:func:`build_population`:
         chain leaders, other above-scale firms, industrial SMEs, service SMEs), so each mask
         is a prefix of the firms and the three counts are compares per link, counted in one
-        pass when compiled (checked: a population laid out otherwise is counted by masks). A
-        compiled build counts them while it writes the adjacency (:attr:`start_partners`): the
-        first call takes those (no pass over the links).
+        pass when compiled (checked: a population laid out otherwise is counted by masks).
         """
-        if self.start_partners is not None:  # counted by the build (build_population)
-            counts, self.start_partners = self.start_partners, None
-            return counts[0], counts[1], counts[2]
         n0 = self.n_initial
         initial = self.size_class[:n0]
         if kernel.kernel_name() == "numba" and not np.any(initial[1:] < initial[:-1]):
@@ -422,13 +413,8 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
     park_cluster = (park_cc // n_ci).astype(np.int8)
     park_city = (park_cc % n_ci).astype(np.int8)
 
-    start_partners = None
     if spec.network == "supply_chain":
-        # The firms present at the start are the first n_initial, ordered by size class (chain
-        # leaders, other above-scale, ...): the start partner counts are counts below bounds.
-        bounds = (n_initial, int(initial[LEAD] + initial[ABOVE]), int(initial[LEAD]))
-        adj_indptr, adj_indices, start_partners = links.supply_links(spec, rng_links, cluster, cc, size_class,
-                                                                     n_cl, n_ci, bounds)
+        adj_indptr, adj_indices = links.supply_links(spec, rng_links, cluster, cc, size_class, n_cl, n_ci)
     elif spec.network == "ring":
         adj_indptr, adj_indices = links.ring(n)
     else:
@@ -448,7 +434,6 @@ def build_population(config: Scenario, seed: np.random.SeedSequence) -> Populati
         readiness=readiness, revenue_cny=revenue,
         adj_indptr=adj_indptr, adj_indices=adj_indices,
         meta={"initial_by_class": initial.tolist(), "entrants_by_class": entrants.sum(axis=0).tolist()},
-        start_partners=start_partners,
     )
 
 

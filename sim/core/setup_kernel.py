@@ -7,14 +7,23 @@ compares the bytes. Callers choose with :func:`sim.core.kernel.kernel_name`; not
 called without Numba. The compiled loops avoid the NumPy path's temporaries (repeats of firm
 columns over links, 64-bit sort keys, float64 index arrays), which at full scale are memory-bound.
 
-Arrays that outlive the build are allocated by NumPy (:mod:`sim.core.memory` decides their pages).
-The links are drawn a chunk of firms at a time (:data:`CHUNK_FIRMS`: uniforms and picks in the
-cache); each firm's own targets are merged with the counting-sorted links to it, a block of
-:data:`TARGET_BLOCK_BITS` rows at a time, straight into the final column array (the start partner
-counts counted as the rows are written). The hot loops branch on no random number where they can:
-the link loop selects between computed choices and rows of at most 8 entries are sorted by a
-min/max network. The loops of the firm columns, the Poisson link counts and the initial adopters'
-selection are in :mod:`sim.core.column_kernel`.
+Arrays that outlive the build are NumPy-allocated: the adjacency and the firm columns are written
+straight into arrays allocated by NumPy (the columns a block of firms at a time), so that
+:mod:`sim.core.memory` decides their pages (NumPy's huge-page advice is off by default there;
+Numba's allocator never asks for huge pages).
+
+The links are drawn a chunk of firms at a time (:data:`CHUNK_FIRMS`), so their uniforms and
+picks stay in the cache, and the adjacency is built without a scatter of both directions: each
+firm's own targets (in the order drawn) are merged with the counting-sorted links to it, which
+come out ascending. The rows are made a block of :data:`TARGET_BLOCK_BITS` rows at a time: the
+links partitioned by block of targets, each block's counting sort done in the cache and its rows
+written straight into the final column array; the kept links per firm are counted into the
+Poisson draws' own array. At 5,000,000 firms (13.8 M links drawn) the link temporaries went from
+~0.55 GB to ~0.11 GB, and the copies of the adjacency (~0.17 GB) are gone. The hot loops branch
+on no random number where they can (a branch on a coin flip mispredicts every other time): the
+link loop selects between computed choices and rows of at most 8 entries are sorted by a min/max
+network. The loops of the firm columns, the Poisson link counts and the initial adopters' selection
+are in :mod:`sim.core.column_kernel`.
 """
 
 from __future__ import annotations
@@ -151,8 +160,7 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def merge_blocks(n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev, k0, k1, k2,
-                     below0, below1, below2):
+    def merge_blocks(n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev):
         # The rows of the symmetric adjacency, a block of 2**shift rows at a time: the block's
         # reverse links (bucket_links) counting-sorted by row into rev (in the cache: the
         # sources of the links to each row, ascending), then each row's own targets (dst, in
@@ -163,11 +171,8 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         # 19-comparator min/max network (no branch: both loads of each entry made, indices
         # clamped, one value selected; a sentinel above every firm pads the row) and written
         # without repeats by advancing the write position for a new value (cols has 8 spare
-        # places); a longer row sorts its own targets by insertion and merges. With a bound k0 >= 0,
-        # each row's entries below k0, k1 and k2 are counted as they are written (below0..2:
-        # the start partner counts of partners_below_each, while the row is in the cache).
+        # places); a longer row sorts its own targets by insertion and merges.
         big = np.int32(2147483647)
-        counting = k0 >= 0
         dend = dst.size - 1
         rend = rev.size - 1
         w = 0
@@ -235,37 +240,22 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                     v1, v2 = min(v1, v2), max(v1, v2)
                     v3, v4 = min(v3, v4), max(v3, v4)
                     v5, v6 = min(v5, v6), max(v5, v6)
-                    e0 = 0 < n_row
-                    e1 = (1 < n_row) & (v1 != v0)
-                    e2 = (2 < n_row) & (v2 != v1)
-                    e3 = (3 < n_row) & (v3 != v2)
-                    e4 = (4 < n_row) & (v4 != v3)
-                    e5 = (5 < n_row) & (v5 != v4)
-                    e6 = (6 < n_row) & (v6 != v5)
-                    e7 = (7 < n_row) & (v7 != v6)
                     cols[w] = v0
-                    w += e0
+                    w += 0 < n_row
                     cols[w] = v1
-                    w += e1
+                    w += (1 < n_row) & (v1 != v0)
                     cols[w] = v2
-                    w += e2
+                    w += (2 < n_row) & (v2 != v1)
                     cols[w] = v3
-                    w += e3
+                    w += (3 < n_row) & (v3 != v2)
                     cols[w] = v4
-                    w += e4
+                    w += (4 < n_row) & (v4 != v3)
                     cols[w] = v5
-                    w += e5
+                    w += (5 < n_row) & (v5 != v4)
                     cols[w] = v6
-                    w += e6
+                    w += (6 < n_row) & (v6 != v5)
                     cols[w] = v7
-                    w += e7
-                    if counting:  # the distinct entries (e) below each bound (no branch per entry)
-                        below0[r] = ((e0 & (v0 < k0)) + (e1 & (v1 < k0)) + (e2 & (v2 < k0)) + (e3 & (v3 < k0))
-                                     + (e4 & (v4 < k0)) + (e5 & (v5 < k0)) + (e6 & (v6 < k0)) + (e7 & (v7 < k0)))
-                        below1[r] = ((e0 & (v0 < k1)) + (e1 & (v1 < k1)) + (e2 & (v2 < k1)) + (e3 & (v3 < k1))
-                                     + (e4 & (v4 < k1)) + (e5 & (v5 < k1)) + (e6 & (v6 < k1)) + (e7 & (v7 < k1)))
-                        below2[r] = ((e0 & (v0 < k2)) + (e1 & (v1 < k2)) + (e2 & (v2 < k2)) + (e3 & (v3 < k2))
-                                     + (e4 & (v4 < k2)) + (e5 & (v5 < k2)) + (e6 & (v6 < k2)) + (e7 & (v7 < k2)))
+                    w += (7 < n_row) & (v7 != v6)
                 else:
                     b = a + f
                     for j in range(a + 1, b):
@@ -278,9 +268,6 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                     p = a
                     t = q
                     prev = -1
-                    c0 = 0
-                    c1 = 0
-                    c2 = 0
                     while p < b or t < qb:
                         if t >= qb or (p < b and dst[p] <= rev[t]):
                             c = dst[p]
@@ -292,13 +279,6 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
                             cols[w] = c
                             w += 1
                             prev = c
-                            c0 += c < k0
-                            c1 += c < k1
-                            c2 += c < k2
-                    if counting:
-                        below0[r] = c0
-                        below1[r] = c1
-                        below2[r] = c2
                 indptr[r + 1] = w
                 a += f
                 q = qb
@@ -386,12 +366,9 @@ stay in the L2 cache (~1 MB) instead of a 16-bytes-per-link array of all the lin
 
 def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl, industrial, same_share,
                lead_share, n_cc, n_cl, cands, starts, size, group_of, leads, lead_starts,
-               lead_size, bounds: tuple[int, int, int] | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+               lead_size) -> tuple[np.ndarray, np.ndarray]:
     """The symmetric CSR (indptr int32 below a billion links, indices int32) of the links of
-    :func:`sim.core.links.supply_links`: the same arrays as its NumPy construction; with
-    ``bounds``, also every firm's partners below each bound (float32, shape (3, n): what
-    :func:`partners_below_each` gives, counted as the rows are written), else None.
+    :func:`sim.core.links.supply_links`: the same arrays as its NumPy construction.
 
     ``uniforms[r]`` draws row r of the NumPy path's ``rng.random((4, m), dtype=float32)``
     (:func:`sim.core.links.uniform_rows`); the rows are drawn a chunk of firms at a time. The
@@ -423,31 +400,30 @@ def supply_csr(n_links: np.ndarray, uniforms: list[np.random.Generator], cc, cl,
                              n_cc, n_cl, cands, starts, size, group_of, leads, lead_starts, lead_size, pick, owner,
                              dst, k, fcount, block_count, shift)
     del u, pick, owner
-    return _merge(n, dst[:k], fcount, block_count, bounds)
+    return _merge(n, dst[:k], fcount, block_count)
 
 
 TARGET_BLOCK_BITS = 15
-"""The adjacency's rows are made a block of 2**15 rows at a time (the links partitioned by block
-of targets first), so a block's counting sort stays in the cache: over the whole adjacency it made
-the build grow faster than the firms (5,000,000 firms: 0.27 s against 0.04 s at 1,000,000)."""
+"""The rows of the adjacency are made a block of 2**15 rows at a time: the links are partitioned
+by blocks of targets first, so that the counting sort of a block's links by target (counts 128 KB,
+sources ~0.3 MB) stays in the cache: random accesses over the whole adjacency were what made the
+build grow faster than the firms (at 5,000,000 firms the counting sort cost 0.27 s against 0.04 s
+at 1,000,000)."""
 
 
 def _n_blocks(n: int, shift: int) -> int:
     return ((n - 1) >> shift) + 1 if n else 0
 
 
-def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, block_count: np.ndarray,
-           bounds: tuple[int, int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, block_count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CSR of the links whose targets are ``dst`` in source order (``fcount`` per source;
     ``block_count[1 + b]``: the links to block b of targets); ``dst`` is sorted in place per
-    source. With ``bounds`` (three firm indices), also each row's entries below each bound
-    (float32, shape (3, n)), else None."""
+    source."""
     k_ = _kernels()
     shift = TARGET_BLOCK_BITS
     indptr = np.zeros(n + 1, dtype=pointer_dtype(dst.size))
-    below = None if bounds is None else np.zeros((3, n), dtype=np.float32)
     if dst.size == 0:
-        return indptr, np.empty(0, dtype=np.int32), below
+        return indptr, np.empty(0, dtype=np.int32)
     bstart = np.cumsum(block_count)
     bsrc = np.empty(dst.size, dtype=np.int32)
     bloc = np.empty(dst.size, dtype=np.uint16 if shift <= 16 else np.int32)  # a row in its block
@@ -456,10 +432,8 @@ def _merge(n: int, dst: np.ndarray, fcount: np.ndarray, block_count: np.ndarray,
     lcount = np.empty(min(n, 1 << shift) + 1, dtype=count_type)
     rev = np.empty(max(int(np.diff(bstart).max()), 1), dtype=np.int32)
     cols = np.empty(2 * dst.size + 8, dtype=np.int32)  # 8 spare places: see short_row
-    ks = (-1, -1, -1) if bounds is None else tuple(int(k) for k in bounds)
-    rows = np.empty((3, 0), dtype=np.float32) if below is None else below
-    w = k_["merge_blocks"](n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev, *ks, *rows)
-    return indptr, cols[:w], below
+    w = k_["merge_blocks"](n, dst, fcount, shift, bstart, bsrc, bloc, indptr, cols, lcount, rev)
+    return indptr, cols[:w]
 
 
 def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -473,7 +447,7 @@ def symmetric_csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray,
     fcount = np.bincount(src, minlength=n).astype(count_type)
     block_count = np.zeros(_n_blocks(n, TARGET_BLOCK_BITS) + 1, dtype=np.int64)
     block_count[1:] = np.bincount(dst >> TARGET_BLOCK_BITS, minlength=block_count.size - 1)
-    return _merge(n, np.array(dst, dtype=np.int32), fcount, block_count)[:2]
+    return _merge(n, np.array(dst, dtype=np.int32), fcount, block_count)
 
 
 def marked_partners(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray) -> np.ndarray:
