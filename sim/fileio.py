@@ -122,8 +122,9 @@ def layout_pass_only(fig: Figure):
         if "draw_path" not in vars(renderer) or engine is None:  # a real draw
             own(renderer, *args, **kwargs)
             return
-        if fig.axes:  # as Figure.draw does before drawing the artists
-            engine.execute(fig)
+        if fig.axes:  # as Figure.draw does before drawing the artists, ValueError included
+            with contextlib.suppress(ValueError):
+                engine.execute(fig)
         fig.stale = False
 
     fig.draw = draw  # type: ignore[method-assign]
