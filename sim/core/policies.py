@@ -399,7 +399,13 @@ class VoucherBudget:
         """Grant vouchers to claimants (already in priority order); returns a boolean mask."""
         if claimants.size == 0:
             return np.zeros(0, dtype=bool)
-        group = claimant_city.astype(np.int64) if self.shares is not None else np.zeros(claimants.size, dtype=np.int64)
+        if self.shares is None:  # one provincial pot: the first claimants it affords (no sort by pot)
+            affordable = np.floor(self.remaining / self.voucher_cny).astype(np.int64)
+            granted = np.arange(claimants.size) < affordable[0]
+            spent = np.array([np.count_nonzero(granted)]) * self.voucher_cny
+            self.remaining = self.remaining - spent
+            return granted
+        group = claimant_city.astype(np.int64)
         order = np.argsort(group, kind="stable")  # keeps priority order inside each pot
         g_sorted = group[order]
         starts = np.searchsorted(g_sorted, np.arange(self.remaining.size))
