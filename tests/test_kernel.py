@@ -137,3 +137,25 @@ def test_onboarding_words_hold_the_columns_and_give_the_same_bytes(monkeypatch):
     a, b = words.run().cells, columns.run().cells
     assert a.tobytes() == b.tobytes()
     assert a[-1, :, 1].sum() > a[0, :, 1].sum() + 500  # onboarding happened
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_narrow_counts_give_the_same_bytes_as_float32_counts(monkeypatch):
+    """The partner counts (int16) and leader-partner counts (int8) the cloud stage streams are
+    narrowed while a structure's links fit; the float32 counts of a structure that does not fit
+    give the same bytes."""
+    from sim.core import tables
+
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numba")
+    base = apply_overrides(Scenario.model_validate({"population": {"total_firms": 30_000}, "time": {"end": "2023-12"}}),
+                           CASES["every_mechanism"])
+    narrow = CloudAdoptionModel(base, replicate=1)
+    assert narrow.state.chain_n.dtype == np.int16 and narrow.state.lead_n.dtype == np.int8
+    a = narrow.run().cells
+    monkeypatch.setattr(tables, "partner_count_dtype", lambda pop: np.dtype(np.float32))
+    monkeypatch.setattr(tables, "leader_count_dtype", lambda pop, is_lead: np.dtype(np.float32))
+    wide = CloudAdoptionModel(base, replicate=1)
+    assert wide.state.chain_cloud.dtype == np.float32 and wide.state.lead_trans.dtype == np.float32
+    b = wide.run().cells
+    assert a.tobytes() == b.tobytes()
+    assert a[-1, :, 3].sum() > a[0, :, 3].sum()  # transformations (leader counts) happened

@@ -10,8 +10,10 @@ The chain share of the cloud hazard (``partners adopted / max(partners, 1)``) is
 it is read, in the cloud-stage loop, from the two counts, not kept up to date at every partner of
 every firm that changes: the streaming pass reads 4 bytes more per firm (+0.4 ns per firm
 measured for 8) while each partner update touches one cache line instead of three (a change of
-cloud state cost 77 ns per link with the stored share, load 7). The chain-leader share is stored
-(``FirmState.lead_share``): leaders change state rarely, and every firm reads it every step.
+cloud state cost 77 ns per link with the stored share, load 7). The counts are int16 while the
+links fit (:func:`sim.core.tables.partner_count_dtype`). The chain-leader share is stored for the
+NumPy path (``FirmState.lead_share``; leaders change state rarely); the compiled pass divides its
+two int8 counts instead (:func:`sim.core.tables.leader_count_dtype`): 2 bytes a firm-step, not 4.
 
 Both implementations do the same float32 operations in the same order for every firm (no fused
 multiply-add, no reassociation), so they give the same bytes; ``tests/test_kernel.py`` checks it.
@@ -144,8 +146,8 @@ def _numba_kernels() -> dict[str, object]:
     import numba
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def cloud(n, pg, g_rate, g_chain, chain_num, chain_den, lead_share, pull, readiness_dt, voucher_cur, has_voucher,
-              open_city, city, lam, thr, out):
+    def cloud(n, pg, g_rate, g_chain, chain_num, chain_den, lead_num, lead_den, pull, readiness_dt, voucher_cur,
+              has_voucher, open_city, city, lam, thr, out):
         # Blocks of CLOUD_BLOCK firms: the gathers by group (and city) into buffers that stay
         # in the L1 cache, then one loop over the firm columns that vectorises (the division
         # runs 8 firms at a time, the column streams advance together), then the deciders
@@ -181,15 +183,17 @@ def _numba_kernels() -> dict[str, object]:
                 else:
                     for j in range(m):
                         vb[j] = vc[j]
-            num, den, ls, rd = chain_num[s:e], chain_den[s:e], lead_share[s:e], readiness_dt[s:e]
+            num, den, rd = chain_num[s:e], chain_den[s:e], readiness_dt[s:e]
+            lnum, lden = lead_num[s:e], lead_den[s:e]
             la, th = lam[s:e], thr[s:e]
             for j in range(m):
                 h = hb[j]
                 if chain_on:  # counts of either dtype (int16 or float32): the same float32 values
                     d = np.float32(den[j])
                     h = h + cb[j] * (np.float32(num[j]) / (d if d > one else one))
-                if pull_on:
-                    h = h + ls[j] * pull
+                if pull_on:  # the leaders' share from its two counts: the stored share's division
+                    d = np.float32(lden[j])
+                    h = h + (np.float32(lnum[j]) / (d if d > one else one)) * pull
                 h = h * rd[j]
                 if has_voucher:
                     h = h + vb[j]
@@ -225,7 +229,7 @@ def _numba_kernels() -> dict[str, object]:
         return out, True
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def update(firms, s64, s32, s_chain, park, cc, cell, is_above, is_lead, indptr, indices,
+    def update(firms, s64, s32, s_chain, s_lead, park, cc, cell, is_above, is_lead, indptr, indices,
                park_counts, cc_counts, cell_counts, has_cell, park_above, cc_above, has_above,
                chain_counts, chain_above, has_chain_above, lead_counts, has_lead, lead_share, lead_num, lead_den,
                has_share, coded, above_max, lead_code):
@@ -278,12 +282,12 @@ def _numba_kernels() -> dict[str, object]:
                         chain_above[partners[i]] += s32
                 if flag[j] & 2:
                     for i in range(t, t + d):
-                        lead_counts[partners[i]] += s32
+                        lead_counts[partners[i]] += s_lead  # the sign in the counts' dtype
                     if has_share:  # the partner's count just changed: its share again
                         for i in range(t, t + d):
                             q = partners[i]
-                            den = lead_den[q]
-                            lead_share[q] = lead_num[q] / (den if den > one else one)
+                            den = np.float32(lead_den[q])
+                            lead_share[q] = np.float32(lead_num[q]) / (den if den > one else one)
                 t += d
         return 0
 
@@ -324,21 +328,25 @@ def load() -> dict[str, object]:
 
 
 def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarray, chain_num: np.ndarray,
-                   chain_den: np.ndarray, lead_share: np.ndarray, pull: np.float32, readiness_dt: np.ndarray,
+                   chain_den: np.ndarray, lead: tuple, pull: np.float32, readiness_dt: np.ndarray,
                    voucher_cur: np.ndarray | None, open_city: np.ndarray | None, city: np.ndarray, lam: np.ndarray,
                    thr: np.ndarray, buf_h: np.ndarray, buf_tmp: np.ndarray) -> np.ndarray:
     """Add one step's cloud hazard x dt to ``lam[:n]``; return the firms with ``lam >= thr``.
 
-    Per firm: ``h = g_rate[pg] + chain term + pull * lead_share``, times ``readiness_dt``, plus
+    Per firm: ``h = g_rate[pg] + chain term + pull * lead share``, times ``readiness_dt``, plus
     the voucher push if vouchers are open (times the city's open flag if quotas are per city).
     The chain term is ``g_chain * chain_num / max(chain_den, 1)`` (one weight, or one per group
-    ``pg``). All float32. ``buf_h``/``buf_tmp`` are scratch arrays of at least ``n`` (NumPy path).
+    ``pg``). ``lead`` = ``(share, num, den)`` with ``share = num / max(den, 1)``: the NumPy path
+    reads the stored share, the compiled pass divides the two counts (int8 while they fit:
+    2 bytes a firm-step instead of 4; the same float32 division). All float32.
+    ``buf_h``/``buf_tmp`` are scratch arrays of at least ``n`` (NumPy path).
     """
+    lead_share, lead_num, lead_den = lead
     if kernel_name() == "numba":
         k = _numba_kernels()["cloud"]
         out = np.empty(n, dtype=np.intp)
         has_v = voucher_cur is not None
-        m = k(n, pg, g_rate, g_chain, chain_num, chain_den, lead_share, np.float32(pull), readiness_dt,
+        m = k(n, pg, g_rate, g_chain, chain_num, chain_den, lead_num, lead_den, np.float32(pull), readiness_dt,
               voucher_cur if has_v else readiness_dt, has_v, open_city if has_v else np.ones(1, dtype=bool), city, lam,
               thr, out)
         return out[:m].copy()
@@ -402,7 +410,8 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
     if kernel_name() == "numba":
         dummy64, dummy32 = park_counts[:0], chain_counts[:0]
         _numba_kernels()["update"](
-            firms, np.float64(sign), np.float32(sign), chain_counts.dtype.type(sign), park, cc, cell, is_above, is_lead, indptr, indices,
+            firms, np.float64(sign), np.float32(sign), chain_counts.dtype.type(sign),
+            (dummy32 if lead_counts is None else lead_counts).dtype.type(sign), park, cc, cell, is_above, is_lead, indptr, indices,
             park_counts, cc_counts, dummy64 if cell_counts is None else cell_counts, cell_counts is not None,
             dummy64 if park_above is None else park_above, dummy64 if cc_above is None else cc_above,
             park_above is not None, chain_counts, dummy32 if chain_above is None else chain_above,

@@ -138,8 +138,8 @@ def compiled_stages() -> dict[str, object]:
             if has_park_add:
                 h = h + park_add[p]
             if has_pull:
-                d = lead_n[f]
-                h = h + pull * lead_trans[f] / (d if d > one else one)
+                d = np.float32(lead_n[f])  # int8 or float32 counts: the same float32 values
+                h = h + pull * np.float32(lead_trans[f]) / (d if d > one else one)
             h = h * rd
             x = lam[f] + h * dt
             lam[f] = x

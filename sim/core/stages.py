@@ -94,7 +94,8 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         # A scheduled push: a new array (the stored push is at the reference rate).
         voucher_cur = voucher_cur * factor
     deciders = kernel.cloud_deciders(n, state.pg, g_rate, g_chain, state.chain_cloud, state.chain_n,
-                                     state.lead_share, np.float32(pulls[0]), state.readiness_dt, voucher_cur,
+                                     (state.lead_share, state.lead_trans, state.lead_n), np.float32(pulls[0]),
+                                     state.readiness_dt, voucher_cur,
                                      open_city, pop.city, state.lam_cloud, state.thr_live, state.buf_h, state.buf_tmp)
     lam = state.lam_cloud
 

@@ -121,7 +121,8 @@ class FirmState:
         self.cell_active, self.cell_trans, self.cell_wait = np.zeros(N_CELLS), np.zeros(N_CELLS), np.zeros(N_CELLS)
         # chain_cloud has chain_n's dtype (int16 while the links fit, tables.partner_count_dtype).
         self.chain_cloud = np.zeros(pop.n_firms, dtype=self.chain_n.dtype)
-        self.chain_trans, self.lead_trans = (np.zeros(pop.n_firms, dtype=np.float32) for _ in range(2))
+        self.chain_trans = np.zeros(pop.n_firms, dtype=np.float32)
+        self.lead_trans = np.zeros(pop.n_firms, dtype=self.lead_n.dtype)  # int8 while it fits (tables)
         # lead_trans / max(lead_n, 1) of every firm: 0 while no partner leader is transformed;
         # the updates below refresh it at the partners of the leaders they count.
         self.lead_share = np.zeros(pop.n_firms, dtype=np.float32)
@@ -170,9 +171,11 @@ class FirmState:
         self.cc_n, self.cc_cloud = st["cc_n"], count(cc, on, ncc)
         self.cc_as, self.cc_trans = st["cc_as"], count(cc, tr, ncc)
         narrow = tables.partner_count_dtype(pop)
-        self.chain_n, self.chain_as, self.lead_n = st["chain_n"].astype(narrow), st["chain_as"], st["lead_n"]
+        lead_dtype = tables.leader_count_dtype(pop, self.is_lead)
+        self.chain_n, self.chain_as = st["chain_n"].astype(narrow), st["chain_as"]
+        self.lead_n = st["lead_n"].astype(lead_dtype)
         self.chain_cloud = pop.partner_counts(on).astype(narrow)
-        self.chain_trans, self.lead_trans = (pop.partner_counts(m) for m in (tr, ld_tr))
+        self.chain_trans, self.lead_trans = pop.partner_counts(tr), pop.partner_counts(ld_tr).astype(lead_dtype)
         self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
         self.prov_cloud = float(on.sum())

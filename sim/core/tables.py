@@ -61,6 +61,7 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     ncc = N_CLUSTERS * N_CITIES
     chain_n, chain_as, lead_n = pop.start_partner_counts()
     chain_n = chain_n.astype(partner_count_dtype(pop), copy=False)
+    lead_n = lead_n.astype(leader_count_dtype(pop, is_lead), copy=False)
     t = {
         # int32 firm indices: read once, by the initial adopters' draw (half the bytes of intp).
         "initial_above": columns.indices(is_above[:pop.n_initial]),
@@ -94,6 +95,21 @@ def partner_count_dtype(pop: Population) -> np.dtype:
     indptr = pop.adj_indptr
     most = int(np.max(indptr[1:] - indptr[:-1])) if pop.n_firms else 0
     return np.dtype(np.int16) if most <= np.iinfo(np.int16).max else np.dtype(np.float32)
+
+
+def leader_count_dtype(pop: Population, is_lead: np.ndarray) -> np.dtype:
+    """The dtype of a run's two leader-partner counts (``FirmState.lead_n``: chain leaders among
+    the partners present, ``lead_trans``: transformed ones): int8 while no firm has more than 127
+    links to chain leaders (the most either count can reach), else float32.
+
+    Why: the compiled cloud stage reads the leaders' share of every firm every step; two int8 counts
+    are 2 bytes against 4 for the stored float32 share, and the share is the same float32 division
+    of the same integers (``FirmState.lead_share`` is still kept, for the NumPy path).
+    """
+    leaders = np.flatnonzero(is_lead)
+    rows = kernel.gather_rows(pop.adj_indptr, pop.adj_indices, leaders) if leaders.size else leaders
+    most = int(np.bincount(rows).max()) if rows.size else 0
+    return np.dtype(np.int8) if most <= np.iinfo(np.int8).max else np.dtype(np.float32)
 
 
 def young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.ndarray]:
