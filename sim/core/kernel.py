@@ -107,6 +107,7 @@ def _add_to_partners_numpy(indptr, indices, firms, counts, sign):
 # --------------------------------------------------------------------------- Numba
 
 _compiled: dict[str, object] = {}
+_NO_F32, _NO_I8 = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int8)  # stand-ins for counts that are off
 
 ABOVE_CODE, LEAD_CODE = 1, 0
 """Size classes ``sim.core.population.ABOVE`` and ``LEAD`` (chain leaders are above-scale too; the
@@ -408,16 +409,19 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
     if firms.size == 0:
         return
     if kernel_name() == "numba":
-        dummy64, dummy32 = park_counts[:0], chain_counts[:0]
+        # Stand-ins of the types the present-firm update passes (float32 above-scale counts, int8
+        # leader counts), so the three updates of a step share one compiled specialisation.
+        dummy64, dummy32, dummy8 = park_counts[:0], _NO_F32, _NO_I8
+        lead = dummy8 if lead_counts is None else lead_counts
         _numba_kernels()["update"](
-            firms, np.float64(sign), np.float32(sign), chain_counts.dtype.type(sign),
-            (dummy32 if lead_counts is None else lead_counts).dtype.type(sign), park, cc, cell, is_above, is_lead, indptr, indices,
+            firms, np.float64(sign), np.float32(sign), chain_counts.dtype.type(sign), lead.dtype.type(sign), park, cc,
+            cell, is_above, is_lead, indptr, indices,
             park_counts, cc_counts, dummy64 if cell_counts is None else cell_counts, cell_counts is not None,
             dummy64 if park_above is None else park_above, dummy64 if cc_above is None else cc_above,
             park_above is not None, chain_counts, dummy32 if chain_above is None else chain_above,
-            chain_above is not None, dummy32 if lead_counts is None else lead_counts, lead_counts is not None,
-            *((dummy32,) * 3 if lead_share is None else lead_share), lead_share is not None, bool(cell_coded),
-            ABOVE_CODE, LEAD_CODE)
+            chain_above is not None, lead, lead_counts is not None,
+            *((dummy32, dummy8, dummy8) if lead_share is None else lead_share), lead_share is not None,
+            bool(cell_coded), ABOVE_CODE, LEAD_CODE)
         return
     s64 = park_counts.dtype.type(sign)
     np.add.at(park_counts, park[firms], s64)

@@ -127,7 +127,7 @@ def compiled_stages() -> dict[str, object]:
             peer = np.float32(0)
             if has_chain:
                 d = chain_as[f]
-                peer = peer + chain_w * chain_trans[f] / (d if d > one else one)
+                peer = peer + chain_w * np.float32(chain_trans[f]) / (d if d > one else one)
             if has_park:
                 peer = peer + park_t[p]
             if has_cc:

@@ -119,9 +119,10 @@ class FirmState:
         self.park_cloud, self.park_trans = np.zeros(pop.n_parks), np.zeros(pop.n_parks)
         self.cc_cloud, self.cc_trans = np.zeros(N_CLUSTERS * N_CITIES), np.zeros(N_CLUSTERS * N_CITIES)
         self.cell_active, self.cell_trans, self.cell_wait = np.zeros(N_CELLS), np.zeros(N_CELLS), np.zeros(N_CELLS)
-        # chain_cloud has chain_n's dtype (int16 while the links fit, tables.partner_count_dtype).
+        # chain_cloud and chain_trans have chain_n's dtype (int16 while the links fit,
+        # tables.partner_count_dtype): the three count updates are then one compiled specialisation.
         self.chain_cloud = np.zeros(pop.n_firms, dtype=self.chain_n.dtype)
-        self.chain_trans = np.zeros(pop.n_firms, dtype=np.float32)
+        self.chain_trans = np.zeros(pop.n_firms, dtype=self.chain_n.dtype)
         self.lead_trans = np.zeros(pop.n_firms, dtype=self.lead_n.dtype)  # int8 while it fits (tables)
         # lead_trans / max(lead_n, 1) of every firm: 0 while no partner leader is transformed;
         # the updates below refresh it at the partners of the leaders they count.
@@ -175,7 +176,8 @@ class FirmState:
         self.chain_n, self.chain_as = st["chain_n"].astype(narrow), st["chain_as"]
         self.lead_n = st["lead_n"].astype(lead_dtype)
         self.chain_cloud = pop.partner_counts(on).astype(narrow)
-        self.chain_trans, self.lead_trans = pop.partner_counts(tr), pop.partner_counts(ld_tr).astype(lead_dtype)
+        self.chain_trans = pop.partner_counts(tr).astype(narrow)
+        self.lead_trans = pop.partner_counts(ld_tr).astype(lead_dtype)
         self.lead_share = self.lead_trans / np.maximum(self.lead_n, np.float32(1))
         self.prov_n = float(pres.sum())
         self.prov_cloud = float(on.sum())
