@@ -223,6 +223,34 @@ def test_child_failure_is_raised(tmp_path: Path):
     """, tmp_path)
 
 
+def test_a_free_process_takes_the_next_task(tmp_path: Path):
+    # The first task costs far more than its weight says: the child, which draws it, claims
+    # nothing more, and this process draws all the others (a fixed split by the weights would
+    # have given the child three of the six).
+    run_fresh("""
+        import os, sys, time
+        from pathlib import Path
+        from sim.plots import parallel
+        tmp = Path(sys.argv[1])
+
+        def task(name, seconds=0.0):
+            def run():
+                time.sleep(seconds)
+                path = tmp / name
+                path.write_text(str(os.getpid()))
+                return path
+            return run
+
+        tasks = [(1.0, task("slow", 2.0))] + [(1.0, task(f"t{i}")) for i in range(5)]
+        paths = parallel.run_figure_tasks(tasks)
+        assert [p.name for p in paths] == ["slow", "t0", "t1", "t2", "t3", "t4"]
+        pids = [p.read_text() for p in paths]
+        assert pids[0] != str(os.getpid())
+        assert pids[1:] == [str(os.getpid())] * 5, pids
+        print("ok")
+    """, tmp_path)
+
+
 @pytest.mark.skipif(not maps.available(), reason="the optional maps extra is not installed")
 def test_cached_city_outlines_equal_the_computed_ones(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

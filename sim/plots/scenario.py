@@ -380,14 +380,17 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
         plot_more_goals(fig, ts, config, lang=lang)
         fig.suptitle(i18n.text("more_goals_title", lang))
 
-    # (expected CPU seconds, task): the weights split the figures over two processes. Measured in
-    # the run's figure processes (baseline, 2,000,000 firms, 2026-11-29, three runs): provincial
-    # 0.22 each, clusters 1.34, city gap 0.24, progress 0.50 (cities) and 0.46 (clusters), map
-    # 0.47; the old weights (0.6, 0.5, 1.5, 0.5 ...) put 3.0 s of CPU on one side against 1.4.
+    # (expected CPU seconds, task): the two figure processes draw the most expensive first, each
+    # taking the next when free (sim.plots.parallel). Measured in the run's figure processes
+    # (baseline, 2,000,000 firms, 2026-11-30, three runs, axes made in advance): provincial
+    # 0.18-0.29 each, clusters 0.87-1.06 (1.34 before its titles were fixed), city gap 0.17-0.35,
+    # progress 0.32-0.69 (cities) and 0.39-0.56 (clusters), map 0.40-0.78: a figure costs more as
+    # the first drawn in a process. A fixed split by the 2026-11-29 weights left one process
+    # 0.25-0.7 s after the other.
     tasks: list[FigureTask] = [
-        (0.22, task("provincial_cloud.png", (9, 6),
+        (0.2, task("provincial_cloud.png", (9, 6),
                    lambda f: plot_provincial(f.add_subplot(), ts, goals, scale=scale, lang=lang, config=config))),
-        (0.22, task("provincial_transformed.png", (9, 6),
+        (0.2, task("provincial_transformed.png", (9, 6),
                    lambda f: plot_transformed(f.add_subplot(), ts, goals, scale=scale, lang=lang, config=config))),
     ]
     if config.goals.more:
@@ -395,16 +398,16 @@ def write_figures(folder: str | os.PathLike[str], ts: pd.DataFrame, config: Scen
         tasks.append((0.5, task("goals_more.png", (4.6 * min(3, k), 3.9 * -(-k // 3) + 1.2), more_goals,
                                 note=i18n.text("scaled_note", lang, scale=f"{scale:.4g}") if scale != 1.0 else None)))
     tasks += [
-        (1.34, task("clusters.png", (11, 13.5), lambda f: plot_clusters(f, ts, goals=goals, lang=lang))),
-        (0.24, task("city_gap.png", (9, 7.5), lambda f: plot_city_gap(f.add_subplot(), ts, goals, lang=lang))),
+        (0.9, task("clusters.png", (11, 13.5), lambda f: plot_clusters(f, ts, goals=goals, lang=lang))),
+        (0.22, task("city_gap.png", (9, 7.5), lambda f: plot_city_gap(f.add_subplot(), ts, goals, lang=lang))),
     ]
-    for level, cost in (("city", 0.50), ("cluster", 0.46)):
+    for level, cost in (("city", 0.5), ("cluster", 0.44)):
         tasks.append((cost, task(f"progress_{level}.png", (12, 8.5 if level == "city" else 8.0),
                                 lambda f, level=level: goal_plots.plot_group_progress(
                                     f, ts, goals, level=level, lang=lang, config=config),
                                 note=i18n.text("progress_note", lang))))
     if maps.available():
-        tasks.append((0.47, task("map_cities.png", (12, 6), lambda f: maps.plot_city_map(f, ts, goals, lang=lang))))
+        tasks.append((0.55, task("map_cities.png", (12, 6), lambda f: maps.plot_city_map(f, ts, goals, lang=lang))))
     if compare:
         tasks.append((0.5, task("compare.png", (9, 6),
                                 lambda f: plot_compare(f.add_subplot(), compare, goals, lang=lang))))
