@@ -140,23 +140,19 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
                                                                    pulls[1]), dt)
 
     # (d) churn of subsidised adopters after their subsidy ends (state at start of step).
-    churners = state.subsidy_watch[:0]
-    if churn_rate_per_year > 0 and state.subsidy_watch.size:
+    watch = state.subsidy_watch
+    churners = watch.firms[:0]
+    if churn_rate_per_year > 0 and watch.size:
         # The watch list is appended month by month, so subsidy ends never decrease along it
         # and the firms due are a prefix; churners leave it when found, later entries are
         # filtered when they fall due (a firm out of the population stays so): the same firms as a filter
         # of the whole list every step.
-        w, ends = state.subsidy_watch, state.subsidy_watch_end
+        w, ends, lam_w, thr_w = watch.live()
         cut = int(np.searchsorted(ends, ends.dtype.type(k), side="right"))
-        head = w[:cut]
-        lam_w, thr_w = state.subsidy_watch_lam, state.subsidy_watch_thr
-        keep, churners = kernel.churn_due(head, state.present, exits, lam_w[:cut], thr_w[:cut],
+        keep, churners = kernel.churn_due(w[:cut], state.present, exits, lam_w[:cut], thr_w[:cut],
                                           np.float32(churn_rate_per_year) * dt)
         if not keep.all():
-            state.subsidy_watch = np.concatenate((head[keep], w[cut:]))
-            state.subsidy_watch_end = np.concatenate((ends[:cut][keep], ends[cut:]))
-            state.subsidy_watch_lam = np.concatenate((lam_w[:cut][keep], lam_w[cut:]))
-            state.subsidy_watch_thr = np.concatenate((thr_w[:cut][keep], thr_w[cut:]))
+            watch.keep_prefix(cut, keep)
 
     # ---- apply all changes at once (synchronous update)
     if granted_firms.size:
@@ -214,10 +210,7 @@ def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int,
         return
     state.prov_cloud += n_on
     if sub_on.size:
-        state.subsidy_watch = np.concatenate((state.subsidy_watch, sub_on))
-        state.subsidy_watch_end = np.concatenate((state.subsidy_watch_end, sub_end))
-        state.subsidy_watch_lam = np.concatenate((state.subsidy_watch_lam, np.zeros(sub_on.size, dtype=np.float32)))
-        state.subsidy_watch_thr = np.concatenate((state.subsidy_watch_thr, state.thr_churn[sub_on]))
+        state.subsidy_watch.append(sub_on, sub_end, state.thr_churn[sub_on])
     state.add_candidates(above)
 
 

@@ -71,12 +71,7 @@ class FirmState:
         self.present = np.zeros(n, dtype=bool)
         self.present[:pop.n_initial] = True
         self.queue = np.empty(0, dtype=np.int64)
-        self.subsidy_watch = np.empty(0, dtype=np.int64)
-        self.subsidy_watch_end = np.empty(0, dtype=np.int16)  # subsidy end of each watched firm
-        # The churn clock of each watched firm (cumulative hazard, threshold from thr_churn), kept
-        # beside the watch list: the churn stage reads them in order, not at random firm indices.
-        self.subsidy_watch_lam = np.empty(0, dtype=np.float32)
-        self.subsidy_watch_thr = np.empty(0, dtype=np.float32)
+        self.subsidy_watch = WatchList()
         self.readiness_dt = tables.readiness_dt(pop, dt_years)
         # Scratch of the NumPy cloud stage (the compiled one has its own, in the cache): not
         # allocated for the compiled kernel, where the two columns (55 MB at 5,000,000 firms)
@@ -213,6 +208,64 @@ class FirmState:
             kernel.update_counts(*common, park_counts=self.park_trans, cc_counts=self.cc_trans,
                                  chain_counts=self.chain_trans, lead_counts=self.lead_trans, lead_share=share,
                                  cell_coded=coded)
+
+
+class WatchList:
+    """The subsidised adopters watched by the churn clock, in the order they were onboarded: each
+    firm's index, subsidy end (month, int16), cumulative churn hazard and churn threshold
+    (float32), as four parallel arrays.
+
+    Firms are appended at the end (month by month, so the subsidy ends never decrease along the
+    list) and leave only from a prefix (the firms due, :func:`sim.core.stages.substep`). The
+    arrays are buffers with spare room at both ends, so an append writes only the new firms and a
+    removal compacts only the prefix in place (toward the end of the prefix), instead of
+    concatenating the four whole lists twice a step: the same firms in the same order.
+    """
+
+    def __init__(self):
+        self.firms = np.empty(0, dtype=np.int64)
+        self.end = np.empty(0, dtype=np.int16)  # subsidy end of each watched firm
+        # The churn clock of each watched firm (cumulative hazard, threshold from thr_churn), kept
+        # beside the list: the churn stage reads them in order, not at random firm indices.
+        self.lam = np.empty(0, dtype=np.float32)
+        self.thr = np.empty(0, dtype=np.float32)
+        self.lo = self.hi = 0  # the live part of the buffers
+
+    @property
+    def size(self) -> int:
+        """Number of firms watched."""
+        return self.hi - self.lo
+
+    def live(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Views of (firms, subsidy ends, cumulative hazards, thresholds) of the firms watched;
+        the hazards may be updated in place."""
+        part = slice(self.lo, self.hi)
+        return self.firms[part], self.end[part], self.lam[part], self.thr[part]
+
+    def append(self, firms: np.ndarray, end: np.ndarray, thr: np.ndarray) -> None:
+        """Watch ``firms`` (subsidy ends ``end``, churn thresholds ``thr``), hazard 0, after the others."""
+        m = firms.size
+        if self.hi + m > self.firms.size:
+            # Move the live part to the front of buffers twice its new size (amortized copies).
+            cap = max(2 * (self.size + m), 4096)
+            bufs = []
+            for a in (self.firms, self.end, self.lam, self.thr):
+                b = np.empty(cap, dtype=a.dtype)
+                b[:self.size] = a[self.lo:self.hi]
+                bufs.append(b)
+            self.firms, self.end, self.lam, self.thr = bufs
+            self.lo, self.hi = 0, self.size
+        new = slice(self.hi, self.hi + m)
+        self.firms[new], self.end[new], self.lam[new], self.thr[new] = firms, end, 0, thr
+        self.hi += m
+
+    def keep_prefix(self, cut: int, keep: np.ndarray) -> None:
+        """Of the first ``cut`` firms watched, keep those where ``keep`` (bool, ``cut`` values), in order."""
+        head = slice(self.lo, self.lo + cut)
+        start = self.lo + cut - int(np.count_nonzero(keep))
+        for a in (self.firms, self.end, self.lam, self.thr):
+            a[start:self.lo + cut] = a[head][keep]  # the mask copies first, so the overlap is safe
+        self.lo = start
 
 
 class VoucherPush:
