@@ -305,10 +305,10 @@ def transform_compiled(cand: np.ndarray, columns: tuple, t: dict, dt: np.float32
     those reaching their threshold. ``columns``: the candidates' cell, park, cluster-city,
     readiness and threshold, parallel to ``cand`` (``FirmState.candidate_columns``), compacted in
     place. The same float32 operations in the same order per firm as
-    :func:`sim.core.hazards.transform_hazard`. Returns (the candidates kept, their columns, the
-    transformers)."""
+    :func:`sim.core.hazards.transform_hazard`. Returns (the candidates kept, their columns: the
+    fronts of ``cand`` and ``columns``, compacted in place; the transformers)."""
     cell, park, cc, readiness, thr = columns
-    keep = np.empty(cand.size, dtype=cand.dtype)
+    keep = cand  # compacted in place like its columns (a kept firm is written after it is read)
     out = np.empty(cand.size, dtype=cand.dtype)
     off_table = np.zeros(1, dtype=np.float32)  # stands in for a table that is off
     on = {name: t[name] is not None for name in ("chain", "park", "cc", "prov", "park_add", "pull")}
@@ -319,4 +319,4 @@ def transform_compiled(cand: np.ndarray, columns: tuple, t: dict, dt: np.float32
         cell, park, cc, chain_trans, chain_as, lead_trans, lead_n, readiness, lam, thr, np.float32(dt),
         on["chain"], scalar["chain"], on["park"], table["park"], on["cc"], table["cc"], on["prov"], scalar["prov"],
         t["ext_cell"], t["peer_cell"], on["park_add"], table["park_add"], on["pull"], scalar["pull"], keep, out)
-    return keep[:n_keep].copy(), tuple(col[:n_keep] for col in columns), out[:n_out].copy()
+    return keep[:n_keep], tuple(col[:n_keep] for col in columns), out[:n_out].copy()

@@ -82,6 +82,7 @@ class FirmState:
         self.cell_new = np.zeros((3, N_CELLS))  # new cloud, new transformed, voucher spend (month)
         self.cand_trans = np.empty(0, dtype=np.int64)
         self.cand_columns = self.candidate_columns(self.cand_trans)
+        self.cand_buffers: tuple[np.ndarray, ...] | None = None  # add_candidates
         self.prov_n = self.prov_cloud = 0.0
 
     def start(self, owns_population: bool = False) -> None:
@@ -140,10 +141,30 @@ class FirmState:
         return pop.cell[firms], pop.park[firms], self.cc[firms], pop.readiness[firms], self.thr_trans[firms]
 
     def add_candidates(self, firms: np.ndarray) -> None:
-        """Append ``firms`` (just onboarded, above-scale) to the transformation candidates."""
-        self.cand_trans = np.concatenate((self.cand_trans, firms))
-        self.cand_columns = tuple(np.concatenate((a, b)) for a, b in zip(self.cand_columns,
-                                                                         self.candidate_columns(firms), strict=True))
+        """Append ``firms`` (just onboarded, above-scale) to the transformation candidates.
+
+        The candidates and their columns are the front of six buffers with spare room
+        (``cand_buffers``), which the compiled transformation stage compacts in place: an append
+        writes only the new firms instead of concatenating the six lists every step. Lists that
+        are not the front of the buffers (the NumPy stage makes new ones) are copied into new
+        buffers twice their size.
+        """
+        m = firms.size
+        if not m:
+            return
+        n = self.cand_trans.size
+        bufs = self.cand_buffers
+        if bufs is None or n + m > bufs[0].size or self.cand_trans.base is not bufs[0] or any(
+                col.base is not b for col, b in zip(self.cand_columns, bufs[1:], strict=True)):
+            cap = max(2 * (n + m), 4096)
+            bufs = tuple(np.empty(cap, dtype=a.dtype) for a in (self.cand_trans, *self.cand_columns))
+            for b, a in zip(bufs, (self.cand_trans, *self.cand_columns), strict=True):
+                b[:n] = a
+            self.cand_buffers = bufs
+        for b, a in zip(bufs, (firms, *self.candidate_columns(firms)), strict=True):
+            b[n:n + m] = a
+        self.cand_trans = bufs[0][:n + m]
+        self.cand_columns = tuple(b[:n + m] for b in bufs[1:])
 
     def recount(self) -> None:
         """All peer counts from scratch, from the state (a check: steps update them
