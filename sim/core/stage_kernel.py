@@ -249,7 +249,9 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cell_active, chain_cloud, subsidised, subsidy_end, subsidy_end.dtype.type(end_month), is_above, thr_live,
             rest, watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE, chain_cloud.dtype.type(1),
             word is not None, _NO_WORD if word is None else word, _NO_WORD.view(np.int64) if pg_cell is None else pg_cell)
-        return n_on, rest[:n_rest].copy(), watch[:n_watch].copy(), watch_end[:n_watch].copy(), cand[:n_cand].copy()
+        # The three lists after the queue are copied by the caller into its own lists (the watch
+        # list, the candidates), so they are returned as views of this step's scratch arrays.
+        return n_on, rest[:n_rest].copy(), watch[:n_watch], watch_end[:n_watch], cand[:n_cand]
     if deciders.size:
         cloud_state[deciders] = waiting
         thr_live[deciders] = np.inf
