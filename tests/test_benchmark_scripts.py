@@ -62,3 +62,10 @@ def test_compare_reference_agrees_exactly_and_reports_both_ratios(tmp_path: Path
     assert res["exact_series"] == 1 and res["exact_series_tuned"] == 1
     # the tuned reference keeps counts instead of recounting: faster than the idiomatic one
     assert res["ratio_cpu"] > res["ratio_tuned_cpu"] > 1
+
+
+def test_slot_probe_times_its_four_workloads(tmp_path: Path) -> None:
+    res, stdout = _bench("slot_probe", "--reads", "20000", "--repeat", "1", tmp_path=tmp_path)
+    assert set(res) == {"gather_big_ns", "gather_small_ns", "stream_ns_per_mib", "python_ns"}
+    assert all(v > 0 for v in res.values())
+    assert stdout.startswith("slot probe: random read") and "256 MiB" in stdout
