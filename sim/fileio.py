@@ -88,8 +88,10 @@ def _save_rgb_png(fig: Figure, path: Path) -> None:
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
+    from sim.glyphs import faster_text
+
     buf = BytesIO()
-    with layout_pass_only(fig):
+    with layout_pass_only(fig), faster_text(fig):
         fig.savefig(buf, dpi=FIGURE_DPI, format="rgba")  # the pixels savefig's PNG would hold
     width, height = (int(v) for v in fig.get_size_inches() * FIGURE_DPI)
     rgba = np.frombuffer(buf.getbuffer(), dtype=np.uint8)

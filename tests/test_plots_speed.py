@@ -191,6 +191,44 @@ def test_layout_pass_only_draws_each_artist_once_with_the_same_pixels(tmp_path: 
     assert np.array_equal(np.asarray(Image.open(a).convert("RGB")), np.asarray(Image.open(b)))
 
 
+def test_faster_text_draws_the_same_pixels_as_matplotlibs_glyph_loop(tmp_path: Path, monkeypatch):
+    # sim.glyphs builds each text's glyph matrix once instead of once per glyph: the same pixels
+    # for horizontal, rotated, slanted-free and fallback-font (CJK) text of several sizes and
+    # weights; mathtext rules and text without antialiasing go to matplotlib's own loop.
+    from matplotlib.figure import Figure
+
+    from sim import fileio, glyphs
+
+    if not glyphs.available():
+        pytest.skip("another matplotlib: its own glyph loop draws the text")
+
+    def figure() -> Figure:
+        fig = Figure(figsize=(5, 4), layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot([2021, 2023, 2025], [1, 3, 2])
+        ax.set_xlabel("months since 2021-06 (x 1,000)", fontsize=7)
+        ax.set_ylabel("firms on the cloud 云上企业", fontweight="bold")
+        ax.text(2022, 2, "rotated 33.3° text", rotation=33.3, fontsize=11)
+        ax.text(2021.2, 1.2, r"$\frac{a}{b}$ share", fontsize=9)
+        ax.text(2024, 1.5, "no antialiasing", antialiased=False)
+        ax.tick_params(axis="x", labelrotation=90)
+        fig.suptitle("Guangdong 广东 baseline, one replicate")
+        return fig
+
+    plain = tmp_path / "plain.rgba"
+    with fileio.layout_pass_only(fig := figure()):
+        fig.savefig(plain, dpi=fileio.FIGURE_DPI, format="rgba")
+    calls = []
+    own = glyphs.draw_glyphs
+    monkeypatch.setattr(glyphs, "draw_glyphs", lambda *a: calls.append(a[4]) or own(*a))
+    fig = figure()
+    with fileio.layout_pass_only(fig), glyphs.faster_text(fig):
+        fig.savefig(tmp_path / "faster.rgba", dpi=fileio.FIGURE_DPI, format="rgba")
+    assert "draw" not in vars(fig)
+    assert len(calls) > 20 and {0.0, 90.0} <= set(calls)  # the texts went through draw_glyphs
+    assert plain.read_bytes() == (tmp_path / "faster.rgba").read_bytes()
+
+
 @pytest.mark.skipif(not TWO_CPUS, reason="drawing in two processes needs two CPUs")
 def test_child_failure_is_raised(tmp_path: Path):
     run_fresh("""
