@@ -192,10 +192,12 @@ def test_layout_pass_only_draws_each_artist_once_with_the_same_pixels(tmp_path: 
 
 
 def test_faster_text_draws_the_same_pixels_as_matplotlibs_glyph_loop(tmp_path: Path, monkeypatch):
-    # sim.glyphs builds each text's glyph matrix once instead of once per glyph: the same pixels
+    # sim.glyphs builds each text's glyph matrix once instead of once per glyph and looks each
+    # font up once per figure: the same pixels
     # for horizontal, rotated, slanted-free and fallback-font (CJK) text of several sizes and
     # weights; mathtext rules and text without antialiasing go to matplotlib's own loop.
     from matplotlib.figure import Figure
+    from matplotlib.font_manager import fontManager
 
     from sim import fileio, glyphs
 
@@ -218,14 +220,17 @@ def test_faster_text_draws_the_same_pixels_as_matplotlibs_glyph_loop(tmp_path: P
     plain = tmp_path / "plain.rgba"
     with fileio.layout_pass_only(fig := figure()):
         fig.savefig(plain, dpi=fileio.FIGURE_DPI, format="rgba")
-    calls = []
-    own = glyphs.draw_glyphs
+    calls, heights = [], []
+    own, own_heights = glyphs.draw_glyphs, glyphs.FontLookups.height_metrics
     monkeypatch.setattr(glyphs, "draw_glyphs", lambda *a: calls.append(a[4]) or own(*a))
+    monkeypatch.setattr(glyphs.FontLookups, "height_metrics",
+                        lambda self, prop: heights.append(prop) or own_heights(self, prop))
     fig = figure()
     with fileio.layout_pass_only(fig), glyphs.faster_text(fig):
         fig.savefig(tmp_path / "faster.rgba", dpi=fileio.FIGURE_DPI, format="rgba")
-    assert "draw" not in vars(fig)
+    assert "draw" not in vars(fig) and "_find_fonts_by_props" not in vars(fontManager)
     assert len(calls) > 20 and {0.0, 90.0} <= set(calls)  # the texts went through draw_glyphs
+    assert len(heights) > 20  # and their layout through the remembered font metrics
     assert plain.read_bytes() == (tmp_path / "faster.rgba").read_bytes()
 
 
