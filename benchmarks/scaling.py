@@ -16,6 +16,9 @@ kernel if Numba is installed and the data tables (``kernel_load_cpu``, once per 
 ``gdcloud run scenarios/baseline.yaml`` is also timed (one replicate, no figures unless
 ``--cli-figures``).
 
+The sizes alternate, one run of each per round (``--repeat`` rounds), so that a ratio of two
+sizes is measured under the same conditions; the set-up ratio of each round is printed too.
+
 Usage::
 
     python benchmarks/scaling.py                          # 1e5, 1e6, 2e6, 5e6 firms
@@ -183,8 +186,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{'ns/firm-step':>12} {'(cpu)':>6} | {'peak RSS':>9} {'B/firm':>7} {'B/firm>imp':>10}")
     results = []
     load_before = os.getloadavg()
+    # The sizes alternate (1e6, 5e6, 1e6, 5e6, ...), not all runs of one size and then all of the
+    # next: this VM's speed drifts by 10-30% within minutes (the other core's work), and a ratio
+    # of two sizes measured minutes apart carried that drift (eighth session, benchmarks/README.md).
+    runs: dict[int, list[dict]] = {size: [] for size in args.sizes}
+    for _ in range(args.repeat):
+        for size in args.sizes:
+            runs[size].append(run_child(size, args.replicate))
     for size in args.sizes:
-        rs = [run_child(size, args.replicate) for _ in range(args.repeat)]
+        rs = runs[size]
         r = {k: _median(rs, k) if isinstance(v, float) else v for k, v in rs[0].items()}
         results.append(r)
         print(f"{size:>10,} {r['allocated']:>10,} | {r['setup_wall']:>8.2f} {r['setup_cpu']:>7.2f} | "
@@ -198,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{b['sim_cpu'] / a['sim_cpu']:.2f} cpu; set-up {b['setup_wall'] / a['setup_wall']:.2f} wall, "
               f"{b['setup_cpu'] / a['setup_cpu']:.2f} cpu (firm-steps ratio "
               f"{b['firm_steps'] / a['firm_steps']:.2f})")
+        pairs = ", ".join(f"{b5['setup_cpu'] / a1['setup_cpu']:.2f}"
+                          for a1, b5 in zip(runs[1_000_000], runs[5_000_000], strict=True))
+        small = ", ".join(f"{a1['setup_cpu']:.2f}" for a1 in runs[1_000_000])
+        print(f"set-up cpu 5e6/1e6 of each round (the two run one after the other): {pairs}; 1e6 set-up {small} s")
         print(f"set-up cpu = user + system: 1e6 {a['setup_user']:.2f} + {a['setup_sys']:.2f} s, 5e6 "
               f"{b['setup_user']:.2f} + {b['setup_sys']:.2f} s (new memory {a['setup_new_memory_mb']:,.0f} / "
               f"{b['setup_new_memory_mb']:,.0f} MB)")

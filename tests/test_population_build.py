@@ -199,6 +199,31 @@ def test_a_model_on_its_own_population_takes_the_start_counts_and_leaves_none_be
     assert taker.run().cells.tobytes() == first.cells.tobytes()
 
 
+@pytest.mark.parametrize("kernel_name", ["numpy", "numba"] if HAS_NUMBA else ["numpy"])
+@pytest.mark.parametrize("n", [0, 1, 2, 131_073, 1_000_003])
+def test_threshold_and_priority_draws_are_numpys_and_leave_the_stream_where_it_does(monkeypatch, kernel_name, n):
+    from sim.core import column_kernel
+
+    monkeypatch.setenv("GDCLOUD_KERNEL", kernel_name)
+    seed = np.random.SeedSequence(14, spawn_key=(n,))
+    ref, rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    # twice each, alternating, so each draw also starts where the other left the stream (a kept
+    # 32-bit half after an odd count)
+    for _ in range(2):
+        expect = ref.standard_exponential(n, dtype=np.float32)
+        got = column_kernel.exponential_f32(rng, n)
+        assert got.dtype == np.float32 and got.tobytes() == expect.tobytes()
+        assert rng.bit_generator.state == ref.bit_generator.state
+        expect = ref.random(n, dtype=np.float32)
+        got = column_kernel.uniform_f32(rng, n)
+        assert got.dtype == np.float32 and got.tobytes() == expect.tobytes()
+        assert rng.bit_generator.state == ref.bit_generator.state
+    assert rng.random(3).tobytes() == ref.random(3).tobytes()
+    if n > 1_000_000:  # the ziggurat's tail (x > 7.697) and its other slow path were drawn
+        tail = column_kernel.exponential_f32(rng, n)
+        assert tail.tobytes() == ref.standard_exponential(n, dtype=np.float32).tobytes() and tail.max() > 7.7
+
+
 @pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
 @pytest.mark.parametrize("lam", [2.0, 0.05, 9.9])
 @pytest.mark.parametrize("n", [0, 1, 70_001])
@@ -231,6 +256,17 @@ def test_top_keys_pick_the_set_argpartition_picks_with_and_without_ties(monkeypa
             expect = idx[np.argpartition(-key[idx], k - 1)[:k]]
             got = top_keys(idx, key, k)
             assert got.size == k and np.array_equal(np.sort(got), np.sort(expect))
+            if kernel_name == "numba":  # the count of values <= v, from the bins (or a pass at a zero v)
+                from sim.core import column_kernel
+
+                v, at_most = column_kernel.kth_largest_key(key, idx, k)
+                assert v == np.partition(-key[idx], k - 1)[k - 1]
+                assert at_most == np.count_nonzero(-key[idx] <= v)
+        zero = np.where(np.arange(2 * n) % 2, -0.0, 0.0)  # v a zero: -0.0 and 0.0 in two bins
+        if kernel_name == "numba" and k < n:
+            from sim.core import column_kernel
+
+            assert column_kernel.kth_largest_key(zero, idx, k) == (0.0, n)
 
 
 @pytest.mark.parametrize(("env", "advice_after_import"), [({}, False), ({"GDCLOUD_HUGEPAGES": "1"}, True),
