@@ -153,7 +153,7 @@ def test_narrow_counts_give_the_same_bytes_as_float32_counts(monkeypatch):
     assert narrow.state.chain_n.dtype == np.int16 and narrow.state.lead_n.dtype == np.int8
     a = narrow.run().cells
     monkeypatch.setattr(tables, "partner_count_dtype", lambda pop: np.dtype(np.float32))
-    monkeypatch.setattr(tables, "leader_count_dtype", lambda pop, is_lead: np.dtype(np.float32))
+    monkeypatch.setattr(tables, "leader_count_dtype", lambda pop, is_lead, *start_counts: np.dtype(np.float32))
     wide = CloudAdoptionModel(base, replicate=1)
     assert wide.state.chain_cloud.dtype == np.float32 and wide.state.lead_trans.dtype == np.float32
     b = wide.run().cells

@@ -385,3 +385,27 @@ def test_a_sparse_zero_column_takes_memory_only_where_written():
     assert grown < 8 << 20  # ~256 pages written, not the 64 MiB column
     small = memory.sparse_zeros(10, np.int16)  # below the threshold: a plain array
     assert small.dtype == np.int16 and not small.any() and small.base is None
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_static_tables_shortcuts_give_what_the_plain_constructions_give(monkeypatch):
+    """The leader-count dtype from the start counts, the voucher age order by a counting sort and
+    the present-partner counts written as int16 equal the plain constructions."""
+    from sim.core import tables
+    from sim.core.population import LEAD
+
+    config = Scenario.model_validate({"population": {"total_firms": 40_000}})
+    pop = build_population(config, replicate_structure_seed(config, config.run.seed, 0))
+    is_lead = pop.size_class == LEAD
+    lead_n = pop.start_partner_counts()[2]
+    assert lead_n.max() > 0 and not is_lead[pop.n_initial:].any()
+    assert tables.leader_count_dtype(pop, is_lead, lead_n) == tables.leader_count_dtype(pop, is_lead)
+    narrow = pop.start_partner_counts(np.int16)[0]
+    assert narrow.dtype == np.int16 and np.array_equal(narrow, pop.start_partner_counts()[0])
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numba")
+    young, month = tables.young_firms(pop, 12)
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numpy")
+    pop.derived.clear()
+    young_np, month_np = tables.young_firms(pop, 12)
+    assert young.size > 1000 and np.array_equal(young, young_np) and np.array_equal(month, month_np)
+    assert young.dtype == young_np.dtype and month.dtype == month_np.dtype

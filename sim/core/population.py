@@ -137,10 +137,12 @@ class Population:
             return setup_kernel.partners_below(self.adj_indptr, self.adj_indices, k)
         return self.partner_counts(np.arange(self.n_firms) < k)
 
-    def start_partner_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For every firm, how many of its partners are present at the start, present and
-        above-scale (chain leaders included), and present chain leaders (float32): what
-        :meth:`partner_counts` gives for those three masks.
+    def start_partner_counts(self, present_dtype=np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every firm, how many of its partners are present at the start (``present_dtype``,
+        which must hold every firm's degree: e.g. int16, ``tables.partner_count_dtype``, written
+        as such instead of converted from float32), present and above-scale (chain leaders
+        included), and present chain leaders (float32): what :meth:`partner_counts` gives for
+        those three masks.
 
         The firms present at the start are ordered by size class (:func:`build_population`:
         chain leaders, other above-scale firms, industrial SMEs, service SMEs), so each mask
@@ -152,10 +154,10 @@ class Population:
         if kernel.kernel_name() == "numba" and not np.any(initial[1:] < initial[:-1]):
             ends = np.searchsorted(initial, np.array([LEAD, ABOVE], dtype=initial.dtype), side="right")
             return tuple(setup_kernel.partners_below_each(self.adj_indptr, self.adj_indices,
-                                                          (n0, int(ends[1]), int(ends[0]))))
+                                                          (n0, int(ends[1]), int(ends[0])), present_dtype))
         present = np.arange(self.n_firms) < n0
         above = present & (self.size_class <= ABOVE)
-        return (self.partners_before(n0), self.partner_counts(above),
+        return (self.partners_before(n0).astype(present_dtype, copy=False), self.partner_counts(above),
                 self.partner_counts(above & (self.size_class == LEAD)))
 
     def nbytes(self) -> int:

@@ -468,8 +468,10 @@ def partners_below(indptr: np.ndarray, indices: np.ndarray, k: int) -> np.ndarra
     return out
 
 
-def partners_below_each(indptr: np.ndarray, indices: np.ndarray, ks: tuple[int, int, int]) -> list[np.ndarray]:
-    """:func:`partners_below` for each of the three bounds ``ks``, in one pass over the links."""
-    outs = [np.empty(indptr.size - 1, dtype=np.float32) for _ in ks]
+def partners_below_each(indptr: np.ndarray, indices: np.ndarray, ks: tuple[int, int, int],
+                        first_dtype=np.float32) -> list[np.ndarray]:
+    """:func:`partners_below` for each of the three bounds ``ks``, in one pass over the links; the
+    first count in ``first_dtype`` (which must hold every degree), the others float32."""
+    outs = [np.empty(indptr.size - 1, dtype=dtype) for dtype in (first_dtype, np.float32, np.float32)]
     _kernels()["partners_below_each"](indptr, indices, *(int(k) for k in ks), *outs)
     return outs

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.core import columns, kernel, stage_kernel
+from sim.core import columns, kernel, setup_kernel, stage_kernel
 from sim.core.policies import N_CELLS, N_CITIES, N_CLUSTERS
 from sim.core.population import ABOVE, LEAD, N_SIZE, Population
 
@@ -59,9 +59,8 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     pres[:pop.n_initial] = True
     ab = pres & is_above
     ncc = N_CLUSTERS * N_CITIES
-    chain_n, chain_as, lead_n = pop.start_partner_counts()
-    chain_n = chain_n.astype(partner_count_dtype(pop), copy=False)
-    lead_n = lead_n.astype(leader_count_dtype(pop, is_lead), copy=False)
+    chain_n, chain_as, lead_n = pop.start_partner_counts(partner_count_dtype(pop))
+    lead_n = lead_n.astype(leader_count_dtype(pop, is_lead, lead_n), copy=False)
     t = {
         # int32 firm indices: read once, by the initial adopters' draw (half the bytes of intp).
         "initial_above": columns.indices(is_above[:pop.n_initial]),
@@ -97,7 +96,7 @@ def partner_count_dtype(pop: Population) -> np.dtype:
     return np.dtype(np.int16) if most <= np.iinfo(np.int16).max else np.dtype(np.float32)
 
 
-def leader_count_dtype(pop: Population, is_lead: np.ndarray) -> np.dtype:
+def leader_count_dtype(pop: Population, is_lead: np.ndarray, start_counts: np.ndarray | None = None) -> np.dtype:
     """The dtype of a run's two leader-partner counts (``FirmState.lead_n``: chain leaders among
     the partners present, ``lead_trans``: transformed ones): int8 while no firm has more than 127
     links to chain leaders (the most either count can reach), else float32.
@@ -105,7 +104,15 @@ def leader_count_dtype(pop: Population, is_lead: np.ndarray) -> np.dtype:
     Why: the compiled cloud stage reads the leaders' share of every firm every step; two int8 counts
     are 2 bytes against 4 for the stored float32 share, and the share is the same float32 division
     of the same integers (``FirmState.lead_share`` is still kept, for the NumPy path).
+
+    ``start_counts``: the leader partners present at the start of every firm (``lead_n`` of
+    :func:`static_tables`); when every leader is present at the start (no leader enters later,
+    as :func:`sim.core.population.build_population` makes them), their largest value is the
+    most, without a pass over the leaders' links.
     """
+    if start_counts is not None and not is_lead[pop.n_initial:].any():
+        most = int(start_counts.max()) if start_counts.size else 0
+        return np.dtype(np.int8) if most <= np.iinfo(np.int8).max else np.dtype(np.float32)
     leaders = np.flatnonzero(is_lead)
     rows = kernel.gather_rows(pop.adj_indptr, pop.adj_indices, leaders) if leaders.size else leaders
     most = int(np.bincount(rows).max()) if rows.size else 0
@@ -123,8 +130,12 @@ def young_firms(pop: Population, min_age_months: int) -> tuple[np.ndarray, np.nd
         young = columns.indices(is_young)
         elig_month = pop.birth_month[young].astype(np.int32) + min_age_months
         # A stable sort of 16-bit keys is a radix sort (linear); the months fit in 16 bits.
+        # Compiled: a counting sort over the months (1 .. the last), the same order.
         narrow = elig_month.size == 0 or int(elig_month.max()) <= np.iinfo(np.int16).max
-        order = np.argsort(elig_month.astype(np.int16) if narrow else elig_month, kind="stable")
+        if kernel.kernel_name() == "numba" and elig_month.size and narrow:
+            order, _ = setup_kernel.stable_group_order(elig_month, int(elig_month.max()) + 1)
+        else:
+            order = np.argsort(elig_month.astype(np.int16) if narrow else elig_month, kind="stable")
         pop.derived[key] = (young[order], elig_month[order])
     return pop.derived[key]
 
