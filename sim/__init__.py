@@ -16,13 +16,12 @@ for its imports; tests/test_cli_analysis.py keeps the two equal.
 
 from __future__ import annotations
 
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = metadata.version("gdcloud-sim")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+from sim.import_frames import name_frozen_import_frames
+
+name_frozen_import_frames()  # before Mesa is imported by any path (see sim.import_frames)
 
 __all__ = [
     "load_scenario", "run", "run_scenario", "compare", "compare_scenarios", "load_results",
@@ -94,12 +93,26 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 
+def _installed_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("gdcloud-sim")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
-    if name in __all__ and name != "__version__":
+    # __version__ too is read on first use: importlib.metadata costs ~30 ms at every start-up,
+    # before a single run's population build can begin (sim.runs.prebuild).
+    if name == "__version__":
+        value = _installed_version()
+    elif name in __all__:
         value = getattr(import_module("sim.api"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    else:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

@@ -27,6 +27,21 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: argparse's version action, with the version read only when asked for
+    (importlib.metadata costs ~30 ms at every start-up otherwise)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show program's version number and exit"):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from sim import __version__
+
+        print(f"gdcloud-sim {__version__}")  # on stdout, as argparse's version action
+        parser.exit()
+
+
 def out_dir(text: str) -> Path:
     """``--out``: a folder (created when needed); an existing file is refused (exit code 2)."""
     path = Path(text)
@@ -119,9 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "transformed by the end of 2025?",
         epilog="Run `gdcloud COMMAND --help` for the options of a command.",
     )
-    from sim import __version__
-
-    parser.add_argument("--version", action="version", version=f"gdcloud-sim {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of an unexpected error (also anywhere on "
                              "the command line, or GDCLOUD_DEBUG=1)")
