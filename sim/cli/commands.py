@@ -81,8 +81,12 @@ def start_population_build(args: argparse.Namespace) -> None:
     except Exception:  # noqa: BLE001 - run_scenario reports a bad scenario
         return
     if sc.run.replicates == 1:
-        prebuild.start(sc, 0, figures=not args.no_figures and sc.outputs.figures,
-                       later=("sim.analysis.tables", "openpyxl"))  # results.xlsx
+        figures = not args.no_figures and sc.outputs.figures
+        # What the run imports after its replicate (the tables, results.xlsx), then what the
+        # figure process forked at the take would import (it inherits it): imported only while
+        # this process waits for the build.
+        later = ("sim.analysis.tables", "openpyxl", *(("sim.plots.scenario",) if figures else ()))
+        prebuild.start(sc, 0, figures=figures, later=later)
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
