@@ -94,7 +94,9 @@ def _cloud_deciders_numpy(n, pg, g_rate, g_chain, chain_num, chain_den, lead_sha
     lam = lam_all[:n]
     lam += h
     # thr is the threshold of firms still deciding and +inf for all others.
-    return np.flatnonzero(lam >= thr[:n])
+    deciders = np.flatnonzero(lam >= thr[:n])
+    thr[deciders] = np.inf
+    return deciders
 
 
 def _add_to_partners_numpy(indptr, indices, firms, counts, sign):
@@ -108,6 +110,7 @@ def _add_to_partners_numpy(indptr, indices, firms, counts, sign):
 
 _compiled: dict[str, object] = {}
 _NO_F32, _NO_I8 = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int8)  # stand-ins for counts that are off
+_NO_U8 = np.zeros(0, dtype=np.uint8)  # stands in for the voucher bytes when vouchers are closed
 
 ABOVE_CODE, LEAD_CODE = 1, 0
 """Size classes ``sim.core.population.ABOVE`` and ``LEAD`` (chain leaders are above-scale too; the
@@ -147,14 +150,17 @@ def _numba_kernels() -> dict[str, object]:
     import numba
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def cloud(n, pg, g_rate, g_chain, chain_num, chain_den, lead_num, lead_den, pull, readiness_dt, voucher_cur,
-              has_voucher, open_city, city, lam, thr, out):
+    def cloud(n, pg, g_rate, g_chain, chain_num, chain_den, lead_num, lead_den, pull, readiness_dt, pushed, v_rate,
+              v_factor, has_voucher, open_city, city, lam, thr, out):
         # Blocks of CLOUD_BLOCK firms: the gathers by group (and city) into buffers that stay
         # in the L1 cache, then one loop over the firm columns that vectorises (the division
         # runs 8 firms at a time, the column streams advance together), then the deciders
         # picked from a byte mask 8 firms at a time. The same float32 operations in the same
-        # order per firm as one scalar loop (every intermediate is a float32).
+        # order per firm as one scalar loop (every intermediate is a float32). The voucher push
+        # is VoucherPush's float32 product readiness_dt x rate (x the month's factor) where its
+        # byte ``pushed`` is set, 0 elsewhere: 1 byte a firm-step instead of the 4 of the column.
         one_chain = g_chain.size == 1
+        inf = np.float32(np.inf)
         zero = np.float32(0)
         one = np.float32(1)
         chain_on = not one_chain or g_chain[0] != zero
@@ -175,16 +181,18 @@ def _numba_kernels() -> dict[str, object]:
             if not one_chain:
                 for j in range(m):
                     cb[j] = g_chain[gs[j]]
+            rd = readiness_dt[s:e]
             if has_voucher:
-                vc = voucher_cur[s:e]
+                pu = pushed[s:e]
                 if per_city:
                     cs = city[s:e]
                     for j in range(m):
-                        vb[j] = vc[j] if open_city[cs[j]] else vc[j] * zero
+                        v = (rd[j] * v_rate) * v_factor if pu[j] else zero
+                        vb[j] = v if open_city[cs[j]] else v * zero
                 else:
                     for j in range(m):
-                        vb[j] = vc[j]
-            num, den, rd = chain_num[s:e], chain_den[s:e], readiness_dt[s:e]
+                        vb[j] = (rd[j] * v_rate) * v_factor if pu[j] else zero
+            num, den = chain_num[s:e], chain_den[s:e]
             lnum, lden = lead_num[s:e], lead_den[s:e]
             la, th = lam[s:e], thr[s:e]
             for j in range(m):
@@ -209,6 +217,7 @@ def _numba_kernels() -> dict[str, object]:
                         if flag[j]:
                             out[k] = s + j
                             k += 1
+                            th[j] = inf  # a decider decides once (its line is in the cache now)
         return k
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -330,9 +339,12 @@ def load() -> dict[str, object]:
 
 def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarray, chain_num: np.ndarray,
                    chain_den: np.ndarray, lead: tuple, pull: np.float32, readiness_dt: np.ndarray,
-                   voucher_cur: np.ndarray | None, open_city: np.ndarray | None, city: np.ndarray, lam: np.ndarray,
+                   voucher: tuple | None, open_city: np.ndarray | None, city: np.ndarray, lam: np.ndarray,
                    thr: np.ndarray, buf_h: np.ndarray, buf_tmp: np.ndarray) -> np.ndarray:
-    """Add one step's cloud hazard x dt to ``lam[:n]``; return the firms with ``lam >= thr``.
+    """Add one step's cloud hazard x dt to ``lam[:n]``; return the firms with ``lam >= thr`` (the
+    deciders), whose ``thr`` is set to +inf: a decider decides once (it waits or is onboarded; a
+    voucher claimant refused draws a new threshold). The compiled pass writes it while the
+    firm's line is in the cache, instead of onboarding writing it at random later.
 
     Per firm: ``h = g_rate[pg] + chain term + pull * lead share``, times ``readiness_dt``, plus
     the voucher push if vouchers are open (times the city's open flag if quotas are per city).
@@ -340,17 +352,29 @@ def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarr
     ``pg``). ``lead`` = ``(share, num, den)`` with ``share = num / max(den, 1)``: the NumPy path
     reads the stored share, the compiled pass divides the two counts (int8 while they fit:
     2 bytes a firm-step instead of 4; the same float32 division). All float32.
+    ``voucher`` = ``(column, pushed, rate, factor)`` of :class:`sim.core.state.VoucherPush`
+    (None: vouchers closed): the push is ``column`` (``readiness_dt x rate`` where ``pushed``,
+    0 elsewhere) times the month's ``factor`` (None: 1); the NumPy path reads the column, the
+    compiled pass the byte ``pushed`` (the same float32 products).
     ``buf_h``/``buf_tmp`` are scratch arrays of at least ``n`` (NumPy path).
     """
     lead_share, lead_num, lead_den = lead
     if kernel_name() == "numba":
         k = _numba_kernels()["cloud"]
         out = np.empty(n, dtype=np.intp)
-        has_v = voucher_cur is not None
+        if voucher is None:
+            pushed, rate, factor, open_city = _NO_U8, np.float32(0), np.float32(1), np.ones(1, dtype=bool)
+        else:
+            _, pushed, rate, factor = voucher
+            factor = np.float32(1) if factor is None else np.float32(factor)
         m = k(n, pg, g_rate, g_chain, chain_num, chain_den, lead_num, lead_den, np.float32(pull), readiness_dt,
-              voucher_cur if has_v else readiness_dt, has_v, open_city if has_v else np.ones(1, dtype=bool), city, lam,
-              thr, out)
+              pushed, np.float32(rate), factor, voucher is not None, open_city, city, lam, thr, out)
         return out[:m].copy()
+    voucher_cur = None
+    if voucher is not None:
+        voucher_cur, _, _, factor = voucher
+        if factor is not None:  # a scheduled push: a new array (the stored push is at the reference rate)
+            voucher_cur = voucher_cur * factor
     return _cloud_deciders_numpy(n, pg, g_rate, g_chain, chain_num, chain_den, lead_share, np.float32(pull),
                                  readiness_dt, voucher_cur, open_city, city, lam, thr, buf_h, buf_tmp)
 

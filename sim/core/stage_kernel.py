@@ -30,16 +30,15 @@ def compiled_stages() -> dict[str, object]:
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def onboard(queue, deciders, capacity, cloud_state, waiting, on_code, present, k, cloud_month, cell, cell_wait,
                 cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud,
-                subsidised, subsidy_end, end_month, is_above, thr_live, rest, watch, watch_end, cand, coded, above_max,
+                subsidised, subsidy_end, end_month, is_above, rest, watch, watch_end, cand, coded, above_max,
                 chain_one, has_word, word, pg_cell):
         # In phases, each a loop without branches on what it loads (the firms' columns are
         # random accesses; a mispredicted branch waiting on one stops the others in flight):
         # who is onboarded, their own columns and link ranges, their partners, the partners'
         # counts. Measured 2026-11-29 (20 months at 2,000,000 firms): 249 -> 209 ns per firm.
-        # A decider onboarded in its own step is not marked waiting first (its state, threshold
-        # and cell are written once, in the second phase; the +1 -1 on its cell's waiting count
+        # A decider onboarded in its own step is not marked waiting first (its state and cell
+        # are written once, in the second phase; the +1 -1 on its cell's waiting count
         # is left out: integer counts, the same values).
-        inf = np.float32(np.inf)
         n_on = n_rest = n_watch = n_cand = n_queued = 0
         firms = np.empty(queue.size + deciders.size, dtype=queue.dtype)
         for j in range(queue.size + deciders.size):
@@ -51,9 +50,8 @@ def compiled_stages() -> dict[str, object]:
             else:  # the step's deciders join the queue (present and deciding by construction)
                 f = deciders[j - queue.size]
             if capacity >= 0 and n_on >= capacity:
-                if not queued:  # a decider waits in the queue
+                if not queued:  # a decider waits in the queue (its live threshold is +inf already)
                     cloud_state[f] = waiting
-                    thr_live[f] = inf
                     cell_wait[cell[f]] += 1.0
                 rest[n_rest] = f
                 n_rest += 1
@@ -68,7 +66,6 @@ def compiled_stages() -> dict[str, object]:
             f = firms[j]
             cloud_state[f] = on_code
             cloud_month[f] = k
-            thr_live[f] = inf  # already +inf for a queued firm
             if has_word:  # group, link start and count in one word: one random read, not three
                 w = word[f]
                 g = w >> np.uint64(48)
@@ -218,16 +215,16 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cell: np.ndarray, cell_wait: np.ndarray, cell_cum: np.ndarray, cell_new: np.ndarray, park: np.ndarray,
             cc: np.ndarray, indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
             cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, subsidy_end: np.ndarray,
-            is_above: np.ndarray, thr_live: np.ndarray, cell_coded: bool = False, word: np.ndarray | None = None,
+            is_above: np.ndarray, cell_coded: bool = False, word: np.ndarray | None = None,
             pg_cell: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The step's ``deciders`` (in priority order) join the service queue, then onboarding from the
     queue (``queue`` then ``deciders``: firms still waiting and present, in order) up to
     ``capacity`` (None: all).
 
-    Deciders get state ``waiting``, no live cloud threshold (``thr_live`` +inf) and are counted in
-    their cell's waiting firms. Onboarded firms go onto the cloud in month ``k`` and enter their
-    cloud counts (park, cluster-city, cell, partners' chain), their cell's new and cumulative
-    adopters, and leave its waiting firms; subsidised ones get ``subsidy_end = end_month``.
+    Deciders get state ``waiting`` and are counted in their cell's waiting firms (their live cloud
+    threshold is +inf already: :func:`sim.core.kernel.cloud_deciders`). Onboarded firms go onto the
+    cloud in month ``k`` and enter their cloud counts (park, cluster-city, cell, partners' chain),
+    their cell's new and cumulative adopters, and leave its waiting firms; subsidised ones get ``subsidy_end = end_month``.
     Compiled, one call: the deciders join the queue and the onboarding follows (the counts are
     integers, so the same values as the two apart); with ``cell_coded`` (see
     :func:`sim.core.kernel.update_counts`) it reads ``cc`` and the size class from the cell id;
@@ -246,15 +243,13 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             queue, deciders.astype(queue.dtype, copy=False), -1 if capacity is None else int(capacity), cloud_state,
             cloud_state.dtype.type(waiting), cloud_state.dtype.type(on_cloud), present, cloud_month.dtype.type(k),
             cloud_month, cell, cell_wait, cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud,
-            cell_active, chain_cloud, subsidised, subsidy_end, subsidy_end.dtype.type(end_month), is_above, thr_live,
-            rest, watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE, chain_cloud.dtype.type(1),
+            cell_active, chain_cloud, subsidised, subsidy_end, subsidy_end.dtype.type(end_month), is_above, rest, watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE, chain_cloud.dtype.type(1),
             word is not None, _NO_WORD if word is None else word, _NO_WORD.view(np.int64) if pg_cell is None else pg_cell)
         # The three lists after the queue are copied by the caller into its own lists (the watch
         # list, the candidates), so they are returned as views of this step's scratch arrays.
         return n_on, rest[:n_rest].copy(), watch[:n_watch], watch_end[:n_watch], cand[:n_cand]
     if deciders.size:
         cloud_state[deciders] = waiting
-        thr_live[deciders] = np.inf
         kernel.scatter_add(cell_wait, cell, deciders, 1.0)
         queue = np.concatenate((queue, deciders))
     q = queue[(cloud_state[queue] == waiting) & present[queue]]

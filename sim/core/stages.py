@@ -89,19 +89,19 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         if not open_city.any():
             open_city = None
     voucher_cur = push.now(k) if open_city is not None else None
-    factor = vouchers.rate_factor(k)
-    if voucher_cur is not None and factor is not None:
-        # A scheduled push: a new array (the stored push is at the reference rate).
-        voucher_cur = voucher_cur * factor
+    factor = vouchers.rate_factor(k)  # a scheduled push (the stored push is at the reference rate), or None
     deciders = kernel.cloud_deciders(n, state.pg, g_rate, g_chain, state.chain_cloud, state.chain_n,
                                      (state.lead_share, state.lead_trans, state.lead_n), np.float32(pulls[0]),
-                                     state.readiness_dt, voucher_cur,
+                                     state.readiness_dt,
+                                     None if voucher_cur is None else (voucher_cur, push.pushed, push.rate, factor),
                                      open_city, pop.city, state.lam_cloud, state.thr_live, state.buf_h, state.buf_tmp)
     lam = state.lam_cloud
 
     def voucher_at(firms: np.ndarray) -> np.ndarray:
         """The voucher push of ``firms`` in this step (as added to their hazard)."""
         v = voucher_cur[firms]
+        if factor is not None:
+            v = v * factor
         return v * open_city[pop.city[firms]] if open_city.size > 1 else v
 
     granted_firms = deciders[:0]
@@ -204,7 +204,7 @@ def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int,
         cell_wait=state.cell_wait, cell_cum=state.cell_cum, cell_new=state.cell_new[0], park=pop.park, cc=state.cc,
         indptr=pop.adj_indptr, indices=pop.adj_indices, park_cloud=state.park_cloud, cc_cloud=state.cc_cloud,
         cell_active=state.cell_active, chain_cloud=state.chain_cloud, subsidised=state.subsidised,
-        subsidy_end=state.subsidy_end, is_above=state.is_above, thr_live=state.thr_live, cell_coded=state.cell_coded,
+        subsidy_end=state.subsidy_end, is_above=state.is_above, cell_coded=state.cell_coded,
         word=state.onboard_word, pg_cell=state.pg_cell)
     if not n_on:
         return

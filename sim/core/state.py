@@ -312,21 +312,27 @@ class VoucherPush:
         self.young, self.young_month = young, young_month
         self.month = 0
         key = ("voucher_push", float(rate))
+        self.readiness_dt, self.rate = readiness_dt, np.float32(rate)
         hit = None if cache is None else cache.get(key)
         if hit is not None and all(a is b for a, b in zip(hit[:3], (readiness_dt, static_ok, young), strict=True)):
-            self.current, self.young_full = hit[3].copy(), hit[4]  # the start column, as computed below
+            # The start columns, as computed below.
+            self.current, self.young_full, self.pushed = hit[3].copy(), hit[4], hit[5].copy()
             return
-        w = np.multiply(readiness_dt, np.float32(rate))  # float32, then x 0/1 in place
+        w = np.multiply(readiness_dt, self.rate)  # float32, then x 0/1 in place
         self.current = np.multiply(w, static_ok, out=w)
         self.young_full = self.current[young]
         self.current[young] = 0
+        # Whether each firm's push is nonzero (uint8): the compiled cloud stage streams this byte
+        # and multiplies readiness_dt x rate itself (the same float32 product as ``current``),
+        # 1 byte a firm-step instead of 4.
+        self.pushed = (self.current != 0).view(np.uint8)
         if cache is not None:
             # Replicate-independent (the structure's readiness, eligibility and ages, and the
             # rate): a batch's next run on this structure copies the start column instead.
-            start = self.current.copy()
-            for a in (start, self.young_full):
+            start, pushed = self.current.copy(), self.pushed.copy()
+            for a in (start, self.young_full, pushed):
                 a.flags.writeable = False
-            cache[key] = (readiness_dt, static_ok, young, start, self.young_full)
+            cache[key] = (readiness_dt, static_ok, young, start, self.young_full, pushed)
 
     def now(self, k: int) -> np.ndarray:
         """The push of every firm eligible in month ``k`` (age rule included); firms reaching the
@@ -336,6 +342,8 @@ class VoucherPush:
             month = self.young_month.dtype.type
             lo = np.searchsorted(self.young_month, month(self.month), side="right")
             hi = np.searchsorted(self.young_month, month(k), side="right")
-            self.current[self.young[lo:hi]] = self.young_full[lo:hi]
+            firms = self.young[lo:hi]
+            self.current[firms] = self.young_full[lo:hi]
+            self.pushed[firms] = self.young_full[lo:hi] != 0
             self.month = k
         return self.current
