@@ -31,7 +31,7 @@ def compiled_stages() -> dict[str, object]:
     def onboard(queue, deciders, capacity, cloud_state, waiting, on_code, present, k, cloud_month, cell, cell_wait,
                 cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud,
                 subsidised, subsidy_end, end_month, is_above, rest, watch, watch_end, cand, coded, above_max,
-                chain_one, has_word, word, pg_cell):
+                chain_one, has_word, word, pg_cell, write_month):
         # In phases, each a loop without branches on what it loads (the firms' columns are
         # random accesses; a mispredicted branch waiting on one stops the others in flight):
         # who is onboarded, their own columns and link ranges, their partners, the partners'
@@ -65,7 +65,8 @@ def compiled_stages() -> dict[str, object]:
         for j in range(n_on):
             f = firms[j]
             cloud_state[f] = on_code
-            cloud_month[f] = k
+            if write_month:  # else the caller logs the onboarded firms (FirmState.cloud_month)
+                cloud_month[f] = k
             if has_word:  # group, link start and count in one word: one random read, not three
                 w = word[f]
                 g = w >> np.uint64(48)
@@ -103,7 +104,7 @@ def compiled_stages() -> dict[str, object]:
         for j in range(n_watch):
             subsidy_end[watch[j]] = end_month
             watch_end[j] = end_month
-        return n_on, n_rest, n_watch, n_cand
+        return n_on, n_rest, n_watch, n_cand, firms
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def transform(cand, trans_month, never, cloud_state, on_code, present, cell, park, cc, chain_trans, chain_as,
@@ -216,7 +217,8 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cc: np.ndarray, indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
             cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, subsidy_end: np.ndarray,
             is_above: np.ndarray, cell_coded: bool = False, word: np.ndarray | None = None,
-            pg_cell: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            pg_cell: np.ndarray | None = None,
+            month_log: list | None = None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The step's ``deciders`` (in priority order) join the service queue, then onboarding from the
     queue (``queue`` then ``deciders``: firms still waiting and present, in order) up to
     ``capacity`` (None: all).
@@ -229,7 +231,8 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
     integers, so the same values as the two apart); with ``cell_coded`` (see
     :func:`sim.core.kernel.update_counts`) it reads ``cc`` and the size class from the cell id;
     with ``word`` (:func:`onboard_words`, and the group cells ``pg_cell``) the compiled pass reads
-    a firm's park, cell and link range from its word.
+    a firm's park, cell and link range from its word. With ``month_log`` (a list) the compiled
+    pass does not write ``cloud_month``: it appends ``(k, onboarded firms)`` to the log instead.
 
     Returns:
         ``(onboarded, the queue left, subsidised onboarded firms, their subsidy ends, above-scale
@@ -239,12 +242,16 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
         size = queue.size + deciders.size
         rest, watch, cand = (np.empty(size, dtype=queue.dtype) for _ in range(3))
         watch_end = np.empty(size, dtype=subsidy_end.dtype)
-        n_on, n_rest, n_watch, n_cand = compiled_stages()["onboard"](
+        n_on, n_rest, n_watch, n_cand, onboarded = compiled_stages()["onboard"](
             queue, deciders.astype(queue.dtype, copy=False), -1 if capacity is None else int(capacity), cloud_state,
             cloud_state.dtype.type(waiting), cloud_state.dtype.type(on_cloud), present, cloud_month.dtype.type(k),
             cloud_month, cell, cell_wait, cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud,
-            cell_active, chain_cloud, subsidised, subsidy_end, subsidy_end.dtype.type(end_month), is_above, rest, watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE, chain_cloud.dtype.type(1),
-            word is not None, _NO_WORD if word is None else word, _NO_WORD.view(np.int64) if pg_cell is None else pg_cell)
+            cell_active, chain_cloud, subsidised, subsidy_end, subsidy_end.dtype.type(end_month), is_above, rest,
+            watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE, chain_cloud.dtype.type(1),
+            word is not None, _NO_WORD if word is None else word, _NO_WORD.view(np.int64) if pg_cell is None else pg_cell,
+            month_log is None)
+        if month_log is not None and n_on:
+            month_log.append((k, onboarded[:n_on]))
         # The three lists after the queue are copied by the caller into its own lists (the watch
         # list, the candidates), so they are returned as views of this step's scratch arrays.
         return n_on, rest[:n_rest].copy(), watch[:n_watch], watch_end[:n_watch], cand[:n_cand]

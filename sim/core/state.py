@@ -47,7 +47,12 @@ class FirmState:
         n = pop.n_firms
         self.pop = pop
         self.cloud_state = np.zeros(n, dtype=np.int8)
-        self.cloud_month = np.full(n, NEVER, dtype=np.int16)
+        self.cloud_month_col = np.full(n, NEVER, dtype=np.int16)
+        # Firms onboarded by the compiled path, by month, not yet written to cloud_month_col: no
+        # stage reads the month a firm went onto the cloud, so it is written when it is read (the
+        # cloud_month property), not at random in each onboarding (one random line less per
+        # onboarded firm; a batch's runs never read it).
+        self.onboarded_log: list[tuple[int, np.ndarray]] = []
         self.trans_month = np.full(n, NEVER, dtype=np.int16)
         self.subsidised = np.zeros(n, dtype=bool)
         self.subsidy_end = np.full(n, NEVER, dtype=np.int16)
@@ -204,6 +209,15 @@ class FirmState:
         self.cell_active = count(cell, on, N_CELLS)
         self.cell_trans = count(cell, tr, N_CELLS)
         self.cell_wait = np.zeros(N_CELLS)
+
+    @property
+    def cloud_month(self) -> np.ndarray:
+        """Per firm: the month it went onto the cloud (``NEVER`` if not), int16."""
+        col = self.cloud_month_col
+        for k, firms in self.onboarded_log:
+            col[firms] = k
+        self.onboarded_log.clear()
+        return col
 
     def update(self, firms: np.ndarray, what: str, sign: float) -> None:
         """Add ``sign`` to every count that ``firms`` enter for indicator ``what`` (present, cloud
