@@ -30,7 +30,7 @@ def compiled_stages() -> dict[str, object]:
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def onboard(queue, deciders, capacity, cloud_state, waiting, on_code, present, k, cloud_month, cell, cell_wait,
                 cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud,
-                subsidised, subsidy_end, end_month, is_above, rest, watch, watch_end, cand, coded, above_max,
+                subsidised, end_month, is_above, rest, watch, watch_end, cand, coded, above_max,
                 chain_one, has_word, word, pg_cell, write_month):
         # In phases, each a loop without branches on what it loads (the firms' columns are
         # random accesses; a mispredicted branch waiting on one stops the others in flight):
@@ -102,7 +102,6 @@ def compiled_stages() -> dict[str, object]:
         for t in range(total):
             chain_cloud[partners[t]] += chain_one  # 1 in the counts' dtype (int16 or float32)
         for j in range(n_watch):
-            subsidy_end[watch[j]] = end_month
             watch_end[j] = end_month
         return n_on, n_rest, n_watch, n_cand, firms
 
@@ -215,8 +214,7 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cloud_state: np.ndarray, waiting: int, on_cloud: int, present: np.ndarray, cloud_month: np.ndarray,
             cell: np.ndarray, cell_wait: np.ndarray, cell_cum: np.ndarray, cell_new: np.ndarray, park: np.ndarray,
             cc: np.ndarray, indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
-            cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, subsidy_end: np.ndarray,
-            is_above: np.ndarray, cell_coded: bool = False, word: np.ndarray | None = None,
+            cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, is_above: np.ndarray, cell_coded: bool = False, word: np.ndarray | None = None,
             pg_cell: np.ndarray | None = None,
             month_log: list | None = None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The step's ``deciders`` (in priority order) join the service queue, then onboarding from the
@@ -226,7 +224,9 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
     Deciders get state ``waiting`` and are counted in their cell's waiting firms (their live cloud
     threshold is +inf already: :func:`sim.core.kernel.cloud_deciders`). Onboarded firms go onto the
     cloud in month ``k`` and enter their cloud counts (park, cluster-city, cell, partners' chain),
-    their cell's new and cumulative adopters, and leave its waiting firms; subsidised ones get ``subsidy_end = end_month``.
+    their cell's new and cumulative adopters, and leave its waiting firms; subsidised ones are
+    returned with their subsidy end ``end_month`` (int16; the churn clock's watch list keeps it,
+    no per-firm column: nothing read one).
     Compiled, one call: the deciders join the queue and the onboarding follows (the counts are
     integers, so the same values as the two apart); with ``cell_coded`` (see
     :func:`sim.core.kernel.update_counts`) it reads ``cc`` and the size class from the cell id;
@@ -241,12 +241,12 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
     if kernel.kernel_name() == "numba":
         size = queue.size + deciders.size
         rest, watch, cand = (np.empty(size, dtype=queue.dtype) for _ in range(3))
-        watch_end = np.empty(size, dtype=subsidy_end.dtype)
+        watch_end = np.empty(size, dtype=np.int16)
         n_on, n_rest, n_watch, n_cand, onboarded = compiled_stages()["onboard"](
             queue, deciders.astype(queue.dtype, copy=False), -1 if capacity is None else int(capacity), cloud_state,
             cloud_state.dtype.type(waiting), cloud_state.dtype.type(on_cloud), present, cloud_month.dtype.type(k),
             cloud_month, cell, cell_wait, cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud,
-            cell_active, chain_cloud, subsidised, subsidy_end, subsidy_end.dtype.type(end_month), is_above, rest,
+            cell_active, chain_cloud, subsidised, np.int16(end_month), is_above, rest,
             watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE, chain_cloud.dtype.type(1),
             word is not None, _NO_WORD if word is None else word, _NO_WORD.view(np.int64) if pg_cell is None else pg_cell,
             month_log is None)
@@ -263,7 +263,7 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
     n_on = q.size if capacity is None else min(capacity, q.size)
     firms, rest = q[:n_on], q[n_on:]
     if not firms.size:
-        return 0, rest, firms, subsidy_end[:0], firms
+        return 0, rest, firms, np.empty(0, dtype=np.int16), firms
     cloud_state[firms] = on_cloud
     cloud_month[firms] = k
     kernel.scatter_add(cell_wait, cell, firms, -1.0)
@@ -272,8 +272,7 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
     kernel.update_counts(firms, 1.0, park, cc, cell, is_above, is_above, indptr, indices, park_counts=park_cloud,
                          cc_counts=cc_cloud, cell_counts=cell_active, chain_counts=chain_cloud)
     sub_on = firms[subsidised[firms]]
-    subsidy_end[sub_on] = end_month
-    return n_on, rest, sub_on, subsidy_end[sub_on], firms[is_above[firms]]
+    return n_on, rest, sub_on, np.full(sub_on.size, end_month, dtype=np.int16), firms[is_above[firms]]
 
 
 def group_rates(pg_park: np.ndarray, pg_cc: np.ndarray, pg_cell: np.ndarray, shares: tuple, r: dict, prov: float | None,

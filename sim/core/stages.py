@@ -204,7 +204,7 @@ def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int,
         cell_wait=state.cell_wait, cell_cum=state.cell_cum, cell_new=state.cell_new[0], park=pop.park, cc=state.cc,
         indptr=pop.adj_indptr, indices=pop.adj_indices, park_cloud=state.park_cloud, cc_cloud=state.cc_cloud,
         cell_active=state.cell_active, chain_cloud=state.chain_cloud, subsidised=state.subsidised,
-        subsidy_end=state.subsidy_end, is_above=state.is_above, cell_coded=state.cell_coded,
+        is_above=state.is_above, cell_coded=state.cell_coded,
         word=state.onboard_word, pg_cell=state.pg_cell, month_log=state.onboarded_log)
     if not n_on:
         return

@@ -55,7 +55,6 @@ class FirmState:
         self.onboarded_log: list[tuple[int, np.ndarray]] = []
         self.trans_month = np.full(n, NEVER, dtype=np.int16)
         self.subsidised = np.zeros(n, dtype=bool)
-        self.subsidy_end = np.full(n, NEVER, dtype=np.int16)
         self.lam_cloud = np.zeros(n, dtype=np.float32)
         self.lam_trans = memory.sparse_zeros(n, np.float32)  # written at the transformation candidates only
         # The draws of rng.standard_exponential(n, dtype=np.float32) and rng.random(n, dtype=np.float32),
