@@ -19,6 +19,7 @@ from sim.core import kernel
 
 _compiled: dict[str, object] = {}
 _NO_WORD = np.zeros(1, dtype=np.uint64)  # stands in for the onboarding words when there are none
+_NO_FLAGS = np.zeros(0, dtype=np.uint8)  # stands in for the deciders' voucher grants when there are none
 
 
 def compiled_stages() -> dict[str, object]:
@@ -31,7 +32,7 @@ def compiled_stages() -> dict[str, object]:
     def onboard(queue, deciders, capacity, cloud_state, waiting, on_code, present, k, cloud_month, cell, cell_wait,
                 cell_cum, cell_new, park, cc, indptr, indices, park_cloud, cc_cloud, cell_active, chain_cloud,
                 subsidised, end_month, is_above, rest, watch, watch_end, cand, coded, above_max,
-                chain_one, has_word, word, pg_cell, write_month):
+                chain_one, has_word, word, pg_cell, write_month, has_granted, granted_at):
         # In phases, each a loop without branches on what it loads (the firms' columns are
         # random accesses; a mispredicted branch waiting on one stops the others in flight):
         # who is onboarded, their own columns and link ranges, their partners, the partners'
@@ -41,6 +42,9 @@ def compiled_stages() -> dict[str, object]:
         # is left out: integer counts, the same values).
         n_on = n_rest = n_watch = n_cand = n_queued = 0
         firms = np.empty(queue.size + deciders.size, dtype=queue.dtype)
+        # Subsidised or not, per onboarded firm: a decider is iff it was granted a voucher in this
+        # step (granted_at, in order), so only queued firms read the column at random.
+        sub = np.empty(queue.size + deciders.size, dtype=np.uint8)
         for j in range(queue.size + deciders.size):
             queued = j < queue.size
             if queued:
@@ -57,6 +61,10 @@ def compiled_stages() -> dict[str, object]:
                 n_rest += 1
             else:
                 firms[n_on] = f
+                if queued:
+                    sub[n_on] = subsidised[f]
+                else:
+                    sub[n_on] = granted_at[j - queue.size] if has_granted else 0
                 n_on += 1
                 n_queued += queued  # the queued firms come first (queue order)
         lo = np.empty(n_on, dtype=indptr.dtype)
@@ -90,7 +98,7 @@ def compiled_stages() -> dict[str, object]:
             lo[j], hi[j] = a, b
             total += b - a
             watch[n_watch] = f  # kept if subsidised (no branch)
-            n_watch += subsidised[f]
+            n_watch += sub[j]
             cand[n_cand] = f  # kept if above-scale
             n_cand += ((c & 3) <= above_max) if coded else is_above[f]
         partners = np.empty(total, dtype=indices.dtype)
@@ -216,7 +224,8 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cc: np.ndarray, indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
             cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, is_above: np.ndarray, cell_coded: bool = False, word: np.ndarray | None = None,
             pg_cell: np.ndarray | None = None,
-            month_log: list | None = None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            month_log: list | None = None,
+            granted_at: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The step's ``deciders`` (in priority order) join the service queue, then onboarding from the
     queue (``queue`` then ``deciders``: firms still waiting and present, in order) up to
     ``capacity`` (None: all).
@@ -233,6 +242,8 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
     with ``word`` (:func:`onboard_words`, and the group cells ``pg_cell``) the compiled pass reads
     a firm's park, cell and link range from its word. With ``month_log`` (a list) the compiled
     pass does not write ``cloud_month``: it appends ``(k, onboarded firms)`` to the log instead.
+    ``granted_at`` (uint8 per decider, None: none): the deciders granted a voucher in this step,
+    the only deciders ``subsidised``; the compiled pass reads it instead of the column.
 
     Returns:
         ``(onboarded, the queue left, subsidised onboarded firms, their subsidy ends, above-scale
@@ -249,7 +260,7 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cell_active, chain_cloud, subsidised, np.int16(end_month), is_above, rest,
             watch, watch_end, cand, bool(cell_coded), kernel.ABOVE_CODE, chain_cloud.dtype.type(1),
             word is not None, _NO_WORD if word is None else word, _NO_WORD.view(np.int64) if pg_cell is None else pg_cell,
-            month_log is None)
+            month_log is None, granted_at is not None, _NO_FLAGS if granted_at is None else granted_at)
         if month_log is not None and n_on:
             month_log.append((k, onboarded[:n_on]))
         # The three lists after the queue are copied by the caller into its own lists (the watch

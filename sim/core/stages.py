@@ -105,6 +105,7 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         return v * open_city[pop.city[firms]] if open_city.size > 1 else v
 
     granted_firms = deciders[:0]
+    granted_at = None  # per decider: granted a voucher in this step (uint8; None: none was)
     by_priority = False  # deciders in priority order (else ascending)
     if voucher_cur is not None and deciders.size:
         # One sort: the claimants, a subset, keep the deciders' priority order, and so do the
@@ -114,6 +115,9 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         claim = deciders[at_claim]
         granted = vouchers.grant(claim, pop.city[claim])
         granted_firms = claim[granted]
+        if granted_firms.size:
+            granted_at = np.zeros(deciders.size, dtype=np.uint8)
+            granted_at[at_claim[granted]] = 1
         at_late = at_claim[~granted]
         late = claim[~granted]
         if late.size:
@@ -126,6 +130,8 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
                 keep = np.ones(deciders.size, dtype=bool)  # a mask by position, not a set difference
                 keep[at_late[below]] = False
                 deciders = deciders[keep]
+                if granted_at is not None:
+                    granted_at = granted_at[keep]
                 # Refusal rule (docs/model.md 7.4): the decision did not happen, so by the
                 # memorylessness of the exponential clock the firm's remaining distance to
                 # a decision is a fresh Exp(1): it draws a new threshold above its cumulative
@@ -164,7 +170,7 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
     # Deciders join the queue and onboarding follows in one pass; before the transformation and
     # churn updates, which touch other firms' states and only add integers to shared counts.
     onboard(state, k, instruments["service_capacity"].capacity_this_substep(k), vouchers.spec.subsidy_months,
-            deciders)
+            deciders, granted_at)
     if transformers.size:
         state.trans_month[transformers] = k
         state.update(transformers, "trans", 1.0)
@@ -194,9 +200,11 @@ def transform_stage(state: FirmState, t: dict, dt: np.float32) -> np.ndarray:
     return tc[lam2 >= state.thr_trans[tc]]
 
 
-def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int, deciders: np.ndarray) -> None:
+def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int, deciders: np.ndarray,
+            granted_at: np.ndarray | None = None) -> None:
     """(c) The step's ``deciders`` (priority order) join the queue; onboarding from the queue, first
-    come first served, up to ``capacity`` (None: all)."""
+    come first served, up to ``capacity`` (None: all). ``granted_at``: per decider, granted a
+    voucher in this step (None: none was)."""
     pop = state.pop
     n_on, state.queue, sub_on, sub_end, above = stage_kernel.onboard(
         state.queue, deciders, capacity, k, k + subsidy_months, cloud_state=state.cloud_state, waiting=WAITING,
@@ -205,7 +213,7 @@ def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int,
         indptr=pop.adj_indptr, indices=pop.adj_indices, park_cloud=state.park_cloud, cc_cloud=state.cc_cloud,
         cell_active=state.cell_active, chain_cloud=state.chain_cloud, subsidised=state.subsidised,
         is_above=state.is_above, cell_coded=state.cell_coded,
-        word=state.onboard_word, pg_cell=state.pg_cell, month_log=state.onboarded_log)
+        word=state.onboard_word, pg_cell=state.pg_cell, month_log=state.onboarded_log, granted_at=granted_at)
     if not n_on:
         return
     state.prov_cloud += n_on
