@@ -409,3 +409,30 @@ def test_static_tables_shortcuts_give_what_the_plain_constructions_give(monkeypa
     young_np, month_np = tables.young_firms(pop, 12)
     assert young.size > 1000 and np.array_equal(young, young_np) and np.array_equal(month, month_np)
     assert young.dtype == young_np.dtype and month.dtype == month_np.dtype
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_partners_below_each_counts_what_a_per_link_compare_counts(monkeypatch):
+    """The blocked prefix sums give each firm's partners below each bound, as the plain compare
+    per link does, on a built structure and on rows too long for the packed fields."""
+    from sim.core import setup_kernel
+
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numba")
+
+    def plain(indptr, indices, k):
+        rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+        return np.bincount(rows[indices < k], minlength=indptr.size - 1)
+
+    config = Scenario.model_validate({"population": {"total_firms": 40_000}})
+    pop = build_population(config, replicate_structure_seed(config, config.run.seed, 0))
+    rng = np.random.default_rng(3)
+    huge = np.concatenate(([0, 3], 3 + (1 << 21) + np.arange(1, 6) * 7)).astype(np.int64)  # a row of 2**21 links
+    cases = [(pop.adj_indptr, pop.adj_indices), (huge, rng.integers(0, 6, int(huge[-1])).astype(np.int32))]
+    for indptr, indices in cases:
+        n = indptr.size - 1
+        ks = (n // 2, n // 5, 1)
+        got = setup_kernel.partners_below_each(indptr, indices, ks, np.int32 if n < 10 else np.int16)
+        for k, counts in zip(ks, got, strict=True):
+            assert np.array_equal(counts, plain(indptr, indices, k))
+        assert np.array_equal(setup_kernel.partners_below(indptr, indices, ks[1]), got[1])
+    assert got[0].dtype == np.int32 and got[1].dtype == np.float32

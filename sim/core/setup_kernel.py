@@ -298,24 +298,29 @@ def _kernels() -> dict[str, object]:  # noqa: C901 - one closure per compiled lo
         return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def partners_below_each(indptr, indices, k0, k1, k2, out0, out1, out2):
-        # For every firm, its partners with an index below k0, k1 and k2 (a compare per link, no
-        # lookup) in one pass over the rows (the row's loop, whose varying length costs a
-        # mispredicted branch per row, is paid once for three counts).
-        for r in range(out0.size):
-            c0 = 0
-            c1 = 0
-            c2 = 0
-            for j in range(indptr[r], indptr[r + 1]):
+    def partners_below_each(indptr, indices, k0, k1, k2, out0, out1, out2, rows, buf):
+        # For every firm, its partners with an index below k0, k1 and k2: a block of ``rows``
+        # rows at a time, the three compares of each link packed in 21-bit fields of a running
+        # sum over the block's links (``buf``, in the cache; fewer than 2**21 links a block),
+        # then one difference per row. No loop per row, whose varying length mispredicts once
+        # a row (measured at 2,000,000 firms: 39-41 -> 27-28 ms).
+        field = np.int64((1 << 21) - 1)
+        n = out0.size
+        for r0 in range(0, n, rows):
+            r1 = min(r0 + rows, n)
+            a = indptr[r0]
+            acc = np.int64(0)
+            buf[0] = 0
+            for j in range(a, indptr[r1]):
                 b = indices[j]
-                c0 += b < k0
-                c1 += b < k1
-                c2 += b < k2
-            out0[r] = c0
-            out1[r] = c1
-            out2[r] = c2
+                acc += np.int64(b < k0) + (np.int64(b < k1) << 21) + (np.int64(b < k2) << 42)
+                buf[j - a + 1] = acc
+            for r in range(r0, r1):
+                d = buf[indptr[r + 1] - a] - buf[indptr[r] - a]
+                out0[r] = d & field
+                out1[r] = (d >> 21) & field
+                out2[r] = d >> 42
         return 0
-
 
     loops = {"group_order": group_order, "fill_groups": fill_groups, "link_chunk": link_chunk,
              "bucket_links": bucket_links, "merge_blocks": merge_blocks, "marked_partners": marked_partners,
@@ -463,9 +468,7 @@ def partners_below(indptr: np.ndarray, indices: np.ndarray, k: int) -> np.ndarra
     """For every firm, how many of its partners have an index below ``k``, as float32: what
     :func:`marked_partners` counts for the mask of the first ``k`` firms, by a compare instead of
     a bit lookup per link (0.08 against 0.10 s at 5,000,000 firms)."""
-    out = np.empty(indptr.size - 1, dtype=np.float32)
-    _kernels()["partners_below_each"](indptr, indices, int(k), int(k), int(k), out, out, out)
-    return out
+    return partners_below_each(indptr, indices, (k, k, k))[0]
 
 
 def partners_below_each(indptr: np.ndarray, indices: np.ndarray, ks: tuple[int, int, int],
@@ -473,5 +476,16 @@ def partners_below_each(indptr: np.ndarray, indices: np.ndarray, ks: tuple[int, 
     """:func:`partners_below` for each of the three bounds ``ks``, in one pass over the links; the
     first count in ``first_dtype`` (which must hold every degree), the others float32."""
     outs = [np.empty(indptr.size - 1, dtype=dtype) for dtype in (first_dtype, np.float32, np.float32)]
-    _kernels()["partners_below_each"](indptr, indices, *(int(k) for k in ks), *outs)
+    rows = 4096
+    while True:  # the most links of a block of rows must fit a 21-bit field
+        edges = np.append(indptr[::rows], indptr[-1])
+        span = int(np.max(np.diff(edges))) if edges.size > 1 else 0
+        if span < 1 << 21 or rows == 1:
+            break
+        rows //= 2
+    if span >= 1 << 21:  # a firm with 2**21 links or more: a bit mask per bound
+        return [marked_partners(indptr, indices, np.arange(indptr.size - 1) < k).astype(o.dtype) for k, o in
+                zip(ks, outs, strict=True)]
+    buf = np.empty(span + 1, dtype=np.int64)
+    _kernels()["partners_below_each"](indptr, indices, *(int(k) for k in ks), *outs, rows, buf)
     return outs
