@@ -89,9 +89,10 @@ def _save_rgb_png(fig: Figure, path: Path) -> None:
     from PIL.PngImagePlugin import PngInfo
 
     from sim.glyphs import faster_text
+    from sim.tick_updates import ticks_once
 
     buf = BytesIO()
-    with layout_pass_only(fig), faster_text(fig):
+    with layout_pass_only(fig), faster_text(fig), ticks_once(fig):
         fig.savefig(buf, dpi=FIGURE_DPI, format="rgba")  # the pixels savefig's PNG would hold
     width, height = (int(v) for v in fig.get_size_inches() * FIGURE_DPI)
     rgba = np.frombuffer(buf.getbuffer(), dtype=np.uint8)

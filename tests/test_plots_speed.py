@@ -99,14 +99,15 @@ def test_prepared_axes_draw_the_same_files(tmp_path: Path, monkeypatch):
 
 
 def test_run_figures_equal_matplotlib_default_title_placement_and_layout_pass(tmp_path: Path, monkeypatch):
-    # The titles fixed at y=1.0 (sim.plots.common.set_title) and savefig's layout pass without
-    # its draw (sim.fileio.layout_pass_only) give the bytes of matplotlib's own automatic title
-    # placement and full layout pass, for every run figure.
+    # The titles fixed at y=1.0 (sim.plots.common.set_title), savefig's layout pass without
+    # its draw (sim.fileio.layout_pass_only) and the ticks updated once per measurement or draw
+    # (sim.tick_updates) give the bytes of matplotlib's own automatic title placement, full
+    # layout pass and tick updates, for every run figure.
     import contextlib
 
     from matplotlib.axes import Axes
 
-    from sim import fileio
+    from sim import fileio, tick_updates
     from sim.core.model import CloudAdoptionModel
     from sim.core.outputs import tidy_timeseries
     from sim.plots.scenario import write_figures
@@ -119,6 +120,7 @@ def test_run_figures_equal_matplotlib_default_title_placement_and_layout_pass(tm
     own = Axes.set_title
     monkeypatch.setattr(Axes, "set_title", lambda self, label, *a, y=None, **kw: own(self, label, *a, **kw))
     monkeypatch.setattr(fileio, "layout_pass_only", contextlib.nullcontext)
+    monkeypatch.setattr(tick_updates, "ticks_once", contextlib.nullcontext)
     plain = write_figures(tmp_path / "plain", ts, cfg)
     assert len(fast) >= 6 and [p.name for p in fast] == [p.name for p in plain]
     for a, b in zip(fast, plain, strict=True):
@@ -232,6 +234,53 @@ def test_faster_text_draws_the_same_pixels_as_matplotlibs_glyph_loop(tmp_path: P
     assert len(calls) > 20 and {0.0, 90.0} <= set(calls)  # the texts went through draw_glyphs
     assert len(heights) > 20  # and their layout through the remembered font metrics
     assert plain.read_bytes() == (tmp_path / "faster.rgba").read_bytes()
+
+
+def test_ticks_once_updates_each_axis_once_per_measurement_with_the_same_pixels(tmp_path: Path, monkeypatch):
+    # sim.tick_updates answers an axis's repeated tick updates within one Axes.get_tightbbox or
+    # Axis.draw from the first: fewer updates, the same bytes, on axes whose limits, locators and
+    # tick space differ (dates, log scale, shared and aligned axes, a colorbar, an equal aspect).
+    import datetime as dt
+
+    import numpy as np
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure
+
+    from sim import fileio, tick_updates
+
+    if not tick_updates.available():
+        pytest.skip("another matplotlib: ticks updated as usual")
+
+    def figure() -> Figure:
+        fig = Figure(figsize=(7, 5), layout="constrained")
+        (a, b), (c, d) = fig.subplots(2, 2)
+        days = [dt.date(2021, 6, 30) + dt.timedelta(days=30 * k) for k in range(55)]
+        a.plot(days, np.linspace(0, 1.2e6, 55))
+        a.set_ylabel("firms on the cloud 云上")
+        b.semilogy([1, 10, 100], [3, 3e3, 3e5])
+        b.set_ylabel("log")
+        c.barh([f"city {k}" for k in range(21)], np.arange(21.0))
+        image = d.imshow(np.arange(12.0).reshape(3, 4))
+        d.set_aspect("equal")
+        fig.colorbar(image, ax=d, label="share")
+        fig.align_ylabels([a, c])
+        fig.suptitle("ticks")
+        return fig
+
+    updates = []
+    own = Axis._update_ticks
+    monkeypatch.setattr(Axis, "_update_ticks", lambda self: updates.append(self) or own(self))
+    with fileio.layout_pass_only(fig := figure()):
+        fig.savefig(tmp_path / "plain.rgba", dpi=fileio.FIGURE_DPI, format="rgba")
+    n_plain = len(updates)
+    updates.clear()
+    fig = figure()
+    with fileio.layout_pass_only(fig), tick_updates.ticks_once(fig):
+        fig.savefig(tmp_path / "once.rgba", dpi=fileio.FIGURE_DPI, format="rgba")
+    assert 0 < len(updates) <= n_plain // 2
+    assert not any(name in vars(obj) for ax in fig.axes for obj in (ax, ax.xaxis, ax.yaxis)
+                   for name in ("get_tightbbox", "_update_ticks", "draw"))
+    assert (tmp_path / "plain.rgba").read_bytes() == (tmp_path / "once.rgba").read_bytes()
 
 
 @pytest.mark.skipif(not TWO_CPUS, reason="drawing in two processes needs two CPUs")
