@@ -12,6 +12,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from sim import i18n
+from sim.analysis.outcomes import goal_outcomes
 from sim.analysis.progress import group_progress, progress_table
 from sim.analysis.summary import paired_differences, scaled_goals
 from sim.core.model import CloudAdoptionModel
@@ -102,6 +103,19 @@ def test_group_progress_is_relative_to_group_size(runs) -> None:
     assert len(tab) == 20 and (tab["n_replicates"] == 3).all()
     assert (tab["cloud_progress_p10"] <= tab["cloud_progress_median"]).all()
     assert (tab["cloud_progress_median"] <= tab["cloud_progress_p90"]).all()
+    # read at the goal month's date of goal_outcomes, in any row order; a series that ends
+    # before the goal month, or has no provincial rows, is refused
+    gdate = goal_outcomes(ts, goals)["goal_date"].iloc[0]
+    at = ts[(ts["date"] == gdate) & (ts["city"] == gp.iloc[0]["group"]) & (ts["cluster"] == "all")
+            & (ts["size_class"] == "all")]
+    assert sorted(at["cloud_cumulative"]) == sorted(gp[gp["group"] == gp.iloc[0]["group"]]["cloud_firms"])
+    shuffled = group_progress(ts.sample(frac=1.0, random_state=3), goals, "city", cfg)
+    assert shuffled.sort_values(["replicate", "group"]).reset_index(drop=True).equals(
+        gp.sort_values(["replicate", "group"]).reset_index(drop=True))
+    with pytest.raises(ValueError, match="does not reach the goal month"):
+        group_progress(ts[ts["date"] < gdate], goals, "city", cfg)
+    with pytest.raises(ValueError, match="no provincial rows"):
+        group_progress(ts[ts["city"] != "all"], goals, "city", cfg)
 
 
 def test_goal_comparison_figure_and_compare_folder_files(runs, tmp_path: Path) -> None:
