@@ -46,7 +46,7 @@ def stream_floor_ns(n: int = FLOOR_FIRMS, repeat: int = 7) -> float:
 
     Printed beside the new floor (:func:`floor_ns`) for comparison only. It moved between 1.6 and
     2.9 ns from one process to the next on the same machine, with or without huge pages (sixth
-    session, ``benchmarks/README.md``), and it is slower than a compiled pass over the same bytes
+    session, ``benchmarks/HISTORY.md``), and it is slower than a compiled pass over the same bytes
     (1.1-1.5 ns): NumPy's reduction is not bound by memory alone.
     """
     buf = np.ones(10 * n, dtype=np.float32)

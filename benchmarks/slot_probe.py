@@ -1,8 +1,8 @@
 """How fast this machine is right now: a fixed workload to run beside a target's measurement.
 
 This VM's speed drifts between quiet slots by more than the targets' margins (the batch's
-simulation took 0.48 to 0.75 s per run for the same code, benchmarks/README.md "Where the targets
-stand"), while a plain memory stream hardly moves (the batch's floor: 1.36-1.42 ns per firm-step).
+simulation took 0.48 to 0.75 s per run for the same code, benchmarks/HISTORY.md "Where the targets
+stood"), while a plain memory stream hardly moves (the batch's floor: 1.36-1.42 ns per firm-step).
 The model's slow parts are random reads over tables larger than the caches it shares with other
 guests, so the probe times exactly that, beside a stream and a Python-interpreter loop:
 

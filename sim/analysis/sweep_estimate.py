@@ -23,13 +23,13 @@ from sim.scenario.schema_types import month_number
 
 NS_PER_FIRM_MONTH = 10e-9
 """Rough model time per firm and simulated month (s), used when a run is not timed: measured
-14 ns per firm-step at 2,000,000 firms on a 2-core machine (benchmarks/README.md), rounded down
+14 ns per firm-step at 2,000,000 firms on a 2-core machine (benchmarks/HISTORY.md), rounded down
 because fewer firms are present early in a run."""
 
 
 SETUP_PER_FIRM = 1.5e-6
 """Rough population set-up time per firm (s): about 1.5 s per million firms (measured 1.3-1.5 s,
-benchmarks/README.md)."""
+benchmarks/HISTORY.md)."""
 
 
 MEASURE_LIMIT_S = 20.0

@@ -6,7 +6,7 @@ NumPy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``) on
 to a process costs 1-2.5 s of system time per GiB when it comes as huge pages and ~0.4 s per GiB
 as 4 KiB pages (the host backs each 2 MiB page when it is first touched), and the model's
 memory is mostly new: its set-up writes ~1.2 GB at 5,000,000 firms. Measured side by side in
-fresh processes (``benchmarks/README.md``, fifth session), without the advice the set-up took
+fresh processes (``benchmarks/HISTORY.md``, fifth session), without the advice the set-up took
 0.70x the CPU at 5,000,000 firms and 0.79x at 2,000,000, while the simulation was not
 measurably slower (2,000,000 firms: 1.13 against 1.07 s, five pairs; the batch path's
 simulation 1.14 / 0.82 against 1.20 / 0.86 s). Results are the same bytes either way.
@@ -59,7 +59,7 @@ def keep_freed_memory() -> bool:
     balloon reports free pages to the host after ~2 s; measured 2026-11-29). At 1,000,000 firms
     the set-up's temporaries are below 32 MiB and glibc already reuses them; at 5,000,000 they
     are not, which made the set-up grow faster than the firms. Measured side by side (fresh
-    processes, 8 alternating rounds, load 4-6; ``benchmarks/README.md``, sixth session): set-up at
+    processes, 8 alternating rounds, load 4-6; ``benchmarks/HISTORY.md``, sixth session): set-up at
     5,000,000 firms 2.86 -> 2.75 s CPU (system 0.59 -> 0.45 s, memory touched 1,415 -> 1,117 MB),
     at 1,000,000 0.573 -> 0.563 s; at 2,000,000 with the simulation no difference shown; peak RSS
     at 5,000,000 firms +24 MiB. Values never change; the process's resident memory after a large
