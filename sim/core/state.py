@@ -162,11 +162,7 @@ class FirmState:
         bufs = self.cand_buffers
         if bufs is None or n + m > bufs[0].size or self.cand_trans.base is not bufs[0] or any(
                 col.base is not b for col, b in zip(self.cand_columns, bufs[1:], strict=True)):
-            cap = max(2 * (n + m), 4096)
-            bufs = tuple(np.empty(cap, dtype=a.dtype) for a in (self.cand_trans, *self.cand_columns))
-            for b, a in zip(bufs, (self.cand_trans, *self.cand_columns), strict=True):
-                b[:n] = a
-            self.cand_buffers = bufs
+            bufs = self.cand_buffers = spare_room((self.cand_trans, *self.cand_columns), m)
         for b, a in zip(bufs, (firms, *self.candidate_columns(firms)), strict=True):
             b[n:n + m] = a
         self.cand_trans = bufs[0][:n + m]
@@ -246,6 +242,17 @@ class FirmState:
                                  cell_coded=coded)
 
 
+def spare_room(live: tuple[np.ndarray, ...], extra: int) -> tuple[np.ndarray, ...]:
+    """New buffers for the parallel arrays ``live``, each holding a copy of its array at the front
+    and room for twice the new length (``len + extra``; at least 4,096): appends then write only
+    the new values, and the copies are amortized."""
+    cap = max(2 * (live[0].size + extra), 4096)
+    bufs = tuple(np.empty(cap, dtype=a.dtype) for a in live)
+    for b, a in zip(bufs, live, strict=True):
+        b[:a.size] = a
+    return bufs
+
+
 class WatchList:
     """The subsidised adopters watched by the churn clock, in the order they were onboarded: each
     firm's index, subsidy end (month, int16), cumulative churn hazard and churn threshold
@@ -282,14 +289,7 @@ class WatchList:
         """Watch ``firms`` (subsidy ends ``end``, churn thresholds ``thr``), hazard 0, after the others."""
         m = firms.size
         if self.hi + m > self.firms.size:
-            # Move the live part to the front of buffers twice its new size (amortized copies).
-            cap = max(2 * (self.size + m), 4096)
-            bufs = []
-            for a in (self.firms, self.end, self.lam, self.thr):
-                b = np.empty(cap, dtype=a.dtype)
-                b[:self.size] = a[self.lo:self.hi]
-                bufs.append(b)
-            self.firms, self.end, self.lam, self.thr = bufs
+            self.firms, self.end, self.lam, self.thr = spare_room(self.live(), m)
             self.lo, self.hi = 0, self.size
         new = slice(self.hi, self.hi + m)
         self.firms[new], self.end[new], self.lam[new], self.thr[new] = firms, end, 0, thr
