@@ -170,8 +170,8 @@ def _kernels() -> dict[str, object]:
                 i += 1
         return i, h
 
-    loops = {"exponential_f32": exponential_f32, "poisson_mult": poisson_mult, "draw_rows": draw_rows, "parks": parks, "scale_by": scale_by,
-             "capped_for": capped_for, "neg_key_bins": neg_key_bins, "neg_keys_in_bin": neg_keys_in_bin,
+    loops = {"exponential_f32": exponential_f32, "poisson_mult": poisson_mult, "draw_rows": draw_rows, "parks": parks,
+             "scale_by": scale_by, "capped_for": capped_for, "neg_key_bins": neg_key_bins, "neg_keys_in_bin": neg_keys_in_bin,
              "neg_keys_at_most": neg_keys_at_most, "categories": categories}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
     return _compiled

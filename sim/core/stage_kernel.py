@@ -222,10 +222,9 @@ def onboard(queue: np.ndarray, deciders: np.ndarray, capacity: int | None, k: in
             cloud_state: np.ndarray, waiting: int, on_cloud: int, present: np.ndarray, cloud_month: np.ndarray,
             cell: np.ndarray, cell_wait: np.ndarray, cell_cum: np.ndarray, cell_new: np.ndarray, park: np.ndarray,
             cc: np.ndarray, indptr: np.ndarray, indices: np.ndarray, park_cloud: np.ndarray, cc_cloud: np.ndarray,
-            cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, is_above: np.ndarray, cell_coded: bool = False, word: np.ndarray | None = None,
-            pg_cell: np.ndarray | None = None,
-            month_log: list | None = None,
-            granted_at: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            cell_active: np.ndarray, chain_cloud: np.ndarray, subsidised: np.ndarray, is_above: np.ndarray,
+            cell_coded: bool = False, word: np.ndarray | None = None, pg_cell: np.ndarray | None = None,
+            month_log: list | None = None, granted_at: np.ndarray | None = None) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The step's ``deciders`` (in priority order) join the service queue, then onboarding from the
     queue (``queue`` then ``deciders``: firms still waiting and present, in order) up to
     ``capacity`` (None: all).

@@ -112,10 +112,10 @@ def leader_count_dtype(pop: Population, is_lead: np.ndarray, start_counts: np.nd
     """
     if start_counts is not None and not is_lead[pop.n_initial:].any():
         most = int(start_counts.max()) if start_counts.size else 0
-        return np.dtype(np.int8) if most <= np.iinfo(np.int8).max else np.dtype(np.float32)
-    leaders = np.flatnonzero(is_lead)
-    rows = kernel.gather_rows(pop.adj_indptr, pop.adj_indices, leaders) if leaders.size else leaders
-    most = int(np.bincount(rows).max()) if rows.size else 0
+    else:
+        leaders = np.flatnonzero(is_lead)
+        rows = kernel.gather_rows(pop.adj_indptr, pop.adj_indices, leaders) if leaders.size else leaders
+        most = int(np.bincount(rows).max()) if rows.size else 0
     return np.dtype(np.int8) if most <= np.iinfo(np.int8).max else np.dtype(np.float32)
 
 

@@ -134,7 +134,7 @@ def plot_goal_comparison(fig: Figure, ts_by_scenario: Mapping[str, pd.DataFrame]
     left.xaxis.set_major_formatter(FuncFormatter(thousands))
     left.set_xlabel(i18n.text("diff_x", lang), fontsize=8.5)
     set_title(left, i18n.text("diff_title", lang, goal=i18n.text(f"goal.{goal}", lang),
-                             reference=i18n.scenario_title(reference, lang), date=goals.date), fontsize=10)
+                              reference=i18n.scenario_title(reference, lang), date=goals.date), fontsize=10)
     left.grid(True, axis="x", alpha=0.3)
     left.legend(handles=[
         Line2D([], [], marker="o", color="#555555", linestyle="none", label=i18n.text("paired_median", lang)),

@@ -103,7 +103,7 @@ def _panel(ax: Axes, ts: pd.DataFrame, config: Scenario, g: Goal, outcome: pd.Da
     ax.text(0.02, 0.97, text, transform=ax.transAxes, va="top", fontsize=8,
             bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
     set_title(ax, i18n.text("more_goal_title", lang, indicator=i18n.indicator_name(g.indicator, lang),
-                           value=i18n.goal_value_text(g.indicator, g.value, lang), date=g.date), fontsize=9.5)
+                            value=i18n.goal_value_text(g.indicator, g.value, lang), date=g.date), fontsize=9.5)
     if rate:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_ylabel(i18n.text("share_axis", lang), fontsize=8.5)

@@ -282,7 +282,7 @@ def plot_city_gap(ax: Axes, ts: pd.DataFrame, goals: Goals, *, lang: str = "en")
     ax.xaxis.set_major_formatter(FuncFormatter(thousands))
     ax.set_xlabel(i18n.text("city_gap_x", lang))
     set_title(ax, i18n.text("city_gap_title", lang, goal=i18n.format_count(goals.cloud_firms),
-                           date=goals.date), fontsize=11)
+                            date=goals.date), fontsize=11)
     ax.grid(True, axis="x", alpha=0.3)
     vals = np.concatenate([st["p10"], st["p90"], st["median"], [0.0]])
     lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
