@@ -67,6 +67,14 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+FIGURE_MODULES = ("matplotlib", "matplotlib.text", "matplotlib.axes", "matplotlib.figure", "scipy.special",
+                  "sim.plots.scenario")
+"""The figure code (~0.5 s of CPU) in steps of at most ~0.15 s: the run
+checks between two steps whether the population is built (:func:`sim.runs.prebuild.take`), so
+that this import delays the model by at most one step, not by the whole (0.2-0.3 s measured
+when the build ended during it); the figure process imports what is left itself."""
+
+
 def start_population_build(args: argparse.Namespace) -> None:
     """For a run of one replicate in this process, fork its figure process and start building its
     population in another process now, while this one imports the model
@@ -85,7 +93,7 @@ def start_population_build(args: argparse.Namespace) -> None:
         # What the run imports after its replicate (the tables, results.xlsx), then what the
         # figure process forked at the take would import (it inherits it): imported only while
         # this process waits for the build.
-        later = ("sim.analysis.tables", "openpyxl", *(("sim.plots.scenario",) if figures else ()))
+        later = ("sim.analysis.tables", "openpyxl", *(FIGURE_MODULES if figures else ()))
         prebuild.start(sc, 0, figures=figures, later=later)
 
 

@@ -1,0 +1,96 @@
+"""Modules whose code runs at their first use (sim.lazy_imports) behave as imported ones.
+
+Mesa's optional spaces (``mesa.discrete_space``, ``mesa.experimental.continuous_space``, with
+networkx and SciPy's spatial module) and ``numpy.f2py``/``numpy.testing`` are imported by
+``import mesa`` or by SciPy, never used by a run, and are loaded only when a user touches them. Each
+check runs in a fresh interpreter (what is imported depends on the process's history); a run's
+files are compared byte for byte with those of a run where every module was imported eagerly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+
+
+def _python(code: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_model_imports_without_running_the_deferred_modules_which_load_on_first_use():
+    out = _python("""
+        import json, sys, types
+        import sim  # first, as in the command line: installs the finder
+        import numpy as np
+        import scipy.linalg  # what Numba's start-up imports (its BLAS check)
+        import sim.core.model  # Mesa, and the model
+        import sim.lazy_imports as lazy
+        names = lazy.LAZY_MODULES
+        res = {"ran_at_import": [n for n in names if type(sys.modules.get(n)) is types.ModuleType],
+               "spatial": "scipy.spatial" in sys.modules}
+        deferred = {n: sys.modules[n] for n in names}
+        import mesa, networkx
+        # A user touching them gets the real modules, the same objects as bound before.
+        grid = mesa.discrete_space.OrthogonalMooreGrid((3, 3), torus=False, random=None)
+        res["cells"] = len(grid.all_cells)
+        from mesa.experimental.continuous_space import ContinuousSpace
+        res["continuous"] = ContinuousSpace.__module__
+        res["path"] = networkx.shortest_path_length(networkx.path_graph(4), 0, 3)
+        np.testing.assert_equal(np.arange(3), [0, 1, 2])
+        res["f2py"] = callable(np.f2py.run_main)
+        res["same"] = all(sys.modules[n] is m and type(m) is types.ModuleType for n, m in deferred.items())
+        res["dir"] = "Graph" in dir(networkx)
+        print(json.dumps(res))
+    """)
+    res = json.loads(out)
+    assert res["ran_at_import"] == [] and res["spatial"] is False
+    assert res["cells"] == 9 and res["continuous"].startswith("mesa.experimental.continuous_space")
+    assert res["path"] == 3 and res["f2py"] and res["same"] and res["dir"]
+
+
+def test_a_deferred_module_has_the_names_of_an_eagerly_imported_one():
+    code = """
+        import hashlib, sys
+        if sys.argv[1] == "eager":
+            import networkx, mesa.discrete_space  # before sim: nothing is deferred
+        import sim  # installs the finder (sim.lazy_imports)
+        import mesa, networkx
+        names = sorted(n for n in dir(mesa.discrete_space) + dir(networkx) if not n.startswith("__"))
+        print(type(sys.modules["networkx"]).__name__, len(names), hashlib.sha256(" ".join(names).encode()).hexdigest())
+    """
+    eager, lazy = _python(code, "eager"), _python(code, "lazy")
+    assert eager.split()[1:] == lazy.split()[1:] and eager.split()[0] == lazy.split()[0] == "module"
+
+
+def test_a_run_writes_the_same_files_with_and_without_deferred_modules(tmp_path: Path):
+    code = """
+        import sys
+        if sys.argv[1] == "eager":  # imported before sim: the finder has nothing left to defer
+            import networkx, numpy.f2py, numpy.testing, mesa.discrete_space, mesa.experimental.continuous_space
+        import types
+        from sim.cli.main import main
+        code = main(["run", "scenarios/demo.yaml", "--out", sys.argv[2], "--no-progress",
+                     "--set", "population.total_firms=20000"])
+        deferred = [n for n in ("networkx", "mesa.discrete_space") if type(sys.modules[n]) is not types.ModuleType]
+        print(code, len(deferred))
+    """
+    digests = {}
+    for how in ("eager", "lazy"):
+        out = tmp_path / how
+        assert _python(code, how, str(out)) == ("0 0" if how == "eager" else "0 2")
+        files = sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in (".csv", ".png", ".yaml"))
+        folder = next(out.rglob("manifest.json")).parent
+        digests[how] = {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    assert len(digests["lazy"]) >= 5 and any(k.endswith(".png") for k in digests["lazy"])
+    assert digests["lazy"] == digests["eager"]
