@@ -6,8 +6,9 @@ and Voronoi cells: it imports networkx and SciPy's spatial module) and
 ``gdcloud run``, whose model keeps its firms in NumPy columns and uses no Mesa space. And
 SciPy's array-API layer (imported with ``scipy.linalg``, which Numba imports at its start-up to
 check for BLAS) asks NumPy for every public attribute, which imports ``numpy.f2py`` (a Fortran
-wrapper generator) and ``numpy.testing``: ~0.06 s before a single run can fork its population
-build (:mod:`sim.runs.prebuild`).
+wrapper generator) and ``numpy.testing``, although Numba needs only ``scipy.linalg``'s
+``cython_blas`` extension module, not the package's ``__init__``: ~0.1-0.15 s before a single
+run can fork its population build (:mod:`sim.runs.prebuild`).
 
 :func:`install` puts a finder first on ``sys.meta_path`` that gives each module of
 :data:`LAZY_MODULES`, when it is first imported, a loader that defers its code: the import
@@ -28,12 +29,12 @@ set trigger the load.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 import types
 
-LAZY_MODULES = ("mesa.discrete_space", "mesa.experimental.continuous_space", "networkx", "numpy.f2py", "numpy.testing")
+LAZY_MODULES = ("mesa.discrete_space", "mesa.experimental.continuous_space", "networkx", "numpy.f2py", "numpy.testing",
+                "scipy.linalg")
 """Modules whose code runs at their first attribute access instead of at their import."""
 
 
@@ -60,8 +61,10 @@ def load(module: types.ModuleType) -> None:
     module.__spec__.loader.exec_module(module)
 
 
-class DeferredLoader(importlib.abc.Loader):
-    """Creates a :class:`DeferredModule` and leaves running its code to :func:`load`."""
+class DeferredLoader:
+    """Creates a :class:`DeferredModule` and leaves running its code to :func:`load` (a loader
+    as the import system calls one; not derived from ``importlib.abc``, whose import pulls in
+    ``typing``, ``inspect``, ``tempfile``... at every start-up)."""
 
     def __init__(self, loader):
         self.loader = loader
@@ -75,8 +78,9 @@ class DeferredLoader(importlib.abc.Loader):
         module._deferred_armed = True  # from now on a missing attribute runs the code (load)
 
 
-class DeferringFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules of ``names`` as Python's path finder does, with a :class:`DeferredLoader`."""
+class DeferringFinder:
+    """Finds the modules of ``names`` as Python's path finder does, with a :class:`DeferredLoader`
+    (a meta path finder as the import system calls one)."""
 
     def __init__(self, names: tuple[str, ...]):
         self.names = set(names)

@@ -1,8 +1,9 @@
 """Modules whose code runs at their first use (sim.lazy_imports) behave as imported ones.
 
 Mesa's optional spaces (``mesa.discrete_space``, ``mesa.experimental.continuous_space``, with
-networkx and SciPy's spatial module) and ``numpy.f2py``/``numpy.testing`` are imported by
-``import mesa`` or by SciPy, never used by a run, and are loaded only when a user touches them. Each
+networkx and SciPy's spatial module), ``numpy.f2py``/``numpy.testing`` and the ``scipy.linalg``
+package (Numba's BLAS check needs only its ``cython_blas`` extension) are imported by ``import
+mesa``, SciPy or Numba, never used by a run, and are loaded only when a user touches them. Each
 check runs in a fresh interpreter (what is imported depends on the process's history); a run's
 files are compared byte for byte with those of a run where every module was imported eagerly.
 """
@@ -33,14 +34,19 @@ def test_the_model_imports_without_running_the_deferred_modules_which_load_on_fi
         import json, sys, types
         import sim  # first, as in the command line: installs the finder
         import numpy as np
-        import scipy.linalg  # what Numba's start-up imports (its BLAS check)
+        import numba.np.arraymath  # Numba's start-up: its BLAS check imports scipy.linalg.cython_blas
         import sim.core.model  # Mesa, and the model
         import sim.lazy_imports as lazy
         names = lazy.LAZY_MODULES
         res = {"ran_at_import": [n for n in names if type(sys.modules.get(n)) is types.ModuleType],
                "spatial": "scipy.spatial" in sys.modules}
-        deferred = {n: sys.modules[n] for n in names}
-        import mesa, networkx
+        deferred = {n: sys.modules[n] for n in names if n in sys.modules}  # numpy.f2py: not even imported
+        res["imported"] = sorted(deferred)
+        res["blas"] = numba.np.arraymath._HAVE_BLAS
+        dot = numba.njit(lambda a, b: np.dot(a, b))  # through BLAS, with scipy.linalg deferred
+        res["dot"] = float(dot(np.arange(3.0), np.arange(3.0)))
+        import mesa, networkx, scipy.linalg
+        res["solve"] = scipy.linalg.solve(np.eye(2) * 2.0, np.ones(2)).tolist()
         # A user touching them gets the real modules, the same objects as bound before.
         grid = mesa.discrete_space.OrthogonalMooreGrid((3, 3), torus=False, random=None)
         res["cells"] = len(grid.all_cells)
@@ -55,8 +61,10 @@ def test_the_model_imports_without_running_the_deferred_modules_which_load_on_fi
     """)
     res = json.loads(out)
     assert res["ran_at_import"] == [] and res["spatial"] is False
+    assert {"mesa.discrete_space", "networkx", "scipy.linalg"} <= set(res["imported"])
     assert res["cells"] == 9 and res["continuous"].startswith("mesa.experimental.continuous_space")
     assert res["path"] == 3 and res["f2py"] and res["same"] and res["dir"]
+    assert res["blas"] is True and res["dot"] == 5.0 and res["solve"] == [0.5, 0.5]
 
 
 def test_a_deferred_module_has_the_names_of_an_eagerly_imported_one():
@@ -77,7 +85,8 @@ def test_a_run_writes_the_same_files_with_and_without_deferred_modules(tmp_path:
     code = """
         import sys
         if sys.argv[1] == "eager":  # imported before sim: the finder has nothing left to defer
-            import networkx, numpy.f2py, numpy.testing, mesa.discrete_space, mesa.experimental.continuous_space
+            import networkx, numpy.f2py, numpy.testing, scipy.linalg, mesa.discrete_space
+            import mesa.experimental.continuous_space
         import types
         from sim.cli.main import main
         code = main(["run", "scenarios/demo.yaml", "--out", sys.argv[2], "--no-progress",
