@@ -67,9 +67,9 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-FIGURE_MODULES = ("matplotlib", "matplotlib.text", "matplotlib.axes", "matplotlib.figure", "scipy.special",
-                  "sim.plots.scenario")
-"""The figure code (~0.5 s of CPU) in steps of at most ~0.15 s: the run
+FIGURE_MODULES = ("matplotlib", "matplotlib.patches", "matplotlib.text", "matplotlib.offsetbox", "matplotlib.axes",
+                  "matplotlib.figure", "scipy.special", "sim.plots.scenario")
+"""The figure code (~0.5 s of CPU) in steps of ~0.03-0.15 s: the run
 checks between two steps whether the population is built (:func:`sim.runs.prebuild.take`), so
 that this import delays the model by at most one step, not by the whole (0.2-0.3 s measured
 when the build ended during it); the figure process imports what is left itself."""

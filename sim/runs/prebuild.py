@@ -1,9 +1,10 @@
 """Start the slow parts of a single in-process run early, side by side, on the two CPUs.
 
 A plain ``gdcloud run`` of one replicate would otherwise do everything in turn on one CPU: import
-pandas, Mesa and the model (~0.9 s; Mesa's ``discrete_space`` pulls in SciPy's spatial module
-and networkx), build the population (~1.2 s at full scale), load about 20 compiled kernels from
-Numba's cache (~0.4 s), run the months, then draw the figures. As soon as the scenario is read,
+pandas, Mesa and the model (~0.6 s; Mesa's unused spaces, with SciPy's spatial module and
+networkx, are deferred by :mod:`sim.lazy_imports`), build the population (~1.2 s at full
+scale), load about 20 compiled kernels from Numba's cache (~0.4 s), run the months, then draw
+the figures. As soon as the scenario is read,
 the command line calls :func:`start`, which
 
 1. forks a process that builds the population
