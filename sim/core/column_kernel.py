@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from sim.core import pcg_kernel
 from sim.core.kernel import interruptible, kernel_name
 
 _compiled: dict[str, object] = {}
@@ -96,14 +97,17 @@ def _kernels() -> dict[str, object]:
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def neg_keys_at_most(key, idx, v, out):
         # The firms of idx with -key <= v, in index order (out may be empty: then only counted).
+        # out has one spare place: every firm is written at the next place and the place
+        # advanced when the firm is kept (no branch on the compare: ~a third are kept, at random).
         j = 0
-        keep = out.size > 0
+        if out.size == 0:
+            for i in range(idx.size):
+                j += -key[idx[i]] <= v
+            return j
         for i in range(idx.size):
             f = idx[i]
-            if -key[f] <= v:
-                if keep:
-                    out[j] = f
-                j += 1
+            out[j] = f
+            j += -key[f] <= v
         return j
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -151,15 +155,26 @@ def _kernels() -> dict[str, object]:
         last = words.size - 1
         n = out.size
         while h < last and i < n:
+            # A run of attempts that end on their first word (98.9% each), counted by one index
+            # (~15% faster than the loop advancing h and i per value), then one other attempt.
+            lim = min(last - h, n - i)
+            k = 0
+            while k < lim:
+                ri = words[h + k] >> np.uint32(1)
+                idx = ri & np.uint32(0xFF)
+                ri >>= np.uint32(8)
+                if ri >= ke[idx]:
+                    break
+                out[i + k] = np.float32(ri) * we[idx]
+                k += 1
+            h += k
+            i += k
+            if k == lim:
+                continue
             ri = words[h] >> np.uint32(1)
             idx = ri & np.uint32(0xFF)
             ri >>= np.uint32(8)
             x = np.float32(ri) * we[idx]
-            if ri < ke[idx]:
-                out[i] = x
-                i += 1
-                h += 1
-                continue
             u = np.float32(words[h + 1] >> np.uint32(8)) * scale  # next_float
             h += 2
             if idx == 0:
@@ -170,7 +185,64 @@ def _kernels() -> dict[str, object]:
                 i += 1
         return i, h
 
-    loops = {"exponential_f32": exponential_f32, "poisson_mult": poisson_mult, "draw_rows": draw_rows, "parks": parks,
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def normal_f64(words, out, i, ki, wi, fi, r_nor, inv_r):
+        # NumPy's float64 normal ziggurat (random_standard_normal, distributions.c) over the bit
+        # generator's 64-bit outputs ``words``, filling out from i; returns where it stopped and
+        # the first output not used. An attempt reads one output (99.3% of the values end
+        # there; a run of those is counted by one index, the sign selected without a branch)
+        # or, on the C code's slow paths, more; an attempt that would read past the end is left
+        # for the next call, which starts it again from its first output.
+        scale = 1.0 / 9007199254740992.0  # next_double: (output >> 11) * 2**-53
+        h = 0
+        m = words.size
+        n = out.size
+        while h < m and i < n:
+            lim = min(m - h, n - i)
+            k = 0
+            while k < lim:
+                r = words[h + k] >> np.uint64(8)
+                idx = words[h + k] & np.uint64(0xFF)
+                rabs = (r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+                if rabs >= ki[idx]:
+                    break
+                x = np.float64(rabs) * wi[idx]
+                out[i + k] = -x if r & np.uint64(1) else x
+                k += 1
+            h += k
+            i += k
+            if k == lim:
+                continue
+            r = words[h] >> np.uint64(8)
+            idx = words[h] & np.uint64(0xFF)
+            rabs = (r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+            x = np.float64(rabs) * wi[idx]
+            if r & np.uint64(1):
+                x = -x
+            if idx == 0:
+                t = h + 1
+                while True:
+                    if t + 1 >= m:
+                        return i, h
+                    xx = -inv_r * np.log1p(-(np.float64(words[t] >> np.uint64(11)) * scale))
+                    yy = -np.log1p(-(np.float64(words[t + 1] >> np.uint64(11)) * scale))
+                    t += 2
+                    if yy + yy > xx * xx:
+                        break
+                out[i] = -(r_nor + xx) if (rabs >> np.uint64(8)) & np.uint64(1) else r_nor + xx
+                i += 1
+                h = t
+            else:
+                if h + 1 >= m:
+                    return i, h
+                u = np.float64(words[h + 1] >> np.uint64(11)) * scale
+                h += 2
+                if (fi[idx - 1] - fi[idx]) * u + fi[idx] < np.exp(-0.5 * x * x):
+                    out[i] = x
+                    i += 1
+        return i, h
+
+    loops = {"exponential_f32": exponential_f32, "normal_f64": normal_f64, "poisson_mult": poisson_mult, "draw_rows": draw_rows, "parks": parks,
              "scale_by": scale_by, "capped_for": capped_for, "neg_key_bins": neg_key_bins, "neg_keys_in_bin": neg_keys_in_bin,
              "neg_keys_at_most": neg_keys_at_most, "categories": categories}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
@@ -200,16 +272,19 @@ def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float32] 
         return None
 
 
-def _word_source(rng: np.random.Generator) -> np.random.PCG64 | None:
+def _word_source(rng: np.random.Generator) -> np.random.PCG64 | pcg_kernel.WordStream | None:
     """A copy of ``rng``'s bit generator whose ``random_raw`` outputs, each split low half first,
-    are the 32-bit words ``rng`` draws next; None if that does not hold (not a PCG64, a 32-bit
-    half kept from an earlier draw, or a big-endian machine): the caller lets NumPy draw."""
+    are the 32-bit words ``rng`` draws next (compiled, :mod:`sim.core.pcg_kernel`, when Numba is
+    in use); None if that does not hold (not a PCG64, a 32-bit half kept from an earlier draw, or
+    a big-endian machine): the caller lets NumPy draw."""
     bit_gen = rng.bit_generator
     if type(bit_gen) is not np.random.PCG64 or sys.byteorder != "little":
         return None
     state = bit_gen.state
     if state["has_uint32"]:
         return None
+    if pcg_kernel.available(bit_gen):
+        return pcg_kernel.WordStream(bit_gen)
     copy = np.random.PCG64()
     copy.state = state
     return copy
@@ -238,10 +313,14 @@ def uniform_f32(rng: np.random.Generator, n: int) -> np.ndarray:
     out = np.empty(n, dtype=np.float32)
     scale = np.float32(1.0 / 16777216.0)
     words = np.empty(0, dtype=np.uint32)
+    loop = pcg_kernel.float32_loop() if kernel_name() == "numba" else None  # one pass, no temporary
     for lo in range(0, n, 2 * RAW_BLOCK):
         hi = min(lo + 2 * RAW_BLOCK, n)
         words = copy.random_raw((hi - lo + 1) // 2).view(np.uint32)
-        np.multiply(words[:hi - lo] >> np.uint32(8), scale, out=out[lo:hi], dtype=np.float32, casting="unsafe")
+        if loop is not None:
+            loop(words, out[lo:hi])
+        else:
+            np.multiply(words[:hi - lo] >> np.uint32(8), scale, out=out[lo:hi], dtype=np.float32, casting="unsafe")
     _skip_words(rng, n, words[-1])  # the last block's last word: the high half
     return out
 
@@ -265,6 +344,42 @@ def exponential_f32(rng: np.random.Generator, n: int) -> np.ndarray:
         i, h = loop(words, out, i, *zig)
         used += h
     _skip_words(rng, used, words[h] if used % 2 else words[h - 1])
+    return out
+
+
+def _normal_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None:
+    """NumPy's float64 normal ziggurat tables (``ki_double``, ``wi_double``, ``fi_double``, the
+    tail's start and its inverse), from Numba's translation of NumPy's generators; None if absent."""
+    try:
+        from numba.np.random import _constants as zig
+
+        return (np.asarray(zig.ki_double, dtype=np.uint64), np.asarray(zig.wi_double, dtype=np.float64),
+                np.asarray(zig.fi_double, dtype=np.float64), float(zig.ziggurat_nor_r),
+                float(zig.ziggurat_nor_inv_r))
+    except (ImportError, AttributeError):
+        return None
+
+
+def standard_normal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``rng.standard_normal(n)`` (float64), the same values, leaving ``rng`` where that call
+    leaves it: NumPy's ziggurat compiled over the compiled PCG64's outputs (:mod:`sim.core.pcg_kernel`),
+    ~4x faster than NumPy's call per value. NumPy draws without Numba or for another bit generator."""
+    bit_gen = rng.bit_generator
+    zig = _normal_tables() if n and pcg_kernel.available(bit_gen) else None
+    if zig is None:
+        return rng.standard_normal(n)
+    source = pcg_kernel.WordStream(bit_gen)
+    loop = _kernels()["normal_f64"]
+    out = np.empty(n)
+    i = used = h = 0
+    words = np.empty(0, dtype=np.uint64)
+    while i < n:
+        # enough outputs for the rest as a rule (1.4% of the values take more than one)
+        fresh = source.random_raw((n - i) + (n - i) // 32 + 64)
+        words = np.concatenate((words[h:], fresh)) if h < words.size else fresh
+        i, h = loop(words, out, i, *zig)
+        used += h
+    pcg_kernel.advance(bit_gen, used)
     return out
 
 
@@ -336,9 +451,9 @@ def kth_largest_key(key: np.ndarray, idx: np.ndarray, k: int) -> tuple[float, in
 
 def keys_at_most(key: np.ndarray, idx: np.ndarray, v: float, count: int) -> np.ndarray:
     """The ``count`` firms of ``idx`` whose ``-key`` is ``<= v``, in index order."""
-    out = np.empty(count, dtype=idx.dtype)
+    out = np.empty(count + 1, dtype=idx.dtype)  # the loop's spare place
     _kernels()["neg_keys_at_most"](key, idx, np.float64(v), out)
-    return out
+    return out[:count]
 
 
 def scale_by(x: np.ndarray, a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from sim.core import column_kernel, kernel, setup_kernel
+from sim.core import column_kernel, kernel, pcg_kernel, setup_kernel
 from sim.scenario.schema_population import PopulationSpec
 
 LEAD, ABOVE, IND_SME, SERVICE = 0, 1, 2, 3
@@ -144,8 +144,8 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
     return symmetric_csr(n, src, dst)
 
 
-def uniform_rows(rng: np.random.Generator, m: int, rows: int) -> list[np.random.Generator]:
-    """Generators whose float32 draws are the rows of ``rng.random((rows, m), dtype=np.float32)``
+def uniform_rows(rng: np.random.Generator, m: int, rows: int) -> list[np.random.Generator | pcg_kernel.UniformStream]:
+    """Generators (or their compiled copies) whose float32 draws are the rows of ``rng.random((rows, m), dtype=np.float32)``
     (row r starts where row r - 1 ends), so that the rows can be drawn a block at a time; ``rng``
     itself is not advanced.
 
@@ -168,7 +168,8 @@ def uniform_rows(rng: np.random.Generator, m: int, rows: int) -> list[np.random.
         gen = np.random.Generator(bit_gen)
         if skip % 2:
             gen.random(1, dtype=np.float32)
-        out.append(gen)
+        # The same draws from the compiled copy of PCG64 (sim.core.pcg_kernel), ~4x faster.
+        out.append(pcg_kernel.UniformStream(bit_gen) if pcg_kernel.available(bit_gen) else gen)
     return out
 
 
