@@ -53,12 +53,19 @@ class DeferredModule(types.ModuleType):
 
 
 def load(module: types.ModuleType) -> None:
-    """Run a :class:`DeferredModule`'s code now (once; a plain module is left alone)."""
+    """Run a :class:`DeferredModule`'s code now (once; a plain module is left alone). If the
+    code raises, the module leaves ``sys.modules`` as a failed import would (a later import
+    tries again) and the error reaches the attribute access that triggered the load."""
     if type(module) is not DeferredModule:
         return
     module.__class__ = types.ModuleType  # first: its code reads its own attributes
     del module._deferred_armed
-    module.__spec__.loader.exec_module(module)
+    try:
+        module.__spec__.loader.exec_module(module)
+    except BaseException:
+        if sys.modules.get(module.__name__) is module:
+            del sys.modules[module.__name__]
+        raise
 
 
 class DeferredLoader:

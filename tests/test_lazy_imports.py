@@ -103,3 +103,27 @@ def test_a_run_writes_the_same_files_with_and_without_deferred_modules(tmp_path:
         digests[how] = {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
     assert len(digests["lazy"]) >= 5 and any(k.endswith(".png") for k in digests["lazy"])
     assert digests["lazy"] == digests["eager"]
+
+
+def test_a_deferred_module_that_fails_raises_at_first_use_and_is_imported_again(tmp_path: Path):
+    (tmp_path / "broken_probe.py").write_text("import os\nif os.environ.get('PROBE_FAIL'):\n    "
+                                             "raise ImportError('probe failed')\nVALUE = 7\n")
+    out = _python("""
+        import os, sys, types
+        sys.path.insert(0, sys.argv[1])
+        from sim.lazy_imports import DeferringFinder
+        sys.meta_path.insert(0, DeferringFinder(("broken_probe",)))
+        os.environ["PROBE_FAIL"] = "1"
+        import broken_probe  # deferred: nothing runs yet
+        res = [type(broken_probe).__name__]
+        try:
+            broken_probe.VALUE
+        except ImportError as exc:
+            res.append(str(exc))
+        res.append("broken_probe" in sys.modules)
+        del os.environ["PROBE_FAIL"]
+        import broken_probe  # a new import, as after a failed eager import
+        res.append(broken_probe.VALUE)
+        print(res)
+    """, str(tmp_path))
+    assert out == "['DeferredModule', 'probe failed', False, 7]"
