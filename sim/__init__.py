@@ -19,11 +19,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from sim import lazy_imports
 from sim.import_frames import name_frozen_import_frames
 
 name_frozen_import_frames()  # before Mesa is imported by any path (see sim.import_frames)
-lazy_imports.install()  # before Mesa, SciPy or Numba are imported (see sim.lazy_imports)
 
 __all__ = [
     "load_scenario", "run", "run_scenario", "compare", "compare_scenarios", "load_results",

@@ -32,7 +32,7 @@ def _python(code: str, *args: str) -> str:
 def test_the_model_imports_without_running_the_deferred_modules_which_load_on_first_use():
     out = _python("""
         import json, sys, types
-        import sim  # first, as in the command line: installs the finder
+        import sim.cli  # first, as the command line does: installs the finder
         import numpy as np
         import numba.np.arraymath  # Numba's start-up: its BLAS check imports scipy.linalg.cython_blas
         import sim.core.model  # Mesa, and the model
@@ -72,7 +72,7 @@ def test_a_deferred_module_has_the_names_of_an_eagerly_imported_one():
         import hashlib, sys
         if sys.argv[1] == "eager":
             import networkx, mesa.discrete_space  # before sim: nothing is deferred
-        import sim  # installs the finder (sim.lazy_imports)
+        import sim.cli  # installs the finder (sim.lazy_imports)
         import mesa, networkx
         names = sorted(n for n in dir(mesa.discrete_space) + dir(networkx) if not n.startswith("__"))
         print(type(sys.modules["networkx"]).__name__, len(names), hashlib.sha256(" ".join(names).encode()).hexdigest())
@@ -127,3 +127,16 @@ def test_a_deferred_module_that_fails_raises_at_first_use_and_is_imported_again(
         print(res)
     """, str(tmp_path))
     assert out == "['DeferredModule', 'probe failed', False, 7]"
+
+
+def test_a_notebook_import_of_the_library_leaves_the_import_system_alone():
+    out = _python("""
+        import sys, types
+        import sim
+        from sim.api import run  # the notebook API, Mesa and the model included
+        import sim.core.model
+        import networkx
+        finders = [type(f).__name__ for f in sys.meta_path]
+        print(type(sys.modules["networkx"]) is types.ModuleType, "DeferringFinder" in finders)
+    """)
+    assert out == "True False"  # the command line's finder: the first test

@@ -2,7 +2,7 @@
 
 A plain ``gdcloud run`` of one replicate would otherwise do everything in turn on one CPU: import
 pandas, Mesa and the model (~0.6 s; Mesa's unused spaces, with SciPy's spatial module and
-networkx, are deferred by :mod:`sim.lazy_imports`), build the population (~1.2 s at full
+networkx, are deferred by :mod:`sim.lazy_imports`, which the command line installs), build the population (~1.2 s at full
 scale), load about 20 compiled kernels from Numba's cache (~0.4 s), run the months, then draw
 the figures. As soon as the scenario is read,
 the command line calls :func:`start`, which
