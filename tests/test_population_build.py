@@ -436,3 +436,32 @@ def test_partners_below_each_counts_what_a_per_link_compare_counts(monkeypatch):
             assert np.array_equal(counts, plain(indptr, indices, k))
         assert np.array_equal(setup_kernel.partners_below(indptr, indices, ks[1]), got[1])
     assert got[0].dtype == np.int32 and got[1].dtype == np.float32
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
+def test_guided_row_and_category_draws_equal_searchsorted_at_bucket_edges_and_ties():
+    from sim.core import column_kernel
+
+    rng = np.random.default_rng(12)
+    weights = rng.random((6, 9))
+    weights[1, 2:5] = 0.0  # repeated cumulative entries
+    weights[3, :] = [0, 0, 0, 0, 1.0, 0, 0, 0, 0]
+    weights[4, 0] = 1e-9
+    cdf = np.cumsum(weights, axis=1)
+    cdf /= cdf[:, -1:]
+    shifted = (cdf + np.arange(6)[:, None]).ravel()
+    edges = np.arange(column_kernel.GUIDE_BUCKETS + 1) / column_kernel.GUIDE_BUCKETS
+    # u on the guide's bucket edges, on the weights' cumulative values and next to both, and at random
+    special = np.concatenate((edges, cdf.ravel(), rng.random(20_000)))
+    special = np.concatenate((special, np.nextafter(special, 0), np.nextafter(special, 1)))
+    u = special[(special >= 0) & (special < 1)]
+    for r in range(6):
+        row = np.full(u.size, r, dtype=np.int64)
+        expect = np.minimum(np.searchsorted(shifted, row + u, side="right") - row * 9, 8).astype(np.int8)
+        guide = column_kernel.row_guide(shifted, 9)
+        got = column_kernel.draw_rows(shifted, 9, row, u, np.empty(u.size, dtype=np.int8), guide)
+        assert got.tobytes() == expect.tobytes(), r
+        plain = column_kernel.draw_rows(shifted, 9, row, u, np.empty(u.size, dtype=np.int8))
+        assert plain.tobytes() == expect.tobytes(), r
+        expect_cat = np.searchsorted(cdf[r], u, side="right").astype(np.int8)
+        assert column_kernel.draw_categories(cdf[r], u).tobytes() == expect_cat.tobytes(), r

@@ -29,6 +29,25 @@ def _kernels() -> dict[str, object]:
     import numba
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def draw_rows_guided(shifted, n_cols, row, u, guide, buckets, out):
+        # draw_rows (below) with a guide table: guide[r, e] is how many of row r's entries are
+        # <= r + e / buckets (float64, as x is made), so the count for a u in bucket
+        # b = floor(u * buckets) lies between guide[r, b] and guide[r, b + 1] (x only grows
+        # with u) and only the entries in between are compared (most buckets: none or one).
+        cap = n_cols - 1
+        stride = buckets + 1
+        for i in range(row.size):
+            r = row[i]
+            x = np.float64(r) + u[i]
+            g = r * stride + np.int64(u[i] * buckets)
+            p = guide[g]
+            base = r * n_cols
+            for j in range(guide[g], guide[g + 1]):
+                p += shifted[base + j] <= x
+            out[i] = p if p < cap else cap
+        return 0
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
     def draw_rows(shifted, n_cols, row, u, out):
         # searchsorted(shifted, row + u, side="right") - row * n_cols, capped at n_cols - 1.
         # Every entry before row * n_cols is <= row <= row + u and the row's own entries are
@@ -109,6 +128,19 @@ def _kernels() -> dict[str, object]:
             out[j] = f
             j += -key[f] <= v
         return j
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def categories_guided(cdf, u, guide, buckets, out):
+        # categories (below) with a guide table: guide[e] is how many entries are <= e / buckets,
+        # so only the entries between guide[b] and guide[b + 1] are compared for a u in bucket b.
+        for i in range(u.size):
+            x = u[i]
+            b = np.int64(x * buckets)
+            j = guide[b]
+            for c in range(guide[b], guide[b + 1]):
+                j += cdf[c] <= x
+            out[i] = j
+        return 0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def categories(cdf, u, out):
@@ -244,7 +276,8 @@ def _kernels() -> dict[str, object]:
 
     loops = {"exponential_f32": exponential_f32, "normal_f64": normal_f64, "poisson_mult": poisson_mult, "draw_rows": draw_rows, "parks": parks,
              "scale_by": scale_by, "capped_for": capped_for, "neg_key_bins": neg_key_bins, "neg_keys_in_bin": neg_keys_in_bin,
-             "neg_keys_at_most": neg_keys_at_most, "categories": categories}
+             "neg_keys_at_most": neg_keys_at_most, "categories": categories,
+             "draw_rows_guided": draw_rows_guided, "categories_guided": categories_guided}
     _compiled.update({name: interruptible(f) for name, f in loops.items()})
     return _compiled
 
@@ -412,10 +445,32 @@ def poisson(rng: np.random.Generator, lam: float, n: int) -> np.ndarray:
     return out
 
 
-def draw_rows(shifted: np.ndarray, n_cols: int, row: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
+GUIDE_BUCKETS = 1024
+"""Buckets of u in [0, 1) of the guide tables of :func:`row_guide` and :func:`draw_categories`
+(a power of two: ``u * GUIDE_BUCKETS`` and the bucket edges are exact)."""
+
+
+def row_guide(shifted: np.ndarray, n_cols: int) -> np.ndarray:
+    """For every row r of ``shifted`` (nondecreasing) and every bucket edge e, how many of the
+    row's entries are <= ``float64(r) + e / GUIDE_BUCKETS`` (int16, rows x (buckets + 1), flat)."""
+    rows = shifted.size // n_cols
+    edges = np.arange(GUIDE_BUCKETS + 1) / GUIDE_BUCKETS
+    guide = np.empty((rows, GUIDE_BUCKETS + 1), dtype=np.int16)
+    for r in range(rows):
+        guide[r] = np.searchsorted(shifted[r * n_cols:(r + 1) * n_cols], np.float64(r) + edges, side="right")
+    return guide.ravel()
+
+
+def draw_rows(shifted: np.ndarray, n_cols: int, row: np.ndarray, u: np.ndarray, out: np.ndarray,
+              guide: np.ndarray | None = None) -> np.ndarray:
     """The int8 column of :func:`sim.core.columns.draw_rows` written into ``out`` (``shifted``:
-    the row-shifted cumulative weights, nondecreasing, each row ending at exactly ``row + 1``)."""
-    _kernels()["draw_rows"](shifted, n_cols, row, u, out)
+    the row-shifted cumulative weights, nondecreasing, each row ending at exactly ``row + 1``);
+    ``guide``: :func:`row_guide` of them (then only the entries a u's bucket leaves open are
+    compared: ~4x faster with 21 columns)."""
+    if guide is None:
+        _kernels()["draw_rows"](shifted, n_cols, row, u, out)
+    else:
+        _kernels()["draw_rows_guided"](shifted, n_cols, row, u, guide, GUIDE_BUCKETS, out)
     return out
 
 
@@ -474,5 +529,7 @@ def draw_categories(cdf: np.ndarray, u: np.ndarray, out: np.ndarray | None = Non
     and ``u = rng.random(n)`` this is what ``rng.choice(len(p), n, p=p)`` draws. Written into
     ``out`` if given."""
     out = np.empty(u.size, dtype=np.int8) if out is None else out
-    _kernels()["categories"](cdf, u, out)
+    # how many entries are <= each bucket edge: only those between a u's two edges are compared
+    guide = np.searchsorted(cdf, np.arange(GUIDE_BUCKETS + 1) / GUIDE_BUCKETS, side="right").astype(np.int16)
+    _kernels()["categories_guided"](cdf, u, guide, GUIDE_BUCKETS, out)
     return out

@@ -61,10 +61,11 @@ def draw_rows(table: np.ndarray, row_of, u_of, n: int) -> np.ndarray:
     n_cols = table.shape[1]
     compiled = kernel.kernel_name() == "numba" and np.all(np.isfinite(shifted)) and np.all(np.diff(shifted) >= 0)
     out = np.empty(n, dtype=np.int8)
+    guide = column_kernel.row_guide(shifted, n_cols) if compiled else None
     for lo, hi in blocks(n):
         row, u = row_of(lo, hi), u_of(hi - lo)
         if compiled:
-            column_kernel.draw_rows(shifted, n_cols, row, u, out[lo:hi])
+            column_kernel.draw_rows(shifted, n_cols, row, u, out[lo:hi], guide)
         else:
             pick = np.searchsorted(shifted, row + u, side="right") - row * n_cols
             out[lo:hi] = np.minimum(pick, n_cols - 1)
