@@ -48,7 +48,7 @@ def test_uniform_stream_draws_generator_random_float32(kept_half):
 @pytest.mark.parametrize("kept_half", [False, True])
 @pytest.mark.parametrize("n", [0, 1, 65_536, 1_000_003])
 def test_compiled_standard_normal_is_numpys_and_leaves_the_generator_where_it_does(kept_half, n):
-    from sim.core import column_kernel
+    from sim.core import random_draws
 
     seed = np.random.SeedSequence(3, spawn_key=(n,))
     rng, ref = np.random.default_rng(seed), np.random.default_rng(seed)
@@ -56,7 +56,7 @@ def test_compiled_standard_normal_is_numpys_and_leaves_the_generator_where_it_do
         rng.random(1, dtype=np.float32)
         ref.random(1, dtype=np.float32)
     for _ in range(2):  # twice: the second draw starts where the first left the generator
-        got = column_kernel.standard_normal(rng, n)
+        got = random_draws.standard_normal(rng, n)
         expect = ref.standard_normal(n)
         assert got.dtype == np.float64 and got.tobytes() == expect.tobytes()
         assert rng.bit_generator.state == ref.bit_generator.state

@@ -202,7 +202,7 @@ def test_a_model_on_its_own_population_takes_the_start_counts_and_leaves_none_be
 @pytest.mark.parametrize("kernel_name", ["numpy", "numba"] if HAS_NUMBA else ["numpy"])
 @pytest.mark.parametrize("n", [0, 1, 2, 131_073, 1_000_003])
 def test_threshold_and_priority_draws_are_numpys_and_leave_the_stream_where_it_does(monkeypatch, kernel_name, n):
-    from sim.core import column_kernel
+    from sim.core import random_draws
 
     monkeypatch.setenv("GDCLOUD_KERNEL", kernel_name)
     seed = np.random.SeedSequence(14, spawn_key=(n,))
@@ -211,16 +211,16 @@ def test_threshold_and_priority_draws_are_numpys_and_leave_the_stream_where_it_d
     # 32-bit half after an odd count)
     for _ in range(2):
         expect = ref.standard_exponential(n, dtype=np.float32)
-        got = column_kernel.exponential_f32(rng, n)
+        got = random_draws.exponential_f32(rng, n)
         assert got.dtype == np.float32 and got.tobytes() == expect.tobytes()
         assert rng.bit_generator.state == ref.bit_generator.state
         expect = ref.random(n, dtype=np.float32)
-        got = column_kernel.uniform_f32(rng, n)
+        got = random_draws.uniform_f32(rng, n)
         assert got.dtype == np.float32 and got.tobytes() == expect.tobytes()
         assert rng.bit_generator.state == ref.bit_generator.state
     assert rng.random(3).tobytes() == ref.random(3).tobytes()
     if n > 1_000_000:  # the ziggurat's tail (x > 7.697) and its other slow path were drawn
-        tail = column_kernel.exponential_f32(rng, n)
+        tail = random_draws.exponential_f32(rng, n)
         assert tail.tobytes() == ref.standard_exponential(n, dtype=np.float32).tobytes() and tail.max() > 7.7
 
 
@@ -228,11 +228,11 @@ def test_threshold_and_priority_draws_are_numpys_and_leave_the_stream_where_it_d
 @pytest.mark.parametrize("lam", [2.0, 0.05, 9.9])
 @pytest.mark.parametrize("n", [0, 1, 70_001])
 def test_compiled_poisson_draws_generator_poisson_and_leaves_the_stream_where_it_does(lam, n):
-    from sim.core import column_kernel
+    from sim.core import random_draws
 
     ref, rng = np.random.default_rng(6), np.random.default_rng(6)
     expect = ref.poisson(lam, size=n)
-    got = column_kernel.poisson(rng, lam, n)
+    got = random_draws.poisson(rng, lam, n)
     assert got.dtype == np.int32 and np.array_equal(got, expect)
     assert rng.bit_generator.state == ref.bit_generator.state
     assert rng.random(3, dtype=np.float32).tobytes() == ref.random(3, dtype=np.float32).tobytes()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.core import column_kernel, kernel
+from sim.core import column_kernel, kernel, random_draws
 from sim.core.links import IND_SME, SERVICE
 from sim.scenario.schema_population import PopulationSpec
 
@@ -84,7 +84,7 @@ def readiness(spec: PopulationSpec, rng_ready: np.random.Generator, size_class: 
     out = np.empty(size_class.size, dtype=np.float32)
     compiled = kernel.kernel_name() == "numba"
     for lo, hi in blocks(size_class.size):
-        z = column_kernel.standard_normal(rng_ready, hi - lo)  # rng_ready.standard_normal(hi - lo)
+        z = random_draws.standard_normal(rng_ready, hi - lo)  # rng_ready.standard_normal(hi - lo)
         if compiled:  # the same float64 operations, in place, and the products compiled
             np.multiply(z, sigma, out=z)
             np.subtract(z, shift, out=z)
@@ -105,7 +105,7 @@ def revenue(spec: PopulationSpec, rng_revenue: np.random.Generator, size_class: 
     log_median = np.log(spec.sme_revenue_median_cny)
     compiled = kernel.kernel_name() == "numba"
     for lo, hi in blocks(size_class.size):
-        z = column_kernel.standard_normal(rng_revenue, hi - lo)  # rng_revenue.standard_normal(hi - lo)
+        z = random_draws.standard_normal(rng_revenue, hi - lo)  # rng_revenue.standard_normal(hi - lo)
         if compiled:  # the same float64 operations, in place, and the cap compiled
             np.multiply(spec.sme_revenue_sigma, z, out=z)
             np.add(log_median, z, out=z)

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from sim.core import column_kernel, kernel, pcg_kernel, setup_kernel
+from sim.core import kernel, pcg_kernel, random_draws, setup_kernel
 from sim.scenario.schema_population import PopulationSpec
 
 LEAD, ABOVE, IND_SME, SERVICE = 0, 1, 2, 3
@@ -75,7 +75,7 @@ def supply_links(spec: PopulationSpec, rng: np.random.Generator, cluster: np.nda
     n = cluster.size
     compiled = kernel.kernel_name() == "numba"
     if compiled and 0 < spec.customers_per_firm < 10:
-        n_links = column_kernel.poisson(rng, spec.customers_per_firm, n)  # the same draws, int32
+        n_links = random_draws.poisson(rng, spec.customers_per_firm, n)  # the same draws, int32
     else:
         n_links = rng.poisson(spec.customers_per_firm, size=n)
     m = int(n_links.sum())
