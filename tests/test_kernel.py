@@ -48,6 +48,35 @@ def test_numba_and_numpy_kernels_give_the_same_bytes(monkeypatch, case):
     assert a[-1, :, 1].sum() > a[0, :, 1].sum() + 500  # real adoption happened in the run
 
 
+@pytest.mark.parametrize("name", ["numpy", "numba"] if HAS_NUMBA else ["numpy"])
+def test_deciders_onboarded_in_ascending_order_give_the_same_bytes(monkeypatch, name):
+    """Where the service capacity cannot bind, the deciders are onboarded in ascending order
+    instead of priority order (no sort): every output and per-firm column is the same as with the
+    sort, with vouchers (claimants in priority order, refusals), churn, exit and transformation."""
+    from sim.core import stages
+
+    monkeypatch.setenv("GDCLOUD_KERNEL", name)
+    base = Scenario.model_validate({"population": {"total_firms": 30_000}, "time": {"end": "2024-06"}})
+    config = apply_overrides(base, {**CASES["every_mechanism"], "policies__service_capacity__enabled": False})
+
+    decide = stages.onboarding_order_matters
+
+    def run(sort_always: bool):
+        calls = []
+        monkeypatch.setattr(stages, "onboarding_order_matters",
+                            lambda *a: calls.append(decide(*a)) or sort_always or decide(*a))
+        model = CloudAdoptionModel(config, replicate=2)
+        out = model.run()
+        st = model.state
+        columns = (st.cloud_state, model.cloud_month, st.trans_month, st.subsidised, st.lam_trans, st.thr_cloud)
+        return out.cells.tobytes() + b"".join(c.tobytes() for c in columns), calls
+
+    sorted_run, calls = run(True)
+    ascending_run, _ = run(False)
+    assert calls and not any(calls)  # the capacity never binds: the default run skips the sort
+    assert sorted_run == ascending_run
+
+
 def test_unknown_kernel_is_refused(monkeypatch):
     monkeypatch.setenv("GDCLOUD_KERNEL", "fortran")
     with pytest.raises(ValueError, match="allowed: numpy, numba"):

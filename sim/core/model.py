@@ -22,7 +22,7 @@ import weakref
 import mesa
 import numpy as np
 
-from sim.core import hazards, initial, stages, tables
+from sim.core import hazards, initial, kernel, stages, tables
 from sim.core.firm import Firm
 from sim.core.policies import N_CELLS, build_instruments
 from sim.core.population import Population, build_population
@@ -107,7 +107,8 @@ class CloudAdoptionModel(mesa.Model):
         if v.active:
             young, young_month = tables.young_firms(self.pop, config.policies.vouchers.min_age_months)
             self.voucher_push = VoucherPush(self.state.readiness_dt, v.rate, v.static_ok, young, young_month,
-                                            cache=None if owns_population else self.pop.derived)
+                                            cache=None if owns_population else self.pop.derived,
+                                            column=kernel.kernel_name() == "numpy")
         self.rates = hazards.Rates(config, self.n_months)
         self.datacollector = mesa.DataCollector(model_reporters={
             "date": lambda m: m.dates[m.month],

@@ -88,18 +88,19 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         open_city = vouchers.open_for_city()
         if not open_city.any():
             open_city = None
-    voucher_cur = push.now(k) if open_city is not None else None
+    voucher_cur = push.now(k) if open_city is not None else None  # None: closed, or no column (compiled)
+    voucher_on = open_city is not None
     factor = vouchers.rate_factor(k)  # a scheduled push (the stored push is at the reference rate), or None
     deciders = kernel.cloud_deciders(n, state.pg, g_rate, g_chain, state.chain_cloud, state.chain_n,
                                      (state.lead_share, state.lead_trans, state.lead_n), np.float32(pulls[0]),
                                      state.readiness_dt,
-                                     None if voucher_cur is None else (voucher_cur, push.pushed, push.rate, factor),
+                                     (voucher_cur, push.pushed, push.rate, factor) if voucher_on else None,
                                      open_city, pop.city, state.lam_cloud, state.thr_live, state.buf_h, state.buf_tmp)
     lam = state.lam_cloud
 
     def voucher_at(firms: np.ndarray) -> np.ndarray:
         """The voucher push of ``firms`` in this step (as added to their hazard)."""
-        v = voucher_cur[firms]
+        v = push.at(firms)
         if factor is not None:
             v = v * factor
         return v * open_city[pop.city[firms]] if open_city.size > 1 else v
@@ -107,11 +108,17 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
     granted_firms = deciders[:0]
     granted_at = None  # per decider: granted a voucher in this step (uint8; None: none was)
     by_priority = False  # deciders in priority order (else ascending)
-    if voucher_cur is not None and deciders.size:
-        # One sort: the claimants, a subset, keep the deciders' priority order, and so do the
-        # deciders left after the refusals.
-        deciders, by_priority = tables.by_priority(deciders, state.priority), True
-        at_claim = np.flatnonzero(voucher_at(deciders) > 0)  # positions among the deciders
+    capacity = instruments["service_capacity"].capacity_this_substep(k)
+    order_matters = onboarding_order_matters(capacity, state.queue.size, deciders.size)
+    if voucher_on and deciders.size:
+        if order_matters:
+            # One sort: the claimants, a subset, keep the deciders' priority order, and so do
+            # the deciders left after the refusals.
+            deciders, by_priority = tables.by_priority(deciders, state.priority), True
+            at_claim = np.flatnonzero(voucher_at(deciders) > 0)  # positions among the deciders
+        else:  # only the claimants in priority order (vouchers go first come first served)
+            at_claim = np.flatnonzero(voucher_at(deciders) > 0)
+            at_claim = np.searchsorted(deciders, tables.by_priority(deciders[at_claim], state.priority))
         claim = deciders[at_claim]
         granted = vouchers.grant(claim, pop.city[claim])
         granted_firms = claim[granted]
@@ -165,12 +172,11 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         state.subsidised[granted_firms] = True
         spend = np.bincount(pop.cell[granted_firms], minlength=N_CELLS) * vouchers.voucher_cny
         state.cell_new[2] += spend
-    if deciders.size and not by_priority:
+    if deciders.size and order_matters and not by_priority:
         deciders = tables.by_priority(deciders, state.priority)
     # Deciders join the queue and onboarding follows in one pass; before the transformation and
     # churn updates, which touch other firms' states and only add integers to shared counts.
-    onboard(state, k, instruments["service_capacity"].capacity_this_substep(k), vouchers.spec.subsidy_months,
-            deciders, granted_at)
+    onboard(state, k, capacity, vouchers.spec.subsidy_months, deciders, granted_at)
     if transformers.size:
         state.trans_month[transformers] = k
         state.update(transformers, "trans", 1.0)
@@ -179,6 +185,20 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
     if churners.size:
         state.cloud_state[churners] = CHURNED
         state.update(churners, "cloud", -1.0)
+
+
+def onboarding_order_matters(capacity: int | None, queued: int, deciders: int) -> bool:
+    """Whether the order of the step's deciders can change what onboarding does: only if the
+    ``queued`` firms and the ``deciders`` may not all be onboarded within ``capacity`` (None:
+    unlimited), so that some wait, in priority order.
+
+    Otherwise every one of them is onboarded and the deciders stay in ascending order (no sort;
+    voucher claimants are still served in priority order): what onboarding writes per firm or
+    adds to integer counts does not depend on the order, and the lists it appends (the churn
+    watch list, the transformation candidates, the month log) are read per firm or as sets
+    (``tests/test_kernel.py`` runs both orders and compares the bytes).
+    """
+    return capacity is not None and queued + deciders > capacity
 
 
 def transform_stage(state: FirmState, t: dict, dt: np.float32) -> np.ndarray:
@@ -202,9 +222,10 @@ def transform_stage(state: FirmState, t: dict, dt: np.float32) -> np.ndarray:
 
 def onboard(state: FirmState, k: int, capacity: int | None, subsidy_months: int, deciders: np.ndarray,
             granted_at: np.ndarray | None = None) -> None:
-    """(c) The step's ``deciders`` (priority order) join the queue; onboarding from the queue, first
-    come first served, up to ``capacity`` (None: all). ``granted_at``: per decider, granted a
-    voucher in this step (None: none was)."""
+    """(c) The step's ``deciders`` (priority order; ascending when the queue and they are all
+    onboarded in this step) join the queue; onboarding from the queue, first come first served, up
+    to ``capacity`` (None: all). ``granted_at``: per decider, granted a voucher in this step (None:
+    none was)."""
     pop = state.pop
     n_on, state.queue, sub_on, sub_end, above = stage_kernel.onboard(
         state.queue, deciders, capacity, k, k + subsidy_months, cloud_state=state.cloud_state, waiting=WAITING,

@@ -315,10 +315,14 @@ class VoucherPush:
         young_month: That month, per firm of ``young``.
         cache: Where to keep the start column for the next push made with the same arrays and
             rate (the population's ``derived`` tables), or None.
+        column: Keep the push of every firm as a float32 column (``current``; the NumPy cloud
+            stage reads it). Without it (the compiled kernel, which streams the byte ``pushed``)
+            ``current`` is None and :meth:`at` computes the push of the firms asked for: no copy
+            of the column per run and one scatter less per month.
     """
 
     def __init__(self, readiness_dt: np.ndarray, rate: float, static_ok: np.ndarray, young: np.ndarray,
-                 young_month: np.ndarray, cache: dict | None = None):
+                 young_month: np.ndarray, cache: dict | None = None, column: bool = True):
         # Voucher push per year of each firm if eligible (readiness x rate x static
         # eligibility); the age rule is applied by now(). Only the young firms' full push is
         # kept apart (not a second column of every firm).
@@ -329,7 +333,8 @@ class VoucherPush:
         hit = None if cache is None else cache.get(key)
         if hit is not None and all(a is b for a, b in zip(hit[:3], (readiness_dt, static_ok, young), strict=True)):
             # The start columns, as computed below.
-            self.current, self.young_full, self.pushed = hit[3].copy(), hit[4], hit[5].copy()
+            self.current = hit[3].copy() if column else None
+            self.young_full, self.pushed = hit[4], hit[5].copy()
             return
         w = np.multiply(readiness_dt, self.rate)  # float32, then x 0/1 in place
         self.current = np.multiply(w, static_ok, out=w)
@@ -346,17 +351,28 @@ class VoucherPush:
             for a in (start, self.young_full, pushed):
                 a.flags.writeable = False
             cache[key] = (readiness_dt, static_ok, young, start, self.young_full, pushed)
+        if not column:
+            self.current = None
 
-    def now(self, k: int) -> np.ndarray:
-        """The push of every firm eligible in month ``k`` (age rule included); firms reaching the
-        minimum age are switched on incrementally."""
+    def now(self, k: int) -> np.ndarray | None:
+        """The push of every firm eligible in month ``k`` (age rule included; None without the
+        column); firms reaching the minimum age are switched on incrementally."""
         if k != self.month:
             # Keys of the array's dtype: a Python int makes searchsorted convert the whole array.
             month = self.young_month.dtype.type
             lo = np.searchsorted(self.young_month, month(self.month), side="right")
             hi = np.searchsorted(self.young_month, month(k), side="right")
             firms = self.young[lo:hi]
-            self.current[firms] = self.young_full[lo:hi]
+            if self.current is not None:
+                self.current[firms] = self.young_full[lo:hi]
             self.pushed[firms] = self.young_full[lo:hi] != 0
             self.month = k
         return self.current
+
+    def at(self, firms: np.ndarray) -> np.ndarray:
+        """The push of ``firms`` as of the last :meth:`now` (float32): the column's values, or
+        without it ``readiness_dt x rate`` where ``pushed`` is set and 0 elsewhere (the same
+        float32 product the column holds: it is ``readiness_dt x rate`` times 1 or 0)."""
+        if self.current is not None:
+            return self.current[firms]
+        return np.where(self.pushed[firms] != 0, self.readiness_dt[firms] * self.rate, np.float32(0))
