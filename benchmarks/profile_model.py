@@ -108,7 +108,7 @@ STAGE_FUNCTIONS = (
     ("sim.core.stages", "enter_and_exit"), ("sim.core.stages", "transform_stage"), ("sim.core.stages", "onboard"),
     ("sim.core.stages", "programme_quota"), ("sim.core.hazards", "group_tables"),
     ("sim.core.hazards", "transform_tables"), ("sim.core.kernel", "cloud_deciders"),
-    ("sim.core.kernel", "churn_due"), ("sim.core.kernel", "update_counts"), ("sim.core.tables", "by_priority"),
+    ("sim.core.stage_kernel", "churn_due"), ("sim.core.kernel", "update_counts"), ("sim.core.tables", "by_priority"),
     ("sim.core.state.FirmState", "update"), ("sim.core.stage_kernel", "onboard"),
     ("sim.core.model.CloudAdoptionModel", "_record"), ("sim.core.model.CloudAdoptionModel", "_policy_rates"),
 )

@@ -307,26 +307,9 @@ def _numba_kernels() -> dict[str, object]:
             counts[group[f]] += s64
         return 0
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def churn(head, present, check_present, lam, thr, inc, keep, out):
-        k = 0
-        for j in range(head.size):
-            f = head[j]
-            ok = present[f] if check_present else True  # no random read without exits
-            churns = False
-            if ok:
-                x = lam[j] + inc
-                lam[j] = x
-                churns = x >= thr[j]
-                if churns:
-                    out[k] = f
-                    k += 1
-            keep[j] = ok and not churns
-        return k
-
     _compiled.update({name: interruptible(f) for name, f in (("cloud", cloud), ("partners", partners),
                                                              ("count", count), ("update", update),
-                                                             ("scatter", scatter), ("churn", churn))})
+                                                             ("scatter", scatter))})
     return _compiled
 
 
@@ -468,31 +451,3 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
                 share, num, den = lead_share
                 p = gather_rows(indptr, indices, ld)
                 share[p] = num[p] / np.maximum(den[p], np.float32(1))
-
-
-def churn_due(watched: np.ndarray, present: np.ndarray, exits: bool, lam: np.ndarray, thr: np.ndarray,
-              increment: np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """One step of the churn clock of ``watched`` firms (distinct, on the cloud, subsidy ended):
-    those present (read only if ``exits``: otherwise every watched firm is) add ``increment`` to
-    their ``lam`` (float32, parallel to ``watched``, updated in place); returns (the mask of the
-    firms that stay watched: present and not churning, the firms whose ``lam`` reaches their
-    ``thr``, also parallel to ``watched``).
-
-    A watched firm leaves the cloud only by churning (found here, so it leaves the list at once)
-    or by leaving the population (``present``), so the cloud state itself is not read: the list
-    holds the same firms step by step as a filter by state and presence (one random read per
-    watched firm and step less, two without exits).
-    """
-    if kernel_name() == "numba":
-        keep = np.empty(watched.size, dtype=bool)
-        out = np.empty(watched.size, dtype=watched.dtype)
-        m = _numba_kernels()["churn"](watched, present, bool(exits), lam, thr, np.float32(increment), keep, out)
-        return keep, out[:m].copy()
-    keep = present[watched] if exits else np.ones(watched.size, dtype=bool)
-    due = np.flatnonzero(keep)
-    if due.size == 0:
-        return keep, watched[:0]
-    lam[due] += increment
-    hit = due[lam[due] >= thr[due]]
-    keep[hit] = False
-    return keep, watched[hit]

@@ -1,6 +1,6 @@
-"""Fused per-month stage work: the state changes of deciders, onboarding and the transformation
-stage, each one compiled pass over the firms concerned (Numba), or the NumPy operations of
-:mod:`sim.core.stages` array by array (``GDCLOUD_KERNEL=numpy``). Both give the same bytes: the
+"""Fused per-month stage work: the state changes of deciders, onboarding, the transformation
+stage and the churn clock, each one compiled pass over the firms concerned (Numba), or the NumPy
+operations of :mod:`sim.core.stages` array by array (``GDCLOUD_KERNEL=numpy``). Both give the same bytes: the
 counts are integers in floating point (any order of additions gives the same values), the lists
 come out in the same order, and the transformation hazard does the same float32 operations in the
 same order per firm (``tests/test_kernel.py``).
@@ -190,8 +190,26 @@ def compiled_stages() -> dict[str, object]:
             out[f] = np.uint64(a) | (np.uint64(d) << np.uint64(32)) | (np.uint64(g) << np.uint64(48))
         return True
 
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def churn(head, present, check_present, lam, thr, inc, keep, out):
+        k = 0
+        for j in range(head.size):
+            f = head[j]
+            ok = present[f] if check_present else True  # no random read without exits
+            churns = False
+            if ok:
+                x = lam[j] + inc
+                lam[j] = x
+                churns = x >= thr[j]
+                if churns:
+                    out[k] = f
+                    k += 1
+            keep[j] = ok and not churns
+        return k
+
     _compiled.update({name: kernel.interruptible(f) for name, f in (("onboard", onboard), ("transform", transform),
-                                                                    ("group_rates", group_rates), ("words", words))})
+                                                                    ("group_rates", group_rates), ("words", words),
+                                                                    ("churn", churn))})
     return _compiled
 
 
@@ -333,3 +351,31 @@ def transform_compiled(cand: np.ndarray, columns: tuple, t: dict, dt: np.float32
         on["chain"], scalar["chain"], on["park"], table["park"], on["cc"], table["cc"], on["prov"], scalar["prov"],
         t["ext_cell"], t["peer_cell"], on["park_add"], table["park_add"], on["pull"], scalar["pull"], keep, out)
     return keep[:n_keep], tuple(col[:n_keep] for col in columns), out[:n_out].copy()
+
+
+def churn_due(watched: np.ndarray, present: np.ndarray, exits: bool, lam: np.ndarray, thr: np.ndarray,
+              increment: np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """One step of the churn clock of ``watched`` firms (distinct, on the cloud, subsidy ended):
+    those present (read only if ``exits``: otherwise every watched firm is) add ``increment`` to
+    their ``lam`` (float32, parallel to ``watched``, updated in place); returns (the mask of the
+    firms that stay watched: present and not churning, the firms whose ``lam`` reaches their
+    ``thr``, also parallel to ``watched``).
+
+    A watched firm leaves the cloud only by churning (found here, so it leaves the list at once)
+    or by leaving the population (``present``), so the cloud state itself is not read: the list
+    holds the same firms step by step as a filter by state and presence (one random read per
+    watched firm and step less, two without exits).
+    """
+    if kernel.kernel_name() == "numba":
+        keep = np.empty(watched.size, dtype=bool)
+        out = np.empty(watched.size, dtype=watched.dtype)
+        m = compiled_stages()["churn"](watched, present, bool(exits), lam, thr, np.float32(increment), keep, out)
+        return keep, out[:m].copy()
+    keep = present[watched] if exits else np.ones(watched.size, dtype=bool)
+    due = np.flatnonzero(keep)
+    if due.size == 0:
+        return keep, watched[:0]
+    lam[due] += increment
+    hit = due[lam[due] >= thr[due]]
+    keep[hit] = False
+    return keep, watched[hit]

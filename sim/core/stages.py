@@ -162,8 +162,8 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         # of the whole list every step.
         w, ends, lam_w, thr_w = watch.live()
         cut = int(np.searchsorted(ends, ends.dtype.type(k), side="right"))
-        keep, churners = kernel.churn_due(w[:cut], state.present, exits, lam_w[:cut], thr_w[:cut],
-                                          np.float32(churn_rate_per_year) * dt)
+        keep, churners = stage_kernel.churn_due(w[:cut], state.present, exits, lam_w[:cut], thr_w[:cut],
+                                                np.float32(churn_rate_per_year) * dt)
         if not keep.all():
             watch.keep_prefix(cut, keep)
 
