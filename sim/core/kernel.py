@@ -111,6 +111,8 @@ def _add_to_partners_numpy(indptr, indices, firms, counts, sign):
 _compiled: dict[str, object] = {}
 _NO_F32, _NO_I8 = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int8)  # stand-ins for counts that are off
 _NO_U8 = np.zeros(0, dtype=np.uint8)  # stands in for the voucher bytes when vouchers are closed
+_NO_BITS = np.zeros(0, dtype=np.uint64)  # stands in for a bitmap of firms that is off
+_NO_BITS.flags.writeable = False  # as the bitmaps of the static tables: one compiled specialisation
 
 ABOVE_CODE, LEAD_CODE = 1, 0
 """Size classes ``sim.core.population.ABOVE`` and ``LEAD`` (chain leaders are above-scale too; the
@@ -242,7 +244,7 @@ def _numba_kernels() -> dict[str, object]:
     def update(firms, s64, s32, s_chain, s_lead, park, cc, cell, is_above, is_lead, indptr, indices,
                park_counts, cc_counts, cell_counts, has_cell, park_above, cc_above, has_above,
                chain_counts, chain_above, has_chain_above, lead_counts, has_lead, lead_share, lead_num, lead_den,
-               has_share, coded, above_max, lead_code):
+               has_share, coded, above_max, lead_code, chain_only, chain_bits):
         # In phases without branches on what they load (see stage_kernel.onboard): the firms'
         # group counts and link ranges, then their partners, then the partners' counts.
         one = np.float32(1)
@@ -282,7 +284,10 @@ def _numba_kernels() -> dict[str, object]:
                 partners[t] = indices[i]
                 t += 1
         for t in range(total):
-            chain_counts[partners[t]] += s_chain  # the sign in the counts' dtype (int16 or float32)
+            q = partners[t]
+            if chain_only and not (chain_bits[q >> 6] >> np.uint64(q & 63)) & np.uint64(1):
+                continue  # a partner whose chain count is not kept (not read by any stage)
+            chain_counts[q] += s_chain  # the sign in the counts' dtype (int16 or float32)
         if has_chain_above or has_lead:
             t = 0
             for j in range(m):
@@ -400,7 +405,7 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
                   park_above: np.ndarray | None = None, cc_above: np.ndarray | None = None,
                   chain_counts: np.ndarray, chain_above: np.ndarray | None = None,
                   lead_counts: np.ndarray | None = None, lead_share: tuple | None = None,
-                  cell_coded: bool = False) -> None:
+                  cell_coded: bool = False, chain_only: np.ndarray | None = None) -> None:
     """Add ``sign`` to every count that ``firms`` enter: their park, cluster-city (``cc``) and
     cell (float64 group counts) and their partners' chain count (int16 or float32); for above-scale firms
     also ``park_above``/``cc_above`` and their partners' ``chain_above``; for chain leaders their
@@ -408,6 +413,8 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
     ``share = num / max(den, 1)`` (float32) again at those partners (``lead_counts`` is ``num`` or
     ``den``). ``cell_coded``: ``cc == cell >> 2`` and the size class is ``cell & 3`` for every firm
     (``tables.static_tables`` checks it), so the compiled pass reads them from the cell id.
+    ``chain_only`` (a bitmap: bit ``f % 64`` of word ``f // 64`` for firm f; None: every firm):
+    ``chain_counts`` is kept only at the partners whose bit is set.
 
     Compiled, one pass over the firms and their links (each partner's counts touched once); the
     NumPy path does the same additions array by array. The counts are integers in floating point,
@@ -428,14 +435,20 @@ def update_counts(firms: np.ndarray, sign: float, park: np.ndarray, cc: np.ndarr
             park_above is not None, chain_counts, dummy32 if chain_above is None else chain_above,
             chain_above is not None, lead, lead_counts is not None,
             *((dummy32, dummy8, dummy8) if lead_share is None else lead_share), lead_share is not None,
-            bool(cell_coded), ABOVE_CODE, LEAD_CODE)
+            bool(cell_coded), ABOVE_CODE, LEAD_CODE, chain_only is not None,
+            _NO_BITS if chain_only is None else chain_only)
         return
     s64 = park_counts.dtype.type(sign)
     np.add.at(park_counts, park[firms], s64)
     np.add.at(cc_counts, cc[firms], s64)
     if cell_counts is not None:
         np.add.at(cell_counts, cell[firms], s64)
-    add_to_partners(indptr, indices, firms, chain_counts, sign)
+    if chain_only is None:
+        add_to_partners(indptr, indices, firms, chain_counts, sign)
+    else:
+        nb = gather_rows(indptr, indices, firms)
+        nb = nb[(chain_only[nb >> 6] >> (nb & 63).astype(np.uint64)) & np.uint64(1) != 0]
+        np.add.at(chain_counts, nb, chain_counts.dtype.type(sign))
     if park_above is not None:
         ab = firms[is_above[firms]]
         if ab.size:
