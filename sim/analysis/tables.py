@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim import i18n
@@ -24,6 +25,7 @@ from sim.analysis.progress import LEVELS, progress_table
 from sim.analysis.summary import bands
 from sim.core.outputs import select
 from sim.fileio import atomic_write
+from sim.xlsx import Sheet, Value, write_workbook
 
 WIDE = "wide.csv"
 XLSX = "results.xlsx"
@@ -226,29 +228,36 @@ def localized_headers(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     return frame.rename(columns={c: column_name(c, lang) for c in frame.columns})
 
 
+def excel_value(value: object) -> Value:
+    """A table value as ``DataFrame.to_excel`` (pandas with openpyxl) writes it: missing -> empty,
+    +-infinity -> the text ``inf``/``-inf``, NumPy numbers -> Python ones, anything else -> text."""
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    return str(value)
+
+
 def write_xlsx(path: str | os.PathLike[str], sheets: Mapping[str, pd.DataFrame],
                lang: str = "en") -> Path:
-    """Write tables to one Excel workbook, one sheet each, atomically (openpyxl).
+    """Write tables to one Excel workbook, one sheet each, atomically (:mod:`sim.xlsx`: the
+    cell values ``DataFrame.to_excel`` writes, in ~1/20 of openpyxl's CPU).
 
     Header row frozen and bold, columns sized to their content (up to 60 characters).
     """
-    from openpyxl.styles import Font
-
-    def write(tmp: Path) -> None:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            for name, frame in sheets.items():
-                frame = localized_headers(frame, lang)
-                frame.to_excel(xw, sheet_name=name[:31], index=False)
-                ws = xw.sheets[name[:31]]
-                ws.freeze_panes = "A2"
-                for cell in ws[1]:
-                    cell.font = Font(bold=True)
-                for i, col in enumerate(frame.columns, start=1):
-                    values = [str(col), *(str(v) for v in frame[col].head(200))]
-                    width = min(60, max(len(v) for v in values) + 2)
-                    ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = width
-
-    return atomic_write(path, write)
+    book: dict[str, Sheet] = {}
+    for name, frame in sheets.items():
+        frame = localized_headers(frame, lang)
+        columns = [[excel_value(v) for v in frame.iloc[:, k]] for k in range(frame.shape[1])]
+        rows = [[excel_value(c) for c in frame.columns], *(list(r) for r in zip(*columns, strict=True))]
+        widths = [min(60, max(len(v) for v in [str(col), *(str(v) for v in frame[col].head(200))]) + 2)
+                  for col in frame.columns]
+        book[name[:31]] = Sheet(rows, widths)
+    return write_workbook(path, book)
 
 
 def write_compare_tables(folder: str | os.PathLike[str], summary: pd.DataFrame,

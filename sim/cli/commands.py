@@ -90,10 +90,10 @@ def start_population_build(args: argparse.Namespace) -> None:
         return
     if sc.run.replicates == 1:
         figures = not args.no_figures and sc.outputs.figures
-        # What the run imports after its replicate (the tables, results.xlsx), then what the
+        # What the run imports after its replicate (the tables), then what the
         # figure process forked at the take would import (it inherits it): imported only while
         # this process waits for the build.
-        later = ("sim.analysis.tables", "openpyxl", *(FIGURE_MODULES if figures else ()))
+        later = ("sim.analysis.tables", *(FIGURE_MODULES if figures else ()))
         prebuild.start(sc, 0, figures=figures, later=later)
 
 

@@ -1,0 +1,76 @@
+"""``sim.xlsx`` and ``tables.write_xlsx``: the workbook holds the cell values pandas' own Excel
+writer (openpyxl) would write, read back with openpyxl and pandas; header bold and frozen,
+widths as asked."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from sim.analysis import tables
+from sim.xlsx import Sheet, column_letter, write_workbook
+
+TRICKY = pd.DataFrame({
+    "text": ["plain", " leading space", "a & b < c > d \"q\" 'q'", "", "广东 上云", "=1+1"],
+    "ints": np.array([0, -3, 12345678901234567, 7, 2**40, 1], dtype=np.int64),
+    "floats": [0.1 + 0.2, math.nan, math.inf, -math.inf, 1e-300, 123456.789012345678],
+    "flags": [True, False, True, False, True, False],
+    "mixed": [None, 1, 2.5, "x", np.float32(0.1), np.int32(4)],
+    "年份": [2021, 2022, 2023, 2024, 2025, 2026],
+})
+
+
+def reference_xlsx(path, sheets):
+    """The workbook as pandas writes it with openpyxl (what ``write_xlsx`` wrote before)."""
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        for name, frame in sheets.items():
+            frame.to_excel(xw, sheet_name=name, index=False)
+
+
+def cells(path):
+    book = openpyxl.load_workbook(path)
+    return {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in book.worksheets}
+
+
+def test_cell_values_are_those_pandas_writes(tmp_path):
+    sheets = {"tricky": TRICKY, "empty": TRICKY.iloc[:0], "one": pd.DataFrame({"a": [1.5]})}
+    reference_xlsx(tmp_path / "ref.xlsx", sheets)
+    tables.write_xlsx(tmp_path / "new.xlsx", sheets)
+    ref, new = cells(tmp_path / "ref.xlsx"), cells(tmp_path / "new.xlsx")
+    assert list(new) == list(ref)
+    assert new == ref
+    assert new["tricky"][3][2] == "inf" and new["tricky"][4][2] == "-inf"  # as pandas' inf_rep
+    assert new["tricky"][1][2] == 0.3 and new["tricky"][3][1] == 1.234567890123457e16  # "%.16g"
+    for name in ref:  # and pandas reads the same frames, except that text starting with "="
+        # stays text (openpyxl wrote a formula without a value, which pandas reads as missing)
+        got = pd.read_excel(tmp_path / "new.xlsx", sheet_name=name)
+        want = pd.read_excel(tmp_path / "ref.xlsx", sheet_name=name)
+        if name == "tricky":
+            assert got.loc[5, "text"] == "=1+1" and pd.isna(want.loc[5, "text"])
+            got, want = got.drop(index=5), want.drop(index=5)
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_header_bold_frozen_and_widths(tmp_path):
+    tables.write_xlsx(tmp_path / "t.xlsx", {"tricky": TRICKY})
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx")["tricky"]
+    assert ws.freeze_panes == "A2"
+    assert [c.font.b for c in ws[1]] == [True] * 6 and not ws["A2"].font.b
+    widths = [ws.column_dimensions[column_letter(i)].width for i in range(1, 7)]
+    assert widths == [len("a & b < c > d \"q\" 'q'") + 2, 19, len(str(0.1 + 0.2)) + 2, 7, 7, 6]
+    assert [c.data_type for c in ws[2]] == ["s", "n", "n", "b", "n", "n"]
+
+
+def test_column_letters_and_bad_input(tmp_path):
+    assert [column_letter(i) for i in (1, 26, 27, 52, 703)] == ["A", "Z", "AA", "AZ", "AAA"]
+    with pytest.raises(ValueError, match="control character"):
+        write_workbook(tmp_path / "x.xlsx", {"s": Sheet([["a"], ["bad\x01"]])})
+    with pytest.raises(ValueError, match="sheet name"):
+        write_workbook(tmp_path / "x.xlsx", {"a/b": Sheet([["a"]])})
+    with pytest.raises(TypeError, match="cell A2"):
+        write_workbook(tmp_path / "x.xlsx", {"s": Sheet([["a"], [object()]])})
+    assert not list(tmp_path.iterdir())  # nothing half-written
