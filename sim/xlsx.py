@@ -24,6 +24,10 @@ from sim.fileio import atomic_write
 
 Value = str | int | float | bool | None
 
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+"""Date of every part in the package (the zip format's earliest): a workbook's bytes depend only
+on its sheets, as every other file of a run depends only on its seed and scenario."""
+
 _ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")  # not allowed in XML 1.0 (as openpyxl)
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -153,6 +157,8 @@ def write_workbook(path: str | os.PathLike[str], sheets: Mapping[str, Sheet]) ->
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for name, text in parts.items():
-                zf.writestr(name, text.encode("utf-8"))
+                # a fixed date: the same tables give the same bytes (zipfile stamps the clock)
+                member = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+                zf.writestr(member, text.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
 
     return atomic_write(path, write)

@@ -74,3 +74,18 @@ def test_column_letters_and_bad_input(tmp_path):
     with pytest.raises(TypeError, match="cell A2"):
         write_workbook(tmp_path / "x.xlsx", {"s": Sheet([["a"], [object()]])})
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_the_same_sheets_give_the_same_bytes_whenever_written(tmp_path, monkeypatch):
+    import time
+    import zipfile
+
+    sheets = {"表": Sheet([["a", "b"], [1, "x"]], widths=[4, 6])}
+    first = write_workbook(tmp_path / "first.xlsx", sheets).read_bytes()
+    later = time.time() + 3 * 86400  # zip dates have a 2-second resolution: three days on
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(time, "localtime", lambda *a: time.gmtime(later))
+    second = write_workbook(tmp_path / "second.xlsx", sheets).read_bytes()
+    assert first == second
+    with zipfile.ZipFile(tmp_path / "second.xlsx") as zf:
+        assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
