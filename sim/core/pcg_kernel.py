@@ -3,7 +3,7 @@ outputs as ``PCG64.random_raw`` and the same float32 uniforms as ``Generator.ran
 
 Why: the set-up draws four float32 uniforms per supply link (55 M at 5,000,000 firms), which
 NumPy makes with a call per value, and the thresholds' and normals' compiled ziggurats
-(:mod:`sim.core.column_kernel`) read raw outputs. PCG64's step is a 128-bit multiply-add, so one
+(:mod:`sim.core.random_draws`) read raw outputs. PCG64's step is a 128-bit multiply-add, so one
 state after another is a chain of dependent multiplies: the compiled loop advances four states at
 once (lane ``l`` holds state ``j + l`` and steps by ``A = M**4``, ``C = inc (1 + M + M**2 +
 M**3)``, mod 2**128), which gives the outputs in the same order. Measured in one process,
