@@ -115,9 +115,8 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
             # One sort: the claimants, a subset, keep the deciders' priority order, and so do
             # the deciders left after the refusals.
             deciders, by_priority = tables.by_priority(deciders, state.priority), True
-            at_claim = np.flatnonzero(voucher_at(deciders) > 0)  # positions among the deciders
-        else:  # only the claimants in priority order (vouchers go first come first served)
-            at_claim = np.flatnonzero(voucher_at(deciders) > 0)
+        at_claim = np.flatnonzero(voucher_at(deciders) > 0)  # positions among the deciders
+        if not order_matters:  # only the claimants in priority order (vouchers go first come first served)
             at_claim = np.searchsorted(deciders, tables.by_priority(deciders[at_claim], state.priority))
         claim = deciders[at_claim]
         granted = vouchers.grant(claim, pop.city[claim])
