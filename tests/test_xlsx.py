@@ -4,7 +4,10 @@ widths as asked."""
 
 from __future__ import annotations
 
+import csv
 import math
+import shutil
+import subprocess
 
 import numpy as np
 import openpyxl
@@ -89,3 +92,36 @@ def test_the_same_sheets_give_the_same_bytes_whenever_written(tmp_path, monkeypa
     assert first == second
     with zipfile.ZipFile(tmp_path / "second.xlsx") as zf:
         assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not installed (.ci/run installs "
+                    "Debian's libreoffice-calc-nogui)")
+def test_libreoffice_reads_every_cell(tmp_path):
+    """A spreadsheet program, not only openpyxl, opens the workbook: LibreOffice Calc converts
+    every sheet to CSV (its whole-workbook CSV filter, all sheets) and each cell reads as
+    openpyxl reads it (numbers at full precision, booleans as TRUE/FALSE, text as written)."""
+    sheets = {"tricky": TRICKY, "empty": TRICKY.iloc[:0], "表二": pd.DataFrame({"甲": [1.5, -2.0]})}
+    tables.write_xlsx(tmp_path / "book.xlsx", sheets)
+    all_sheets_csv = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
+    done = subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/lo",
+                           "--convert-to", all_sheets_csv, "--outdir", str(tmp_path), str(tmp_path / "book.xlsx")],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    for name, want in cells(tmp_path / "book.xlsx").items():
+        with open(tmp_path / f"book-{name}.csv", encoding="utf-8", newline="") as fh:
+            got = list(csv.reader(fh))
+        assert len(got) == len(want), name
+        for got_row, want_row in zip(got, want, strict=True):
+            assert len(got_row) == len(want_row), (name, got_row)
+            for text, value in zip(got_row, want_row, strict=True):
+                if value is None:
+                    assert text == ""
+                elif isinstance(value, bool):
+                    assert text == ("TRUE" if value else "FALSE")
+                elif isinstance(value, int | float):
+                    assert float(text) == pytest.approx(value, rel=1e-14, abs=0), (name, text, value)
+                else:
+                    assert text == value, name
