@@ -74,3 +74,17 @@ def test_slot_probe_times_its_four_workloads(tmp_path: Path) -> None:
     assert set(res) == {"gather_big_ns", "gather_small_ns", "stream_ns_per_mib", "python_ns"}
     assert all(v > 0 for v in res.values())
     assert stdout.startswith("slot probe: random read") and "256 MiB" in stdout
+
+
+def test_setup_profile_times_every_set_up_function_at_two_sizes(tmp_path: Path) -> None:
+    res, stdout = _bench("setup_profile", "--sizes", "20000", "40000", "--rounds", "1", tmp_path=tmp_path)
+    by_name = {r["name"]: r for r in res["functions"]}
+    build = by_name["population.build_population"]
+    for size in ("20000", "40000"):
+        total = res["totals"][size]["setup_cpu"]
+        # The build's inclusive time is part of the set-up, and the self times add up to at most the set-up.
+        assert 0 < build[size]["incl"] <= total
+        assert sum(r[size]["self"] for r in res["functions"]) <= total * (1 + 1e-6)
+        assert build[size]["calls"] == 1
+    assert by_name["state.FirmState.__init__"]["40000"]["calls"] == 1
+    assert "ratio 40,000/20,000: set-up" in stdout and "excess" in stdout
