@@ -55,8 +55,8 @@ class Timers:
     """Inclusive and self CPU time, calls and page faults per wrapped function."""
 
     def __init__(self) -> None:
-        self.stats: dict[str, list[float]] = {}  # name -> [calls, inclusive s, self s, self faults]
-        self.stack: list[list[float]] = []  # per active call: [time in wrapped callees, faults in them]
+        self.stats: dict[str, list[float]] = {}  # name -> [calls, inclusive s, self s, self faults, self system s]
+        self.stack: list[list[float]] = []  # per active call: [time, faults, system time in wrapped callees]
         self.on = False
 
     def wrap(self, name: str, fn):
@@ -66,23 +66,26 @@ class Timers:
         def timed(*args, **kwargs):
             if not timers.on:
                 return fn(*args, **kwargs)
-            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            timers.stack.append([0.0, 0])
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+            timers.stack.append([0.0, 0, 0.0])
             t0 = time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 dt = time.process_time() - t0
-                df = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
-                inner_t, inner_f = timers.stack.pop()
-                s = timers.stats.setdefault(name, [0, 0.0, 0.0, 0])
+                r1 = resource.getrusage(resource.RUSAGE_SELF)
+                df, ds = r1.ru_minflt - r0.ru_minflt, r1.ru_stime - r0.ru_stime
+                inner_t, inner_f, inner_s = timers.stack.pop()
+                s = timers.stats.setdefault(name, [0, 0.0, 0.0, 0, 0.0])
                 s[0] += 1
                 s[1] += dt
                 s[2] += dt - inner_t
                 s[3] += df - inner_f
+                s[4] += ds - inner_s
                 if timers.stack:
                     timers.stack[-1][0] += dt
                     timers.stack[-1][1] += df
+                    timers.stack[-1][2] += ds
 
         timed.__wrapped_by_profile__ = True
         return timed
@@ -145,7 +148,8 @@ def child(size: int, replicate: int) -> dict:
             "setup_user": r2.ru_utime - r0.ru_utime, "setup_sys": r2.ru_stime - r0.ru_stime,
             "setup_new_memory_mb": (r2.ru_minflt - r0.ru_minflt) * page / 1e6, "wrapped": n_wrapped,
             "calls": sum(int(s[0]) for s in timers.stats.values()),
-            "functions": {name: {"calls": int(s[0]), "incl": s[1], "self": s[2], "self_mb": s[3] * page / 1e6}
+            "functions": {name: {"calls": int(s[0]), "incl": s[1], "self": s[2], "self_mb": s[3] * page / 1e6,
+                                 "self_sys": s[4]}
                           for name, s in timers.stats.items()}}
 
 
@@ -172,20 +176,23 @@ def summarise(runs: dict[int, list[dict]], top: int) -> dict:
     for name in names:
         row = {"name": name}
         for size in sizes:
-            got = [r["functions"].get(name, {"self": 0.0, "incl": 0.0, "self_mb": 0.0, "calls": 0}) for r in runs[size]]
-            row[size] = {k: _med([g[k] for g in got]) for k in ("self", "incl", "self_mb", "calls")}
+            got = [r["functions"].get(name, {}) for r in runs[size]]
+            row[size] = {k: _med([g.get(k, 0.0) for g in got]) for k in ("self", "incl", "self_mb", "calls", "self_sys")}
+            row[size]["self_user"] = _med([g.get("self", 0.0) - g.get("self_sys", 0.0) for g in got])
         row["excess"] = row[hi]["self"] - scale * row[lo]["self"]
+        row["user_excess"] = row[hi]["self_user"] - scale * row[lo]["self_user"]
         row["ratio"] = row[hi]["self"] / row[lo]["self"] if row[lo]["self"] > 0 else float("inf")
         rows.append(row)
     rows.sort(key=lambda r: -abs(r["excess"]))
-    print(f"\nself CPU per function, medians of {len(runs[lo])} rounds (ms); excess = {hi:,} - {scale:g} x {lo:,};"
-          f" new memory touched in the function's own body (MB)")
+    print(f"\nself CPU per function, medians of {len(runs[lo])} rounds (ms); excess = {hi:,} - {scale:g} x {lo:,}; "
+          f"user: the same for user time alone (getrusage: the user/system split is sampled at clock ticks, so read it for the large functions only); "
+          f"new memory touched in the function's own body (MB)")
     print(f"{'function':<46} {'calls':>6} | {'ms ' + format(lo, ','):>13} {'ms ' + format(hi, ','):>13} "
-          f"{'ratio':>6} {'excess':>8} | {'MB lo':>6} {'MB hi':>6} | {'incl hi':>8}")
+          f"{'ratio':>6} {'excess':>8} {'user':>7} | {'MB lo':>6} {'MB hi':>6} | {'incl hi':>8}")
     for r in rows[:top]:
         a, b = r[lo], r[hi]
         print(f"{r['name']:<46} {b['calls']:>6.0f} | {1e3 * a['self']:>13.1f} {1e3 * b['self']:>13.1f} "
-              f"{r['ratio']:>6.2f} {1e3 * r['excess']:>+8.1f} | {a['self_mb']:>6.0f} {b['self_mb']:>6.0f} | "
+              f"{r['ratio']:>6.2f} {1e3 * r['excess']:>+8.1f} {1e3 * r['user_excess']:>+7.0f} | {a['self_mb']:>6.0f} {b['self_mb']:>6.0f} | "
               f"{1e3 * b['incl']:>8.1f}")
     tot = {size: {k: _med([r[k] for r in runs[size]]) for k in
                   ("setup_cpu", "population_cpu", "init_cpu", "setup_user", "setup_sys", "setup_new_memory_mb")}
