@@ -277,12 +277,18 @@ def _numba_kernels() -> dict[str, object]:
             a, b = indptr[f], indptr[f + 1]
             lo[j], hi[j] = a, b
             total += b - a
-        partners = np.empty(total, dtype=indices.dtype)
-        t = 0
-        for j in range(m):
-            for i in range(lo[j], hi[j]):
-                partners[t] = indices[i]
-                t += 1
+        run = m > 0 and firms[m - 1] - firms[0] == m - 1
+        for j in range(m):  # consecutive firms (a month's entrants): their rows are one run of links
+            run = run and firms[j] == firms[0] + j
+        if run:  # a view, not a copy (the rows' loop would mispredict each short row's end)
+            partners = indices[lo[0]:hi[m - 1]]
+        else:
+            partners = np.empty(total, dtype=indices.dtype)
+            t = 0
+            for j in range(m):
+                for i in range(lo[j], hi[j]):
+                    partners[t] = indices[i]
+                    t += 1
         for t in range(total):
             q = partners[t]
             if chain_only and not (chain_bits[q >> 6] >> np.uint64(q & 63)) & np.uint64(1):

@@ -69,7 +69,14 @@ def compiled_stages() -> dict[str, object]:
                 n_queued += queued  # the queued firms come first (queue order)
         lo = np.empty(n_on, dtype=indptr.dtype)
         hi = np.empty(n_on, dtype=indptr.dtype)
+        cs = np.empty(n_on, dtype=np.int64)  # each firm's cell and park, read in the loop below
+        ps = np.empty(n_on, dtype=np.int64)
         total = 0
+        # The firms' own random reads and writes first, the small group tables after, from the
+        # values read: an addition to a group table whose index waits on a random load is a
+        # store of unknown address that every later load of the tables is ordered against (a
+        # collision found late clears the pipeline). Measured 2026-11-30 (months 20 and 40 at
+        # 2,000,000 firms): this phase 0.75-0.8 -> 0.4 ms, onboarding -15-30%.
         for j in range(n_on):
             f = firms[j]
             cloud_state[f] = on_code
@@ -78,14 +85,19 @@ def compiled_stages() -> dict[str, object]:
             if has_word:  # group, link start and count in one word: one random read, not three
                 w = word[f]
                 g = w >> np.uint64(48)
-                c = pg_cell[g]
-                p = np.int64(g >> np.uint64(2))
+                cs[j] = pg_cell[g]
+                ps[j] = np.int64(g >> np.uint64(2))
                 a = np.int64(w & np.uint64(0xFFFFFFFF))
                 b = a + np.int64((w >> np.uint64(32)) & np.uint64(0xFFFF))
             else:
-                c = np.int64(cell[f])
-                p = np.int64(park[f])
+                cs[j] = np.int64(cell[f])
+                ps[j] = np.int64(park[f])
                 a, b = indptr[f], indptr[f + 1]
+            lo[j], hi[j] = a, b
+            total += b - a
+        for j in range(n_on):
+            f = firms[j]
+            c, p = cs[j], ps[j]
             cell_wait[c] -= np.float64(j < n_queued)
             cell_cum[c] += 1.0
             cell_new[c] += 1.0
@@ -95,8 +107,6 @@ def compiled_stages() -> dict[str, object]:
                 cc_cloud[c >> 2] += 1.0
             else:
                 cc_cloud[cc[f]] += 1.0
-            lo[j], hi[j] = a, b
-            total += b - a
             watch[n_watch] = f  # kept if subsidised (no branch)
             n_watch += sub[j]
             cand[n_cand] = f  # kept if above-scale
