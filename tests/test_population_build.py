@@ -227,8 +227,10 @@ def test_threshold_and_priority_draws_are_numpys_and_leave_the_stream_where_it_d
 @pytest.mark.skipif(not HAS_NUMBA, reason="numba (the 'fast' extra) is not installed")
 @pytest.mark.parametrize("lam", [2.0, 0.05, 9.9])
 @pytest.mark.parametrize("n", [0, 1, 70_001])
-def test_compiled_poisson_draws_generator_poisson_and_leaves_the_stream_where_it_does(lam, n):
+def test_compiled_poisson_draws_generator_poisson_and_leaves_the_stream_where_it_does(lam, n, monkeypatch):
     from sim.core import random_draws
+
+    monkeypatch.setenv("GDCLOUD_KERNEL", "numba")  # the compiled loop, even in a GDCLOUD_KERNEL=numpy session
 
     ref, rng = np.random.default_rng(6), np.random.default_rng(6)
     expect = ref.poisson(lam, size=n)
