@@ -91,11 +91,12 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
     voucher_cur = push.now(k) if open_city is not None else None  # None: closed, or no column (compiled)
     voucher_on = open_city is not None
     factor = vouchers.rate_factor(k)  # a scheduled push (the stored push is at the reference rate), or None
-    deciders = kernel.cloud_deciders(n, state.pg, g_rate, g_chain, state.chain_cloud, state.chain_n,
-                                     (state.lead_share, state.lead_trans, state.lead_n), np.float32(pulls[0]),
-                                     state.readiness_dt,
-                                     (voucher_cur, push.pushed, push.rate, factor) if voucher_on else None,
-                                     open_city, pop.city, state.lam_cloud, state.thr_live, state.buf_h, state.buf_tmp)
+    deciders, pushes = kernel.cloud_deciders(n, state.pg, g_rate, g_chain, state.chain_cloud, state.chain_n,
+                                             (state.lead_share, state.lead_trans, state.lead_n), np.float32(pulls[0]),
+                                             state.readiness_dt,
+                                             (voucher_cur, push.pushed, push.rate, factor) if voucher_on else None,
+                                             open_city, pop.city, state.lam_cloud, state.thr_live, state.buf_h,
+                                             state.buf_tmp)
     lam = state.lam_cloud
 
     def voucher_at(firms: np.ndarray) -> np.ndarray:
@@ -115,7 +116,9 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
             # One sort: the claimants, a subset, keep the deciders' priority order, and so do
             # the deciders left after the refusals.
             deciders, by_priority = tables.by_priority(deciders, state.priority), True
-        at_claim = np.flatnonzero(voucher_at(deciders) > 0)  # positions among the deciders
+            pushes = None  # in ascending order: read again below
+        # Positions among the deciders; their push as the cloud stage added it (or read again).
+        at_claim = np.flatnonzero((voucher_at(deciders) if pushes is None else pushes) > 0)
         if not order_matters:  # only the claimants in priority order (vouchers go first come first served)
             at_claim = np.searchsorted(deciders, tables.by_priority(deciders[at_claim], state.priority))
         claim = deciders[at_claim]
@@ -129,7 +132,7 @@ def substep(state: FirmState, k: int, dt_years: float, rates: hazards.Rates, ins
         if late.size:
             # Budget gone before their turn: no voucher push for them in this step, so they
             # decide only if their hazard without it carries them over the threshold.
-            lam[late] -= voucher_at(late)
+            lam[late] -= voucher_at(late) if pushes is None else pushes[at_late]
             below = lam[late] < state.thr_cloud[late]
             drop = late[below]
             if drop.size:
