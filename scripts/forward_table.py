@@ -35,19 +35,17 @@ CSV and runs this script end to end at a tiny size.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import re
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired_table import REPO, Block, TableScript, count, probability, run_paired, signed  # noqa: E402
+
 CSV = REPO / "docs" / "forward" / "forward.csv"
-README = REPO / "README.md"
 START, END = "<!-- forward-table:start -->", "<!-- forward-table:end -->"
+BLOCK = Block(START, END)
 
 UNCERTAINTIES_FROM = "baseline_uncertain"
 """Scenario whose ``posterior`` and ``uncertainties`` every forward scenario takes."""
@@ -77,35 +75,20 @@ replicates), goal probabilities with their Monte Carlo standard error, paired di
 the baseline (median and 10-90% of pairs, province-equivalent), and the run's wall time."""
 
 
-def posterior_file() -> Path:
-    """The saved posterior the forward scenarios draw from (``baseline_uncertain``'s)."""
-    from sim.scenario.loader import load_scenario
-
-    name = load_scenario(UNCERTAINTIES_FROM).posterior
-    path = Path(name) if name and name.endswith(".csv") else REPO / "scenarios" / "posteriors" / f"{name}.csv"
-    return path
-
-
 def compute(total_firms: int = TOTAL_FIRMS, replicates: int = REPLICATES, workers: int | None = None) -> pd.DataFrame:
     """Run the forward scenarios and return the table (:data:`COLUMNS`)."""
     import sim
 
-    post = posterior_file()
-    digest = hashlib.sha256(post.read_bytes()).hexdigest()[:12]
-    t0 = time.time()
-    cmp = sim.compare(list(FORWARD), replicates=replicates, overrides=[f"population.total_firms={total_firms}"],
-                      uncertainties_from=UNCERTAINTIES_FROM, save=False, workers=workers)
-    wall = time.time() - t0
-    if not cmp.ok:
-        raise RuntimeError("a forward run failed: " + ", ".join(n for n, r in cmp.results.items() if not r.ok))
-    scale = sim.population_scale(next(iter(cmp.results.values())).scenario)
+    runs = run_paired(list(FORWARD), total_firms, replicates, workers, UNCERTAINTIES_FROM)
+    cmp, scale, wall = runs.compare, runs.scale, runs.wall_time_s
     summ = cmp.summary.set_index(["scenario", "outcome"])
     diff = cmp.differences.set_index(["scenario", "outcome"])
     rows = []
     for name, changes in FORWARD.items():
         year = sim.load_scenario(name).goals.date[:4]
         row: dict[str, object] = {"scenario": name, "changes": changes, "total_firms": total_firms,
-                                  "replicates": replicates, "posterior": post.name, "posterior_sha256": digest}
+                                  "replicates": replicates, "posterior": runs.posterior,
+                                  "posterior_sha256": runs.posterior_sha256}
         for key, outcome in (("cloud", f"cloud_firms_{year}"), ("transformed", f"transformed_firms_{year}")):
             s = summ.loc[(name, outcome)]
             for stat in ("median", "p10", "p90"):
@@ -120,24 +103,6 @@ def compute(total_firms: int = TOTAL_FIRMS, replicates: int = REPLICATES, worker
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _count(v: float) -> str:
-    """A province-equivalent count to the nearest 100 firms (finer is noise at 1:10)."""
-    return f"{round(float(v), -2):,.0f}".replace("-", "\u2212")
-
-
-def _signed(v: float) -> str:
-    r = round(float(v), -2)
-    return ("+" if r > 0 else "") + f"{r:,.0f}".replace("-", "\u2212")
-
-
-def _probability(p: float, se: float, n: int) -> str:
-    """A goal probability with its Monte Carlo error; 0 or 1 as a count of replicates (its
-    standard error is 0 there, which says nothing about precision)."""
-    if p in (0.0, 1.0):
-        return f"{p:.2f} ({round(p * n)} of {n})"
-    return f"{p:.2f} ± {se:.2f}"
-
-
 def render(table: pd.DataFrame) -> str:
     """The README block (between the markers, markers excluded) for a forward table."""
     first = table.iloc[0]
@@ -148,12 +113,12 @@ def render(table: pd.DataFrame) -> str:
     ]
     for r in table.itertuples(index=False):
         paired = "reference" if r.scenario == first.scenario else (
-            f"{_signed(r.d_cloud_median)}, {_signed(r.d_transformed_median)}")
+            f"{signed(r.d_cloud_median)}, {signed(r.d_transformed_median)}")
         lines.append(
-            f"| `{r.scenario}` | {r.changes} | {_count(r.cloud_median)} ({_count(r.cloud_p10)}–{_count(r.cloud_p90)}) "
-            f"| {_probability(r.p_cloud_goal, r.p_cloud_goal_mc_se, int(r.replicates))} "
-            f"| {_count(r.transformed_median)} ({_count(r.transformed_p10)}–{_count(r.transformed_p90)}) "
-            f"| {_probability(r.p_transformed_goal, r.p_transformed_goal_mc_se, int(r.replicates))} | {paired} |")
+            f"| `{r.scenario}` | {r.changes} | {count(r.cloud_median)} ({count(r.cloud_p10)}–{count(r.cloud_p90)}) "
+            f"| {probability(r.p_cloud_goal, r.p_cloud_goal_mc_se, int(r.replicates))} "
+            f"| {count(r.transformed_median)} ({count(r.transformed_p10)}–{count(r.transformed_p90)}) "
+            f"| {probability(r.p_transformed_goal, r.p_transformed_goal_mc_se, int(r.replicates))} | {paired} |")
     lines += [
         "",
         f"Goal probabilities are **data-conditioned**: each of the {int(first.replicates)} replicates per "
@@ -188,46 +153,15 @@ def reading(table: pd.DataFrame) -> str:
     prob = lambda v: f"{v:.2f}"  # noqa: E731 - a format
     return (f"Read as: P(≥ 1,000,000 cloud firms) is {span(kept['p_cloud_goal'], prob)} in the variants that keep "
             f"the provincial support and {span(removed['p_cloud_goal'], prob)} without it; the transformed count "
-            f"at 2025-12 has medians {span(table['transformed_median'], _count)} and P(≥ 50,000) "
+            f"at 2025-12 has medians {span(table['transformed_median'], count)} and P(≥ 50,000) "
             f"{span(table['p_transformed_goal'], prob)} across the variants, the largest paired gain being "
-            f"{_signed(best['d_transformed_median'])} firms (`{best['scenario']}`).")
+            f"{signed(best['d_transformed_median'])} firms (`{best['scenario']}`).")
 
 
-def write_readme(table: pd.DataFrame, readme: Path = README) -> None:
-    """Replace the block between the markers of ``readme`` by :func:`render` of ``table``."""
-    text = readme.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(START) + r"\n.*?\n" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"{readme}: no {START} ... {END} block")
-    readme.write_text(pattern.sub(lambda _m: f"{START}\n{render(table)}\n{END}", text), encoding="utf-8")
-
-
-def readme_block(readme: Path = README) -> str:
-    """The text between the markers of ``readme``."""
-    text = readme.read_text(encoding="utf-8")
-    return text.split(START + "\n", 1)[1].split("\n" + END, 1)[0]
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--total-firms", type=int, default=TOTAL_FIRMS)
-    p.add_argument("--replicates", "-n", type=int, default=REPLICATES)
-    p.add_argument("--workers", "-j", type=int, default=2)
-    p.add_argument("--csv", type=Path, default=CSV, help="where the table is written")
-    p.add_argument("--readme", type=Path, default=README, help="README whose block is replaced")
-    p.add_argument("--render-only", action="store_true", help="only render the existing CSV into the README")
-    args = p.parse_args(argv)
-    if args.render_only:
-        table = pd.read_csv(args.csv)
-    else:
-        table = compute(args.total_firms, args.replicates, args.workers)
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False, lineterminator="\n")
-        table = pd.read_csv(args.csv)  # render what a reader of the CSV sees
-    write_readme(table, args.readme)
-    print(render(table))
-    return 0
-
+SCRIPT = TableScript(__doc__.split("\n\n")[0], compute, render, BLOCK, CSV, TOTAL_FIRMS, REPLICATES)
+main = SCRIPT.main
+"""The command line: ``main(argv)`` runs (or with ``--render-only`` reads) the table and writes
+the README block."""
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,7 +18,7 @@ def test_readme_table_is_the_rendering_of_the_committed_csv() -> None:
     table = pd.read_csv(forward_table.CSV)
     assert list(table.columns) == forward_table.COLUMNS
     assert list(table["scenario"]) == list(forward_table.FORWARD)
-    assert forward_table.readme_block(forward_table.README) == forward_table.render(table)
+    assert forward_table.BLOCK.read() == forward_table.render(table)
     # what the README states about the table holds for the CSV
     assert (table["posterior"] == "record.csv").all() and table["replicates"].nunique() == 1
     assert (table["total_firms"] == forward_table.TOTAL_FIRMS).all()
@@ -47,7 +47,7 @@ def test_script_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     assert table.set_index("scenario").loc["as_implemented", "d_transformed_median"] > 0
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("# x\n\nbefore\n\n") and text.endswith("\n\nafter\n")
-    assert forward_table.readme_block(readme) == forward_table.render(table)
+    assert forward_table.BLOCK.read(readme) == forward_table.render(table)
     assert "data-conditioned" in text and "each of the 2 replicates" in text and "5,000 firms (1:400)" in text
     # --render-only re-renders the CSV without running anything
     readme.write_text(text.replace("`baseline`", "`changed`"), encoding="utf-8")
