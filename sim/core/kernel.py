@@ -68,7 +68,6 @@ def gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np
     return indices[starts[row_of] + offsets]
 
 
-
 def _share(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / max(den, 1)`` in float32 (a share among partners)."""
     return num / np.maximum(den, np.float32(1))
@@ -114,9 +113,9 @@ _NO_U8 = np.zeros(0, dtype=np.uint8)  # stands in for the voucher bytes when vou
 _NO_BITS = np.zeros(0, dtype=np.uint64)  # stands in for a bitmap of firms that is off
 _NO_BITS.flags.writeable = False  # as the bitmaps of the static tables: one compiled specialisation
 
-ABOVE_CODE, LEAD_CODE = 1, 0
-"""Size classes ``sim.core.population.ABOVE`` and ``LEAD`` (chain leaders are above-scale too; the
-kernel does not import the population module: imports point the other way)."""
+ABOVE_CODE, LEAD_CODE, N_SIZE_CLASSES = 1, 0, 4
+"""Size classes ``sim.core.population.ABOVE``, ``LEAD`` (chain leaders are above-scale too) and
+their number ``N_SIZE``; the kernel does not import the population module (imports point the other way)."""
 
 CLOUD_BLOCK = 2048
 """Firms per block of the compiled cloud stage (its buffers, 8 KiB each, stay in the L1 cache); a
@@ -161,10 +160,9 @@ def _numba_kernels() -> dict[str, object]:
         # order per firm as one scalar loop (every intermediate is a float32). The voucher push
         # is VoucherPush's float32 product readiness_dt x rate (x the month's factor) where its
         # byte ``pushed`` is set, 0 elsewhere: 1 byte a firm-step instead of the 4 of the column.
-        # No branch inside the firm loop: a term that is off adds +0 (a chain weight or pull of
-        # 0 times a finite share), which leaves every sum the same (the sums are >= 0); the loop
-        # is written once per voucher case. Measured 2026-11-30: -4% of the stage against the
-        # loop with the terms' switches inside (LLVM kept them as masked loads).
+        # No switch inside the firm loop (LLVM kept them as masked loads; -4% of the stage,
+        # 2026-11-30): a term that is off adds +0 (0 x a finite share), which leaves the sums
+        # (>= 0) the same; one loop per voucher case.
         inf = np.float32(np.inf)
         zero = np.float32(0)
         one = np.float32(1)
@@ -356,9 +354,11 @@ def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarr
     deciders), whose ``thr`` is set to +inf: a decider decides once (it waits or is onboarded; a
     voucher claimant refused draws a new threshold). The compiled pass writes it while the
     firm's line is in the cache, instead of onboarding writing it at random later. Also returns
-    each decider's voucher push as added to its hazard (float32; None when vouchers are closed),
-    so the voucher claims need not read the deciders' push again.
+    each decider's voucher push as added (float32; None: vouchers closed) for the voucher claims.
 
+    ``pg``: each firm's park x size-class group, the index of the group tables ``g_rate`` and
+    ``g_chain`` (park x 4 + size class) for the NumPy path; for the compiled pass size class x
+    parks + park (:func:`sim.core.tables.static_tables`), and the tables are reordered alike here.
     Per firm: ``h = g_rate[pg] + chain term + pull * lead share``, times ``readiness_dt``, plus
     the voucher push if vouchers are open (times the city's open flag if quotas are per city).
     The chain term is ``g_chain * chain_num / max(chain_den, 1)`` (one weight, or one per group
@@ -373,6 +373,9 @@ def cloud_deciders(n: int, pg: np.ndarray, g_rate: np.ndarray, g_chain: np.ndarr
     """
     lead_share, lead_num, lead_den = lead
     if kernel_name() == "numba":
+        # The compiled pass's ids are size class first (tables.static_tables): the tables alike.
+        g_rate = g_rate.reshape(-1, N_SIZE_CLASSES).T.ravel()
+        g_chain = g_chain if g_chain.size == 1 else g_chain.reshape(-1, N_SIZE_CLASSES).T.ravel()
         k = _numba_kernels()["cloud"]
         out = np.empty(n, dtype=np.intp)
         if voucher is None:

@@ -41,8 +41,10 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
     # is the path in use (the int64 column is 55 MB at 5,000,000 firms, touched once at set-up).
     pg32 = np.multiply(pop.park, 4, dtype=np.int32)
     pg32 += pop.size_class
-    if kernel.kernel_name() == "numba":
-        pg = pg32.astype(np.uint16) if pop.n_parks * 4 <= np.iinfo(np.uint16).max + 1 else pg32
+    compiled = kernel.kernel_name() == "numba"
+    narrow = pop.n_parks * 4 <= np.iinfo(np.uint16).max + 1
+    if compiled:
+        pg = pg32.astype(np.uint16) if narrow else pg32
     else:
         pg = pg32.astype(np.intp)
     pg_park = np.arange(pop.n_parks * 4) // 4
@@ -72,9 +74,18 @@ def static_tables(pop: Population) -> dict[str, np.ndarray]:
         "chain_n": chain_n, "chain_as": chain_as, "lead_n": lead_n,
     }
     # One word per firm of what onboarding reads at random (compiled path only; empty: the columns).
-    word = stage_kernel.onboard_words(pop.adj_indptr, pg, pop.cell, t["pg_cell"]) if kernel.kernel_name() == "numba" \
-        else None
+    word = stage_kernel.onboard_words(pop.adj_indptr, pg, pop.cell, t["pg_cell"]) if compiled else None
     t["onboard_word"] = np.empty(0, dtype=np.uint64) if word is None else word
+    if compiled:
+        # The compiled cloud pass reads the group ids size class first (size class x parks + park,
+        # kernel.cloud_deciders reorders the group tables alike): the ids of the SMEs and service
+        # firms (97% of firms) then point into two runs of the rate table of 27 KB each, instead of
+        # every line of its 110 KB, so more of its gathers hit the L1 cache. Measured 2026-11-30
+        # (two runs each way, alternating, one structure): cloud stage 0.168-0.171 -> 0.156-0.159 s
+        # per run.
+        by_class = np.multiply(pop.size_class, pop.n_parks, dtype=np.int32)
+        by_class += pop.park
+        t["pg"] = by_class.astype(np.uint16) if narrow else by_class
     for v in t.values():
         v.flags.writeable = False
     pop.derived["model"] = t
