@@ -69,6 +69,8 @@ class FirmState:
         # New thresholds of claimants refused a voucher, drawn in the order of refusal.
         self.rng_refusal = np.random.default_rng(streams["voucher_refusal"])
         st = tables.static_tables(pop)
+        # pg: each firm's park x size-class group as the cloud stage reads it (kernel.cloud_deciders:
+        # park x 4 + size class for the NumPy path, size class first for the compiled pass).
         self.is_above, self.is_lead, self.pg = st["is_above"], st["is_lead"], st["pg"]
         self.above_bits = st["above_bits"]  # the above-scale firms as a bitmap (tables.firm_bits)
         self.pg_park, self.pg_cc, self.pg_cell, self.cc = st["pg_park"], st["pg_cc"], st["pg_cell"], st["cc"]
