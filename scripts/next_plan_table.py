@@ -82,14 +82,21 @@ a variant changes nothing before 2026 (:data:`SHOWN` are the table's)."""
 SHOWN = ("cloud_2027", "cloud_2030", "transformed_2030")
 """The counts of the table."""
 
-SME_GOAL = "sme_cloud_rate>=0.4@2027-12"
-"""The national goal read from ``outlook_2030``'s listed goals (its label)."""
+GOALS: dict[str, str] = {
+    "sme_goal_2027": "sme_cloud_rate>=0.4@2027-12",
+    "cloud_goal_2030": "cloud_firms>=1500000@2030-12",
+    "transformed_goal_2030": "transformed_firms>=70000@2030-12",
+}
+"""Listed goals of ``outlook_2030`` (by label) whose probability the table gives: the national goal
+of an SME cloud rate above 40% by 2027 (MIIT) and the two illustrative goals of a next plan
+(ASSUMPTIONS of outlook_2030.yaml: no goal of the next plan is in shared/data)."""
 
 TOTAL_FIRMS = 200_000
 REPLICATES = 40
 COLUMNS = (["scenario", "changes", "changes_zh", "total_firms", "replicates", "posterior", "posterior_sha256"]
            + [f"{k}_{s}" for k in SHOWN for s in ("median", "p10", "p90")]
-           + ["transformed_2025_median", "sme_rate_2027_median", "p_sme_goal_2027", "p_sme_goal_2027_mc_se"]
+           + ["transformed_2025_median", "sme_rate_2027_median"]
+           + [f"p_{k}{s}" for k in GOALS for s in ("", "_mc_se")]
            + [f"d_{k}_{s}" for k in SHOWN for s in ("median", "p10", "p90")]
            + ["voucher_cny_2026_2030_median", "d_2025_max_abs", "wall_time_s"])
 """Columns of ``next_plan.csv``: counts province-equivalent (median and 10-90% of replicates),
@@ -112,6 +119,9 @@ COLUMNS_ZH: dict[str, str] = {
     "transformed_2025_median": "2025年12月规上工业企业数字化转型数中位数",
     "sme_rate_2027_median": "2027年12月中小企业上云率中位数", "p_sme_goal_2027": "2027年中小企业上云率≥40%的概率",
     "p_sme_goal_2027_mc_se": "该概率的蒙特卡洛标准误",
+    "p_cloud_goal_2030": "2030年12月上云企业≥150万家的概率（示意目标，假设）", "p_cloud_goal_2030_mc_se": "该概率的蒙特卡洛标准误",
+    "p_transformed_goal_2030": "2030年12月转型企业≥7万家的概率（示意目标，假设）",
+    "p_transformed_goal_2030_mc_se": "该概率的蒙特卡洛标准误",
     "d_cloud_2027_median": "与延续情景相比2027年上云企业差值（配对中位数）", "d_cloud_2027_p10": "同上10%分位",
     "d_cloud_2027_p90": "同上90%分位",
     "d_cloud_2030_median": "与延续情景相比2030年上云企业差值（配对中位数）", "d_cloud_2030_p10": "同上10%分位",
@@ -128,7 +138,8 @@ names as its header)."""
 
 def per_replicate(result) -> pd.DataFrame:
     """One row per replicate: the counts of :data:`READS` at the population's size, the SME cloud
-    rate at 2027-12 and whether it meets the goal (the one listed-goal rule)."""
+    rate at 2027-12, whether each goal of :data:`GOALS` is met (the one listed-goal rule) and the
+    voucher money granted 2026-2030."""
     from sim.analysis.goal_list import indicator_paths, listed_goal_outcomes
     from sim.core.outputs import select
     from sim.scenario.schema import Goal
@@ -139,14 +150,16 @@ def per_replicate(result) -> pd.DataFrame:
         paths = indicator_paths(ts, config, Goal(indicator=indicator, value=0, date=month))
         out[key] = paths[paths["date"] == month].set_index("replicate")["value"]
     goals = listed_goal_outcomes(ts, config)
-    sme = goals[goals["goal"] == SME_GOAL].set_index("replicate")
-    if sme.empty:
-        raise RuntimeError(f"{config.name}: no listed goal {SME_GOAL} (outlook_2030's goals.more)")
+    for key, label in GOALS.items():
+        rows = goals[goals["goal"] == label].set_index("replicate")
+        if rows.empty:
+            raise RuntimeError(f"{config.name}: no listed goal {label} (outlook_2030's goals.more)")
+        out[f"met_{key}"] = rows["met"].astype(float)
+        if key == "sme_goal_2027":
+            out["sme_rate_2027"] = rows["value"]
     prov = select(ts, "province")
     later = prov[prov["date"].astype(str).str[:4].between("2026", "2030")]
     out["voucher_cny_2026_2030"] = later.groupby("replicate")["voucher_spend_cny"].sum()
-    out["sme_rate_2027"] = sme["value"]
-    out["sme_met_2027"] = sme["met"].astype(float)
     return out
 
 
@@ -172,9 +185,10 @@ def compute(total_firms: int = TOTAL_FIRMS, replicates: int = REPLICATES, worker
                 row[f"{key}_{stat}"] = round(q / runs.scale)
         row["transformed_2025_median"] = round(float(v["transformed_2025"].median()) / runs.scale)
         row["sme_rate_2027_median"] = round(float(v["sme_rate_2027"].median()), 4)
-        met = v["sme_met_2027"].to_numpy(dtype=np.float64)
-        row["p_sme_goal_2027"] = round(float(met.mean()), 3)
-        row["p_sme_goal_2027_mc_se"] = round(float(met.std(ddof=1) / np.sqrt(met.size)), 3) if met.size > 1 else np.nan
+        for key in GOALS:
+            met = v[f"met_{key}"].to_numpy(dtype=np.float64)
+            row[f"p_{key}"] = round(float(met.mean()), 3)
+            row[f"p_{key}_mc_se"] = round(float(met.std(ddof=1) / np.sqrt(met.size)), 3) if met.size > 1 else np.nan
         row["voucher_cny_2026_2030_median"] = round(float(v["voucher_cny_2026_2030"].median()) / runs.scale)
         paired = v - ref.reindex(v.index)  # replicate r against replicate r
         for key in SHOWN:
@@ -201,12 +215,22 @@ def _paired(r, key: str) -> str:
             f"{signed(getattr(r, f'd_{key}_p90'))})")
 
 
+def _goal(key: str) -> str:
+    """``≥ 1,500,000`` for a count goal of :data:`GOALS`."""
+    return f"≥ {int(GOALS[key].split('>=')[1].split('@')[0]):,}"
+
+
+def _p(r, key: str) -> str:
+    return probability(getattr(r, f"p_{key}"), getattr(r, f"p_{key}_mc_se"), int(r.replicates))
+
+
 def render(table: pd.DataFrame) -> str:
     """The README block (between the markers, markers excluded) for a next-plan table."""
     first = table.iloc[0]
     lines = [
         "| variant | after 2025 (2025年后) | cloud firms 2027-12 | P(SME cloud rate ≥ 40%, 2027-12) | "
-        "cloud firms 2030-12 | transformed 2030-12 | vs continuation: cloud 2027-12 | cloud 2030-12 | "
+        f"cloud firms 2030-12; P({_goal('cloud_goal_2030')}) | transformed 2030-12; "
+        f"P({_goal('transformed_goal_2030')}) | vs continuation: cloud 2027-12 | cloud 2030-12 | "
         "transformed 2030-12 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -216,8 +240,9 @@ def render(table: pd.DataFrame) -> str:
             f"{_paired(r, 'cloud_2027')} | {_paired(r, 'cloud_2030')} | {_paired(r, 'transformed_2030')}")
         lines.append(
             f"| `{r.scenario}` | {r.changes} ({r.changes_zh}) | {_spread(r, 'cloud_2027')} "
-            f"| {probability(r.p_sme_goal_2027, r.p_sme_goal_2027_mc_se, int(r.replicates))} "
-            f"(rate {r.sme_rate_2027_median:.1%}) | {_spread(r, 'cloud_2030')} | {_spread(r, 'transformed_2030')} "
+            f"| {_p(r, 'sme_goal_2027')} (rate {r.sme_rate_2027_median:.1%}) "
+            f"| {_spread(r, 'cloud_2030')}; {_p(r, 'cloud_goal_2030')} "
+            f"| {_spread(r, 'transformed_2030')}; {_p(r, 'transformed_goal_2030')} "
             f"| {diffs} |")
     lines += [
         "",
@@ -227,7 +252,8 @@ def render(table: pd.DataFrame) -> str:
         f"{first.posterior}`, sha256 {first.posterior_sha256}…) and the voucher effect and churn from "
         f"`{UNCERTAINTIES_FROM}`'s ranges (ASSUMPTION); replicate r of every variant uses the same draw and "
         f"seeds. ± is one Monte Carlo standard error. The SME rate is over the 7,745,000 registered private "
-        f"enterprises (`outlook_2030`'s goal; median in brackets). Simulated at {int(first.total_firms):,} firms "
+        f"enterprises (`outlook_2030`'s goal; median in brackets); the 2030 goals are `outlook_2030`'s "
+        f"illustrative goals of a next plan (ASSUMPTION: none is published). Simulated at {int(first.total_firms):,} firms "
         f"(1:{2_000_000 / first.total_firms:,.0f}), counts province-equivalent to the nearest 100. Produced by "
         f"`python scripts/next_plan_table.py` ({int(first.wall_time_s)} s) into `docs/next_plan/next_plan.csv`.",
         "",
@@ -263,6 +289,10 @@ def reading(table: pd.DataFrame) -> str:
         text += (f"The vouchers granted 2026-2030 are {money(ref.voucher_cny_2026_2030_median)} CNY in the continuation "
                  f"and {money(by.loc['next_plan_vouchers_doubled', 'voucher_cny_2026_2030_median'])} CNY with the "
                  f"budget doubled (yearly budgets of 3亿 and 6亿 CNY, ASSUMPTION). ")
+    pc, pt = table["p_cloud_goal_2030"], table["p_transformed_goal_2030"]
+    text += (f"For the illustrative 2030 goals (ASSUMPTION), P(cloud firms {_goal('cloud_goal_2030')}) is "
+             f"{ref.p_cloud_goal_2030:.2f} in the continuation and {pc.min():.2f}–{pc.max():.2f} across the variants, "
+             f"P(transformed {_goal('transformed_goal_2030')}) {pt.min():.2f}–{pt.max():.2f}. ")
     p, rate = table["p_sme_goal_2027"], table["sme_rate_2027_median"]
     text += (f"P(SME cloud rate ≥ 40% at 2027-12) is {p.min():.2f}–{p.max():.2f} across the variants, with median "
              f"rates {rate.min():.1%}–{rate.max():.1%} over all registered private enterprises.")
