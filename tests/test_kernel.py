@@ -188,3 +188,13 @@ def test_narrow_counts_give_the_same_bytes_as_float32_counts(monkeypatch):
     b = wide.run().cells
     assert a.tobytes() == b.tobytes()
     assert a[-1, :, 3].sum() > a[0, :, 3].sum()  # transformations (leader counts) happened
+
+
+def test_the_kernels_size_class_codes_are_the_populations():
+    """kernel.py restates three population constants (it must not import the population module):
+    the compiled cloud pass's group ids (size class x parks + park) and the chain and above-scale
+    tests are wrong if they drift."""
+    from sim.core import population
+
+    assert (kernel.ABOVE_CODE, kernel.LEAD_CODE, kernel.N_SIZE_CLASSES) == (population.ABOVE, population.LEAD,
+                                                                            population.N_SIZE)

@@ -115,7 +115,7 @@ _NO_BITS.flags.writeable = False  # as the bitmaps of the static tables: one com
 
 ABOVE_CODE, LEAD_CODE, N_SIZE_CLASSES = 1, 0, 4
 """Size classes ``sim.core.population.ABOVE``, ``LEAD`` (chain leaders are above-scale too) and
-their number ``N_SIZE``; the kernel does not import the population module (imports point the other way)."""
+their number; the kernel does not import the population module (imports point the other way)."""
 
 CLOUD_BLOCK = 2048
 """Firms per block of the compiled cloud stage (its buffers, 8 KiB each, stay in the L1 cache); a
