@@ -23,6 +23,7 @@ import mesa
 import numpy as np
 
 from sim.core import hazards, initial, kernel, stages, tables
+from sim.core.eligibility import revenue_ok
 from sim.core.firm import Firm
 from sim.core.policies import N_CELLS, build_instruments
 from sim.core.population import Population, build_population
@@ -103,12 +104,7 @@ class CloudAdoptionModel(mesa.Model):
         self.cube = np.zeros((self.n_months + 1, N_CELLS, len(METRICS)))
         self.instruments = build_instruments(config, self.pop, np.random.default_rng(s["pilots"]), self.n_months)
         v = self.instruments["vouchers"]
-        self.voucher_push = None
-        if v.active:
-            young, young_month = tables.young_firms(self.pop, config.policies.vouchers.min_age_months)
-            self.voucher_push = VoucherPush(self.state.readiness_dt, v.rate, v.static_ok, young, young_month,
-                                            cache=None if owns_population else self.pop.derived,
-                                            column=kernel.kernel_name() == "numpy")
+        self.voucher_push = self._voucher_push(0, None if owns_population else self.pop.derived) if v.active else None
         self.rates = hazards.Rates(config, self.n_months)
         self.datacollector = mesa.DataCollector(model_reporters={
             "date": lambda m: m.dates[m.month],
@@ -194,6 +190,9 @@ class CloudAdoptionModel(mesa.Model):
         inst = self.instruments
         policy = self._policy_rates(k)
         inst["vouchers"].start_month(k)
+        if self.voucher_push is not None and k in inst["vouchers"].eligibility.change_months:
+            # The eligibility rules change this month: the push of every firm under the new rules.
+            self.voucher_push = self._voucher_push(k, None)
         pulls = inst["chain_leaders"].pulls(k)
         state.cell_new[:] = 0
         churn = self.config.diffusion.churn_rate_per_year
@@ -206,6 +205,21 @@ class CloudAdoptionModel(mesa.Model):
         self.datacollector.collect(self)
         if self.month >= self.n_months:
             self.running = False
+
+    def _voucher_push(self, k: int, cache: dict | None) -> VoucherPush:
+        """The firms' voucher push under the eligibility rules in force in month ``k`` (the
+        firms that reach the minimum age by month ``k`` are switched on by its first ``now``).
+
+        Args:
+            cache: Where the push at the start may be kept for the next run on this structure.
+        """
+        v = self.instruments["vouchers"]
+        min_revenue_cny, min_age_months = v.eligibility.at(k)
+        static_ok = v.static_ok if k == 0 else revenue_ok(self.pop, min_revenue_cny,
+                                                           self.config.policies.vouchers.excluded_cities)
+        young, young_month = tables.young_firms(self.pop, min_age_months)
+        return VoucherPush(self.state.readiness_dt, v.rate, static_ok, young, young_month, cache=cache,
+                           column=kernel.kernel_name() == "numpy")
 
     def _policy_rates(self, k: int):
         def total(method: str) -> np.ndarray | None:

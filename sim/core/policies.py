@@ -17,6 +17,7 @@ import numpy as np
 
 from sim import datasets
 from sim.core import columns
+from sim.core.eligibility import EligibilityRules, revenue_ok
 from sim.core.population import ABOVE, IND_SME, LEAD, N_SIZE, SERVICE, Population, population_scale
 from sim.core.programme import TransformationQuota
 from sim.core.schedules import monthly, value_at, window_months
@@ -335,16 +336,11 @@ class VoucherBudget:
         self.rate = float(self.rate_by_month[self.on_month].max()) if self.on_month.any() else 0.0
         constant = np.all(self.rate_by_month[self.on_month] == self.rate)
         self._factor = None if constant else (self.rate_by_month / max(self.rate, 1e-300)).astype(np.float32)
+        # Eligibility may change over the run: the rules of each month, and the revenue and city
+        # rule in force at the start.
+        self.eligibility = EligibilityRules(spec, cal.start_month, n_months)
+        self.static_ok = revenue_ok(pop, self.eligibility.at(0)[0], spec.excluded_cities)
         names = datasets.city_names()
-        excluded = np.zeros(N_CITIES, dtype=bool)
-        for c in spec.excluded_cities:
-            excluded[names.index(c)] = True
-        # Depends on the structure and two spec values only: cached with the population.
-        key = ("voucher_static_ok", float(spec.min_revenue_cny), tuple(spec.excluded_cities))
-        self.static_ok = pop.derived.get(key)
-        if self.static_ok is None:
-            self.static_ok = pop.derived[key] = (pop.revenue_cny >= spec.min_revenue_cny) & ~excluded[pop.city]
-            self.static_ok.flags.writeable = False
         if spec.city_quota_shares:
             self.shares = np.zeros(N_CITIES)
             for c, v in spec.city_quota_shares.items():
