@@ -9,7 +9,8 @@ with every 2025 instrument unchanged) plus the two mechanisms the record posteri
 with (the 2021 launch campaign and the annual transformation targets, as ``history_launch``), so
 its path to 2025-12 is the record's. Each lever variant extends it and changes only policy after
 2025: every instrument stopped (the counterfactual), the annual targets stopped, the voucher
-budget doubled, the chain-leader programme doubled, twice as many park pilots. Every number after
+budget doubled, the chain-leader programme doubled, twice as many park pilots, the vouchers opened
+to smaller firms (revenue threshold 10 M -> 2 M CNY), alone and with the budget doubled. Every number after
 2025 is an ASSUMPTION (the scenario files say which). As ``forward_table.py``: every scenario
 takes ``baseline_uncertain``'s uncertainties (the record posterior, drawn jointly per replicate,
 and the two ranges it does not identify), so replicate r of every variant has the same parameter
@@ -65,6 +66,10 @@ NEXT_PLAN: dict[str, tuple[str, str]] = {
                              "2026年起每年园区试点由20个增至40个"),
     "next_plan_all_levers": ("vouchers, chain leaders and park pilots all doubled from 2026",
                              "2026年起服务券、链主和园区试点同时加倍"),
+    "next_plan_vouchers_wider": ("vouchers opened to firms with >= 2 M CNY revenue from 2026 (was 10 M CNY)",
+                                 "2026年起服务券营业收入门槛由1,000万元降至200万元"),
+    "next_plan_vouchers_wider_doubled": ("vouchers opened to >= 2 M CNY revenue and budget doubled from 2026",
+                                         "2026年起服务券门槛降至200万元且预算加倍"),
 }
 """The variants (the first is the reference of the paired differences) and what each changes
 after 2025, in English and Chinese."""
@@ -289,6 +294,8 @@ def reading(table: pd.DataFrame) -> str:
         text += (f"The vouchers granted 2026-2030 are {money(ref.voucher_cny_2026_2030_median)} CNY in the continuation "
                  f"and {money(by.loc['next_plan_vouchers_doubled', 'voucher_cny_2026_2030_median'])} CNY with the "
                  f"budget doubled (yearly budgets of 3亿 and 6亿 CNY, ASSUMPTION). ")
+    if "next_plan_vouchers_wider" in by.index:
+        text += wider_reading(by)
     pc, pt = table["p_cloud_goal_2030"], table["p_transformed_goal_2030"]
     text += (f"For the illustrative 2030 goals (ASSUMPTION), P(cloud firms {_goal('cloud_goal_2030')}) is "
              f"{ref.p_cloud_goal_2030:.2f} in the continuation and {pc.min():.2f}–{pc.max():.2f} across the variants, "
@@ -297,6 +304,34 @@ def reading(table: pd.DataFrame) -> str:
     text += (f"P(SME cloud rate ≥ 40% at 2027-12) is {p.min():.2f}–{p.max():.2f} across the variants, with median "
              f"rates {rate.min():.1%}–{rate.max():.1%} over all registered private enterprises.")
     return text
+
+
+def budget_2026_2030(name: str) -> float:
+    """The voucher budget of a scenario over 2026-2030 (CNY, province; the yearly budget is the
+    schedule's value in January: the instrument acts all year)."""
+    from sim.core.schedules import value_at
+    from sim.scenario.loader import load_scenario
+    from sim.scenario.schema_types import month_number
+
+    budget = load_scenario(name).policies.vouchers.budget_cny_per_year
+    return sum(value_at(budget, month_number(f"{year}-01")) for year in range(2026, 2031))
+
+
+def wider_reading(by: pd.DataFrame) -> str:
+    """The sentence on the wider voucher rules: the money they spend against the budget, and what
+    they add (every number from the table)."""
+    w = by.loc["next_plan_vouchers_wider"]
+    text = (f"Opening the vouchers to firms with at least 2 M CNY revenue (was 10 M CNY) grants "
+            f"{money(w.voucher_cny_2026_2030_median)} CNY 2026-2030 of a budget of "
+            f"{money(budget_2026_2030('next_plan_vouchers_wider'))} and adds "
+            f"{signed(w.d_cloud_2027_median)} cloud firms by 2027-12 and {signed(w.d_cloud_2030_median)} by 2030-12 "
+            f"(median of pairs; transformed {signed(w.d_transformed_2030_median)})")
+    if "next_plan_vouchers_wider_doubled" in by.index:
+        d = by.loc["next_plan_vouchers_wider_doubled"]
+        text += (f"; with the budget doubled as well it grants {money(d.voucher_cny_2026_2030_median)} CNY of "
+                 f"{money(budget_2026_2030('next_plan_vouchers_wider_doubled'))} "
+                 f"and adds {signed(d.d_cloud_2027_median)} and {signed(d.d_cloud_2030_median)}")
+    return text + ". "
 
 
 SCRIPT = TableScript(__doc__.split("\n\n")[0], compute, render, BLOCK, CSV, TOTAL_FIRMS, REPLICATES)

@@ -19,7 +19,8 @@ from sim.scenario.schema import Scenario
 
 RECORD_FILES = ("history", "history_pool", "history_intensity", "history_quota", "history_launch", "outlook_2030",
                 "next_plan_continue", "next_plan_stop_all", "next_plan_no_targets", "next_plan_vouchers_doubled",
-                "next_plan_chain_leaders", "next_plan_more_parks", "next_plan_all_levers")
+                "next_plan_chain_leaders", "next_plan_more_parks", "next_plan_all_levers", "next_plan_vouchers_wider",
+                "next_plan_vouchers_wider_doubled")
 
 
 def _rows(name: str) -> list[dict[str, str]]:
