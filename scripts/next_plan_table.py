@@ -38,7 +38,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -169,13 +168,17 @@ def per_replicate(result) -> pd.DataFrame:
 
 
 def _quantiles(x: pd.Series) -> dict[str, float]:
-    # as sim.analysis.summary: numpy's default (linear) quantiles
-    v = x.to_numpy(dtype=np.float64)
-    return {"median": float(np.median(v)), "p10": float(np.quantile(v, 0.1)), "p90": float(np.quantile(v, 0.9))}
+    """Median, p10 and p90 over replicates, as the summary tables compute them."""
+    from sim.analysis.summary import describe
+
+    d = describe(x.to_numpy())
+    return {stat: d[stat] for stat in ("median", "p10", "p90")}
 
 
 def compute(total_firms: int = TOTAL_FIRMS, replicates: int = REPLICATES, workers: int | None = None) -> pd.DataFrame:
     """Run the variants and return the table (:data:`COLUMNS`)."""
+    from sim.analysis.summary import describe
+
     runs = run_paired(list(NEXT_PLAN), total_firms, replicates, workers, UNCERTAINTIES_FROM)
     values = {name: per_replicate(r) for name, r in runs.compare.results.items()}
     ref = values[next(iter(NEXT_PLAN))]
@@ -191,9 +194,8 @@ def compute(total_firms: int = TOTAL_FIRMS, replicates: int = REPLICATES, worker
         row["transformed_2025_median"] = round(float(v["transformed_2025"].median()) / runs.scale)
         row["sme_rate_2027_median"] = round(float(v["sme_rate_2027"].median()), 4)
         for key in GOALS:
-            met = v[f"met_{key}"].to_numpy(dtype=np.float64)
-            row[f"p_{key}"] = round(float(met.mean()), 3)
-            row[f"p_{key}_mc_se"] = round(float(met.std(ddof=1) / np.sqrt(met.size)), 3) if met.size > 1 else np.nan
+            met = describe(v[f"met_{key}"].to_numpy())
+            row[f"p_{key}"], row[f"p_{key}_mc_se"] = round(met["mean"], 3), round(met["mc_se"], 3)
         row["voucher_cny_2026_2030_median"] = round(float(v["voucher_cny_2026_2030"].median()) / runs.scale)
         paired = v - ref.reindex(v.index)  # replicate r against replicate r
         for key in SHOWN:

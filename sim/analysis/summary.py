@@ -156,7 +156,8 @@ def group_gaps(ts: pd.DataFrame, goals: Goals, level: str = "cluster") -> pd.Dat
 # --------------------------------------------------------------------------- summary table
 
 
-def _describe(x: np.ndarray) -> dict[str, float]:
+def describe(x: np.ndarray) -> dict[str, float]:
+    """Median, 10% and 90% quantiles (NumPy's linear), mean and Monte Carlo standard error of replicate values."""
     x = np.asarray(x, dtype=np.float64)
     n = x.size
     return {
@@ -247,13 +248,13 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
         rows.append(row)
 
     cloud_goal, transformed_goal = f"{goals.cloud_firms:,}", f"{goals.transformed_firms:,}"
-    add(f"cloud_firms_{year}", "firms", _describe(go["cloud_firms"]),
+    add(f"cloud_firms_{year}", "firms", describe(go["cloud_firms"]),
         i18n.text("note.cloud_firms", lang, date=gdate, goal=cloud_goal, scaled=scale_note))
-    add(f"transformed_firms_{year}", "firms", _describe(go["transformed_firms"]),
+    add(f"transformed_firms_{year}", "firms", describe(go["transformed_firms"]),
         i18n.text("note.transformed_firms", lang, date=gdate, goal=transformed_goal, scaled=scale_note))
-    add("cloud_gap", "firms", _describe(go["cloud_gap"]),
+    add("cloud_gap", "firms", describe(go["cloud_gap"]),
         i18n.text("note.cloud_gap", lang, goal=cloud_goal, date=gdate))
-    add("transformed_gap", "firms", _describe(go["transformed_gap"]),
+    add("transformed_gap", "firms", describe(go["transformed_gap"]),
         i18n.text("note.transformed_gap", lang, goal=transformed_goal, date=gdate))
     for key, label in (("cloud", "cloud"), ("transformed", "transformed")):
         p, se, note = _probability_row(go[f"{key}_goal_met"].to_numpy(dtype=bool), lang)
@@ -261,7 +262,7 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
     for key in ("cloud", "transformed"):
         add(f"month_{key}_goal_met", "month end", _month_stats(go[f"{key}_goal_first_met"], goals.date),
             i18n.text("note.month_met", lang))
-    add("voucher_spend_total_cny", "CNY", _describe(go["voucher_spend_total_cny"]),
+    add("voucher_spend_total_cny", "CNY", describe(go["voucher_spend_total_cny"]),
         i18n.text("note.voucher_spend", lang, date=gdate))
     for level, prefix in (("cluster", "cluster_gap"), ("city", "city_gap")):
         gg = group_gaps(ts, goals, level)
@@ -270,7 +271,7 @@ def summarize(ts: pd.DataFrame, config: Scenario) -> pd.DataFrame:
         for grp in top:
             sub = gg[gg["group"] == grp]
             share = float(sub["share"].median())
-            add(f"{prefix}:{grp}", "firms", _describe(sub["gap"]),
+            add(f"{prefix}:{grp}", "firms", describe(sub["gap"]),
                 i18n.text("note.group_gap", lang, level=i18n.text(f"level.{level}", lang), date=gdate,
                           share=f"{share:.1%}"))
     _add_listed_goals(ts, config, add, lang)
@@ -312,7 +313,7 @@ def _add_listed_goals(ts: pd.DataFrame, config: Scenario, add, lang: str = "en")
             add(f"goal:{label}", unit, {}, where + i18n.text("note.more_outside", lang))
             continue
         target = sub["target"].iloc[0]
-        add(f"goal:{label}", unit, _describe(sub["value"]),
+        add(f"goal:{label}", unit, describe(sub["value"]),
             where + i18n.text("note.more_target", lang, target=f"{target:g}"))
         p, se, note = _probability_row(sub["met"].astype(bool).to_numpy(), lang)
         add(f"p_meet:{label}", "probability", {"mean": p, "mc_se": se}, note)
@@ -419,7 +420,7 @@ def paired_differences(ts_by_scenario: dict[str, pd.DataFrame], reference: str, 
         common = _common(o, ref, name, reference)
         for outcome in PAIRED_OUTCOMES:
             d = (o.loc[common, outcome].astype(np.float64) - ref.loc[common, outcome].astype(np.float64)).to_numpy()
-            st = _describe(d)
+            st = describe(d)
             half = Z95 * st.pop("mc_se")
             lo, hi = st["mean"] - half, st["mean"] + half
             if outcome.endswith("_goal_met"):  # a change of probability lies in [-1, 1]
