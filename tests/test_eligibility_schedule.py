@@ -3,13 +3,13 @@
 Meaning-based: a schedule constant over the run gives the bytes of the plain number; a revenue
 threshold lowered from a month on makes exactly the firms a direct computation from the population
 columns names eligible, from that month only, and vouchers then go to firms below the old
-threshold; both kernels agree byte for byte; bad schedules are one-line errors.
+threshold; both kernels agree byte for byte. (Bad eligibility schedules are one-line errors:
+tests/test_schedules.py, with the other schedules.)
 """
 
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +17,6 @@ import pytest
 from sim import datasets
 from sim.core import kernel
 from sim.core.model import CloudAdoptionModel
-from sim.errors import ScenarioError
-from sim.scenario.loader import load_scenario
 from sim.scenario.schema import Scenario
 
 KERNELS = ["numpy", "numba"] if importlib.util.find_spec("numba") is not None else ["numpy"]
@@ -117,23 +115,3 @@ def test_kernels_agree_on_a_changing_eligibility(monkeypatch) -> None:
         monkeypatch.setenv("GDCLOUD_KERNEL", name)
         cells.append(CloudAdoptionModel(config, replicate=3).run().cells)
     assert cells[0].tobytes() == cells[1].tobytes()
-
-
-@pytest.mark.parametrize(("text", "what"), [
-    ("min_revenue_cny: {2026-13: 5.0e6}", "expected a year 'YYYY' or a month 'YYYY-MM'"),
-    ("min_revenue_cny: {2026: -1}", "out of range; allowed: 0 <= x"),
-    ("min_revenue_cny: {}", "a schedule needs at least one entry"),
-    ("min_age_months: {2026: 6, 2026-01: 3}", "name the same month"),
-    ("min_age_months: {2026: 2.5}", "integer"),
-    ("min_age_months: -3", "out of range; allowed: 0 <= x"),
-])
-def test_bad_eligibility_schedules_are_one_line_errors(tmp_path: Path, text: str, what: str) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text(f"policies:\n  vouchers:\n    {text}\n", encoding="utf-8")
-    key = text.split(":")[0]
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(f"{path}: policies.vouchers.{key}")
-    assert what in message

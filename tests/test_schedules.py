@@ -156,6 +156,13 @@ def test_parks_per_year_schedule_sets_the_count_selected_each_year() -> None:
 
 
 @pytest.mark.parametrize(("text", "where", "what"), [
+    # The voucher eligibility rules (a number or a schedule since the tenth session).
+    ("policies:\n  vouchers:\n    min_revenue_cny: {2026-13: 5.0e6}\n", "policies.vouchers.min_revenue_cny", "expected a year 'YYYY' or a month 'YYYY-MM'"),
+    ("policies:\n  vouchers:\n    min_revenue_cny: {2026: -1}\n", "policies.vouchers.min_revenue_cny", "out of range; allowed: 0 <= x"),
+    ("policies:\n  vouchers:\n    min_revenue_cny: {}\n", "policies.vouchers.min_revenue_cny", "a schedule needs at least one entry"),
+    ("policies:\n  vouchers:\n    min_age_months: {2026: 6, 2026-01: 3}\n", "policies.vouchers.min_age_months", "name the same month"),
+    ("policies:\n  vouchers:\n    min_age_months: {2026: 2.5}\n", "policies.vouchers.min_age_months", "integer"),
+    ("policies:\n  vouchers:\n    min_age_months: -3\n", "policies.vouchers.min_age_months", "out of range; allowed: 0 <= x"),
     ("policies:\n  vouchers:\n    budget_cny_per_year: {2023-13: 1}\n",
      "policies.vouchers.budget_cny_per_year", "expected a year 'YYYY' or a month 'YYYY-MM'"),
     ("policies:\n  vouchers:\n    budget_cny_per_year: {2023: 1, 2023-01: 2}\n",
